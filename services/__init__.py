@@ -1,0 +1,1 @@
+"""Corridor: the services of the trade messaging backbone and their shared core."""

@@ -1,0 +1,38 @@
+"""Settings read from the environment (prefix ``CORRIDOR_``), with embedded-stack defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS_DIR = PROJECT_ROOT / "schemas"
+
+DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:9092"
+DEFAULT_SCHEMA_REGISTRY_URL = "http://127.0.0.1:8081"
+DEFAULT_POSTGRES_PORT = 55432
+
+
+class Settings(BaseSettings):
+    """Everything a service or the CLI needs to find the backbone.
+
+    ``database_url`` left unset means "the embedded PostgreSQL of the local stack".
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CORRIDOR_", extra="ignore")
+
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
+    schema_registry_url: str = DEFAULT_SCHEMA_REGISTRY_URL
+    database_url: str | None = None
+    state_dir: Path = Field(default=PROJECT_ROOT / ".corridor")
+    log_level: str = "INFO"
+    log_format: str = "json"  # "json" for machines, "console" for people
+    service_name: str = "corridor"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
