@@ -1,0 +1,46 @@
+"""The trade topics: names, partitioning and configs, in one place for the stack, services and docs.
+
+Decisions are recorded in docs/adr/0002-topics-keys-subjects.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ORDERS = "trade.orders.v1"
+SHIPMENTS = "trade.shipments.v1"
+CERTIFICATES = "trade.certificates.v1"
+
+TRADE_TOPICS: tuple[str, ...] = (ORDERS, SHIPMENTS, CERTIFICATES)
+
+# Trade events are contracts and customs decisions: keep them (no time-based deletion). Compaction
+# would lose history, so the policy is plain delete with infinite retention.
+_TRADE_TOPIC_CONFIGS: dict[str, str] = {
+    "cleanup.policy": "delete",
+    "retention.ms": "-1",
+    "retention.bytes": "-1",
+    "max.message.bytes": "1048588",
+    "message.timestamp.type": "CreateTime",
+    "unclean.leader.election.enable": "false",
+}
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic as the stack creates it; replication adapts to the cluster size."""
+
+    name: str
+    partitions: int
+    configs: dict[str, str] = field(default_factory=dict)
+
+    def replication_factor(self, brokers: int) -> int:
+        return min(3, brokers)
+
+    def configs_for(self, brokers: int) -> dict[str, str]:
+        rf = self.replication_factor(brokers)
+        return {**self.configs, "min.insync.replicas": str(2 if rf >= 3 else 1)}
+
+
+TOPIC_SPECS: tuple[TopicSpec, ...] = tuple(
+    TopicSpec(name=name, partitions=6, configs=dict(_TRADE_TOPIC_CONFIGS)) for name in TRADE_TOPICS
+)

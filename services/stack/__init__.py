@@ -1,0 +1,1 @@
+"""The local stack launcher: Kafka (KRaft) from Maven Central jars, embedded PostgreSQL, the registry."""
