@@ -1,0 +1,141 @@
+"""Confluent wire format codec: byte 0x00, 4-byte big-endian schema id, Avro binary body.
+
+Encoding is synchronous and allocation-light (the schema id is resolved once per event type and
+cached); decoding resolves unknown writer schema ids through the registry once and caches the parsed
+schema. Records are decoded with the writer's schema and, when we know the event type, resolved
+against our own (reader) schema, so old and new schema versions interoperate.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from fastavro import schemaless_reader, schemaless_writer
+from fastavro.schema import parse_schema
+
+from services.core.domain.base import TradeEvent
+from services.core.domain.events import EVENT_TYPES
+from services.core.registry_client import RegistryClient
+from services.core.schemas import EventSchema, SchemaCatalog, catalog
+
+MAGIC_BYTE = 0
+_HEADER = struct.Struct(">bI")
+
+
+class WireFormatError(ValueError):
+    """Bytes that are not a Confluent-framed Avro record (wrong magic byte, truncated, undecodable)."""
+
+
+def frame(schema_id: int, body: bytes) -> bytes:
+    return _HEADER.pack(MAGIC_BYTE, schema_id) + body
+
+
+def unframe(data: bytes) -> tuple[int, memoryview]:
+    if len(data) < _HEADER.size:
+        raise WireFormatError(f"record of {len(data)} bytes is shorter than the 5-byte wire-format header")
+    magic, schema_id = _HEADER.unpack_from(data)
+    if magic != MAGIC_BYTE:
+        raise WireFormatError(f"magic byte is {magic}, expected 0 (Confluent wire format)")
+    return schema_id, memoryview(data)[_HEADER.size :]
+
+
+@dataclass(frozen=True)
+class _Writer:
+    schema_id: int
+    parsed: dict[str, Any]
+    header: bytes
+
+
+@dataclass(frozen=True)
+class _Reader:
+    full_name: str
+    writer: dict[str, Any]
+    reader: dict[str, Any] | None
+
+
+class Codec:
+    """Encodes events to and decodes them from the Confluent wire format, via a schema registry."""
+
+    def __init__(self, registry: RegistryClient, schemas: SchemaCatalog | None = None, *, auto_register: bool = True):
+        self.registry = registry
+        self.schemas = schemas or catalog()
+        self.auto_register = auto_register
+        self._writers: dict[str, _Writer] = {}
+        self._readers: dict[int, _Reader] = {}
+
+    async def writer_id(self, event_schema: EventSchema) -> int:
+        """Schema id of an event type, registering its schema if allowed (cached after the first call)."""
+        writer = self._writers.get(event_schema.full_name)
+        if writer is None:
+            if self.auto_register:
+                schema_id = await self.registry.register(event_schema.subject, event_schema.schema_str)
+            else:
+                schema_id = await self.registry.lookup(event_schema.subject, event_schema.schema_str)
+            writer = _Writer(schema_id, event_schema.parsed, _HEADER.pack(MAGIC_BYTE, schema_id))
+            self._writers[event_schema.full_name] = writer
+        return writer.schema_id
+
+    async def prepare(self, *type_names: str) -> None:
+        """Resolve schema ids up front so that ``encode`` never waits on the registry."""
+        for name in type_names or tuple(self.schemas.events):
+            await self.writer_id(self.schemas.event(name))
+
+    def encode(self, event: TradeEvent) -> bytes:
+        """Wire-format bytes of an event whose type was prepared (``prepare`` / ``writer_id``)."""
+        writer = self._writers.get(event.avro_name)
+        if writer is None:
+            raise LookupError(f"schema of {event.avro_name} is not resolved yet: await codec.prepare() first")
+        return self.encode_record(writer, event.to_avro())
+
+    @staticmethod
+    def encode_record(writer: _Writer, record: dict[str, Any]) -> bytes:
+        buf = io.BytesIO()
+        buf.write(writer.header)
+        schemaless_writer(buf, writer.parsed, record)
+        return buf.getvalue()
+
+    async def encode_async(self, event: TradeEvent) -> bytes:
+        await self.writer_id(self.schemas.event(event.avro_name))
+        return self.encode(event)
+
+    async def _reader(self, schema_id: int) -> _Reader:
+        reader = self._readers.get(schema_id)
+        if reader is None:
+            schema_str = await self.registry.schema_by_id(schema_id)
+            raw = json.loads(schema_str)
+            writer = parse_schema(raw)
+            full_name = raw.get("name", "") if isinstance(raw, dict) else ""
+            if isinstance(raw, dict) and "." not in full_name and raw.get("namespace"):
+                full_name = f"{raw['namespace']}.{full_name}"
+            ours = self.schemas.events.get(full_name)
+            reader = _Reader(full_name, writer, ours.parsed if ours else None)
+            self._readers[schema_id] = reader
+        return reader
+
+    async def decode_record(self, data: bytes) -> tuple[int, str, dict[str, Any]]:
+        """Decode to (schema id, record full name, Avro record as a dict)."""
+        schema_id, body = unframe(data)
+        reader = await self._reader(schema_id)
+        try:
+            record = schemaless_reader(io.BytesIO(body), reader.writer, reader.reader)
+        except Exception as exc:  # fastavro raises several types on truncated or corrupt input
+            raise WireFormatError(f"cannot decode Avro body with schema id {schema_id}: {exc}") from exc
+        if not isinstance(record, dict):
+            raise WireFormatError(f"schema id {schema_id} does not describe a record")
+        return schema_id, reader.full_name, record
+
+    async def decode_event(self, data: bytes) -> tuple[int, TradeEvent]:
+        """Decode to (writer schema id, typed event model)."""
+        schema_id, full_name, record = await self.decode_record(data)
+        model = EVENT_TYPES.get(full_name)
+        if model is None:
+            raise WireFormatError(f"{full_name!r} is not a Corridor event type")
+        return schema_id, model.model_validate(record)
+
+    async def decode(self, data: bytes) -> TradeEvent:
+        """Decode to the typed event model."""
+        return (await self.decode_event(data))[1]

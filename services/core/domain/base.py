@@ -1,0 +1,54 @@
+"""Base classes of the generated event models.
+
+``AvroModel`` is any Avro record; ``TradeEvent`` adds what every trade event carries and the hook
+that runs the cross-field rules of ``rules.py``, so no invalid event object can be built.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
+
+
+class AvroModel(BaseModel):
+    """A model generated from an Avro record; ``to_avro()`` gives what fastavro writes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False)
+
+    avro_name: ClassVar[str] = ""
+
+    def to_avro(self) -> dict[str, Any]:
+        # Python mode keeps Decimal, datetime, date, UUID and str enums, which fastavro encodes directly.
+        return self.model_dump(mode="python")
+
+
+class TradeEvent(AvroModel):
+    """A trade event: one ``.avsc`` under schemas/<area>/, published on that area's topic."""
+
+    topic: ClassVar[str] = ""
+
+    event_id: uuid.UUID
+    trade_id: uuid.UUID
+    occurred_at: dt.datetime
+    sender: str
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> Self:
+        from services.core.domain.rules import check
+
+        violations = check(self)
+        if violations:
+            raise PydanticCustomError(
+                "corridor_rule",
+                "; ".join(f"{field}: {reason}" for field, reason in violations),
+                {"violations": violations},
+            )
+        return self
+
+    @property
+    def ce_type(self) -> str:
+        return self.avro_name

@@ -1,0 +1,205 @@
+"""Cross-field rules of single events: what one field means for another (pure, no I/O).
+
+``check(event)`` returns ``[(field path, reason), …]``; ``TradeEvent`` runs it on construction, so an
+event that breaks a rule can neither be built nor published. Rules that need other events (lifecycle
+order, superseded certificates) belong to the lifecycle state machines, not here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from services.core.domain import reference
+
+Violation = tuple[str, str]
+_RULES: dict[str, Callable[[Any], Iterable[Violation]]] = {}
+
+
+def rule(*type_names: str) -> Callable[[Callable[[Any], Iterable[Violation]]], Callable[[Any], Iterable[Violation]]]:
+    def register(fn: Callable[[Any], Iterable[Violation]]) -> Callable[[Any], Iterable[Violation]]:
+        for name in type_names:
+            _RULES[name] = fn
+        return fn
+
+    return register
+
+
+def check(event: Any) -> list[Violation]:
+    fn = _RULES.get(type(event).__name__)
+    return list(fn(event)) if fn else []
+
+
+# -- shared checks -------------------------------------------------------------------------------------
+
+
+def _incoterm_fits_mode(incoterm: str, mode: str, field: str) -> Iterable[Violation]:
+    if incoterm in reference.SEA_ONLY_INCOTERMS and mode != "SEA":
+        yield (
+            field,
+            f"{incoterm} is a sea-only Incoterm (FAS, FOB, CFR, CIF) and cannot be used for a {mode} "
+            "shipment; use FCA, CPT, CIP, DAP, DPU or DDP",
+        )
+
+
+def _role(party: Any, field: str, *roles: str) -> Iterable[Violation]:
+    if party.role not in roles:
+        yield f"{field}.role", f"must be {' or '.join(roles)}, got {party.role}"
+
+
+def _parties(*pairs: tuple[Any, str]) -> Iterable[Violation]:
+    from services.core.domain.validators import check_legal_id
+
+    for party, field in pairs:
+        if party is None:
+            continue
+        reason = check_legal_id(party.id_scheme, party.legal_id)
+        if reason:
+            yield f"{field}.legal_id", reason
+        expected_country = {"NTN": "PK", "USCC": "CN"}.get(party.id_scheme)
+        if expected_country and party.country != expected_country:
+            yield f"{field}.country", f"a party identified by {party.id_scheme} is registered in {expected_country}"
+
+
+def _lines(lines: list[Any], field: str, *, required: bool = True) -> Iterable[Violation]:
+    if required and not lines:
+        yield field, "at least one line is required"
+    dupes = [n for n, c in Counter(line.line_number for line in lines).items() if c > 1]
+    if dupes:
+        yield field, f"line numbers must be unique, repeated: {dupes}"
+    currencies = {line.unit_price.currency for line in lines}
+    if len(currencies) > 1:
+        yield field, f"all lines must be priced in one currency, got {sorted(currencies)}"
+    for i, line in enumerate(lines):
+        q = line.quality
+        for j, spec in enumerate(q):
+            if spec.min_percent is not None and spec.max_percent is not None and spec.min_percent > spec.max_percent:
+                yield f"{field}[{i}].quality[{j}]", "min_percent is above max_percent"
+
+
+def _is_explosive(line: Any) -> bool:
+    un = line.un_number or ""
+    return line.hs_code.startswith(reference.EXPLOSIVES_HS_PREFIXES) or un.startswith("UN0")
+
+
+# -- per event type ------------------------------------------------------------------------------------
+
+
+@rule("OrderPlaced")
+def _order_placed(e: Any) -> Iterable[Violation]:
+    yield from _parties((e.buyer, "buyer"), (e.supplier, "supplier"))
+    yield from _role(e.buyer, "buyer", "BUYER")
+    yield from _role(e.supplier, "supplier", "SUPPLIER")
+    yield from _lines(e.lines, "lines")
+    yield from _incoterm_fits_mode(e.incoterm, e.transport_mode, "incoterm")
+    if e.delivery_latest < e.delivery_earliest:
+        yield "delivery_latest", "the delivery window ends before it starts"
+    if e.sender not in (e.buyer.party_id,):
+        yield "sender", "an order is placed by its buyer"
+    if any(_is_explosive(line) for line in e.lines):
+        missing = {"EXPLOSIVES_EXPORT_LICENCE", "EXPLOSIVES_IMPORT_APPROVAL"} - set(e.required_certificates)
+        if missing:
+            yield (
+                "required_certificates",
+                f"explosives (HS 3602/3603, UN class 1) require {', '.join(sorted(missing))}",
+            )
+
+
+@rule("OrderResponded")
+def _order_responded(e: Any) -> Iterable[Violation]:
+    if e.response == "ACCEPTED_WITH_AMENDMENT":
+        yield from _lines(e.counter_lines, "counter_lines")
+    elif e.counter_lines:
+        yield "counter_lines", f"only an ACCEPTED_WITH_AMENDMENT response carries lines, not {e.response}"
+    if e.response == "REJECTED" and not e.reason:
+        yield "reason", "a rejection must give its reason"
+
+
+@rule("OrderAmended")
+def _order_amended(e: Any) -> Iterable[Violation]:
+    yield from _lines(e.lines, "lines")
+
+
+@rule("InvoiceIssued")
+def _invoice(e: Any) -> Iterable[Violation]:
+    if not e.lines:
+        yield "lines", "at least one line is required"
+    currencies = {line.amount.currency for line in e.lines} | {line.unit_price.currency for line in e.lines}
+    if len(currencies) > 1:
+        yield "lines", f"all amounts must be in one currency, got {sorted(currencies)}"
+    elif currencies and e.total.currency not in currencies:
+        yield "total.currency", f"must be {next(iter(currencies))}, the currency of the lines"
+    for i, line in enumerate(e.lines):
+        expected = (line.quantity.value * line.unit_price.amount).quantize(Decimal("0.0001"))
+        if abs(expected - line.amount.amount) > Decimal("0.01"):
+            yield f"lines[{i}].amount.amount", f"must be quantity × unit price = {expected}"
+    total = sum((line.amount.amount for line in e.lines), Decimal(0))
+    if e.lines and total != e.total.amount:
+        yield "total.amount", f"must be the sum of the line amounts = {total}"
+
+
+@rule("ShipmentBooked")
+def _booked(e: Any) -> Iterable[Violation]:
+    yield from _parties((e.carrier, "carrier"))
+    yield from _role(e.carrier, "carrier", "CARRIER")
+    yield from _incoterm_fits_mode(e.incoterm, e.transport_mode, "incoterm")
+    if e.place_of_loading.unlocode == e.place_of_discharge.unlocode:
+        yield "place_of_discharge", "must differ from place_of_loading"
+
+
+@rule("CustomsEventRecorded")
+def _customs(e: Any) -> Iterable[Violation]:
+    yield from _parties((e.authority, "authority"))
+    yield from _role(e.authority, "authority", "CUSTOMS")
+
+
+@rule("CertificateIssued")
+def _cert_issued(e: Any) -> Iterable[Violation]:
+    yield from _parties((e.issuer, "issuer"), (e.exporter, "exporter"), (e.consignee, "consignee"))
+    yield from _role(e.issuer, "issuer", "ISSUING_AUTHORITY", "INSPECTION_BODY", "CUSTOMS")
+    if not e.goods:
+        yield "goods", "at least one item of goods is required"
+    if e.valid_until is not None and e.valid_until < e.occurred_at.date():
+        yield "valid_until", "a certificate cannot expire before it is issued"
+    if e.certificate_kind in ("ASSAY", "WEIGHT", "QUALITY") and not e.results:
+        yield "results", f"an {e.certificate_kind} certificate must report its results"
+
+
+@rule("CertificateAmended")
+def _cert_amended(e: Any) -> Iterable[Violation]:
+    yield from _parties((e.issuer, "issuer"))
+    if e.supersedes_certificate_number == e.certificate_number:
+        yield "supersedes_certificate_number", "a certificate cannot supersede itself"
+    if not e.goods:
+        yield "goods", "at least one item of goods is required"
+
+
+@rule("CertificateRevoked")
+def _cert_revoked(e: Any) -> Iterable[Violation]:
+    yield from _parties((e.issuer, "issuer"))
+
+
+@rule("CertificatePresented")
+def _cert_presented(e: Any) -> Iterable[Violation]:
+    yield from _parties((e.customs, "customs"))
+    yield from _role(e.customs, "customs", "CUSTOMS")
+
+
+@rule("CertificateVerified")
+def _cert_verified(e: Any) -> Iterable[Violation]:
+    yield from _parties((e.customs, "customs"))
+    yield from _role(e.customs, "customs", "CUSTOMS")
+    if e.result == "NOT_MATCHED" and not e.mismatches:
+        yield "mismatches", "say what did not match"
+    if e.result == "MATCHED" and e.mismatches:
+        yield "mismatches", "a MATCHED verification has no mismatches"
+
+
+@rule("PreferenceDecided")
+def _preference(e: Any) -> Iterable[Violation]:
+    yield from _parties((e.customs, "customs"))
+    yield from _role(e.customs, "customs", "CUSTOMS")
+    if e.decision == "DENIED" and not e.reason:
+        yield "reason", "a denial must give its reason (certificate box 5)"

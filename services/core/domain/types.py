@@ -1,0 +1,90 @@
+"""Pydantic field types behind the ``corridor.format`` hints of the ``.avsc`` files.
+
+The generated models (``events.py``) annotate each field with the validator named by its
+``corridor.format``; the reason a validator gives ends up, with the field path, in the error a
+publisher receives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
+
+from services.core.domain import validators as v
+
+_MIN_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_MAX_TIME = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
+def _rule(name: str, check: Callable[[Any], str | None]) -> AfterValidator:
+    def validate(value: Any) -> Any:
+        if value is None:
+            return value
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            reason = check(item)
+            if reason:
+                raise PydanticCustomError(f"corridor_{name}", reason)
+        return value
+
+    return AfterValidator(validate)
+
+
+UNLOCODE = _rule("unlocode", v.check_unlocode)
+HS6 = _rule("hs6", v.check_hs6)
+REC20 = _rule("rec20", v.check_rec20)
+ISO4217 = _rule("iso4217", v.check_iso4217)
+ISO3166 = _rule("iso3166", v.check_iso3166)
+PARTY_ID = _rule("party_id", v.check_party_id)
+UN_NUMBER = _rule("un_number", v.check_un_number)
+TEXT = _rule("text", v.check_text)
+REFERENCE = _rule("reference", v.check_reference)
+NON_NEGATIVE = _rule("non_negative", v.check_non_negative)
+POSITIVE = _rule("positive", v.check_positive)
+PERCENT = _rule("percent", v.check_percent)
+
+#: ``corridor.format`` value → validator; the code generator refuses unknown formats.
+FORMATS: dict[str, str] = {
+    "unlocode": "UNLOCODE",
+    "hs6": "HS6",
+    "rec20": "REC20",
+    "iso4217": "ISO4217",
+    "iso3166": "ISO3166",
+    "party_id": "PARTY_ID",
+    "un_number": "UN_NUMBER",
+    "text": "TEXT",
+    "reference": "REFERENCE",
+    "non_negative": "NON_NEGATIVE",
+    "positive": "POSITIVE",
+    "percent": "PERCENT",
+}
+
+
+def _utc_millis(value: dt.datetime) -> dt.datetime:
+    # Avro timestamp-millis stores UTC milliseconds: refuse local times without an offset (which
+    # would silently shift by 5 or 8 hours between Karachi and Tianjin) and drop sub-millisecond digits.
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise PydanticCustomError(
+            "corridor_timestamp", "timestamp must carry a UTC offset, e.g. 2026-03-02T09:30:00+05:00"
+        )
+    value = value.astimezone(dt.UTC)
+    if not _MIN_TIME <= value < _MAX_TIME:
+        raise PydanticCustomError("corridor_timestamp", "timestamp must be between 2000 and 2100")
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+UTC_MILLIS = AfterValidator(_utc_millis)
+
+
+def _decimal_finite(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise PydanticCustomError("corridor_decimal", "must be a finite number")
+    return value
+
+
+FINITE = AfterValidator(_decimal_finite)
