@@ -151,6 +151,10 @@ class TradeConsumer:
         self._stopping.set()
         await self._consumer.stop()
 
+    def request_stop(self) -> None:
+        """Make ``run`` return after the batch in hand (safe to call from a handler)."""
+        self._stopping.set()
+
     async def __aenter__(self) -> TradeConsumer:
         await self.start()
         return self
@@ -203,7 +207,7 @@ class TradeConsumer:
                             await handler(decoded)
                         done_offset = record.offset
                         handled += 1
-                        if max_records is not None and handled >= max_records:
+                        if (max_records is not None and handled >= max_records) or self._stopping.is_set():
                             break
                 except Exception:
                     failed_at = records[0].offset if done_offset is None else done_offset + 1
