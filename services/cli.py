@@ -10,6 +10,40 @@ def cli() -> None:
     """Corridor: Pakistan-China trade events over Apache Kafka."""
 
 
+@cli.command("test", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def test(pytest_args: tuple[str, ...]) -> None:
+    """Run the whole test suite (unit, integration on a real Kafka + PostgreSQL, e2e); extra args go to pytest."""
+    import os
+    import sys
+
+    args = [sys.executable, "-m", "pytest", *(pytest_args or ("tests",))]
+    os.execv(sys.executable, args)
+
+
+@cli.group()
+def schemas() -> None:
+    """Work with the Avro schemas under schemas/ (the single source of truth)."""
+
+
+@schemas.command("codegen")
+def schemas_codegen() -> None:
+    """Regenerate the pydantic models (services/core/domain/events.py) from schemas/*.avsc."""
+    from services.core.domain import codegen
+
+    changed = codegen.write()
+    click.echo(f"{'updated' if changed else 'up to date'}: {codegen.OUTPUT}")
+
+
+@schemas.command("list")
+def schemas_list() -> None:
+    """List every event type with its topic and registry subject."""
+    from services.core.schemas import catalog
+
+    for event in sorted(catalog().events.values(), key=lambda e: (e.topic, e.name)):
+        click.echo(f"{event.topic:<24} {event.name:<24} {event.subject}")
+
+
 def _register_subcommands() -> None:
     # Imported lazily so `corridor --help` stays fast and one broken part cannot hide the others.
     from services.stack.cli import stack
