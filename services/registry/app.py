@@ -1,0 +1,178 @@
+"""The registry's ASGI application: lifespan (pool + migrations), error mapping, request logging."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.registry import errors
+from services.registry.handlers import RegistryResponse, router
+from services.registry.service import STORE_EXCEPTIONS, RegistryService
+from services.registry.store import Store
+
+log = structlog.get_logger("corridor.registry")
+
+
+def create_app(
+    database_url: str,
+    *,
+    db_schema: str = "registry",
+    pool_min_size: int = 1,
+    pool_max_size: int = 10,
+) -> FastAPI:
+    """A registry app storing into ``db_schema`` of the PostgreSQL at ``database_url``.
+
+    The pool is opened (and the tables created) in the lifespan, so a server built from this app does
+    not answer until the database is usable, and fails to start with the reason if it is not.
+    ``db_schema`` exists so tests can use a throwaway schema next to a running stack's ``registry``.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            store = await Store.open(
+                database_url, db_schema=db_schema, min_size=pool_min_size, max_size=pool_max_size
+            )
+        except Exception as exc:
+            log.error(
+                "registry_database_unavailable", db_schema=db_schema, error=f"{type(exc).__name__}: {exc}"
+            )
+            raise
+        app.state.service = RegistryService(store)
+        log.info("registry_started", db_schema=db_schema)
+        try:
+            yield
+        finally:
+            await store.close()
+            log.info("registry_stopped")
+
+    app = FastAPI(
+        title="Corridor Schema Registry",
+        description="Confluent Schema Registry-compatible REST API stored in PostgreSQL",
+        lifespan=lifespan,
+        default_response_class=RegistryResponse,
+    )
+    app.include_router(router)
+    _install_error_handlers(app)
+    _install_request_logging(app)
+    return app
+
+
+def _error_response(status: int, error_code: int, message: str) -> Response:
+    return RegistryResponse({"error_code": error_code, "message": message}, status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def registry_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, errors.RegistryError)
+        # Not-found answers are routine (clients probe with them); the rest deserve attention.
+        level = logging.INFO if exc.status == 404 else logging.WARNING
+        log.log(
+            level,
+            "registry_error",
+            method=request.method,
+            path=request.url.path,
+            status=exc.status,
+            error_code=exc.error_code,
+            message=exc.message,
+        )
+        return _error_response(exc.status, exc.error_code, exc.message)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        phrase = (
+            HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else ""
+        )
+        # Confluent's framework answers unknown routes and methods as "HTTP 404 Not Found" etc.
+        return _error_response(exc.status_code, exc.status_code, f"HTTP {exc.status_code} {phrase}".strip())
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        return _error_response(422, 422, f"Unprocessable request: {exc}")
+
+    async def store_error(request: Request, exc: Exception) -> Response:
+        log.warning(
+            "registry_store_error",
+            method=request.method,
+            path=request.url.path,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        return _error_response(
+            500, errors.STORE_ERROR, f"Error in the backend data store: {type(exc).__name__}"
+        )
+
+    app.add_exception_handler(errors.RegistryError, registry_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    for exc_type in STORE_EXCEPTIONS:
+        app.add_exception_handler(exc_type, store_error)
+
+
+def _install_request_logging(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def log_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            log.exception("registry_unhandled_error", method=request.method, path=request.url.path)
+            return _error_response(500, 500, "Internal server error")
+        log.debug(
+            "request",
+            method=request.method,
+            path=request.url.path,
+            status=response.status_code,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return response
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """JSON lines on stderr for structlog and for stdlib loggers (uvicorn's) alike."""
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(ensure_ascii=False),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True

@@ -1,0 +1,283 @@
+"""HTTP routes of the Confluent Schema Registry REST API (the subset listed in docs/adr/0003).
+
+Path and query parameters are read by hand rather than through FastAPI's validation so every error
+leaves in Confluent's ``{"error_code", "message"}`` shape. Booleans are parsed leniently because
+confluent-kafka's Python client sends both ``true`` and ``True``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from services.registry import errors
+from services.registry.schemas import SUPPORTED_TYPES
+from services.registry.service import READWRITE, RegistryService, schema_fields, version_body
+from services.registry.store import LookupFilter
+
+CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+
+
+class RegistryResponse(JSONResponse):
+    """JSON with Confluent's media type (clients also accept plain application/json)."""
+
+    media_type = CONTENT_TYPE
+
+
+router = APIRouter(default_response_class=RegistryResponse)
+
+
+def _service(request: Request) -> RegistryService:
+    service: RegistryService = request.app.state.service
+    return service
+
+
+def _flag(request: Request, *names: str) -> bool:
+    for name in names:
+        value = request.query_params.get(name)
+        if value is not None:
+            return value.strip().lower() in ("true", "1", "yes")
+    return False
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    value = request.query_params.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.RegistryError(
+            400, 400, f"query parameter {name} must be an integer, not {value!r}"
+        ) from None
+
+
+def _page(request: Request, items: list[Any]) -> list[Any]:
+    """Confluent's offset/limit paging; a non-positive limit means no limit."""
+    offset = max(_int_param(request, "offset", 0), 0)
+    limit = _int_param(request, "limit", -1)
+    window = items[offset:]
+    return window[:limit] if limit > 0 else window
+
+
+def _schema_id(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        # Confluent (JAX-RS) answers a non-integer id as an unmatched route
+        raise errors.RegistryError(404, 404, "HTTP 404 Not Found") from None
+
+
+def _optional(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    return value if value else None
+
+
+async def _body(request: Request) -> object:
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise errors.RegistryError(400, 400, f"the request body is not valid JSON: {exc}") from None
+
+
+def _raw_schema(text: str) -> Response:
+    # /schema endpoints return the schema document itself, not a JSON string holding it
+    return Response(content=text.encode("utf-8"), media_type=CONTENT_TYPE)
+
+
+# -- root ----------------------------------------------------------------------------------------
+
+
+@router.get("/")
+async def root() -> dict[str, Any]:
+    return {}
+
+
+# -- schemas -------------------------------------------------------------------------------------
+
+
+@router.get("/schemas/types")
+async def schema_types() -> list[str]:
+    return list(SUPPORTED_TYPES)
+
+
+@router.get("/schemas/ids/{schema_id}")
+async def schema_by_id(schema_id: str, request: Request) -> dict[str, Any]:
+    # ?subject= only selects a Confluent context; with the default context ids are global, so the
+    # schema is the same whatever subject is named.
+    stored = await _service(request).schema_by_id(_schema_id(schema_id))
+    return schema_fields(stored)
+
+
+@router.get("/schemas/ids/{schema_id}/schema")
+async def schema_text_by_id(schema_id: str, request: Request) -> Response:
+    stored = await _service(request).schema_by_id(_schema_id(schema_id))
+    return _raw_schema(stored.text)
+
+
+@router.get("/schemas/ids/{schema_id}/subjects")
+async def subjects_by_id(schema_id: str, request: Request) -> list[str]:
+    subjects = await _service(request).subjects_for_id(
+        _schema_id(schema_id), _flag(request, "deleted"), _optional(request, "subject")
+    )
+    return _page(request, subjects)
+
+
+@router.get("/schemas/ids/{schema_id}/versions")
+async def versions_by_id(schema_id: str, request: Request) -> list[dict[str, Any]]:
+    versions = await _service(request).versions_for_id(
+        _schema_id(schema_id), _flag(request, "deleted"), _optional(request, "subject")
+    )
+    return _page(request, versions)
+
+
+# -- subjects ------------------------------------------------------------------------------------
+
+
+@router.get("/subjects")
+async def list_subjects(request: Request) -> list[str]:
+    lookup = LookupFilter.from_flags(_flag(request, "deleted"), _flag(request, "deletedOnly", "deleted_only"))
+    subjects = await _service(request).list_subjects(_optional(request, "subjectPrefix"), lookup)
+    return _page(request, subjects)
+
+
+@router.get("/subjects/{subject}/versions")
+async def list_versions(subject: str, request: Request) -> list[int]:
+    lookup = LookupFilter.from_flags(_flag(request, "deleted"), _flag(request, "deletedOnly", "deleted_only"))
+    versions = await _service(request).list_versions(subject, lookup)
+    return _page(request, versions)
+
+
+@router.get("/subjects/{subject}/versions/{version}")
+async def get_version(subject: str, version: str, request: Request) -> dict[str, Any]:
+    found = await _service(request).get_version(
+        subject, errors.parse_version(version), _flag(request, "deleted")
+    )
+    return version_body(found)
+
+
+@router.get("/subjects/{subject}/versions/{version}/schema")
+async def get_version_schema(subject: str, version: str, request: Request) -> Response:
+    found = await _service(request).get_version(
+        subject, errors.parse_version(version), _flag(request, "deleted")
+    )
+    return _raw_schema(found.schema.text)
+
+
+@router.get("/subjects/{subject}/versions/{version}/referencedby")
+async def referenced_by(subject: str, version: str, request: Request) -> list[int]:
+    ids = await _service(request).referenced_by(
+        subject, errors.parse_version(version), _flag(request, "deleted")
+    )
+    return _page(request, ids)
+
+
+@router.post("/subjects/{subject}/versions")
+async def register(subject: str, request: Request) -> dict[str, Any]:
+    # ?normalize is accepted: identity is always the canonical JSON form, which already ignores
+    # whitespace and key order.
+    schema_id = await _service(request).register(subject, await _body(request))
+    return {"id": schema_id}
+
+
+@router.post("/subjects/{subject}")
+async def lookup(subject: str, request: Request) -> dict[str, Any]:
+    found = await _service(request).lookup(subject, await _body(request), _flag(request, "deleted"))
+    return version_body(found)
+
+
+@router.delete("/subjects/{subject}")
+async def delete_subject(subject: str, request: Request) -> list[int]:
+    return await _service(request).delete_subject(subject, _flag(request, "permanent"))
+
+
+@router.delete("/subjects/{subject}/versions/{version}")
+async def delete_version(subject: str, version: str, request: Request) -> int:
+    return await _service(request).delete_version(
+        subject, errors.parse_version(version), _flag(request, "permanent")
+    )
+
+
+# -- config --------------------------------------------------------------------------------------
+
+
+@router.get("/config")
+async def get_global_config(request: Request) -> dict[str, Any]:
+    return {"compatibilityLevel": await _service(request).get_global_compatibility()}
+
+
+@router.put("/config")
+async def put_global_config(request: Request) -> dict[str, Any]:
+    return {"compatibility": await _service(request).set_compatibility(None, await _body(request))}
+
+
+@router.delete("/config")
+async def delete_global_config(request: Request) -> dict[str, Any]:
+    return {"compatibilityLevel": await _service(request).delete_global_compatibility()}
+
+
+@router.get("/config/{subject}")
+async def get_subject_config(subject: str, request: Request) -> dict[str, Any]:
+    level = await _service(request).get_subject_compatibility(subject, _flag(request, "defaultToGlobal"))
+    return {"compatibilityLevel": level}
+
+
+@router.put("/config/{subject}")
+async def put_subject_config(subject: str, request: Request) -> dict[str, Any]:
+    return {"compatibility": await _service(request).set_compatibility(subject, await _body(request))}
+
+
+@router.delete("/config/{subject}")
+async def delete_subject_config(subject: str, request: Request) -> dict[str, Any]:
+    return {"compatibilityLevel": await _service(request).delete_subject_compatibility(subject)}
+
+
+# -- mode (READWRITE only) -----------------------------------------------------------------------
+
+
+@router.get("/mode")
+async def get_mode() -> dict[str, Any]:
+    return {"mode": READWRITE}
+
+
+@router.put("/mode")
+async def put_mode(request: Request) -> dict[str, Any]:
+    return {"mode": RegistryService.set_mode(await _body(request))}
+
+
+@router.get("/mode/{subject}")
+async def get_subject_mode(subject: str) -> dict[str, Any]:
+    return {"mode": READWRITE}
+
+
+@router.put("/mode/{subject}")
+async def put_subject_mode(subject: str, request: Request) -> dict[str, Any]:
+    return {"mode": RegistryService.set_mode(await _body(request))}
+
+
+@router.delete("/mode/{subject}")
+async def delete_subject_mode(subject: str) -> dict[str, Any]:
+    return {"mode": READWRITE}
+
+
+# -- compatibility -------------------------------------------------------------------------------
+
+
+@router.post("/compatibility/subjects/{subject}/versions/{version}")
+async def test_against_version(subject: str, version: str, request: Request) -> dict[str, Any]:
+    return await _service(request).test_compatibility(
+        subject, errors.parse_version(version), await _body(request), _flag(request, "verbose")
+    )
+
+
+@router.post("/compatibility/subjects/{subject}/versions")
+async def test_against_subject(subject: str, request: Request) -> dict[str, Any]:
+    return await _service(request).test_compatibility(
+        subject, None, await _body(request), _flag(request, "verbose")
+    )

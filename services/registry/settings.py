@@ -1,0 +1,23 @@
+"""Registry settings from the environment (prefix ``CORRIDOR_``, like the rest of Corridor).
+
+``CORRIDOR_DATABASE_URL`` is shared with every service; the ``CORRIDOR_REGISTRY_*`` variables only
+tune this one.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8081
+
+
+class RegistrySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CORRIDOR_", extra="ignore")
+
+    database_url: str | None = None
+    log_level: str = "INFO"
+    registry_db_schema: str = Field(default="registry", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    registry_pool_min_size: int = Field(default=1, ge=1)
+    registry_pool_max_size: int = Field(default=10, ge=1)

@@ -1,0 +1,140 @@
+"""Fixtures for the registry's integration tests: a real registry server per test module.
+
+The server is the real app under uvicorn, in a background thread with its own event loop (the
+confluent-kafka client under test is synchronous and would otherwise block the loop serving it), on
+a free 127.0.0.1 port, against the real PostgreSQL of the ``database_url`` fixture.
+
+Isolation: each module gets its own throwaway PostgreSQL schema (dropped before and after), so tests
+never touch the ``registry`` schema of a developer's running stack that may share the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from services.registry.app import create_app
+
+
+def _run(coro_factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a coroutine to completion on a private loop in a helper thread.
+
+    A helper thread keeps this independent of whatever loop pytest-asyncio may hold in the main one.
+    """
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(coro_factory())
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+def _drop_schema(database_url: str, db_schema: str) -> None:
+    async def drop() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{db_schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    _run(drop)
+
+
+class RunningRegistry:
+    """A registry server running in a thread; ``stop()`` shuts it down and waits for it."""
+
+    def __init__(self, database_url: str, db_schema: str) -> None:
+        self.db_schema = db_schema
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # bound here and handed to uvicorn: no window in which another process can take the port
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(database_url, db_schema=db_schema, pool_max_size=8),
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            log_level="warning",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, name=f"registry-{self.port}", daemon=True
+        )
+
+    def start(self, timeout: float = 30.0) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the registry server exited during startup (database unreachable?)")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the registry server did not start in time")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+        self._sock.close()
+
+
+@pytest.fixture(scope="module")
+def registry_db_schema(request: pytest.FixtureRequest) -> str:
+    """A PostgreSQL schema name unique to this module and process (a valid, short identifier)."""
+    digest = hashlib.sha1(f"{request.module.__name__}:{os.getpid()}".encode()).hexdigest()[:10]
+    return f"registry_test_{digest}"
+
+
+@pytest.fixture(scope="module")
+def registry_url(database_url: str, registry_db_schema: str) -> Iterator[str]:
+    """URL of a registry server owned by this test module, with an empty store."""
+    _drop_schema(database_url, registry_db_schema)
+    server = RunningRegistry(database_url, registry_db_schema)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        _drop_schema(database_url, registry_db_schema)
+
+
+@pytest.fixture(scope="module")
+def sr_client(registry_url: str) -> Iterator[SchemaRegistryClient]:
+    """confluent-kafka's own client, unmodified, pointed at our registry."""
+    client = SchemaRegistryClient({"url": registry_url})
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def http(registry_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=registry_url, timeout=30.0) as client:
+        yield client
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short random token for subject and topic names, so tests in one module never collide."""
+    return uuid.uuid4().hex[:8]
