@@ -1,1 +1,34 @@
-"""The local stack launcher: Kafka (KRaft) from Maven Central jars, embedded PostgreSQL, the registry."""
+"""The local stack launcher: Kafka (KRaft) from Maven Central jars, embedded PostgreSQL, the registry.
+
+Use it from Python as ``from services.stack import StackConfig, up, down, status``; the command line
+is ``corridor stack up | down | status`` (services/stack/cli.py).
+"""
+
+from services.stack.api import (
+    BrokerStatus,
+    PostgresStatus,
+    ServiceStatus,
+    StackStatus,
+    down,
+    kill_broker,
+    start_broker,
+    status,
+    up,
+)
+from services.stack.config import Listener, StackConfig
+from services.stack.errors import StackError
+
+__all__ = [
+    "BrokerStatus",
+    "Listener",
+    "PostgresStatus",
+    "ServiceStatus",
+    "StackConfig",
+    "StackError",
+    "StackStatus",
+    "down",
+    "kill_broker",
+    "start_broker",
+    "status",
+    "up",
+]

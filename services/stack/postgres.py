@@ -120,7 +120,9 @@ class EmbeddedPostgres:
             if probe.returncode == 0:
                 return
             time.sleep(0.2)
-        raise PostgresError(f"PostgreSQL on {self.host}:{self.port} did not accept connections; see {self.log_file}")
+        raise PostgresError(
+            f"PostgreSQL on {self.host}:{self.port} did not accept connections; see {self.log_file}"
+        )
 
     def _ensure_database(self) -> None:
         psql = [str(_bin("psql")), "-h", self.host, "-p", str(self.port), "-U", SUPERUSER, "-d", "postgres"]

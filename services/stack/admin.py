@@ -1,0 +1,186 @@
+"""Talking to the running cluster with aiokafka's admin client: readiness, topics, topic configs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError
+
+from services.core.topics import TopicSpec
+from services.stack.errors import StackError
+
+Report = Callable[[str], None]
+
+_TOPIC_ALREADY_EXISTS = 36
+
+
+@contextlib.contextmanager
+def _quiet_aiokafka() -> Iterator[None]:
+    """aiokafka logs every refused connection at ERROR; while a broker boots that is expected."""
+    logger = logging.getLogger("aiokafka")
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+@contextlib.asynccontextmanager
+async def admin_client(
+    bootstrap_servers: str, request_timeout_ms: int = 10_000
+) -> AsyncIterator[AIOKafkaAdminClient]:
+    client = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="corridor-stack", request_timeout_ms=request_timeout_ms
+    )
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def registered_brokers(bootstrap_servers: str) -> set[int]:
+    """Node ids of the brokers the cluster metadata lists (in KRaft: registered and unfenced)."""
+    async with admin_client(bootstrap_servers, request_timeout_ms=5_000) as client:
+        cluster = await client.describe_cluster()
+    return {int(b["node_id"]) for b in cluster["brokers"]}
+
+
+async def wait_for_brokers(
+    addresses: Mapping[int, str],
+    wait_s: float,
+    report: Report,
+    check_processes: Callable[[], None] | None = None,
+) -> set[int]:
+    """Wait until every node answers a metadata request on its own address and lists itself there.
+
+    Asking each node directly (not any node of the cluster) matters after a restart: the rest of
+    the cluster keeps listing a killed broker until its session times out, long before the new
+    process serves. ``addresses`` maps node id to ``host:port``. ``check_processes`` is called
+    between attempts and should raise if a broker process died, so a crash is reported at once
+    with its log instead of after the whole wait.
+    """
+    start = time.monotonic()
+    ready: set[int] = set()
+    shown = -1
+    last_error = ""
+    with _quiet_aiokafka():
+        while True:
+            if check_processes is not None:
+                check_processes()
+            for node_id, address in sorted(addresses.items()):
+                if node_id in ready:
+                    continue
+                try:
+                    if node_id in await registered_brokers(address):
+                        ready.add(node_id)
+                except (TimeoutError, KafkaError, OSError) as exc:
+                    last_error = f"{type(exc).__name__}: {exc}"
+            if len(ready) != shown:
+                report(f"waiting for metadata ({len(ready)}/{len(addresses)} brokers)…")
+                shown = len(ready)
+            if len(ready) == len(addresses):
+                return ready
+            if time.monotonic() - start > wait_s:
+                missing = sorted(set(addresses) - ready)
+                raise StackError(
+                    f"brokers {missing} did not answer within {wait_s:.0f}s "
+                    f"(last error: {last_error or 'none'})"
+                )
+            await asyncio.sleep(0.5)
+
+
+async def ensure_topics(
+    bootstrap_servers: str, specs: Iterable[TopicSpec], brokers: int, report: Report, wait_s: float = 60.0
+) -> tuple[list[str], list[str]]:
+    """Create the missing topics with explicit partitions, replication and configs.
+
+    Existing topics are left alone (a warning is reported if their partition count differs).
+    Returns (created, existing).
+    """
+    specs = list(specs)
+    async with admin_client(bootstrap_servers) as client:
+        existing = set(await client.list_topics())
+        missing = [s for s in specs if s.name not in existing]
+        present = [s.name for s in specs if s.name in existing]
+        if missing:
+            report(f"creating topics {', '.join(s.name for s in missing)}…")
+            response = await client.create_topics(
+                [
+                    NewTopic(
+                        name=s.name,
+                        num_partitions=s.partitions,
+                        replication_factor=s.replication_factor(brokers),
+                        topic_configs=s.configs_for(brokers),
+                    )
+                    for s in missing
+                ],
+                timeout_ms=int(wait_s * 1000),
+            )
+            for topic, code, message in response.topic_errors:
+                # "already exists" means a concurrent `up` won the race: fine.
+                if code not in (0, _TOPIC_ALREADY_EXISTS):
+                    raise StackError(f"could not create topic {topic}: error {code} {message or ''}".strip())
+        for described in await client.describe_topics(present) if present else []:
+            spec = next(s for s in specs if s.name == described["topic"])
+            if len(described["partitions"]) != spec.partitions:
+                report(
+                    f"warning: topic {spec.name} has {len(described['partitions'])} partitions, "
+                    f"TOPIC_SPECS says {spec.partitions} (left alone)"
+                )
+    await wait_for_leaders(bootstrap_servers, [s.name for s in missing], wait_s)
+    return [s.name for s in missing], present
+
+
+async def wait_for_leaders(bootstrap_servers: str, topics: list[str], wait_s: float) -> None:
+    """New partitions are usable once each has a leader; wait for that so `up` returns a ready stack."""
+    if not topics:
+        return
+    deadline = time.monotonic() + wait_s
+    async with admin_client(bootstrap_servers) as client:
+        while True:
+            described = await client.describe_topics(topics)
+            leaderless = [
+                f"{t['topic']}-{p['partition']}"
+                for t in described
+                for p in t.get("partitions", [])
+                if p["leader"] < 0
+            ]
+            if not leaderless and all(t["error_code"] == 0 and t["partitions"] for t in described):
+                return
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"partitions without a leader after {wait_s:.0f}s: {', '.join(leaderless[:10])}"
+                )
+            await asyncio.sleep(0.2)
+
+
+async def describe_topics(bootstrap_servers: str, topics: list[str]) -> dict[str, dict[str, Any]]:
+    """{topic: {"partitions": n, "replication_factor": rf, "configs": {name: value}}}."""
+    async with admin_client(bootstrap_servers) as client:
+        described = await client.describe_topics(topics)
+        responses = await client.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in topics]
+        )
+    result: dict[str, dict[str, Any]] = {}
+    for topic in described:
+        partitions = topic.get("partitions", [])
+        result[topic["topic"]] = {
+            "error_code": topic["error_code"],
+            "partitions": len(partitions),
+            "replication_factor": min((len(p["replicas"]) for p in partitions), default=0),
+            "configs": {},
+        }
+    for response in responses:
+        for resource in response.to_object()["resources"]:
+            entry = result.setdefault(resource["resource_name"], {"configs": {}})
+            entry["configs"] = {c["config_names"]: c["config_value"] for c in resource["config_entries"]}
+    return result

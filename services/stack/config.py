@@ -1,0 +1,201 @@
+"""Layout of a local stack: where its state lives and which ports each part listens on.
+
+One :class:`StackConfig` describes one stack. Every field can be overridden, so a test can run a
+second, isolated stack (own state dir, own ports) next to a developer's default one.
+
+Port plan (defaults): broker/controller node ``n`` owns the block ``9092 + (n - 1) * 100``; inside a
+block each listener has a fixed offset (client ``+0``, controller ``+1``). So node 1 serves clients on
+9092 and its controller on 9093, node 2 on 9192/9193, node 3 on 9292/9293. A later partner listener
+(SASL_PLAINTEXT with SCRAM-SHA-512) gets its own offset in the same block without moving anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+from services.core.settings import DEFAULT_POSTGRES_PORT, PROJECT_ROOT, Settings, get_settings
+
+DEPLOY_LOCAL = PROJECT_ROOT / "deploy" / "local"
+KAFKA_POM = DEPLOY_LOCAL / "pom.xml"
+LOG4J2_CONFIG = DEPLOY_LOCAL / "log4j2.properties"
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_KAFKA_PORT = 9092
+DEFAULT_PORT_STRIDE = 100
+DEFAULT_REGISTRY_PORT = 8081
+MAX_BROKERS = 5
+
+# Kafka's own defaults (bin/kafka-run-class.sh) with a heap small enough for three nodes on a laptop.
+DEFAULT_JVM_OPTS: tuple[str, ...] = (
+    "-Xms256m",
+    "-Xmx768m",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-Djava.awt.headless=true",
+)
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One Kafka listener of every node, as a port offset inside the node's port block.
+
+    ``properties`` are extra listener-scoped broker settings (``listener.name.<name>.…``); the
+    partner SASL listener will carry its SCRAM/JAAS settings there.
+    """
+
+    name: str
+    security_protocol: str
+    port_offset: int
+    controller: bool = False
+    advertised: bool = True
+    properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+CLIENT_LISTENER = Listener("PLAINTEXT", "PLAINTEXT", 0)
+CONTROLLER_LISTENER = Listener("CONTROLLER", "PLAINTEXT", 1, controller=True, advertised=False)
+DEFAULT_LISTENERS: tuple[Listener, ...] = (CLIENT_LISTENER, CONTROLLER_LISTENER)
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Everything needed to start, find and stop one local stack.
+
+    ``brokers=None`` means "whatever the state dir already holds, else 1", so ``up()`` with the
+    default config reuses a developer's running 3-node cluster instead of refusing it.
+    ``database_url`` set means an external PostgreSQL: the stack only checks it and never starts one.
+    """
+
+    state_dir: Path
+    brokers: int | None = None
+    host: str = DEFAULT_HOST
+    kafka_port: int = DEFAULT_KAFKA_PORT
+    port_stride: int = DEFAULT_PORT_STRIDE
+    listeners: tuple[Listener, ...] = DEFAULT_LISTENERS
+    inter_broker_listener: str = CLIENT_LISTENER.name
+    postgres_port: int = DEFAULT_POSTGRES_PORT
+    database_url: str | None = None
+    registry_port: int = DEFAULT_REGISTRY_PORT
+    with_registry: bool = True
+    jvm_opts: tuple[str, ...] = DEFAULT_JVM_OPTS
+    pom: Path = KAFKA_POM
+    log4j2_config: Path = LOG4J2_CONFIG
+    startup_timeout: float = 120.0
+    stop_timeout: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **overrides: object) -> StackConfig:
+        """The default stack of ``CORRIDOR_*`` settings; ports follow the configured local URLs."""
+        settings = settings or get_settings()
+        values: dict[str, object] = {
+            "state_dir": Path(settings.state_dir),
+            "database_url": settings.database_url,
+        }
+        kafka_port = _local_port(settings.bootstrap_servers.split(",")[0])
+        if kafka_port is not None:
+            values["kafka_port"] = kafka_port
+        registry_port = _local_port(settings.schema_registry_url)
+        if registry_port is not None:
+            values["registry_port"] = registry_port
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def replace(self, **changes: object) -> StackConfig:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    # -- ports and addresses ---------------------------------------------------------------------
+
+    def node_ids(self, brokers: int) -> list[int]:
+        return list(range(1, brokers + 1))
+
+    def listener(self, name: str) -> Listener:
+        for listener in self.listeners:
+            if listener.name == name:
+                return listener
+        raise KeyError(name)
+
+    @property
+    def controller_listener(self) -> Listener:
+        return next(listener for listener in self.listeners if listener.controller)
+
+    def port(self, node_id: int, listener: Listener | str = CLIENT_LISTENER) -> int:
+        if isinstance(listener, str):
+            listener = self.listener(listener)
+        return self.kafka_port + (node_id - 1) * self.port_stride + listener.port_offset
+
+    def client_port(self, node_id: int) -> int:
+        return self.port(node_id, self.inter_broker_listener)
+
+    def controller_port(self, node_id: int) -> int:
+        return self.port(node_id, self.controller_listener)
+
+    def bootstrap_servers(self, brokers: int) -> str:
+        return ",".join(f"{self.host}:{self.client_port(n)}" for n in self.node_ids(brokers))
+
+    @property
+    def registry_url(self) -> str:
+        return f"http://{self.host}:{self.registry_port}"
+
+    @property
+    def embedded_postgres(self) -> bool:
+        return not self.database_url
+
+    # -- state dir layout --------------------------------------------------------------------------
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.state_dir / "stack.lock"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.state_dir / "kafka"
+
+    @property
+    def libs_dir(self) -> Path:
+        return self.kafka_dir / "libs"
+
+    @property
+    def cluster_file(self) -> Path:
+        return self.kafka_dir / "cluster.json"
+
+    def broker_dir(self, node_id: int) -> Path:
+        return self.kafka_dir / f"broker-{node_id}"
+
+    def broker_data_dir(self, node_id: int) -> Path:
+        return self.broker_dir(node_id) / "data"
+
+    def broker_logs_dir(self, node_id: int) -> Path:
+        return self.broker_dir(node_id) / "logs"
+
+    def broker_properties(self, node_id: int) -> Path:
+        return self.broker_dir(node_id) / "server.properties"
+
+    @property
+    def postgres_data_dir(self) -> Path:
+        return self.state_dir / "postgres" / "data"
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.state_dir / "registry"
+
+
+def _local_port(address: str) -> int | None:
+    """Port of ``host:port`` or ``http://host:port`` when host is this machine, else None."""
+    address = address.strip()
+    parts = urlsplit(address if "//" in address else f"//{address}")
+    if parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
+        return None
+    try:
+        return parts.port
+    except ValueError:
+        return None
