@@ -1,0 +1,130 @@
+"""Trade events through the real broker and registry: produce, consume, decode, commit semantics."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from services.core.codec import Codec
+from services.core.domain.validation import InvalidEvent, parse_event
+from services.core.kafka import TradeConsumer, TradeProducer, TradeRecord
+from services.core.registry_client import RegistryClient
+from services.core.topics import ORDERS, TRADE_TOPICS
+from services.demo.story import chromite_story
+
+pytestmark = pytest.mark.integration
+
+
+async def _end_offsets(bootstrap: str, topics: tuple[str, ...]) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or set())]
+        if not parts:
+            await consumer.topics()
+            parts = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or set())]
+        return await consumer.end_offsets(parts)
+    finally:
+        await consumer.stop()
+
+
+async def _read_trade(bootstrap: str, registry: RegistryClient, trade_id: uuid.UUID, count: int) -> list[TradeRecord]:
+    seen: list[TradeRecord] = []
+    consumer = TradeConsumer(TRADE_TOPICS, bootstrap_servers=bootstrap, group_id=f"it-{uuid.uuid4().hex[:8]}",
+                             codec=Codec(registry))
+
+    async def collect(record: TradeRecord) -> None:
+        if record.key == str(trade_id):
+            seen.append(record)
+            if len(seen) >= count:
+                consumer.request_stop()
+
+    async with consumer:
+        await consumer.run(collect, idle_timeout=20)
+    return seen
+
+
+async def test_story_round_trips_in_order_with_headers(stack) -> None:
+    story = chromite_story()
+    async with RegistryClient(stack.schema_registry_url) as registry:
+        async with TradeProducer(stack.bootstrap_servers, Codec(registry)) as producer:
+            acks = await producer.publish_many(story.events)
+        records = await _read_trade(stack.bootstrap_servers, registry, story.trade_id, len(story.events))
+
+    assert len(acks) == len(story.events) == len(records)
+    assert {r.event.event_id for r in records} == {e.event_id for e in story.events}
+    by_id = {e.event_id: e for e in story.events}
+    for record in records:
+        assert record.event == by_id[record.event.event_id]  # every field survives the trip
+        assert record.cloudevent.type == record.event.avro_name
+        assert record.cloudevent.id == str(record.event.event_id)
+        assert record.cloudevent.source == f"/corridor/partners/{record.event.sender}"
+        assert record.cloudevent.trace_id is not None
+    # one trade → one partition per topic, and the order within a topic is the publishing order
+    partitions = defaultdict(set)
+    for ack in acks:
+        partitions[ack.topic].add(ack.partition)
+    assert all(len(p) == 1 for p in partitions.values())
+    for topic in TRADE_TOPICS:
+        published = [str(e.event_id) for e in story.events if e.topic == topic]
+        consumed = [r.cloudevent.id for r in sorted(records, key=lambda r: r.offset) if r.topic == topic]
+        assert consumed == published
+
+
+async def test_invalid_event_is_refused_before_kafka(stack) -> None:
+    before = await _end_offsets(stack.bootstrap_servers, (ORDERS,))
+    order = chromite_story().events[0].model_dump(mode="json")
+    order["incoterm"] = "FOB"
+    order["transport_mode"] = "ROAD"
+    order["lines"][0]["quantity"]["unit"] = "TONS"
+    with pytest.raises(InvalidEvent) as exc:
+        parse_event("OrderPlaced", order)
+    assert [e.field for e in exc.value.errors] == ["lines[0].quantity.unit"]
+    order["lines"][0]["quantity"]["unit"] = "TNE"
+    with pytest.raises(InvalidEvent) as exc:
+        parse_event("OrderPlaced", order)
+    assert exc.value.errors[0].field == "incoterm" and "sea-only" in exc.value.errors[0].reason
+    assert await _end_offsets(stack.bootstrap_servers, (ORDERS,)) == before
+
+
+async def test_consumer_commits_only_what_the_handler_finished(stack) -> None:
+    story = chromite_story()
+    orders = [e for e in story.events if e.topic == ORDERS]
+    group = f"it-commit-{uuid.uuid4().hex[:8]}"
+    async with RegistryClient(stack.schema_registry_url) as registry:
+        async with TradeProducer(stack.bootstrap_servers, Codec(registry)) as producer:
+            acks = await producer.publish_many(orders)
+        partition = acks[0].partition
+        handled: list[str] = []
+
+        async def fail_on_third(record: TradeRecord) -> None:
+            if record.key != str(story.trade_id):
+                return
+            if len(handled) == 2:
+                raise RuntimeError("handler crashed")
+            handled.append(record.cloudevent.id)
+
+        consumer = TradeConsumer([ORDERS], bootstrap_servers=stack.bootstrap_servers, group_id=group,
+                                 codec=Codec(registry))
+        async with consumer:
+            with pytest.raises(RuntimeError, match="handler crashed"):
+                await consumer.run(fail_on_third, idle_timeout=20)
+            committed = await consumer._consumer.committed(TopicPartition(ORDERS, partition))
+        assert committed == acks[2].offset  # the failed record is the next one to read
+
+        again: list[str] = []
+
+        async def collect(record: TradeRecord) -> None:
+            if record.key == str(story.trade_id):
+                again.append(record.cloudevent.id)
+                if len(again) == len(orders) - 2:
+                    second.request_stop()
+
+        second = TradeConsumer([ORDERS], bootstrap_servers=stack.bootstrap_servers, group_id=group,
+                               codec=Codec(registry))
+        async with second:
+            await second.run(collect, idle_timeout=20)
+    assert handled + again == [str(e.event_id) for e in orders]
