@@ -120,6 +120,24 @@ def registry_url(database_url: str, registry_db_schema: str) -> Iterator[str]:
         _drop_schema(database_url, registry_db_schema)
 
 
+@pytest.fixture
+def start_registry(database_url: str) -> Iterator[Callable[[str], RunningRegistry]]:
+    """Start extra registry servers on their own PostgreSQL schemas; all are stopped and dropped after."""
+    started: list[RunningRegistry] = []
+
+    def start(db_schema: str) -> RunningRegistry:
+        _drop_schema(database_url, db_schema)
+        server = RunningRegistry(database_url, db_schema)
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+        _drop_schema(database_url, server.db_schema)
+
+
 @pytest.fixture(scope="module")
 def sr_client(registry_url: str) -> Iterator[SchemaRegistryClient]:
     """confluent-kafka's own client, unmodified, pointed at our registry."""

@@ -1,0 +1,40 @@
+"""The README's first command, driven as a user would: `corridor demo` on the running stack."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.confluent import read_with_confluent
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_prints_the_whole_timeline_and_standard_clients_decode_it(stack) -> None:
+    env = {**os.environ, "CORRIDOR_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+           "CORRIDOR_SCHEMA_REGISTRY_URL": stack.schema_registry_url}
+    result = subprocess.run([sys.executable, "-m", "services.cli", "demo"], capture_output=True, text=True,
+                            env=env, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    trade_id = re.search(r"^Trade ([0-9a-f-]{36})", out, re.M).group(1)
+    rows = [line for line in out.splitlines() if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d (PKT|CST)", line)]
+    assert len(rows) == 22
+    assert "OrderPlaced" in rows[0] and "5,000 TNE HS 2610.00 @ USD 285.50 FOB Karachi (PKKHI)" in rows[0]
+    assert rows[0].startswith("2026-02-10 09:30 CST")  # the buyer's local time in Tianjin
+    assert any("OrderAmended" in r and "5,500 TNE" in r for r in rows)
+    assert any("TransportEventRecorded" in r and "DEPA ACT" in r for r in rows)
+    assert any("PreferenceDecided" in r and "GRANTED" in r for r in rows)
+    assert "FINAL ZVC-INV-2026-0038: USD 1,578,676.77" in rows[-1]
+    assert "22 events published by 6 parties" in out
+
+    found = read_with_confluent(stack.bootstrap_servers, stack.schema_registry_url, trade_id, 22)
+    assert len(found) == 22
+    for msg, value in found:
+        headers = dict(msg.headers())
+        assert {"ce_id", "ce_source", "ce_type", "ce_specversion", "ce_time", "ce_subject", "content-type"} <= set(headers)
+        assert value["trade_id"] is not None and str(value["trade_id"]) == trade_id
