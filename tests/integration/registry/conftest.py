@@ -80,7 +80,10 @@ class RunningRegistry:
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, name=f"registry-{self.port}", daemon=True
+            target=self._server.run,
+            kwargs={"sockets": [self._sock]},
+            name=f"registry-{self.port}",
+            daemon=True,
         )
 
     def start(self, timeout: float = 30.0) -> None:
@@ -136,6 +139,23 @@ def start_registry(database_url: str) -> Iterator[Callable[[str], RunningRegistr
     for server in started:
         server.stop()
         _drop_schema(database_url, server.db_schema)
+
+
+@pytest.fixture
+def execute_sql(database_url: str) -> Callable[[str], None]:
+    """Run one SQL statement against the test database (for tests that sabotage the store)."""
+
+    def execute(statement: str) -> None:
+        async def run() -> None:
+            conn = await asyncpg.connect(database_url)
+            try:
+                await conn.execute(statement)
+            finally:
+                await conn.close()
+
+        _run(run)
+
+    return execute
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""confluent-kafka's ``SchemaRegistryClient``, unmodified, against our registry: it must behave as with Confluent."""
+"""confluent-kafka's ``SchemaRegistryClient``, unmodified, against our registry: as with Confluent."""
 
 from __future__ import annotations
 
@@ -155,7 +155,14 @@ def test_subject_compatibility_every_mode(sr_client: SchemaRegistryClient, uniqu
 def test_global_compatibility_every_mode(sr_client: SchemaRegistryClient) -> None:
     assert sr_client.get_compatibility() == "BACKWARD"  # Confluent's default
     try:
-        for level in ["NONE", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"]:
+        for level in [
+            "NONE",
+            "BACKWARD_TRANSITIVE",
+            "FORWARD",
+            "FORWARD_TRANSITIVE",
+            "FULL",
+            "FULL_TRANSITIVE",
+        ]:
             sr_client.set_compatibility(level=level)
             assert sr_client.get_compatibility() == level
     finally:
@@ -213,7 +220,10 @@ def test_references(sr_client: SchemaRegistryClient, unique: str) -> None:
             "name": "Money",
             "namespace": "pk.corridor.common",
             "fields": [
-                {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 2}},
+                {
+                    "name": "amount",
+                    "type": {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 2},
+                },
                 {"name": "currency", "type": "string"},
             ],
         }

@@ -26,7 +26,10 @@ SHIPMENT = json.dumps(
         "namespace": "pk.corridor.trade",
         "fields": [
             {"name": "shipment_id", "type": "string"},
-            {"name": "declared_value", "type": {"type": "bytes", "logicalType": "decimal", "precision": 14, "scale": 2}},
+            {
+                "name": "declared_value",
+                "type": {"type": "bytes", "logicalType": "decimal", "precision": 14, "scale": 2},
+            },
             {"name": "dispatched_at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
             {"name": "route", "type": "string"},
         ],
@@ -93,7 +96,10 @@ def test_round_trip_with_schema_references(
         "name": "Money",
         "namespace": "pk.corridor.common",
         "fields": [
-            {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 4}},
+            {
+                "name": "amount",
+                "type": {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 4},
+            },
             {"name": "currency", "type": "string"},
         ],
     }
