@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 import warnings
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Collection, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -418,23 +418,30 @@ def _ensure_registry(
 
 
 def down(
-    config: StackConfig, purge: bool = False, include_postgres: bool = True, report: Report | None = None
+    config: StackConfig,
+    purge: bool = False,
+    include_postgres: bool = True,
+    only: Collection[str] | None = None,
+    report: Report | None = None,
 ) -> list[str]:
     """Stop what ``up`` started (and only that). Idempotent. Returns the names of what was stopped.
 
-    ``purge`` also deletes the Kafka and PostgreSQL data and logs (the jar cache is kept).
-    ``include_postgres=False`` leaves the embedded PostgreSQL running (its owner stops it).
+    ``only`` limits it to some components (``broker-1``, ``registry``, ``postgres``…), e.g. those
+    one ``up`` call reported as started. ``include_postgres=False`` leaves the embedded PostgreSQL
+    running (its owner stops it). ``purge`` also deletes the Kafka and PostgreSQL data and logs
+    (the jar cache is kept).
     """
     report = report or stderr_reporter()
     stopped: list[str] = []
     with processes.locked(config.lock_file, on_wait=report):
         state = StackState.load(config.state_file)
         config = _recorded_config(config, state)
+        chosen = {n: r for n, r in state.processes.items() if only is None or n in only}
         # The registry first (it is a client of the others), then all brokers together: stopping them
         # one by one would make the last ones wait for a controller quorum that is already gone.
         groups = [
-            [r for name, r in state.processes.items() if not name.startswith("broker-")],
-            [r for name, r in state.processes.items() if name.startswith("broker-")],
+            [r for name, r in chosen.items() if not name.startswith("broker-")],
+            [r for name, r in chosen.items() if name.startswith("broker-")],
         ]
         for group in groups:
             running = [r for r in group if r.alive()]
@@ -445,9 +452,11 @@ def down(
             if killed:
                 report(f"{', '.join(killed)} did not stop within {config.stop_timeout:.0f}s: killed")
             stopped += [r.name for r in running]
-        state.processes = {}
+        for name in chosen:
+            del state.processes[name]
 
-        if include_postgres and state.postgres.get("embedded"):
+        stop_postgres = include_postgres and (only is None or "postgres" in only)
+        if stop_postgres and state.postgres.get("embedded"):
             server = EmbeddedPostgres(Path(state.postgres["data_dir"]), int(state.postgres["port"]))
             if server.is_running():
                 report("stopping PostgreSQL…")
@@ -455,26 +464,30 @@ def down(
                     server.stop()
                 stopped.append("postgres")
             state.postgres = {}
-        state.last_up = {}
+        if not state.processes:
+            state.last_up = {}
 
         if purge:
-            report(f"deleting data and logs under {config.state_dir} (keeping the jar cache)…")
-            doomed = [
-                *config.kafka_dir.glob("broker-*"),
-                config.cluster_file,
-                config.postgres_data_dir.parent,
-                config.registry_dir,
-            ]
-            for path in doomed:
-                if path.is_dir():
-                    shutil.rmtree(path)
-                elif path.exists():
-                    path.unlink()
-            config.state_file.unlink(missing_ok=True)
+            _purge(config, report)
         elif state.layout:
             state.save(config.state_file)
     report(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
     return stopped
+
+
+def _purge(config: StackConfig, report: Report) -> None:
+    report(f"deleting data and logs under {config.state_dir} (keeping the jar cache)…")
+    doomed = [*config.kafka_dir.glob("broker-*"), config.cluster_file, config.registry_dir]
+    if EmbeddedPostgres(config.postgres_data_dir, config.postgres_port).is_running():
+        report("warning: PostgreSQL still runs (not stopped by this command); its data is kept")
+    else:
+        doomed.append(config.postgres_data_dir.parent)
+    for path in doomed:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    config.state_file.unlink(missing_ok=True)
 
 
 # -- status --------------------------------------------------------------------------------
