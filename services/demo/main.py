@@ -8,6 +8,7 @@ decoding every record through the schema registry, and the timeline is printed f
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 import uuid
@@ -114,6 +115,9 @@ def demo(story_name: str, no_stack: bool) -> None:
 
         status = api.up(api.StackConfig.from_settings(settings))
         bootstrap, registry_url = status.bootstrap_servers, status.schema_registry_url
+    # aiokafka logs transient coordinator lookups of a brand-new consumer group as errors; a first-time
+    # user should not read those as failures. Real failures surface as exceptions below.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         asyncio.run(run_demo(story_name, bootstrap, registry_url))
     except click.ClickException:

@@ -70,16 +70,27 @@ def local_time(when: dt.datetime, country: str) -> str:
     return f"{local:%Y-%m-%d %H:%M} {local.tzname() if tz is not dt.UTC else 'UTC'}"
 
 
+def where(event: Any) -> str | None:
+    """Country of the place an event happened at, when it names one (shipment milestones, customs)."""
+    location = getattr(event, "location", None) or getattr(getattr(event, "transport_call", None), "location", None)
+    return location.unlocode[:2] if location is not None else None
+
+
 def render(records: Iterable[TradeRecord], parties: dict[str, Any]) -> str:
-    """A fixed-width table, one row per event, in event-time order."""
+    """A fixed-width table, one row per event, in event-time order.
+
+    Times are local where the event happened (a Tianjin arrival in China Standard Time), else local to
+    the party that sent it.
+    """
     rows = sorted(records, key=lambda r: (r.event.occurred_at, r.topic, r.offset))
     out = []
     for r in rows:
         party = parties.get(r.event.sender)
-        country = party.country if party else ""
+        country = where(r.event) or (party.country if party else "")
         who = party.name_en if party else r.event.sender
+        who = who if len(who) <= 34 else who[:33] + "…"
         out.append(
-            f"{local_time(r.event.occurred_at, country):<21} {who[:32]:<32} {type(r.event).__name__:<23} "
+            f"{local_time(r.event.occurred_at, country):<21} {who:<34} {type(r.event).__name__:<23} "
             f"{key_facts(r.event)}"
         )
     return "\n".join(out)
