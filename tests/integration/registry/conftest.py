@@ -124,21 +124,27 @@ def registry_url(database_url: str, registry_db_schema: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def start_registry(database_url: str) -> Iterator[Callable[[str], RunningRegistry]]:
-    """Start extra registry servers on their own PostgreSQL schemas; all are stopped and dropped after."""
-    started: list[RunningRegistry] = []
+def start_registry(database_url: str) -> Iterator[Callable[..., RunningRegistry]]:
+    """Start extra registry servers; all are stopped after the test.
 
-    def start(db_schema: str) -> RunningRegistry:
-        _drop_schema(database_url, db_schema)
+    ``start(db_schema)`` gives a server on a new, empty schema (dropped afterwards);
+    ``start(db_schema, fresh=False)`` a second server sharing an existing schema (left in place).
+    """
+    started: list[tuple[RunningRegistry, bool]] = []
+
+    def start(db_schema: str, fresh: bool = True) -> RunningRegistry:
+        if fresh:
+            _drop_schema(database_url, db_schema)
         server = RunningRegistry(database_url, db_schema)
         server.start()
-        started.append(server)
+        started.append((server, fresh))
         return server
 
     yield start
-    for server in started:
+    for server, owned in started:
         server.stop()
-        _drop_schema(database_url, server.db_schema)
+        if owned:
+            _drop_schema(database_url, server.db_schema)
 
 
 @pytest.fixture
