@@ -32,6 +32,6 @@ async def test_confluent_avro_deserializer_decodes_every_record(stack) -> None:
         assert str(value["event_id"]) == str(event.event_id)
         assert headers["ce_type"].decode() == event.avro_name
         assert value["sender"] == event.sender
-    order = next(v for m, v in found if dict(m.headers())["ce_type"].endswith("OrderPlaced"))
+    order = next(v for m, v in found if dict(m.headers())["ce_type"].endswith(b"OrderPlaced"))
     assert order["lines"][0]["unit_price"]["amount"] == Decimal("285.5000")
     assert order["buyer"]["name_local"] == "天津荣达铁合金冶炼有限公司"
