@@ -13,7 +13,7 @@ def cli() -> None:
 @cli.command("test", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def test(pytest_args: tuple[str, ...]) -> None:
-    """Run the whole test suite (unit, integration on a real Kafka + PostgreSQL, e2e); extra args go to pytest."""
+    """Run the whole test suite (unit, integration on real Kafka + PostgreSQL, e2e); args go to pytest."""
     import os
     import sys
 

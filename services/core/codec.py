@@ -60,7 +60,9 @@ class _Reader:
 class Codec:
     """Encodes events to and decodes them from the Confluent wire format, via a schema registry."""
 
-    def __init__(self, registry: RegistryClient, schemas: SchemaCatalog | None = None, *, auto_register: bool = True):
+    def __init__(
+        self, registry: RegistryClient, schemas: SchemaCatalog | None = None, *, auto_register: bool = True
+    ):
         self.registry = registry
         self.schemas = schemas or catalog()
         self.auto_register = auto_register

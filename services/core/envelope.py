@@ -36,7 +36,11 @@ def source_for(party_id: str) -> str:
 
 def subject_of(event: TradeEvent) -> str:
     """The business object an event is about, as ``ce_subject`` (order, shipment or certificate)."""
-    for attr, prefix in (("certificate_number", "certificate"), ("shipment_id", "shipment"), ("order_id", "order")):
+    for attr, prefix in (
+        ("certificate_number", "certificate"),
+        ("shipment_id", "shipment"),
+        ("order_id", "order"),
+    ):
         value = getattr(event, attr, None)
         if value:
             return f"{prefix}/{value}"
@@ -57,12 +61,16 @@ class CloudEvent:
     content_type: str = CONTENT_TYPE
 
     @classmethod
-    def for_event(cls, event: TradeEvent, *, source: str | None = None, traceparent: str | None = None) -> CloudEvent:
+    def for_event(
+        cls, event: TradeEvent, *, source: str | None = None, traceparent: str | None = None
+    ) -> CloudEvent:
         return cls(
             id=str(event.event_id),
             source=source or source_for(event.sender),
             type=event.avro_name,
-            time=event.occurred_at.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            time=event.occurred_at.astimezone(dt.UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             subject=subject_of(event),
             traceparent=traceparent or new_traceparent(),
         )

@@ -93,7 +93,7 @@ class TradeProducer:
         return Published(str(event.event_id), meta.topic, meta.partition, meta.offset)
 
     async def publish_many(self, events: Iterable[TradeEvent]) -> list[Published]:
-        """Produce events in order (per trade, order is kept by the idempotent producer) and await all acks."""
+        """Produce events in order (the idempotent producer keeps per-trade order) and await all acks."""
         pending = [(e, await self.send(e)) for e in events]
         results = []
         for event, future in pending:
@@ -176,9 +176,11 @@ class TradeConsumer:
             event=event,
         )
 
-    async def run(self, handler: Handler, *, max_records: int | None = None, idle_timeout: float | None = None) -> int:
-        """Feed records to ``handler`` until stopped, ``max_records`` handled, or ``idle_timeout`` seconds pass
-        without a record. Returns how many records were handled.
+    async def run(
+        self, handler: Handler, *, max_records: int | None = None, idle_timeout: float | None = None
+    ) -> int:
+        """Feed records to ``handler`` until stopped, ``max_records`` handled, or ``idle_timeout``
+        seconds pass without a record. Returns how many records were handled.
 
         A handler exception stops the loop after committing everything handled before it, and seeks the
         partition back to the failed record, so the next run (or another group member) retries it.

@@ -28,7 +28,9 @@ class RegistryClient:
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.AsyncClient(
-            base_url=self.url, timeout=timeout, headers={"Content-Type": _CONTENT_TYPE, "Accept": _CONTENT_TYPE}
+            base_url=self.url,
+            timeout=timeout,
+            headers={"Content-Type": _CONTENT_TYPE, "Accept": _CONTENT_TYPE},
         )
         self._ids_by_subject_schema: dict[tuple[str, str], int] = {}
         self._schemas_by_id: dict[int, str] = {}

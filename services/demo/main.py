@@ -23,7 +23,15 @@ from services.core.topics import TRADE_TOPICS
 from services.demo.story import ALL_PARTIES, STORIES, Story
 from services.demo.timeline import render
 
-REQUIRED_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_specversion", "ce_time", "ce_subject", "content-type")
+REQUIRED_HEADERS = (
+    "ce_id",
+    "ce_source",
+    "ce_type",
+    "ce_specversion",
+    "ce_time",
+    "ce_subject",
+    "content-type",
+)
 
 
 def _say(message: str) -> None:
@@ -47,13 +55,15 @@ async def publish_story(story: Story, bootstrap_servers: str, registry: Registry
 
 
 async def read_back(
-    story: Story, bootstrap_servers: str, registry: RegistryClient, *, timeout: float = 60.0
+    story: Story, bootstrap_servers: str, registry: RegistryClient, *, wait_s: float = 60.0
 ) -> tuple[str, list[TradeRecord]]:
     """Consume the trade's records from all trade topics in a fresh consumer group."""
     expected = {str(e.event_id) for e in story.events}
     group = f"corridor-demo-timeline-{uuid.uuid4().hex[:8]}"
     seen: dict[str, TradeRecord] = {}
-    consumer = TradeConsumer(TRADE_TOPICS, bootstrap_servers=bootstrap_servers, group_id=group, codec=Codec(registry))
+    consumer = TradeConsumer(
+        TRADE_TOPICS, bootstrap_servers=bootstrap_servers, group_id=group, codec=Codec(registry)
+    )
 
     async def collect(record: TradeRecord) -> None:
         if record.key == str(story.trade_id):
@@ -63,10 +73,12 @@ async def read_back(
 
     await consumer.start()
     try:
-        await asyncio.wait_for(consumer.run(collect), timeout)
+        await asyncio.wait_for(consumer.run(collect), wait_s)
     except TimeoutError:
         missing = expected - seen.keys()
-        raise click.ClickException(f"only {len(seen)} of {len(expected)} events came back; missing {sorted(missing)}")
+        raise click.ClickException(
+            f"only {len(seen)} of {len(expected)} events came back; missing {sorted(missing)}"
+        ) from None
     finally:
         await consumer.stop()
     return group, list(seen.values())
@@ -82,8 +94,10 @@ async def run_demo(story_name: str, bootstrap_servers: str, registry_url: str) -
         by_topic: dict[str, int] = {}
         for ack in acks:
             by_topic[ack.topic] = by_topic.get(ack.topic, 0) + 1
-        _say(f"  acknowledged by the broker (acks=all) in {produced_in:.2f}s: "
-             + ", ".join(f"{t} {n}" for t, n in sorted(by_topic.items())))
+        _say(
+            f"  acknowledged by the broker (acks=all) in {produced_in:.2f}s: "
+            + ", ".join(f"{t} {n}" for t, n in sorted(by_topic.items()))
+        )
         _say("▶ reading the trade back in a separate consumer group…")
         group, records = await read_back(story, bootstrap_servers, registry)
     for record in records:
@@ -102,8 +116,12 @@ async def run_demo(story_name: str, bootstrap_servers: str, registry_url: str) -
 
 
 @click.command("demo")
-@click.option("--story", "story_name", type=click.Choice(sorted(STORIES)), default="chromite", show_default=True)
-@click.option("--no-stack", is_flag=True, help="Use the servers from CORRIDOR_* settings; do not start the stack.")
+@click.option(
+    "--story", "story_name", type=click.Choice(sorted(STORIES)), default="chromite", show_default=True
+)
+@click.option(
+    "--no-stack", is_flag=True, help="Use the servers from CORRIDOR_* settings; do not start the stack."
+)
 def demo(story_name: str, no_stack: bool) -> None:
     """Bring the stack up (if needed) and play a trade story through Kafka, printing its timeline."""
     from services.core.settings import get_settings

@@ -46,7 +46,9 @@ def _uscc(first17: str) -> str:
     return first17 + uscc_check_char(first17)
 
 
-def party(party_id: str, role: str, country: str, scheme: str, legal_id: str, name_en: str, name_local: str) -> Party:
+def party(
+    party_id: str, role: str, country: str, scheme: str, legal_id: str, name_en: str, name_local: str
+) -> Party:
     return Party(
         party_id=party_id,
         role=role,
@@ -59,52 +61,118 @@ def party(party_id: str, role: str, country: str, scheme: str, legal_id: str, na
 
 
 BUYER = party(
-    "tianjin-rongda-smelting", "BUYER", "CN", "USCC", _uscc("91120116MA05K7QX3"),
-    "Tianjin Rongda Ferroalloy Smelting Co., Ltd.", "天津荣达铁合金冶炼有限公司",
+    "tianjin-rongda-smelting",
+    "BUYER",
+    "CN",
+    "USCC",
+    _uscc("91120116MA05K7QX3"),
+    "Tianjin Rongda Ferroalloy Smelting Co., Ltd.",
+    "天津荣达铁合金冶炼有限公司",
 )
 SUPPLIER = party(
-    "zhob-valley-chromite", "SUPPLIER", "PK", "NTN", "4271931-6",
-    "Zhob Valley Chromite (Pvt) Ltd.", "ژوب ویلی کرومائٹ (پرائیویٹ) لمیٹڈ",
+    "zhob-valley-chromite",
+    "SUPPLIER",
+    "PK",
+    "NTN",
+    "4271931-6",
+    "Zhob Valley Chromite (Pvt) Ltd.",
+    "ژوب ویلی کرومائٹ (پرائیویٹ) لمیٹڈ",
 )
 SGS = party(
-    "sgs-pakistan", "INSPECTION_BODY", "PK", "NTN", "0711542-8",
-    "SGS Pakistan (Pvt) Ltd.", "ایس جی ایس پاکستان",
+    "sgs-pakistan",
+    "INSPECTION_BODY",
+    "PK",
+    "NTN",
+    "0711542-8",
+    "SGS Pakistan (Pvt) Ltd.",
+    "ایس جی ایس پاکستان",
 )
 TDAP = party(
-    "tdap", "ISSUING_AUTHORITY", "PK", "CORRIDOR", "tdap",
-    "Trade Development Authority of Pakistan", "ٹریڈ ڈویلپمنٹ اتھارٹی آف پاکستان",
+    "tdap",
+    "ISSUING_AUTHORITY",
+    "PK",
+    "CORRIDOR",
+    "tdap",
+    "Trade Development Authority of Pakistan",
+    "ٹریڈ ڈویلپمنٹ اتھارٹی آف پاکستان",
 )
 CARRIER = party(
-    "indus-ocean-lines", "CARRIER", "PK", "NTN", "3582164-2",
-    "Indus Ocean Lines (Pvt) Ltd.", "انڈس اوشن لائنز",
+    "indus-ocean-lines",
+    "CARRIER",
+    "PK",
+    "NTN",
+    "3582164-2",
+    "Indus Ocean Lines (Pvt) Ltd.",
+    "انڈس اوشن لائنز",
 )
 GACC_TIANJIN = party(
-    "gacc-tianjin", "CUSTOMS", "CN", "CORRIDOR", "gacc-tianjin",
-    "Tianjin Customs District (GACC)", "中华人民共和国天津海关",
+    "gacc-tianjin",
+    "CUSTOMS",
+    "CN",
+    "CORRIDOR",
+    "gacc-tianjin",
+    "Tianjin Customs District (GACC)",
+    "中华人民共和国天津海关",
 )
 WAH_NOBEL = party(
-    "wah-nobel", "SUPPLIER", "PK", "NTN", "0658126-3",
-    "Wah Nobel (Pvt) Ltd.", "واہ نوبل (پرائیویٹ) لمیٹڈ",
+    "wah-nobel",
+    "SUPPLIER",
+    "PK",
+    "NTN",
+    "0658126-3",
+    "Wah Nobel (Pvt) Ltd.",
+    "واہ نوبل (پرائیویٹ) لمیٹڈ",
 )
 MINING_CONTRACTOR = party(
-    "mcc-kashgar-mining", "BUYER", "CN", "USCC", _uscc("91653101MA77R2LP0"),
-    "MCC Kashgar Mining Engineering Co., Ltd.", "中冶喀什矿业工程有限公司",
+    "mcc-kashgar-mining",
+    "BUYER",
+    "CN",
+    "USCC",
+    _uscc("91653101MA77R2LP0"),
+    "MCC Kashgar Mining Engineering Co., Ltd.",
+    "中冶喀什矿业工程有限公司",
 )
 PK_EXPLOSIVES_DEPT = party(
-    "pk-department-of-explosives", "ISSUING_AUTHORITY", "PK", "CORRIDOR", "pk-department-of-explosives",
-    "Department of Explosives, Government of Pakistan", "محکمہ دھماکہ خیز مواد",
+    "pk-department-of-explosives",
+    "ISSUING_AUTHORITY",
+    "PK",
+    "CORRIDOR",
+    "pk-department-of-explosives",
+    "Department of Explosives, Government of Pakistan",
+    "محکمہ دھماکہ خیز مواد",
 )
 MIIT = party(
-    "cn-miit", "ISSUING_AUTHORITY", "CN", "CORRIDOR", "cn-miit",
-    "Ministry of Industry and Information Technology", "工业和信息化部",
+    "cn-miit",
+    "ISSUING_AUTHORITY",
+    "CN",
+    "CORRIDOR",
+    "cn-miit",
+    "Ministry of Industry and Information Technology",
+    "工业和信息化部",
 )
 NLC = party(
-    "nlc-sost", "CARRIER", "PK", "NTN", "1203958-7",
-    "National Logistics Corporation (Sost dry port)", "نیشنل لاجسٹکس کارپوریشن",
+    "nlc-sost",
+    "CARRIER",
+    "PK",
+    "NTN",
+    "1203958-7",
+    "National Logistics Corporation (Sost dry port)",
+    "نیشنل لاجسٹکس کارپوریشن",
 )
 
-ALL_PARTIES = (BUYER, SUPPLIER, SGS, TDAP, CARRIER, GACC_TIANJIN, WAH_NOBEL, MINING_CONTRACTOR,
-               PK_EXPLOSIVES_DEPT, MIIT, NLC)
+ALL_PARTIES = (
+    BUYER,
+    SUPPLIER,
+    SGS,
+    TDAP,
+    CARRIER,
+    GACC_TIANJIN,
+    WAH_NOBEL,
+    MINING_CONTRACTOR,
+    PK_EXPLOSIVES_DEPT,
+    MIIT,
+    NLC,
+)
 
 
 def loc(code: str, name: str, facility: str | None = None) -> dict[str, Any]:
@@ -133,7 +201,13 @@ class _Builder:
 
     def add(self, cls: Callable[..., TradeEvent], at: dt.datetime, sender: Party, **fields: Any) -> None:
         self.events.append(
-            cls(event_id=uuid.uuid4(), trade_id=self.trade_id, occurred_at=at, sender=sender.party_id, **fields)
+            cls(
+                event_id=uuid.uuid4(),
+                trade_id=self.trade_id,
+                occurred_at=at,
+                sender=sender.party_id,
+                **fields,
+            )
         )
 
 
@@ -167,79 +241,282 @@ def chromite_story(trade_id: uuid.UUID | None = None, start: dt.datetime | None 
     coo_number = "CPFTA-PK-2026-118734"
     assay_number = "SGS-KHI-MIN-26-03391"
 
-    b.add(OrderPlaced, t0, BUYER, order_id=order_id, buyer=BUYER, supplier=SUPPLIER,
-          lines=[_chromite_line("5000.000")], incoterm="FOB", incoterm_place=KARACHI, transport_mode="SEA",
-          payment_terms="LETTER_OF_CREDIT", delivery_earliest=dt.date(2026, 3, 1),
-          delivery_latest=dt.date(2026, 3, 31), required_certificates=["CPFTA_ORIGIN", "ASSAY"],
-          notes="L/C at sight under UCP 600; load-port assay by SGS, discharge assay by CCIC")
-    b.add(OrderResponded, day(1, 11), SUPPLIER, order_id=order_id, response="ACCEPTED", responds_to_revision=0)
-    b.add(OrderAmended, day(3, 9, CST), BUYER, order_id=order_id, revision=1, lines=[_chromite_line("5500.000")],
-          reason="Furnace 3 restart brought forward; quantity raised to 5,500 TNE")
-    b.add(OrderResponded, day(4, 12), SUPPLIER, order_id=order_id, response="ACCEPTED", responds_to_revision=1)
-    b.add(ShipmentBooked, day(8, 15), CARRIER, shipment_id=shipment_id, order_id=order_id, carrier=CARRIER,
-          transport_mode="SEA", incoterm="FOB", place_of_loading=KARACHI, place_of_discharge=TIANJIN,
-          vessel_name="Indus Pearl", voyage_number="0412E", equipment_references=[])
-    b.add(EquipmentEventRecorded, day(16, 8), CARRIER, shipment_id=shipment_id, equipment_event_type="GTIN",
-          classifier="ACT", location=KARACHI)
-    b.add(TransportEventRecorded, day(16, 9), CARRIER, shipment_id=shipment_id, transport_event_type="DEPA",
-          classifier="PLN", transport_call={"location": KARACHI, "mode_of_transport": "VESSEL",
-                                            "vessel_name": "Indus Pearl", "voyage_number": "0412E"})
-    b.add(CertificateIssued, day(17, 16), SGS, certificate_number=assay_number, certificate_kind="ASSAY",
-          issuer=SGS, exporter=SUPPLIER, consignee=BUYER, order_id=order_id,
-          goods=[{"item_number": 1, "description": "Chromite ore lumps in bulk", "hs_code": "261000",
-                  "quantity": {"value": Decimal("5512.400"), "unit": "TNE"}}],
-          place_of_issue=KARACHI,
-          results=[{"parameter": "Cr2O3", "value": Decimal("41.2600"), "unit": "P1"},
-                   {"parameter": "H2O", "value": Decimal("2.1000"), "unit": "P1"},
-                   {"parameter": "net weight (wet)", "value": Decimal("5512.4000"), "unit": "TNE"}])
-    b.add(EquipmentEventRecorded, day(18, 14), CARRIER, shipment_id=shipment_id, equipment_event_type="LOAD",
-          classifier="ACT", location=KARACHI)
-    b.add(TransportEventRecorded, day(18, 18), CARRIER, shipment_id=shipment_id, transport_event_type="DEPA",
-          classifier="EST", transport_call={"location": KARACHI, "mode_of_transport": "VESSEL",
-                                            "vessel_name": "Indus Pearl", "voyage_number": "0412E"})
-    b.add(InvoiceIssued, day(19, 10), SUPPLIER, order_id=order_id, invoice_number="ZVC-INV-2026-0031",
-          invoice_kind="PROVISIONAL",
-          lines=[{"line_number": 1, "hs_code": "261000", "quantity": {"value": Decimal("5512.400"), "unit": "TNE"},
-                  "unit_price": {"amount": Decimal("285.50"), "currency": "USD"},
-                  "amount": {"amount": Decimal("1573790.2000"), "currency": "USD"},
-                  "assay_certificate_number": assay_number}],
-          total={"amount": Decimal("1573790.2000"), "currency": "USD"}, due_date=dt.date(2026, 3, 15))
-    b.add(CertificateIssued, day(19, 15), TDAP, certificate_number=coo_number, certificate_kind="CPFTA_ORIGIN",
-          issuer=TDAP, exporter=SUPPLIER, consignee=BUYER, order_id=order_id,
-          goods=[{"item_number": 1, "description": "Chromite ore lumps in bulk, marks TJRD-0117",
-                  "hs_code": "261000", "origin_criterion": "P",
-                  "quantity": {"value": Decimal("5512.400"), "unit": "TNE"},
-                  "fob_value": {"amount": Decimal("1573790.2000"), "currency": "USD"}}],
-          place_of_issue=loc("PKKHI", "Karachi"), invoice_number="ZVC-INV-2026-0031",
-          valid_until=dt.date(2027, 3, 1))
-    b.add(TransportEventRecorded, day(19, 22), CARRIER, shipment_id=shipment_id, transport_event_type="DEPA",
-          classifier="ACT", transport_call={"location": KARACHI, "mode_of_transport": "VESSEL",
-                                            "vessel_name": "Indus Pearl", "voyage_number": "0412E"})
-    b.add(TransportEventRecorded, day(33, 6, CST), CARRIER, shipment_id=shipment_id, transport_event_type="ARRI",
-          classifier="ACT", transport_call={"location": TIANJIN, "mode_of_transport": "VESSEL",
-                                            "vessel_name": "Indus Pearl", "voyage_number": "0412E"})
-    b.add(EquipmentEventRecorded, day(34, 17, CST), CARRIER, shipment_id=shipment_id, equipment_event_type="DISC",
-          classifier="ACT", location=TIANJIN)
-    b.add(CustomsEventRecorded, day(35, 9, CST), GACC_TIANJIN, shipment_id=shipment_id, customs_event_type="CUSI",
-          authority=GACC_TIANJIN, location=TIANJIN, declaration_number="020220260004417",
-          checks=["RADIATION", "SAMPLING"], remarks="Release first, inspect later (chrome ore)")
-    b.add(CertificatePresented, day(35, 10, CST), GACC_TIANJIN, certificate_number=coo_number,
-          declaration_number="020220260004417", customs=GACC_TIANJIN, location=TIANJIN)
-    b.add(CertificateVerified, day(35, 11, CST), GACC_TIANJIN, certificate_number=coo_number,
-          declaration_number="020220260004417", customs=GACC_TIANJIN, result="MATCHED")
-    b.add(PreferenceDecided, day(35, 14, CST), GACC_TIANJIN, certificate_number=coo_number,
-          declaration_number="020220260004417", customs=GACC_TIANJIN, decision="GRANTED")
-    b.add(CustomsEventRecorded, day(35, 16, CST), GACC_TIANJIN, shipment_id=shipment_id, customs_event_type="CUSR",
-          authority=GACC_TIANJIN, location=TIANJIN, declaration_number="020220260004417")
-    b.add(ShipmentDelivered, day(37, 11, CST), CARRIER, shipment_id=shipment_id,
-          location=loc("CNTXG", "Tianjin Rongda smelter yard", "CLOC"),
-          received_quantity={"value": Decimal("5498.700"), "unit": "TNE"}, received_by="王建国 (Wang Jianguo)")
-    b.add(InvoiceIssued, day(44, 10), SUPPLIER, order_id=order_id, invoice_number="ZVC-INV-2026-0038",
-          invoice_kind="FINAL",
-          lines=[{"line_number": 1, "hs_code": "261000", "quantity": {"value": Decimal("5498.700"), "unit": "TNE"},
-                  "unit_price": {"amount": Decimal("287.10"), "currency": "USD"},
-                  "amount": {"amount": Decimal("1578676.7700"), "currency": "USD"}}],
-          total={"amount": Decimal("1578676.7700"), "currency": "USD"}, due_date=dt.date(2026, 4, 15))
+    b.add(
+        OrderPlaced,
+        t0,
+        BUYER,
+        order_id=order_id,
+        buyer=BUYER,
+        supplier=SUPPLIER,
+        lines=[_chromite_line("5000.000")],
+        incoterm="FOB",
+        incoterm_place=KARACHI,
+        transport_mode="SEA",
+        payment_terms="LETTER_OF_CREDIT",
+        delivery_earliest=dt.date(2026, 3, 1),
+        delivery_latest=dt.date(2026, 3, 31),
+        required_certificates=["CPFTA_ORIGIN", "ASSAY"],
+        notes="L/C at sight under UCP 600; load-port assay by SGS, discharge assay by CCIC",
+    )
+    b.add(
+        OrderResponded, day(1, 11), SUPPLIER, order_id=order_id, response="ACCEPTED", responds_to_revision=0
+    )
+    b.add(
+        OrderAmended,
+        day(3, 9, CST),
+        BUYER,
+        order_id=order_id,
+        revision=1,
+        lines=[_chromite_line("5500.000")],
+        reason="Furnace 3 restart brought forward; quantity raised to 5,500 TNE",
+    )
+    b.add(
+        OrderResponded, day(4, 12), SUPPLIER, order_id=order_id, response="ACCEPTED", responds_to_revision=1
+    )
+    b.add(
+        ShipmentBooked,
+        day(8, 15),
+        CARRIER,
+        shipment_id=shipment_id,
+        order_id=order_id,
+        carrier=CARRIER,
+        transport_mode="SEA",
+        incoterm="FOB",
+        place_of_loading=KARACHI,
+        place_of_discharge=TIANJIN,
+        vessel_name="Indus Pearl",
+        voyage_number="0412E",
+        equipment_references=[],
+    )
+    b.add(
+        EquipmentEventRecorded,
+        day(16, 8),
+        CARRIER,
+        shipment_id=shipment_id,
+        equipment_event_type="GTIN",
+        classifier="ACT",
+        location=KARACHI,
+    )
+    b.add(
+        TransportEventRecorded,
+        day(16, 9),
+        CARRIER,
+        shipment_id=shipment_id,
+        transport_event_type="DEPA",
+        classifier="PLN",
+        transport_call={
+            "location": KARACHI,
+            "mode_of_transport": "VESSEL",
+            "vessel_name": "Indus Pearl",
+            "voyage_number": "0412E",
+        },
+    )
+    b.add(
+        CertificateIssued,
+        day(17, 16),
+        SGS,
+        certificate_number=assay_number,
+        certificate_kind="ASSAY",
+        issuer=SGS,
+        exporter=SUPPLIER,
+        consignee=BUYER,
+        order_id=order_id,
+        goods=[
+            {
+                "item_number": 1,
+                "description": "Chromite ore lumps in bulk",
+                "hs_code": "261000",
+                "quantity": {"value": Decimal("5512.400"), "unit": "TNE"},
+            }
+        ],
+        place_of_issue=KARACHI,
+        results=[
+            {"parameter": "Cr2O3", "value": Decimal("41.2600"), "unit": "P1"},
+            {"parameter": "H2O", "value": Decimal("2.1000"), "unit": "P1"},
+            {"parameter": "net weight (wet)", "value": Decimal("5512.4000"), "unit": "TNE"},
+        ],
+    )
+    b.add(
+        EquipmentEventRecorded,
+        day(18, 14),
+        CARRIER,
+        shipment_id=shipment_id,
+        equipment_event_type="LOAD",
+        classifier="ACT",
+        location=KARACHI,
+    )
+    b.add(
+        TransportEventRecorded,
+        day(18, 18),
+        CARRIER,
+        shipment_id=shipment_id,
+        transport_event_type="DEPA",
+        classifier="EST",
+        transport_call={
+            "location": KARACHI,
+            "mode_of_transport": "VESSEL",
+            "vessel_name": "Indus Pearl",
+            "voyage_number": "0412E",
+        },
+    )
+    b.add(
+        InvoiceIssued,
+        day(19, 10),
+        SUPPLIER,
+        order_id=order_id,
+        invoice_number="ZVC-INV-2026-0031",
+        invoice_kind="PROVISIONAL",
+        lines=[
+            {
+                "line_number": 1,
+                "hs_code": "261000",
+                "quantity": {"value": Decimal("5512.400"), "unit": "TNE"},
+                "unit_price": {"amount": Decimal("285.50"), "currency": "USD"},
+                "amount": {"amount": Decimal("1573790.2000"), "currency": "USD"},
+                "assay_certificate_number": assay_number,
+            }
+        ],
+        total={"amount": Decimal("1573790.2000"), "currency": "USD"},
+        due_date=dt.date(2026, 3, 15),
+    )
+    b.add(
+        CertificateIssued,
+        day(19, 15),
+        TDAP,
+        certificate_number=coo_number,
+        certificate_kind="CPFTA_ORIGIN",
+        issuer=TDAP,
+        exporter=SUPPLIER,
+        consignee=BUYER,
+        order_id=order_id,
+        goods=[
+            {
+                "item_number": 1,
+                "description": "Chromite ore lumps in bulk, marks TJRD-0117",
+                "hs_code": "261000",
+                "origin_criterion": "P",
+                "quantity": {"value": Decimal("5512.400"), "unit": "TNE"},
+                "fob_value": {"amount": Decimal("1573790.2000"), "currency": "USD"},
+            }
+        ],
+        place_of_issue=loc("PKKHI", "Karachi"),
+        invoice_number="ZVC-INV-2026-0031",
+        valid_until=dt.date(2027, 3, 1),
+    )
+    b.add(
+        TransportEventRecorded,
+        day(19, 22),
+        CARRIER,
+        shipment_id=shipment_id,
+        transport_event_type="DEPA",
+        classifier="ACT",
+        transport_call={
+            "location": KARACHI,
+            "mode_of_transport": "VESSEL",
+            "vessel_name": "Indus Pearl",
+            "voyage_number": "0412E",
+        },
+    )
+    b.add(
+        TransportEventRecorded,
+        day(33, 6, CST),
+        CARRIER,
+        shipment_id=shipment_id,
+        transport_event_type="ARRI",
+        classifier="ACT",
+        transport_call={
+            "location": TIANJIN,
+            "mode_of_transport": "VESSEL",
+            "vessel_name": "Indus Pearl",
+            "voyage_number": "0412E",
+        },
+    )
+    b.add(
+        EquipmentEventRecorded,
+        day(34, 17, CST),
+        CARRIER,
+        shipment_id=shipment_id,
+        equipment_event_type="DISC",
+        classifier="ACT",
+        location=TIANJIN,
+    )
+    b.add(
+        CustomsEventRecorded,
+        day(35, 9, CST),
+        GACC_TIANJIN,
+        shipment_id=shipment_id,
+        customs_event_type="CUSI",
+        authority=GACC_TIANJIN,
+        location=TIANJIN,
+        declaration_number="020220260004417",
+        checks=["RADIATION", "SAMPLING"],
+        remarks="Release first, inspect later (chrome ore)",
+    )
+    b.add(
+        CertificatePresented,
+        day(35, 10, CST),
+        GACC_TIANJIN,
+        certificate_number=coo_number,
+        declaration_number="020220260004417",
+        customs=GACC_TIANJIN,
+        location=TIANJIN,
+    )
+    b.add(
+        CertificateVerified,
+        day(35, 11, CST),
+        GACC_TIANJIN,
+        certificate_number=coo_number,
+        declaration_number="020220260004417",
+        customs=GACC_TIANJIN,
+        result="MATCHED",
+    )
+    b.add(
+        PreferenceDecided,
+        day(35, 14, CST),
+        GACC_TIANJIN,
+        certificate_number=coo_number,
+        declaration_number="020220260004417",
+        customs=GACC_TIANJIN,
+        decision="GRANTED",
+    )
+    b.add(
+        CustomsEventRecorded,
+        day(35, 16, CST),
+        GACC_TIANJIN,
+        shipment_id=shipment_id,
+        customs_event_type="CUSR",
+        authority=GACC_TIANJIN,
+        location=TIANJIN,
+        declaration_number="020220260004417",
+    )
+    b.add(
+        ShipmentDelivered,
+        day(37, 11, CST),
+        CARRIER,
+        shipment_id=shipment_id,
+        location=loc("CNTXG", "Tianjin Rongda smelter yard", "CLOC"),
+        received_quantity={"value": Decimal("5498.700"), "unit": "TNE"},
+        received_by="王建国 (Wang Jianguo)",
+    )
+    b.add(
+        InvoiceIssued,
+        day(44, 10),
+        SUPPLIER,
+        order_id=order_id,
+        invoice_number="ZVC-INV-2026-0038",
+        invoice_kind="FINAL",
+        lines=[
+            {
+                "line_number": 1,
+                "hs_code": "261000",
+                "quantity": {"value": Decimal("5498.700"), "unit": "TNE"},
+                "unit_price": {"amount": Decimal("287.10"), "currency": "USD"},
+                "amount": {"amount": Decimal("1578676.7700"), "currency": "USD"},
+            }
+        ],
+        total={"amount": Decimal("1578676.7700"), "currency": "USD"},
+        due_date=dt.date(2026, 4, 15),
+    )
     return Story("chromite FOB Karachi → Tianjin", trade_id, b.events)
 
 
@@ -250,39 +527,105 @@ def explosives_story(trade_id: uuid.UUID | None = None, start: dt.datetime | Non
     order_id = "MCCK-PO-2026-0042"
     shipment_id = "NLC-SST-KHG-26-0107"
     line = {
-        "line_number": 1, "description_en": "Packaged emulsion explosive, 32 mm cartridges",
-        "description_local": "乳化炸药", "hs_code": "360200",
-        "quantity": {"value": Decimal("200.000"), "unit": "TNE"}, "tolerance_percent": Decimal("0.00"),
-        "unit_price": {"amount": Decimal("1380.00"), "currency": "CNY"}, "un_number": "UN0241",
+        "line_number": 1,
+        "description_en": "Packaged emulsion explosive, 32 mm cartridges",
+        "description_local": "乳化炸药",
+        "hs_code": "360200",
+        "quantity": {"value": Decimal("200.000"), "unit": "TNE"},
+        "tolerance_percent": Decimal("0.00"),
+        "unit_price": {"amount": Decimal("1380.00"), "currency": "CNY"},
+        "un_number": "UN0241",
     }
     sost = loc("PKZSD", "Sost dry port", "INTE")
     kashgar = loc("CNKHG", "Kashgar", "INTE")
-    b.add(OrderPlaced, t0, MINING_CONTRACTOR, order_id=order_id, buyer=MINING_CONTRACTOR, supplier=WAH_NOBEL,
-          lines=[line], incoterm="CPT", incoterm_place=kashgar, transport_mode="ROAD",
-          payment_terms="TELEGRAPHIC_TRANSFER", delivery_earliest=dt.date(2026, 6, 1),
-          delivery_latest=dt.date(2026, 6, 30),
-          required_certificates=["EXPLOSIVES_EXPORT_LICENCE", "EXPLOSIVES_IMPORT_APPROVAL", "NON_PREFERENTIAL_ORIGIN"])
-    b.add(OrderResponded, t0 + dt.timedelta(days=1), WAH_NOBEL, order_id=order_id, response="ACCEPTED",
-          responds_to_revision=0)
-    for kind, issuer, number in (("EXPLOSIVES_EXPORT_LICENCE", PK_EXPLOSIVES_DEPT, "EL-01-2026-0311"),
-                                 ("EXPLOSIVES_IMPORT_APPROVAL", MIIT, "MIIT-BP-2026-08817")):
-        b.add(CertificateIssued, t0 + dt.timedelta(days=12), issuer, certificate_number=number,
-              certificate_kind=kind, issuer=issuer, exporter=WAH_NOBEL, consignee=MINING_CONTRACTOR,
-              order_id=order_id,
-              goods=[{"item_number": 1, "description": "Emulsion explosive 1.1D, UN0241", "hs_code": "360200",
-                      "quantity": {"value": Decimal("200.000"), "unit": "TNE"}}],
-              place_of_issue=loc("PKISB", "Islamabad") if issuer is PK_EXPLOSIVES_DEPT else loc("CNBJS", "Beijing"))
-    b.add(ShipmentBooked, t0 + dt.timedelta(days=14), NLC, shipment_id=shipment_id, order_id=order_id, carrier=NLC,
-          transport_mode="ROAD", incoterm="CPT", place_of_loading=loc("PKZSD", "Sost dry port", "INTE"),
-          place_of_discharge=kashgar, route=[loc("CNKJP", "Khunjerab", "BOCR"), loc("CNZTK", "Tashkurgan", "INTE")],
-          equipment_references=["LEB-4471", "LEB-4472", "LEB-4473"], un_numbers=["UN0241"],
-          tir_carnet_number="XP71884512")
-    b.add(TransportEventRecorded, t0 + dt.timedelta(days=16), NLC, shipment_id=shipment_id,
-          transport_event_type="DEPA", classifier="ACT",
-          transport_call={"location": sost, "mode_of_transport": "TRUCK"})
-    b.add(TransportEventRecorded, t0 + dt.timedelta(days=19), NLC, shipment_id=shipment_id,
-          transport_event_type="ARRI", classifier="ACT",
-          transport_call={"location": kashgar, "mode_of_transport": "TRUCK"})
+    b.add(
+        OrderPlaced,
+        t0,
+        MINING_CONTRACTOR,
+        order_id=order_id,
+        buyer=MINING_CONTRACTOR,
+        supplier=WAH_NOBEL,
+        lines=[line],
+        incoterm="CPT",
+        incoterm_place=kashgar,
+        transport_mode="ROAD",
+        payment_terms="TELEGRAPHIC_TRANSFER",
+        delivery_earliest=dt.date(2026, 6, 1),
+        delivery_latest=dt.date(2026, 6, 30),
+        required_certificates=[
+            "EXPLOSIVES_EXPORT_LICENCE",
+            "EXPLOSIVES_IMPORT_APPROVAL",
+            "NON_PREFERENTIAL_ORIGIN",
+        ],
+    )
+    b.add(
+        OrderResponded,
+        t0 + dt.timedelta(days=1),
+        WAH_NOBEL,
+        order_id=order_id,
+        response="ACCEPTED",
+        responds_to_revision=0,
+    )
+    for kind, issuer, number in (
+        ("EXPLOSIVES_EXPORT_LICENCE", PK_EXPLOSIVES_DEPT, "EL-01-2026-0311"),
+        ("EXPLOSIVES_IMPORT_APPROVAL", MIIT, "MIIT-BP-2026-08817"),
+    ):
+        b.add(
+            CertificateIssued,
+            t0 + dt.timedelta(days=12),
+            issuer,
+            certificate_number=number,
+            certificate_kind=kind,
+            issuer=issuer,
+            exporter=WAH_NOBEL,
+            consignee=MINING_CONTRACTOR,
+            order_id=order_id,
+            goods=[
+                {
+                    "item_number": 1,
+                    "description": "Emulsion explosive 1.1D, UN0241",
+                    "hs_code": "360200",
+                    "quantity": {"value": Decimal("200.000"), "unit": "TNE"},
+                }
+            ],
+            place_of_issue=loc("PKISB", "Islamabad")
+            if issuer is PK_EXPLOSIVES_DEPT
+            else loc("CNBJS", "Beijing"),
+        )
+    b.add(
+        ShipmentBooked,
+        t0 + dt.timedelta(days=14),
+        NLC,
+        shipment_id=shipment_id,
+        order_id=order_id,
+        carrier=NLC,
+        transport_mode="ROAD",
+        incoterm="CPT",
+        place_of_loading=loc("PKZSD", "Sost dry port", "INTE"),
+        place_of_discharge=kashgar,
+        route=[loc("CNKJP", "Khunjerab", "BOCR"), loc("CNZTK", "Tashkurgan", "INTE")],
+        equipment_references=["LEB-4471", "LEB-4472", "LEB-4473"],
+        un_numbers=["UN0241"],
+        tir_carnet_number="XP71884512",
+    )
+    b.add(
+        TransportEventRecorded,
+        t0 + dt.timedelta(days=16),
+        NLC,
+        shipment_id=shipment_id,
+        transport_event_type="DEPA",
+        classifier="ACT",
+        transport_call={"location": sost, "mode_of_transport": "TRUCK"},
+    )
+    b.add(
+        TransportEventRecorded,
+        t0 + dt.timedelta(days=19),
+        NLC,
+        shipment_id=shipment_id,
+        transport_event_type="ARRI",
+        classifier="ACT",
+        transport_call={"location": kashgar, "mode_of_transport": "TRUCK"},
+    )
     return Story("emulsion explosives by road over Khunjerab", trade_id, b.events)
 
 

@@ -10,7 +10,10 @@ from services.core.domain import reference
 from services.core.kafka import TradeRecord
 
 #: Where people read times: Pakistan is UTC+5, China UTC+8 (DOMAIN §6).
-COUNTRY_TZ = {"PK": dt.timezone(dt.timedelta(hours=5), "PKT"), "CN": dt.timezone(dt.timedelta(hours=8), "CST")}
+COUNTRY_TZ = {
+    "PK": dt.timezone(dt.timedelta(hours=5), "PKT"),
+    "CN": dt.timezone(dt.timedelta(hours=8), "CST"),
+}
 
 
 def _place(location: Any) -> str:
@@ -27,35 +30,55 @@ def _money(m: Any) -> str:
 
 def _lines(lines: list[Any]) -> str:
     return "; ".join(
-        f"{_qty(line.quantity)} HS {line.hs_code[:4]}.{line.hs_code[4:]} @ {_money(line.unit_price)}" for line in lines
+        f"{_qty(line.quantity)} HS {line.hs_code[:4]}.{line.hs_code[4:]} @ {_money(line.unit_price)}"
+        for line in lines
     )
 
 
 _FACTS: dict[str, Callable[[Any], str]] = {
-    "OrderPlaced": lambda e: f"{e.order_id}: {_lines(e.lines)} {e.incoterm} {_place(e.incoterm_place)}, "
-    f"{e.payment_terms.replace('_', ' ').lower()}",
-    "OrderResponded": lambda e: f"{e.order_id} rev {e.responds_to_revision}: {e.response}"
-    + (f" ({e.reason})" if e.reason else ""),
+    "OrderPlaced": lambda e: (
+        f"{e.order_id}: {_lines(e.lines)} {e.incoterm} {_place(e.incoterm_place)}, "
+        f"{e.payment_terms.replace('_', ' ').lower()}"
+    ),
+    "OrderResponded": lambda e: (
+        f"{e.order_id} rev {e.responds_to_revision}: {e.response}" + (f" ({e.reason})" if e.reason else "")
+    ),
     "OrderAmended": lambda e: f"{e.order_id} rev {e.revision}: {_lines(e.lines)} — {e.reason}",
     "OrderCancelled": lambda e: f"{e.order_id}: {e.reason}",
     "InvoiceIssued": lambda e: f"{e.invoice_kind} {e.invoice_number}: {_money(e.total)}",
-    "ShipmentBooked": lambda e: f"{e.shipment_id} {e.transport_mode} {_place(e.place_of_loading)} → "
-    f"{_place(e.place_of_discharge)}" + (f" on {e.vessel_name} {e.voyage_number}" if e.vessel_name else ""),
+    "ShipmentBooked": lambda e: (
+        f"{e.shipment_id} {e.transport_mode} {_place(e.place_of_loading)} → "
+        f"{_place(e.place_of_discharge)}"
+        + (f" on {e.vessel_name} {e.voyage_number}" if e.vessel_name else "")
+    ),
     "EquipmentEventRecorded": lambda e: f"{e.equipment_event_type} {e.classifier} at {_place(e.location)}",
-    "TransportEventRecorded": lambda e: f"{e.transport_event_type} {e.classifier} "
-    f"{_place(e.transport_call.location)} ({e.transport_call.mode_of_transport})",
-    "CustomsEventRecorded": lambda e: f"{e.customs_event_type} at {_place(e.location)}"
-    + (f" checks {', '.join(e.checks)}" if e.checks else ""),
-    "ShipmentDelivered": lambda e: f"at {_place(e.location)}"
-    + (f", received {_qty(e.received_quantity)}" if e.received_quantity else ""),
-    "CertificateIssued": lambda e: f"{e.certificate_kind} {e.certificate_number}"
-    + (f" — {', '.join(f'{r.parameter} {r.value.normalize():f}' for r in e.results[:2])}" if e.results else ""),
+    "TransportEventRecorded": lambda e: (
+        f"{e.transport_event_type} {e.classifier} "
+        f"{_place(e.transport_call.location)} ({e.transport_call.mode_of_transport})"
+    ),
+    "CustomsEventRecorded": lambda e: (
+        f"{e.customs_event_type} at {_place(e.location)}"
+        + (f" checks {', '.join(e.checks)}" if e.checks else "")
+    ),
+    "ShipmentDelivered": lambda e: (
+        f"at {_place(e.location)}"
+        + (f", received {_qty(e.received_quantity)}" if e.received_quantity else "")
+    ),
+    "CertificateIssued": lambda e: (
+        f"{e.certificate_kind} {e.certificate_number}"
+        + (
+            f" — {', '.join(f'{r.parameter} {r.value.normalize():f}' for r in e.results[:2])}"
+            if e.results
+            else ""
+        )
+    ),
     "CertificateAmended": lambda e: f"{e.certificate_number} supersedes {e.supersedes_certificate_number}",
     "CertificateRevoked": lambda e: f"{e.certificate_number}: {e.reason}",
     "CertificatePresented": lambda e: f"{e.certificate_number} on declaration {e.declaration_number}",
     "CertificateVerified": lambda e: f"{e.certificate_number}: {e.result}",
-    "PreferenceDecided": lambda e: f"{e.certificate_number}: preference {e.decision}"
-    + (f" ({e.reason})" if e.reason else ""),
+    "PreferenceDecided": lambda e: (
+        f"{e.certificate_number}: preference {e.decision}" + (f" ({e.reason})" if e.reason else "")
+    ),
 }
 
 
@@ -72,7 +95,9 @@ def local_time(when: dt.datetime, country: str) -> str:
 
 def where(event: Any) -> str | None:
     """Country of the place an event happened at, when it names one (shipment milestones, customs)."""
-    location = getattr(event, "location", None) or getattr(getattr(event, "transport_call", None), "location", None)
+    location = getattr(event, "location", None) or getattr(
+        getattr(event, "transport_call", None), "location", None
+    )
     return location.unlocode[:2] if location is not None else None
 
 

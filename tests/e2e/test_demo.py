@@ -15,10 +15,19 @@ pytestmark = pytest.mark.e2e
 
 
 def test_demo_prints_the_whole_timeline_and_standard_clients_decode_it(stack) -> None:
-    env = {**os.environ, "CORRIDOR_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
-           "CORRIDOR_SCHEMA_REGISTRY_URL": stack.schema_registry_url}
-    result = subprocess.run([sys.executable, "-m", "services.cli", "demo"], capture_output=True, text=True,
-                            env=env, timeout=300, check=False)
+    env = {
+        **os.environ,
+        "CORRIDOR_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+        "CORRIDOR_SCHEMA_REGISTRY_URL": stack.schema_registry_url,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     trade_id = re.search(r"^Trade ([0-9a-f-]{36})", out, re.M).group(1)
@@ -36,5 +45,13 @@ def test_demo_prints_the_whole_timeline_and_standard_clients_decode_it(stack) ->
     assert len(found) == 22
     for msg, value in found:
         headers = dict(msg.headers())
-        assert {"ce_id", "ce_source", "ce_type", "ce_specversion", "ce_time", "ce_subject", "content-type"} <= set(headers)
+        assert {
+            "ce_id",
+            "ce_source",
+            "ce_type",
+            "ce_specversion",
+            "ce_time",
+            "ce_subject",
+            "content-type",
+        } <= set(headers)
         assert value["trade_id"] is not None and str(value["trade_id"]) == trade_id

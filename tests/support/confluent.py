@@ -19,8 +19,14 @@ def read_with_confluent(
 ) -> list[tuple[Any, Any]]:
     """Every record of one trade from all trade topics, decoded by confluent-kafka's AvroDeserializer."""
     deserializer = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"confluent-{uuid.uuid4().hex[:8]}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"confluent-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe(list(TRADE_TOPICS))
     found = []
     deadline = time.monotonic() + timeout
@@ -31,7 +37,9 @@ def read_with_confluent(
                 continue
             if msg.key() != trade_id.encode():
                 continue
-            value = deserializer(msg.value(), SerializationContext(msg.topic(), MessageField.VALUE, msg.headers()))
+            value = deserializer(
+                msg.value(), SerializationContext(msg.topic(), MessageField.VALUE, msg.headers())
+            )
             found.append((msg, value))
     finally:
         consumer.close()

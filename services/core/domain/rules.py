@@ -18,7 +18,9 @@ Violation = tuple[str, str]
 _RULES: dict[str, Callable[[Any], Iterable[Violation]]] = {}
 
 
-def rule(*type_names: str) -> Callable[[Callable[[Any], Iterable[Violation]]], Callable[[Any], Iterable[Violation]]]:
+def rule(
+    *type_names: str,
+) -> Callable[[Callable[[Any], Iterable[Violation]]], Callable[[Any], Iterable[Violation]]]:
     def register(fn: Callable[[Any], Iterable[Violation]]) -> Callable[[Any], Iterable[Violation]]:
         for name in type_names:
             _RULES[name] = fn
@@ -60,7 +62,10 @@ def _parties(*pairs: tuple[Any, str]) -> Iterable[Violation]:
             yield f"{field}.legal_id", reason
         expected_country = {"NTN": "PK", "USCC": "CN"}.get(party.id_scheme)
         if expected_country and party.country != expected_country:
-            yield f"{field}.country", f"a party identified by {party.id_scheme} is registered in {expected_country}"
+            yield (
+                f"{field}.country",
+                f"a party identified by {party.id_scheme} is registered in {expected_country}",
+            )
 
 
 def _lines(lines: list[Any], field: str, *, required: bool = True) -> Iterable[Violation]:
@@ -75,7 +80,11 @@ def _lines(lines: list[Any], field: str, *, required: bool = True) -> Iterable[V
     for i, line in enumerate(lines):
         q = line.quality
         for j, spec in enumerate(q):
-            if spec.min_percent is not None and spec.max_percent is not None and spec.min_percent > spec.max_percent:
+            if (
+                spec.min_percent is not None
+                and spec.max_percent is not None
+                and spec.min_percent > spec.max_percent
+            ):
                 yield f"{field}[{i}].quality[{j}]", "min_percent is above max_percent"
 
 

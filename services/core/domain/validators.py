@@ -87,7 +87,9 @@ def check_iso4217(value: str) -> str | None:
     if pycountry.currencies.get(alpha_3=value) is None:
         return f"{value!r} is not an ISO 4217 currency code"
     if value not in reference.trade_currencies():
-        return f"currency {value} is not accepted for corridor trade ({', '.join(reference.trade_currencies())})"
+        return (
+            f"currency {value} is not accepted for corridor trade ({', '.join(reference.trade_currencies())})"
+        )
     return None
 
 

@@ -22,7 +22,11 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def isolated_kafka(tmp_path: Path, stack, database_url: str):
     config = api.StackConfig(
-        state_dir=tmp_path / "stack", brokers=1, kafka_port=29092, database_url=database_url, with_registry=False,
+        state_dir=tmp_path / "stack",
+        brokers=1,
+        kafka_port=29092,
+        database_url=database_url,
+        with_registry=False,
     )
     status = api.up(config)
     try:
@@ -47,8 +51,12 @@ async def test_kill_9_and_restart_loses_no_acknowledged_record(isolated_kafka, s
 
         trade_ids = {str(s.trade_id) for s in stories}
         seen: dict[str, int] = {}
-        consumer = TradeConsumer(TRADE_TOPICS, bootstrap_servers=bootstrap, group_id=f"restart-{uuid.uuid4().hex[:6]}",
-                                 codec=Codec(registry))
+        consumer = TradeConsumer(
+            TRADE_TOPICS,
+            bootstrap_servers=bootstrap,
+            group_id=f"restart-{uuid.uuid4().hex[:6]}",
+            codec=Codec(registry),
+        )
 
         async def collect(record: TradeRecord) -> None:
             if record.key in trade_ids:

@@ -1,4 +1,4 @@
-"""A standard client — confluent-kafka with AvroDeserializer and SchemaRegistryClient — decodes our records."""
+"""A standard client (confluent-kafka, AvroDeserializer, SchemaRegistryClient) decodes our records."""
 
 from __future__ import annotations
 
@@ -20,13 +20,22 @@ async def test_confluent_avro_deserializer_decodes_every_record(stack) -> None:
     async with RegistryClient(stack.schema_registry_url) as registry:
         async with TradeProducer(stack.bootstrap_servers, Codec(registry)) as producer:
             await producer.publish_many(story.events)
-    found = read_with_confluent(stack.bootstrap_servers, stack.schema_registry_url, str(story.trade_id),
-                                len(story.events))
+    found = read_with_confluent(
+        stack.bootstrap_servers, stack.schema_registry_url, str(story.trade_id), len(story.events)
+    )
     assert len(found) == len(story.events)
     by_id = {str(e.event_id): e for e in story.events}
     for msg, value in found:
         headers = dict(msg.headers())
-        for name in ("ce_id", "ce_source", "ce_type", "ce_specversion", "ce_time", "ce_subject", "content-type"):
+        for name in (
+            "ce_id",
+            "ce_source",
+            "ce_type",
+            "ce_specversion",
+            "ce_time",
+            "ce_subject",
+            "content-type",
+        ):
             assert name in headers, name
         event = by_id[headers["ce_id"].decode()]
         assert str(value["event_id"]) == str(event.event_id)

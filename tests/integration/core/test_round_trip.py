@@ -25,16 +25,24 @@ async def _end_offsets(bootstrap: str, topics: tuple[str, ...]) -> dict[TopicPar
         parts = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or set())]
         if not parts:
             await consumer.topics()
-            parts = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or set())]
+            parts = [
+                TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or set())
+            ]
         return await consumer.end_offsets(parts)
     finally:
         await consumer.stop()
 
 
-async def _read_trade(bootstrap: str, registry: RegistryClient, trade_id: uuid.UUID, count: int) -> list[TradeRecord]:
+async def _read_trade(
+    bootstrap: str, registry: RegistryClient, trade_id: uuid.UUID, count: int
+) -> list[TradeRecord]:
     seen: list[TradeRecord] = []
-    consumer = TradeConsumer(TRADE_TOPICS, bootstrap_servers=bootstrap, group_id=f"it-{uuid.uuid4().hex[:8]}",
-                             codec=Codec(registry))
+    consumer = TradeConsumer(
+        TRADE_TOPICS,
+        bootstrap_servers=bootstrap,
+        group_id=f"it-{uuid.uuid4().hex[:8]}",
+        codec=Codec(registry),
+    )
 
     async def collect(record: TradeRecord) -> None:
         if record.key == str(trade_id):
@@ -107,8 +115,9 @@ async def test_consumer_commits_only_what_the_handler_finished(stack) -> None:
                 raise RuntimeError("handler crashed")
             handled.append(record.cloudevent.id)
 
-        consumer = TradeConsumer([ORDERS], bootstrap_servers=stack.bootstrap_servers, group_id=group,
-                                 codec=Codec(registry))
+        consumer = TradeConsumer(
+            [ORDERS], bootstrap_servers=stack.bootstrap_servers, group_id=group, codec=Codec(registry)
+        )
         async with consumer:
             with pytest.raises(RuntimeError, match="handler crashed"):
                 await consumer.run(fail_on_third, idle_timeout=20)
@@ -123,8 +132,9 @@ async def test_consumer_commits_only_what_the_handler_finished(stack) -> None:
                 if len(again) == len(orders) - 2:
                     second.request_stop()
 
-        second = TradeConsumer([ORDERS], bootstrap_servers=stack.bootstrap_servers, group_id=group,
-                               codec=Codec(registry))
+        second = TradeConsumer(
+            [ORDERS], bootstrap_servers=stack.bootstrap_servers, group_id=group, codec=Codec(registry)
+        )
         async with second:
             await second.run(collect, idle_timeout=20)
     assert handled + again == [str(e.event_id) for e in orders]

@@ -26,17 +26,29 @@ FORMAT_VALUES: dict[str, Any] = {
 }
 
 ROLE_BY_FIELD = {
-    "buyer": "BUYER", "consignee": "BUYER", "supplier": "SUPPLIER", "exporter": "SUPPLIER",
-    "carrier": "CARRIER", "customs": "CUSTOMS", "authority": "CUSTOMS", "issuer": "INSPECTION_BODY",
+    "buyer": "BUYER",
+    "consignee": "BUYER",
+    "supplier": "SUPPLIER",
+    "exporter": "SUPPLIER",
+    "carrier": "CARRIER",
+    "customs": "CUSTOMS",
+    "authority": "CUSTOMS",
+    "issuer": "INSPECTION_BODY",
 }
 
 #: Values that the cross-field rules need (everything else comes from the schema).
 OVERRIDES: dict[str, dict[str, Any]] = {
     "OrderResponded": {"response": "ACCEPTED_WITH_AMENDMENT", "responds_to_revision": 0},
-    "OrderPlaced": {"incoterm": "FOB", "transport_mode": "SEA",
-                    "required_certificates": ["EXPLOSIVES_EXPORT_LICENCE", "EXPLOSIVES_IMPORT_APPROVAL"]},
-    "ShipmentBooked": {"incoterm": "FOB", "transport_mode": "SEA",
-                       "place_of_discharge": {"unlocode": "CNTXG", "name": "Tianjin", "facility_type": "POTE"}},
+    "OrderPlaced": {
+        "incoterm": "FOB",
+        "transport_mode": "SEA",
+        "required_certificates": ["EXPLOSIVES_EXPORT_LICENCE", "EXPLOSIVES_IMPORT_APPROVAL"],
+    },
+    "ShipmentBooked": {
+        "incoterm": "FOB",
+        "transport_mode": "SEA",
+        "place_of_discharge": {"unlocode": "CNTXG", "name": "Tianjin", "facility_type": "POTE"},
+    },
     "CertificateVerified": {"result": "NOT_MATCHED"},
     "CertificateIssued": {"certificate_kind": "ASSAY"},
     "CertificateAmended": {"supersedes_certificate_number": "REF-2026-0000"},
@@ -73,10 +85,13 @@ def value_for(schema: Any, field_name: str, fmt: str | None) -> Any:
     if kind == "enum":
         return schema["symbols"][0]
     if kind == "record":
-        record = {f["name"]: value_for(f["type"], f["name"], f.get("corridor.format")) for f in schema["fields"]}
+        record = {
+            f["name"]: value_for(f["type"], f["name"], f.get("corridor.format")) for f in schema["fields"]
+        }
         if schema["name"].endswith("Party"):
-            record.update(role=ROLE_BY_FIELD.get(field_name, "SUPPLIER"), id_scheme="CORRIDOR",
-                          legal_id="acme-trading")
+            record.update(
+                role=ROLE_BY_FIELD.get(field_name, "SUPPLIER"), id_scheme="CORRIDOR", legal_id="acme-trading"
+            )
         return record
     return value_for(kind, field_name, fmt)
 

@@ -68,7 +68,9 @@ def test_field_level_errors_name_the_nested_field() -> None:
 def test_uscc_check_character_is_enforced_on_parties() -> None:
     order = chromite_story().events[0]
     data = _data(order)
-    data["buyer"]["legal_id"] = data["buyer"]["legal_id"][:17] + ("0" if data["buyer"]["legal_id"][17] != "0" else "1")
+    data["buyer"]["legal_id"] = data["buyer"]["legal_id"][:17] + (
+        "0" if data["buyer"]["legal_id"][17] != "0" else "1"
+    )
     with pytest.raises(ValidationError) as exc:
         OrderPlaced.model_validate(data)
     assert "buyer.legal_id: USCC check character" in _errors(exc)
@@ -76,7 +78,10 @@ def test_uscc_check_character_is_enforced_on_parties() -> None:
 
 def test_naive_and_out_of_range_timestamps_are_refused() -> None:
     order = chromite_story().events[0]
-    for bad, reason in ((dt.datetime(2026, 3, 1, 9, 0), "UTC offset"), (dt.datetime(1960, 1, 1, tzinfo=dt.UTC), "2000")):
+    for bad, reason in (
+        (dt.datetime(2026, 3, 1, 9, 0), "UTC offset"),
+        (dt.datetime(1960, 1, 1, tzinfo=dt.UTC), "2000"),
+    ):
         with pytest.raises(ValidationError) as exc:
             OrderPlaced.model_validate(_data(order, occurred_at=bad))
         assert reason in _errors(exc)
@@ -85,7 +90,9 @@ def test_naive_and_out_of_range_timestamps_are_refused() -> None:
 def test_timestamps_are_normalised_to_utc_milliseconds() -> None:
     order = chromite_story().events[0]
     pkt = dt.timezone(dt.timedelta(hours=5))
-    event = OrderPlaced.model_validate(_data(order, occurred_at=dt.datetime(2026, 3, 1, 9, 0, 0, 123456, tzinfo=pkt)))
+    event = OrderPlaced.model_validate(
+        _data(order, occurred_at=dt.datetime(2026, 3, 1, 9, 0, 0, 123456, tzinfo=pkt))
+    )
     assert event.occurred_at == dt.datetime(2026, 3, 1, 4, 0, 0, 123000, tzinfo=dt.UTC)
 
 

@@ -69,7 +69,9 @@ def test_every_event_schema_is_documented_and_namespaced() -> None:
                 walk(s, where)
         elif isinstance(schema, dict):
             if schema.get("type") in ("record", "enum"):
-                assert "." in schema["name"] or schema.get("namespace"), f"{where}: {schema['name']} has no namespace"
+                assert "." in schema["name"] or schema.get("namespace"), (
+                    f"{where}: {schema['name']} has no namespace"
+                )
                 assert schema.get("doc"), f"{where}: {schema['name']} has no doc"
             for field in schema.get("fields", []):
                 assert field.get("doc"), f"{where}.{field['name']} has no doc"

@@ -17,7 +17,10 @@ def test_parse_event_lists_every_bad_field() -> None:
     with pytest.raises(InvalidEvent) as exc:
         parse_event("ShipmentBooked", data)
     fields = {e.field for e in exc.value.errors}
-    assert fields == {"place_of_loading.unlocode", "un_numbers"}  # field errors first; rules need a valid shape
+    assert fields == {
+        "place_of_loading.unlocode",
+        "un_numbers",
+    }  # field errors first; rules need a valid shape
     data["place_of_loading"]["unlocode"] = "PKZSD"
     data["un_numbers"] = ["UN0241"]
     with pytest.raises(InvalidEvent) as exc:

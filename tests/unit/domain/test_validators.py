@@ -35,30 +35,51 @@ def test_wrong_uscc_check_character_names_the_expected_one() -> None:
 
 @pytest.mark.parametrize(
     ("value", "fragment"),
-    [("91350100M000100Y4", "18 characters"), ("91350100M000100YO3", "not allowed"), ("91350100I000100Y43", "'I'")],
+    [
+        ("91350100M000100Y4", "18 characters"),
+        ("91350100M000100YO3", "not allowed"),
+        ("91350100I000100Y43", "'I'"),
+    ],
 )
 def test_bad_uscc(value: str, fragment: str) -> None:
     reason = v.check_uscc(value)
     assert reason is not None and fragment in reason
 
 
-@pytest.mark.parametrize(("value", "ok"), [("4271931-6", True), ("42719316", False), ("427193-16", False), ("", False)])
+@pytest.mark.parametrize(
+    ("value", "ok"), [("4271931-6", True), ("42719316", False), ("427193-16", False), ("", False)]
+)
 def test_ntn_format(value: str, ok: bool) -> None:
     assert (v.check_ntn(value) is None) is ok
 
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("PKKHI", True), ("CNTXG", True), ("CNSHA", True), ("PKZSD", True), ("pkkhi", False), ("PKKH", False),
-     ("QQKHI", False), ("PKK1I", False)],
+    [
+        ("PKKHI", True),
+        ("CNTXG", True),
+        ("CNSHA", True),
+        ("PKZSD", True),
+        ("pkkhi", False),
+        ("PKKH", False),
+        ("QQKHI", False),
+        ("PKK1I", False),
+    ],
 )
 def test_unlocode(value: str, ok: bool) -> None:
     assert (v.check_unlocode(value) is None) is ok
 
 
 @pytest.mark.parametrize(
-    ("value", "ok"), [("261000", True), ("360200", True), ("2610.00", False), ("2610", False), ("990000", False),
-                      ("770000", False)]
+    ("value", "ok"),
+    [
+        ("261000", True),
+        ("360200", True),
+        ("2610.00", False),
+        ("2610", False),
+        ("990000", False),
+        ("770000", False),
+    ],
 )
 def test_hs6(value: str, ok: bool) -> None:
     assert (v.check_hs6(value) is None) is ok
