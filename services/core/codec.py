@@ -12,7 +12,7 @@ import io
 import json
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import parse_schema
@@ -109,7 +109,7 @@ class Codec:
         if reader is None:
             schema_str = await self.registry.schema_by_id(schema_id)
             raw = json.loads(schema_str)
-            writer = parse_schema(raw)
+            writer = cast(dict[str, Any], parse_schema(raw))
             full_name = raw.get("name", "") if isinstance(raw, dict) else ""
             if isinstance(raw, dict) and "." not in full_name and raw.get("namespace"):
                 full_name = f"{raw['namespace']}.{full_name}"

@@ -77,13 +77,14 @@ class TradeProducer:
         """Queue an event; the returned future resolves when the broker acknowledged it (acks=all)."""
         value = await self.codec.encode_async(event)
         envelope = CloudEvent.for_event(event, source=source, traceparent=traceparent)
-        return await self._producer.send(
+        future: asyncio.Future[RecordMetadata] = await self._producer.send(
             event.topic,
             value=value,
             key=str(event.trade_id).encode(),
             headers=envelope.to_headers(),
             timestamp_ms=int(event.occurred_at.timestamp() * 1000),
         )
+        return future
 
     async def publish(
         self, event: TradeEvent, *, source: str | None = None, traceparent: str | None = None

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastavro.repository.base import AbstractSchemaRepository, SchemaRepositoryError
 from fastavro.schema import load_schema, parse_schema
@@ -64,7 +64,7 @@ def subject_for(topic: str, record_full_name: str) -> str:
     return f"{topic}-{record_full_name}"
 
 
-class _CatalogRepository(AbstractSchemaRepository):  # type: ignore[misc]
+class _CatalogRepository(AbstractSchemaRepository):
     """Lets fastavro resolve named types by full name from anywhere under ``schemas/``."""
 
     def __init__(self, by_name: dict[str, dict[str, Any]]) -> None:
@@ -102,14 +102,14 @@ class SchemaCatalog:
             area = path.parent.name
             if area not in AREA_TOPICS:
                 continue
-            expanded = load_schema(full, repo=repo, _write_hint=False)
+            expanded = cast(dict[str, Any], load_schema(full, repo=repo, _write_hint=False))
             self.events[full] = EventSchema(
                 full_name=full,
                 area=area,
                 topic=AREA_TOPICS[area],
                 path=path,
                 schema=expanded,
-                parsed=parse_schema(expanded),
+                parsed=cast(dict[str, Any], parse_schema(expanded)),
             )
 
     def event(self, type_or_name: str) -> EventSchema:

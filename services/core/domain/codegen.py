@@ -110,7 +110,7 @@ class _Generator:
         if kind == "map":
             return f"dict[str, {self.type_expr(schema['values'])}]"
         if kind in ("record", "enum"):
-            return schema["name"].rsplit(".", 1)[-1]
+            return str(schema["name"]).rsplit(".", 1)[-1]
         if kind in _PRIMITIVES:
             return _PRIMITIVES[kind]
         raise CodegenError(f"unsupported Avro type {schema}")
