@@ -112,6 +112,15 @@ class SchemaCatalog:
                 parsed=cast(dict[str, Any], parse_schema(expanded)),
             )
 
+    @classmethod
+    def of(cls, *events: EventSchema) -> SchemaCatalog:
+        """A catalog of just these event schemas (e.g. one service's view during a schema rollout)."""
+        made = cls.__new__(cls)
+        made.root = events[0].path.parents[1] if events else SCHEMAS_DIR
+        made.named, made.files = {}, {}
+        made.events = {e.full_name: e for e in events}
+        return made
+
     def event(self, type_or_name: str) -> EventSchema:
         """Look an event type up by full name (``corridor.trade.orders.OrderPlaced``) or short name."""
         if type_or_name in self.events:
