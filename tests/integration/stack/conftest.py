@@ -1,0 +1,64 @@
+"""Isolated stacks for the stack launcher's own tests: a temporary state dir and free ports.
+
+They never touch the developer's default stack (state dir ``.corridor``, ports 9092/8081/55432), so
+these tests can run while it is up, and next to other test sessions.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.stack import StackConfig, down
+
+
+def _free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def isolated_config(brokers: int, **overrides: object) -> StackConfig:
+    """A StackConfig on a random free port block (Kafka at +0/+1, +100/+101…, Postgres +50, registry +51)."""
+    state_dir = Path(tempfile.mkdtemp(prefix="corridor-stack-it-"))
+    # The embedded PostgreSQL runs as an unprivileged user when we are root: it must reach its data dir.
+    state_dir.chmod(0o755)
+    for _ in range(200):
+        base = random.randrange(20_000, 59_000, 1_000) + 92
+        ports = [base + (n - 1) * 100 + k for n in range(1, brokers + 1) for k in (0, 1)] + [
+            base + 50,
+            base + 51,
+        ]
+        if all(_free(p) for p in ports):
+            return StackConfig(
+                state_dir=state_dir,
+                brokers=brokers,
+                kafka_port=base,
+                postgres_port=base + 50,
+                registry_port=base + 51,
+                startup_timeout=120,
+                **overrides,  # type: ignore[arg-type]
+            )
+    raise RuntimeError("no free block of ports found")
+
+
+@pytest.fixture(scope="module")
+def isolated_cleanup() -> Iterator[list[StackConfig]]:
+    """Collects the isolated stacks a module starts; stops and deletes them at the end, whatever happened."""
+    configs: list[StackConfig] = []
+    yield configs
+    for config in configs:
+        try:
+            down(config, purge=True, report=lambda _message: None)
+        finally:
+            shutil.rmtree(config.state_dir, ignore_errors=True)
