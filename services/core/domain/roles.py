@@ -1,0 +1,50 @@
+"""Which party roles may publish which event type (DOMAIN.md §2): the one place this is written down.
+
+``contracts/asyncapi.yaml`` declares the same mapping to partners (``x-corridor-publisher-roles`` on
+each message and on the send operations) and a unit test holds the two together; the gateway's
+authorisation will check a publishing partner's role against it.
+"""
+
+from __future__ import annotations
+
+from services.core.domain.events import PartyRole
+
+_ORDERS = "corridor.trade.orders."
+_SHIPMENTS = "corridor.trade.shipments."
+_CERTIFICATES = "corridor.trade.certificates."
+
+_BUYER = frozenset({PartyRole.BUYER})
+_SUPPLIER = frozenset({PartyRole.SUPPLIER})
+_CARRIER = frozenset({PartyRole.CARRIER})
+_CUSTOMS = frozenset({PartyRole.CUSTOMS})
+_ISSUERS = frozenset({PartyRole.ISSUING_AUTHORITY, PartyRole.INSPECTION_BODY})
+
+#: Event full name (= CloudEvents type) → the party roles allowed to publish it.
+PUBLISHER_ROLES: dict[str, frozenset[str]] = {
+    # the buyer orders, changes and withdraws
+    _ORDERS + "OrderPlaced": _BUYER,
+    _ORDERS + "OrderAmended": _BUYER,
+    _ORDERS + "OrderCancelled": _BUYER,
+    # the supplier answers and invoices
+    _ORDERS + "OrderResponded": _SUPPLIER,
+    _ORDERS + "InvoiceIssued": _SUPPLIER,
+    # the carrier or forwarder reports the movement of the goods
+    _SHIPMENTS + "ShipmentBooked": _CARRIER,
+    _SHIPMENTS + "EquipmentEventRecorded": _CARRIER,
+    _SHIPMENTS + "TransportEventRecorded": _CARRIER,
+    _SHIPMENTS + "ShipmentDelivered": _CARRIER,
+    # customs: controls and release, and the certificate-of-origin closed loop
+    _SHIPMENTS + "CustomsEventRecorded": _CUSTOMS,
+    _CERTIFICATES + "CertificatePresented": _CUSTOMS,
+    _CERTIFICATES + "CertificateVerified": _CUSTOMS,
+    _CERTIFICATES + "PreferenceDecided": _CUSTOMS,
+    # issuing authorities (TDAP, CCPIT, MIIT …) and inspection bodies (SGS, CCIC)
+    _CERTIFICATES + "CertificateIssued": _ISSUERS,
+    _CERTIFICATES + "CertificateAmended": _ISSUERS,
+    _CERTIFICATES + "CertificateRevoked": _ISSUERS,
+}
+
+
+def may_publish(role: str, event_type: str) -> bool:
+    """Whether a party acting in ``role`` may publish events of ``event_type`` (full name)."""
+    return role in PUBLISHER_ROLES.get(event_type, frozenset())
