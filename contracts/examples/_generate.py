@@ -1,0 +1,396 @@
+"""Regenerate contracts/examples/ from the demo stories plus a few hand-made events.
+
+    .venv/bin/python contracts/examples/_generate.py
+
+The JSON files are what partners read and what tests/unit/contracts checks; this script only saves
+typing. It is deterministic (fixed trade ids, event ids derived from the case name), so re-running it
+on unchanged stories rewrites identical files. Every invalid case states the field(s) it is meant to
+break; the script refuses to write a case whose errors are not exactly on those fields, and stores the
+errors ``parse_event`` gives as ``expected_errors``.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from services.core.domain.base import TradeEvent  # noqa: E402
+from services.core.domain.events import (  # noqa: E402
+    CertificateAmended,
+    CertificateRevoked,
+    OrderCancelled,
+    Party,
+)
+from services.core.domain.validation import InvalidEvent, parse_event  # noqa: E402
+from services.core.envelope import CloudEvent  # noqa: E402
+from services.demo import story  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+VALID = HERE / "valid"
+INVALID = HERE / "invalid"
+
+_IDS = uuid.UUID("0b6f3c1e-7d2a-4f58-9a41-c2e5d8b7a903")  # namespace of the example event ids
+CHROMITE_TRADE = uuid.UUID("5f1d2c9e-8a3b-4c71-9e42-1b7d6a0c3f85")
+EXPLOSIVES_TRADE = uuid.UUID("c3a8e6f1-2b4d-4e9a-8f17-6d5b0a9c2e43")
+MARBLE_TRADE = uuid.UUID("8e2b7d4a-1c6f-4a93-b5e8-3f0d9c2a7b16")
+COPPER_TRADE = uuid.UUID("2a9c5e7b-4d1f-4b86-a3c0-e7f2b1d8c654")
+
+_OFFSETS = {"PK": story.PKT, "CN": story.CST}
+
+XIAMEN_STONE = story.party(
+    "xiamen-huashi-stone",
+    "BUYER",
+    "CN",
+    "USCC",
+    story._uscc("91350206MA8RXT4K1"),
+    "Xiamen Huashi Stone Industry Co., Ltd.",
+    "厦门华石石业有限公司",
+)
+PARTIES: dict[str, Party] = {p.party_id: p for p in (*story.ALL_PARTIES, XIAMEN_STONE)}
+
+
+# -- building one example ------------------------------------------------------------------------------
+
+
+def _traceparent(seed: str) -> str:
+    digest = hashlib.sha256(seed.encode()).hexdigest()
+    return f"00-{digest[:32]}-{digest[32:48]}-01"
+
+
+def _local_time(event: TradeEvent) -> str:
+    """The event time as its sender writes it: local time of the sender's country, with the offset."""
+    party = PARTIES.get(event.sender)
+    tz = _OFFSETS.get(party.country if party else "", dt.UTC)
+    local = event.occurred_at.astimezone(tz)
+    return local.isoformat(timespec="milliseconds" if local.microsecond else "seconds")
+
+
+def message(event: TradeEvent, seed: str) -> dict[str, Any]:
+    """An example message: the event with a deterministic id, its key, CloudEvents headers and data."""
+    event = event.model_copy(update={"event_id": uuid.uuid5(_IDS, seed)})
+    headers = dict(
+        (name, value.decode())
+        for name, value in CloudEvent.for_event(event, traceparent=_traceparent(seed)).to_headers()
+    )
+    data = event.model_dump(mode="json")
+    data["occurred_at"] = _local_time(event)
+    return {"type": event.avro_name, "key": str(event.trade_id), "headers": headers, "data": data}
+
+
+def _stories() -> dict[str, list[TradeEvent]]:
+    return {
+        "chromite": story.chromite_story(CHROMITE_TRADE).events,
+        "explosives": story.explosives_story(EXPLOSIVES_TRADE).events,
+    }
+
+
+def _pick(events: list[TradeEvent], name: str, **where: Any) -> TradeEvent:
+    for event in events:
+        if type(event).__name__ == name and all(getattr(event, k) == v for k, v in where.items()):
+            return event
+    raise LookupError(f"no {name} with {where} in the story")
+
+
+def _hand_made() -> dict[str, TradeEvent]:
+    """Event types the demo stories do not play."""
+    cpfta = _pick(_stories()["chromite"], "CertificateIssued", certificate_kind="CPFTA_ORIGIN")
+    amended_goods = [
+        goods.model_copy(
+            update={"description": "Chromite ore lumps in bulk, Cr2O3 40-42 %, marks TJRD-PO-2026-0117"}
+        )
+        for goods in cpfta.goods  # type: ignore[attr-defined]
+    ]
+    return {
+        "OrderCancelled": OrderCancelled(
+            event_id=uuid.uuid4(),
+            trade_id=MARBLE_TRADE,
+            occurred_at=dt.datetime(2026, 4, 8, 16, 20, tzinfo=story.CST),
+            sender=XIAMEN_STONE.party_id,
+            order_id="XMHS-PO-2026-0231",
+            reason=(
+                "Ziarat white marble blocks: the supplier could not confirm loading before 30 April; "
+                "cancelled under clause 9 before any shipment (订单取消)"
+            ),
+        ),
+        "CertificateAmended": CertificateAmended(
+            event_id=uuid.uuid4(),
+            trade_id=CHROMITE_TRADE,
+            occurred_at=dt.datetime(2026, 3, 2, 11, 45, tzinfo=story.PKT),
+            sender=story.TDAP.party_id,
+            certificate_number="CPFTA-PK-2026-119052",
+            supersedes_certificate_number=cpfta.certificate_number,  # type: ignore[attr-defined]
+            issuer=story.TDAP,
+            goods=amended_goods,
+            reason="Box 7: shipping marks corrected to the full purchase order number TJRD-PO-2026-0117",
+        ),
+        "CertificateRevoked": CertificateRevoked(
+            event_id=uuid.uuid4(),
+            trade_id=COPPER_TRADE,
+            occurred_at=dt.datetime(2026, 5, 19, 14, 0, tzinfo=story.PKT),
+            sender=story.TDAP.party_id,
+            certificate_number="CPFTA-PK-2026-121460",
+            issuer=story.TDAP,
+            reason=(
+                "Origin criterion 'P' (wholly obtained) not met: the verification visit found the copper "
+                "concentrate blended with imported material"
+            ),
+        ),
+    }
+
+
+def valid_examples() -> dict[str, dict[str, Any]]:
+    chromite, explosives = _stories().values()
+    chosen: dict[str, TradeEvent] = {
+        "OrderPlaced": _pick(chromite, "OrderPlaced"),
+        "OrderResponded": _pick(chromite, "OrderResponded", responds_to_revision=1),
+        "OrderAmended": _pick(chromite, "OrderAmended"),
+        "InvoiceIssued": _pick(chromite, "InvoiceIssued", invoice_kind="FINAL"),
+        "ShipmentBooked": _pick(explosives, "ShipmentBooked"),
+        "EquipmentEventRecorded": _pick(chromite, "EquipmentEventRecorded", equipment_event_type="LOAD"),
+        "TransportEventRecorded": _pick(
+            chromite, "TransportEventRecorded", transport_event_type="DEPA", classifier="ACT"
+        ),
+        "CustomsEventRecorded": _pick(chromite, "CustomsEventRecorded", customs_event_type="CUSI"),
+        "ShipmentDelivered": _pick(chromite, "ShipmentDelivered"),
+        "CertificateIssued": _pick(chromite, "CertificateIssued", certificate_kind="CPFTA_ORIGIN"),
+        "CertificatePresented": _pick(chromite, "CertificatePresented"),
+        "CertificateVerified": _pick(chromite, "CertificateVerified"),
+        "PreferenceDecided": _pick(chromite, "PreferenceDecided"),
+        **_hand_made(),
+    }
+    return {name: message(event, f"valid/{name}") for name, event in sorted(chosen.items())}
+
+
+# -- invalid cases -------------------------------------------------------------------------------------
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Mutation:
+    """Set a dotted path (list indexes as [i]) in the data; ``...`` deletes the key."""
+
+    def mutate(data: dict[str, Any]) -> None:
+        parts = path.replace("[", ".[").split(".")
+        target: Any = data
+        for part in parts[:-1]:
+            target = target[int(part[1:-1])] if part.startswith("[") else target[part]
+        if value is ...:
+            del target[parts[-1]]
+        else:
+            target[parts[-1]] = value
+
+    return mutate
+
+
+def _all(*mutations: Mutation) -> Mutation:
+    def mutate(data: dict[str, Any]) -> None:
+        for m in mutations:
+            m(data)
+
+    return mutate
+
+
+#: name → (base example, fields that must be reported, what the case shows, mutation)
+CASES: dict[str, tuple[str, list[str], str, Mutation]] = {
+    "sea-only-incoterm-on-road-shipment": (
+        "ShipmentBooked",
+        ["incoterm"],
+        "A road shipment over the Khunjerab Pass booked FOB: FOB, FAS, CFR and CIF are sea-only Incoterms.",
+        _set("incoterm", "FOB"),
+    ),
+    "uscc-wrong-check-character": (
+        "OrderPlaced",
+        ["buyer.legal_id"],
+        "The buyer's Unified Social Credit Code ends in a character that is not its mod-31 check.",
+        _set("buyer.legal_id", "91120116MA05K7QX3A"),
+    ),
+    "ntn-format": (
+        "OrderPlaced",
+        ["supplier.legal_id"],
+        "A Pakistan NTN written without the hyphen before its check digit.",
+        _set("supplier.legal_id", "42719316"),
+    ),
+    "unlocode-bad-format": (
+        "EquipmentEventRecorded",
+        ["location.unlocode"],
+        "A UN/LOCODE written with a space (PK KHI) instead of the 5-character code PKKHI.",
+        _set("location.unlocode", "PK KHI"),
+    ),
+    "unlocode-unknown-country": (
+        "TransportEventRecorded",
+        ["transport_call.location.unlocode"],
+        "A carrier's in-house placeholder XXSST for Sost dry port: XX is no ISO 3166-1 country (the "
+        "configured private code is PKZSD).",
+        _set("transport_call.location.unlocode", "XXSST"),
+    ),
+    "hs-code-with-dots": (
+        "OrderPlaced",
+        ["lines[0].hs_code"],
+        "The HS code as printed in the tariff (2610.00) instead of the 6 digits 261000.",
+        _set("lines[0].hs_code", "2610.00"),
+    ),
+    "unit-not-rec20": (
+        "OrderPlaced",
+        ["lines[0].quantity.unit"],
+        "'MT' for metric tons: not a UN/ECE Rec 20 code (a tonne is TNE).",
+        _set("lines[0].quantity.unit", "MT"),
+    ),
+    "currency-not-iso4217": (
+        "OrderPlaced",
+        ["lines[0].unit_price.currency"],
+        "'RMB' is what invoices often print; the ISO 4217 code of the renminbi is CNY.",
+        _set("lines[0].unit_price.currency", "RMB"),
+    ),
+    "currency-not-accepted": (
+        "OrderAmended",
+        ["lines[0].unit_price.currency"],
+        "EUR is an ISO 4217 currency but not one accepted for corridor trade (USD, CNY, PKR).",
+        _set("lines[0].unit_price.currency", "EUR"),
+    ),
+    "negative-amount": (
+        "InvoiceIssued",
+        ["lines[0].unit_price.amount", "lines[0].amount.amount", "total.amount"],
+        "A credit note for a quality deduction written with negative amounts: amounts are never "
+        "negative, the invoice kind CREDIT_NOTE says that it credits.",
+        _all(
+            _set("invoice_kind", "CREDIT_NOTE"),
+            _set("invoice_number", "ZVC-CN-2026-0004"),
+            _set("lines[0].unit_price.amount", "-1.60"),
+            _set("lines[0].amount.amount", "-8797.9200"),
+            _set("total.amount", "-8797.9200"),
+        ),
+    ),
+    "too-many-decimal-places": (
+        "OrderPlaced",
+        ["lines[0].unit_price.amount"],
+        "A price that went through binary floating point (285.49999): money has at most 4 decimals.",
+        _set("lines[0].unit_price.amount", "285.49999"),
+    ),
+    "naive-timestamp": (
+        "OrderPlaced",
+        ["occurred_at"],
+        "A local time without a UTC offset: in Tianjin or Karachi it would be 8 or 5 hours off.",
+        _set("occurred_at", "2026-02-10T09:30:00"),
+    ),
+    "unknown-incoterm": (
+        "OrderPlaced",
+        ["incoterm"],
+        "DAT was an Incoterms 2010 rule; Incoterms 2020 replaced it with DPU.",
+        _set("incoterm", "DAT"),
+    ),
+    "missing-required-field": (
+        "OrderPlaced",
+        ["payment_terms"],
+        "An order without its payment terms.",
+        _set("payment_terms", ...),
+    ),
+    "unknown-extra-field": (
+        "TransportEventRecorded",
+        ["transport_call.vessel_imo"],
+        "A field the schema does not have (vessel_imo) is refused, not silently dropped.",
+        _set("transport_call.vessel_imo", "9786542"),
+    ),
+    "explosives-without-licences": (
+        "OrderPlaced/explosives",
+        ["required_certificates"],
+        "Emulsion explosives (HS 360200, UN0241) ordered without the PK export licence and the CN "
+        "import approval among the required certificates.",
+        _set("required_certificates", ["NON_PREFERENTIAL_ORIGIN"]),
+    ),
+    "rejection-without-reason": (
+        "OrderResponded",
+        ["reason"],
+        "The supplier rejects the amendment without saying why.",
+        _all(_set("response", "REJECTED"), _set("reason", None)),
+    ),
+    "preference-denied-without-reason": (
+        "PreferenceDecided",
+        ["reason"],
+        "Customs denies CPFTA preference without the reason box 5 of the certificate asks for.",
+        _all(_set("decision", "DENIED"), _set("reason", None)),
+    ),
+    "not-matched-without-mismatches": (
+        "CertificateVerified",
+        ["mismatches"],
+        "A certificate reported NOT_MATCHED without saying what did not match.",
+        _set("result", "NOT_MATCHED"),
+    ),
+    "delivery-window-reversed": (
+        "OrderPlaced",
+        ["delivery_latest"],
+        "The delivery window ends before it starts.",
+        _all(_set("delivery_earliest", "2026-03-31"), _set("delivery_latest", "2026-03-01")),
+    ),
+    "invoice-total-not-sum-of-lines": (
+        "InvoiceIssued",
+        ["total.amount"],
+        "The invoice total differs from the sum of its line amounts.",
+        _set("total.amount", "1578676.7800"),
+    ),
+    "supplier-with-buyer-role": (
+        "OrderPlaced",
+        ["supplier.role"],
+        "The party in the supplier slot is declared with the BUYER role.",
+        _set("supplier.role", "BUYER"),
+    ),
+}
+
+
+def invalid_examples(valid: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    bases = dict(valid)
+    bases["OrderPlaced/explosives"] = message(
+        _pick(_stories()["explosives"], "OrderPlaced"), "invalid/OrderPlaced/explosives"
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for name, (base, fields, description, mutate) in CASES.items():
+        example = copy.deepcopy(bases[base])
+        mutate(example["data"])
+        try:
+            parse_event(example["type"], example["data"])
+        except InvalidEvent as exc:
+            errors = [{"field": e.field, "reason": e.reason} for e in exc.errors]
+        else:
+            raise SystemExit(f"invalid/{name}: the event is accepted")
+        if [e["field"] for e in errors] != fields:
+            raise SystemExit(f"invalid/{name}: expected errors on {fields}, got {errors}")
+        out[name] = {"description": description, **example, "expected_errors": errors}
+    return out
+
+
+def _write(folder: Path, examples: dict[str, dict[str, Any]]) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    changed = []
+    for name, example in examples.items():
+        path = folder / f"{name}.json"
+        text = json.dumps(example, ensure_ascii=False, indent=2) + "\n"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            changed.append(str(path.relative_to(ROOT)))
+    stale = sorted(p for p in folder.glob("*.json") if p.stem not in examples)
+    for path in stale:
+        path.unlink()
+        changed.append(f"removed {path.relative_to(ROOT)}")
+    return changed
+
+
+def main() -> None:
+    valid = valid_examples()
+    for example in valid.values():  # never publish an example that does not validate
+        parse_event(example["type"], example["data"])
+    changed = _write(VALID, valid) + _write(INVALID, invalid_examples(valid))
+    print("\n".join(changed) if changed else "examples up to date")
+
+
+if __name__ == "__main__":
+    main()
