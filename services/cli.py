@@ -44,6 +44,15 @@ def schemas_list() -> None:
         click.echo(f"{event.topic:<24} {event.name:<24} {event.subject}")
 
 
+@schemas.command("docs")
+def schemas_docs() -> None:
+    """Regenerate contracts/reference.md from contracts/asyncapi.yaml and schemas/*.avsc (offline)."""
+    from services.core import contracts
+
+    changed = contracts.write_reference()
+    click.echo(f"{'updated' if changed else 'up to date'}: {contracts.REFERENCE_PATH}")
+
+
 def _register_subcommands() -> None:
     # Imported lazily so `corridor --help` stays fast and one broken part cannot hide the others.
     from services.stack.cli import stack
