@@ -96,7 +96,7 @@ def check_pair(reader: avro.schema.Schema, writer: avro.schema.Schema) -> PairPr
     """None if ``reader`` can read everything ``writer`` writes, else what is wrong."""
     # A fresh checker each time: it memoises pairs by object identity.
     try:
-        result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
+        result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)  # type: ignore[no-untyped-call]
     except Exception as exc:  # the checker raises AvroRuntimeException on types it does not know
         return PairProblem(kinds=("CHECK_FAILED",), locations=("/",), details=(str(exc),))
     if result.compatibility is SchemaCompatibilityType.compatible:

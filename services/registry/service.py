@@ -74,7 +74,9 @@ class RegistryService:
         seen = set() if seen is None else seen
         texts: list[str] = []
         for ref in refs:
-            target = await self.store.get_version(ref.subject, ref.version, include_deleted=True, conn=conn)
+            target = await self.store.get_version(
+                ref.subject, ref.version, include_deleted=True, conn=conn, lock=True
+            )
             if target is None:
                 shown = "latest" if ref.version == -1 else ref.version
                 raise errors.invalid_schema(
@@ -276,14 +278,8 @@ class RegistryService:
             live = [v for v in versions if not v.deleted]
             if not permanent and not live:
                 raise errors.subject_soft_deleted(subject)
-            targets = versions if permanent else live
-            for v in targets:
-                # references from inside the subject itself do not block deleting the whole subject
-                referrers = await self.store.referencing_subjects(subject, v.version, permanent, conn)
-                referrers.discard(subject)
-                if referrers:
-                    raise errors.reference_exists(subject, v.version)
-            numbers = [v.version for v in targets]
+            numbers = [v.version for v in (versions if permanent else live)]
+            await self._refuse_if_referenced_from_outside(subject, numbers, permanent, conn)
             if permanent:
                 if live:
                     raise errors.subject_not_soft_deleted(subject)
@@ -291,7 +287,20 @@ class RegistryService:
                 await self.store.delete_subject_compatibility(subject, conn)
             else:
                 await self.store.mark_deleted(conn, subject, numbers)
+            # Again after the write: a registration referencing these versions may have committed
+            # while the write waited for its row locks (see Store.get_version); if so, roll back.
+            await self._refuse_if_referenced_from_outside(subject, numbers, permanent, conn)
             return numbers
+
+    async def _refuse_if_referenced_from_outside(
+        self, subject: str, versions: Sequence[int], include_deleted: bool, conn: Executor
+    ) -> None:
+        for version in versions:
+            # references from inside the subject itself do not block deleting the whole subject
+            referrers = await self.store.referencing_subjects(subject, version, include_deleted, conn)
+            referrers.discard(subject)
+            if referrers:
+                raise errors.reference_exists(subject, version)
 
     async def delete_version(self, subject: str, version: int, permanent: bool) -> int:
         async with self.store.subject_transaction(subject) as conn:
@@ -313,6 +322,9 @@ class RegistryService:
                     await self.store.delete_subject_compatibility(subject, conn)
             else:
                 await self.store.mark_deleted(conn, subject, [target.version])
+            # Again after the write, for a referencing registration that committed meanwhile.
+            if await self.store.referenced_by(subject, target.version, include_deleted=permanent, conn=conn):
+                raise errors.reference_exists(subject, target.version)
             return target.version
 
     # -- compatibility -------------------------------------------------------------------------
@@ -411,7 +423,7 @@ def schema_fields(stored: StoredSchema) -> dict[str, Any]:
 
 
 # Errors from the database (or from reaching it) that handlers answer with 50001.
-STORE_EXCEPTIONS: tuple[type[BaseException], ...] = (
+STORE_EXCEPTIONS: tuple[type[Exception], ...] = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
     OSError,

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
@@ -74,7 +74,7 @@ class SubjectVersion:
 
 
 # Either a pool (each call borrows a connection) or a connection inside a transaction.
-Executor = asyncpg.Pool | asyncpg.Connection
+Executor: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 
 class Store:
@@ -260,21 +260,33 @@ class Store:
         return [_subject_version(row) for row in rows]
 
     async def get_version(
-        self, subject: str, version: int, include_deleted: bool, conn: Executor | None = None
+        self,
+        subject: str,
+        version: int,
+        include_deleted: bool,
+        conn: Executor | None = None,
+        *,
+        lock: bool = False,
     ) -> SubjectVersion | None:
-        """One version; -1 means the latest non-deleted one (also when deleted ones are asked for)."""
+        """One version; -1 means the latest non-deleted one (also when deleted ones are asked for).
+
+        ``lock`` takes a FOR SHARE row lock until the caller's transaction ends: a registration uses it
+        on the versions it references, so a concurrent delete of those versions waits for it and then
+        sees the new reference (and refuses) instead of leaving it dangling.
+        """
         executor = conn or self.pool
         query = (
             f"SELECT {_VERSION_COLUMNS} FROM {self._versions} v JOIN {self._schemas} s ON s.id = v.schema_id"
         )
+        locking = " FOR SHARE OF v" if lock else ""
         if version == -1:
             row = await executor.fetchrow(
-                f"{query} WHERE v.subject = $1 AND NOT v.deleted ORDER BY v.version DESC LIMIT 1",
+                f"{query} WHERE v.subject = $1 AND NOT v.deleted ORDER BY v.version DESC LIMIT 1{locking}",
                 subject,
             )
         else:
             row = await executor.fetchrow(
-                f"{query} WHERE v.subject = $1 AND v.version = $2 AND ($3 OR NOT v.deleted)",
+                f"{query} WHERE v.subject = $1 AND v.version = $2 AND ($3 OR NOT v.deleted){locking}",
                 subject,
                 version,
                 include_deleted,

@@ -164,6 +164,42 @@ def execute_sql(database_url: str) -> Callable[[str], None]:
     return execute
 
 
+class SyncConnection:
+    """One asyncpg connection driven synchronously from tests, on a loop in its own thread.
+
+    Lets a test hold a transaction open (and so hold row locks) while requests run against the
+    registry, which a one-statement helper cannot do.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._conn: asyncpg.Connection = self._call(asyncpg.connect(database_url))
+
+    def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=60)
+
+    def execute(self, statement: str, *args: object) -> None:
+        self._call(self._conn.execute(statement, *args))
+
+    def fetchval(self, query: str, *args: object) -> Any:
+        return self._call(self._conn.fetchval(query, *args))
+
+    def close(self) -> None:
+        self._call(self._conn.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+
+@pytest.fixture
+def pg_connection(database_url: str) -> Iterator[SyncConnection]:
+    connection = SyncConnection(database_url)
+    yield connection
+    connection.close()
+
+
 @pytest.fixture(scope="module")
 def sr_client(registry_url: str) -> Iterator[SchemaRegistryClient]:
     """confluent-kafka's own client, unmodified, pointed at our registry."""
