@@ -7,6 +7,7 @@ exits at once with a message saying so, rather than failing later on the first r
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 import uvicorn
@@ -47,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     level = (args.log_level or settings.log_level).upper()
-    configure_logging(level)
+    if level not in logging.getLevelNamesMapping():
+        print(f"registry: unknown log level {level!r} (use DEBUG, INFO, WARNING or ERROR)", file=sys.stderr)
+        return 2
+    configure_logging(level, settings.log_format)
     app = create_app(
         settings.database_url,
         db_schema=settings.registry_db_schema,

@@ -18,6 +18,7 @@ class RegistrySettings(BaseSettings):
 
     database_url: str | None = None
     log_level: str = "INFO"
+    log_format: str = "json"  # "console" for people
     registry_db_schema: str = Field(default="registry", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     registry_pool_min_size: int = Field(default=1, ge=1)
     registry_pool_max_size: int = Field(default=10, ge=1)
