@@ -533,8 +533,9 @@ def _message_binding(doc: dict[str, Any], messages: list[ContractMessage]) -> di
     return {}
 
 
-def write_reference(path: Path = REFERENCE_PATH) -> bool:
-    """Regenerate ``contracts/reference.md``; True when its content changed."""
+def write_reference(path: Path | None = None) -> bool:
+    """Regenerate ``contracts/reference.md`` (or ``path``); True when its content changed."""
+    path = path or REFERENCE_PATH
     text = render_reference()
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
