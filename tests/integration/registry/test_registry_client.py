@@ -165,6 +165,9 @@ def test_global_compatibility_every_mode(sr_client: SchemaRegistryClient) -> Non
         ]:
             sr_client.set_compatibility(level=level)
             assert sr_client.get_compatibility() == level
+        # deleting the global config resets it to the default and answers the level it had
+        assert sr_client.delete_config().compatibility_level.value == "FULL_TRANSITIVE"
+        assert sr_client.get_compatibility() == "BACKWARD"
     finally:
         sr_client.set_compatibility(level="BACKWARD")
     assert sr_client.get_compatibility() == "BACKWARD"
@@ -210,6 +213,12 @@ def test_schema_types_and_mode(sr_client: SchemaRegistryClient) -> None:
     assert sr_client.get_schema_types() == ["AVRO"]
     assert sr_client.get_global_mode() == "READWRITE"
     assert sr_client.update_global_mode("READWRITE") == "READWRITE"
+    assert sr_client.get_mode("any.subject-x.Y") == "READWRITE"
+    assert sr_client.update_mode("any.subject-x.Y", "READWRITE") == "READWRITE"
+    assert sr_client.delete_mode("any.subject-x.Y") == "READWRITE"
+    with pytest.raises(SchemaRegistryError) as exc:
+        sr_client.update_global_mode("READONLY")
+    assert exc.value.error_code == 42205
 
 
 def test_references(sr_client: SchemaRegistryClient, unique: str) -> None:
