@@ -218,6 +218,7 @@ class RegistryService:
                 parse_level(await self.store.effective_compatibility(subject, conn))
                 or CompatibilityLevel.BACKWARD
             )
+            # parse only the versions this level compares against (oldest first, as history is kept)
             previous = await self._previous(versions_to_check(level, live)[::-1], conn)
             problems = check_compatibility(level, prepared.parsed, previous)
             if problems:
@@ -348,6 +349,7 @@ class RegistryService:
             if verbose and exc.error_code == errors.INVALID_SCHEMA:
                 return {"is_compatible": False, "messages": [exc.message]}
             raise
+        # parse only the versions this level compares against (oldest first, as history is kept)
         previous = await self._previous(versions_to_check(level, against)[::-1], self.store.pool)
         messages = check_compatibility(level, prepared.parsed, previous)
         answer: dict[str, Any] = {"is_compatible": not messages}
