@@ -167,7 +167,7 @@ def _customs(e: Any) -> Iterable[Violation]:
 @rule("CertificateIssued")
 def _cert_issued(e: Any) -> Iterable[Violation]:
     yield from _parties((e.issuer, "issuer"), (e.exporter, "exporter"), (e.consignee, "consignee"))
-    yield from _role(e.issuer, "issuer", "ISSUING_AUTHORITY", "INSPECTION_BODY", "CUSTOMS")
+    yield from _role(e.issuer, "issuer", "ISSUING_AUTHORITY", "INSPECTION_BODY")
     if not e.goods:
         yield "goods", "at least one item of goods is required"
     if e.valid_until is not None and e.valid_until < e.occurred_at.date():
