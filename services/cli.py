@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+from services.core.compatibility import CompatibilityLevel
+from services.core.evolution import TRADE_SUBJECT_LEVEL
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,6 +56,69 @@ def schemas_docs() -> None:
 
     changed = contracts.write_reference()
     click.echo(f"{'updated' if changed else 'up to date'}: {contracts.REFERENCE_PATH}")
+
+
+@schemas.command("check")
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Git work tree whose schemas/ to check (default: this project).",
+)
+@click.option(
+    "--registry", "registry_url", default=None, help="Also check against this live schema registry."
+)
+@click.option(
+    "--level",
+    type=click.Choice([lvl.value for lvl in CompatibilityLevel]),
+    default=TRADE_SUBJECT_LEVEL.value,
+    show_default=True,
+    help="Compatibility level to enforce.",
+)
+def schemas_check(repo: Path | None, registry_url: str | None, level: str) -> None:
+    """Fail if schemas/ breaks compatibility with any earlier version (git history, optionally a registry)."""
+    from services.core.evolution import check_against_history, check_against_registry, git_history
+    from services.core.schemas import SchemaCatalog
+    from services.core.settings import PROJECT_ROOT
+
+    root = repo or PROJECT_ROOT
+    current = SchemaCatalog(root / "schemas")
+    history = git_history(root)
+    findings = check_against_history(current, history, CompatibilityLevel(level))
+    baselines = f"{history.commits} commit(s) of git history"
+    if registry_url:
+        findings += check_against_registry(current, registry_url)
+        baselines += f" and the registry at {registry_url}"
+    if findings:
+        for finding in findings:
+            click.echo(str(finding), err=True)
+        raise click.ClickException(
+            f"{len(findings)} subject(s) break {level}; add a default to new fields, or publish the change "
+            "on a new topic version"
+        )
+    click.echo(f"schemas/ ({len(current.events)} event types) is {level}-compatible with {baselines}")
+
+
+@schemas.command("register")
+@click.option(
+    "--registry", "registry_url", default=None, help="Registry URL (default: CORRIDOR_SCHEMA_REGISTRY_URL)."
+)
+def schemas_register(registry_url: str | None) -> None:
+    """Register every event schema, setting each trade subject to BACKWARD_TRANSITIVE when it has no level."""
+    import httpx
+
+    from services.core.evolution import register_all
+    from services.core.schemas import catalog
+    from services.core.settings import get_settings
+
+    url = registry_url or get_settings().schema_registry_url
+    try:
+        for done in register_all(catalog(), url):
+            click.echo(f"{done.subject:<72} id {done.schema_id:<5} version {done.version}")
+    except httpx.HTTPStatusError as exc:
+        raise click.ClickException(f"the registry refused a schema: {exc}") from None
+    except httpx.TransportError as exc:
+        raise click.ClickException(f"cannot reach the registry at {url}: {exc}") from None
 
 
 def _register_subcommands() -> None:

@@ -16,7 +16,7 @@ import asyncpg
 import avro.schema
 
 from services.registry import errors
-from services.registry.compatibility import (
+from services.core.compatibility import (
     CompatibilityLevel,
     PreviousVersion,
     check_compatibility,

@@ -25,7 +25,7 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
-from services.registry.compatibility import DEFAULT_LEVEL
+from services.core.compatibility import DEFAULT_LEVEL
 from services.registry.schemas import Reference
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

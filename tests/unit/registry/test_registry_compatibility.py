@@ -7,7 +7,7 @@ import json
 import avro.schema
 import pytest
 
-from services.registry.compatibility import (
+from services.core.compatibility import (
     CompatibilityLevel,
     PreviousVersion,
     check_compatibility,
