@@ -17,8 +17,10 @@ from typing import Any
 import click
 
 from services.core.codec import Codec
+from services.core.evolution import TRADE_SUBJECT_LEVEL, register_all
 from services.core.kafka import Published, TradeConsumer, TradeProducer, TradeRecord
 from services.core.registry_client import RegistryClient
+from services.core.schemas import catalog
 from services.core.topics import TRADE_TOPICS
 from services.demo.story import ALL_PARTIES, STORIES, Story
 from services.demo.timeline import render
@@ -86,6 +88,8 @@ async def read_back(
 
 async def run_demo(story_name: str, bootstrap_servers: str, registry_url: str) -> dict[str, Any]:
     story = STORIES[story_name]()
+    registered = await asyncio.to_thread(lambda: list(register_all(catalog(), registry_url)))
+    _say(f"▶ {len(registered)} event schemas registered ({TRADE_SUBJECT_LEVEL.value} per subject)")
     async with RegistryClient(registry_url) as registry:
         started = time.perf_counter()
         _say(f"▶ publishing {len(story.events)} events of trade {story.trade_id} ({story.name})…")
