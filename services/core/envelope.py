@@ -20,6 +20,17 @@ _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
 Headers = list[tuple[str, bytes]]
 
+#: Headers every Corridor record carries (CloudEvents binary mode); ``traceparent`` comes on top.
+REQUIRED_HEADERS: tuple[str, ...] = (
+    "ce_id",
+    "ce_source",
+    "ce_type",
+    "ce_specversion",
+    "ce_time",
+    "ce_subject",
+    "content-type",
+)
+
 
 def new_traceparent() -> str:
     return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from services.core.codec import Codec
+from services.core.envelope import REQUIRED_HEADERS
 from services.core.evolution import TRADE_SUBJECT_LEVEL, register_all
 from services.core.kafka import Published, TradeConsumer, TradeProducer, TradeRecord
 from services.core.registry_client import RegistryClient
@@ -24,16 +25,6 @@ from services.core.schemas import catalog
 from services.core.topics import TRADE_TOPICS
 from services.demo.story import ALL_PARTIES, STORIES, Story
 from services.demo.timeline import render
-
-REQUIRED_HEADERS = (
-    "ce_id",
-    "ce_source",
-    "ce_type",
-    "ce_specversion",
-    "ce_time",
-    "ce_subject",
-    "content-type",
-)
 
 
 def _say(message: str) -> None:

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from services.core.envelope import REQUIRED_HEADERS
 from tests.support.confluent import read_with_confluent
 
 pytestmark = pytest.mark.e2e
@@ -45,13 +46,5 @@ def test_demo_prints_the_whole_timeline_and_standard_clients_decode_it(stack) ->
     assert len(found) == 22
     for msg, value in found:
         headers = dict(msg.headers())
-        assert {
-            "ce_id",
-            "ce_source",
-            "ce_type",
-            "ce_specversion",
-            "ce_time",
-            "ce_subject",
-            "content-type",
-        } <= set(headers)
+        assert set(REQUIRED_HEADERS) <= set(headers)
         assert value["trade_id"] is not None and str(value["trade_id"]) == trade_id

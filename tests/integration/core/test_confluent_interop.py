@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from services.core.codec import Codec
+from services.core.envelope import REQUIRED_HEADERS
 from services.core.kafka import TradeProducer
 from services.core.registry_client import RegistryClient
 from services.demo.story import chromite_story
@@ -27,15 +28,7 @@ async def test_confluent_avro_deserializer_decodes_every_record(stack) -> None:
     by_id = {str(e.event_id): e for e in story.events}
     for msg, value in found:
         headers = dict(msg.headers())
-        for name in (
-            "ce_id",
-            "ce_source",
-            "ce_type",
-            "ce_specversion",
-            "ce_time",
-            "ce_subject",
-            "content-type",
-        ):
+        for name in REQUIRED_HEADERS:
             assert name in headers, name
         event = by_id[headers["ce_id"].decode()]
         assert str(value["event_id"]) == str(event.event_id)

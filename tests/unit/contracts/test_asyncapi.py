@@ -26,7 +26,7 @@ from services.core.contracts import (
 )
 from services.core.domain.events import EVENT_TYPES, PartyRole
 from services.core.domain.roles import PUBLISHER_ROLES
-from services.core.envelope import CONTENT_TYPE
+from services.core.envelope import CONTENT_TYPE, REQUIRED_HEADERS
 from services.core.schemas import catalog
 from services.core.topics import TOPIC_SPECS, TRADE_TOPICS
 
@@ -390,13 +390,7 @@ def test_cloudevents_header_trait() -> None:
         set(headers["required"])
         == set(headers["properties"])
         == {
-            "ce_id",
-            "ce_source",
-            "ce_type",
-            "ce_specversion",
-            "ce_time",
-            "ce_subject",
-            "content-type",
+            *REQUIRED_HEADERS,
             "traceparent",
         }
     )
