@@ -1,0 +1,259 @@
+"""The shipment's state machine (DOMAIN §4, DCSA Track & Trace).
+
+booked → milestones per (event type, place): ACT beats EST beats PLN, so an estimate never overwrites an
+actual; a second actual departure (or arrival) at the same call is a violation, unless it is a
+correction (``corrects_event_id``) of the first → customs selected / released per place → delivered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from services.core.domain.events import (
+    CertificateKind,
+    CustomsEventRecorded,
+    CustomsEventType,
+    EquipmentEventRecorded,
+    EventClassifier,
+    ShipmentBooked,
+    ShipmentDelivered,
+    TransportEventRecorded,
+)
+from services.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
+from services.core.domain.lifecycle.state import (
+    CustomsControl,
+    Milestone,
+    OrderStatus,
+    ShipmentState,
+    ShipmentStatus,
+    Slot,
+    TradeState,
+    equipment_key,
+    transport_key,
+)
+
+#: Certificates that must be issued before explosives leave (DOMAIN §5, §8).
+DEPARTURE_CERTIFICATES = frozenset(
+    {CertificateKind.EXPLOSIVES_EXPORT_LICENCE, CertificateKind.EXPLOSIVES_IMPORT_APPROVAL}
+)
+
+
+def derive_status(shipment: ShipmentState) -> ShipmentStatus:
+    if shipment.delivered_at is not None:
+        return ShipmentStatus.DELIVERED
+    if shipment.actual_arrival is not None:
+        return ShipmentStatus.ARRIVED
+    if shipment.actual_departure is not None:
+        return ShipmentStatus.DEPARTED
+    return ShipmentStatus.BOOKED
+
+
+def _with(trade: TradeState, shipment: ShipmentState) -> TradeState:
+    status = derive_status(shipment)
+    if status != shipment.status:
+        shipment = shipment.evolve(**{"status": status})
+    return trade.evolve(**{"shipments": {**trade.shipments, shipment.shipment_id: shipment}})
+
+
+def _require_shipment(trade: TradeState, shipment_id: str, what: str, at: dt.datetime) -> ShipmentState:
+    if trade.order is None:
+        raise PrerequisiteMissing(f"{what}: trade {trade.trade_id} has no order yet")
+    shipment = trade.shipments.get(shipment_id)
+    if shipment is None:
+        raise PrerequisiteMissing(f"{what}: shipment {shipment_id} is not booked yet")
+    closed_at = trade.order.closed_at
+    if closed_at is not None and at > closed_at:
+        raise LifecycleViolation(
+            f"{what} on shipment {shipment_id} at {at.isoformat()}, after order {trade.order.order_id} "
+            f"was closed ({closed_at.isoformat()})"
+        )
+    return shipment
+
+
+def booked(trade: TradeState, e: ShipmentBooked) -> TradeState:
+    order = trade.order
+    if order is None:
+        raise PrerequisiteMissing(f"booking {e.shipment_id}: trade {trade.trade_id} has no order yet")
+    if e.order_id != order.order_id:
+        raise LifecycleViolation(
+            f"booking {e.shipment_id} names order {e.order_id}, but trade {trade.trade_id} is order "
+            f"{order.order_id}"
+        )
+    ended = order.ended_at
+    if ended is not None and ended <= e.occurred_at:
+        raise LifecycleViolation(
+            f"shipment {e.shipment_id} booked for order {order.order_id}, which was "
+            f"{order.status.value.lower()} at {ended.isoformat()}"
+        )
+    if order.status == OrderStatus.CLOSED:
+        raise LifecycleViolation(f"shipment {e.shipment_id} booked after order {order.order_id} was closed")
+    if e.shipment_id in trade.shipments:
+        raise LifecycleViolation(f"shipment {e.shipment_id} is already booked")
+    shipment = ShipmentState(
+        shipment_id=e.shipment_id,
+        order_id=e.order_id,
+        carrier=e.carrier.party_id,
+        transport_mode=e.transport_mode.value,
+        incoterm=e.incoterm.value,
+        place_of_loading=e.place_of_loading.unlocode,
+        place_of_discharge=e.place_of_discharge.unlocode,
+        route=tuple(loc.unlocode for loc in e.route),
+        vessel_name=e.vessel_name,
+        voyage_number=e.voyage_number,
+        un_numbers=tuple(e.un_numbers),
+        booked_at=e.occurred_at,
+    )
+    return _with(trade, shipment)
+
+
+def _without_event(shipment: ShipmentState, event_id: uuid.UUID, what: str) -> ShipmentState:
+    """The shipment with the milestone slot holding ``event_id`` emptied (a DCSA correction)."""
+    for key, m in shipment.milestones.items():
+        for name in ("planned", "estimated", "actual"):
+            slot: Slot | None = getattr(m, name)
+            if slot is not None and slot.event_id == event_id:
+                cleared = m.evolve(**{name: None})
+                milestones = dict(shipment.milestones)
+                if cleared.classifier is None:
+                    del milestones[key]
+                else:
+                    milestones[key] = cleared
+                return shipment.evolve(**{"milestones": milestones})
+    raise LifecycleViolation(
+        f"{what} corrects event {event_id}, which is not a milestone of shipment {shipment.shipment_id}"
+    )
+
+
+def _record(
+    shipment: ShipmentState,
+    key: str,
+    fresh: Milestone,
+    classifier: EventClassifier,
+    slot: Slot,
+    what: str,
+    *,
+    unique_actual: bool,
+) -> ShipmentState:
+    current = shipment.milestones.get(key, fresh)
+    existing = current.slot(classifier)
+    if classifier == EventClassifier.ACT and existing is not None:
+        if unique_actual:
+            raise LifecycleViolation(
+                f"second actual {what} of shipment {shipment.shipment_id} "
+                f"(the first, event {existing.event_id}, was at {existing.at.isoformat()}); "
+                "send a correction (corrects_event_id) instead"
+            )
+        return shipment  # a repeated actual equipment move (e.g. bulk loaded in parts): keep the first
+    name = {EventClassifier.PLN: "planned", EventClassifier.EST: "estimated", EventClassifier.ACT: "actual"}[
+        classifier
+    ]
+    updated = current.evolve(**{name: slot})
+    return shipment.evolve(**{"milestones": {**shipment.milestones, key: updated}})
+
+
+def _check_departure_certificates(trade: TradeState, shipment: ShipmentState, at: dt.datetime) -> None:
+    order = trade.order
+    assert order is not None
+    for kind in sorted(DEPARTURE_CERTIFICATES & set(order.required_certificates)):
+        certs = [c for c in trade.certificates.values() if c.kind == kind]
+        if not certs:
+            raise PrerequisiteMissing(
+                f"actual departure of shipment {shipment.shipment_id}: the required {kind.value} "
+                "is not issued yet"
+            )
+        valid = [c for c in certs if c.issued_at <= at and (c.revoked_at is None or c.revoked_at > at)]
+        if not valid:
+            raise LifecycleViolation(
+                f"shipment {shipment.shipment_id} departed at {at.isoformat()} without a valid {kind.value} "
+                f"({', '.join(sorted(c.certificate_number for c in certs))} issued later or revoked)"
+            )
+
+
+def transport_event(trade: TradeState, e: TransportEventRecorded) -> TradeState:
+    what = f"{e.transport_event_type.value} at {e.transport_call.location.unlocode}"
+    shipment = _require_shipment(trade, e.shipment_id, what, e.occurred_at)
+    if e.corrects_event_id is not None:
+        shipment = _without_event(shipment, e.corrects_event_id, what)
+    if e.transport_event_type.value == "DEPA" and e.classifier == EventClassifier.ACT:
+        _check_departure_certificates(trade, shipment, e.occurred_at)
+    location = e.transport_call.location.unlocode
+    fresh = Milestone(
+        kind="TRANSPORT",
+        event_type=e.transport_event_type.value,
+        location=location,
+        mode_of_transport=e.transport_call.mode_of_transport.value,
+    )
+    shipment = _record(
+        shipment,
+        transport_key(e.transport_event_type.value, location),
+        fresh,
+        e.classifier,
+        Slot(at=e.occurred_at, event_id=e.event_id),
+        what,
+        unique_actual=True,
+    )
+    return _with(trade, shipment)
+
+
+def equipment_event(trade: TradeState, e: EquipmentEventRecorded) -> TradeState:
+    what = f"{e.equipment_event_type.value} at {e.location.unlocode}"
+    shipment = _require_shipment(trade, e.shipment_id, what, e.occurred_at)
+    if e.corrects_event_id is not None:
+        shipment = _without_event(shipment, e.corrects_event_id, what)
+    fresh = Milestone(
+        kind="EQUIPMENT",
+        event_type=e.equipment_event_type.value,
+        location=e.location.unlocode,
+        equipment_reference=e.equipment_reference,
+    )
+    shipment = _record(
+        shipment,
+        equipment_key(e.equipment_event_type.value, e.location.unlocode, e.equipment_reference),
+        fresh,
+        e.classifier,
+        Slot(at=e.occurred_at, event_id=e.event_id),
+        what,
+        unique_actual=False,
+    )
+    return _with(trade, shipment)
+
+
+def customs_event(trade: TradeState, e: CustomsEventRecorded) -> TradeState:
+    location = e.location.unlocode
+    shipment = _require_shipment(trade, e.shipment_id, f"customs {e.customs_event_type.value}", e.occurred_at)
+    control = shipment.customs.get(location) or CustomsControl(
+        location=location, authority=e.authority.party_id
+    )
+    update: dict[str, object] = {"authority": e.authority.party_id}
+    if e.declaration_number:
+        update["declaration_number"] = e.declaration_number
+    if e.customs_event_type == CustomsEventType.CUSR:
+        if control.released_at is None or e.occurred_at > control.released_at:
+            update["released_at"] = e.occurred_at
+    elif control.selected_at is None or e.occurred_at >= control.selected_at:
+        update.update(
+            selection=e.customs_event_type,
+            selected_at=e.occurred_at,
+            checks=tuple(dict.fromkeys((*control.checks, *e.checks))),
+        )
+    control = control.evolve(**update)
+    shipment = shipment.evolve(**{"customs": {**shipment.customs, location: control}})
+    return _with(trade, shipment)
+
+
+def delivered(trade: TradeState, e: ShipmentDelivered) -> TradeState:
+    shipment = _require_shipment(trade, e.shipment_id, "delivery", e.occurred_at)
+    if shipment.delivered_at is not None:
+        raise LifecycleViolation(
+            f"shipment {shipment.shipment_id} delivered twice (first at {shipment.delivered_at.isoformat()})"
+        )
+    shipment = shipment.evolve(
+        **{
+            "delivered_at": e.occurred_at,
+            "delivered_to": e.location.unlocode,
+            "received_quantity": e.received_quantity.value if e.received_quantity else None,
+            "received_unit": e.received_quantity.unit if e.received_quantity else None,
+        }
+    )
+    return _with(trade, shipment)

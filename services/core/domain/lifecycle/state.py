@@ -1,0 +1,417 @@
+"""Immutable state of a trade: its order, shipments, certificates, parties and timeline.
+
+Every model is a frozen pydantic model: the state machines return new instances (``evolve``) and
+never mutate, and the ledger stores a trade's whole state as JSON (``model_dump_json``) and reads it
+back (``model_validate_json``). Status values that follow from facts (an order is CLOSED once it is
+final-invoiced and every shipment delivered) are stored alongside the facts, recomputed on each apply.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict
+
+from services.core.domain.events import (
+    CertificateKind,
+    CustomsEventType,
+    EventClassifier,
+    InvoiceKind,
+    OrderResponseCode,
+    PreferenceDecision,
+    VerificationResult,
+)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def evolve(self, **changes: Any) -> Self:
+        """A copy with ``changes`` (values of the fields' types; not validated, like ``model_copy``).
+
+        The state machines copy states on every event; this skips ``model_copy``'s generic handling of
+        extra and private attributes, which these models do not have.
+        """
+        new = self.__class__.__new__(self.__class__)
+        values = self.__dict__.copy()
+        values.update(changes)
+        object.__setattr__(new, "__dict__", values)
+        object.__setattr__(new, "__pydantic_fields_set__", self.__pydantic_fields_set__ | changes.keys())
+        object.__setattr__(new, "__pydantic_extra__", None)
+        object.__setattr__(new, "__pydantic_private__", None)
+        return new
+
+
+# -- orders --------------------------------------------------------------------------------------------
+
+
+class OrderStatus(StrEnum):
+    """Where an order stands (DOMAIN §3): negotiation, invoicing, or one of the three ends."""
+
+    PLACED = "PLACED"  # revision 0 awaits the supplier's response
+    ACCEPTED = "ACCEPTED"
+    ACCEPTED_WITH_AMENDMENT = "ACCEPTED_WITH_AMENDMENT"
+    AMENDED = "AMENDED"  # the latest revision (n ≥ 1) awaits a response
+    INVOICED = "INVOICED"  # at least one invoice issued; see ``invoice_stage``
+    CLOSED = "CLOSED"  # final invoice issued and every shipment delivered
+    CANCELLED = "CANCELLED"
+    REJECTED = "REJECTED"  # the supplier rejected the original order
+
+
+TERMINAL_ORDER_STATUSES = frozenset({OrderStatus.CLOSED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
+
+
+class InvoiceStage(StrEnum):
+    PROVISIONAL = "PROVISIONAL"
+    FINAL = "FINAL"
+
+
+class Line(Frozen):
+    line_number: int
+    hs_code: str
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    currency: str
+    un_number: str | None = None
+
+
+class Revision(Frozen):
+    """Revision 0 is the order as placed; revision n the n-th amendment, with the supplier's answer."""
+
+    revision: int
+    event_id: uuid.UUID
+    sent_at: dt.datetime
+    lines: tuple[Line, ...]
+    reason: str | None = None
+    delivery_latest: dt.date | None = None
+    response: OrderResponseCode | None = None
+    responded_at: dt.datetime | None = None
+    response_reason: str | None = None
+    counter_lines: tuple[Line, ...] = ()
+
+
+class Invoice(Frozen):
+    invoice_number: str
+    kind: InvoiceKind
+    total: Decimal
+    currency: str
+    issued_at: dt.datetime
+    due_date: dt.date | None = None
+
+
+class OrderState(Frozen):
+    order_id: str
+    buyer: str
+    supplier: str
+    placed_at: dt.datetime
+    incoterm: str
+    incoterm_place: str
+    transport_mode: str
+    payment_terms: str
+    delivery_earliest: dt.date
+    delivery_latest: dt.date
+    required_certificates: tuple[CertificateKind, ...] = ()
+    revisions: tuple[Revision, ...]
+    agreed_revision: int | None = None
+    agreed_lines: tuple[Line, ...] = ()
+    invoices: tuple[Invoice, ...] = ()
+    invoice_stage: InvoiceStage | None = None
+    cancelled_at: dt.datetime | None = None
+    cancel_reason: str | None = None
+    closed_at: dt.datetime | None = None
+    status: OrderStatus = OrderStatus.PLACED
+
+    @property
+    def revision(self) -> int:
+        """The latest revision number (0 until the first amendment)."""
+        return self.revisions[-1].revision
+
+    @property
+    def lines(self) -> tuple[Line, ...]:
+        """The lines in force: as agreed, or as requested while nothing is agreed yet."""
+        return self.agreed_lines or self.revisions[-1].lines
+
+    @property
+    def hs_codes(self) -> tuple[str, ...]:
+        return tuple(sorted({line.hs_code for line in self.lines}))
+
+    @property
+    def rejected_at(self) -> dt.datetime | None:
+        first = self.revisions[0]
+        return first.responded_at if first.response == OrderResponseCode.REJECTED else None
+
+    @property
+    def ended_at(self) -> dt.datetime | None:
+        """When the order was cancelled or rejected (a shipment booked after that is a violation)."""
+        return self.cancelled_at or self.rejected_at
+
+
+# -- shipments -----------------------------------------------------------------------------------------
+
+
+class ShipmentStatus(StrEnum):
+    BOOKED = "BOOKED"
+    DEPARTED = "DEPARTED"  # an actual departure is recorded
+    ARRIVED = "ARRIVED"  # an actual arrival at the place of discharge is recorded
+    DELIVERED = "DELIVERED"
+
+
+class CustomsStatus(StrEnum):
+    SELECTED_FOR_SCAN = "SELECTED_FOR_SCAN"  # CUSS
+    SELECTED_FOR_INSPECTION = "SELECTED_FOR_INSPECTION"  # CUSI
+    RELEASED = "RELEASED"  # CUSR
+
+
+class Slot(Frozen):
+    at: dt.datetime
+    event_id: uuid.UUID
+
+
+_RANK = {EventClassifier.PLN: 0, EventClassifier.EST: 1, EventClassifier.ACT: 2}
+
+
+class Milestone(Frozen):
+    """One (event type, place[, equipment]) of a shipment with its planned, estimated and actual times.
+
+    The best-known time is the actual, else the estimate, else the plan: an estimate never overwrites
+    an actual, however late it arrives.
+    """
+
+    kind: str  # "TRANSPORT" or "EQUIPMENT"
+    event_type: str  # DEPA, ARRI, LOAD, DISC, GTIN …
+    location: str  # UN/LOCODE
+    equipment_reference: str | None = None
+    mode_of_transport: str | None = None
+    planned: Slot | None = None
+    estimated: Slot | None = None
+    actual: Slot | None = None
+
+    @property
+    def classifier(self) -> EventClassifier | None:
+        if self.actual is not None:
+            return EventClassifier.ACT
+        if self.estimated is not None:
+            return EventClassifier.EST
+        if self.planned is not None:
+            return EventClassifier.PLN
+        return None
+
+    @property
+    def at(self) -> dt.datetime | None:
+        best = self.actual or self.estimated or self.planned
+        return best.at if best else None
+
+    def slot(self, classifier: EventClassifier) -> Slot | None:
+        return {
+            EventClassifier.PLN: self.planned,
+            EventClassifier.EST: self.estimated,
+            EventClassifier.ACT: self.actual,
+        }[classifier]
+
+    @staticmethod
+    def rank(classifier: EventClassifier) -> int:
+        return _RANK[classifier]
+
+
+class CustomsControl(Frozen):
+    """Customs control of the goods at one place."""
+
+    location: str
+    authority: str
+    declaration_number: str | None = None
+    selection: CustomsEventType | None = None  # CUSS or CUSI
+    selected_at: dt.datetime | None = None
+    checks: tuple[str, ...] = ()
+    released_at: dt.datetime | None = None
+
+    @property
+    def status(self) -> CustomsStatus | None:
+        selected = self.selected_at
+        if self.released_at is not None and (selected is None or self.released_at >= selected):
+            return CustomsStatus.RELEASED
+        if self.selection == CustomsEventType.CUSI:
+            return CustomsStatus.SELECTED_FOR_INSPECTION
+        if self.selection == CustomsEventType.CUSS:
+            return CustomsStatus.SELECTED_FOR_SCAN
+        return None
+
+
+class ShipmentState(Frozen):
+    shipment_id: str
+    order_id: str
+    carrier: str
+    transport_mode: str
+    incoterm: str
+    place_of_loading: str
+    place_of_discharge: str
+    route: tuple[str, ...] = ()
+    vessel_name: str | None = None
+    voyage_number: str | None = None
+    un_numbers: tuple[str, ...] = ()
+    booked_at: dt.datetime
+    milestones: dict[str, Milestone] = {}
+    customs: dict[str, CustomsControl] = {}
+    delivered_at: dt.datetime | None = None
+    delivered_to: str | None = None
+    received_quantity: Decimal | None = None
+    received_unit: str | None = None
+    status: ShipmentStatus = ShipmentStatus.BOOKED
+
+    def milestone(self, event_type: str, location: str) -> Milestone | None:
+        return self.milestones.get(transport_key(event_type, location))
+
+    @property
+    def actual_departure(self) -> dt.datetime | None:
+        """Time of the first actual departure (from the place of loading when recorded there)."""
+        times = [
+            m.actual.at
+            for m in self.milestones.values()
+            if m.kind == "TRANSPORT" and m.event_type == "DEPA" and m.actual is not None
+        ]
+        return min(times) if times else None
+
+    @property
+    def actual_arrival(self) -> dt.datetime | None:
+        m = self.milestone("ARRI", self.place_of_discharge)
+        return m.actual.at if m is not None and m.actual is not None else None
+
+    @property
+    def customs_status(self) -> CustomsStatus | None:
+        """Status at the control most recently acted on."""
+        latest: tuple[dt.datetime, CustomsStatus] | None = None
+        for control in self.customs.values():
+            status = control.status
+            when = max(t for t in (control.selected_at, control.released_at) if t is not None)
+            if status is not None and (latest is None or when >= latest[0]):
+                latest = (when, status)
+        return latest[1] if latest else None
+
+
+def transport_key(event_type: str, location: str) -> str:
+    return f"{event_type}@{location}"
+
+
+def equipment_key(event_type: str, location: str, equipment_reference: str | None) -> str:
+    return f"{event_type}@{location}#{equipment_reference or ''}"
+
+
+# -- certificates --------------------------------------------------------------------------------------
+
+
+class CertificateStatus(StrEnum):
+    ISSUED = "ISSUED"
+    PRESENTED = "PRESENTED"
+    VERIFIED = "VERIFIED"  # see ``verification`` (MATCHED / NOT_MATCHED)
+    PREFERENCE_GRANTED = "PREFERENCE_GRANTED"
+    PREFERENCE_DENIED = "PREFERENCE_DENIED"
+    SUPERSEDED = "SUPERSEDED"  # replaced by an amended certificate
+    REVOKED = "REVOKED"
+    EXPIRED = "EXPIRED"  # only ever computed for a date (``effective_status``), never stored
+
+
+#: Statuses in which a certificate can no longer support a claim, whatever the date.
+DEAD_CERTIFICATE_STATUSES = frozenset({CertificateStatus.SUPERSEDED, CertificateStatus.REVOKED})
+
+
+class CertificateState(Frozen):
+    certificate_number: str
+    kind: CertificateKind
+    issuer: str
+    exporter: str | None = None
+    consignee: str | None = None
+    order_id: str
+    issued_at: dt.datetime
+    valid_until: dt.date | None = None
+    hs_codes: tuple[str, ...] = ()
+    supersedes: str | None = None
+    superseded_by: str | None = None
+    superseded_at: dt.datetime | None = None
+    amendment_reason: str | None = None
+    declaration_number: str | None = None
+    presented_at: dt.datetime | None = None
+    presented_to: str | None = None
+    verification: VerificationResult | None = None
+    verified_at: dt.datetime | None = None
+    mismatches: tuple[str, ...] = ()
+    preference: PreferenceDecision | None = None
+    decided_at: dt.datetime | None = None
+    decision_reason: str | None = None
+    revoked_at: dt.datetime | None = None
+    revoke_reason: str | None = None
+    status: CertificateStatus = CertificateStatus.ISSUED
+
+    def expired(self, on: dt.date) -> bool:
+        """Whether ``valid_until`` has passed on day ``on`` (the certificate is valid through that day)."""
+        return self.valid_until is not None and on > self.valid_until
+
+    def effective_status(self, on: dt.date) -> CertificateStatus:
+        """The status as of day ``on``: EXPIRED once ``valid_until`` passed, unless already used up,
+        superseded or revoked (those say more)."""
+        if self.status in (CertificateStatus.ISSUED, CertificateStatus.PRESENTED) and self.expired(on):
+            return CertificateStatus.EXPIRED
+        return self.status
+
+
+# -- the trade -----------------------------------------------------------------------------------------
+
+
+class PartyRef(Frozen):
+    """A party named in the trade's events, with every role it played in them."""
+
+    party_id: str
+    roles: tuple[str, ...] = ()
+    name_en: str | None = None
+    name_local: str | None = None
+    country: str | None = None
+
+
+class TimelineEntry(Frozen):
+    occurred_at: dt.datetime
+    event_id: uuid.UUID
+    type: str  # short event type name, e.g. "OrderPlaced"
+    sender: str
+    subject: str  # order/<id>, shipment/<id>, certificate/<number>
+    summary: str  # the key facts, one line
+
+
+class TradeState(Frozen):
+    """Everything the ledger knows about one trade. A trade exists once its order was placed."""
+
+    trade_id: uuid.UUID
+    order: OrderState | None = None
+    shipments: dict[str, ShipmentState] = {}
+    certificates: dict[str, CertificateState] = {}
+    parties: dict[str, PartyRef] = {}
+    timeline: tuple[TimelineEntry, ...] = ()
+    applied: frozenset[uuid.UUID] = frozenset()
+    version: int = 0  # number of events applied; the ledger's optimistic-concurrency token
+
+    @property
+    def status(self) -> str:
+        """The trade's status for search: its order's status."""
+        return self.order.status.value if self.order else "UNKNOWN"
+
+    @property
+    def party_ids(self) -> tuple[str, ...]:
+        return tuple(sorted(self.parties))
+
+    @property
+    def hs_codes(self) -> tuple[str, ...]:
+        codes = set(self.order.hs_codes if self.order else ())
+        for cert in self.certificates.values():
+            codes.update(cert.hs_codes)
+        return tuple(sorted(codes))
+
+    @property
+    def first_at(self) -> dt.datetime | None:
+        return self.timeline[0].occurred_at if self.timeline else None
+
+    @property
+    def last_at(self) -> dt.datetime | None:
+        return self.timeline[-1].occurred_at if self.timeline else None

@@ -1,0 +1,117 @@
+"""One line of key facts per event, for the trade timeline (English, amounts exact, codes as sent)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from services.core.domain.base import TradeEvent
+
+
+def _amount(value: Decimal) -> str:
+    text = f"{value:,.4f}".rstrip("0").rstrip(".")
+    return text
+
+
+def _quantity(q: Any) -> str:
+    return f"{_amount(q.value)} {q.unit}"
+
+
+def _money(m: Any) -> str:
+    return f"{m.currency} {m.amount:,.2f}"
+
+
+def _place(location: Any) -> str:
+    return f"{location.name} ({location.unlocode})" if location.name else str(location.unlocode)
+
+
+def _lines(lines: Iterable[Any]) -> str:
+    return "; ".join(
+        f"{_quantity(line.quantity)} HS {line.hs_code} @ {_money(line.unit_price)}" for line in lines
+    )
+
+
+def _order_placed(e: Any) -> str:
+    return (
+        f"{e.order_id}: {_lines(e.lines)}, {e.incoterm.value} {_place(e.incoterm_place)}, "
+        f"{e.payment_terms.value.replace('_', ' ').lower()}"
+    )
+
+
+def _order_responded(e: Any) -> str:
+    text = f"{e.order_id} revision {e.responds_to_revision}: {e.response.value}"
+    if e.counter_lines:
+        text += f" — {_lines(e.counter_lines)}"
+    return text + (f" ({e.reason})" if e.reason else "")
+
+
+def _transport(e: Any) -> str:
+    call = e.transport_call
+    vessel = f" {call.vessel_name}" if call.vessel_name else ""
+    return (
+        f"{e.shipment_id} {e.transport_event_type.value} {e.classifier.value} {_place(call.location)} "
+        f"by {call.mode_of_transport.value.lower()}{vessel}"
+        + (f" (corrects {e.corrects_event_id})" if e.corrects_event_id else "")
+    )
+
+
+def _equipment(e: Any) -> str:
+    ref = f" {e.equipment_reference}" if e.equipment_reference else ""
+    return (
+        f"{e.shipment_id} {e.equipment_event_type.value} {e.classifier.value}{ref} at {_place(e.location)}"
+        + (f" (corrects {e.corrects_event_id})" if e.corrects_event_id else "")
+    )
+
+
+def _certificate_issued(e: Any) -> str:
+    text = f"{e.certificate_kind.value} {e.certificate_number} by {e.issuer.name_en}"
+    if e.results:
+        text += " — " + ", ".join(f"{r.parameter} {_amount(r.value)} {r.unit}" for r in e.results)
+    if e.valid_until:
+        text += f", valid until {e.valid_until.isoformat()}"
+    return text
+
+
+_SUMMARIES: dict[str, Callable[[Any], str]] = {
+    "OrderPlaced": _order_placed,
+    "OrderResponded": _order_responded,
+    "OrderAmended": lambda e: f"{e.order_id} revision {e.revision}: {_lines(e.lines)} — {e.reason}",
+    "OrderCancelled": lambda e: f"{e.order_id} cancelled: {e.reason}",
+    "InvoiceIssued": lambda e: (
+        f"{e.invoice_kind.value} invoice {e.invoice_number} on {e.order_id}: {_money(e.total)}"
+    ),
+    "ShipmentBooked": lambda e: (
+        f"{e.shipment_id} {e.transport_mode.value} {_place(e.place_of_loading)} → "
+        f"{_place(e.place_of_discharge)}" + (f" on {e.vessel_name}" if e.vessel_name else "")
+    ),
+    "TransportEventRecorded": _transport,
+    "EquipmentEventRecorded": _equipment,
+    "CustomsEventRecorded": lambda e: (
+        f"{e.shipment_id} {e.customs_event_type.value} at {_place(e.location)}"
+        + (f", checks {', '.join(e.checks)}" if e.checks else "")
+    ),
+    "ShipmentDelivered": lambda e: (
+        f"{e.shipment_id} delivered at {_place(e.location)}"
+        + (f", received {_quantity(e.received_quantity)}" if e.received_quantity else "")
+    ),
+    "CertificateIssued": _certificate_issued,
+    "CertificateAmended": lambda e: (
+        f"{e.certificate_number} supersedes {e.supersedes_certificate_number}: {e.reason}"
+    ),
+    "CertificateRevoked": lambda e: f"{e.certificate_number} revoked: {e.reason}",
+    "CertificatePresented": lambda e: (
+        f"{e.certificate_number} presented on declaration {e.declaration_number} at {_place(e.location)}"
+    ),
+    "CertificateVerified": lambda e: (
+        f"{e.certificate_number} {e.result.value}" + (f": {'; '.join(e.mismatches)}" if e.mismatches else "")
+    ),
+    "PreferenceDecided": lambda e: (
+        f"{e.certificate_number} preference {e.decision.value}" + (f" ({e.reason})" if e.reason else "")
+    ),
+}
+
+
+def summarize(event: TradeEvent) -> str:
+    fn = _SUMMARIES.get(type(event).__name__)
+    return fn(event) if fn else type(event).__name__
