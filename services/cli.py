@@ -123,9 +123,11 @@ def schemas_register(registry_url: str | None) -> None:
 
 def _register_subcommands() -> None:
     # Imported lazily so `corridor --help` stays fast and one broken part cannot hide the others.
+    from services.partners_cli import partners
     from services.stack.cli import stack
 
     cli.add_command(stack)
+    cli.add_command(partners)
     try:
         from services.demo.main import demo
     except ImportError:  # pragma: no cover - during bootstrap of the tree

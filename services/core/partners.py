@@ -1,0 +1,319 @@
+"""Partners of the backbone and their API keys, stored in PostgreSQL (schema ``partners``).
+
+A partner is one party of the trades (DOMAIN.md §2): its ``partner_id`` is the ``party_id`` slug that
+events carry (``sender``, ``buyer.party_id`` …) and its ``role`` a :class:`PartyRole` value. Services
+that take requests from partners (the gateway, the ledger's query API) call :func:`authenticate`.
+
+API keys look like ``cor_<partner id>_<43 url-safe characters>`` (32 random bytes). A key is shown once,
+when it is made (``add_partner``, ``rotate_key``); the table keeps only its SHA-256 digest and a short
+``key_id`` (the first characters of the random part) so operators can tell keys apart. SHA-256 rather
+than a password hash (scrypt, argon2): the key carries 256 bits of entropy, so nothing is gained by
+slowing the hash down, while every uncached request would pay for it. Digests are compared in
+constant time.
+
+``authenticate`` caches successful lookups in the process for :data:`AUTH_CACHE_TTL_S` seconds (failed
+ones are never cached), so a disabled partner or a rotated key stops working everywhere within that
+time, and at once in the process that disabled or rotated it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import asyncpg
+
+from services.core.domain.events import PartyRole
+from services.core.domain.validators import check_party_id
+
+__all__ = [
+    "AUTH_CACHE_TTL_S",
+    "DEFAULT_SCHEMA",
+    "KEY_PREFIX",
+    "Partner",
+    "PartnerError",
+    "PartnerExists",
+    "PartnerNotFound",
+    "PartnerStatus",
+    "add_partner",
+    "authenticate",
+    "clear_auth_cache",
+    "disable_partner",
+    "enable_partner",
+    "ensure_schema",
+    "get_partner",
+    "hash_key",
+    "list_partners",
+    "new_api_key",
+    "partner_id_of_key",
+    "rotate_key",
+]
+
+DEFAULT_SCHEMA = "partners"
+KEY_PREFIX = "cor_"
+KEY_ID_CHARS = 8
+#: How long a successful ``authenticate`` is trusted without asking the database again.
+AUTH_CACHE_TTL_S = 2.0
+_AUTH_CACHE_MAX = 10_000
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+class PartnerStatus(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True)
+class Partner:
+    partner_id: str
+    role: str  # a PartyRole value
+    name: str
+    status: str  # a PartnerStatus value
+    key_id: str | None = None
+    created_at: dt.datetime | None = None
+    rotated_at: dt.datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == PartnerStatus.ACTIVE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "partner_id": self.partner_id,
+            "role": self.role,
+            "name": self.name,
+            "status": self.status,
+            "key_id": self.key_id,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "rotated_at": self.rotated_at.isoformat() if self.rotated_at else None,
+        }
+
+
+class PartnerError(ValueError):
+    """A partner operation was refused (the message says why, for people)."""
+
+
+class PartnerExists(PartnerError):
+    pass
+
+
+class PartnerNotFound(PartnerError):
+    pass
+
+
+# -- keys (pure) -------------------------------------------------------------------------------------
+
+
+def new_api_key(partner_id: str) -> str:
+    """A fresh key: ``cor_<partner id>_<32 random bytes, url-safe base64>``."""
+    return f"{KEY_PREFIX}{partner_id}_{secrets.token_urlsafe(32)}"
+
+
+def partner_id_of_key(api_key: str) -> str | None:
+    """The partner id a well-formed key names, or None (partner ids never contain ``_``)."""
+    if not api_key.startswith(KEY_PREFIX):
+        return None
+    partner_id, sep, secret = api_key[len(KEY_PREFIX) :].partition("_")
+    if not sep or check_party_id(partner_id) is not None or not _SECRET.fullmatch(secret):
+        return None
+    return partner_id
+
+
+def key_id_of(api_key: str) -> str:
+    return api_key.rsplit("_", 1)[-1][:KEY_ID_CHARS] if "_" in api_key else ""
+
+
+def hash_key(api_key: str) -> bytes:
+    return hashlib.sha256(api_key.encode()).digest()
+
+
+# -- schema ------------------------------------------------------------------------------------------
+
+
+def _table(schema: str) -> str:
+    if not _IDENTIFIER.match(schema):
+        raise ValueError(f"invalid PostgreSQL schema name for partners: {schema!r}")
+    return f'"{schema}".partners'
+
+
+async def ensure_schema(pool: asyncpg.Pool, *, schema: str = DEFAULT_SCHEMA) -> None:
+    """Create the schema and table if missing (idempotent; safe from several processes at once)."""
+    table = _table(schema)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"corridor:{schema}:ddl")
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await conn.execute(
+            f"""CREATE TABLE IF NOT EXISTS {table} (
+                    partner_id  text PRIMARY KEY,
+                    role        text NOT NULL,
+                    name        text NOT NULL,
+                    status      text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+                    key_id      text NOT NULL,
+                    key_hash    bytea NOT NULL,
+                    created_at  timestamptz NOT NULL DEFAULT now(),
+                    rotated_at  timestamptz,
+                    disabled_at timestamptz
+                )"""
+        )
+
+
+_COLUMNS = "partner_id, role, name, status, key_id, created_at, rotated_at"
+
+
+def _partner(row: asyncpg.Record) -> Partner:
+    return Partner(
+        partner_id=row["partner_id"],
+        role=row["role"],
+        name=row["name"],
+        status=row["status"],
+        key_id=row["key_id"],
+        created_at=row["created_at"],
+        rotated_at=row["rotated_at"],
+    )
+
+
+def _check_partner_id(partner_id: str) -> None:
+    reason = check_party_id(partner_id)
+    if reason:
+        raise PartnerError(f"invalid partner id {partner_id!r}: {reason}")
+
+
+def _check_role(role: str) -> str:
+    try:
+        return PartyRole(role.upper()).value
+    except ValueError:
+        raise PartnerError(f"unknown role {role!r}; one of {', '.join(r.value for r in PartyRole)}") from None
+
+
+# -- operations ---------------------------------------------------------------------------------------
+
+
+async def add_partner(
+    pool: asyncpg.Pool, partner_id: str, role: str, name: str, *, schema: str = DEFAULT_SCHEMA
+) -> tuple[Partner, str]:
+    """Register a partner; returns it and its API key (the only time the key is shown)."""
+    _check_partner_id(partner_id)
+    role = _check_role(role)
+    if not name.strip():
+        raise PartnerError("a partner needs a display name")
+    api_key = new_api_key(partner_id)
+    row = await pool.fetchrow(
+        f"""INSERT INTO {_table(schema)} (partner_id, role, name, key_id, key_hash)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (partner_id) DO NOTHING
+            RETURNING {_COLUMNS}""",
+        partner_id,
+        role,
+        name.strip(),
+        key_id_of(api_key),
+        hash_key(api_key),
+    )
+    if row is None:
+        raise PartnerExists(f"partner {partner_id!r} already exists (rotate-key gives it a new key)")
+    return _partner(row), api_key
+
+
+async def get_partner(pool: asyncpg.Pool, partner_id: str, *, schema: str = DEFAULT_SCHEMA) -> Partner | None:
+    row = await pool.fetchrow(f"SELECT {_COLUMNS} FROM {_table(schema)} WHERE partner_id = $1", partner_id)
+    return _partner(row) if row else None
+
+
+async def list_partners(pool: asyncpg.Pool, *, schema: str = DEFAULT_SCHEMA) -> list[Partner]:
+    rows = await pool.fetch(f"SELECT {_COLUMNS} FROM {_table(schema)} ORDER BY partner_id")
+    return [_partner(r) for r in rows]
+
+
+async def rotate_key(pool: asyncpg.Pool, partner_id: str, *, schema: str = DEFAULT_SCHEMA) -> str:
+    """A new key for the partner; the old one stops working (here at once, elsewhere within the cache TTL)."""
+    api_key = new_api_key(partner_id)
+    row = await pool.fetchrow(
+        f"""UPDATE {_table(schema)} SET key_id = $2, key_hash = $3, rotated_at = now()
+            WHERE partner_id = $1 RETURNING partner_id""",
+        partner_id,
+        key_id_of(api_key),
+        hash_key(api_key),
+    )
+    if row is None:
+        raise PartnerNotFound(f"no partner {partner_id!r}")
+    _forget(partner_id)
+    return api_key
+
+
+async def _set_status(pool: asyncpg.Pool, partner_id: str, status: PartnerStatus, schema: str) -> Partner:
+    row = await pool.fetchrow(
+        f"""UPDATE {_table(schema)}
+            SET status = $2, disabled_at = CASE WHEN $2 = 'disabled' THEN now() END
+            WHERE partner_id = $1 RETURNING {_COLUMNS}""",
+        partner_id,
+        status.value,
+    )
+    if row is None:
+        raise PartnerNotFound(f"no partner {partner_id!r}")
+    _forget(partner_id)
+    return _partner(row)
+
+
+async def disable_partner(pool: asyncpg.Pool, partner_id: str, *, schema: str = DEFAULT_SCHEMA) -> Partner:
+    """Refuse the partner's key from now on (its record and history stay)."""
+    return await _set_status(pool, partner_id, PartnerStatus.DISABLED, schema)
+
+
+async def enable_partner(pool: asyncpg.Pool, partner_id: str, *, schema: str = DEFAULT_SCHEMA) -> Partner:
+    return await _set_status(pool, partner_id, PartnerStatus.ACTIVE, schema)
+
+
+# -- authentication -----------------------------------------------------------------------------------
+
+# (schema, key digest) -> (partner, monotonic expiry)
+_auth_cache: dict[tuple[str, bytes], tuple[Partner, float]] = {}
+
+
+def _forget(partner_id: str) -> None:
+    for cache_key in [k for k, (p, _) in _auth_cache.items() if p.partner_id == partner_id]:
+        _auth_cache.pop(cache_key, None)
+
+
+def clear_auth_cache() -> None:
+    _auth_cache.clear()
+
+
+async def authenticate(
+    pool: asyncpg.Pool,
+    api_key: str,
+    *,
+    schema: str = DEFAULT_SCHEMA,
+    cache_ttl_s: float = AUTH_CACHE_TTL_S,
+) -> Partner | None:
+    """The active partner this key belongs to, or None (unknown, malformed, rotated or disabled)."""
+    partner_id = partner_id_of_key(api_key)
+    if partner_id is None:
+        return None
+    digest = hash_key(api_key)
+    cache_key = (schema, digest)
+    now = time.monotonic()
+    cached = _auth_cache.get(cache_key)
+    if cached is not None:
+        if cached[1] > now:
+            return cached[0]
+        _auth_cache.pop(cache_key, None)
+    row = await pool.fetchrow(
+        f"SELECT {_COLUMNS}, key_hash FROM {_table(schema)} WHERE partner_id = $1", partner_id
+    )
+    if row is None or not hmac.compare_digest(bytes(row["key_hash"]), digest):
+        return None
+    partner = _partner(row)
+    if not partner.active:
+        return None
+    if cache_ttl_s > 0:
+        if len(_auth_cache) >= _AUTH_CACHE_MAX:
+            _auth_cache.clear()
+        _auth_cache[cache_key] = (partner, now + cache_ttl_s)
+    return partner

@@ -1,0 +1,214 @@
+"""CloudEvents 1.0 over HTTP, as partners send them: structured, binary and batched mode (pure).
+
+* structured: ``Content-Type: application/cloudevents+json``, the body is the event document
+  ``{"specversion", "id", "source", "type", "time"?, "subject"?, "datacontenttype"?, "data"}``;
+  ``application/json`` without ``ce-*`` headers is read the same way.
+* binary: the attributes are ``ce-*`` headers and the body (``application/json``) is the data.
+* batch: ``application/cloudevents-batch+json`` or ``application/json``, a JSON array of structured
+  events.
+
+Rules of the gateway on top of the spec (docs/adr/0005-gateway.md): ``id`` is the event id, so
+``data.event_id`` may be left out (it is filled from ``id``) and must equal ``id`` when present; a
+missing ``data.occurred_at`` is filled from ``time``. ``source`` and ``subject`` are required or
+accepted as the spec says, but what reaches Kafka is derived from the authenticated partner and the
+event (``/corridor/partners/<id>``, ``order/<id>`` …). An optional ``traceparent`` attribute
+(CloudEvents distributed-tracing extension) gives an item its own trace.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import unquote
+
+from services.core.domain.base import TradeEvent
+from services.core.domain.events import EVENT_TYPES
+from services.core.domain.validation import FieldError, InvalidEvent, parse_event
+from services.gateway import problems
+
+STRUCTURED = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+JSON = "application/json"
+SPEC_VERSION = "1.0"
+MAX_ID_LENGTH = 255
+_CE_HEADERS = ("id", "source", "type", "specversion", "time", "subject", "datacontenttype", "traceparent")
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """One CloudEvent as received (attributes checked, data not validated yet)."""
+
+    id: str
+    type: str
+    source: str
+    data: dict[str, Any]
+    time: str | None = None
+    traceparent: str | None = None
+
+
+def media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
+    """``("application/json", {"charset": "utf-8"})`` from a Content-Type header value."""
+    if not content_type:
+        return "", {}
+    mime, *params = content_type.split(";")
+    parsed = {}
+    for param in params:
+        name, _, value = param.partition("=")
+        parsed[name.strip().lower()] = value.strip().strip('"').lower()
+    return mime.strip().lower(), parsed
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON document of a body, decimals kept exact; malformed JSON is a 400 problem."""
+    if not body.strip():
+        raise problems.malformed("the request body is empty")
+    try:
+        return json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise problems.malformed(f"the body is not UTF-8: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise problems.malformed(f"the body is not valid JSON: {exc}") from None
+
+
+def _check_charset(content_type: str | None, params: Mapping[str, str], accepted: tuple[str, ...]) -> None:
+    charset = params.get("charset")
+    if charset and charset not in ("utf-8", "utf8"):
+        raise problems.unsupported_media_type(content_type, [f"{a} (UTF-8)" for a in accepted])
+
+
+def _attribute(doc: Mapping[str, Any], name: str, errors: list[FieldError], *, required: bool) -> str | None:
+    value = doc.get(name)
+    if value is None:
+        if required:
+            errors.append(FieldError(name, "required CloudEvents attribute is missing"))
+        return None
+    if not isinstance(value, str) or not value.strip():
+        errors.append(FieldError(name, "must be a non-empty string"))
+        return None
+    return value
+
+
+def from_attributes(attrs: Mapping[str, Any], data: Any) -> IncomingEvent | list[FieldError]:
+    """Check the CloudEvents attributes and the data object; the event or the list of what is wrong."""
+    errors: list[FieldError] = []
+    specversion = _attribute(attrs, "specversion", errors, required=True)
+    if specversion is not None and specversion != SPEC_VERSION:
+        errors.append(FieldError("specversion", f"must be {SPEC_VERSION!r}, got {specversion!r}"))
+    event_id = _attribute(attrs, "id", errors, required=True)
+    if event_id is not None and len(event_id) > MAX_ID_LENGTH:
+        errors.append(FieldError("id", f"at most {MAX_ID_LENGTH} characters"))
+    source = _attribute(attrs, "source", errors, required=True)
+    event_type = _attribute(attrs, "type", errors, required=True)
+    if event_type is not None and event_type not in EVENT_TYPES:
+        errors.append(FieldError("type", f"unknown event type {event_type!r}; one of {sorted(EVENT_TYPES)}"))
+    time = _attribute(attrs, "time", errors, required=False)
+    traceparent = _attribute(attrs, "traceparent", errors, required=False)
+    _attribute(attrs, "subject", errors, required=False)
+    datacontenttype = _attribute(attrs, "datacontenttype", errors, required=False)
+    if datacontenttype is not None and media_type(datacontenttype)[0] != JSON:
+        errors.append(FieldError("datacontenttype", f"must be {JSON!r}, got {datacontenttype!r}"))
+    if "data_base64" in attrs:
+        errors.append(
+            FieldError("data_base64", "binary data is not accepted; send the event as JSON in data")
+        )
+    if data is None:
+        errors.append(FieldError("data", "the event's fields are missing"))
+    elif not isinstance(data, dict):
+        errors.append(FieldError("data", f"must be a JSON object, got {type(data).__name__}"))
+    if errors:
+        return errors
+    assert event_id is not None and event_type is not None and source is not None
+    assert isinstance(data, dict)
+    return IncomingEvent(event_id, event_type, source, data, time, traceparent)
+
+
+def structured(doc: Any) -> IncomingEvent | list[FieldError]:
+    if not isinstance(doc, dict):
+        return [FieldError("(event)", f"a CloudEvent is a JSON object, got {type(doc).__name__}")]
+    return from_attributes(doc, doc.get("data"))
+
+
+def binary(headers: Mapping[str, str], data: Any) -> IncomingEvent | list[FieldError]:
+    """Binary mode: attributes from ``ce-*`` headers (percent-decoded, as the HTTP binding says)."""
+    attrs = {name: unquote(headers[f"ce-{name}"]) for name in _CE_HEADERS if f"ce-{name}" in headers}
+    if "traceparent" not in attrs and "traceparent" in headers:
+        attrs["traceparent"] = headers["traceparent"]
+    return from_attributes(attrs, data)
+
+
+def parse_single(
+    content_type: str | None, headers: Mapping[str, str], body: bytes
+) -> IncomingEvent | list[FieldError]:
+    """One event from a request to ``POST /v1/events`` (structured or binary mode)."""
+    mime, params = media_type(content_type)
+    is_binary = "ce-specversion" in headers
+    if mime == STRUCTURED and not is_binary:
+        _check_charset(content_type, params, (STRUCTURED,))
+        return structured(parse_json(body))
+    if mime == JSON:
+        _check_charset(content_type, params, (JSON,))
+        doc = parse_json(body)
+        return binary(headers, doc) if is_binary else structured(doc)
+    raise problems.unsupported_media_type(
+        content_type, [STRUCTURED, f"{JSON} with ce-* headers (binary mode)"]
+    )
+
+
+def parse_batch(content_type: str | None, body: bytes) -> list[IncomingEvent | list[FieldError]]:
+    """The events of a request to ``POST /v1/events/batch`` (a JSON array of structured events)."""
+    mime, params = media_type(content_type)
+    if mime not in (BATCH, JSON):
+        raise problems.unsupported_media_type(content_type, [BATCH, JSON])
+    _check_charset(content_type, params, (BATCH, JSON))
+    doc = parse_json(body)
+    if not isinstance(doc, list):
+        raise problems.malformed(f"a batch is a JSON array of CloudEvents, got a JSON {type(doc).__name__}")
+    return [structured(item) for item in doc]
+
+
+def to_event(incoming: IncomingEvent) -> TradeEvent:
+    """Validate the data as the event type; raises ``InvalidEvent`` naming every bad field.
+
+    Data fields are reported as ``data.<path>``; ``id`` fills a missing ``data.event_id`` and must equal
+    it when both are given; ``time`` fills a missing ``data.occurred_at``.
+    """
+    data = dict(incoming.data)
+    errors: list[FieldError] = []
+    id_filled = data.get("event_id") is None
+    if id_filled:
+        data["event_id"] = incoming.id
+    elif not _same_id(incoming.id, data["event_id"]):
+        errors.append(
+            FieldError("id", f"must equal data.event_id ({data['event_id']!r}), got {incoming.id!r}")
+        )
+    if data.get("occurred_at") is None and incoming.time is not None:
+        data["occurred_at"] = incoming.time
+    try:
+        event = parse_event(incoming.type, data)
+    except InvalidEvent as exc:
+        errors.extend(_data_error(err, id_filled) for err in exc.errors)
+        raise InvalidEvent(exc.event_type, errors) from None
+    if errors:
+        raise InvalidEvent(event.avro_name, errors)
+    return event
+
+
+def _same_id(ce_id: str, event_id: Any) -> bool:
+    try:
+        return uuid.UUID(ce_id) == uuid.UUID(str(event_id))
+    except ValueError:
+        return ce_id == str(event_id)
+
+
+def _data_error(err: FieldError, id_filled: bool) -> FieldError:
+    if err.field == "event_id" and id_filled:
+        return FieldError("id", f"the id is the event id and must be a UUID: {err.reason}")
+    return FieldError("data" if err.field == "(event)" else f"data.{err.field}", err.reason)

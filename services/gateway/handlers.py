@@ -1,0 +1,287 @@
+"""HTTP routes of the gateway: ``POST /v1/events``, ``POST /v1/events/batch``, ``/healthz``, ``/readyz``.
+
+Bodies are read by hand (bounded, before parsing) rather than through FastAPI's body validation, so
+every failure leaves as problem details with the field and the reason; the request schemas are still
+published in ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from services.core.logging import bound_contextvars
+from services.core.partners import Partner
+from services.gateway import cloudevents, problems
+from services.gateway.service import Gateway
+
+router = APIRouter()
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+# -- documentation models (/openapi.json) ----------------------------------------------------------------
+
+
+class CloudEventIn(BaseModel):
+    """A CloudEvents 1.0 event in structured mode; ``data`` holds the event's fields (see the AsyncAPI
+    contract for each type). ``data.event_id`` may be omitted (it is taken from ``id``)."""
+
+    specversion: Literal["1.0"]
+    id: str = Field(description="The event id (a UUID); equal to data.event_id. Also the idempotency key.")
+    source: str = Field(description="Accepted as sent; Kafka records carry /corridor/partners/<partner id>.")
+    type: str = Field(description="Record full name, e.g. corridor.trade.orders.OrderPlaced")
+    time: str | None = Field(None, description="Fills data.occurred_at when that is missing.")
+    subject: str | None = None
+    datacontenttype: Literal["application/json"] | None = None
+    traceparent: str | None = Field(None, description="W3C trace context of this event (optional).")
+    data: dict[str, Any]
+
+
+class Accepted(BaseModel):
+    """Where the broker stored the acknowledged event (acks=all)."""
+
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+
+
+class FieldProblem(BaseModel):
+    index: int | None = Field(None, description="Item of a batch (batches only).")
+    field: str
+    reason: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | None = None
+
+
+class BatchItem(BaseModel):
+    index: int
+    status: int
+    event_id: str
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    replayed: bool | None = None
+    error: ProblemDetails | None = None
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItem]
+
+
+def _problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        s: {"model": ProblemDetails, "content": {problems.PROBLEM_JSON: {}}, "description": d}
+        for s, d in {
+            400: "Malformed JSON or headers",
+            401: "Missing or unknown API key",
+            403: "The partner may not publish this event (role, sender or trade)",
+            409: "Idempotency key reused for a different event, or still in progress",
+            413: "Body too large (or too many events)",
+            415: "Unsupported Content-Type",
+            422: "Invalid event: every bad field is listed",
+            503: "Kafka, the schema registry or PostgreSQL unavailable; retry after Retry-After seconds",
+        }.items()
+        if s in statuses
+    }
+
+
+_SECURITY = [{"bearer": []}, {"apiKey": []}]
+_EVENT_SCHEMA = CloudEventIn.model_json_schema()
+
+
+def _request_body(*media: str, batch: bool) -> dict[str, Any]:
+    schema = {"type": "array", "items": _EVENT_SCHEMA, "maxItems": 500} if batch else _EVENT_SCHEMA
+    return {"requestBody": {"required": True, "content": {m: {"schema": schema} for m in media}}}
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def api_key_of(headers: Any) -> str | None:
+    """The key from ``Authorization: Bearer <key>`` or ``X-API-Key``."""
+    authorization = headers.get("authorization")
+    if authorization:
+        scheme, _, credentials = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            return str(credentials.strip())
+    key = headers.get("x-api-key")
+    return key.strip() if key and key.strip() else None
+
+
+async def _partner(request: Request, gateway: Gateway) -> Partner:
+    api_key = api_key_of(request.headers)
+    if api_key is None:
+        raise problems.unauthorized(
+            "send your API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", invalid_key=False
+        )
+    partner = await gateway.authenticate(api_key)
+    if partner is None:
+        raise problems.unauthorized(
+            "the API key is unknown, was rotated, or its partner is disabled", invalid_key=True
+        )
+    return partner
+
+
+def _check_declared_length(request: Request, limit: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise problems.malformed(f"Content-Length {declared!r} is not a number")
+        if int(declared) > limit:
+            raise problems.too_large(f"the body has {int(declared)} bytes; the limit here is {limit} bytes")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it passes ``limit`` bytes (chunked bodies have no Content-Length)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise problems.too_large(f"the body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip().strip('"')  # the IETF draft sends it as a quoted string
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY:
+        raise problems.malformed(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    return key
+
+
+# -- routes -------------------------------------------------------------------------------------------------
+
+
+@router.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    tags=["operations"],
+    summary="Readiness: Kafka and PostgreSQL are reachable",
+    responses={503: {"description": "a dependency is unreachable"}},
+)
+async def readyz(request: Request) -> Response:
+    checks = await _gateway(request).readiness()
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+    )
+
+
+@router.post(
+    "/v1/events",
+    tags=["events"],
+    status_code=201,
+    summary="Publish one event (CloudEvents structured or binary mode)",
+    description=(
+        "Validates, authorises (role, sender, trade party) and produces the event with acks=all; answers "
+        "201 only after the broker acknowledged. Idempotent per partner on the CloudEvents id (or the "
+        "Idempotency-Key header): the same event again returns the first result, a different event with "
+        "the same id is 409."
+    ),
+    response_model=Accepted,
+    responses=_problem_responses(400, 401, 403, 409, 413, 415, 422, 503),
+    openapi_extra={
+        **_request_body(cloudevents.STRUCTURED, cloudevents.JSON, batch=False),
+        "security": _SECURITY,
+    },
+)
+async def post_event(request: Request) -> Response:
+    gateway = _gateway(request)
+    limit = gateway.settings.gateway_max_event_bytes
+    _check_declared_length(request, limit)
+    partner = await _partner(request, gateway)
+    with bound_contextvars(partner_id=partner.partner_id):
+        idempotency_key = _idempotency_key(request)
+        body = await _read_body(request, limit)
+        item = cloudevents.parse_single(request.headers.get("content-type"), request.headers, body)
+        event_id = item.id if isinstance(item, cloudevents.IncomingEvent) else None
+        with bound_contextvars(event_id=event_id):
+            [result] = await gateway.publish(
+                partner,
+                [item],
+                batch=False,
+                idempotency_key=idempotency_key,
+                traceparent=request.state.traceparent,
+            )
+    if result.problem is not None:
+        raise result.problem
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+    return JSONResponse(result.result, status_code=201, headers=headers)
+
+
+@router.post(
+    "/v1/events/batch",
+    tags=["events"],
+    status_code=201,
+    summary="Publish up to 500 events in order",
+    description=(
+        "The whole batch is validated and authorised first: any invalid item is 422 (any forbidden item "
+        "403) listing each item's index and fields, and nothing is produced. Otherwise every event is "
+        "produced in order and its acknowledgement awaited: 201 when all were acknowledged (or had been "
+        "before), 207 with each item's status otherwise, 503 when none was."
+    ),
+    response_model=BatchResult,
+    responses={
+        207: {"model": BatchResult, "description": "Some events were not acknowledged; see each item"},
+        **_problem_responses(400, 401, 403, 409, 413, 415, 422, 503),
+    },
+    openapi_extra={**_request_body(cloudevents.BATCH, cloudevents.JSON, batch=True), "security": _SECURITY},
+)
+async def post_batch(request: Request) -> Response:
+    gateway = _gateway(request)
+    limit = gateway.settings.gateway_max_batch_bytes
+    _check_declared_length(request, limit)
+    partner = await _partner(request, gateway)
+    with bound_contextvars(partner_id=partner.partner_id):
+        body = await _read_body(request, limit)
+        items = cloudevents.parse_batch(request.headers.get("content-type"), body)
+        max_items = gateway.settings.gateway_max_batch_items
+        if not items:
+            raise problems.invalid(
+                "the batch is empty", [{"field": "(batch)", "reason": f"send 1 to {max_items} events"}]
+            )
+        if len(items) > max_items:
+            raise problems.too_large(f"the batch has {len(items)} events; at most {max_items} are accepted")
+        results = await gateway.publish(partner, items, batch=True, traceparent=request.state.traceparent)
+    body_json = {"results": [r.to_json() for r in results]}
+    statuses = {r.status for r in results}
+    if statuses == {201}:
+        return JSONResponse(body_json, status_code=201)
+    if statuses == {503}:
+        first = next(r.problem for r in results if r.problem is not None)
+        problem = problems.Problem(
+            503,
+            first.slug,
+            first.title,
+            f"none of the {len(results)} events was acknowledged: {first.detail}",
+            headers=first.headers,
+            extra=body_json,
+        )
+        raise problem
+    return JSONResponse(body_json, status_code=207)

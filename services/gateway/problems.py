@@ -1,0 +1,185 @@
+"""Problem details (RFC 9457) for every error the gateway answers, and how failures map onto them.
+
+Each problem has a ``type`` URI (``urn:corridor:problem:<slug>``), a ``title`` that is fixed per type,
+a ``detail`` for this occurrence, and, where fields are at fault, ``errors: [{"field", "reason"}]``
+(plus ``index`` for items of a batch). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from aiokafka.errors import KafkaError
+
+from services.core.domain.validation import FieldError
+from services.core.registry_client import RegistryError
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:corridor:problem:"
+WWW_AUTHENTICATE = 'Bearer realm="corridor"'
+
+
+@dataclass(eq=False)
+class Problem(Exception):
+    """An HTTP error in problem-details form; raise it anywhere in a request to answer with it."""
+
+    status: int
+    slug: str
+    title: str
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.detail)
+
+    @property
+    def type(self) -> str:
+        return TYPE_PREFIX + self.slug
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors is not None:
+            out["errors"] = self.errors
+        out.update(self.extra)
+        return out
+
+    def encode(self) -> bytes:
+        return json.dumps(self.body(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def error_list(errors: Iterable[FieldError], index: int | None = None) -> list[dict[str, Any]]:
+    """``[{"field", "reason"}]`` (with ``index`` first when the errors belong to a batch item)."""
+    out = []
+    for err in errors:
+        entry: dict[str, Any] = {} if index is None else {"index": index}
+        entry.update(field=err.field, reason=err.reason)
+        out.append(entry)
+    return out
+
+
+# -- constructors, one per problem type -----------------------------------------------------------------
+
+
+def malformed(detail: str) -> Problem:
+    return Problem(400, "malformed-request", "Malformed request", detail)
+
+
+def unauthorized(detail: str, *, invalid_key: bool) -> Problem:
+    challenge = WWW_AUTHENTICATE + (', error="invalid_token"' if invalid_key else "")
+    return Problem(
+        401, "unauthorized", "Missing or invalid API key", detail, headers={"WWW-Authenticate": challenge}
+    )
+
+
+def forbidden(detail: str, errors: list[dict[str, Any]]) -> Problem:
+    return Problem(403, "forbidden", "Not allowed to publish this event", detail, errors=errors)
+
+
+def not_found(detail: str) -> Problem:
+    return Problem(404, "not-found", "Not found", detail)
+
+
+def method_not_allowed(detail: str) -> Problem:
+    return Problem(405, "method-not-allowed", "Method not allowed", detail)
+
+
+def conflict(detail: str, errors: list[dict[str, Any]] | None = None) -> Problem:
+    return Problem(
+        409, "idempotency-conflict", "Idempotency key reused with a different event", detail, errors
+    )
+
+
+def in_progress(detail: str, retry_after_s: int) -> Problem:
+    return Problem(
+        409,
+        "request-in-progress",
+        "A request with this idempotency key is still being processed",
+        detail,
+        headers={"Retry-After": str(retry_after_s)},
+    )
+
+
+def too_large(detail: str) -> Problem:
+    return Problem(413, "content-too-large", "Request too large", detail)
+
+
+def unsupported_media_type(content_type: str | None, accepted: Iterable[str]) -> Problem:
+    given = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+    return Problem(
+        415,
+        "unsupported-media-type",
+        "Unsupported media type",
+        f"{given} is not accepted here; send {' or '.join(accepted)}",
+    )
+
+
+def invalid(detail: str, errors: list[dict[str, Any]]) -> Problem:
+    return Problem(422, "invalid-event", "Invalid event", detail, errors=errors)
+
+
+def unavailable(slug: str, title: str, detail: str, retry_after_s: int) -> Problem:
+    return Problem(503, slug, title, detail, headers={"Retry-After": str(retry_after_s)})
+
+
+def internal(detail: str = "the gateway failed to handle the request; it has been logged") -> Problem:
+    return Problem(500, "internal-error", "Internal error", detail)
+
+
+# -- failures of the backends -----------------------------------------------------------------------------
+
+
+def from_backend_error(exc: BaseException, retry_after_s: int) -> Problem:
+    """The answer for a failure of Kafka, the schema registry or PostgreSQL while handling a request.
+
+    Unreachable or timing-out backends are 503 with ``Retry-After`` (the client retries, with the same
+    event id, which is idempotent). A registry that *refuses* our schema is a server-side fault (500).
+    """
+    name = type(exc).__name__
+    if isinstance(exc, KafkaError | TimeoutError):
+        return unavailable(
+            "kafka-unavailable",
+            "Kafka did not acknowledge the event",
+            f"the event was not acknowledged by Kafka ({name}: {exc}); retry with the same event id",
+            retry_after_s,
+        )
+    if isinstance(exc, httpx.TransportError) or (isinstance(exc, RegistryError) and exc.status >= 500):
+        return unavailable(
+            "schema-registry-unavailable",
+            "Schema registry unavailable",
+            f"the event's schema could not be resolved ({name}: {exc}); retry later",
+            retry_after_s,
+        )
+    if isinstance(exc, RegistryError):
+        return internal(f"the schema registry refused the event's schema: {exc}")
+    if _is_database_error(exc):
+        return unavailable(
+            "database-unavailable",
+            "Database unavailable",
+            f"PostgreSQL failed ({name}); retry later",
+            retry_after_s,
+        )
+    return internal()
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    import asyncpg
+
+    return isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | ConnectionError | OSError)
+
+
+def problem_headers(problem: Problem, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    headers = dict(problem.headers)
+    if extra:
+        headers.update(extra)
+    return headers

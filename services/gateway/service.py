@@ -1,0 +1,494 @@
+"""What the gateway does with a request's events: validate, authorise, claim, produce, await the acks.
+
+``Gateway.publish`` runs the phases in order, each for every item before the next phase starts, so a
+batch is all-or-nothing up to the point where Kafka is involved:
+
+1. validation — CloudEvents attributes and ``parse_event`` (every bad field): 422, nothing produced;
+2. authorisation — role, sender, trade party (``parties``): 403, nothing produced;
+3. idempotency claims (``store``): an event already acknowledged is answered from its stored result, a
+   key reused for a different event is 409, a key another request is producing is waited for;
+4. produce with acks=all through one idempotent ``TradeProducer``, in the order received, and await
+   every acknowledgement (bounded by ``gateway_produce_timeout_s``). The claims are completed, and the
+   trade's new parties recorded, in one transaction after the acks and before the answer, so the next
+   request of the trade already sees them.
+
+Nothing is reported as accepted unless the broker acknowledged it. If the wait times out the answer is
+503, while a background task keeps waiting on the broker: an event acknowledged late is still recorded,
+and the client's retry (same id) gets the stored result instead of a second copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import io
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from aiokafka.errors import KafkaConnectionError
+from aiokafka.structs import RecordMetadata
+from fastavro import schemaless_writer
+
+from services.core import partners
+from services.core.codec import Codec
+from services.core.domain.base import TradeEvent
+from services.core.domain.validation import FieldError, InvalidEvent
+from services.core.envelope import new_traceparent, source_for, trace_id
+from services.core.kafka import TradeProducer
+from services.core.logging import bound_contextvars, get_logger
+from services.core.registry_client import RegistryClient
+from services.core.schemas import catalog
+from services.gateway import cloudevents, problems
+from services.gateway.cloudevents import IncomingEvent
+from services.gateway.parties import TradeView, joining_parties
+from services.gateway.problems import Problem
+from services.gateway.settings import GatewaySettings
+from services.gateway.store import ClaimState, Completion, GatewayStore
+
+log = get_logger("corridor.gateway")
+
+#: A failed producer start is retried at most this often (requests in between get 503 at once).
+PRODUCER_RESTART_INTERVAL_S = 1.0
+
+
+@dataclass
+class ItemResult:
+    """The outcome of one event of a request."""
+
+    index: int
+    event_id: str
+    status: int
+    result: dict[str, Any] | None = None  # {"event_id", "topic", "partition", "offset"}
+    replayed: bool = False
+    problem: Problem | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "status": self.status}
+        if self.result is not None:
+            out.update(self.result)
+            if self.replayed:
+                out["replayed"] = True
+        else:
+            out["event_id"] = self.event_id
+        if self.problem is not None:
+            out["error"] = self.problem.body()
+        return out
+
+
+def published(event: TradeEvent, meta: RecordMetadata) -> dict[str, Any]:
+    return {
+        "event_id": str(event.event_id),
+        "topic": meta.topic,
+        "partition": meta.partition,
+        "offset": meta.offset,
+    }
+
+
+def event_digest(event: TradeEvent) -> bytes:
+    """SHA-256 of the event's type and Avro encoding: equal for equal events however the JSON was written."""
+    buf = io.BytesIO()
+    buf.write(event.avro_name.encode() + b"\0")
+    schemaless_writer(buf, catalog().event(event.avro_name).parsed, event.to_avro())
+    return hashlib.sha256(buf.getvalue()).digest()
+
+
+def child_traceparent(parent: str | None) -> str:
+    """A new span in the caller's trace (W3C trace context), or a new trace."""
+    parent_trace = trace_id(parent)
+    if parent_trace is None or parent is None:
+        return new_traceparent()
+    return f"00-{parent_trace}-{secrets.token_hex(8)}-{parent[-2:]}"
+
+
+class KafkaLink:
+    """The gateway's one producer, started on first use, and started again after a failed start."""
+
+    def __init__(
+        self, bootstrap_servers: str, codec: Codec, *, request_timeout_ms: int, start_timeout_s: float
+    ):
+        self.bootstrap_servers = bootstrap_servers
+        self.codec = codec
+        self.request_timeout_ms = request_timeout_ms
+        self.start_timeout_s = start_timeout_s
+        self._producer: TradeProducer | None = None
+        self._lock = asyncio.Lock()
+        self._failed: tuple[float, str] | None = None
+
+    async def producer(self) -> TradeProducer:
+        if self._producer is not None:
+            return self._producer
+        async with self._lock:
+            if self._producer is not None:
+                return self._producer
+            now = asyncio.get_running_loop().time()
+            if self._failed is not None and now - self._failed[0] < PRODUCER_RESTART_INTERVAL_S:
+                raise KafkaConnectionError(self._failed[1])
+            producer = TradeProducer(
+                self.bootstrap_servers,
+                self.codec,
+                client_id="corridor-gateway",
+                request_timeout_ms=self.request_timeout_ms,
+            )
+            try:
+                await asyncio.wait_for(producer.start(), self.start_timeout_s)
+            except (Exception, asyncio.CancelledError) as exc:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(producer.stop(), 5)
+                reason = f"Kafka at {self.bootstrap_servers} is unreachable ({type(exc).__name__}: {exc})"
+                self._failed = (now, reason)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                raise KafkaConnectionError(reason) from exc
+            self._failed = None
+            self._producer = producer
+            log.info("kafka_producer_started", bootstrap_servers=self.bootstrap_servers)
+            return producer
+
+    async def ping(self, timeout_s: float) -> None:
+        producer = await self.producer()
+        # Ask a broker for fresh metadata: the producer's cached metadata would say yes after a crash.
+        client = producer._producer.client
+        await asyncio.wait_for(client.fetch_all_metadata(), timeout_s)
+
+    async def stop(self, timeout_s: float) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            try:
+                await asyncio.wait_for(producer.stop(), timeout_s)
+            except Exception as exc:  # unacknowledged events at shutdown are logged, not raised
+                log.warning("kafka_producer_stop_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+@dataclass
+class _Sent:
+    index: int
+    key: str
+    event: TradeEvent
+    future: asyncio.Future[RecordMetadata]
+
+
+@dataclass
+class Gateway:
+    settings: GatewaySettings
+    pool: asyncpg.Pool
+    store: GatewayStore
+    kafka: KafkaLink
+    codec: Codec
+    registry: RegistryClient
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @classmethod
+    async def open(cls, settings: GatewaySettings) -> Gateway:
+        if not settings.database_url:
+            raise ValueError("CORRIDOR_DATABASE_URL is not set")
+        pool = await asyncpg.create_pool(
+            settings.database_url,
+            min_size=settings.gateway_pool_min_size,
+            max_size=max(settings.gateway_pool_max_size, settings.gateway_pool_min_size),
+            server_settings={"application_name": "corridor-gateway"},
+        )
+        try:
+            store = GatewayStore(
+                pool,
+                settings.gateway_db_schema,
+                stale_after_s=max(60.0, 3 * settings.gateway_produce_timeout_s),
+            )
+            await partners.ensure_schema(pool, schema=settings.partners_db_schema)
+            await store.ensure_schema()
+        except BaseException:
+            await pool.close()
+            raise
+        registry = RegistryClient(
+            settings.schema_registry_url, timeout=settings.gateway_produce_timeout_s / 2
+        )
+        codec = Codec(registry, auto_register=settings.gateway_auto_register)
+        kafka = KafkaLink(
+            settings.bootstrap_servers,
+            codec,
+            request_timeout_ms=settings.gateway_kafka_request_timeout_ms,
+            start_timeout_s=settings.gateway_produce_timeout_s,
+        )
+        gateway = cls(settings, pool, store, kafka, codec, registry)
+        gateway._spawn(gateway._warm_up())
+        return gateway
+
+    async def close(self) -> None:
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=self.settings.gateway_produce_timeout_s)
+        await self.kafka.stop(self.settings.gateway_produce_timeout_s)
+        await self.registry.close()
+        await self.pool.close()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _warm_up(self) -> None:
+        """Connect to Kafka and resolve the schema ids before the first request needs them (best effort)."""
+        try:
+            await self.kafka.producer()
+            await self.codec.prepare()
+            log.info("gateway_warm", schemas=len(self.codec.schemas.events))
+        except Exception as exc:
+            log.warning("gateway_warm_up_incomplete", error=f"{type(exc).__name__}: {exc}")
+
+    @property
+    def retry_after_s(self) -> int:
+        return self.settings.gateway_retry_after_s
+
+    # -- requests ----------------------------------------------------------------------------------------
+
+    async def authenticate(self, api_key: str) -> partners.Partner | None:
+        return await partners.authenticate(self.pool, api_key, schema=self.settings.partners_db_schema)
+
+    async def readiness(self, timeout_s: float = 3.0) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(self.store.ping(), timeout_s)
+            checks["postgres"] = "ok"
+        except Exception as exc:
+            checks["postgres"] = f"{type(exc).__name__}: {exc}"
+        try:
+            await self.kafka.ping(timeout_s)
+            checks["kafka"] = "ok"
+        except Exception as exc:
+            checks["kafka"] = f"{type(exc).__name__}: {exc}"
+        return checks
+
+    async def publish(
+        self,
+        partner: partners.Partner,
+        items: Sequence[IncomingEvent | list[FieldError]],
+        *,
+        batch: bool,
+        idempotency_key: str | None = None,
+        traceparent: str | None = None,
+    ) -> list[ItemResult]:
+        """Publish a request's events as ``partner``; per-item results, or a Problem for the request."""
+
+        def at(i: int) -> int | None:
+            return i if batch else None
+
+        events = self._validate(items, at)
+        incoming = [i for i in items if isinstance(i, IncomingEvent)]
+        self._authorize(partner, events, at, await self.store.members(e.trade_id for e in events))
+
+        keys = [idempotency_key] if idempotency_key and not batch else [str(e.event_id) for e in events]
+        hashes = [event_digest(e) for e in events]
+        token = uuid.uuid4()
+        claims = await self.store.wait_for_others(
+            partner.partner_id, keys, hashes, token, self.settings.gateway_produce_timeout_s + 1
+        )
+        owned = [i for i, k in enumerate(keys) if claims[k].state is ClaimState.OWNED]
+        conflicts = [i for i, k in enumerate(keys) if claims[k].state is ClaimState.CONFLICT]
+        busy = [i for i, k in enumerate(keys) if claims[k].state is ClaimState.IN_PROGRESS]
+        if conflicts or busy:
+            await self.store.release(partner.partner_id, token, [keys[i] for i in owned])
+            if conflicts:
+                errors = [
+                    {
+                        **({} if at(i) is None else {"index": i}),
+                        "field": "id",
+                        "reason": f"{keys[i]!r} was "
+                        "used before for a different event; a new event needs a new id",
+                    }
+                    for i in conflicts
+                ]
+                raise problems.conflict(
+                    "an idempotency key was used before with a different event; nothing was produced", errors
+                )
+            raise problems.in_progress(
+                f"another request is still producing event(s) {[keys[i] for i in busy]}; retry to get "
+                "its result",
+                self.retry_after_s,
+            )
+
+        results: list[ItemResult | None] = [None] * len(events)
+        for i, key in enumerate(keys):
+            claim = claims[key]
+            if claim.state is ClaimState.DONE:
+                results[i] = ItemResult(i, str(events[i].event_id), 201, claim.result, replayed=True)
+                log.info("event_replayed", event_id=str(events[i].event_id), **(claim.result or {}))
+        if owned:
+            todo = [
+                (i, keys[i], events[i], child_traceparent(incoming[i].traceparent or traceparent))
+                for i in owned
+            ]
+            for i, outcome in await self._produce(partner, token, todo):
+                results[i] = outcome
+        assert all(r is not None for r in results)
+        return [r for r in results if r is not None]
+
+    def _validate(self, items: Sequence[IncomingEvent | list[FieldError]], at: Any) -> list[TradeEvent]:
+        events: list[TradeEvent] = []
+        errors: list[dict[str, Any]] = []
+        first_of: dict[uuid.UUID, int] = {}
+        for i, item in enumerate(items):
+            if isinstance(item, list):
+                errors += problems.error_list(item, at(i))
+                continue
+            try:
+                event = cloudevents.to_event(item)
+            except InvalidEvent as exc:
+                errors += problems.error_list(exc.errors, at(i))
+                continue
+            if event.event_id in first_of:
+                errors += problems.error_list(
+                    [
+                        FieldError(
+                            "id", f"the batch has this id twice (items {first_of[event.event_id]} and {i})"
+                        )
+                    ],
+                    at(i),
+                )
+            first_of.setdefault(event.event_id, i)
+            events.append(event)
+        if errors:
+            bad = len({e.get("index") for e in errors})
+            raise problems.invalid(
+                f"{bad} of {len(items)} events are invalid; nothing was produced"
+                if at(0) is not None
+                else f"the event is invalid ({len(errors)} field error(s)); it was not produced",
+                errors,
+            )
+        return events
+
+    def _authorize(self, partner: partners.Partner, events: list[TradeEvent], at: Any, members: Any) -> None:
+        view = TradeView.of(members)
+        errors: list[dict[str, Any]] = []
+        for i, event in enumerate(events):
+            reasons = view.check(partner.partner_id, partner.role, event)
+            if reasons:
+                errors += problems.error_list(reasons, at(i))
+            else:
+                view.admit(event)
+        if errors:
+            log.warning("publish_forbidden", partner_id=partner.partner_id, errors=errors[:10])
+            raise problems.forbidden(
+                f"partner {partner.partner_id!r} ({partner.role}) may not publish "
+                + ("some of these events; nothing was produced" if at(0) is not None else "this event"),
+                errors,
+            )
+
+    async def _produce(
+        self, partner: partners.Partner, token: uuid.UUID, todo: list[tuple[int, str, TradeEvent, str]]
+    ) -> list[tuple[int, ItemResult]]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.gateway_produce_timeout_s
+        source = source_for(partner.partner_id)
+        out: list[tuple[int, ItemResult]] = []
+
+        def failed(i: int, event: TradeEvent, problem: Problem) -> None:
+            out.append((i, ItemResult(i, str(event.event_id), problem.status, problem=problem)))
+
+        sent: list[_Sent] = []
+        failure: Problem | None = None
+        try:
+            producer = await self.kafka.producer()
+            await asyncio.wait_for(
+                self.codec.prepare(*{e.avro_name for _, _, e, _ in todo}), max(deadline - loop.time(), 0.1)
+            )
+        except Exception as exc:
+            failure = problems.from_backend_error(exc, self.retry_after_s)
+            log.warning("produce_unavailable", error=f"{type(exc).__name__}: {exc}", status=failure.status)
+        for i, key, event, traceparent in todo:
+            if failure is None:
+                try:
+                    future = await asyncio.wait_for(
+                        producer.send(event, source=source, traceparent=traceparent),
+                        max(deadline - loop.time(), 0.1),
+                    )
+                    sent.append(_Sent(i, key, event, future))
+                    continue
+                except Exception as exc:
+                    # Later items are not sent after a failure: they must not overtake it.
+                    failure = problems.from_backend_error(exc, self.retry_after_s)
+                    log.warning(
+                        "produce_failed", event_id=str(event.event_id), error=f"{type(exc).__name__}: {exc}"
+                    )
+            assert failure is not None
+            failed(i, event, failure)
+        unsent = {k for _, k, _, _ in todo} - {s.key for s in sent}
+        if unsent:
+            try:
+                await self.store.release(partner.partner_id, token, sorted(unsent))
+            except Exception as exc:
+                log.error("idempotency_release_failed", error=f"{type(exc).__name__}: {exc}")
+        if not sent:
+            return out
+
+        finalizing = self._spawn(self._finalize(partner.partner_id, token, sent))
+        try:
+            acks = await asyncio.wait_for(asyncio.shield(finalizing), max(deadline - loop.time(), 0.1))
+        except TimeoutError:
+            timeout = self.settings.gateway_produce_timeout_s
+            problem = problems.unavailable(
+                "kafka-unavailable",
+                "Kafka did not acknowledge the event",
+                f"Kafka did not acknowledge within {timeout:g} s; the event may still be stored: retry with "
+                "the same id, which returns the stored result instead of producing it twice",
+                self.retry_after_s,
+            )
+            log.warning("produce_timeout", events=len(sent), timeout_s=timeout)
+            for s in sent:
+                failed(s.index, s.event, problem)
+            return out
+        for s, ack in zip(sent, acks, strict=True):
+            with bound_contextvars(event_id=str(s.event.event_id)):
+                if isinstance(ack, BaseException):
+                    failed(s.index, s.event, problems.from_backend_error(ack, self.retry_after_s))
+                    log.warning("event_not_acknowledged", error=f"{type(ack).__name__}: {ack}")
+                else:
+                    result = published(s.event, ack)
+                    out.append((s.index, ItemResult(s.index, result["event_id"], 201, result)))
+                    log.info(
+                        "event_accepted",
+                        type=s.event.avro_name,
+                        trade_id=str(s.event.trade_id),
+                        topic=ack.topic,
+                        partition=ack.partition,
+                        offset=ack.offset,
+                    )
+        return out
+
+    async def _finalize(
+        self, partner_id: str, token: uuid.UUID, sent: list[_Sent]
+    ) -> list[RecordMetadata | BaseException]:
+        """Await the broker, then store results and new trade parties (runs on even if the request left)."""
+        acks: list[RecordMetadata | BaseException] = list(
+            await asyncio.gather(*(s.future for s in sent), return_exceptions=True)
+        )
+        done, failed = [], []
+        for s, ack in zip(sent, acks, strict=True):
+            if isinstance(ack, BaseException):
+                failed.append(s.key)
+            else:
+                done.append(
+                    Completion(
+                        s.key,
+                        published(s.event, ack),
+                        s.event.trade_id,
+                        s.event.event_id,
+                        s.event.avro_name,
+                        joining_parties(s.event),
+                    )
+                )
+        try:
+            await self.store.complete(partner_id, token, done, failed)
+        except Exception as exc:
+            # The events are in Kafka; only the bookkeeping is lost. Say so loudly.
+            log.error(
+                "idempotency_record_failed",
+                partner_id=partner_id,
+                event_ids=[str(s.event.event_id) for s in sent],
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        return acks

@@ -1,0 +1,46 @@
+"""Gateway settings from the environment (prefix ``CORRIDOR_``, like the rest of Corridor).
+
+``CORRIDOR_BOOTSTRAP_SERVERS``, ``CORRIDOR_SCHEMA_REGISTRY_URL`` and ``CORRIDOR_DATABASE_URL`` are shared
+with every service; the ``CORRIDOR_GATEWAY_*`` variables only tune this one.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_SCHEMA_REGISTRY_URL
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+MiB = 1024 * 1024
+_SCHEMA_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CORRIDOR_", extra="ignore")
+
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
+    schema_registry_url: str = DEFAULT_SCHEMA_REGISTRY_URL
+    database_url: str | None = None
+    log_level: str = "INFO"
+    log_format: str = "json"  # "console" for people
+
+    #: PostgreSQL schema of the gateway's own tables (trade parties, idempotency records).
+    gateway_db_schema: str = Field(default="gateway", pattern=_SCHEMA_NAME)
+    #: PostgreSQL schema of the partner table shared with other services (services/core/partners.py).
+    partners_db_schema: str = Field(default="partners", pattern=_SCHEMA_NAME)
+    gateway_pool_min_size: int = Field(default=1, ge=1)
+    gateway_pool_max_size: int = Field(default=10, ge=1)
+
+    #: Longest a request waits for the broker's acknowledgement before answering 503.
+    gateway_produce_timeout_s: float = Field(default=10.0, gt=0)
+    #: aiokafka's request timeout (metadata, produce requests); below the produce timeout.
+    gateway_kafka_request_timeout_ms: int = Field(default=5000, ge=500)
+    gateway_max_event_bytes: int = Field(default=1 * MiB, ge=1024)
+    gateway_max_batch_bytes: int = Field(default=8 * MiB, ge=1024)
+    gateway_max_batch_items: int = Field(default=500, ge=1)
+    #: Register event schemas that the registry lacks (False: only look their ids up).
+    gateway_auto_register: bool = True
+    #: Seconds a 503 asks clients to wait (``Retry-After``).
+    gateway_retry_after_s: int = Field(default=5, ge=1)

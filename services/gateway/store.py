@@ -1,0 +1,252 @@
+"""PostgreSQL state of the gateway (its own schema, default ``gateway``).
+
+* ``trade_parties`` — (trade id, party id, role): who is a party to which trade, recorded from the
+  accepted events that name parties (``parties.JOIN_FIELDS``), with the event that brought them in.
+* ``idempotency`` — one row per (partner, idempotency key): the SHA-256 of the event as encoded (so the
+  same event sent with other JSON spacing or number formatting is the same), ``state`` ``pending``
+  while a request owns the key and produces, ``done`` with the broker's answer once acknowledged.
+
+A request *claims* its keys first (``INSERT … ON CONFLICT DO NOTHING``: of two concurrent requests with
+one key exactly one gets the row), produces only what it claimed, and completes the rows after the
+broker acknowledged — in the same transaction that records the trade's new parties. A failed produce
+deletes its claim so the client can retry. A claim left ``pending`` by a crashed process becomes
+claimable again after ``stale_after_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import asyncpg
+
+from services.gateway.parties import Member
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class ClaimState(Enum):
+    OWNED = "owned"  # this request produces it
+    DONE = "done"  # produced and acknowledged before: answer with the stored result
+    CONFLICT = "conflict"  # the key was used for a different event
+    IN_PROGRESS = "in_progress"  # another request is producing it right now
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    state: ClaimState
+    result: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """An acknowledged event: its key, the result to replay, and the parties it adds to its trade."""
+
+    key: str
+    result: dict[str, Any]
+    trade_id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    joins: Sequence[Member]
+
+
+class GatewayStore:
+    def __init__(
+        self, pool: asyncpg.Pool, db_schema: str = "gateway", *, stale_after_s: float = 60.0
+    ) -> None:
+        if not _IDENTIFIER.match(db_schema):
+            raise ValueError(f"invalid PostgreSQL schema name for the gateway: {db_schema!r}")
+        self.pool = pool
+        self.db_schema = db_schema
+        self.stale_after_s = stale_after_s
+        self._parties = f'"{db_schema}".trade_parties'
+        self._idem = f'"{db_schema}".idempotency'
+
+    async def ensure_schema(self) -> None:
+        statements = [
+            f'CREATE SCHEMA IF NOT EXISTS "{self.db_schema}"',
+            f"""CREATE TABLE IF NOT EXISTS {self._parties} (
+                    trade_id   uuid NOT NULL,
+                    party_id   text NOT NULL,
+                    role       text NOT NULL,
+                    event_id   uuid NOT NULL,
+                    event_type text NOT NULL,
+                    joined_at  timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (trade_id, party_id, role)
+                )""",
+            f"""CREATE TABLE IF NOT EXISTS {self._idem} (
+                    partner_id   text NOT NULL,
+                    key          text NOT NULL,
+                    body_hash    bytea NOT NULL,
+                    state        text NOT NULL CHECK (state IN ('pending', 'done')),
+                    claim_token  uuid NOT NULL,
+                    claimed_at   timestamptz NOT NULL DEFAULT now(),
+                    result       jsonb,
+                    completed_at timestamptz,
+                    PRIMARY KEY (partner_id, key)
+                )""",
+        ]
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"corridor:{self.db_schema}:ddl"
+            )
+            for statement in statements:
+                await conn.execute(statement)
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+    # -- trade parties ----------------------------------------------------------------------------------
+
+    async def members(self, trade_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[Member]]:
+        ids = list(set(trade_ids))
+        rows = await self.pool.fetch(
+            f"SELECT trade_id, party_id, role FROM {self._parties} WHERE trade_id = ANY($1::uuid[])", ids
+        )
+        out: dict[uuid.UUID, set[Member]] = {}
+        for row in rows:
+            out.setdefault(row["trade_id"], set()).add(Member(row["party_id"], row["role"]))
+        return out
+
+    # -- idempotency --------------------------------------------------------------------------------------
+
+    async def claim(
+        self, partner_id: str, keys: Sequence[str], hashes: Sequence[bytes], token: uuid.UUID
+    ) -> dict[str, Claim]:
+        """Claim each key for this request (``token``), or say why not."""
+        wanted = dict(zip(keys, hashes, strict=True))
+        inserted = await self.pool.fetch(
+            f"""INSERT INTO {self._idem} (partner_id, key, body_hash, state, claim_token)
+                SELECT $1, k, h, 'pending', $4 FROM unnest($2::text[], $3::bytea[]) AS t(k, h)
+                ON CONFLICT (partner_id, key) DO NOTHING
+                RETURNING key""",
+            partner_id,
+            list(keys),
+            list(hashes),
+            token,
+        )
+        claims = {row["key"]: Claim(row["key"], ClaimState.OWNED) for row in inserted}
+        rest = [k for k in keys if k not in claims]
+        if rest:
+            claims.update(await self._existing(partner_id, rest, wanted, token))
+        for key in rest:
+            # deleted between the insert and the select (its owner failed): claim it again next round
+            claims.setdefault(key, Claim(key, ClaimState.IN_PROGRESS))
+        return claims
+
+    async def _existing(
+        self, partner_id: str, keys: list[str], wanted: dict[str, bytes], token: uuid.UUID
+    ) -> dict[str, Claim]:
+        rows = await self.pool.fetch(
+            f"""SELECT key, body_hash, state, result,
+                       claimed_at < now() - make_interval(secs => $3) AS stale
+                FROM {self._idem} WHERE partner_id = $1 AND key = ANY($2::text[])""",
+            partner_id,
+            keys,
+            self.stale_after_s,
+        )
+        claims: dict[str, Claim] = {}
+        stale: list[str] = []
+        for row in rows:
+            key = row["key"]
+            if bytes(row["body_hash"]) != wanted[key]:
+                claims[key] = Claim(key, ClaimState.CONFLICT)
+            elif row["state"] == "done":
+                claims[key] = Claim(key, ClaimState.DONE, json.loads(row["result"]))
+            elif row["stale"]:
+                stale.append(key)
+            else:
+                claims[key] = Claim(key, ClaimState.IN_PROGRESS)
+        if stale:
+            # A pending claim nobody completed (its process died): take it over.
+            taken = await self.pool.fetch(
+                f"""UPDATE {self._idem} SET claim_token = $3, claimed_at = now()
+                    WHERE partner_id = $1 AND key = ANY($2::text[]) AND state = 'pending'
+                      AND claimed_at < now() - make_interval(secs => $4)
+                    RETURNING key""",
+                partner_id,
+                stale,
+                token,
+                self.stale_after_s,
+            )
+            for row in taken:
+                claims[row["key"]] = Claim(row["key"], ClaimState.OWNED)
+            for key in stale:
+                claims.setdefault(key, Claim(key, ClaimState.IN_PROGRESS))
+        return claims
+
+    async def wait_for_others(
+        self,
+        partner_id: str,
+        keys: Sequence[str],
+        hashes: Sequence[bytes],
+        token: uuid.UUID,
+        timeout_s: float,
+        poll_s: float = 0.025,
+    ) -> dict[str, Claim]:
+        """Claim again until no key is in progress elsewhere (or ``timeout_s`` passed)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        hash_of = dict(zip(keys, hashes, strict=True))
+        claims = await self.claim(partner_id, keys, hashes, token)
+        while any(c.state is ClaimState.IN_PROGRESS for c in claims.values()) and loop.time() < deadline:
+            await asyncio.sleep(poll_s)
+            waiting = [k for k, c in claims.items() if c.state is ClaimState.IN_PROGRESS]
+            claims.update(await self.claim(partner_id, waiting, [hash_of[k] for k in waiting], token))
+        return claims
+
+    async def complete(
+        self, partner_id: str, token: uuid.UUID, done: Sequence[Completion], failed: Sequence[str]
+    ) -> None:
+        """Store the results of acknowledged events with their trades' new parties; free failed claims."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if done:
+                await conn.execute(
+                    f"""UPDATE {self._idem} AS i
+                        SET state = 'done', result = d.result::jsonb, completed_at = now()
+                        FROM unnest($3::text[], $4::text[]) AS d(key, result)
+                        WHERE i.partner_id = $1 AND i.key = d.key AND i.claim_token = $2""",
+                    partner_id,
+                    token,
+                    [c.key for c in done],
+                    [json.dumps(c.result) for c in done],
+                )
+                joins = [(c, m) for c in done for m in c.joins]
+                if joins:
+                    await conn.execute(
+                        f"""INSERT INTO {self._parties} (trade_id, party_id, role, event_id, event_type)
+                            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[])
+                            ON CONFLICT DO NOTHING""",
+                        [c.trade_id for c, _ in joins],
+                        [m.party_id for _, m in joins],
+                        [m.role for _, m in joins],
+                        [c.event_id for c, _ in joins],
+                        [c.event_type for c, _ in joins],
+                    )
+            if failed:
+                await self.release(partner_id, token, failed, conn)
+
+    async def release(
+        self,
+        partner_id: str,
+        token: uuid.UUID,
+        keys: Sequence[str],
+        conn: asyncpg.Connection | asyncpg.Pool | None = None,
+    ) -> None:
+        """Give up claims this request holds without having produced (or whose produce failed)."""
+        if not keys:
+            return
+        await (conn or self.pool).execute(
+            f"""DELETE FROM {self._idem}
+                WHERE partner_id = $1 AND claim_token = $2 AND key = ANY($3::text[]) AND state = 'pending'""",
+            partner_id,
+            token,
+            list(keys),
+        )
