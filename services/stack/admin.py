@@ -12,6 +12,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
+from aiokafka.protocol.metadata import MetadataRequest
 
 from services.core.topics import TopicSpec
 from services.stack.errors import StackError
@@ -136,29 +137,42 @@ async def ensure_topics(
                     f"warning: topic {spec.name} has {len(described['partitions'])} partitions, "
                     f"TOPIC_SPECS says {spec.partitions} (left alone)"
                 )
-    await wait_for_leaders(bootstrap_servers, [s.name for s in missing], wait_s)
+    # Existing topics too: right after a restart their partitions may still be electing leaders.
+    await wait_for_leaders(bootstrap_servers, [s.name for s in specs], wait_s)
     return [s.name for s in missing], present
 
 
 async def wait_for_leaders(bootstrap_servers: str, topics: list[str], wait_s: float) -> None:
-    """New partitions are usable once each has a leader; wait for that so `up` returns a ready stack."""
+    """Wait until every broker's metadata shows every partition of ``topics`` with a leader.
+
+    Each broker is asked itself: metadata reaches the brokers of a cluster one by one, and a client
+    that happens to ask a lagging one right after `up` would not find the new topics.
+    """
     if not topics:
         return
     deadline = time.monotonic() + wait_s
     async with admin_client(bootstrap_servers) as client:
+        nodes = sorted(int(b["node_id"]) for b in (await client.describe_cluster())["brokers"])
         while True:
-            described = await client.describe_topics(topics)
-            leaderless = [
-                f"{t['topic']}-{p['partition']}"
-                for t in described
-                for p in t.get("partitions", [])
-                if p["leader"] < 0
-            ]
-            if not leaderless and all(t["error_code"] == 0 and t["partitions"] for t in described):
+            lagging: list[str] = []
+            for node_id in nodes:
+                # aiokafka's describe_topics asks a random node; _send_request names the node to ask.
+                response = await client._send_request(MetadataRequest(topics), node_id=node_id)
+                described = response.to_object()["topics"]
+                complete = len(described) == len(topics) and all(
+                    t["error_code"] == 0
+                    and t["partitions"]
+                    and all(p["leader"] >= 0 for p in t["partitions"])
+                    for t in described
+                )
+                if not complete:
+                    lagging.append(str(node_id))
+            if not lagging:
                 return
             if time.monotonic() > deadline:
                 raise StackError(
-                    f"partitions without a leader after {wait_s:.0f}s: {', '.join(leaderless[:10])}"
+                    f"topics {', '.join(topics)} not ready on broker(s) {', '.join(lagging)} "
+                    f"after {wait_s:.0f}s"
                 )
             await asyncio.sleep(0.2)
 

@@ -237,6 +237,7 @@ def up(config: StackConfig, report: Report | None = None) -> StackStatus:
             report(f"topics {', '.join(s.name for s in TOPIC_SPECS)} exist (left alone)")
         _ensure_registry(config, state, database_url, bootstrap, report, started, reused)
 
+        state.layout = _layout(config, brokers)
         state.last_up = {"started": started, "reused": reused}
         state.save(config.state_file)
     summary = []
@@ -316,7 +317,8 @@ def _ensure_postgres(
         assert config.database_url is not None
         report(f"checking PostgreSQL at {_redacted(config.database_url)}…")
         _run(_check_database(config.database_url))
-        state.postgres = {"embedded": False}
+        # Recorded without its password: `status` from another shell can still show where it is.
+        state.postgres = {"embedded": False, "url": _redacted(config.database_url)}
         return config.database_url
     server = EmbeddedPostgres(config.postgres_data_dir, config.postgres_port)
     pid = server.pid()
@@ -347,7 +349,7 @@ async def _check_database(url: str) -> None:
 
     try:
         connection = await asyncpg.connect(url, timeout=10)
-    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+    except (TimeoutError, OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise StackError(f"PostgreSQL at {_redacted(url)} does not accept connections: {exc}") from exc
     await connection.close()
 
@@ -464,6 +466,8 @@ def down(
                     server.stop()
                 stopped.append("postgres")
             state.postgres = {}
+        elif not state.postgres.get("embedded") and not state.processes:
+            state.postgres = {}  # an external server is never stopped, only forgotten with the rest
         if not state.processes:
             state.last_up = {}
 
@@ -529,7 +533,7 @@ def status(config: StackConfig) -> StackStatus:
         if state.postgres.get("embedded") and not pg.alive:
             problems.append("postgres is down")
     else:
-        url = config.database_url
+        url = config.database_url or state.postgres.get("url")
         parts = urlsplit(url or "")
         alive = bool(parts.hostname) and _port_open(parts.hostname or "", parts.port or 5432)
         pg = PostgresStatus(False, url, parts.port, None, alive)
@@ -549,7 +553,7 @@ def status(config: StackConfig) -> StackStatus:
         elif record is not None:
             problems.append("registry is down")
 
-    if not running_any and not state.postgres:
+    if not running_any and not state.postgres.get("embedded"):
         problems.append("the stack is not running (`corridor stack up` starts it)")
 
     return StackStatus(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.stack import StackConfig, StackError, down, up
+from services.stack import StackConfig, StackError, down, status, up
 
 from .conftest import isolated_config
 
@@ -19,6 +19,9 @@ def test_restart_from_existing_data_then_a_crashing_broker(
     first = up(config)
     cluster_id = config.cluster_file.read_text()
     down(config)
+    stopped = status(config)
+    assert not stopped.ok and not stopped.brokers[0].alive
+    assert stopped.postgres.alive  # external: checked by `up`, never stopped by `down`
 
     # Second start: same data, no new format, the same cluster.
     again = up(config)
