@@ -34,7 +34,9 @@ def isolated_config(brokers: int, **overrides: object) -> StackConfig:
     # The embedded PostgreSQL runs as an unprivileged user when we are root: it must reach its data dir.
     state_dir.chmod(0o755)
     for _ in range(200):
-        base = random.randrange(20_000, 59_000, 1_000) + 92
+        # Below Linux's ephemeral range (32768+): a client's outgoing connection must not grab a port
+        # between our check and the broker's bind.
+        base = random.randrange(20_000, 32_000, 1_000) + 92
         ports = [base + (n - 1) * 100 + k for n in range(1, brokers + 1) for k in (0, 1)] + [
             base + 50,
             base + 51,
