@@ -25,6 +25,9 @@ from services.gateway.settings import GatewaySettings
 
 log = structlog.get_logger("corridor.gateway")
 
+#: Log context bound while a request is handled (besides trace_id, method and path).
+_REQUEST_KEYS = ("partner_id", "event_id")
+
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     """A gateway app for ``settings`` (default: the ``CORRIDOR_*`` environment).
@@ -129,6 +132,9 @@ def _install_request_context(app: FastAPI) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
+        # A connection's later requests can inherit the context a handler had while it read a large body
+        # (the server re-arms its socket reader from inside the handler); start every request clean.
+        structlog.contextvars.unbind_contextvars(*_REQUEST_KEYS)
         incoming = request.headers.get("traceparent")
         traceparent = incoming if trace_id(incoming) else new_traceparent()
         request.state.traceparent = traceparent

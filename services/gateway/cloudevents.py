@@ -27,8 +27,9 @@ from urllib.parse import unquote
 
 from services.core.domain.base import TradeEvent
 from services.core.domain.events import EVENT_TYPES
-from services.core.domain.validation import FieldError, InvalidEvent, parse_event
+from services.core.domain.validation import FieldError, InvalidEvent
 from services.gateway import problems
+from services.gateway.validate import validate_event
 
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
@@ -192,7 +193,7 @@ def to_event(incoming: IncomingEvent) -> TradeEvent:
     if data.get("occurred_at") is None and incoming.time is not None:
         data["occurred_at"] = incoming.time
     try:
-        event = parse_event(incoming.type, data)
+        event = validate_event(incoming.type, data)
     except InvalidEvent as exc:
         errors.extend(_data_error(err, id_filled) for err in exc.errors)
         raise InvalidEvent(exc.event_type, errors) from None

@@ -76,6 +76,16 @@ def _short(event_type: str) -> str:
     return event_type.rsplit(".", 1)[-1]
 
 
+def role_errors(role: str, event_type: str) -> list[FieldError]:
+    """Rule 1 alone (it needs only the type, so it runs before the event's data is validated)."""
+    if may_publish(role, event_type):
+        return []
+    allowed = " or ".join(sorted(PUBLISHER_ROLES.get(event_type, ()))) or "no partner"
+    return [
+        FieldError("type", f"a {role} may not publish {_short(event_type)}; it is published by {allowed}")
+    ]
+
+
 def check(
     partner_id: str, role: str, event: TradeEvent, members: Iterable[Member] | None
 ) -> list[FieldError]:
@@ -84,11 +94,9 @@ def check(
     ``members`` are the recorded parties of the event's trade (``None`` or empty: unknown trade).
     """
     event_type = event.avro_name
-    if not may_publish(role, event_type):
-        allowed = " or ".join(sorted(PUBLISHER_ROLES.get(event_type, ()))) or "no partner"
-        return [
-            FieldError("type", f"a {role} may not publish {_short(event_type)}; it is published by {allowed}")
-        ]
+    refused = role_errors(role, event_type)
+    if refused:
+        return refused
     if event.sender != partner_id:
         return [FieldError("data.sender", f"must be your partner id {partner_id!r}, not {event.sender!r}")]
     known = {m.party_id for m in members or ()}

@@ -45,7 +45,7 @@ from services.core.registry_client import RegistryClient
 from services.core.schemas import catalog
 from services.gateway import cloudevents, problems
 from services.gateway.cloudevents import IncomingEvent
-from services.gateway.parties import TradeView, joining_parties
+from services.gateway.parties import TradeView, joining_parties, role_errors
 from services.gateway.problems import Problem
 from services.gateway.settings import GatewaySettings
 from services.gateway.store import ClaimState, Completion, GatewayStore
@@ -277,7 +277,7 @@ class Gateway:
         def at(i: int) -> int | None:
             return i if batch else None
 
-        events = self._validate(items, at)
+        events = self._validate(partner, items, at)
         incoming = [i for i in items if isinstance(i, IncomingEvent)]
         self._authorize(partner, events, at, await self.store.members(e.trade_id for e in events))
 
@@ -327,13 +327,22 @@ class Gateway:
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]
 
-    def _validate(self, items: Sequence[IncomingEvent | list[FieldError]], at: Any) -> list[TradeEvent]:
+    def _validate(
+        self, partner: partners.Partner, items: Sequence[IncomingEvent | list[FieldError]], at: Any
+    ) -> list[TradeEvent]:
+        """The events, or a 403 if the partner's role may not publish some type (checked before the
+        data: such an event is refused whatever it says), or a 422 naming every bad field."""
         events: list[TradeEvent] = []
         errors: list[dict[str, Any]] = []
+        forbidden: list[dict[str, Any]] = []
         first_of: dict[uuid.UUID, int] = {}
         for i, item in enumerate(items):
             if isinstance(item, list):
                 errors += problems.error_list(item, at(i))
+                continue
+            refused = role_errors(partner.role, item.type)
+            if refused:
+                forbidden += problems.error_list(refused, at(i))
                 continue
             try:
                 event = cloudevents.to_event(item)
@@ -341,16 +350,12 @@ class Gateway:
                 errors += problems.error_list(exc.errors, at(i))
                 continue
             if event.event_id in first_of:
-                errors += problems.error_list(
-                    [
-                        FieldError(
-                            "id", f"the batch has this id twice (items {first_of[event.event_id]} and {i})"
-                        )
-                    ],
-                    at(i),
-                )
+                reason = f"the batch has this id twice (items {first_of[event.event_id]} and {i})"
+                errors += problems.error_list([FieldError("id", reason)], at(i))
             first_of.setdefault(event.event_id, i)
             events.append(event)
+        if forbidden:
+            self._forbid(partner, forbidden, at)
         if errors:
             bad = len({e.get("index") for e in errors})
             raise problems.invalid(
@@ -360,6 +365,14 @@ class Gateway:
                 errors,
             )
         return events
+
+    def _forbid(self, partner: partners.Partner, errors: list[dict[str, Any]], at: Any) -> None:
+        log.warning("publish_forbidden", errors=errors[:10])
+        raise problems.forbidden(
+            f"partner {partner.partner_id!r} ({partner.role}) may not publish "
+            + ("some of these events; nothing was produced" if at(0) is not None else "this event"),
+            errors,
+        )
 
     def _authorize(self, partner: partners.Partner, events: list[TradeEvent], at: Any, members: Any) -> None:
         view = TradeView.of(members)
@@ -371,12 +384,7 @@ class Gateway:
             else:
                 view.admit(event)
         if errors:
-            log.warning("publish_forbidden", partner_id=partner.partner_id, errors=errors[:10])
-            raise problems.forbidden(
-                f"partner {partner.partner_id!r} ({partner.role}) may not publish "
-                + ("some of these events; nothing was produced" if at(0) is not None else "this event"),
-                errors,
-            )
+            self._forbid(partner, errors, at)
 
     async def _produce(
         self, partner: partners.Partner, token: uuid.UUID, todo: list[tuple[int, str, TradeEvent, str]]
