@@ -1,0 +1,1 @@
+"""The ledger: every trade event stored exactly once, and each trade's current state, queryable."""

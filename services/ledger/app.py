@@ -1,0 +1,229 @@
+"""The ledger's ASGI application: lifespan (pool, migrations, the consumer task), errors, logging.
+
+One process runs both the consumer and the query API. The database is required to start (the lifespan
+fails with the reason otherwise); Kafka and the registry are not: the consumer starts in the background
+and retries until they answer, and ``/readyz`` says 503 meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import asyncpg
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.core import logging as core_logging
+from services.core import partners
+from services.core.codec import Codec
+from services.core.registry_client import RegistryClient
+from services.ledger.consumer import Ledger
+from services.ledger.handlers import Problem, problem_response, router
+from services.ledger.settings import LedgerSettings
+from services.ledger.store import LedgerStore
+from services.ledger.topics import quiet_aiokafka
+
+log = structlog.get_logger("corridor.ledger")
+
+_RESTART_DELAY_S = 2.0
+
+
+class _StatsCollector(Collector):
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[Any]:
+        ledger: Ledger | None = getattr(self.app.state, "ledger", None)
+        if ledger is None:
+            return
+        s = ledger.stats
+        for name, value, doc in (
+            ("ledger_batches", s.batches, "batches processed"),
+            ("ledger_records", s.records, "records consumed (trade and retry topics)"),
+            ("ledger_events_stored", s.stored, "events appended to the ledger"),
+            ("ledger_events_duplicate", s.duplicates, "redelivered events skipped"),
+            ("ledger_events_parked", s.parked, "events parked in a retry topic"),
+            ("ledger_events_retried_applied", s.retried_applied, "parked events applied on a retry"),
+            ("ledger_batch_failures", s.failures, "batches retried after an infrastructure failure"),
+        ):
+            yield CounterMetricFamily(name, doc, value=value)
+        dead = CounterMetricFamily(
+            "ledger_events_dead_lettered", "events dead-lettered", labels=["error_class"]
+        )
+        for error_class, count in sorted(s.dead_by_class.items()):
+            dead.add_metric([error_class], count)
+        yield dead
+        yield GaugeMetricFamily(
+            "ledger_cached_trades", "trade states cached in memory", value=len(ledger.cache)
+        )
+        yield GaugeMetricFamily(
+            "ledger_assigned_partitions", "partitions assigned", value=len(ledger.assigned)
+        )
+
+
+async def _supervise(app: FastAPI, settings: LedgerSettings, registry: RegistryClient) -> None:
+    """Start the consumer and keep it running: on any failure, log, wait, start a fresh one."""
+    while True:
+        ledger = Ledger(
+            bootstrap_servers=settings.bootstrap_servers,
+            codec=Codec(registry, auto_register=False),
+            store=app.state.store,
+            group_id=settings.ledger_group_id,
+            retry_delays_s=settings.ledger_retry_delays_s,
+            start_from=settings.ledger_start_from,
+            batch_max_records=settings.ledger_batch_max_records,
+            cache_trades=settings.ledger_cache_trades,
+        )
+        if app.state.ledger is not None:
+            ledger.stats = app.state.ledger.stats  # counters survive a restart of the consumer
+        app.state.ledger = ledger
+        try:
+            await ledger.start()
+            await ledger.run()
+            return  # stopped on request
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("consumer_failed", error=f"{type(exc).__name__}: {exc}", exc_info=True)
+        finally:
+            with suppress(Exception):
+                await ledger.stop()
+        await asyncio.sleep(_RESTART_DELAY_S)
+
+
+def create_app(settings: LedgerSettings, *, run_consumer: bool = True) -> FastAPI:
+    """The ledger app. ``run_consumer=False`` serves the query API only (over an existing ledger)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.database_url:
+            raise RuntimeError("CORRIDOR_DATABASE_URL is not set")
+        try:
+            store = await LedgerStore.open(
+                settings.database_url,
+                db_schema=settings.ledger_db_schema,
+                min_size=settings.ledger_pool_min_size,
+                max_size=max(settings.ledger_pool_max_size, settings.ledger_pool_min_size),
+            )
+            await partners.ensure_schema(store.pool, schema=settings.ledger_partners_schema)
+        except Exception as exc:
+            log.error("ledger_database_unavailable", error=f"{type(exc).__name__}: {exc}")
+            raise
+        app.state.store = store
+        app.state.partners_schema = settings.ledger_partners_schema
+        app.state.ledger = None
+        registry = RegistryClient(settings.schema_registry_url)
+        task = asyncio.create_task(_supervise(app, settings, registry)) if run_consumer else None
+        log.info("ledger_serving", db_schema=settings.ledger_db_schema, group_id=settings.ledger_group_id)
+        try:
+            yield
+        finally:
+            if task is not None:
+                if app.state.ledger is not None:
+                    app.state.ledger.request_stop()
+                try:
+                    await asyncio.wait_for(task, timeout=15)
+                except (TimeoutError, asyncio.CancelledError):
+                    task.cancel()
+                    with suppress(BaseException):
+                        await task
+                except Exception as exc:
+                    log.warning("consumer_stop_failed", error=f"{type(exc).__name__}: {exc}")
+            await registry.close()
+            await store.close()
+            log.info("ledger_stopped")
+
+    app = FastAPI(
+        title="Corridor Ledger",
+        description="Every trade event stored exactly once; each trade's current state for its parties",
+        lifespan=lifespan,
+    )
+    app.state.ledger = None
+    metrics = CollectorRegistry(auto_describe=True)
+    metrics.register(_StatsCollector(app))
+    app.state.metrics = metrics
+    app.include_router(router)
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return problem_response(request, exc.status, exc.title, exc.detail, headers=exc.headers or None)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "HTTP error")
+        return problem_response(request, exc.status_code, title, str(exc.detail))
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "reason": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        return problem_response(request, 422, "Unprocessable Content", detail, errors=errors)
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        log.warning("ledger_database_error", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+        return problem_response(request, 503, "Service Unavailable", "the ledger's database is unavailable")
+
+    async def internal(request: Request, exc: Exception) -> Response:
+        log.error("ledger_request_failed", path=request.url.path, exc_info=exc)
+        return problem_response(
+            request, 500, "Internal Server Error", "unexpected error; see the ledger's log"
+        )
+
+    app.add_exception_handler(Problem, problem)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    for exc_type in (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+        app.add_exception_handler(exc_type, unavailable)
+    app.add_exception_handler(Exception, internal)
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    """Corridor's structlog JSON lines, with uvicorn's and aiokafka's stdlib records rendered the same."""
+    core_logging.configure_logging(level, fmt, service="ledger")
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.contextvars.merge_contextvars,
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.getLevelNamesMapping().get(level.upper(), logging.INFO))
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    quiet_aiokafka()

@@ -1,0 +1,578 @@
+"""The ledger's consumer: trade topics (and its retry topics) → one PostgreSQL transaction per batch.
+
+Per batch (``getmany``):
+
+1. Records from a retry topic that are not due yet pause their partition (seeked back, resumed when
+   due); retry records parked by another consumer group are skipped.
+2. Every record is decoded (Confluent wire format via the registry, CloudEvents headers). What cannot be
+   decoded (not our wire format, unknown schema id, truncated Avro, an invalid event, a key that is not
+   the trade id) is dead-lettered.
+3. Events are applied to their trades' states (``lifecycle.apply``), in event-time order across topics
+   and in offset order within a partition. States come from an in-memory cache, loaded from PostgreSQL
+   on a miss. An event whose prerequisite is missing (its trade's order, its shipment …) is retried
+   within the batch after the others, then parked in the next retry topic; after the last one it is
+   dead-lettered, as is every lifecycle violation.
+4. ONE transaction: new events appended (``ON CONFLICT (event_id) DO NOTHING``), trade states and
+   projections updated, with optimistic version checks per trade.
+5. Parked and dead-lettered records are produced (acks=all) and awaited.
+6. Only then are the Kafka offsets committed. A crash anywhere before replays the batch, and replaying
+   it changes nothing: applied events are in the states (and in ``events``), so they are skipped.
+
+A bad record never blocks those behind it and never stops the consumer: it is dead-lettered. Failures
+of the infrastructure (PostgreSQL, the registry, Kafka) are retried with backoff from the batch's first
+offsets, so nothing is skipped either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import heapq
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+
+from services.core.codec import Codec, WireFormatError
+from services.core.domain.base import TradeEvent
+from services.core.domain.lifecycle import LifecycleViolation, PrerequisiteMissing, TradeState, apply
+from services.core.domain.lifecycle.trade import subject_of
+from services.core.envelope import trace_id as trace_id_of
+from services.core.kafka import producer_config
+from services.core.logging import bound_contextvars, get_logger
+from services.core.registry_client import RegistryError
+from services.core.topics import TRADE_TOPICS
+from services.ledger import deadletter as dl
+from services.ledger.store import LedgerStore, StaleState, StoredEvent, TradeWrite
+from services.ledger.topics import CONSUMED_TOPICS, DLQ_TOPIC, RETRY_TOPICS, ensure_topics
+
+log = get_logger("corridor.ledger")
+
+_TOPIC_RANK = {topic: rank for rank, topic in enumerate((*TRADE_TOPICS, *RETRY_TOPICS))}
+_MAX_STALE_RETRIES = 5
+
+
+class TransientError(Exception):
+    """Infrastructure trouble (registry unreachable …): retry the batch later, dead-letter nothing."""
+
+
+@dataclass
+class Item:
+    """One consumed record on its way through a batch."""
+
+    tp: TopicPartition
+    record: ConsumerRecord[bytes, bytes]
+    origin: dl.Origin
+    event: TradeEvent | None = None
+    schema_id: int | None = None
+    trace_id: str | None = None
+
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]:
+        return tuple(self.record.headers or ())
+
+
+@dataclass
+class Stats:
+    """Counters since the process started (also exported as Prometheus metrics)."""
+
+    batches: int = 0
+    records: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    parked: int = 0
+    retried_applied: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0  # retry records of other consumer groups
+    failures: int = 0
+    stale_retries: int = 0
+    last_batch_at: float | None = None
+    dead_by_class: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "batches": self.batches,
+            "records": self.records,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "parked": self.parked,
+            "retried_applied": self.retried_applied,
+            "dead_lettered": self.dead_lettered,
+            "dead_by_class": dict(self.dead_by_class),
+            "skipped": self.skipped,
+            "failures": self.failures,
+            "stale_retries": self.stale_retries,
+        }
+
+
+class _Cache:
+    """Trade states by trade id, least recently used evicted first. PostgreSQL stays the truth."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._states: OrderedDict[uuid.UUID, TradeState] = OrderedDict()
+
+    def get(self, trade_id: uuid.UUID) -> TradeState | None:
+        state = self._states.get(trade_id)
+        if state is not None:
+            self._states.move_to_end(trade_id)
+        return state
+
+    def __contains__(self, trade_id: uuid.UUID) -> bool:
+        return trade_id in self._states
+
+    def put(self, state: TradeState) -> None:
+        if self.capacity <= 0:
+            return
+        self._states[state.trade_id] = state
+        self._states.move_to_end(state.trade_id)
+        while len(self._states) > self.capacity:
+            self._states.popitem(last=False)
+
+    def drop(self, trade_ids: Iterable[uuid.UUID]) -> None:
+        for trade_id in trade_ids:
+            self._states.pop(trade_id, None)
+
+    def clear(self) -> None:
+        self._states.clear()
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Another member may apply events to our trades from now on: forget what we cached.
+        self.ledger.cache.clear()
+        for tp in revoked:
+            self.ledger.paused.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.ledger.cache.clear()
+        self.ledger.assigned = set(assigned)
+        log.info("partitions_assigned", partitions=len(assigned))
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+_MIN_TIME = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+class Ledger:
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        codec: Codec,
+        store: LedgerStore,
+        group_id: str,
+        retry_delays_s: Sequence[float] = (5.0, 30.0, 300.0),
+        start_from: str = "earliest",
+        batch_max_records: int = 5000,
+        cache_trades: int = 50_000,
+    ) -> None:
+        if len(retry_delays_s) != len(RETRY_TOPICS):
+            raise ValueError(f"one retry delay per retry topic ({len(RETRY_TOPICS)})")
+        self.bootstrap_servers = bootstrap_servers
+        self.codec = codec
+        self.store = store
+        self.group_id = group_id
+        self.retry_delays_s = tuple(retry_delays_s)
+        self.start_from = start_from
+        self.batch_max_records = batch_max_records
+        self.cache = _Cache(cache_trades)
+        self.stats = Stats()
+        self.assigned: set[TopicPartition] = set()
+        self.paused: dict[TopicPartition, float] = {}  # partition → monotonic time it is due
+        self.started = False
+        self.healthy = True
+        self._stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await ensure_topics(self.bootstrap_servers)
+        if self.start_from == "latest":
+            await self._pin_to_end()
+        self._producer = AIOKafkaProducer(
+            **producer_config(self.bootstrap_servers, client_id=f"{self.group_id}-side")
+        )
+        await self._producer.start()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.group_id,
+            client_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_poll_interval_ms=600_000,
+        )
+        await self._consumer.start()
+        self._consumer.subscribe(list(CONSUMED_TOPICS), listener=_Rebalance(self))
+        self.started = True
+        log.info(
+            "ledger_started", group_id=self.group_id, topics=list(CONSUMED_TOPICS), start_from=self.start_from
+        )
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        self.started = False
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    @property
+    def ready(self) -> bool:
+        return self.started and bool(self.assigned) and self.healthy
+
+    async def _pin_to_end(self) -> None:
+        """For a group with no committed offsets, commit the current end of every partition, so that
+        "latest" means "from when this group was first started", also across a crash and restart."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers, group_id=self.group_id, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()
+            tps = [
+                TopicPartition(topic, p)
+                for topic in CONSUMED_TOPICS
+                for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            consumer.assign(tps)
+            unpinned = [tp for tp in tps if await consumer.committed(tp) is None]
+            if unpinned:
+                ends = await consumer.end_offsets(unpinned)
+                await consumer.commit({tp: ends[tp] for tp in unpinned})
+                log.info("offsets_pinned_to_end", partitions=len(unpinned))
+        finally:
+            await consumer.stop()
+
+    # -- the loop --------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Consume until ``request_stop``; never raises for a bad record or a passing outage."""
+        assert self._consumer is not None
+        consumer = self._consumer
+        failures = 0
+        while not self._stopping.is_set():
+            self._resume_due()
+            try:
+                batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_max_records)
+            except KafkaError as exc:
+                log.warning("fetch_failed", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(1.0)
+                continue
+            if not batches:
+                continue
+            try:
+                await self.process(batches)
+                failures = 0
+                self.healthy = True
+            except Exception as exc:
+                failures += 1
+                self.stats.failures += 1
+                self.healthy = failures < 3
+                log.error(
+                    "batch_failed",
+                    error=f"{type(exc).__name__}: {exc}",
+                    attempt=failures,
+                    exc_info=not isinstance(exc, TransientError | OSError),
+                )
+                self.cache.clear()
+                for tp, records in batches.items():
+                    if records and tp in consumer.assignment():
+                        consumer.seek(tp, records[0].offset)
+                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+
+    def _resume_due(self) -> None:
+        if not self.paused or self._consumer is None:
+            return
+        now = time.monotonic()
+        due = [tp for tp, at in self.paused.items() if at <= now]
+        if due:
+            for tp in due:
+                del self.paused[tp]
+            assignment = self._consumer.assignment()
+            self._consumer.resume(*[tp for tp in due if tp in assignment])
+
+    # -- one batch -------------------------------------------------------------------------------------
+
+    async def process(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        started = time.perf_counter()
+        consumer, producer = self._consumer, self._producer
+        assert consumer is not None and producer is not None
+        now = _utcnow()
+        now_ms = int(now.timestamp() * 1000)
+        commits: dict[TopicPartition, int] = {}
+        streams: list[list[Item]] = []
+        for tp, records in batches.items():
+            stream: list[Item] = []
+            retry = tp.topic in RETRY_TOPICS
+            for record in records:
+                headers = tuple(record.headers or ())
+                origin = dl.origin_of(tp.topic, tp.partition, record.offset, headers, now)
+                if retry:
+                    if origin.retry_group != self.group_id:
+                        self.stats.skipped += 1
+                        commits[tp] = record.offset + 1
+                        continue
+                    if origin.not_before_ms is not None and origin.not_before_ms > now_ms:
+                        consumer.seek(tp, record.offset)
+                        consumer.pause(tp)
+                        self.paused[tp] = time.monotonic() + (origin.not_before_ms - now_ms) / 1000
+                        break
+                stream.append(Item(tp, record, origin))
+                commits[tp] = record.offset + 1
+            if stream:
+                streams.append(stream)
+        self.stats.records += sum(len(s) for s in streams)
+
+        dead: list[tuple[Item, str, str]] = []
+        decoded_streams = []
+        for stream in streams:
+            ok = []
+            for item in stream:
+                failure = await self._decode(item)
+                if failure is None:
+                    ok.append(item)
+                else:
+                    dead.append((item, *failure))
+            if ok:
+                decoded_streams.append(ok)
+
+        applied, parked, violations = await self._apply_and_store(decoded_streams)
+        dead.extend(violations)
+
+        sends = []
+        for item, reason in parked:
+            sends.append(await self._park(item, reason, now))
+        for item, error_class, reason in dead:
+            sends.append(await self._dead_letter(item, error_class, reason))
+        if sends:
+            await asyncio.gather(*sends)
+        assignment = consumer.assignment()
+        commits = {tp: offset for tp, offset in commits.items() if tp in assignment}
+        if commits:
+            try:
+                await consumer.commit(commits)
+            except CommitFailedError as exc:
+                # The group rebalanced under us: the new owner replays these records, and replaying
+                # changes nothing (they are stored, their states updated).
+                log.warning("commit_failed_after_rebalance", error=str(exc))
+                self.cache.clear()
+        self.stats.batches += 1
+        self.stats.last_batch_at = time.time()
+        log.debug(
+            "batch_done",
+            records=sum(len(s) for s in streams),
+            stored=applied,
+            parked=len(parked),
+            dead_lettered=len(dead),
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+
+    async def _decode(self, item: Item) -> tuple[str, str] | None:
+        """Decode in place; returns (error class, reason) when the record must be dead-lettered."""
+        record = item.record
+        if record.value is None:
+            return "WireFormatError", "record has no value (tombstone)"
+        try:
+            item.schema_id, item.event = await self.codec.decode_event(record.value)
+        except WireFormatError as exc:
+            return "WireFormatError", str(exc)
+        except ValidationError as exc:
+            return "InvalidEvent", str(exc)
+        except RegistryError as exc:
+            if exc.status == 404:
+                return "UnknownSchemaId", str(exc)
+            raise TransientError(str(exc)) from exc
+        except httpx.HTTPError as exc:
+            raise TransientError(f"schema registry unreachable: {exc}") from exc
+        except Exception as exc:  # fastavro and pydantic raise others on corrupt input
+            return type(exc).__name__, f"cannot decode the record: {exc}"
+        key = record.key.decode("utf-8", "replace") if record.key is not None else None
+        if key != str(item.event.trade_id):
+            item.event = None
+            return "KeyMismatch", f"record key {key!r} is not the event's trade id"
+        for name, value in item.headers:
+            if name == "traceparent":
+                item.trace_id = trace_id_of(value.decode("utf-8", "replace"))
+        return None
+
+    async def _apply_and_store(
+        self, streams: list[list[Item]]
+    ) -> tuple[int, list[tuple[Item, str]], list[tuple[Item, str, str]]]:
+        """Apply the batch's events and store them; returns (events stored, parked, violations)."""
+        trade_ids = {item.event.trade_id for stream in streams for item in stream if item.event is not None}
+        missing = [t for t in trade_ids if t not in self.cache]
+        for state in (await self.store.load_states(missing)).values():
+            self.cache.put(state)
+        for _ in range(_MAX_STALE_RETRIES):
+            states: dict[uuid.UUID, TradeState | None] = {t: self.cache.get(t) for t in trade_ids}
+            before = dict(states)
+            applied: list[Item] = []
+            waiting: list[tuple[Item, str]] = []
+            violations: list[tuple[Item, str, str]] = []
+            ordered = heapq.merge(
+                *streams,
+                key=lambda i: (i.event.occurred_at if i.event else _MIN_TIME, _TOPIC_RANK.get(i.tp.topic, 9)),
+            )
+            for item in ordered:
+                self._apply(item, states, applied, waiting, violations)
+            # what waited for something applied later in the batch gets another chance, until no progress
+            while waiting:
+                still: list[tuple[Item, str]] = []
+                progress = False
+                for item, _ in waiting:
+                    n = len(applied)
+                    self._apply(item, states, applied, still, violations)
+                    progress = progress or len(applied) > n
+                waiting = still
+                if not progress:
+                    break
+            writes = [
+                TradeWrite(state, before[t])
+                for t, state in states.items()
+                if state is not None and state is not before[t]
+            ]
+            stored = [self._stored(item) for item in applied]
+            try:
+                inserted = await self.store.write_batch(stored, writes)
+            except StaleState as exc:
+                self.stats.stale_retries += 1
+                log.warning("stale_trade_states", trades=len(exc.trade_ids))
+                self.cache.drop(exc.trade_ids)
+                for state in (await self.store.load_states(list(exc.trade_ids))).values():
+                    self.cache.put(state)
+                continue
+            for write in writes:
+                self.cache.put(write.state)
+            self.stats.stored += inserted
+            self.stats.retried_applied += sum(1 for item in applied if item.origin.attempts > 1)
+            if inserted != len(stored):
+                log.warning("events_already_stored", applied=len(stored), inserted=inserted)
+            return inserted, waiting, violations
+        raise StaleState(trade_ids)
+
+    def _apply(
+        self,
+        item: Item,
+        states: dict[uuid.UUID, TradeState | None],
+        applied: list[Item],
+        waiting: list[tuple[Item, str]],
+        violations: list[tuple[Item, str, str]],
+    ) -> None:
+        event = item.event
+        assert event is not None
+        state = states.get(event.trade_id)
+        if state is not None and event.event_id in state.applied:
+            self.stats.duplicates += 1
+            return
+        try:
+            states[event.trade_id] = apply(state, event)
+        except PrerequisiteMissing as exc:
+            waiting.append((item, exc.reason))
+            return
+        except LifecycleViolation as exc:
+            violations.append((item, "LifecycleViolation", exc.reason))
+            return
+        except Exception as exc:  # a bug must not block the partition: dead-letter, say so loudly
+            with bound_contextvars(event_id=str(event.event_id), trace_id=item.trace_id):
+                log.exception("apply_failed", type=type(event).__name__)
+            violations.append((item, type(exc).__name__, f"unexpected error applying the event: {exc}"))
+            return
+        applied.append(item)
+
+    def _stored(self, item: Item) -> StoredEvent:
+        event = item.event
+        assert event is not None
+        return StoredEvent(
+            event_id=event.event_id,
+            trade_id=event.trade_id,
+            type=event.avro_name,
+            topic=item.origin.topic,
+            partition=item.origin.partition,
+            offset=item.origin.offset,
+            occurred_at=event.occurred_at,
+            sender=event.sender,
+            subject=subject_of(event),
+            schema_id=item.schema_id,
+            trace_id=item.trace_id,
+            attempts=item.origin.attempts,
+            payload=event.model_dump_json(),
+        )
+
+    # -- side outputs ----------------------------------------------------------------------------------
+
+    async def _park(self, item: Item, reason: str, now: dt.datetime) -> asyncio.Future[Any]:
+        retries_done = item.origin.attempts - 1
+        if retries_done >= len(RETRY_TOPICS):
+            return await self._dead_letter(
+                item, "PrerequisiteMissing", f"{reason} (gave up after {retries_done} retries)"
+            )
+        assert self._producer is not None
+        topic = RETRY_TOPICS[retries_done]
+        not_before = now + dt.timedelta(seconds=self.retry_delays_s[retries_done])
+        headers = dl.retry_headers(
+            item.headers,
+            item.origin,
+            attempt=retries_done + 1,
+            not_before=not_before,
+            group=self.group_id,
+            reason=reason,
+        )
+        self.stats.parked += 1
+        with bound_contextvars(
+            event_id=str(item.event.event_id) if item.event else None, trace_id=item.trace_id
+        ):
+            log.info("event_parked", retry_topic=topic, attempt=retries_done + 1, reason=reason)
+        future: asyncio.Future[Any] = await self._producer.send(
+            topic, value=item.record.value, key=item.record.key, headers=headers
+        )
+        return future
+
+    async def _dead_letter(self, item: Item, error_class: str, reason: str) -> asyncio.Future[Any]:
+        assert self._producer is not None
+        headers = dl.dlq_headers(
+            item.headers, item.origin, error_class=error_class, reason=reason, group=self.group_id
+        )
+        self.stats.dead_lettered += 1
+        self.stats.dead_by_class[error_class] = self.stats.dead_by_class.get(error_class, 0) + 1
+        with bound_contextvars(
+            event_id=str(item.event.event_id) if item.event else dl.header(item.headers, "ce_id"),
+            trace_id=item.trace_id,
+        ):
+            log.warning(
+                "event_dead_lettered",
+                error_class=error_class,
+                reason=reason,
+                topic=item.origin.topic,
+                partition=item.origin.partition,
+                offset=item.origin.offset,
+            )
+        future: asyncio.Future[Any] = await self._producer.send(
+            DLQ_TOPIC, value=item.record.value, key=item.record.key, headers=headers
+        )
+        return future

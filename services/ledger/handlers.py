@@ -1,0 +1,178 @@
+"""The ledger's HTTP API: health, readiness, metrics, and the trade query API for partners.
+
+``GET /v1/trades/{trade_id}`` and ``GET /v1/trades`` need ``Authorization: Bearer <api key>``
+(``services.core.partners.authenticate``). A partner sees only trades it is party to (named in any of
+their events, or their sender); any other trade answers 404, exactly like one that does not exist, so
+trade ids do not leak. Errors are ``application/problem+json`` (RFC 9457).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.core import partners
+from services.core.domain.lifecycle import OrderStatus
+from services.ledger.store import LedgerStore
+from services.ledger.views import decode_cursor, encode_cursor, summary_view, trade_view
+
+router = APIRouter()
+
+PROBLEM_JSON = "application/problem+json"
+MAX_LIMIT = 500
+
+
+class Problem(Exception):
+    """An error answered as problem+json."""
+
+    def __init__(
+        self, status: int, title: str, detail: str, *, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+
+
+def problem_response(request: Request, status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    headers = extra.pop("headers", None)
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _not_found(trade_id: str) -> Problem:
+    return Problem(404, "Not Found", f"no trade {trade_id} visible to you")
+
+
+async def current_partner(request: Request) -> partners.Partner:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    challenge = {"WWW-Authenticate": 'Bearer realm="corridor"'}
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Problem(
+            401, "Unauthorized", "send your API key as 'Authorization: Bearer <key>'", headers=challenge
+        )
+    partner = await partners.authenticate(
+        request.app.state.store.pool, key.strip(), schema=request.app.state.partners_schema
+    )
+    if partner is None:
+        raise Problem(401, "Unauthorized", "unknown, rotated or disabled API key", headers=challenge)
+    return partner
+
+
+Caller = Annotated[partners.Partner, Depends(current_partner)]
+
+
+def _store(request: Request) -> LedgerStore:
+    store: LedgerStore = request.app.state.store
+    return store
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> Response:
+    ledger = request.app.state.ledger
+    checks: dict[str, Any] = {}
+    try:
+        await _store(request).ping()
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means not ready, with the reason
+        checks["database"] = f"{type(exc).__name__}: {exc}"
+    checks["consumer"] = "ok" if ledger is not None and ledger.ready else "not ready"
+    ready = all(v == "ok" for v in checks.values())
+    body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
+    if ledger is not None:
+        body.update(
+            group_id=ledger.group_id,
+            assigned_partitions=len(ledger.assigned),
+            paused_partitions=len(ledger.paused),
+            cached_trades=len(ledger.cache),
+            stats=ledger.stats.as_dict(),
+        )
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/trades/{trade_id}")
+async def get_trade(trade_id: str, request: Request, caller: Caller) -> Response:
+    try:
+        tid = uuid.UUID(trade_id)
+    except ValueError:
+        raise _not_found(trade_id) from None
+    found = await _store(request).trade(tid)
+    if found is None:
+        raise _not_found(trade_id)
+    state, updated_at = found
+    if caller.partner_id not in state.parties:
+        raise _not_found(trade_id)
+    return JSONResponse(trade_view(state, updated_at, dt.datetime.now(dt.UTC).date()))
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+@router.get("/v1/trades")
+async def search_trades(
+    request: Request,
+    caller: Caller,
+    party: Annotated[str | None, Query(description="another party of the trade")] = None,
+    state: Annotated[str | None, Query(description="order status, e.g. CLOSED")] = None,
+    hs_code: Annotated[str | None, Query(description="6-digit HS code, dots allowed")] = None,
+    from_: Annotated[dt.datetime | None, Query(alias="from", description="placed at or after")] = None,
+    to: Annotated[dt.datetime | None, Query(description="placed before")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: Annotated[str | None, Query()] = None,
+) -> Response:
+    status = state.upper() if state else None
+    if status is not None and status not in OrderStatus.__members__:
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            f"unknown state {state!r}; one of {', '.join(OrderStatus.__members__)}",
+        )
+    hs = hs_code.replace(".", "").strip() if hs_code else None
+    if hs is not None and not (hs.isdigit() and len(hs) == 6):
+        raise Problem(422, "Unprocessable Content", f"hs_code {hs_code!r} is not a 6-digit HS code")
+    try:
+        after = decode_cursor(cursor) if cursor else None
+    except ValueError as exc:
+        raise Problem(422, "Unprocessable Content", str(exc)) from None
+    rows = await _store(request).search(
+        visible_to=caller.partner_id,
+        party=party,
+        status=status,
+        hs_code=hs,
+        placed_from=_utc(from_),
+        placed_to=_utc(to),
+        after=after,
+        limit=limit + 1,
+    )
+    page = rows[:limit]
+    next_cursor = (
+        encode_cursor(page[-1]["placed_at"], page[-1]["trade_id"]) if len(rows) > limit and page else None
+    )
+    return JSONResponse({"items": [summary_view(r) for r in page], "next_cursor": next_cursor})

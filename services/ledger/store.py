@@ -1,0 +1,492 @@
+"""PostgreSQL persistence of the ledger (asyncpg pool, its own PostgreSQL schema, default ``ledger``).
+
+Tables:
+
+* ``events`` — append-only (a trigger refuses UPDATE and DELETE): one row per applied trade event, unique
+  on ``event_id``, with where it was read (topic, partition, offset of its first delivery), its times,
+  sender, trace id and the event as JSON (``payload``).
+* ``trades`` — one row per trade: search columns (status, parties, HS codes, order time) and the whole
+  ``TradeState`` as JSON (``state``), with ``version`` = number of events applied. Writers check the
+  version they read (optimistic concurrency), so two ledger processes can never lose each other's updates.
+* ``orders``, ``shipments``, ``certificates`` — projections for SQL readers: current status columns and
+  the object's state as JSON.
+
+``write_batch`` writes one consumed batch in ONE transaction: events (``ON CONFLICT (event_id) DO
+NOTHING``, so a redelivered batch adds nothing), trade states, projections. Each table is written with
+one statement over arrays (``unnest``), so a batch costs a handful of round trips whatever its size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from services.core.domain.lifecycle import TradeState
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class StaleState(Exception):
+    """Another writer changed a trade since we read it: reload and apply again."""
+
+    def __init__(self, trade_ids: Iterable[uuid.UUID]) -> None:
+        self.trade_ids = set(trade_ids)
+        super().__init__(
+            f"{len(self.trade_ids)} trade(s) changed underneath: {sorted(map(str, self.trade_ids))[:5]}"
+        )
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    event_id: uuid.UUID
+    trade_id: uuid.UUID
+    type: str
+    topic: str
+    partition: int
+    offset: int
+    occurred_at: dt.datetime
+    sender: str
+    subject: str
+    schema_id: int | None
+    trace_id: str | None
+    attempts: int
+    payload: str  # the event as JSON
+
+
+@dataclass(frozen=True)
+class TradeWrite:
+    """A trade's new state and the one it was computed from (None: the trade is new)."""
+
+    state: TradeState
+    previous: TradeState | None
+
+
+def _ddl(s: str) -> list[str]:
+    return [
+        f'CREATE SCHEMA IF NOT EXISTS "{s}"',
+        f"""CREATE TABLE IF NOT EXISTS "{s}".events (
+                event_id     uuid PRIMARY KEY,
+                trade_id     uuid NOT NULL,
+                type         text NOT NULL,
+                topic        text NOT NULL,
+                partition    integer NOT NULL,
+                "offset"     bigint NOT NULL,
+                occurred_at  timestamptz NOT NULL,
+                ingested_at  timestamptz NOT NULL DEFAULT now(),
+                sender       text NOT NULL,
+                subject      text NOT NULL,
+                schema_id    integer,
+                trace_id     text,
+                attempts     integer NOT NULL DEFAULT 1,
+                payload      jsonb NOT NULL
+            )""",
+        f'CREATE INDEX IF NOT EXISTS events_trade_time ON "{s}".events (trade_id, occurred_at)',
+        f"""CREATE OR REPLACE FUNCTION "{s}".append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'the ledger''s events are append-only (% refused)', TG_OP;
+            END $$""",
+        f"""CREATE OR REPLACE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON "{s}".events
+            FOR EACH ROW EXECUTE FUNCTION "{s}".append_only()""",
+        f"""CREATE TABLE IF NOT EXISTS "{s}".trades (
+                trade_id    uuid PRIMARY KEY,
+                order_id    text,
+                status      text NOT NULL,
+                buyer       text,
+                supplier    text,
+                parties     text[] NOT NULL,
+                hs_codes    text[] NOT NULL,
+                placed_at   timestamptz,
+                first_at    timestamptz,
+                last_at     timestamptz,
+                version     integer NOT NULL,
+                state       jsonb NOT NULL,
+                updated_at  timestamptz NOT NULL DEFAULT now()
+            )""",
+        f'CREATE INDEX IF NOT EXISTS trades_parties ON "{s}".trades USING gin (parties)',
+        f'CREATE INDEX IF NOT EXISTS trades_hs_codes ON "{s}".trades USING gin (hs_codes)',
+        f'CREATE INDEX IF NOT EXISTS trades_placed ON "{s}".trades (placed_at DESC, trade_id DESC)',
+        f"""CREATE TABLE IF NOT EXISTS "{s}".orders (
+                trade_id        uuid PRIMARY KEY,
+                order_id        text NOT NULL,
+                buyer           text NOT NULL,
+                supplier        text NOT NULL,
+                status          text NOT NULL,
+                invoice_stage   text,
+                revision        integer NOT NULL,
+                agreed_revision integer,
+                incoterm        text NOT NULL,
+                transport_mode  text NOT NULL,
+                hs_codes        text[] NOT NULL,
+                placed_at       timestamptz NOT NULL,
+                closed_at       timestamptz,
+                cancelled_at    timestamptz,
+                state           jsonb NOT NULL,
+                updated_at      timestamptz NOT NULL DEFAULT now()
+            )""",
+        f"""CREATE TABLE IF NOT EXISTS "{s}".shipments (
+                trade_id           uuid NOT NULL,
+                shipment_id        text NOT NULL,
+                order_id           text NOT NULL,
+                carrier            text NOT NULL,
+                transport_mode     text NOT NULL,
+                status             text NOT NULL,
+                customs_status     text,
+                place_of_loading   text NOT NULL,
+                place_of_discharge text NOT NULL,
+                actual_departure   timestamptz,
+                actual_arrival     timestamptz,
+                delivered_at       timestamptz,
+                state              jsonb NOT NULL,
+                updated_at         timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (trade_id, shipment_id)
+            )""",
+        f"""CREATE TABLE IF NOT EXISTS "{s}".certificates (
+                trade_id           uuid NOT NULL,
+                certificate_number text NOT NULL,
+                kind               text NOT NULL,
+                issuer             text NOT NULL,
+                status             text NOT NULL,
+                valid_until        date,
+                superseded_by      text,
+                verification       text,
+                preference         text,
+                state              jsonb NOT NULL,
+                updated_at         timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (trade_id, certificate_number)
+            )""",
+    ]
+
+
+def _count(status: str) -> int:
+    """Rows affected, from a command status such as ``INSERT 0 12`` or ``UPDATE 3``."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+def _joined(values: Iterable[str]) -> str:
+    # party ids and HS codes are validated slugs and digits: a comma never occurs in them
+    return ",".join(values)
+
+
+class LedgerStore:
+    def __init__(self, pool: asyncpg.Pool, db_schema: str = "ledger") -> None:
+        if not _IDENTIFIER.match(db_schema):
+            raise ValueError(f"invalid PostgreSQL schema name {db_schema!r}")
+        self.pool = pool
+        self.schema = db_schema
+        s = f'"{db_schema}"'
+        self._insert_events = f"""
+            INSERT INTO {s}.events (event_id, trade_id, type, topic, partition, "offset", occurred_at,
+                                    sender, subject, schema_id, trace_id, attempts, payload)
+            SELECT u.event_id, u.trade_id, u.type, u.topic, u.partition, u.off, u.occurred_at,
+                   u.sender, u.subject, u.schema_id, u.trace_id, u.attempts, u.payload::jsonb
+            FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[],
+                        $7::timestamptz[], $8::text[], $9::text[], $10::int[], $11::text[], $12::int[],
+                        $13::text[])
+                 AS u(event_id, trade_id, type, topic, partition, off, occurred_at, sender, subject,
+                      schema_id, trace_id, attempts, payload)
+            ON CONFLICT (event_id) DO NOTHING"""
+        trade_columns = """$1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
+                           $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[],
+                           $11::timestamptz[], $12::int[], $13::text[]"""
+        trade_names = """trade_id, prev_version, order_id, status, buyer, supplier, parties, hs_codes,
+                         placed_at, first_at, last_at, version, state"""
+        self._update_trades = f"""
+            UPDATE {s}.trades AS t
+            SET order_id = u.order_id, status = u.status, buyer = u.buyer, supplier = u.supplier,
+                parties = string_to_array(u.parties, ','), hs_codes = string_to_array(u.hs_codes, ','),
+                placed_at = u.placed_at, first_at = u.first_at, last_at = u.last_at, version = u.version,
+                state = u.state::jsonb, updated_at = now()
+            FROM unnest({trade_columns}) AS u({trade_names})
+            WHERE t.trade_id = u.trade_id AND t.version = u.prev_version
+            RETURNING t.trade_id"""
+        self._insert_trades = f"""
+            INSERT INTO {s}.trades (trade_id, order_id, status, buyer, supplier, parties, hs_codes,
+                                    placed_at, first_at, last_at, version, state)
+            SELECT u.trade_id, u.order_id, u.status, u.buyer, u.supplier, string_to_array(u.parties, ','),
+                   string_to_array(u.hs_codes, ','), u.placed_at, u.first_at, u.last_at, u.version,
+                   u.state::jsonb
+            FROM unnest({trade_columns}) AS u({trade_names})
+            ON CONFLICT (trade_id) DO NOTHING
+            RETURNING trade_id"""
+        self._upsert_orders = f"""
+            INSERT INTO {s}.orders (trade_id, order_id, buyer, supplier, status, invoice_stage, revision,
+                                    agreed_revision, incoterm, transport_mode, hs_codes, placed_at,
+                                    closed_at, cancelled_at, state)
+            SELECT u.trade_id, u.order_id, u.buyer, u.supplier, u.status, u.invoice_stage, u.revision,
+                   u.agreed_revision, u.incoterm, u.transport_mode, string_to_array(u.hs_codes, ','),
+                   u.placed_at, u.closed_at, u.cancelled_at, u.state::jsonb
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
+                        $8::int[], $9::text[], $10::text[], $11::text[], $12::timestamptz[],
+                        $13::timestamptz[], $14::timestamptz[], $15::text[])
+                 AS u(trade_id, order_id, buyer, supplier, status, invoice_stage, revision, agreed_revision,
+                      incoterm, transport_mode, hs_codes, placed_at, closed_at, cancelled_at, state)
+            ON CONFLICT (trade_id) DO UPDATE SET
+                status = EXCLUDED.status, invoice_stage = EXCLUDED.invoice_stage,
+                revision = EXCLUDED.revision, agreed_revision = EXCLUDED.agreed_revision,
+                hs_codes = EXCLUDED.hs_codes, closed_at = EXCLUDED.closed_at,
+                cancelled_at = EXCLUDED.cancelled_at, state = EXCLUDED.state, updated_at = now()"""
+        self._upsert_shipments = f"""
+            INSERT INTO {s}.shipments (trade_id, shipment_id, order_id, carrier, transport_mode, status,
+                                       customs_status, place_of_loading, place_of_discharge,
+                                       actual_departure, actual_arrival, delivered_at, state)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                 $7::text[], $8::text[], $9::text[], $10::timestamptz[],
+                                 $11::timestamptz[], $12::timestamptz[], $13::jsonb[])
+            ON CONFLICT (trade_id, shipment_id) DO UPDATE SET
+                status = EXCLUDED.status, customs_status = EXCLUDED.customs_status,
+                actual_departure = EXCLUDED.actual_departure, actual_arrival = EXCLUDED.actual_arrival,
+                delivered_at = EXCLUDED.delivered_at, state = EXCLUDED.state, updated_at = now()"""
+        self._upsert_certificates = f"""
+            INSERT INTO {s}.certificates (trade_id, certificate_number, kind, issuer, status, valid_until,
+                                          superseded_by, verification, preference, state)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[],
+                                 $7::text[], $8::text[], $9::text[], $10::jsonb[])
+            ON CONFLICT (trade_id, certificate_number) DO UPDATE SET
+                status = EXCLUDED.status, superseded_by = EXCLUDED.superseded_by,
+                verification = EXCLUDED.verification, preference = EXCLUDED.preference,
+                state = EXCLUDED.state, updated_at = now()"""
+
+    @classmethod
+    async def open(
+        cls, database_url: str, *, db_schema: str = "ledger", min_size: int = 1, max_size: int = 8
+    ) -> LedgerStore:
+        pool = await asyncpg.create_pool(database_url, min_size=min_size, max_size=max_size)
+        store = cls(pool, db_schema)
+        try:
+            await store.migrate()
+        except BaseException:
+            await pool.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def migrate(self) -> None:
+        """Create the schema and tables if missing (idempotent; safe from several processes at once)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"corridor:{self.schema}:ddl"
+            )
+            for statement in _ddl(self.schema):
+                await conn.execute(statement)
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+    # -- the consumer's side ---------------------------------------------------------------------------
+
+    async def load_states(self, trade_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, TradeState]:
+        """Stored states of those of ``trade_ids`` the ledger knows."""
+        if not trade_ids:
+            return {}
+        rows = await self.pool.fetch(
+            f'SELECT trade_id, state::text AS state FROM "{self.schema}".trades '
+            "WHERE trade_id = ANY($1::uuid[])",
+            list(trade_ids),
+        )
+        return {row["trade_id"]: TradeState.model_validate_json(row["state"]) for row in rows}
+
+    async def write_batch(self, events: Sequence[StoredEvent], trades: Sequence[TradeWrite]) -> int:
+        """Store a batch in one transaction; returns how many events were new.
+
+        Raises ``StaleState`` (and writes nothing) when a trade's stored version is not the one its
+        previous state had, i.e. someone else applied events to it since we read it.
+        """
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self._write_trades(conn, trades)
+            inserted = 0
+            if events:
+                status = await conn.execute(
+                    self._insert_events,
+                    [e.event_id for e in events],
+                    [e.trade_id for e in events],
+                    [e.type for e in events],
+                    [e.topic for e in events],
+                    [e.partition for e in events],
+                    [e.offset for e in events],
+                    [e.occurred_at for e in events],
+                    [e.sender for e in events],
+                    [e.subject for e in events],
+                    [e.schema_id for e in events],
+                    [e.trace_id for e in events],
+                    [e.attempts for e in events],
+                    [e.payload for e in events],
+                )
+                inserted = _count(status)
+            await self._write_projections(conn, trades)
+        return inserted
+
+    @staticmethod
+    def _trade_columns(writes: Sequence[TradeWrite]) -> list[list[Any]]:
+        columns: list[list[Any]] = [[] for _ in range(13)]
+        for w in writes:
+            state, order = w.state, w.state.order
+            row = (
+                state.trade_id,
+                w.previous.version if w.previous else 0,
+                order.order_id if order else None,
+                state.status,
+                order.buyer if order else None,
+                order.supplier if order else None,
+                _joined(state.party_ids),
+                _joined(state.hs_codes),
+                order.placed_at if order else None,
+                state.first_at,
+                state.last_at,
+                state.version,
+                state.model_dump_json(),
+            )
+            for column, value in zip(columns, row, strict=True):
+                column.append(value)
+        return columns
+
+    async def _write_trades(self, conn: asyncpg.Connection, trades: Sequence[TradeWrite]) -> None:
+        known = [w for w in trades if w.previous is not None]
+        new = [w for w in trades if w.previous is None]
+        stale: set[uuid.UUID] = set()
+        if known:
+            rows = await conn.fetch(self._update_trades, *self._trade_columns(known))
+            stale |= {w.state.trade_id for w in known} - {r["trade_id"] for r in rows}
+        if new:
+            rows = await conn.fetch(self._insert_trades, *self._trade_columns(new))
+            stale |= {w.state.trade_id for w in new} - {r["trade_id"] for r in rows}
+        if stale:
+            raise StaleState(stale)
+
+    async def _write_projections(self, conn: asyncpg.Connection, trades: Sequence[TradeWrite]) -> None:
+        orders: list[tuple[Any, ...]] = []
+        shipments: list[tuple[Any, ...]] = []
+        certificates: list[tuple[Any, ...]] = []
+        for w in trades:
+            state, before = w.state, w.previous
+            order = state.order
+            if order is not None and (before is None or before.order is not order):
+                orders.append(
+                    (
+                        state.trade_id,
+                        order.order_id,
+                        order.buyer,
+                        order.supplier,
+                        order.status.value,
+                        order.invoice_stage.value if order.invoice_stage else None,
+                        order.revision,
+                        order.agreed_revision,
+                        order.incoterm,
+                        order.transport_mode,
+                        _joined(order.hs_codes),
+                        order.placed_at,
+                        order.closed_at,
+                        order.cancelled_at,
+                        order.model_dump_json(),
+                    )
+                )
+            for shipment_id, shipment in state.shipments.items():
+                if before is not None and before.shipments.get(shipment_id) is shipment:
+                    continue
+                customs = shipment.customs_status
+                shipments.append(
+                    (
+                        state.trade_id,
+                        shipment_id,
+                        shipment.order_id,
+                        shipment.carrier,
+                        shipment.transport_mode,
+                        shipment.status.value,
+                        customs.value if customs else None,
+                        shipment.place_of_loading,
+                        shipment.place_of_discharge,
+                        shipment.actual_departure,
+                        shipment.actual_arrival,
+                        shipment.delivered_at,
+                        shipment.model_dump_json(),
+                    )
+                )
+            for number, cert in state.certificates.items():
+                if before is not None and before.certificates.get(number) is cert:
+                    continue
+                certificates.append(
+                    (
+                        state.trade_id,
+                        number,
+                        cert.kind.value,
+                        cert.issuer,
+                        cert.status.value,
+                        cert.valid_until,
+                        cert.superseded_by,
+                        cert.verification.value if cert.verification else None,
+                        cert.preference.value if cert.preference else None,
+                        cert.model_dump_json(),
+                    )
+                )
+        for statement, rows in (
+            (self._upsert_orders, orders),
+            (self._upsert_shipments, shipments),
+            (self._upsert_certificates, certificates),
+        ):
+            if rows:
+                await conn.execute(statement, *(list(column) for column in zip(*rows, strict=True)))
+
+    # -- the query API's side --------------------------------------------------------------------------
+
+    async def trade(self, trade_id: uuid.UUID) -> tuple[TradeState, dt.datetime] | None:
+        row = await self.pool.fetchrow(
+            f'SELECT state::text AS state, updated_at FROM "{self.schema}".trades WHERE trade_id = $1',
+            trade_id,
+        )
+        if row is None:
+            return None
+        return TradeState.model_validate_json(row["state"]), row["updated_at"]
+
+    async def search(
+        self,
+        *,
+        visible_to: str,
+        party: str | None = None,
+        status: str | None = None,
+        hs_code: str | None = None,
+        placed_from: dt.datetime | None = None,
+        placed_to: dt.datetime | None = None,
+        after: tuple[dt.datetime, uuid.UUID] | None = None,
+        limit: int = 50,
+    ) -> list[asyncpg.Record]:
+        """Trades ``visible_to`` is party to, newest order first, keyset-paged by (placed_at, trade_id)."""
+        return await self.pool.fetch(
+            f"""SELECT trade_id, order_id, status, buyer, supplier, parties, hs_codes, placed_at, first_at,
+                       last_at, version, updated_at
+                FROM "{self.schema}".trades
+                WHERE parties @> ARRAY[$1::text]
+                  AND ($2::text IS NULL OR parties @> ARRAY[$2::text])
+                  AND ($3::text IS NULL OR status = $3)
+                  AND ($4::text IS NULL OR hs_codes @> ARRAY[$4::text])
+                  AND ($5::timestamptz IS NULL OR placed_at >= $5)
+                  AND ($6::timestamptz IS NULL OR placed_at < $6)
+                  AND ($7::timestamptz IS NULL OR (placed_at, trade_id) < ($7, $8::uuid))
+                ORDER BY placed_at DESC, trade_id DESC
+                LIMIT $9""",
+            visible_to,
+            party,
+            status,
+            hs_code,
+            placed_from,
+            placed_to,
+            after[0] if after else None,
+            after[1] if after else None,
+            limit,
+        )
+
+    async def count_events(self, trade_ids: Sequence[uuid.UUID] | None = None) -> int:
+        if trade_ids is None:
+            return int(await self.pool.fetchval(f'SELECT count(*) FROM "{self.schema}".events'))
+        return int(
+            await self.pool.fetchval(
+                f'SELECT count(*) FROM "{self.schema}".events WHERE trade_id = ANY($1::uuid[])',
+                list(trade_ids),
+            )
+        )

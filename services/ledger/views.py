@@ -1,0 +1,119 @@
+"""JSON views of a trade for the query API (shapes partners read; no I/O)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+from typing import Any
+
+from services.core.domain.lifecycle import TradeState
+from services.core.domain.lifecycle.state import Milestone
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _milestone(m: Milestone) -> dict[str, Any]:
+    return {
+        "kind": m.kind,
+        "event_type": m.event_type,
+        "location": m.location,
+        "equipment_reference": m.equipment_reference,
+        "mode_of_transport": m.mode_of_transport,
+        "classifier": m.classifier.value if m.classifier else None,
+        "at": _time(m.at),
+        "planned": _time(m.planned.at) if m.planned else None,
+        "estimated": _time(m.estimated.at) if m.estimated else None,
+        "actual": _time(m.actual.at) if m.actual else None,
+    }
+
+
+def trade_view(state: TradeState, updated_at: dt.datetime | None, today: dt.date) -> dict[str, Any]:
+    """The whole trade: order, shipments, certificates (status as of ``today``), parties, timeline."""
+    data = state.model_dump(
+        mode="json", exclude={"applied", "shipments", "certificates", "parties", "timeline"}
+    )
+    order = state.order
+    if order is not None:
+        data["order"].update(
+            revision=order.revision,
+            hs_codes=list(order.hs_codes),
+            lines=[line.model_dump(mode="json") for line in order.lines],
+        )
+    shipments = []
+    for shipment in sorted(state.shipments.values(), key=lambda s: (s.booked_at, s.shipment_id)):
+        view = shipment.model_dump(mode="json", exclude={"milestones", "customs"})
+        customs_status = shipment.customs_status
+        view.update(
+            actual_departure=_time(shipment.actual_departure),
+            actual_arrival=_time(shipment.actual_arrival),
+            customs_status=customs_status.value if customs_status else None,
+            milestones=[
+                _milestone(m)
+                for m in sorted(
+                    shipment.milestones.values(),
+                    key=lambda m: (m.at or dt.datetime.max.replace(tzinfo=dt.UTC), m.event_type),
+                )
+            ],
+            customs=[
+                {**c.model_dump(mode="json"), "status": c.status.value if c.status else None}
+                for c in shipment.customs.values()
+            ],
+        )
+        shipments.append(view)
+    certificates = []
+    for cert in sorted(state.certificates.values(), key=lambda c: (c.issued_at, c.certificate_number)):
+        view = cert.model_dump(mode="json")
+        view.update(status=cert.effective_status(today).value, expired=cert.expired(today))
+        certificates.append(view)
+    return {
+        "trade_id": str(state.trade_id),
+        "status": state.status,
+        "version": state.version,
+        "updated_at": _time(updated_at),
+        "first_event_at": _time(state.first_at),
+        "last_event_at": _time(state.last_at),
+        "hs_codes": list(state.hs_codes),
+        "order": data["order"],
+        "shipments": shipments,
+        "certificates": certificates,
+        "parties": [
+            p.model_dump(mode="json") for p in sorted(state.parties.values(), key=lambda p: p.party_id)
+        ],
+        "timeline": [t.model_dump(mode="json") for t in state.timeline],
+    }
+
+
+def summary_view(row: Any) -> dict[str, Any]:
+    """One search hit (a ``ledger.trades`` row)."""
+    return {
+        "trade_id": str(row["trade_id"]),
+        "order_id": row["order_id"],
+        "status": row["status"],
+        "buyer": row["buyer"],
+        "supplier": row["supplier"],
+        "parties": list(row["parties"]),
+        "hs_codes": list(row["hs_codes"]),
+        "placed_at": _time(row["placed_at"]),
+        "last_event_at": _time(row["last_at"]),
+        "version": row["version"],
+        "updated_at": _time(row["updated_at"]),
+    }
+
+
+def encode_cursor(placed_at: dt.datetime, trade_id: uuid.UUID) -> str:
+    raw = f"{placed_at.astimezone(dt.UTC).isoformat()}|{trade_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    """The (placed_at, trade_id) a cursor points after; ValueError when it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        placed, trade = raw.split("|", 1)
+        return dt.datetime.fromisoformat(placed), uuid.UUID(trade)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"invalid cursor {cursor!r}") from exc
