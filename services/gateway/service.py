@@ -316,7 +316,7 @@ class Gateway:
             claim = claims[key]
             if claim.state is ClaimState.DONE:
                 results[i] = ItemResult(i, str(events[i].event_id), 201, claim.result, replayed=True)
-                log.info("event_replayed", event_id=str(events[i].event_id), **(claim.result or {}))
+                log.info("event_replayed", **(claim.result or {"event_id": str(events[i].event_id)}))
         if owned:
             todo = [
                 (i, keys[i], events[i], child_traceparent(incoming[i].traceparent or traceparent))

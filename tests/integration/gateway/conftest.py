@@ -66,18 +66,21 @@ class RunningGateway:
             create_app(settings), log_config=None, access_log=False, lifespan="on", log_level="warning"
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._sock]},
-            name=f"gateway-{self.port}",
-            daemon=True,
-        )
+        self.exit: BaseException | None = None
+        self._thread = threading.Thread(target=self._serve, name=f"gateway-{self.port}", daemon=True)
+
+    def _serve(self) -> None:
+        try:
+            self._server.run(sockets=[self._sock])
+        except BaseException as exc:  # uvicorn exits (SystemExit) when the lifespan fails
+            self.exit = exc
 
     def start(self, timeout: float = 30.0) -> RunningGateway:
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive():
+                self._sock.close()
                 raise RuntimeError("the gateway exited during startup (database unreachable?)")
             if time.monotonic() > deadline:
                 self.stop()

@@ -176,7 +176,8 @@ def test_unknown_routes_and_methods_are_problems_too(http) -> None:
         b'"just a string"',
         b"123456789012345678901234567890",
         b'{"specversion": "1.0", "id": 5, "source": [], "type": {}, "data": "x"}',
-        b'{"specversion": "1.0", "id": "a", "source": "b", "type": "corridor.trade.orders.OrderPlaced", "data": {}}',
+        b'{"specversion": "1.0", "id": "a", "source": "b", "type": "corridor.trade.orders.OrderPlaced",'
+        b' "data": {}}',
         b'{"specversion": "1.0", "id": "a", "source": "b", "type": "corridor.trade.orders.OrderPlaced",'
         b' "data": {"lines": [{"quantity": {"value": 1e400}}], "occurred_at": "yesterday", "trade_id": []}}',
         b"[" * 5000 + b"]" * 5000,
