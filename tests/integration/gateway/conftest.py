@@ -23,12 +23,14 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import structlog
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.core import partners
 from services.core.codec import Codec
 from services.core.envelope import CloudEvent
+from services.core.logging import configure_logging
 from services.core.registry_client import RegistryClient
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
@@ -98,6 +100,19 @@ class RunningGateway:
 class Schemas:
     gateway: str
     partners: str
+
+
+@pytest.fixture(scope="module", autouse=True)
+def json_logs() -> Iterator[None]:
+    """The gateway's structlog lines as in production (JSON on stderr) while this module runs.
+
+    Bound to stderr at configuration time, so a CLI test's captured stdout never receives a line the
+    gateway thread logs meanwhile. The previous configuration is restored afterwards.
+    """
+    previous = structlog.get_config()
+    configure_logging("INFO", "json", service="gateway-tests")
+    yield
+    structlog.configure(**previous)
 
 
 @pytest.fixture(scope="module")
