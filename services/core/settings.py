@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
     schema_registry_url: str = DEFAULT_SCHEMA_REGISTRY_URL
     database_url: str | None = None
+    postgres_port: int = DEFAULT_POSTGRES_PORT  # the embedded server's port (when database_url is unset)
     state_dir: Path = Field(default=PROJECT_ROOT / ".corridor")
     log_level: str = "INFO"
     log_format: str = "json"  # "json" for machines, "console" for people

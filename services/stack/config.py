@@ -96,6 +96,7 @@ class StackConfig:
         values: dict[str, object] = {
             "state_dir": Path(settings.state_dir),
             "database_url": settings.database_url,
+            "postgres_port": settings.postgres_port,
         }
         kafka_port = _local_port(settings.bootstrap_servers.split(",")[0])
         if kafka_port is not None:
