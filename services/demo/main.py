@@ -22,6 +22,7 @@ from services.core.evolution import TRADE_SUBJECT_LEVEL, register_all
 from services.core.kafka import Published, TradeConsumer, TradeProducer, TradeRecord
 from services.core.registry_client import RegistryClient
 from services.core.schemas import catalog
+from services.core.settings import get_settings
 from services.core.topics import TRADE_TOPICS
 from services.demo.story import ALL_PARTIES, STORIES, Story
 from services.demo.timeline import render
@@ -77,14 +78,40 @@ async def read_back(
     return group, list(seen.values())
 
 
-async def run_demo(story_name: str, bootstrap_servers: str, registry_url: str) -> dict[str, Any]:
+async def run_demo(
+    story_name: str,
+    bootstrap_servers: str,
+    registry_url: str,
+    *,
+    via: str = "kafka",
+    gateway_url: str | None = None,
+    database_url: str | None = None,
+) -> dict[str, Any]:
     story = STORIES[story_name]()
     registered = await asyncio.to_thread(lambda: list(register_all(catalog(), registry_url)))
     _say(f"▶ {len(registered)} event schemas registered ({TRADE_SUBJECT_LEVEL.value} per subject)")
     async with RegistryClient(registry_url) as registry:
         started = time.perf_counter()
-        _say(f"▶ publishing {len(story.events)} events of trade {story.trade_id} ({story.name})…")
-        acks = await publish_story(story, bootstrap_servers, registry)
+        if via == "gateway":
+            from services.demo import via_gateway
+
+            assert gateway_url and database_url
+            senders = {e.sender for e in story.events}
+            keys = await via_gateway.ensure_partner_keys(
+                database_url,
+                [p for p in ALL_PARTIES if p.party_id in senders],
+                get_settings().state_dir,
+                say=_say,
+            )
+            started = time.perf_counter()
+            _say(
+                f"▶ posting {len(story.events)} events of trade {story.trade_id} ({story.name}), each with "
+                f"its party's API key, to the gateway at {gateway_url}…"
+            )
+            acks = await via_gateway.publish_via_gateway(story, gateway_url, keys)
+        else:
+            _say(f"▶ publishing {len(story.events)} events of trade {story.trade_id} ({story.name})…")
+            acks = await publish_story(story, bootstrap_servers, registry)
         produced_in = time.perf_counter() - started
         by_topic: dict[str, int] = {}
         for ack in acks:
@@ -117,22 +144,53 @@ async def run_demo(story_name: str, bootstrap_servers: str, registry_url: str) -
 @click.option(
     "--no-stack", is_flag=True, help="Use the servers from CORRIDOR_* settings; do not start the stack."
 )
-def demo(story_name: str, no_stack: bool) -> None:
+@click.option(
+    "--via",
+    type=click.Choice(["gateway", "kafka"]),
+    default=None,
+    help="Publish through the partner gateway (CORRIDOR_GATEWAY_URL) or straight to Kafka "
+    "(default: the gateway when it answers).",
+)
+def demo(story_name: str, no_stack: bool, via: str | None) -> None:
     """Bring the stack up (if needed) and play a trade story through Kafka, printing its timeline."""
-    from services.core.settings import get_settings
+    from services.demo import via_gateway
+    from services.stack import api
 
     settings = get_settings()
     bootstrap, registry_url = settings.bootstrap_servers, settings.schema_registry_url
+    database_url = settings.database_url
     if not no_stack:
-        from services.stack import api
-
         status = api.up(api.StackConfig.from_settings(settings))
         bootstrap, registry_url = status.bootstrap_servers, status.schema_registry_url
+        database_url = database_url or status.database_url
+    gateway_url = via_gateway.gateway_url()
+    if via != "kafka":
+        reachable = via_gateway.gateway_reachable(gateway_url)
+        if via == "gateway" and not reachable:
+            raise click.ClickException(f"no gateway answers at {gateway_url} (set CORRIDOR_GATEWAY_URL)")
+        via = "gateway" if reachable else "kafka"
+        if not reachable:
+            _say(f"▶ no gateway at {gateway_url}: publishing straight to Kafka")
+    if via == "gateway" and not database_url:
+        database_url = api.status(api.StackConfig.from_settings(settings)).database_url
+        if not database_url:
+            raise click.ClickException(
+                "the gateway path needs the partners database: set CORRIDOR_DATABASE_URL"
+            )
     # aiokafka logs transient coordinator lookups of a brand-new consumer group as errors; a first-time
     # user should not read those as failures. Real failures surface as exceptions below.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
-        asyncio.run(run_demo(story_name, bootstrap, registry_url))
+        asyncio.run(
+            run_demo(
+                story_name,
+                bootstrap,
+                registry_url,
+                via=via,
+                gateway_url=gateway_url,
+                database_url=database_url,
+            )
+        )
     except click.ClickException:
         raise
     except Exception as exc:  # a clear one-line reason beats a traceback for a first-time user
