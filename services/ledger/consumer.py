@@ -52,7 +52,7 @@ from services.core.registry_client import RegistryError
 from services.core.topics import TRADE_TOPICS
 from services.ledger import deadletter as dl
 from services.ledger.store import LedgerStore, StaleState, StoredEvent, TradeWrite
-from services.ledger.topics import CONSUMED_TOPICS, DLQ_TOPIC, RETRY_TOPICS, ensure_topics
+from services.ledger.topics import CONSUMED_TOPICS, DLQ_TOPIC, RETRY_TOPICS, ensure_topics, partitions_of
 
 log = get_logger("corridor.ledger")
 
@@ -249,23 +249,18 @@ class Ledger:
     async def _pin_to_end(self) -> None:
         """For a group with no committed offsets, commit the current end of every partition, so that
         "latest" means "from when this group was first started", also across a crash and restart."""
+        tps = await partitions_of(self.bootstrap_servers, CONSUMED_TOPICS)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers, group_id=self.group_id, enable_auto_commit=False
         )
         await consumer.start()
         try:
-            await consumer.topics()
-            tps = [
-                TopicPartition(topic, p)
-                for topic in CONSUMED_TOPICS
-                for p in sorted(consumer.partitions_for_topic(topic) or ())
-            ]
             consumer.assign(tps)
             unpinned = [tp for tp in tps if await consumer.committed(tp) is None]
             if unpinned:
                 ends = await consumer.end_offsets(unpinned)
                 await consumer.commit({tp: ends[tp] for tp in unpinned})
-                log.info("offsets_pinned_to_end", partitions=len(unpinned))
+            log.info("offsets_pinned_to_end", partitions=len(unpinned), of=len(tps))
         finally:
             await consumer.stop()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.core.logging import get_logger
@@ -75,6 +76,22 @@ async def ensure_topics(
         return created
     finally:
         await admin.close()
+
+
+async def partitions_of(bootstrap_servers: str, topics: tuple[str, ...]) -> list[TopicPartition]:
+    """Every partition of ``topics`` (from the cluster's metadata; a missing topic is an error)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="corridor-ledger-admin")
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    found = []
+    for topic in described:
+        if topic.get("error_code"):
+            raise RuntimeError(f"cannot describe topic {topic['topic']}: error {topic['error_code']}")
+        found.extend(TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"])
+    return sorted(found)
 
 
 def quiet_aiokafka() -> None:

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaProducer
 from services.core import partners
 from services.core.codec import Codec
 from services.core.domain.base import TradeEvent
-from services.core.kafka import TradeProducer
+from services.core.kafka import Published, TradeProducer
 from services.core.registry_client import RegistryClient
 from tests.integration.ledger.ledger_helpers import (
     PROJECT_ROOT,
@@ -83,12 +83,13 @@ async def registry(stack: Any) -> AsyncIterator[RegistryClient]:
 
 @pytest.fixture
 async def publish(stack: Any, registry: RegistryClient) -> AsyncIterator[Callable[..., Any]]:
-    """``await publish(*events)``: produce trade events in order (acks=all), as partners do."""
+    """``await publish(*events)``: produce trade events in order (acks=all), as partners do; returns
+    where the broker stored each."""
     producer = TradeProducer(stack.bootstrap_servers, Codec(registry))
     await producer.start()
 
-    async def send(*events: TradeEvent) -> None:
-        await producer.publish_many(events)
+    async def send(*events: TradeEvent) -> list[Published]:
+        return await producer.publish_many(events)
 
     yield send
     await producer.stop()

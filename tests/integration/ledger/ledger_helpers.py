@@ -17,10 +17,11 @@ from typing import Any
 import asyncpg
 import httpx
 import uvicorn
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from services.ledger.app import create_app
 from services.ledger.settings import LedgerSettings
+from services.ledger.topics import partitions_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -140,15 +141,14 @@ class TopicTail:
     """Reads a topic from the end offsets it had when created (a test's own records, and others')."""
 
     def __init__(self, bootstrap_servers: str, topic: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
         self.records: list[Any] = []
 
     async def start(self) -> TopicTail:
         await self._consumer.start()
-        await self._consumer.topics()
-        partitions = self._consumer.partitions_for_topic(self.topic) or set()
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        tps = await partitions_of(self.bootstrap_servers, (self.topic,))
         self._consumer.assign(tps)
         ends = await self._consumer.end_offsets(tps)
         for tp in tps:
