@@ -27,9 +27,9 @@ def _database_url() -> str:
     settings = Settings()  # read now, not cached: the CLI may run in-process in tests
     if settings.database_url:
         return settings.database_url
-    from services.stack import api
+    from services.stack import StackConfig, status
 
-    url = api.status(api.StackConfig.from_settings(settings)).database_url
+    url = status(StackConfig.from_settings(settings)).database_url
     if not url:
         raise click.ClickException(
             "no database: set CORRIDOR_DATABASE_URL, or start the local stack with `corridor stack up`"

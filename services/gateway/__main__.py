@@ -52,9 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gateway: unknown log level {level!r} (use DEBUG, INFO, WARNING or ERROR)", file=sys.stderr)
         return 2
     configure_logging(level, settings.log_format)
-    # aiokafka logs every failed reconnect as an error; the gateway reports Kafka outages itself (503,
-    # /readyz, produce_* lines), so keep its chatter to warnings and above.
-    logging.getLogger("aiokafka").setLevel(max(logging.getLevelNamesMapping()[level], logging.WARNING))
+    # aiokafka logs every failed reconnect; the gateway reports Kafka outages itself (503, /readyz,
+    # produce_* lines), so keep its chatter, and httpx's, to warnings and above.
+    quiet = max(logging.getLevelNamesMapping()[level], logging.WARNING)
+    logging.getLogger("aiokafka").setLevel(quiet)
+    logging.getLogger("httpx").setLevel(quiet)  # one line per schema registry call otherwise
     config = uvicorn.Config(
         create_app(settings),
         host=args.host,

@@ -148,7 +148,9 @@ def _install_request_context(app: FastAPI) -> None:
                 response = problem_response(problems.internal())
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
             if request.url.path.startswith("/v1/"):
-                log.info("request", status=response.status_code, duration_ms=duration_ms)
+                # who and what, as the handler learnt it (its own bindings ended with it)
+                known = {k: v for k in _REQUEST_KEYS if (v := getattr(request.state, k, None)) is not None}
+                log.info("request", status=response.status_code, duration_ms=duration_ms, **known)
             else:
                 log.debug("request", status=response.status_code, duration_ms=duration_ms)
         return response

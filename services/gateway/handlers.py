@@ -98,7 +98,7 @@ def _problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-_SECURITY = [{"bearer": []}, {"apiKey": []}]
+_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
 _EVENT_SCHEMA = CloudEventIn.model_json_schema()
 
 
@@ -133,6 +133,7 @@ async def _partner(request: Request, gateway: Gateway) -> Partner:
             "send your API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", invalid_key=False
         )
     partner = await gateway.authenticate(api_key)
+    request.state.partner_id = partner.partner_id if partner else None
     if partner is None:
         raise problems.unauthorized(
             "the API key is unknown, was rotated, or its partner is disabled", invalid_key=True
@@ -221,6 +222,7 @@ async def post_event(request: Request) -> Response:
         body = await _read_body(request, limit)
         item = cloudevents.parse_single(request.headers.get("content-type"), request.headers, body)
         event_id = item.id if isinstance(item, cloudevents.IncomingEvent) else None
+        request.state.event_id = event_id
         with bound_contextvars(event_id=event_id):
             [result] = await gateway.publish(
                 partner,
