@@ -257,7 +257,8 @@ class Gateway:
         except Exception as exc:
             checks["postgres"] = f"{type(exc).__name__}: {exc}"
         try:
-            await self.kafka.ping(timeout_s)
+            # bounded as a whole: connecting a producer to a silent address could take longer
+            await asyncio.wait_for(self.kafka.ping(timeout_s), timeout_s)
             checks["kafka"] = "ok"
         except Exception as exc:
             checks["kafka"] = f"{type(exc).__name__}: {exc}"

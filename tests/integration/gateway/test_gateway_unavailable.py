@@ -84,6 +84,9 @@ def test_kafka_that_never_answers_is_503_within_the_produce_timeout(start_gatewa
             headers={**CE_JSON, **trade.auth(trade.cast.buyer)},
         )
         elapsed = time.monotonic() - started
+        started = time.monotonic()
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and time.monotonic() - started < 6
     _assert_503(response)
     assert elapsed < 8, elapsed
 
