@@ -128,6 +128,7 @@ def _register_subcommands() -> None:
 
     cli.add_command(stack)
     cli.add_command(partners)
+    cli.add_command(__import__("services.bench.main", fromlist=["bench"]).bench)
     try:
         from services.demo.main import demo
     except ImportError:  # pragma: no cover - during bootstrap of the tree

@@ -1,0 +1,5 @@
+"""stub"""
+
+
+async def run(ctx):
+    return {}

@@ -1,0 +1,131 @@
+"""The bench's payloads: the demo's two stories (every event type, realistic sizes), with fresh ids.
+
+A *trade* is one story played again with a new trade id and new event ids, so its events keep their
+order and lifecycle (the ledger applies them as it would a real trade). Stages take events in story
+order, cycling through the chromite and the explosives stories.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import statistics
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from fastavro import schemaless_writer
+
+from services.core.codec import Codec
+from services.core.domain.base import TradeEvent
+from services.core.domain.events import OrderPlaced
+from services.core.envelope import CloudEvent
+from services.core.schemas import catalog
+from services.demo.story import BUYER, chromite_story, explosives_story
+
+Headers = list[tuple[str, bytes]]
+
+
+def story_templates() -> list[list[TradeEvent]]:
+    return [chromite_story().events, explosives_story().events]
+
+
+def fresh_trades(n_events: int) -> Iterator[TradeEvent]:
+    """``n_events`` events, whole stories one after the other, each story with new trade and event ids."""
+    stories = story_templates()
+    made = 0
+    cycle = 0
+    while made < n_events:
+        trade_id = uuid.uuid4()
+        for template in stories[cycle % len(stories)]:
+            if made >= n_events:
+                return
+            yield template.model_copy(update={"trade_id": trade_id, "event_id": uuid.uuid4()})
+            made += 1
+        cycle += 1
+
+
+def event_json(event: TradeEvent) -> dict[str, Any]:
+    """The event's fields as a partner sends them (JSON types: strings for decimals, times, ids)."""
+    return event.model_dump(mode="json")
+
+
+def wire_size(event: TradeEvent) -> int:
+    """Bytes of the event in the Confluent wire format (5-byte header + Avro body)."""
+    buf = io.BytesIO()
+    schemaless_writer(buf, catalog().event(event.avro_name).parsed, event.to_avro())
+    return 5 + len(buf.getvalue())
+
+
+def median_wire_size() -> int:
+    return int(statistics.median(wire_size(e) for story in story_templates() for e in story))
+
+
+def wire_sizes() -> list[int]:
+    return sorted(wire_size(e) for story in story_templates() for e in story)
+
+
+@dataclass(frozen=True)
+class WireRecord:
+    """One Kafka record exactly as Corridor produces it: key, value (wire format), headers, timestamp."""
+
+    area_topic: str  # the trade topic of the event's area
+    key: bytes
+    value: bytes
+    headers: Headers
+    timestamp_ms: int
+
+
+def wire_records(codec: Codec, events: list[TradeEvent]) -> list[WireRecord]:
+    """Encode events as TradeProducer does (the codec must have every schema prepared)."""
+    return [
+        WireRecord(
+            event.topic,
+            str(event.trade_id).encode(),
+            codec.encode(event),
+            CloudEvent.for_event(event).to_headers(),
+            int(event.occurred_at.timestamp() * 1000),
+        )
+        for event in events
+    ]
+
+
+# -- sized events (stage 8) -------------------------------------------------------------------------
+
+
+def order_with_lines(lines: int) -> OrderPlaced:
+    """The chromite OrderPlaced with ``lines`` order lines (valid: numbered 1..n, distinct grades)."""
+    template = chromite_story().events[0]
+    assert isinstance(template, OrderPlaced)
+    data = template.model_dump(mode="python")
+    base = data["lines"][0]
+    data["lines"] = []
+    for n in range(1, lines + 1):
+        line = copy.deepcopy(base)
+        line["line_number"] = n
+        line["description_en"] = f"Chromite ore lumps, Muslim Bagh, grade lot {n}, 40-42% Cr2O3"
+        line["quantity"] = {"value": Decimal("100.000") + n, "unit": "TNE"}
+        data["lines"].append(line)
+    return OrderPlaced.model_validate(data)
+
+
+def order_json_for_gateway(event_id: uuid.UUID, trade_id: uuid.UUID) -> dict[str, Any]:
+    """A CloudEvent (structured mode) opening a new trade: the chromite OrderPlaced, from its buyer."""
+    template = chromite_story().events[0]
+    data = event_json(template)
+    data["event_id"] = str(event_id)
+    data["trade_id"] = str(trade_id)
+    return {
+        "specversion": "1.0",
+        "id": str(event_id),
+        "source": f"/partners/{BUYER.party_id}",
+        "type": template.avro_name,
+        "time": data["occurred_at"],
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+BENCH_PARTNER = BUYER
