@@ -164,6 +164,11 @@ class KafkaLink:
                 log.warning("kafka_producer_stop_failed", error=f"{type(exc).__name__}: {exc}")
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset round trip on every release: the gateway leaves no session state behind
+    (transaction-scoped advisory locks only; no SET, LISTEN, cursors or prepared statements by hand)."""
+
+
 @dataclass
 class _Sent:
     index: int
@@ -191,6 +196,7 @@ class Gateway:
             min_size=settings.gateway_pool_min_size,
             max_size=max(settings.gateway_pool_max_size, settings.gateway_pool_min_size),
             server_settings={"application_name": "corridor-gateway"},
+            reset=_keep_session,
         )
         try:
             store = GatewayStore(
