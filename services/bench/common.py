@@ -155,7 +155,7 @@ class BenchContext:
     # -- shared clients ------------------------------------------------------------------------------
 
     async def codec(self) -> Codec:
-        """A codec with every event schema resolved (registered under the trade subjects, as in production)."""
+        """A codec with every event schema resolved (under the trade subjects, as in production)."""
         if self._codec is None:
             self._registry = RegistryClient(self.registry_url)
             self._codec = Codec(self._registry)

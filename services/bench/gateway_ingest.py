@@ -178,8 +178,8 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
                     lat_all += lat
                     ctx.progress(
                         f"  gateway {mode} rep {rep + 1}/{reps}: {events / elapsed:,.0f} events/s, "
-                        f"{len(bodies) / elapsed:,.0f} requests/s, gateway CPU {cpu / elapsed:.0%} of a core, "
-                        f"{cpu / events * 1000:.2f} ms CPU/event"
+                        f"{len(bodies) / elapsed:,.0f} requests/s, "
+                        f"gateway CPU {cpu / elapsed:.0%} of a core, {cpu / events * 1000:.2f} ms CPU/event"
                     )
                 ok = statuses.get(201, 0)
                 result[mode] = {

@@ -64,13 +64,13 @@ def parse_consumer_performance(output: str) -> dict[str, float]:
     raise ValueError(f"no ConsumerPerformance result in its output:\n{output[-2000:]}")
 
 
-async def _java(ctx: BenchContext, main: str, args: list[str], timeout: float = 600) -> str:
+async def _java(ctx: BenchContext, main: str, args: list[str], wait_s: float = 600) -> str:
     argv = [ctx.java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-cp", f"{ctx.libs_dir}/*", main, *args]
     proc = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        out, _ = await asyncio.wait_for(proc.communicate(), wait_s)
     except TimeoutError:
         proc.kill()
         await proc.wait()
@@ -113,7 +113,8 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
         result = parse_producer_performance(out)
         produced.append(result)
         ctx.progress(
-            f"  ProducerPerformance rep {rep + 1}/{ctx.scale.reps}: {result['records_per_s']:,.0f} records/s, "
+            f"  ProducerPerformance rep {rep + 1}/{ctx.scale.reps}: "
+            f"{result['records_per_s']:,.0f} records/s, "
             f"p99 {result['p99_ms']:.0f} ms"
         )
     consumed: list[dict[str, float]] = []

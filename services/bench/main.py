@@ -93,7 +93,8 @@ async def _profiled(ctx: BenchContext, name: str, run: Any) -> dict[str, Any]:
     "--profile",
     multiple=True,
     type=click.Choice(STAGES),
-    help="Profile this stage with pyinstrument (and the gateway/ledger processes it starts) into <out>/profiles/.",
+    help="Profile this stage with pyinstrument (and the gateway/ledger processes it starts) "
+    "into <out>/profiles/.",
 )
 def bench(quick: bool, out: Path, stages: tuple[str, ...], profile: tuple[str, ...]) -> None:
     """Measure Corridor against its anchors (Kafka's tools, raw aiokafka, raw fastavro) on the local stack.

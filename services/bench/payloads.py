@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from fastavro import schemaless_writer
@@ -111,17 +112,21 @@ def order_with_lines(lines: int) -> OrderPlaced:
     return OrderPlaced.model_validate(data)
 
 
+@cache
+def _order_template() -> tuple[str, dict[str, Any]]:
+    template = chromite_story().events[0]
+    return template.avro_name, event_json(template)
+
+
 def order_json_for_gateway(event_id: uuid.UUID, trade_id: uuid.UUID) -> dict[str, Any]:
     """A CloudEvent (structured mode) opening a new trade: the chromite OrderPlaced, from its buyer."""
-    template = chromite_story().events[0]
-    data = event_json(template)
-    data["event_id"] = str(event_id)
-    data["trade_id"] = str(trade_id)
+    event_type, template = _order_template()
+    data = {**template, "event_id": str(event_id), "trade_id": str(trade_id)}
     return {
         "specversion": "1.0",
         "id": str(event_id),
         "source": f"/partners/{BUYER.party_id}",
-        "type": template.avro_name,
+        "type": event_type,
         "time": data["occurred_at"],
         "datacontenttype": "application/json",
         "data": data,

@@ -52,7 +52,7 @@ class ServerProcess:
             *self.args,
         ]
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
+            self.proc = subprocess.Popen(
                 argv,
                 cwd=PROJECT_ROOT,
                 env={**os.environ, **self.env},
@@ -62,8 +62,8 @@ class ServerProcess:
             )
         return self
 
-    async def wait_ready(self, timeout: float = 60.0, path: str = "/readyz") -> None:
-        deadline = time.monotonic() + timeout
+    async def wait_ready(self, wait_s: float = 60.0, path: str = "/readyz") -> None:
+        deadline = time.monotonic() + wait_s
         last = ""
         async with httpx.AsyncClient(timeout=3.0) as client:
             while time.monotonic() < deadline:
@@ -81,7 +81,7 @@ class ServerProcess:
                     last = f"{type(exc).__name__}: {exc}"
                 await asyncio.sleep(0.2)
         raise RuntimeError(
-            f"the bench {self.service} was not ready in {timeout:.0f}s ({last}); see {self.log}"
+            f"the bench {self.service} was not ready in {wait_s:.0f}s ({last}); see {self.log}"
         )
 
     def stop(self, timeout: float = 30.0) -> None:

@@ -1,13 +1,470 @@
-"""Placeholder, replaced below."""
+# ruff: noqa: E501 (Markdown table rows read better unbroken)
+"""The bench's outputs: ``results.json`` (everything), ``results.md`` (summary, ratios, targets, each
+stage) and ``results.png`` (throughputs beside their anchors, end-to-end latency percentiles, scaling).
+
+Every ratio divides a Corridor figure by its anchor *from the same run*; every target is marked met,
+missed or not run.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
+from services.bench.common import STAGES
 
-def write(out: Path, machine: dict[str, Any], run: dict[str, Any], results: dict[str, Any]) -> list[Path]:
-    path = out / "results.json"
-    path.write_text(json.dumps({"machine": machine, "run": run, "stages": results}, indent=2, default=str))
-    return [path]
+#: The targets of issue 7.
+PRODUCE_VS_RAW_MIN = 0.50
+CODEC_VS_FASTAVRO_MIN = 0.70
+LEDGER_MIN = 10_000
+GATEWAY_BATCH_MIN = 3_000
+E2E_P99_MAX_MS = 50.0
+E2E_TARGET_RATE = 1_000
+
+
+def _get(data: dict[str, Any], *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    if not isinstance(a, int | float) or not isinstance(b, int | float) or not b or math.isnan(a):
+        return None
+    return round(a / b, 4)
+
+
+def ratios(stages: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Corridor ÷ anchor, each with both figures."""
+    produce = _get(stages, "produce", "producer", "events_per_s")
+    raw = _get(stages, "raw_kafka", "producer", "events_per_s")
+    raw_consume = _get(stages, "raw_kafka", "consumer", "events_per_s")
+    pp = _get(stages, "kafka_tools", "producer", "records_per_s")
+    cp = _get(stages, "kafka_tools", "consumer", "records_per_s")
+    codec = stages.get("codec", {})
+    rows = {
+        "corridor_produce_vs_raw_aiokafka": (produce, raw, "Corridor produce path", "raw aiokafka produce"),
+        "corridor_produce_vs_producer_performance": (
+            produce, pp, "Corridor produce path", "Kafka ProducerPerformance",
+        ),
+        "raw_aiokafka_vs_producer_performance": (raw, pp, "raw aiokafka produce", "Kafka ProducerPerformance"),
+        "codec_encode_vs_fastavro": (
+            _get(codec, "codec_encode", "events_per_s"), _get(codec, "fastavro_encode", "events_per_s"),
+            "Codec.encode (model → wire)", "fastavro schemaless_writer",
+        ),
+        "codec_decode_vs_fastavro": (
+            _get(codec, "codec_decode_record", "events_per_s"), _get(codec, "fastavro_decode", "events_per_s"),
+            "Codec.decode_record (wire → dict)", "fastavro schemaless_reader",
+        ),
+        "codec_decode_event_vs_fastavro": (
+            _get(codec, "codec_decode_event", "events_per_s"), _get(codec, "fastavro_decode", "events_per_s"),
+            "Codec.decode_event (wire → model)", "fastavro schemaless_reader",
+        ),
+        "raw_aiokafka_consume_vs_consumer_performance": (
+            raw_consume, cp, "raw aiokafka consume", "Kafka ConsumerPerformance",
+        ),
+        "ledger_vs_raw_aiokafka_consume": (
+            _get(stages, "ledger", "events_per_s"), raw_consume, "ledger ingest", "raw aiokafka consume",
+        ),
+        "gateway_batch_500_vs_corridor_produce": (
+            _get(stages, "gateway", "batch_500", "events_per_s"), produce,
+            "gateway, batches of 500", "Corridor produce path",
+        ),
+    }  # fmt: skip
+    return {
+        name: {"corridor": a, "anchor": b, "ratio": _ratio(a, b), "corridor_figure": fa, "anchor_figure": fb}
+        for name, (a, b, fa, fb) in rows.items()
+    }
+
+
+def _e2e_load(stages: dict[str, Any], rate: int, mode: str) -> dict[str, Any] | None:
+    for load in _get(stages, "e2e", "loads") or []:
+        if load.get("offered_events_per_s") == rate and load.get("mode") == mode:
+            return dict(load)
+    return None
+
+
+def targets(stages: dict[str, Any], ratio_rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    def status(value: Any, ok: bool) -> str:
+        return "not run" if value is None else ("met" if ok else "missed")
+
+    out = []
+    r = ratio_rows["corridor_produce_vs_raw_aiokafka"]["ratio"]
+    out.append({
+        "target": f"produce path ≥ {PRODUCE_VS_RAW_MIN:.0%} of raw aiokafka",
+        "measured": r, "unit": "ratio", "status": status(r, r is not None and r >= PRODUCE_VS_RAW_MIN),
+    })  # fmt: skip
+    for name, label in (("codec_encode_vs_fastavro", "encode"), ("codec_decode_vs_fastavro", "decode")):
+        r = ratio_rows[name]["ratio"]
+        out.append({
+            "target": f"codec {label} ≥ {CODEC_VS_FASTAVRO_MIN:.0%} of raw fastavro",
+            "measured": r, "unit": "ratio", "status": status(r, r is not None and r >= CODEC_VS_FASTAVRO_MIN),
+        })  # fmt: skip
+    ledger = _get(stages, "ledger", "events_per_s")
+    out.append({
+        "target": f"ledger ≥ {LEDGER_MIN:,} events/s",
+        "measured": ledger, "unit": "events/s", "status": status(ledger, ledger is not None and ledger >= LEDGER_MIN),
+    })  # fmt: skip
+    batch = [
+        v
+        for v in (_get(stages, "gateway", m, "events_per_s") for m in ("batch_100", "batch_500"))
+        if v is not None
+    ]
+    best = max(batch) if batch else None
+    out.append({
+        "target": f"gateway ≥ {GATEWAY_BATCH_MIN:,} events/s in one process with batches (best of 100, 500)",
+        "measured": best, "unit": "events/s", "status": status(best, best is not None and best >= GATEWAY_BATCH_MIN),
+    })  # fmt: skip
+    load = _e2e_load(stages, E2E_TARGET_RATE, "single")
+    p99 = _get(load or {}, "latency_to_commit", "p99_ms")
+    ok = p99 is not None and p99 < E2E_P99_MAX_MS and not (load or {}).get("saturated")
+    out.append({
+        "target": f"e2e p99 < {E2E_P99_MAX_MS:.0f} ms at {E2E_TARGET_RATE:,} events/s (single-event requests)",
+        "measured": p99, "unit": "ms", "status": status(p99, ok),
+    })  # fmt: skip
+    return out
+
+
+# -- JSON ------------------------------------------------------------------------------------------
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinity are not JSON: null instead."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def build(machine: dict[str, Any], run: dict[str, Any], stages: dict[str, Any]) -> dict[str, Any]:
+    ratio_rows = ratios(stages)
+    complete = {name: stages.get(name, {"status": "not run"}) for name in STAGES}
+    return _clean({
+        "machine": machine,
+        "run": run,
+        "ratios": ratio_rows,
+        "targets": targets(stages, ratio_rows),
+        "stages": complete,
+    })  # fmt: skip
+
+
+# -- Markdown ----------------------------------------------------------------------------------------
+
+
+def _n(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "—"
+    if isinstance(value, int | float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _pct(value: Any) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def markdown(data: dict[str, Any]) -> str:
+    m, run, st = data["machine"], data["run"], data["stages"]
+    lines = [
+        "# Corridor bench results",
+        "",
+        f"`corridor bench{' --quick' if run['mode'] == 'quick' else ''}` — run `{run['run_id']}`, "
+        f"{m['date']}, commit `{m.get('git_commit') or '?'}`, {run['seconds']:.0f} s. "
+        "How each figure is measured: `docs/adr/0007-benchmarks.md`.",
+        "",
+        f"Machine: {m['cpu_model']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; Python {m['python']}; "
+        f"Kafka {m.get('kafka_version')} ({m.get('brokers', '?')} broker, KRaft) on the same machine, with "
+        "PostgreSQL and the schema registry. Load average (1, 5, 15 min) before the run "
+        f"{run['load_average_before']}, after {run['load_average_after']} — other work shared the CPUs, "
+        "so absolute figures are noisy; ratios compare figures taken minutes apart under the same load.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | status |",
+        "|---|---:|---|",
+    ]
+    for t in data["targets"]:
+        value = t["measured"]
+        shown = (
+            _pct(value) if t["unit"] == "ratio" else f"{_n(value, 1 if t['unit'] == 'ms' else 0)} {t['unit']}"
+        )
+        lines.append(f"| {t['target']} | {shown if value is not None else '—'} | **{t['status']}** |")
+    lines += [
+        "",
+        "## Corridor beside its anchors (same run)",
+        "",
+        "| figure | /s | anchor | /s | ratio |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for row in data["ratios"].values():
+        lines.append(
+            f"| {row['corridor_figure']} | {_n(row['corridor'])} | {row['anchor_figure']} | {_n(row['anchor'])} "
+            f"| {_pct(row['ratio'])} |"
+        )
+    lines += ["", "## Stages", ""]
+    lines += _stage_sections(st)
+    return "\n".join(lines) + "\n"
+
+
+def _failed(name: str, s: dict[str, Any]) -> list[str] | None:
+    if "error" in s:
+        return [f"**{name}: failed** — `{s['error']}`", ""]
+    if s.get("status") == "not run":
+        return [f"{name}: not run", ""]
+    return None
+
+
+def _stage_sections(st: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    s = st["kafka_tools"]
+    out += ["### 1. Kafka ProducerPerformance / ConsumerPerformance (the broker's ceiling)", ""]
+    out += _failed("kafka_tools", s) or [
+        f"{_n(s['records'])} records of {s['record_size_bytes']} B (median wire size of our events; sizes "
+        f"{min(s['event_sizes_bytes'])}–{max(s['event_sizes_bytes'])} B), `{s['settings']}`.",
+        "",
+        "| tool | records/s (median) | MB/s | p50 / p99 / p99.9 ms | reps |",
+        "|---|---:|---:|---|---|",
+        f"| ProducerPerformance | {_n(s['producer']['records_per_s'])} | {s['producer']['mb_per_s']} | "
+        f"{s['producer']['p50_ms']:.0f} / {s['producer']['p99_ms']:.0f} / {s['producer']['p99_9_ms']:.0f} | "
+        f"{', '.join(_n(r) for r in s['producer']['reps'])} |",
+        f"| ConsumerPerformance (fetch rate) | {_n(s['consumer']['records_per_s'])} | {s['consumer']['mb_per_s']} "
+        f"| — | {', '.join(_n(r) for r in s['consumer']['reps'])} |",
+        "",
+    ]
+    s = st["raw_kafka"]
+    out += ["### 2. Raw aiokafka (same records, Corridor's producer settings)", ""]
+    out += _failed("raw_kafka", s) or [
+        "| | events/s (median) | reps | ack latency p50 / p99 / p99.9 ms |",
+        "|---|---:|---|---|",
+        f"| produce | {_n(s['producer']['events_per_s'])} | {', '.join(_n(r) for r in s['producer']['reps'])} | "
+        f"{_lat(s['producer']['ack_latency'])} |",
+        f"| consume | {_n(s['consumer']['events_per_s'])} | {', '.join(_n(r) for r in s['consumer']['reps'])} | — |",
+        "",
+    ]
+    s = st["produce"]
+    out += ["### 3. Corridor produce path", ""]
+    out += _failed("produce", s) or [
+        f"{s['path']}: **{_n(s['producer']['events_per_s'])} events/s** (reps "
+        f"{', '.join(_n(r) for r in s['producer']['reps'])}), ack latency under full load "
+        f"{_lat(s['producer']['ack_latency'])} ms.",
+        "",
+    ]
+    s = st["codec"]
+    out += ["### 4. Codec vs raw fastavro", ""]
+    out += _failed("codec", s) or [
+        f"{_n(s['records'])} records, {s['mean_wire_bytes']} B mean.",
+        "",
+        "| operation | records/s (median) |",
+        "|---|---:|",
+        *(
+            f"| {label} | {_n(s[key]['events_per_s'])} |"
+            for key, label in (
+                ("fastavro_encode", "fastavro schemaless_writer (dict → bytes)"),
+                ("codec_encode", "Codec.encode (model → to_avro → wire bytes)"),
+                ("codec_encode_record", "Codec.encode_record (dict → wire bytes)"),
+                ("fastavro_decode", "fastavro schemaless_reader (bytes → dict)"),
+                ("codec_decode_record", "Codec.decode_record (wire bytes → dict)"),
+                ("codec_decode_event", "Codec.decode_event (wire bytes → validated model)"),
+            )
+        ),
+        "",
+    ]
+    s = st["ledger"]
+    out += ["### 5. Ledger ingest (PostgreSQL, one transaction per batch, commit after)", ""]
+    out += _failed("ledger", s) or [
+        f"{_n(s['events'])} events of whole trades: **{_n(s['events_per_s'])} events/s** (reps "
+        f"{', '.join(_n(r) for r in s['reps'])}); batches per run "
+        f"{', '.join(str(r['batches']) for r in s['runs'])}; every event stored exactly once.",
+        "",
+    ]
+    s = st["gateway"]
+    out += ["### 6. Gateway ingest (separate process)", ""]
+    if not (failed := _failed("gateway", s)):
+        out += [
+            "| requests | events/s (median) | requests/s | request p50 / p99 ms | gateway CPU ms/event | "
+            "events per gateway CPU-second | all 201 |",
+            "|---|---:|---:|---|---:|---:|---|",
+        ]
+        for mode, label in (
+            ("single", f"single events, {s['concurrency']['single']} in flight"),
+            ("batch_100", f"batches of 100, {s['concurrency']['batch']} in flight"),
+            ("batch_500", f"batches of 500, {s['concurrency']['batch']} in flight"),
+        ):
+            r = s.get(mode)
+            if r:
+                out.append(
+                    f"| {label} | {_n(r['events_per_s'])} | {_n(r['requests_per_s'])} | "
+                    f"{r['request_latency']['p50_ms']:.1f} / {r['request_latency']['p99_ms']:.1f} | "
+                    f"{r['gateway_cpu_ms_per_event']:.2f} | {_n(r['events_per_gateway_cpu_s'])} | "
+                    f"{'yes' if r['all_accepted'] else 'no: ' + json.dumps(r['statuses'])} |"
+                )
+        out.append("")
+    else:
+        out += failed
+    s = st["e2e"]
+    out += ["### 7. End-to-end latency, gateway request → ledger commit (open loop)", ""]
+    if not (failed := _failed("e2e", s)):
+        out += [
+            "| offered events/s | requests | committed | achieved events/s | p50 / p99 / p99.9 ms to commit | "
+            "p50 / p99 ms to ingested_at | HTTP p50 / p99 ms | |",
+            "|---|---|---:|---:|---|---|---|---|",
+        ]
+        for load in s["loads"]:
+            c, i, h = load["latency_to_commit"], load["latency_to_ingested_at"], load["request_latency"]
+            out.append(
+                f"| {_n(load['offered_events_per_s'])} | {load['mode']} ({_n(load['requests'])}) | "
+                f"{_n(load['events_committed'])} / {_n(load['events_offered'])} | "
+                f"{_n(load['achieved_events_per_s'])} | {_lat(c)} | {_n(i['p50_ms'], 1)} / {_n(i['p99_ms'], 1)} | "
+                f"{_n(h['p50_ms'], 1)} / {_n(h['p99_ms'], 1)} | {'saturated' if load['saturated'] else ''} |"
+            )
+        out += ["", s["method"] + ".", ""]
+    else:
+        out += failed
+    s = st["scaling"]
+    out += ["### 8. How cost grows (Corridor produce path)", ""]
+    if not (failed := _failed("scaling", s)):
+        out += [
+            "| variant | events/s | MB/s | wire B/event | loaded ack p50 / p99 ms | unloaded publish p50 / p99 ms |",
+            "|---|---:|---:|---:|---|---|",
+        ]
+        for group, label in (
+            ("event_size_lines", "order lines: {}"),
+            ("max_batch_size_bytes", "max_batch_size {}"),
+            ("partitions", "partitions: {}"),
+        ):
+            for key, r in s[group].items():
+                shown = f"{int(key) // 1024} KiB" if group == "max_batch_size_bytes" else key
+                out.append(
+                    f"| {label.format(shown)} | {_n(r['events_per_s'])} | {r['mb_per_s']:.2f} | "
+                    f"{_n(r['wire_bytes_per_event'])} | {_n(r['ack_latency_loaded']['p50_ms'], 1)} / "
+                    f"{_n(r['ack_latency_loaded']['p99_ms'], 1)} | {_n(r['publish_latency_unloaded']['p50_ms'], 1)} "
+                    f"/ {_n(r['publish_latency_unloaded']['p99_ms'], 1)} |"
+                )
+        out.append("")
+    else:
+        out += failed
+    return out
+
+
+def _lat(summary: dict[str, Any]) -> str:
+    return (
+        f"{_n(summary.get('p50_ms'), 1)} / {_n(summary.get('p99_ms'), 1)} / {_n(summary.get('p99_9_ms'), 1)}"
+    )
+
+
+# -- PNG -----------------------------------------------------------------------------------------------
+
+
+def chart(data: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    st = data["stages"]
+    fig, axes = plt.subplots(1, 3, figsize=(19, 6.5), gridspec_kw={"width_ratios": [1.5, 1.1, 1.1]})
+
+    # 1. throughputs, Corridor beside its anchors
+    bars = [
+        ("Kafka ProducerPerformance", _get(st, "kafka_tools", "producer", "records_per_s"), "anchor"),
+        ("raw aiokafka produce", _get(st, "raw_kafka", "producer", "events_per_s"), "anchor"),
+        ("Corridor produce path", _get(st, "produce", "producer", "events_per_s"), "corridor"),
+        ("fastavro encode", _get(st, "codec", "fastavro_encode", "events_per_s"), "anchor"),
+        ("Codec.encode", _get(st, "codec", "codec_encode", "events_per_s"), "corridor"),
+        ("fastavro decode", _get(st, "codec", "fastavro_decode", "events_per_s"), "anchor"),
+        ("Codec.decode_record", _get(st, "codec", "codec_decode_record", "events_per_s"), "corridor"),
+        ("Kafka ConsumerPerformance", _get(st, "kafka_tools", "consumer", "records_per_s"), "anchor"),
+        ("raw aiokafka consume", _get(st, "raw_kafka", "consumer", "events_per_s"), "anchor"),
+        ("ledger ingest", _get(st, "ledger", "events_per_s"), "corridor"),
+        ("gateway single", _get(st, "gateway", "single", "events_per_s"), "corridor"),
+        ("gateway batch 100", _get(st, "gateway", "batch_100", "events_per_s"), "corridor"),
+        ("gateway batch 500", _get(st, "gateway", "batch_500", "events_per_s"), "corridor"),
+    ]
+    ax = axes[0]
+    labels = [b[0] for b in bars][::-1]
+    values = [(b[1] or 0) for b in bars][::-1]
+    colors = ["#9aa5b1" if b[2] == "anchor" else "#1f6feb" for b in bars][::-1]
+    ax.barh(labels, values, color=colors)
+    ax.set_xscale("log")
+    ax.set_xlabel("events (records) per second, log scale")
+    ax.set_title("Throughput: Corridor (blue) beside its anchors (grey)")
+    for y, v in enumerate(values):
+        if v:
+            ax.text(v, y, f" {v:,.0f}", va="center", fontsize=8)
+    for x, label in ((LEDGER_MIN, "ledger target"), (GATEWAY_BATCH_MIN, "gateway target")):
+        ax.axvline(x, color="#d1242f", linestyle=":", linewidth=1)
+        ax.text(x, len(values) - 0.4, f" {label}", color="#d1242f", fontsize=7, rotation=90, va="top")
+
+    # 2. e2e latency percentiles
+    ax = axes[1]
+    loads = _get(st, "e2e", "loads") or []
+    if loads:
+        names = [f"{load['offered_events_per_s']:,}/s\n{load['mode']}" for load in loads]
+        width = 0.27
+        for k, (key, color) in enumerate(
+            (("p50_ms", "#54aeff"), ("p99_ms", "#0969da"), ("p99_9_ms", "#0a3069"))
+        ):
+            vals = [max(_get(load, "latency_to_commit", key) or 0.0, 0.1) for load in loads]
+            ax.bar([i + (k - 1) * width for i in range(len(loads))], vals, width, label=key[:-3].replace("_", "."),
+                   color=color)  # fmt: skip
+        ax.set_xticks(range(len(loads)), names, fontsize=8)
+        ax.set_yscale("log")
+        ax.axhline(E2E_P99_MAX_MS, color="#d1242f", linestyle=":", linewidth=1)
+        ax.text(-0.4, E2E_P99_MAX_MS, "p99 target 50 ms", color="#d1242f", fontsize=7, va="bottom")
+        for i, load in enumerate(loads):
+            if load.get("saturated"):
+                ax.text(i, ax.get_ylim()[0] * 1.3, "saturated", ha="center", fontsize=7, color="#d1242f")
+        ax.legend(fontsize=8)
+    ax.set_ylabel("ms, gateway request → ledger commit (log)")
+    ax.set_title("End-to-end latency at offered loads (open loop)")
+
+    # 3. scaling
+    ax = axes[2]
+    groups = [
+        ("event_size_lines", "lines {}"),
+        ("max_batch_size_bytes", "batch {}"),
+        ("partitions", "{} partitions"),
+    ]
+    names, values, colors = [], [], []
+    palette = ["#1f6feb", "#8250df", "#1a7f37"]
+    for (group, label), color in zip(groups, palette, strict=True):
+        for key, r in (_get(st, "scaling", group) or {}).items():
+            shown = f"{int(key) // 1024}K" if group == "max_batch_size_bytes" else key
+            names.append(label.format(shown))
+            values.append(r.get("events_per_s") or 0)
+            colors.append(color)
+    if names:
+        ax.bar(range(len(names)), values, color=colors)
+        ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("events/s (Corridor produce path)")
+    ax.set_title("How cost grows: event size, batch size, partitions")
+
+    m, run = data["machine"], data["run"]
+    fig.suptitle(
+        f"Corridor bench {run['mode']} run {run['run_id']} — {m['cpu_model']}, {m['cores']} cores, "
+        f"Kafka {m.get('kafka_version')}, load avg before/after {run['load_average_before'][:1]} / "
+        f"{run['load_average_after'][:1]}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(out: Path, machine: dict[str, Any], run: dict[str, Any], stages: dict[str, Any]) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    data = build(machine, run, stages)
+    json_path, md_path, png_path = out / "results.json", out / "results.md", out / "results.png"
+    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    md_path.write_text(markdown(data))
+    chart(data, png_path)
+    return [json_path, md_path, png_path]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -94,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     mapping = topic_mapping(args.topics)
 
+    # uvicorn re-raises the SIGTERM it handled once it has shut down; with a handler of ours in place
+    # (a no-op) that ends ``main`` normally, so the profile below is written.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     profiler = None
     if args.profile:
         from pyinstrument import Profiler
