@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import heapq
+import itertools
 import time
 import uuid
 from collections import OrderedDict
@@ -49,7 +50,7 @@ from services.core.envelope import trace_id as trace_id_of
 from services.core.kafka import producer_config
 from services.core.logging import bound_contextvars, get_logger
 from services.core.registry_client import RegistryError
-from services.core.topics import TRADE_TOPICS
+from services.core.topics import ORDERS, TRADE_TOPICS
 from services.ledger import deadletter as dl
 from services.ledger.store import LedgerStore, StaleState, StoredEvent, TradeWrite
 from services.ledger.topics import CONSUMED_TOPICS, DLQ_TOPIC, RETRY_TOPICS, ensure_topics, partitions_of
@@ -74,6 +75,8 @@ class Item:
     event: TradeEvent | None = None
     schema_id: int | None = None
     trace_id: str | None = None
+    held_since: float | None = None  # monotonic time it first waited for a prerequisite
+    reason: str | None = None  # what it waits for
 
     @property
     def headers(self) -> Sequence[tuple[str, bytes]]:
@@ -153,10 +156,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.ledger = ledger
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        # Another member may apply events to our trades from now on: forget what we cached.
-        self.ledger.cache.clear()
-        for tp in revoked:
-            self.ledger.paused.pop(tp, None)
+        # Another member may apply events to our trades from now on: forget what we cached and held.
+        self.ledger.forget(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.ledger.cache.clear()
@@ -183,6 +184,9 @@ class Ledger:
         start_from: str = "earliest",
         batch_max_records: int = 5000,
         cache_trades: int = 50_000,
+        hold_s: float = 2.0,
+        max_hold_s: float = 60.0,
+        max_held: int = 100_000,
     ) -> None:
         if len(retry_delays_s) != len(RETRY_TOPICS):
             raise ValueError(f"one retry delay per retry topic ({len(RETRY_TOPICS)})")
@@ -193,10 +197,16 @@ class Ledger:
         self.retry_delays_s = tuple(retry_delays_s)
         self.start_from = start_from
         self.batch_max_records = batch_max_records
+        self.hold_s = hold_s
+        self.max_hold_s = max(max_hold_s, hold_s)
+        self.max_held = max_held
         self.cache = _Cache(cache_trades)
         self.stats = Stats()
         self.assigned: set[TopicPartition] = set()
         self.paused: dict[TopicPartition, float] = {}  # partition → monotonic time it is due
+        self.pending: list[Item] = []  # waiting for a prerequisite, held in memory, offsets not committed
+        self.positions: dict[TopicPartition, int] = {}  # next offset to read, per partition read
+        self._committed: dict[TopicPartition, int] = {}
         self.started = False
         self.healthy = True
         self._stopping = asyncio.Event()
@@ -269,17 +279,16 @@ class Ledger:
     async def run(self) -> None:
         """Consume until ``request_stop``; never raises for a bad record or a passing outage."""
         assert self._consumer is not None
-        consumer = self._consumer
         failures = 0
         while not self._stopping.is_set():
             self._resume_due()
             try:
-                batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_max_records)
+                batches = await self._fetch()
             except KafkaError as exc:
                 log.warning("fetch_failed", error=f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(1.0)
                 continue
-            if not batches:
+            if not batches and not self.pending:
                 continue
             try:
                 await self.process(batches)
@@ -295,11 +304,57 @@ class Ledger:
                     attempt=failures,
                     exc_info=not isinstance(exc, TransientError | OSError),
                 )
-                self.cache.clear()
-                for tp, records in batches.items():
-                    if records and tp in consumer.assignment():
-                        consumer.seek(tp, records[0].offset)
+                self._rewind(batches)
                 await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+
+    async def _fetch(self) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        """The next batch: first what is fetched of the orders topic (every other event needs its trade's
+        order), then the rest, up to ``batch_max_records``; waits up to 200 ms when nothing is there."""
+        consumer = self._consumer
+        assert consumer is not None
+        first = [tp for tp in consumer.assignment() if tp.topic == ORDERS]
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
+        if first:
+            batches = dict(await consumer.getmany(*first, timeout_ms=0, max_records=self.batch_max_records))
+        room = self.batch_max_records - sum(len(r) for r in batches.values())
+        if room > 0:
+            wait_ms = 0 if batches or self.pending else 200
+            for tp, records in (await consumer.getmany(timeout_ms=wait_ms, max_records=room)).items():
+                batches.setdefault(tp, []).extend(records)
+        for tp in consumer.assignment():
+            if tp not in self.positions and tp not in batches:
+                self.positions[tp] = await consumer.position(tp)
+        return batches
+
+    def _lagging(self, partition: int) -> bool:
+        """Whether records of trade-topic partition ``partition`` remain to be read: a trade's events are
+        all on the same partition number of each trade topic, so what an event waits for may be there."""
+        consumer = self._consumer
+        assert consumer is not None
+        assignment = consumer.assignment()
+        for topic in TRADE_TOPICS:
+            tp = TopicPartition(topic, partition)
+            if tp not in assignment:
+                continue
+            high, position = consumer.highwater(tp), self.positions.get(tp)
+            if high is None or position is None or position < high:
+                return True
+        return False
+
+    def _rewind(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        """After a failed batch: forget cached states, read the batch again from its first offsets."""
+        consumer = self._consumer
+        assert consumer is not None
+        self.cache.clear()
+        assignment = consumer.assignment()
+        for tp, records in batches.items():
+            if not records:
+                continue
+            first = records[0].offset
+            self.pending = [p for p in self.pending if not (p.tp == tp and p.record.offset >= first)]
+            if tp in assignment:
+                consumer.seek(tp, first)
+                self.positions[tp] = first
 
     def _resume_due(self) -> None:
         if not self.paused or self._consumer is None:
@@ -312,15 +367,26 @@ class Ledger:
             assignment = self._consumer.assignment()
             self._consumer.resume(*[tp for tp in due if tp in assignment])
 
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        """Drop what we hold of partitions that are no longer ours (their records come again to the new
+        owner: nothing past them was committed)."""
+        gone = set(partitions)
+        self.cache.clear()
+        self.pending = [p for p in self.pending if p.tp not in gone]
+        for tp in gone:
+            self.paused.pop(tp, None)
+            self.positions.pop(tp, None)
+            self._committed.pop(tp, None)
+
     # -- one batch -------------------------------------------------------------------------------------
 
     async def process(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        """Store a batch (and retry what is held), then park, dead-letter, and commit."""
         started = time.perf_counter()
-        consumer, producer = self._consumer, self._producer
-        assert consumer is not None and producer is not None
+        consumer = self._consumer
+        assert consumer is not None
         now = _utcnow()
         now_ms = int(now.timestamp() * 1000)
-        commits: dict[TopicPartition, int] = {}
         streams: list[list[Item]] = []
         for tp, records in batches.items():
             stream: list[Item] = []
@@ -331,7 +397,7 @@ class Ledger:
                 if retry:
                     if origin.retry_group != self.group_id:
                         self.stats.skipped += 1
-                        commits[tp] = record.offset + 1
+                        self.positions[tp] = record.offset + 1
                         continue
                     if origin.not_before_ms is not None and origin.not_before_ms > now_ms:
                         consumer.seek(tp, record.offset)
@@ -339,10 +405,11 @@ class Ledger:
                         self.paused[tp] = time.monotonic() + (origin.not_before_ms - now_ms) / 1000
                         break
                 stream.append(Item(tp, record, origin))
-                commits[tp] = record.offset + 1
+                self.positions[tp] = record.offset + 1
             if stream:
                 streams.append(stream)
-        self.stats.records += sum(len(s) for s in streams)
+        consumed = sum(len(s) for s in streams)
+        self.stats.records += consumed
 
         dead: list[tuple[Item, str, str]] = []
         decoded_streams = []
@@ -357,36 +424,71 @@ class Ledger:
             if ok:
                 decoded_streams.append(ok)
 
-        applied, parked, violations = await self._apply_and_store(decoded_streams)
+        held = self.pending
+        stored, waiting, violations = await self._apply_and_store(held, decoded_streams)
         dead.extend(violations)
 
-        sends = []
-        for item, reason in parked:
-            sends.append(await self._park(item, reason, now))
-        for item, error_class, reason in dead:
-            sends.append(await self._dead_letter(item, error_class, reason))
+        # What still waits is held in memory (its offset is not committed meanwhile) for ``hold_s``, and
+        # up to ``max_hold_s`` while its partition of the trade topics still has records to read, so that
+        # skew between the topics (a backlog read topic by topic) resolves without a retry topic; then it
+        # is parked.
+        clock = time.monotonic()
+        hold: list[Item] = []
+        park: list[tuple[Item, str]] = []
+        lagging: dict[int, bool] = {}
+        for item, reason in waiting:
+            if item.held_since is None:
+                item.held_since = clock
+            age = clock - item.held_since
+            partition = item.origin.partition
+            if partition not in lagging:
+                lagging[partition] = self._lagging(partition)
+            keep = age < self.hold_s or (age < self.max_hold_s and lagging[partition])
+            if keep and len(hold) < self.max_held:
+                item.reason = reason
+                hold.append(item)
+            else:
+                park.append((item, reason))
+        self.pending = hold
+
+        sends = [await self._park(item, reason, now) for item, reason in park]
+        sends += [await self._dead_letter(item, error_class, reason) for item, error_class, reason in dead]
         if sends:
             await asyncio.gather(*sends)
-        assignment = consumer.assignment()
-        commits = {tp: offset for tp, offset in commits.items() if tp in assignment}
-        if commits:
-            try:
-                await consumer.commit(commits)
-            except CommitFailedError as exc:
-                # The group rebalanced under us: the new owner replays these records, and replaying
-                # changes nothing (they are stored, their states updated).
-                log.warning("commit_failed_after_rebalance", error=str(exc))
-                self.cache.clear()
+        await self._commit()
         self.stats.batches += 1
         self.stats.last_batch_at = time.time()
         log.debug(
             "batch_done",
-            records=sum(len(s) for s in streams),
-            stored=applied,
-            parked=len(parked),
+            records=consumed,
+            stored=stored,
+            held=len(hold),
+            parked=len(park),
             dead_lettered=len(dead),
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
+
+    async def _commit(self) -> None:
+        """Commit, per partition, up to the first record still held (or everything consumed)."""
+        consumer = self._consumer
+        assert consumer is not None
+        assignment = consumer.assignment()
+        targets = {tp: offset for tp, offset in self.positions.items() if tp in assignment}
+        for item in self.pending:
+            if item.tp in targets and item.record.offset < targets[item.tp]:
+                targets[item.tp] = item.record.offset
+        changed = {tp: offset for tp, offset in targets.items() if self._committed.get(tp) != offset}
+        if not changed:
+            return
+        try:
+            await consumer.commit(changed)
+        except CommitFailedError as exc:
+            # The group rebalanced under us: the new owner replays these records, and replaying
+            # changes nothing (they are stored, their states updated).
+            log.warning("commit_failed_after_rebalance", error=str(exc))
+            self.cache.clear()
+            return
+        self._committed.update(changed)
 
     async def _decode(self, item: Item) -> tuple[str, str] | None:
         """Decode in place; returns (error class, reason) when the record must be dead-lettered."""
@@ -417,10 +519,12 @@ class Ledger:
         return None
 
     async def _apply_and_store(
-        self, streams: list[list[Item]]
+        self, held: list[Item], streams: list[list[Item]]
     ) -> tuple[int, list[tuple[Item, str]], list[tuple[Item, str, str]]]:
-        """Apply the batch's events and store them; returns (events stored, parked, violations)."""
-        trade_ids = {item.event.trade_id for stream in streams for item in stream if item.event is not None}
+        """Apply the held events, then the batch's, and store them; returns (events stored, events still
+        waiting for a prerequisite with the reason, violations)."""
+        trade_ids = {item.event.trade_id for item in held if item.event is not None}
+        trade_ids |= {item.event.trade_id for stream in streams for item in stream if item.event is not None}
         missing = [t for t in trade_ids if t not in self.cache]
         for state in (await self.store.load_states(missing)).values():
             self.cache.put(state)
@@ -434,7 +538,7 @@ class Ledger:
                 *streams,
                 key=lambda i: (i.event.occurred_at if i.event else _MIN_TIME, _TOPIC_RANK.get(i.tp.topic, 9)),
             )
-            for item in ordered:
+            for item in itertools.chain(held, ordered):
                 self._apply(item, states, applied, waiting, violations)
             # what waited for something applied later in the batch gets another chance, until no progress
             while waiting:

@@ -41,6 +41,9 @@ class LedgerSettings(BaseSettings):
     ledger_start_from: Literal["earliest", "latest"] = "earliest"
     ledger_retry_delays_s: Annotated[tuple[float, ...], NoDecode] = DEFAULT_RETRY_DELAYS_S
     ledger_batch_max_records: int = Field(default=5000, ge=1)
+    #: Seconds an event waiting for a prerequisite is held in memory (retried with every batch, its
+    #: offset not committed) before it is parked in the first retry topic.
+    ledger_hold_s: float = Field(default=2.0, ge=0)
     ledger_cache_trades: int = Field(default=50_000, ge=0)
     ledger_pool_min_size: int = Field(default=1, ge=1)
     ledger_pool_max_size: int = Field(default=8, ge=1)
