@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 import click
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.core.codec import Codec
 from services.core.envelope import REQUIRED_HEADERS
@@ -48,12 +49,51 @@ async def publish_story(story: Story, bootstrap_servers: str, registry: Registry
         await asyncio.gather(*(p.stop() for p in producers.values()))
 
 
+async def topic_ends(bootstrap_servers: str) -> dict[TopicPartition, int]:
+    """The end offset of every trade topic partition now (where records produced next will go)."""
+    consumer = AIOKafkaConsumer(*TRADE_TOPICS, bootstrap_servers=bootstrap_servers)  # no group: reads nothing
+    await consumer.start()
+    try:
+        parts = [TopicPartition(t, p) for t in TRADE_TOPICS for p in consumer.partitions_for_topic(t) or ()]
+        if not parts:
+            raise click.ClickException(
+                f"the trade topics {TRADE_TOPICS} have no partitions; is the stack up?"
+            )
+        return await consumer.end_offsets(parts)
+    finally:
+        await consumer.stop()
+
+
+async def _start_group_at(bootstrap_servers: str, group: str, offsets: dict[TopicPartition, int]) -> None:
+    committer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await committer.start()
+    try:
+        committer.assign(list(offsets))
+        await committer.commit(offsets)
+    finally:
+        await committer.stop()
+
+
 async def read_back(
-    story: Story, bootstrap_servers: str, registry: RegistryClient, *, wait_s: float = 60.0
+    story: Story,
+    bootstrap_servers: str,
+    registry: RegistryClient,
+    *,
+    wait_s: float = 60.0,
+    since: dict[TopicPartition, int] | None = None,
 ) -> tuple[str, list[TradeRecord]]:
-    """Consume the trade's records from all trade topics in a fresh consumer group."""
+    """Consume the trade's records from all trade topics in a fresh consumer group.
+
+    With ``since`` (offsets taken before publishing) the group starts there rather than at the start
+    of the topics: it reads the trade, not the whole history, and no older record it cannot decode
+    (another client's poison record) stands in its way.
+    """
     expected = {str(e.event_id) for e in story.events}
     group = f"corridor-demo-timeline-{uuid.uuid4().hex[:8]}"
+    if since:
+        await _start_group_at(bootstrap_servers, group, since)
     seen: dict[str, TradeRecord] = {}
     consumer = TradeConsumer(
         TRADE_TOPICS, bootstrap_servers=bootstrap_servers, group_id=group, codec=Codec(registry)
@@ -91,6 +131,7 @@ async def run_demo(
     registered = await asyncio.to_thread(lambda: list(register_all(catalog(), registry_url)))
     _say(f"▶ {len(registered)} event schemas registered ({TRADE_SUBJECT_LEVEL.value} per subject)")
     async with RegistryClient(registry_url) as registry:
+        since = await topic_ends(bootstrap_servers)
         started = time.perf_counter()
         if via == "gateway":
             from services.demo import via_gateway
@@ -121,7 +162,7 @@ async def run_demo(
             + ", ".join(f"{t} {n}" for t, n in sorted(by_topic.items()))
         )
         _say("▶ reading the trade back in a separate consumer group…")
-        group, records = await read_back(story, bootstrap_servers, registry)
+        group, records = await read_back(story, bootstrap_servers, registry, since=since)
     for record in records:
         names = {k for k, _ in record.cloudevent.to_headers()}
         missing = [h for h in REQUIRED_HEADERS if h not in names]
