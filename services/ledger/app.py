@@ -85,6 +85,7 @@ async def _supervise(app: FastAPI, settings: LedgerSettings, registry: RegistryC
             batch_max_records=settings.ledger_batch_max_records,
             cache_trades=settings.ledger_cache_trades,
             hold_s=settings.ledger_hold_s,
+            max_hold_s=settings.ledger_max_hold_s,
         )
         if app.state.ledger is not None:
             ledger.stats = app.state.ledger.stats  # counters survive a restart of the consumer

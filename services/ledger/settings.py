@@ -44,6 +44,8 @@ class LedgerSettings(BaseSettings):
     #: Seconds an event waiting for a prerequisite is held in memory (retried with every batch, its
     #: offset not committed) before it is parked in the first retry topic.
     ledger_hold_s: float = Field(default=2.0, ge=0)
+    #: … and up to this long while the trade's partitions still have records to read (a backlog).
+    ledger_max_hold_s: float = Field(default=60.0, ge=0)
     ledger_cache_trades: int = Field(default=50_000, ge=0)
     ledger_pool_min_size: int = Field(default=1, ge=1)
     ledger_pool_max_size: int = Field(default=8, ge=1)

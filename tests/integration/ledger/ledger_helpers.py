@@ -64,6 +64,8 @@ class LedgerSetup:
             ledger_partners_schema=self.partners_schema,
             ledger_start_from="latest",
             ledger_retry_delays_s=self.retry_delays,
+            ledger_hold_s=0.5,
+            ledger_max_hold_s=2.0,
             log_level="WARNING",
         )
 
@@ -187,5 +189,7 @@ def ledger_env(stack: Any) -> dict[str, str]:
         CORRIDOR_BOOTSTRAP_SERVERS=stack.bootstrap_servers,
         CORRIDOR_SCHEMA_REGISTRY_URL=stack.schema_registry_url,
         CORRIDOR_LOG_LEVEL="WARNING",
+        CORRIDOR_LEDGER_HOLD_S="0.5",
+        CORRIDOR_LEDGER_MAX_HOLD_S="2",
     )
     return env
