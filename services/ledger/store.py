@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 from services.core.domain.lifecycle import TradeState
 
@@ -457,7 +457,7 @@ class LedgerStore:
         limit: int = 50,
     ) -> list[asyncpg.Record]:
         """Trades ``visible_to`` is party to, newest order first, keyset-paged by (placed_at, trade_id)."""
-        return await self.pool.fetch(
+        rows: list[asyncpg.Record] = await self.pool.fetch(
             f"""SELECT trade_id, order_id, status, buyer, supplier, parties, hs_codes, placed_at, first_at,
                        last_at, version, updated_at
                 FROM "{self.schema}".trades
@@ -480,6 +480,7 @@ class LedgerStore:
             after[1] if after else None,
             limit,
         )
+        return rows
 
     async def count_events(self, trade_ids: Sequence[uuid.UUID] | None = None) -> int:
         if trade_ids is None:

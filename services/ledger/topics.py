@@ -86,7 +86,7 @@ async def partitions_of(bootstrap_servers: str, topics: tuple[str, ...]) -> list
         described = await admin.describe_topics(list(topics))
     finally:
         await admin.close()
-    found = []
+    found: list[TopicPartition] = []
     for topic in described:
         if topic.get("error_code"):
             raise RuntimeError(f"cannot describe topic {topic['topic']}: error {topic['error_code']}")
