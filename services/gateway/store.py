@@ -120,11 +120,15 @@ class GatewayStore:
     async def claim(
         self, partner_id: str, keys: Sequence[str], hashes: Sequence[bytes], token: uuid.UUID
     ) -> dict[str, Claim]:
-        """Claim each key for this request (``token``), or say why not."""
+        """Claim each key for this request (``token``), or say why not.
+
+        Rows are inserted in key order, so concurrent batches sharing keys lock them in the same order:
+        the first takes all it can, the other waits for its statement instead of deadlocking with it.
+        """
         wanted = dict(zip(keys, hashes, strict=True))
         inserted = await self.pool.fetch(
             f"""INSERT INTO {self._idem} (partner_id, key, body_hash, state, claim_token)
-                SELECT $1, k, h, 'pending', $4 FROM unnest($2::text[], $3::bytea[]) AS t(k, h)
+                SELECT $1, k, h, 'pending', $4 FROM unnest($2::text[], $3::bytea[]) AS t(k, h) ORDER BY k
                 ON CONFLICT (partner_id, key) DO NOTHING
                 RETURNING key""",
             partner_id,

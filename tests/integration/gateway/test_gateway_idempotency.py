@@ -132,3 +132,39 @@ def test_batch_replays_items_already_acknowledged(http, trade, kafka) -> None:
     assert [e["index"] for e in response.json()["errors"]] == [1]
     alone = http.post("/v1/events", content=json.dumps(fresh), headers={**headers, **CE_JSON})
     assert alone.status_code == 201 and "idempotent-replayed" not in alone.headers  # was not produced
+
+
+def test_concurrent_batches_sharing_ids_in_opposite_orders_produce_each_event_once(
+    gateway, trade, kafka
+) -> None:
+    base = trade.cast.first("OrderPlaced")
+    docs = [
+        cloudevent(ORDER_PLACED, {**base, "event_id": str(uuid.uuid4()), "trade_id": str(uuid.uuid4())})
+        for _ in range(20)
+    ]
+    headers = {"Content-Type": "application/json", **trade.auth(trade.cast.buyer)}
+
+    async def race() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
+            bodies = [json.dumps(docs), json.dumps(docs[::-1]), json.dumps(docs[5:] + docs[:5])]
+            return list(
+                await asyncio.gather(
+                    *(client.post("/v1/events/batch", content=b, headers=headers) for b in bodies)
+                )
+            )
+
+    responses = asyncio.run(race())
+    assert [r.status_code for r in responses] == [201, 201, 201], [r.text[:300] for r in responses]
+    by_id: dict[str, set[str]] = {}
+    produced = 0
+    for response in responses:
+        for item in response.json()["results"]:
+            by_id.setdefault(item["event_id"], set()).add(
+                f"{item['topic']}/{item['partition']}/{item['offset']}"
+            )
+            produced += not item.get("replayed")
+    assert produced == len(docs)  # each event produced by exactly one of the three requests
+    assert all(len(places) == 1 for places in by_id.values())  # and all three report the same place
+    for doc in docs[:3]:
+        topic, partition, offset = next(iter(by_id[doc["id"]])).split("/")
+        assert kafka.count(topic, int(partition), doc["id"], int(offset) - 50) == 1
