@@ -29,6 +29,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from services.core.domain.base import TradeEvent
 from services.core.domain.events import EVENT_TYPES
 from services.core.domain.validation import FieldError, InvalidEvent, field_errors, parse_event
+from services.core.logging import get_logger
+
+log = get_logger("corridor.gateway")
 
 #: Values tried, in order, as stand-ins for a bad leaf; the first two its type accepts are used.
 _CANDIDATES: tuple[Any, ...] = (
@@ -74,7 +77,11 @@ def validate_event(event_type: str, data: Any) -> TradeEvent:
         model = EVENT_TYPES.get(exc.event_type)
         if model is None or not isinstance(data, dict):
             raise
-        extra = [v for v in rule_violations(model, data) if v not in exc.errors]
+        try:
+            extra = [v for v in rule_violations(model, data) if v not in exc.errors]
+        except Exception:  # a best-effort extra: never let it turn a 422 into a 500
+            log.exception("rule_violations_failed", event_type=exc.event_type)
+            raise exc from None
         if not extra:
             raise
         raise InvalidEvent(exc.event_type, [*exc.errors, *extra]) from None
@@ -130,8 +137,19 @@ def _stand_in(model: type[BaseModel], loc: Loc, choice: int) -> Any:
     return accepted[min(choice, len(accepted) - 1)]
 
 
-@cache
 def _accepted(leaf: Any) -> tuple[Any, ...]:
+    try:
+        return _accepted_cached(leaf)
+    except TypeError:  # an unhashable annotation: work it out without the cache
+        return _accepted_uncached(leaf)
+
+
+@cache
+def _accepted_cached(leaf: Any) -> tuple[Any, ...]:
+    return _accepted_uncached(leaf)
+
+
+def _accepted_uncached(leaf: Any) -> tuple[Any, ...]:
     adapter = TypeAdapter(leaf)
     found: list[Any] = []
     base = _bare(leaf)

@@ -168,3 +168,26 @@ def test_valid_events_and_rule_only_errors_are_unchanged() -> None:
             "use FCA, CPT, CIP, DAP, DPU or DDP",
         )
     ]
+
+
+def _contract_examples(kind: str):
+    from services.core.settings import PROJECT_ROOT
+
+    return sorted((PROJECT_ROOT / "contracts" / "examples" / kind).glob("*.json"))
+
+
+@pytest.mark.parametrize("path", _contract_examples("invalid"), ids=lambda p: p.stem)
+def test_contract_invalid_examples_keep_their_errors(path) -> None:
+    """On every invalid example of the contract the gateway reports at least the errors the contract
+    names (the rules found around bad fields come on top), and never fails otherwise."""
+    example = json.loads(path.read_text(encoding="utf-8"))
+    with pytest.raises(InvalidEvent) as caught:
+        validate_event(example["type"], example["data"])
+    found = {(e.field, e.reason) for e in caught.value.errors}
+    assert {(e["field"], e["reason"]) for e in example["expected_errors"]} <= found
+
+
+@pytest.mark.parametrize("path", _contract_examples("valid"), ids=lambda p: p.stem)
+def test_contract_valid_examples_pass(path) -> None:
+    example = json.loads(path.read_text(encoding="utf-8"))
+    assert validate_event(example["type"], example["data"]).avro_name == example["type"]
