@@ -1,26 +1,27 @@
 """The ledger's consumer: trade topics (and its retry topics) → one PostgreSQL transaction per batch.
 
-Per batch (``getmany``):
+Per batch (``getmany``, the orders topic drained first):
 
 1. Records from a retry topic that are not due yet pause their partition (seeked back, resumed when
    due); retry records parked by another consumer group are skipped.
 2. Every record is decoded (Confluent wire format via the registry, CloudEvents headers). What cannot be
    decoded (not our wire format, unknown schema id, truncated Avro, an invalid event, a key that is not
    the trade id) is dead-lettered.
-3. Events are applied to their trades' states (``lifecycle.apply``), in event-time order across topics
-   and in offset order within a partition. States come from an in-memory cache, loaded from PostgreSQL
-   on a miss. An event whose prerequisite is missing (its trade's order, its shipment …) is retried
-   within the batch after the others, then parked in the next retry topic; after the last one it is
-   dead-lettered, as is every lifecycle violation.
+3. Events are applied to their trades' states (``lifecycle.apply``): first those held from earlier
+   batches, then the batch's in event-time order across partitions and offset order within one. States
+   come from an in-memory cache, loaded from PostgreSQL on a miss. Events waiting for a prerequisite
+   (their trade's order, their shipment …) get another try after the others; what still waits is held
+   in memory for a while (its offset is not committed), then parked in the next retry topic; after the
+   last one it is dead-lettered, as is every lifecycle violation.
 4. ONE transaction: new events appended (``ON CONFLICT (event_id) DO NOTHING``), trade states and
    projections updated, with optimistic version checks per trade.
 5. Parked and dead-lettered records are produced (acks=all) and awaited.
-6. Only then are the Kafka offsets committed. A crash anywhere before replays the batch, and replaying
-   it changes nothing: applied events are in the states (and in ``events``), so they are skipped.
+6. Only then are the Kafka offsets committed (never past a held record). A crash anywhere before replays
+   the batch, and replaying it changes nothing: applied events are in the states (and in ``events``).
 
 A bad record never blocks those behind it and never stops the consumer: it is dead-lettered. Failures
 of the infrastructure (PostgreSQL, the registry, Kafka) are retried with backoff from the batch's first
-offsets, so nothing is skipped either.
+offsets, so nothing is skipped either. See docs/adr/0006-ledger.md.
 """
 
 from __future__ import annotations
