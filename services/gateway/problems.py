@@ -8,7 +8,7 @@ a ``detail`` for this occurrence, and, where fields are at fault, ``errors: [{"f
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,14 +84,6 @@ def unauthorized(detail: str, *, invalid_key: bool) -> Problem:
 
 def forbidden(detail: str, errors: list[dict[str, Any]]) -> Problem:
     return Problem(403, "forbidden", "Not allowed to publish this event", detail, errors=errors)
-
-
-def not_found(detail: str) -> Problem:
-    return Problem(404, "not-found", "Not found", detail)
-
-
-def method_not_allowed(detail: str) -> Problem:
-    return Problem(405, "method-not-allowed", "Method not allowed", detail)
 
 
 def conflict(detail: str, errors: list[dict[str, Any]] | None = None) -> Problem:
@@ -176,10 +168,3 @@ def _is_database_error(exc: BaseException) -> bool:
     import asyncpg
 
     return isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | ConnectionError | OSError)
-
-
-def problem_headers(problem: Problem, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    headers = dict(problem.headers)
-    if extra:
-        headers.update(extra)
-    return headers
