@@ -319,7 +319,8 @@ class Ledger:
             batches = dict(await consumer.getmany(*first, timeout_ms=0, max_records=self.batch_max_records))
         room = self.batch_max_records - sum(len(r) for r in batches.values())
         if room > 0:
-            wait_ms = 0 if batches or self.pending else 200
+            # with nothing fetched, wait for records; what is held is retried at least every 100 ms
+            wait_ms = 0 if batches else 100 if self.pending else 200
             for tp, records in (await consumer.getmany(timeout_ms=wait_ms, max_records=room)).items():
                 batches.setdefault(tp, []).extend(records)
         for tp in consumer.assignment():
@@ -450,7 +451,8 @@ class Ledger:
                 hold.append(item)
             else:
                 park.append((item, reason))
-        self.pending = hold
+        assignment = consumer.assignment()  # a rebalance may have taken partitions meanwhile
+        self.pending = [item for item in hold if item.tp in assignment]
 
         sends = [await self._park(item, reason, now) for item, reason in park]
         sends += [await self._dead_letter(item, error_class, reason) for item, error_class, reason in dead]

@@ -103,6 +103,7 @@ async def readyz(request: Request) -> Response:
             group_id=ledger.group_id,
             assigned_partitions=len(ledger.assigned),
             paused_partitions=len(ledger.paused),
+            held_events=len(ledger.pending),
             cached_trades=len(ledger.cache),
             stats=ledger.stats.as_dict(),
         )
