@@ -15,6 +15,7 @@ def defaults(tmp_path: Path) -> Settings:
         bootstrap_servers="127.0.0.1:9092",
         schema_registry_url="http://127.0.0.1:8081",
         database_url=None,
+        postgres_port=DEFAULT_POSTGRES_PORT,
     )
 
 
