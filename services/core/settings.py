@@ -14,6 +14,8 @@ SCHEMAS_DIR = PROJECT_ROOT / "schemas"
 DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:9092"
 DEFAULT_SCHEMA_REGISTRY_URL = "http://127.0.0.1:8081"
 DEFAULT_POSTGRES_PORT = 55432
+DEFAULT_GATEWAY_URL = "http://127.0.0.1:8080"
+DEFAULT_LEDGER_URL = "http://127.0.0.1:8082"
 
 
 class Settings(BaseSettings):
@@ -26,6 +28,8 @@ class Settings(BaseSettings):
 
     bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
     schema_registry_url: str = DEFAULT_SCHEMA_REGISTRY_URL
+    gateway_url: str = DEFAULT_GATEWAY_URL  # the partner gateway (python -m services.gateway)
+    ledger_url: str = DEFAULT_LEDGER_URL  # the ledger's query API (python -m services.ledger)
     database_url: str | None = None
     postgres_port: int = DEFAULT_POSTGRES_PORT  # the embedded server's port (when database_url is unset)
     state_dir: Path = Field(default=PROJECT_ROOT / ".corridor")
