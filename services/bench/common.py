@@ -62,8 +62,9 @@ class Scale:
     ledger_events: int
     gateway_single: int  # single-event requests per repetition
     gateway_batch_events: int  # events per repetition for each batch size
-    e2e_rates: tuple[int, ...]
-    e2e_seconds: dict[int, float]
+    #: (offered events/s, "single" or "batch", seconds offered); loads far beyond what the gateway can
+    #: take are offered briefly: they only show saturation, and their backlog must clear before the next.
+    e2e_loads: tuple[tuple[int, str, float], ...]
     scaling_events: int
 
     @classmethod
@@ -78,8 +79,13 @@ class Scale:
             ledger_events=30_000,
             gateway_single=3_000,
             gateway_batch_events=20_000,
-            e2e_rates=(100, 1_000, 5_000),
-            e2e_seconds={100: 20.0, 1_000: 15.0, 5_000: 10.0},
+            e2e_loads=(
+                (100, "single", 20.0),
+                (1_000, "single", 8.0),
+                (1_000, "batch", 10.0),
+                (5_000, "single", 3.0),
+                (5_000, "batch", 6.0),
+            ),
             scaling_events=20_000,
         )
 
@@ -95,8 +101,7 @@ class Scale:
             ledger_events=1_000,
             gateway_single=200,
             gateway_batch_events=1_000,
-            e2e_rates=(100,),
-            e2e_seconds={100: 4.0},
+            e2e_loads=((100, "single", 4.0),),
             scaling_events=1_000,
         )
 

@@ -182,8 +182,8 @@ async def one_load(
     ledger_schema: str,
     rate: int,
     mode: str,
+    seconds: float,
 ) -> dict[str, Any]:
-    seconds = ctx.scale.e2e_seconds[rate]
     requests = plan(rate, seconds, mode)
     n_events = sum(len(ids) for _, ids, _ in requests)
     url = gateway.url + ("/v1/events" if mode == "single" else "/v1/events/batch")
@@ -252,13 +252,13 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
             warm = plan(50, 1.0, "single")
             await offer(http, gateway.url + "/v1/events", {**auth, "Content-Type": STRUCTURED}, warm)
             await asyncio.sleep(1.0)
-            for rate in ctx.scale.e2e_rates:
-                modes = ["single"] + (["batch"] if rate >= 1_000 else [])
-                for mode in modes:
-                    loads.append(
-                        await one_load(ctx, http, gateway, ledger, auth, commits, ledger_schema, rate, mode)
+            for rate, mode, seconds in ctx.scale.e2e_loads:
+                loads.append(
+                    await one_load(
+                        ctx, http, gateway, ledger, auth, commits, ledger_schema, rate, mode, seconds
                     )
-                    await settle([gateway.pid, ledger.pid])  # a saturated load's backlog clears first
+                )
+                await settle([gateway.pid, ledger.pid])  # a saturated load's backlog clears first
     finally:
         gateway.stop()
         if ledger is not None:

@@ -59,6 +59,7 @@ async def _run_stages(ctx: BenchContext, stages: list[str]) -> dict[str, Any]:
 
 async def _profiled(ctx: BenchContext, name: str, run: Any) -> dict[str, Any]:
     from pyinstrument import Profiler
+    from pyinstrument.renderers import ConsoleRenderer
 
     profiler = Profiler(interval=0.001, async_mode="enabled")
     profiler.start()
@@ -70,6 +71,8 @@ async def _profiled(ctx: BenchContext, name: str, run: Any) -> dict[str, Any]:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{name}.txt").write_text(profiler.output_text(unicode=True, color=False))
         (folder / f"{name}.html").write_text(profiler.output_html())
+        flat = ConsoleRenderer(flat=True, flat_time="self", show_all=True)
+        (folder / f"{name}-flat.txt").write_text(profiler.output(flat))
         ctx.progress(f"profile of stage {name}: {folder / name}.txt")
 
 

@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     profiler = None
     if args.profile:
         from pyinstrument import Profiler
+        from pyinstrument.renderers import ConsoleRenderer
 
         profiler = Profiler(interval=0.001)
         profiler.start()
@@ -123,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             profiler.stop()
             args.profile.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
             args.profile.with_suffix(".html").write_text(profiler.output_html())
+            flat = ConsoleRenderer(flat=True, flat_time="self", show_all=True)
+            args.profile.with_name(args.profile.stem + "-flat.txt").write_text(profiler.output(flat))
 
 
 if __name__ == "__main__":
