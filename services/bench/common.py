@@ -86,7 +86,7 @@ class Scale:
                 (5_000, "single", 3.0),
                 (5_000, "batch", 6.0),
             ),
-            scaling_events=20_000,
+            scaling_events=8_000,
         )
 
     @classmethod

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 
 from services.bench.common import BenchContext, latency_summary
 from services.bench.gateway_ingest import BATCH, STRUCTURED, proc_cpu_seconds, start_gateway
+from services.bench.http import HttpError, RawClient, request_bytes
 from services.bench.payloads import order_json_for_gateway
 from services.bench.procs import ServerProcess
 from services.core.topics import TRADE_TOPICS
@@ -105,25 +105,23 @@ def plan(rate: int, seconds: float, mode: str) -> list[tuple[float, list[str], b
 
 
 async def offer(
-    http: httpx.AsyncClient, url: str, headers: dict[str, str], requests: list[tuple[float, list[str], bytes]]
+    client: RawClient, path: str, headers: dict[str, str], requests: list[tuple[float, list[str], bytes]]
 ) -> tuple[dict[str, float], list[float], dict[str, int], float]:
     """Send each request at its time. Returns (accepted event id → scheduled wall time, request latencies
     from schedule to answer in ms, statuses, the offered window in s)."""
     loop = asyncio.get_running_loop()
-    limit = asyncio.Semaphore(MAX_IN_FLIGHT)
+    wire = [request_bytes(client.host, client.port, path, headers, body) for _, _, body in requests]
     start_mono = loop.time() + 0.05
     start_wall = time.time() + (start_mono - loop.time())
     accepted: dict[str, float] = {}
     answered_ms: list[float] = []
     statuses: dict[str, int] = {}
 
-    async def send(offset: float, ids: list[str], body: bytes) -> None:
-        async with limit:
-            try:
-                response = await http.post(url, content=body, headers=headers)
-                status = str(response.status_code)
-            except httpx.HTTPError as exc:
-                status = type(exc).__name__
+    async def send(offset: float, ids: list[str], request: bytes) -> None:
+        try:
+            status = str((await client.send(request)).status)
+        except (OSError, asyncio.IncompleteReadError, HttpError) as exc:
+            status = type(exc).__name__
         answered_ms.append((loop.time() - (start_mono + offset)) * 1000)
         statuses[status] = statuses.get(status, 0) + 1
         if status == "201":
@@ -131,16 +129,17 @@ async def offer(
                 accepted[event_id] = start_wall + offset
 
     tasks = []
-    for offset, ids, body in requests:
+    for (offset, ids, _), request in zip(requests, wire, strict=True):
         delay = start_mono + offset - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(send(offset, ids, body)))
+        tasks.append(asyncio.create_task(send(offset, ids, request)))
     window = loop.time() - start_mono
     _, pending = await asyncio.wait(tasks, timeout=GRACE_S)
     for task in pending:
         task.cancel()
     if pending:
+        await asyncio.wait(pending)
         statuses["unanswered"] = len(pending)
     return accepted, answered_ms, statuses, window
 
@@ -174,7 +173,7 @@ async def ingested_at(database_url: str, schema: str, ids: list[str]) -> dict[st
 
 async def one_load(
     ctx: BenchContext,
-    http: httpx.AsyncClient,
+    http: RawClient,
     gateway: ServerProcess,
     ledger: ServerProcess,
     auth: dict[str, str],
@@ -186,11 +185,11 @@ async def one_load(
 ) -> dict[str, Any]:
     requests = plan(rate, seconds, mode)
     n_events = sum(len(ids) for _, ids, _ in requests)
-    url = gateway.url + ("/v1/events" if mode == "single" else "/v1/events/batch")
+    path = "/v1/events" if mode == "single" else "/v1/events/batch"
     headers = {**auth, "Content-Type": STRUCTURED if mode == "single" else BATCH}
     ctx.progress(f"  e2e {rate:,} events/s ({mode}): {n_events:,} events over {seconds:.0f} s…")
     cpu0 = proc_cpu_seconds(gateway.pid), proc_cpu_seconds(ledger.pid)
-    accepted, answered_ms, statuses, window = await offer(http, url, headers, requests)
+    accepted, answered_ms, statuses, window = await offer(http, path, headers, requests)
     deadline = time.monotonic() + GRACE_S
     while True:
         commits.poll()
@@ -244,13 +243,10 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
         ctx.progress(f"stage 7 e2e: gateway pid {gateway.pid}, ledger pid {ledger.pid}, open loop")
         auth = {"Authorization": f"Bearer {api_key}"}
         commits = CommitLog(log)
-        async with httpx.AsyncClient(
-            timeout=GRACE_S + 30,
-            limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT),
-        ) as http:
+        async with RawClient("127.0.0.1", gateway.port, MAX_IN_FLIGHT) as http:
             # warm-up: connections, schema ids, the ledger's first batches
             warm = plan(50, 1.0, "single")
-            await offer(http, gateway.url + "/v1/events", {**auth, "Content-Type": STRUCTURED}, warm)
+            await offer(http, "/v1/events", {**auth, "Content-Type": STRUCTURED}, warm)
             await asyncio.sleep(1.0)
             for rate, mode, seconds in ctx.scale.e2e_loads:
                 loads.append(

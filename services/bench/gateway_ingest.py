@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 
 from services.bench.common import BenchContext, latency_summary, rate_summary
+from services.bench.http import RawClient, request_bytes
 from services.bench.payloads import BENCH_PARTNER, order_json_for_gateway
 from services.bench.procs import ServerProcess
 from services.core import partners
@@ -93,23 +93,17 @@ async def start_gateway(ctx: BenchContext, stage: str, topics: dict[str, str]) -
     return gateway, api_key
 
 
-def client(concurrency: int) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=60.0,
-        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-    )
-
-
 async def closed_loop(
-    http: httpx.AsyncClient,
-    url: str,
+    client: RawClient,
+    path: str,
     headers: dict[str, str],
     bodies: Sequence[bytes],
     concurrency: int,
 ) -> tuple[float, list[float], Counter[int], str | None]:
     """``concurrency`` workers send the bodies one after another; (elapsed s, latencies ms, statuses, an
-    error body if any)."""
-    queue = iter(range(len(bodies)))
+    error body if any). Requests are serialised before the clock starts."""
+    requests = [request_bytes(client.host, client.port, path, headers, body) for body in bodies]
+    queue = iter(range(len(requests)))
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     sample: list[str] = []
@@ -117,11 +111,11 @@ async def closed_loop(
     async def worker() -> None:
         for i in queue:
             started = time.perf_counter()
-            response = await http.post(url, content=bodies[i], headers=headers)
+            answer = await client.send(requests[i])
             latencies.append((time.perf_counter() - started) * 1000)
-            statuses[response.status_code] += 1
-            if response.status_code != 201 and not sample:
-                sample.append(response.text[:500])
+            statuses[answer.status] += 1
+            if answer.status != 201 and not sample:
+                sample.append(answer.body[:500].decode("utf-8", "replace"))
 
     begin = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -142,15 +136,15 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
     )
     result: dict[str, Any] = {"gateway_pid": gateway.pid}
     try:
-        async with client(SINGLE_CONCURRENCY) as http:
+        async with RawClient("127.0.0.1", gateway.port, SINGLE_CONCURRENCY) as http:
             warm = single_bodies(SINGLE_CONCURRENCY * 2)
             await closed_loop(
-                http, gateway.url + "/v1/events", {**auth, "Content-Type": STRUCTURED},
+                http, "/v1/events", {**auth, "Content-Type": STRUCTURED},
                 [b for _, b in warm], SINGLE_CONCURRENCY,
             )  # fmt: skip
             modes: list[tuple[str, int]] = [("single", 1), ("batch_100", 100), ("batch_500", 500)]
             for mode, size in modes:
-                rates, req_rates, cpu_per_event, lat_all = [], [], [], []
+                rates, req_rates, cpu_per_event, client_cpu, lat_all = [], [], [], [], []
                 statuses: Counter[int] = Counter()
                 error_sample = None
                 for rep in range(reps):
@@ -165,11 +159,12 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
                             BATCH_CONCURRENCY,
                             len(bodies) * size,
                         )
-                    cpu0 = proc_cpu_seconds(gateway.pid)
+                    cpu0, client0 = proc_cpu_seconds(gateway.pid), time.process_time()
                     elapsed, lat, st, sample = await closed_loop(
-                        http, gateway.url + url, {**auth, "Content-Type": ctype}, bodies, conc
+                        http, url, {**auth, "Content-Type": ctype}, bodies, conc
                     )
                     cpu = proc_cpu_seconds(gateway.pid) - cpu0
+                    client_cpu.append((time.process_time() - client0) / elapsed)
                     statuses.update(st)
                     error_sample = error_sample or sample
                     rates.append(events / elapsed)
@@ -190,6 +185,7 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
                     "events_per_gateway_cpu_s": round(
                         1000 / sorted(cpu_per_event)[len(cpu_per_event) // 2], 1
                     ),
+                    "load_generator_cpu_share": round(sorted(client_cpu)[len(client_cpu) // 2], 2),
                     "statuses": {str(k): v for k, v in statuses.items()},
                     "all_accepted": ok == sum(statuses.values()),
                     **({"error_sample": error_sample} if error_sample else {}),

@@ -291,8 +291,8 @@ def _stage_sections(st: dict[str, Any]) -> list[str]:
     if not (failed := _failed("gateway", s)):
         out += [
             "| requests | events/s (median) | requests/s | request p50 / p99 ms | gateway CPU ms/event | "
-            "events per gateway CPU-second | all 201 |",
-            "|---|---:|---:|---|---:|---:|---|",
+            "events per gateway CPU-second | load generator CPU (share of a core) | all 201 |",
+            "|---|---:|---:|---|---:|---:|---:|---|",
         ]
         for mode, label in (
             ("single", f"single events, {s['concurrency']['single']} in flight"),
@@ -305,6 +305,7 @@ def _stage_sections(st: dict[str, Any]) -> list[str]:
                     f"| {label} | {_n(r['events_per_s'])} | {_n(r['requests_per_s'])} | "
                     f"{r['request_latency']['p50_ms']:.1f} / {r['request_latency']['p99_ms']:.1f} | "
                     f"{r['gateway_cpu_ms_per_event']:.2f} | {_n(r['events_per_gateway_cpu_s'])} | "
+                    f"{_n(r.get('load_generator_cpu_share'), 2)} | "
                     f"{'yes' if r['all_accepted'] else 'no: ' + json.dumps(r['statuses'])} |"
                 )
         out.append("")

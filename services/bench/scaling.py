@@ -98,7 +98,7 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
     mix_bytes = sum(wire_size(e) for e in fresh_trades(200)) / 200
     by_size = {}
     for lines in LINES:
-        count = max(200, n // {1: 1, 10: 2, 50: 5}.get(lines, 5))
+        count = max(200, n // {1: 1, 10: 2, 50: 8}.get(lines, 8))
         by_size[str(lines)] = await variant(
             ctx, f"lines{lines}", sized_inputs(lines, count), wire_size(order_with_lines(lines))
         )
