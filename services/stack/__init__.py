@@ -1,4 +1,4 @@
-"""The local stack launcher: Kafka (KRaft) from Maven Central jars, embedded PostgreSQL, the registry.
+"""The local stack launcher: Kafka (KRaft) from Maven Central jars, embedded PostgreSQL, the services.
 
 Use it from Python as ``from services.stack import StackConfig, up, down, status``; the command line
 is ``corridor stack up | down | status`` (services/stack/cli.py).
@@ -18,11 +18,15 @@ from services.stack.api import (
 )
 from services.stack.config import Listener, StackConfig
 from services.stack.errors import StackError
+from services.stack.services import SERVICE_NAMES, SERVICES, Service
 
 __all__ = [
+    "SERVICES",
+    "SERVICE_NAMES",
     "BrokerStatus",
     "Listener",
     "PostgresStatus",
+    "Service",
     "ServiceStatus",
     "StackConfig",
     "StackError",

@@ -24,17 +24,18 @@ from urllib.parse import urlsplit
 
 from services.core.settings import PROJECT_ROOT
 from services.core.topics import TOPIC_SPECS
-from services.stack import admin, kafka, processes, registry
+from services.stack import admin, kafka, processes, services
 from services.stack.config import MAX_BROKERS, StackConfig
 from services.stack.errors import StackError
 from services.stack.postgres import EmbeddedPostgres, PostgresError
 from services.stack.prereqs import check_prerequisites
-from services.stack.processes import StackState
+from services.stack.processes import ProcessRecord, StackState
+from services.stack.services import SERVICES, Service
 
 Report = Callable[[str], None]
 T = TypeVar("T")
 
-REGISTRY = "registry"
+REGISTRY = services.REGISTRY.name
 
 
 def broker_name(node_id: int) -> str:
@@ -69,8 +70,10 @@ class ServiceStatus:
     name: str
     url: str
     pid: int | None
-    alive: bool
+    alive: bool  # its process runs (a service the stack did not start: it answers)
     managed: bool  # False: something else serves this URL and the stack merely found it
+    ready: bool = False  # GET <url><ready path> answers 200
+    log: str | None = None
 
 
 @dataclass
@@ -78,11 +81,13 @@ class StackStatus:
     state_dir: Path
     bootstrap_servers: str
     schema_registry_url: str
+    gateway_url: str
+    ledger_url: str
     database_url: str | None
     brokers: list[BrokerStatus]
     postgres: PostgresStatus
-    registry: ServiceStatus | None
-    services: dict[str, str] = field(default_factory=dict)
+    service_status: dict[str, ServiceStatus] = field(default_factory=dict)
+    services: dict[str, str] = field(default_factory=dict)  # name → URL of every service that is up
     problems: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
@@ -93,6 +98,10 @@ class StackStatus:
 
     def broker(self, node_id: int) -> BrokerStatus:
         return next(b for b in self.brokers if b.node_id == node_id)
+
+    @property
+    def registry(self) -> ServiceStatus | None:
+        return self.service_status.get(REGISTRY)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -151,12 +160,22 @@ def _layout(config: StackConfig, brokers: int) -> dict[str, Any]:
         "port_stride": config.port_stride,
         "postgres_port": config.postgres_port,
         "registry_port": config.registry_port,
+        "gateway_port": config.gateway_port,
+        "ledger_port": config.ledger_port,
         "embedded_postgres": config.embedded_postgres,
-        "with_registry": config.with_registry,
+        "services": [s.name for s in config.enabled_services],
     }
 
 
-_LAYOUT_FIELDS = ("host", "kafka_port", "port_stride", "postgres_port", "registry_port")
+_LAYOUT_FIELDS = (
+    "host",
+    "kafka_port",
+    "port_stride",
+    "postgres_port",
+    "registry_port",
+    "gateway_port",
+    "ledger_port",
+)
 
 
 def recorded_config(config: StackConfig) -> StackConfig:
@@ -198,7 +217,8 @@ def _broker_failure_log(config: StackConfig, node_id: int) -> Path:
 
 
 def up(config: StackConfig, report: Report | None = None) -> StackStatus:
-    """Start (or reuse) Kafka, PostgreSQL and the schema registry; create the trade topics.
+    """Start (or reuse) Kafka and PostgreSQL, create the trade topics, then start (or reuse) the
+    chosen HTTP services (``config.services``: the schema registry, the ledger, the gateway).
 
     Idempotent: running processes of this state dir are verified and reused. Returns the status,
     whose ``started``/``reused`` say what this call did.
@@ -235,7 +255,7 @@ def up(config: StackConfig, report: Report | None = None) -> StackStatus:
         created, _existing = _run(admin.ensure_topics(bootstrap, TOPIC_SPECS, brokers, report))
         if not created:
             report(f"topics {', '.join(s.name for s in TOPIC_SPECS)} exist (left alone)")
-        _ensure_registry(config, state, database_url, bootstrap, report, started, reused)
+        _ensure_services(config, state, database_url, bootstrap, report, started, reused)
 
         state.layout = _layout(config, brokers)
         state.last_up = {"started": started, "reused": reused}
@@ -361,7 +381,7 @@ def _redacted(url: str) -> str:
     return url
 
 
-def _ensure_registry(
+def _ensure_services(
     config: StackConfig,
     state: StackState,
     database_url: str,
@@ -370,50 +390,81 @@ def _ensure_registry(
     started: list[str],
     reused: list[str],
 ) -> None:
-    if not config.with_registry:
-        return
-    if not registry.available():
-        report(
-            f"warning: {registry.REGISTRY_MAIN.relative_to(PROJECT_ROOT)} does not exist yet; "
-            "skipping the schema registry"
-        )
-        return
-    record = state.processes.get(REGISTRY)
-    if record is not None and record.alive():
-        report(f"reusing schema registry (pid {record.pid}) at {config.registry_url}")
-        reused.append(REGISTRY)
-    elif registry.answers(config.registry_url):
-        report(
-            f"warning: a schema registry not started by this stack answers at {config.registry_url}; using it"
-        )
-        reused.append(f"{REGISTRY} (external)")
-        return
-    else:
-        if _port_open(config.host, config.registry_port):
-            raise StackError(
-                f"port {config.host}:{config.registry_port} is in use by a process this stack did not start; "
-                "stop it or choose another registry port (--registry-port)"
+    """Start (or reuse) the chosen services stage by stage, each stage once the earlier ones are ready."""
+    chosen = []
+    for service in config.enabled_services:
+        if service.available():
+            chosen.append(service)
+        else:
+            report(
+                f"warning: {service.main.relative_to(PROJECT_ROOT)} does not exist yet; "
+                f"skipping the {service.title}"
             )
-        record = processes.spawn(
-            REGISTRY,
-            registry.argv(config),
-            log=registry.log_file(config),
-            env=registry.environment(config, database_url, bootstrap),
-            cwd=PROJECT_ROOT,
-            url=config.registry_url,
-            ports={"http": config.registry_port},
+    for stage in services.stages(chosen):
+        ours: dict[Service, ProcessRecord] = {}
+        for service in stage:
+            record = _start_service(config, state, service, database_url, bootstrap, report, started, reused)
+            if record is not None:
+                ours[service] = record
+
+        def check(ours: dict[Service, ProcessRecord] = ours) -> None:
+            for service, record in ours.items():
+                if not record.alive():
+                    raise StackError(
+                        f"the {service.title} (pid {record.pid}) exited", service.log_file(config)
+                    )
+
+        def ready(service: Service) -> None:
+            report(f"{service.title} answers at {service.ready_url(config)}")
+
+        services.wait_ready(config, list(ours), config.startup_timeout, check, ready)
+
+
+def _start_service(
+    config: StackConfig,
+    state: StackState,
+    service: Service,
+    database_url: str,
+    bootstrap: str,
+    report: Report,
+    started: list[str],
+    reused: list[str],
+) -> ProcessRecord | None:
+    """Our running process of ``service``, else a new one; None when a foreign one answers its port."""
+    url, port = service.url(config), service.port(config)
+    record = state.processes.get(service.name)
+    if record is not None and record.alive():
+        if record.ports.get("http", port) != port:
+            raise StackError(
+                f"the {service.title} of {config.state_dir} runs on port {record.ports['http']}, not {port}; "
+                "run `corridor stack down` first"
+            )
+        report(f"reusing {service.title} (pid {record.pid}) at {url}")
+        reused.append(service.name)
+        return record
+    if services.answers(service.ready_url(config)):
+        report(f"warning: a {service.title} not started by this stack answers at {url}; using it")
+        reused.append(f"{service.name} (external)")
+        return None
+    if _port_open(config.host, port):
+        raise StackError(
+            f"port {config.host}:{port} is in use by a process this stack did not start (it does not answer "
+            f"GET {service.ready_path} with 200); stop it or choose another port (--{service.name}-port)"
         )
-        state.processes[REGISTRY] = record
-        state.save(config.state_file)
-        started.append(REGISTRY)
-        report(f"starting schema registry (pid {record.pid}) at {config.registry_url}…")
-
-    def check() -> None:
-        if not record.alive():
-            raise StackError(f"the schema registry (pid {record.pid}) exited", registry.log_file(config))
-
-    registry.wait_ready(config, config.startup_timeout, check)
-    report(f"schema registry answers at {config.registry_url}{registry.READY_PATH}")
+    record = processes.spawn(
+        service.name,
+        service.argv(config),
+        log=service.log_file(config),
+        env=services.environment(config, service, database_url, bootstrap),
+        cwd=PROJECT_ROOT,
+        url=url,
+        ports={"http": port},
+    )
+    state.processes[service.name] = record
+    state.save(config.state_file)
+    started.append(service.name)
+    report(f"starting {service.title} (pid {record.pid}) at {url}…")
+    return record
 
 
 # -- down --------------------------------------------------------------------------------
@@ -428,7 +479,7 @@ def down(
 ) -> list[str]:
     """Stop what ``up`` started (and only that). Idempotent. Returns the names of what was stopped.
 
-    ``only`` limits it to some components (``broker-1``, ``registry``, ``postgres``…), e.g. those
+    ``only`` limits it to some components (``broker-1``, ``gateway``, ``postgres``…), e.g. those
     one ``up`` call reported as started. ``include_postgres=False`` leaves the embedded PostgreSQL
     running (its owner stops it). ``purge`` also deletes the Kafka and PostgreSQL data and logs
     (the jar cache is kept).
@@ -439,12 +490,18 @@ def down(
         state = StackState.load(config.state_file)
         config = _recorded_config(config, state)
         chosen = {n: r for n, r in state.processes.items() if only is None or n in only}
-        # The registry first (it is a client of the others), then all brokers together: stopping them
-        # one by one would make the last ones wait for a controller quorum that is already gone.
+        # The services first, in the reverse order of their start (they are clients of Kafka and of each
+        # other), then all brokers together: stopping them one by one would make the last ones wait for
+        # a controller quorum that is already gone.
+        brokers = [r for name, r in chosen.items() if name.startswith("broker-")]
         groups = [
-            [r for name, r in chosen.items() if not name.startswith("broker-")],
-            [r for name, r in chosen.items() if name.startswith("broker-")],
+            [chosen[s.name] for s in stage if s.name in chosen]
+            for stage in reversed(services.stages(SERVICES))
         ]
+        groups.append(
+            [r for name, r in chosen.items() if name not in services.SERVICE_NAMES and r not in brokers]
+        )
+        groups.append(brokers)
         for group in groups:
             running = [r for r in group if r.alive()]
             if not running:
@@ -481,7 +538,8 @@ def down(
 
 def _purge(config: StackConfig, report: Report) -> None:
     report(f"deleting data and logs under {config.state_dir} (keeping the jar cache)…")
-    doomed = [*config.kafka_dir.glob("broker-*"), config.cluster_file, config.registry_dir]
+    doomed = [*config.kafka_dir.glob("broker-*"), config.cluster_file]
+    doomed += [config.service_dir(s.name) for s in SERVICES]
     if EmbeddedPostgres(config.postgres_data_dir, config.postgres_port).is_running():
         report("warning: PostgreSQL still runs (not stopped by this command); its data is kept")
     else:
@@ -540,18 +598,7 @@ def status(config: StackConfig) -> StackStatus:
         if not alive:
             problems.append("postgres (external) does not accept TCP connections")
 
-    registry_status: ServiceStatus | None = None
-    services: dict[str, str] = {}
-    record = state.processes.get(REGISTRY)
-    answering = _port_open(config.host, config.registry_port) and registry.answers(config.registry_url)
-    if record is not None or answering:
-        alive = record.alive() if record else False
-        registry_status = ServiceStatus(REGISTRY, config.registry_url, record.pid if record else None,
-                                        alive and answering, record is not None)  # fmt: skip
-        if answering:
-            services[REGISTRY] = config.registry_url
-        elif record is not None:
-            problems.append("registry is down")
+    service_status, urls = _service_status(config, state, problems)
 
     if not running_any and not state.postgres.get("embedded"):
         problems.append("the stack is not running (`corridor stack up` starts it)")
@@ -560,15 +607,53 @@ def status(config: StackConfig) -> StackStatus:
         state_dir=config.state_dir,
         bootstrap_servers=config.bootstrap_servers(brokers),
         schema_registry_url=config.registry_url,
+        gateway_url=config.gateway_url,
+        ledger_url=config.ledger_url,
         database_url=pg.url,
         brokers=broker_statuses,
         postgres=pg,
-        registry=registry_status,
-        services=services,
+        service_status=service_status,
+        services=urls,
         problems=problems,
         started=list(state.last_up.get("started", [])),
         reused=list(state.last_up.get("reused", [])),
     )
+
+
+def _service_status(
+    config: StackConfig, state: StackState, problems: list[str]
+) -> tuple[dict[str, ServiceStatus], dict[str, str]]:
+    """Each service this stack started or would start, if it runs or something answers its port."""
+    expected = state.layout.get("services") if state.layout else None
+    if expected is None:
+        expected = [s.name for s in config.enabled_services]
+    found: dict[str, ServiceStatus] = {}
+    urls: dict[str, str] = {}
+    for service in SERVICES:
+        record = state.processes.get(service.name)
+        if record is None and service.name not in expected:
+            continue
+        url = service.url(config)
+        ready = _port_open(config.host, service.port(config)) and services.answers(service.ready_url(config))
+        alive = record.alive() if record is not None else ready
+        if record is None and not ready:
+            continue  # not ours, and nothing answers there
+        found[service.name] = ServiceStatus(
+            name=service.name,
+            url=url,
+            pid=record.pid if record else None,
+            alive=alive,
+            managed=record is not None,
+            ready=ready,
+            log=str(service.log_file(config)) if record else None,
+        )
+        if ready:
+            urls[service.name] = url
+        elif not alive:
+            problems.append(f"{service.name} is down")
+        else:
+            problems.append(f"{service.name} is not ready (GET {service.ready_url(config)} is not 200)")
+    return found, urls
 
 
 # -- one broker at a time (fault injection) --------------------------------------------------------

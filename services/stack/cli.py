@@ -12,6 +12,7 @@ import click
 from services.stack import api
 from services.stack.config import MAX_BROKERS, StackConfig
 from services.stack.errors import StackError
+from services.stack.services import SERVICE_NAMES, SERVICES
 
 
 def _config(ctx: click.Context, **overrides: Any) -> StackConfig:
@@ -22,6 +23,16 @@ def _config(ctx: click.Context, **overrides: Any) -> StackConfig:
     config = api.recorded_config(StackConfig.from_settings(**base))
     given = {k: v for k, v in overrides.items() if v is not None}
     return config.replace(**given) if given else config
+
+
+def _service_list(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in SERVICE_NAMES]
+    if unknown:
+        raise click.BadParameter(f"unknown {', '.join(unknown)}; choose from {','.join(SERVICE_NAMES)}")
+    return names
 
 
 def _fail(exc: StackError) -> None:
@@ -38,7 +49,8 @@ def _fail(exc: StackError) -> None:
 )
 @click.pass_context
 def stack(ctx: click.Context, state_dir: Path | None) -> None:
-    """Run Kafka (KRaft), PostgreSQL and the schema registry on this machine, without Docker."""
+    """Run Kafka (KRaft), PostgreSQL, the schema registry, the ledger and the gateway on this machine,
+    without Docker."""
     ctx.ensure_object(dict)
     ctx.obj["state_dir"] = state_dir.resolve() if state_dir else None
 
@@ -53,7 +65,18 @@ def stack(ctx: click.Context, state_dir: Path | None) -> None:
 @click.option("--kafka-port", type=int, default=None, help="Client port of broker 1 (default 9092).")
 @click.option("--postgres-port", type=int, default=None, help="Port of the embedded PostgreSQL.")
 @click.option("--registry-port", type=int, default=None, help="Port of the schema registry (default 8081).")
-@click.option("--no-registry", is_flag=True, help="Do not start the schema registry.")
+@click.option("--ledger-port", type=int, default=None, help="Port of the ledger (default 8082).")
+@click.option("--gateway-port", type=int, default=None, help="Port of the gateway (default 8080).")
+@click.option(
+    "--services",
+    "service_names",
+    callback=_service_list,
+    default=None,
+    metavar="NAME,…",
+    help=f"Which HTTP services to run (default: all of {','.join(SERVICE_NAMES)}).",
+)
+@click.option("--no-services", is_flag=True, help="Kafka and PostgreSQL only.")
+@click.option("--no-registry", is_flag=True, help="Same as --no-services (the others need the registry).")
 @click.pass_context
 def up(
     ctx: click.Context,
@@ -61,16 +84,24 @@ def up(
     kafka_port: int | None,
     postgres_port: int | None,
     registry_port: int | None,
+    ledger_port: int | None,
+    gateway_port: int | None,
+    service_names: tuple[str, ...] | None,
+    no_services: bool,
     no_registry: bool,
 ) -> None:
     """Start the stack (or verify and reuse what already runs) and create the trade topics."""
+    if (no_services or no_registry) and service_names is not None:
+        raise click.UsageError("--services and --no-services exclude each other")
     config = _config(
         ctx,
         brokers=brokers,
         kafka_port=kafka_port,
         postgres_port=postgres_port,
         registry_port=registry_port,
-        with_registry=False if no_registry else None,
+        ledger_port=ledger_port,
+        gateway_port=gateway_port,
+        services=() if no_services or no_registry else service_names,
     )
     try:
         result = api.up(config)
@@ -109,8 +140,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 
 def _print_table(result: api.StackStatus) -> None:
-    def state(alive: bool) -> str:
-        return "up" if alive else "DOWN"
+    def state(alive: bool, ready: bool = True) -> str:
+        return "DOWN" if not alive else "up" if ready else "UNREADY"
 
     rows: list[tuple[str, str, str, str]] = []
     for broker in result.brokers:
@@ -119,14 +150,15 @@ def _print_table(result: api.StackStatus) -> None:
     pg = result.postgres
     rows.append(("postgres" + ("" if pg.embedded else " (external)"), state(pg.alive), str(pg.pid or "-"),
                  pg.url or "-"))  # fmt: skip
-    if result.registry is not None:
-        # An external registry (not started by the stack) counts as up when it answers.
-        rows.append(("schema registry", state(api.REGISTRY in result.services),
-                     str(result.registry.pid or "-"), result.registry.url))  # fmt: skip
+    for service in SERVICES:
+        found = result.service_status.get(service.name)
+        if found is not None:
+            title = service.title + ("" if found.managed else " (external)")
+            rows.append((title, state(found.alive, found.ready), str(found.pid or "-"), found.url))
     width = max(len(r[0]) for r in rows)
-    click.echo(f"{'component':<{width}}  state  {'pid':>7}  address")
+    click.echo(f"{'component':<{width}}  {'state':<7}  {'pid':>7}  address")
     for name, st, pid, address in rows:
-        click.echo(f"{name:<{width}}  {st:<5}  {pid:>7}  {address}")
+        click.echo(f"{name:<{width}}  {st:<7}  {pid:>7}  {address}")
     click.echo(f"bootstrap servers: {result.bootstrap_servers}")
     click.echo(f"state dir:         {result.state_dir}")
     for problem in result.problems:

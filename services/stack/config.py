@@ -7,6 +7,7 @@ Port plan (defaults): broker/controller node ``n`` owns the block ``9092 + (n - 
 block each listener has a fixed offset (client ``+0``, controller ``+1``). So node 1 serves clients on
 9092 and its controller on 9093, node 2 on 9192/9193, node 3 on 9292/9293. A later partner listener
 (SASL_PLAINTEXT with SCRAM-SHA-512) gets its own offset in the same block without moving anything.
+The HTTP services (services/stack/services.py): gateway 8080, schema registry 8081, ledger 8082.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from services.core.settings import DEFAULT_POSTGRES_PORT, PROJECT_ROOT, Settings, get_settings
+from services.stack.services import SERVICE_NAMES, SERVICES, Service
 
 DEPLOY_LOCAL = PROJECT_ROOT / "deploy" / "local"
 KAFKA_POM = DEPLOY_LOCAL / "pom.xml"
@@ -28,6 +30,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_PORT_STRIDE = 100
 DEFAULT_REGISTRY_PORT = 8081
+DEFAULT_GATEWAY_PORT = 8080
+DEFAULT_LEDGER_PORT = 8082
 MAX_BROKERS = 5
 
 # Kafka's own defaults (bin/kafka-run-class.sh) with a heap small enough for three nodes on a laptop.
@@ -70,6 +74,8 @@ class StackConfig:
     ``brokers=None`` means "whatever the state dir already holds, else 1", so ``up()`` with the
     default config reuses a developer's running 3-node cluster instead of refusing it.
     ``database_url`` set means an external PostgreSQL: the stack only checks it and never starts one.
+    ``services`` names the HTTP services to run (default: all of them); ``with_registry=False`` is the
+    older spelling of ``services=()``: without the registry none of the others runs either.
     """
 
     state_dir: Path
@@ -82,12 +88,21 @@ class StackConfig:
     postgres_port: int = DEFAULT_POSTGRES_PORT
     database_url: str | None = None
     registry_port: int = DEFAULT_REGISTRY_PORT
+    gateway_port: int = DEFAULT_GATEWAY_PORT
+    ledger_port: int = DEFAULT_LEDGER_PORT
+    services: tuple[str, ...] = SERVICE_NAMES
     with_registry: bool = True
     jvm_opts: tuple[str, ...] = DEFAULT_JVM_OPTS
     pom: Path = KAFKA_POM
     log4j2_config: Path = LOG4J2_CONFIG
     startup_timeout: float = 120.0
     stop_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "services", tuple(self.services))  # a list would do too
+        unknown = [name for name in self.services if name not in SERVICE_NAMES]
+        if unknown:
+            raise ValueError(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_NAMES)}")
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: object) -> StackConfig:
@@ -101,9 +116,14 @@ class StackConfig:
         kafka_port = _local_port(settings.bootstrap_servers.split(",")[0])
         if kafka_port is not None:
             values["kafka_port"] = kafka_port
-        registry_port = _local_port(settings.schema_registry_url)
-        if registry_port is not None:
-            values["registry_port"] = registry_port
+        for name, url in (
+            ("registry_port", settings.schema_registry_url),
+            ("gateway_port", settings.gateway_url),
+            ("ledger_port", settings.ledger_url),
+        ):
+            port = _local_port(url)
+            if port is not None:
+                values[name] = port
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
@@ -142,6 +162,21 @@ class StackConfig:
     @property
     def registry_url(self) -> str:
         return f"http://{self.host}:{self.registry_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.gateway_port}"
+
+    @property
+    def ledger_url(self) -> str:
+        return f"http://{self.host}:{self.ledger_port}"
+
+    @property
+    def enabled_services(self) -> tuple[Service, ...]:
+        """The services ``up`` runs, in start order."""
+        if not self.with_registry:
+            return ()
+        return tuple(s for s in SERVICES if s.name in self.services)
 
     @property
     def embedded_postgres(self) -> bool:
@@ -185,9 +220,12 @@ class StackConfig:
     def postgres_data_dir(self) -> Path:
         return self.state_dir / "postgres" / "data"
 
+    def service_dir(self, name: str) -> Path:
+        return self.state_dir / name
+
     @property
     def registry_dir(self) -> Path:
-        return self.state_dir / "registry"
+        return self.service_dir("registry")
 
 
 def _local_port(address: str) -> int | None:

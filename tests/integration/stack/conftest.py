@@ -1,7 +1,7 @@
 """Isolated stacks for the stack launcher's own tests: a temporary state dir and free ports.
 
-They never touch the developer's default stack (state dir ``.corridor``, ports 9092/8081/55432), so
-these tests can run while it is up, and next to other test sessions.
+They never touch the developer's default stack (state dir ``.corridor``, ports 9092, 55432 and
+8080-8082), so these tests can run while it is up, and next to other test sessions.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ def _free(port: int) -> bool:
 
 
 def isolated_config(brokers: int, **overrides: object) -> StackConfig:
-    """A StackConfig on a random free port block (Kafka at +0/+1, +100/+101…, Postgres +50, registry +51)."""
+    """A StackConfig on a random free port block: Kafka at +0/+1, +100/+101…, PostgreSQL +50, the
+    registry +51, the ledger +52, the gateway +53."""
     state_dir = Path(tempfile.mkdtemp(prefix="corridor-stack-it-"))
     # The embedded PostgreSQL runs as an unprivileged user when we are root: it must reach its data dir.
     state_dir.chmod(0o755)
@@ -37,10 +38,8 @@ def isolated_config(brokers: int, **overrides: object) -> StackConfig:
         # Below Linux's ephemeral range (32768+): a client's outgoing connection must not grab a port
         # between our check and the broker's bind.
         base = random.randrange(20_000, 32_000, 1_000) + 92
-        ports = [base + (n - 1) * 100 + k for n in range(1, brokers + 1) for k in (0, 1)] + [
-            base + 50,
-            base + 51,
-        ]
+        ports = [base + (n - 1) * 100 + k for n in range(1, brokers + 1) for k in (0, 1)]
+        ports += [base + 50, base + 51, base + 52, base + 53]
         if all(_free(p) for p in ports):
             return StackConfig(
                 state_dir=state_dir,
@@ -48,6 +47,8 @@ def isolated_config(brokers: int, **overrides: object) -> StackConfig:
                 kafka_port=base,
                 postgres_port=base + 50,
                 registry_port=base + 51,
+                ledger_port=base + 52,
+                gateway_port=base + 53,
                 startup_timeout=120,
                 **overrides,  # type: ignore[arg-type]
             )

@@ -21,9 +21,9 @@ pytestmark = pytest.mark.integration
 def cluster(
     isolated_cleanup: list[StackConfig], database_url: str
 ) -> Iterator[tuple[StackConfig, StackStatus]]:
-    # Kafka only: PostgreSQL is the session's (checked, not started) and the registry is covered by
+    # Kafka only: PostgreSQL is the session's (checked, not started) and the services are covered by
     # the single-broker tests, so this module spends its time on the three JVMs.
-    config = isolated_config(brokers=3, database_url=database_url, with_registry=False)
+    config = isolated_config(brokers=3, database_url=database_url, services=())
     isolated_cleanup.append(config)
     yield config, up(config)
 
@@ -36,6 +36,7 @@ def test_three_brokers_registered(cluster: tuple[StackConfig, StackStatus]) -> N
     assert [b.port for b in result.brokers] == [config.kafka_port + d for d in (0, 100, 200)]
     assert result.started == ["broker-1", "broker-2", "broker-3"]
     assert result.postgres.embedded is False
+    assert result.services == {} and result.service_status == {}
 
 
 def test_trade_topics_replicated_three_times(cluster: tuple[StackConfig, StackStatus]) -> None:

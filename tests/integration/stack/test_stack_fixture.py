@@ -9,21 +9,33 @@ import pytest
 
 from services.core.settings import get_settings
 from services.stack import StackStatus
-from services.stack import registry as registry_process
 from services.stack.admin import registered_brokers
 
 pytestmark = pytest.mark.integration
 
 
 def test_fixtures_describe_one_stack(
-    stack: StackStatus, bootstrap_servers: str, schema_registry_url: str, database_url: str
+    kafka_stack: StackStatus,
+    stack: StackStatus,
+    bootstrap_servers: str,
+    schema_registry_url: str,
+    gateway_url: str,
+    ledger_url: str,
+    database_url: str,
 ) -> None:
     assert stack.ok, stack.problems
-    assert bootstrap_servers == stack.bootstrap_servers
+    assert bootstrap_servers == stack.bootstrap_servers == kafka_stack.bootstrap_servers
     assert schema_registry_url == stack.schema_registry_url
     if not get_settings().database_url:
         assert stack.database_url == database_url  # the very same embedded server
     assert asyncio.run(registered_brokers(bootstrap_servers)) == {b.node_id for b in stack.brokers}
-    if registry_process.available():
-        assert stack.services.get("registry") == schema_registry_url
-        assert httpx.get(f"{schema_registry_url}/subjects", timeout=5).status_code == 200
+    assert stack.services == {"registry": schema_registry_url, "ledger": ledger_url, "gateway": gateway_url}
+    assert httpx.get(f"{schema_registry_url}/subjects", timeout=5).status_code == 200
+    for url in (gateway_url, ledger_url):
+        assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200, url
+
+
+def test_kafka_stack_needs_no_ledger_or_gateway(kafka_stack: StackStatus) -> None:
+    # kafka_stack asks for the registry only: whatever it started, it was not the ledger or the gateway.
+    assert not {"ledger", "gateway"} & set(kafka_stack.started)
+    assert "registry" in kafka_stack.services

@@ -1,4 +1,5 @@
-"""One isolated single-broker stack: up twice, status via the CLI, topics, one broker killed, down."""
+"""One isolated single-broker stack with its services: up twice, status via the CLI, topics, a
+foreign process on a service's port, one broker killed, down."""
 
 from __future__ import annotations
 
@@ -7,14 +8,27 @@ import json
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
 from services.core.topics import TOPIC_SPECS
-from services.stack import StackConfig, StackStatus, down, kill_broker, start_broker, status, up
-from services.stack import registry as registry_process
+from services.stack import (
+    SERVICE_NAMES,
+    StackConfig,
+    StackError,
+    StackStatus,
+    down,
+    kill_broker,
+    start_broker,
+    status,
+    up,
+)
 from services.stack.admin import describe_topics
 from services.stack.cli import stack as stack_cli
 
@@ -35,16 +49,34 @@ def cli(config: StackConfig, *args: str) -> tuple[int, str]:
     return result.exit_code, result.stdout
 
 
+def urls(config: StackConfig) -> dict[str, str]:
+    return {"registry": config.registry_url, "ledger": config.ledger_url, "gateway": config.gateway_url}
+
+
 def test_first_up_started_everything(single: tuple[StackConfig, StackStatus]) -> None:
     config, first = single
-    expected = {"broker-1", "postgres"} | ({"registry"} if registry_process.available() else set())
-    assert set(first.started) == expected
+    assert first.started == ["broker-1", "postgres", "registry", "ledger", "gateway"]
     assert first.reused == []
     assert first.ok, first.problems
     assert first.bootstrap_servers == f"127.0.0.1:{config.kafka_port}"
     assert first.brokers[0].alive and first.brokers[0].listening
     assert (config.kafka_dir / "broker-1" / "logs" / "server.log").stat().st_size > 0
     assert (config.libs_dir / ".pom.sha256").exists()
+    assert first.services == urls(config)
+    assert (first.gateway_url, first.ledger_url) == (config.gateway_url, config.ledger_url)
+    for name in SERVICE_NAMES:
+        assert first.service_status[name].managed and first.service_status[name].ready
+        assert (config.state_dir / name / f"{name}.log").stat().st_size > 0
+
+
+def test_the_services_answer(single: tuple[StackConfig, StackStatus]) -> None:
+    config, _ = single
+    assert httpx.get(f"{config.registry_url}/subjects", timeout=5).status_code == 200
+    for url in (config.ledger_url, config.gateway_url):
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+        assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
+    ledger = httpx.get(f"{config.ledger_url}/readyz", timeout=10).json()
+    assert ledger["group_id"] == "corridor-ledger" and ledger["assigned_partitions"] > 0
 
 
 def test_second_up_reuses_the_same_processes(single: tuple[StackConfig, StackStatus]) -> None:
@@ -54,8 +86,10 @@ def test_second_up_reuses_the_same_processes(single: tuple[StackConfig, StackSta
     assert "broker-1" in again.reused and "postgres" in again.reused
     assert [b.pid for b in again.brokers] == [b.pid for b in first.brokers]
     assert again.postgres.pid == first.postgres.pid
-    if first.registry is not None:
-        assert again.registry is not None and again.registry.pid == first.registry.pid
+    assert set(again.reused) == {"broker-1", "postgres", *SERVICE_NAMES}
+    for name in SERVICE_NAMES:
+        assert again.service_status[name].pid == first.service_status[name].pid, name
+    assert again.registry is not None and again.registry.pid == first.service_status["registry"].pid
 
 
 def test_status_json_from_the_cli(single: tuple[StackConfig, StackStatus]) -> None:
@@ -63,16 +97,24 @@ def test_status_json_from_the_cli(single: tuple[StackConfig, StackStatus]) -> No
     code, out = cli(config, "status", "--json")
     assert code == 0, out
     data = json.loads(out)
-    for key in ("bootstrap_servers", "schema_registry_url", "database_url", "services", "brokers", "postgres",
-                "state_dir"):  # fmt: skip
+    for key in ("bootstrap_servers", "schema_registry_url", "gateway_url", "ledger_url", "database_url",
+                "services", "service_status", "brokers", "postgres", "state_dir"):  # fmt: skip
         assert key in data, key
     assert data["bootstrap_servers"] == f"127.0.0.1:{config.kafka_port}"
     assert data["state_dir"] == str(config.state_dir)
     assert data["brokers"][0]["node_id"] == 1 and data["brokers"][0]["alive"] is True
     assert data["postgres"]["embedded"] is True and data["postgres"]["alive"] is True
     assert data["database_url"].endswith(f":{config.postgres_port}/corridor")
-    if registry_process.available():
-        assert data["services"] == {"registry": config.registry_url}
+    assert data["services"] == urls(config)
+    assert (data["gateway_url"], data["ledger_url"]) == (config.gateway_url, config.ledger_url)
+    assert all(data["service_status"][name]["ready"] for name in SERVICE_NAMES)
+
+    code, out = cli(config, "status")
+    assert code == 0, out
+    for title, url in (("schema registry", config.registry_url), ("ledger", config.ledger_url),
+                       ("gateway", config.gateway_url)):  # fmt: skip
+        row = next(line for line in out.splitlines() if line.startswith(title + " "))
+        assert row.split()[-1] == url and " up " in row, row
 
 
 def test_trade_topics_exist_with_their_specs(single: tuple[StackConfig, StackStatus]) -> None:
@@ -86,6 +128,47 @@ def test_trade_topics_exist_with_their_specs(single: tuple[StackConfig, StackSta
             assert topic["configs"][key] == value, (spec.name, key)
 
 
+class _Foreign(BaseHTTPRequestHandler):
+    """Something else on the gateway's port, answering every GET with ``status``."""
+
+    status = 404
+
+    def do_GET(self) -> None:
+        self.send_response(self.status)
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_a_foreign_process_on_a_service_port(single: tuple[StackConfig, StackStatus]) -> None:
+    config, first = single
+    assert down(config, only=["gateway"]) == ["gateway"]
+    handler = type("Foreign", (_Foreign,), {})
+    foreign = ThreadingHTTPServer((config.host, config.gateway_port), handler)
+    threading.Thread(target=foreign.serve_forever, daemon=True).start()
+    try:
+        # It does not answer like a gateway: `up` refuses to start one on its port.
+        with pytest.raises(StackError, match="in use by a process this stack did not start"):
+            up(config)
+        # It does: `up` uses it, `status` shows it as not ours, `down` leaves it alone.
+        handler.status = 200
+        result = up(config)
+        assert "gateway (external)" in result.reused and "gateway" not in result.started
+        assert result.ok and result.services["gateway"] == config.gateway_url
+        assert result.service_status["gateway"].managed is False
+        assert down(config, only=["gateway"]) == []
+        assert httpx.get(f"{config.gateway_url}/readyz", timeout=5).status_code == 200
+    finally:
+        foreign.shutdown()
+        foreign.server_close()
+    # Gone: the next `up` starts our own gateway again, and reuses the rest.
+    result = up(config)
+    assert result.started == ["gateway"]
+    assert result.service_status["gateway"].managed and result.ok
+    assert result.service_status["ledger"].pid == first.service_status["ledger"].pid
+
+
 def test_kill_and_restart_one_broker(single: tuple[StackConfig, StackStatus]) -> None:
     config, _ = single
     old_pid = kill_broker(config, 1, signal.SIGKILL)
@@ -94,7 +177,11 @@ def test_kill_and_restart_one_broker(single: tuple[StackConfig, StackStatus]) ->
     assert code == 1 and "broker 1 is down" in out
     restarted = start_broker(config, 1)
     assert restarted.alive and restarted.listening and restarted.pid != old_pid
-    assert status(config).ok
+    # The ledger and the gateway reconnect by themselves; they may need a moment to be ready again.
+    deadline = time.monotonic() + 60
+    while not (now := status(config)).ok and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert now.ok, now.problems
 
 
 def test_down_stops_only_what_up_started(single: tuple[StackConfig, StackStatus]) -> None:
@@ -105,13 +192,16 @@ def test_down_stops_only_what_up_started(single: tuple[StackConfig, StackStatus]
     try:
         before = status(config)
         stopped = down(config)
-        assert "broker-1" in stopped and "postgres" in stopped
+        # The services first (reverse start order), then the broker, then PostgreSQL.
+        assert stopped == ["ledger", "gateway", "registry", "broker-1", "postgres"]
         after = status(config)
         assert not after.ok
         assert not any(b.alive for b in after.brokers)
         assert not after.postgres.alive
-        assert after.services == {}
-        for pid in [b.pid for b in before.brokers] + [before.postgres.pid]:
+        assert after.services == {} and after.service_status == {}
+        pids = [b.pid for b in before.brokers] + [before.postgres.pid]
+        pids += [before.service_status[name].pid for name in SERVICE_NAMES]
+        for pid in pids:
             assert pid is not None and not _running(pid)
         assert bystander.poll() is None, "down must not touch processes it did not start"
         assert down(config) == []  # idempotent

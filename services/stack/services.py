@@ -1,0 +1,136 @@
+"""The stack's HTTP services (``python -m services.<name>``): the table, their argv, env and readiness.
+
+Each runs detached like a broker, logs to ``<state_dir>/<name>/<name>.log`` and counts as ready when
+its readiness path answers 200. Services start stage by stage: those of one stage together, once every
+service of the earlier stages is ready (the ledger and the gateway need the registry); ``down`` stops
+them in the reverse order, before the brokers they are clients of.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+from services.core.settings import PROJECT_ROOT
+from services.stack.errors import StackError
+
+if TYPE_CHECKING:
+    from services.stack.config import StackConfig
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str  # also the process name in stack.json and the directory of its log
+    title: str  # for people: "schema registry"
+    module: str  # python -m <module> --host H --port P
+    port_field: str  # the StackConfig field holding its port
+    ready_path: str  # GET <url><ready_path> answers 200 once it serves
+    stage: int  # start order: lower stages first
+
+    @property
+    def main(self) -> Path:
+        return PROJECT_ROOT.joinpath(*self.module.split("."), "__main__.py")
+
+    def available(self) -> bool:
+        """False while the package has no entry point yet (the stack then skips it)."""
+        return self.main.exists()
+
+    def port(self, config: StackConfig) -> int:
+        port: int = getattr(config, self.port_field)
+        return port
+
+    def url(self, config: StackConfig) -> str:
+        return f"http://{config.host}:{self.port(config)}"
+
+    def ready_url(self, config: StackConfig) -> str:
+        return self.url(config) + self.ready_path
+
+    def log_file(self, config: StackConfig) -> Path:
+        return config.service_dir(self.name) / f"{self.name}.log"
+
+    def argv(self, config: StackConfig) -> list[str]:
+        return [sys.executable, "-m", self.module, "--host", config.host, "--port", str(self.port(config))]
+
+
+REGISTRY = Service("registry", "schema registry", "services.registry", "registry_port", "/subjects", 0)
+LEDGER = Service("ledger", "ledger", "services.ledger", "ledger_port", "/readyz", 1)
+GATEWAY = Service("gateway", "gateway", "services.gateway", "gateway_port", "/readyz", 1)
+
+#: Every service, in start order.
+SERVICES: tuple[Service, ...] = (REGISTRY, LEDGER, GATEWAY)
+SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
+
+
+def by_name(name: str) -> Service:
+    for service in SERVICES:
+        if service.name == name:
+            return service
+    raise KeyError(name)
+
+
+def stages(chosen: Sequence[Service]) -> list[list[Service]]:
+    """``chosen`` grouped by stage, in start order."""
+    numbers = sorted({s.stage for s in chosen})
+    return [[s for s in chosen if s.stage == n] for n in numbers]
+
+
+def environment(config: StackConfig, service: Service, database_url: str, bootstrap: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "CORRIDOR_DATABASE_URL": database_url,
+            "CORRIDOR_BOOTSTRAP_SERVERS": bootstrap,
+            "CORRIDOR_SCHEMA_REGISTRY_URL": config.registry_url,
+            "CORRIDOR_GATEWAY_URL": config.gateway_url,
+            "CORRIDOR_LEDGER_URL": config.ledger_url,
+            "CORRIDOR_STATE_DIR": str(config.state_dir),
+            "CORRIDOR_SERVICE_NAME": service.name,
+            # Importable from the source tree even when the project is not pip-installed.
+            "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def answers(url: str, timeout: float = 2.0) -> bool:
+    """True if ``GET url`` answers 200."""
+    try:
+        return httpx.get(url, timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_ready(
+    config: StackConfig,
+    waiting: Sequence[Service],
+    timeout: float,
+    check_processes: Callable[[], None],
+    on_ready: Callable[[Service], None],
+) -> None:
+    """Poll the services together until each answers its readiness path; ``check_processes`` raises
+    (with the log) when one has exited."""
+    deadline = time.monotonic() + timeout
+    pending = list(waiting)
+    while pending:
+        for service in [s for s in pending if answers(s.ready_url(config), timeout=1.0)]:
+            pending.remove(service)
+            on_ready(service)
+        if not pending:
+            return
+        check_processes()
+        if time.monotonic() > deadline:
+            slow = pending[0]
+            raise StackError(
+                f"the {slow.title} did not answer GET {slow.ready_url(config)} with 200 "
+                f"within {timeout:.0f}s",
+                slow.log_file(config),
+            )
+        time.sleep(0.2)

@@ -1,0 +1,183 @@
+"""The table of HTTP services: ports, readiness, start and stop order, env — and status/down on fake
+processes (sleepers recorded under the services' names, a tiny HTTP server answering for one)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from services.core.settings import PROJECT_ROOT, Settings
+from services.stack import api, processes, services
+from services.stack.config import StackConfig
+from services.stack.processes import StackState
+from services.stack.services import SERVICE_NAMES, SERVICES
+
+SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
+
+
+def test_the_table() -> None:
+    assert SERVICE_NAMES == ("registry", "ledger", "gateway")  # start order
+    assert [s.module for s in SERVICES] == ["services.registry", "services.ledger", "services.gateway"]
+    assert [s.ready_path for s in SERVICES] == ["/subjects", "/readyz", "/readyz"]
+    assert [[s.name for s in stage] for stage in services.stages(SERVICES)] == [
+        ["registry"],
+        ["ledger", "gateway"],
+    ]
+    assert all(s.available() for s in SERVICES), "every service has its __main__.py"
+
+
+def test_default_ports_and_urls(tmp_path: Path) -> None:
+    config = StackConfig(state_dir=tmp_path)
+    assert {s.name: s.port(config) for s in SERVICES} == {"registry": 8081, "ledger": 8082, "gateway": 8080}
+    assert config.gateway_url == "http://127.0.0.1:8080"
+    assert config.ledger_url == "http://127.0.0.1:8082"
+    assert services.GATEWAY.ready_url(config) == "http://127.0.0.1:8080/readyz"
+    assert services.LEDGER.log_file(config) == tmp_path / "ledger" / "ledger.log"
+    assert services.GATEWAY.argv(config) == [
+        sys.executable, "-m", "services.gateway", "--host", "127.0.0.1", "--port", "8080"
+    ]  # fmt: skip
+
+
+def test_settings_urls_move_the_ports(tmp_path: Path) -> None:
+    settings = Settings(
+        state_dir=tmp_path,
+        gateway_url="http://localhost:18080",
+        ledger_url="http://127.0.0.1:18082/",
+        schema_registry_url="http://127.0.0.1:18081",
+        database_url=None,
+    )
+    config = StackConfig.from_settings(settings)
+    assert (config.gateway_port, config.ledger_port, config.registry_port) == (18080, 18082, 18081)
+    remote = settings.model_copy(update={"gateway_url": "https://gateway.partner.example"})
+    assert StackConfig.from_settings(remote).gateway_port == 8080
+
+
+def test_choosing_services(tmp_path: Path) -> None:
+    config = StackConfig(state_dir=tmp_path)
+    assert [s.name for s in config.enabled_services] == ["registry", "ledger", "gateway"]
+    # Start order comes from the table, whatever order they are named in.
+    chosen = config.replace(services=["gateway", "registry"])
+    assert chosen.services == ("gateway", "registry")
+    assert [s.name for s in chosen.enabled_services] == ["registry", "gateway"]
+    assert config.replace(services=()).enabled_services == ()
+    # The older switch still means "Kafka and PostgreSQL only".
+    assert config.replace(with_registry=False).enabled_services == ()
+    with pytest.raises(ValueError, match=r"unknown service.*billing"):
+        config.replace(services=("registry", "billing"))
+
+
+def test_environment(tmp_path: Path) -> None:
+    config = StackConfig(state_dir=tmp_path, registry_port=18081, gateway_port=18080, ledger_port=18082)
+    env = services.environment(config, services.LEDGER, "postgresql://db/x", "127.0.0.1:19092")
+    assert env["CORRIDOR_DATABASE_URL"] == "postgresql://db/x"
+    assert env["CORRIDOR_BOOTSTRAP_SERVERS"] == "127.0.0.1:19092"
+    assert env["CORRIDOR_SCHEMA_REGISTRY_URL"] == "http://127.0.0.1:18081"
+    assert env["CORRIDOR_GATEWAY_URL"] == "http://127.0.0.1:18080"
+    assert env["CORRIDOR_LEDGER_URL"] == "http://127.0.0.1:18082"
+    assert env["CORRIDOR_STATE_DIR"] == str(tmp_path)
+    assert env["CORRIDOR_SERVICE_NAME"] == "ledger"
+    assert env["PYTHONPATH"].split(":")[0] == str(PROJECT_ROOT)
+
+
+# -- status and down on fake processes -------------------------------------------------------------
+
+
+class _Answer(BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self) -> None:
+        self.send_response(self.status)
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def answering() -> Iterator[int]:
+    """A port where GET anything answers 200."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def fake_stack(tmp_path: Path) -> Iterator[tuple[StackConfig, StackState]]:
+    """A state dir whose stack.json records sleepers as broker-1, registry, ledger and gateway."""
+    config = StackConfig(
+        state_dir=tmp_path, brokers=1, kafka_port=1, registry_port=2, ledger_port=3, gateway_port=4,
+        database_url="postgresql://u@127.0.0.1:5/x",
+    )  # fmt: skip
+    state = StackState(layout={"brokers": 1, "services": list(SERVICE_NAMES)})
+    for name in ("broker-1", *SERVICE_NAMES):
+        state.processes[name] = processes.spawn(name, SLEEP, log=tmp_path / f"{name}.log")
+    state.save(config.state_file)
+    # Until a child has exec'd, its command line is still ours and it does not count as alive.
+    deadline = time.monotonic() + 10
+    while not all(r.alive() for r in state.processes.values()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield config, state
+    processes.terminate(list(state.processes.values()), timeout=5)
+
+
+def test_status_tells_down_from_not_ready(fake_stack: tuple[StackConfig, StackState], answering: int) -> None:
+    config, state = fake_stack
+    processes.terminate([state.processes["ledger"]], timeout=5)
+    # The registry "answers" (its record's port moved to the test server); the ledger's process is
+    # gone; the gateway's runs but nothing answers its port.
+    state.layout["registry_port"] = answering
+    state.save(config.state_file)
+    result = api.status(config)
+    assert result.services == {"registry": f"http://127.0.0.1:{answering}"}
+    assert result.registry is not None and result.registry.ready and result.registry.managed
+    ledger, gateway = result.service_status["ledger"], result.service_status["gateway"]
+    assert not ledger.alive and not ledger.ready
+    assert gateway.alive and not gateway.ready and gateway.pid == state.processes["gateway"].pid
+    assert "ledger is down" in result.problems
+    assert "gateway is not ready (GET http://127.0.0.1:4/readyz is not 200)" in result.problems
+    assert result.gateway_url == "http://127.0.0.1:4" and result.ledger_url == "http://127.0.0.1:3"
+    data = result.to_dict()
+    assert data["services"] == result.services
+    assert data["service_status"]["gateway"]["log"].endswith("gateway/gateway.log")
+
+
+def test_status_shows_a_service_it_did_not_start(tmp_path: Path, answering: int) -> None:
+    config = StackConfig(state_dir=tmp_path, gateway_port=answering, services=("gateway",))
+    result = api.status(config)
+    found = result.service_status["gateway"]
+    assert (found.managed, found.alive, found.ready, found.pid) == (False, True, True, None)
+    assert result.services == {"gateway": f"http://127.0.0.1:{answering}"}
+    assert "ledger" not in result.service_status  # not chosen: its port is not even probed
+
+
+def test_down_stops_services_in_reverse_start_order_before_brokers(
+    fake_stack: tuple[StackConfig, StackState],
+) -> None:
+    config, state = fake_stack
+    said: list[str] = []
+    stopped = api.down(config, report=said.append)
+    assert stopped == ["ledger", "gateway", "registry", "broker-1"]
+    assert [line for line in said if line.startswith("stopping")] == [
+        "stopping ledger, gateway…",
+        "stopping registry…",
+        "stopping broker-1…",
+    ]
+    assert not any(r.alive() for r in state.processes.values())
+    assert StackState.load(config.state_file).processes == {}
+
+
+def test_down_only_some_services(fake_stack: tuple[StackConfig, StackState]) -> None:
+    config, state = fake_stack
+    assert api.down(config, only=["gateway"], report=lambda _m: None) == ["gateway"]
+    assert not state.processes["gateway"].alive()
+    assert all(state.processes[n].alive() for n in ("broker-1", "registry", "ledger"))
+    assert sorted(StackState.load(config.state_file).processes) == ["broker-1", "ledger", "registry"]
