@@ -13,6 +13,8 @@ import yaml
 
 from services.core.settings import (
     DEFAULT_BOOTSTRAP_SERVERS,
+    DEFAULT_GATEWAY_URL,
+    DEFAULT_LEDGER_URL,
     DEFAULT_POSTGRES_PORT,
     DEFAULT_SCHEMA_REGISTRY_URL,
     PROJECT_ROOT,
@@ -20,6 +22,7 @@ from services.core.settings import (
 from services.core.topics import TOPIC_SPECS
 from services.stack.config import DEFAULT_JVM_OPTS, KAFKA_POM, StackConfig
 from services.stack.kafka import server_properties
+from services.stack.services import SERVICES, Service
 
 COMPOSE = PROJECT_ROOT / "deploy" / "compose.yaml"
 DOCKERFILE = PROJECT_ROOT / "deploy" / "Dockerfile"
@@ -93,6 +96,9 @@ def test_listeners_and_ports_match(
     registry_port = urlsplit(DEFAULT_SCHEMA_REGISTRY_URL).port
     assert compose["services"]["registry"]["ports"] == [f"127.0.0.1:{registry_port}:{registry_port}"]
     assert compose["services"]["postgres"]["ports"] == [f"127.0.0.1:{DEFAULT_POSTGRES_PORT}:5432"]
+    for url, name in ((DEFAULT_GATEWAY_URL, "gateway"), (DEFAULT_LEDGER_URL, "ledger")):
+        port = urlsplit(url).port
+        assert compose["services"][name]["ports"] == [f"127.0.0.1:{port}:{port}"]
 
 
 def test_heap_matches(kafka_env: dict[str, str]) -> None:
@@ -130,12 +136,29 @@ def test_init_container_creates_the_trade_topics(compose: dict[str, Any]) -> Non
         assert topic["configs"] == spec.configs_for(1)
 
 
-def test_registry_service(compose: dict[str, Any]) -> None:
-    registry = compose["services"]["registry"]
-    assert registry["build"]["dockerfile"] == "deploy/Dockerfile"
-    assert registry["command"][:3] == ["python", "-m", "services.registry"]
-    assert urlsplit(registry["environment"]["CORRIDOR_DATABASE_URL"]).hostname == "postgres"
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_python_services(compose: dict[str, Any], service: Service, tmp_path: Path) -> None:
+    """Every service of the local stack's table, from the one image, on the local stack's port."""
+    found = compose["services"][service.name]
+    port = service.port(StackConfig(state_dir=tmp_path))
+    assert found["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert found["image"] == compose["services"]["registry"]["image"]
+    assert found["command"] == ["python", "-m", service.module, "--host", "0.0.0.0", "--port", str(port)]
+    assert found["ports"] == [f"127.0.0.1:{port}:{port}"]
+    env = found["environment"]
+    assert urlsplit(env["CORRIDOR_DATABASE_URL"]).hostname == "postgres"
+    assert env["CORRIDOR_BOOTSTRAP_SERVERS"] == "kafka:19092"  # the DOCKER listener
+    assert env["CORRIDOR_SERVICE_NAME"] == service.name
+    assert f"http://127.0.0.1:{port}{service.ready_path}" in " ".join(found["healthcheck"]["test"])
+    if service.stage > 0:  # started after the registry, which it reaches by its container name
+        assert found["depends_on"] == {"registry": {"condition": "service_healthy"}}
+        assert env["CORRIDOR_SCHEMA_REGISTRY_URL"] == "http://registry:8081"
     assert compose["services"]["postgres"]["image"] == "postgres:17"
+
+
+def test_only_the_table_builds_on_the_python_image(compose: dict[str, Any]) -> None:
+    python = {n for n, s in compose["services"].items() if "build" in s}
+    assert python == {s.name for s in SERVICES}
 
 
 def test_dockerfile() -> None:
@@ -143,3 +166,4 @@ def test_dockerfile() -> None:
     assert "\nFROM python:3.11-slim\n" in text
     assert "pip install ." in text
     assert '"-m", "services.registry"' in text
+    assert "\nEXPOSE 8080 8081 8082\n" in text  # gateway, registry, ledger

@@ -14,6 +14,8 @@ def defaults(tmp_path: Path) -> Settings:
         state_dir=tmp_path,
         bootstrap_servers="127.0.0.1:9092",
         schema_registry_url="http://127.0.0.1:8081",
+        gateway_url="http://127.0.0.1:8080",
+        ledger_url="http://127.0.0.1:8082",
         database_url=None,
         postgres_port=DEFAULT_POSTGRES_PORT,
     )
@@ -25,6 +27,8 @@ def test_defaults_follow_settings(tmp_path: Path) -> None:
     assert config.bootstrap_servers(1) == "127.0.0.1:9092"
     assert config.bootstrap_servers(3) == "127.0.0.1:9092,127.0.0.1:9192,127.0.0.1:9292"
     assert config.registry_url == "http://127.0.0.1:8081"
+    assert (config.gateway_url, config.ledger_url) == ("http://127.0.0.1:8080", "http://127.0.0.1:8082")
+    assert config.services == ("registry", "ledger", "gateway")
     assert config.postgres_port == DEFAULT_POSTGRES_PORT
     assert config.embedded_postgres
     assert config.brokers is None
