@@ -90,7 +90,8 @@ def up(
     no_services: bool,
     no_registry: bool,
 ) -> None:
-    """Start the stack (or verify and reuse what already runs) and create the trade topics."""
+    """Start the stack (or verify and reuse what already runs): Kafka, PostgreSQL, the trade topics,
+    then the HTTP services."""
     if (no_services or no_registry) and service_names is not None:
         raise click.UsageError("--services and --no-services exclude each other")
     config = _config(

@@ -181,3 +181,22 @@ def test_down_only_some_services(fake_stack: tuple[StackConfig, StackState]) -> 
     assert not state.processes["gateway"].alive()
     assert all(state.processes[n].alive() for n in ("broker-1", "registry", "ledger"))
     assert sorted(StackState.load(config.state_file).processes) == ["broker-1", "ledger", "registry"]
+
+
+# -- the command line (only what fails before anything starts) --------------------------------------
+
+
+def test_cli_rejects_unknown_or_contradictory_choices(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from services.stack.cli import stack as stack_cli
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(stack_cli, ["--state-dir", str(tmp_path), "up", *args])
+        return result.exit_code, result.output
+
+    code, out = run("--services", "registry,billing")
+    assert code == 2 and "unknown billing; choose from registry,ledger,gateway" in out
+    code, out = run("--services", "gateway", "--no-services")
+    assert code == 2 and "exclude each other" in out
+    assert not (tmp_path / "stack.json").exists()
