@@ -2,6 +2,10 @@
 
 Headers: ``ce_id``, ``ce_source``, ``ce_type``, ``ce_specversion``, ``ce_time``, ``ce_subject``,
 ``content-type``, plus W3C ``traceparent``. The Kafka record key is the trade id (the partition key).
+
+Besides the envelope, ``TradeProducer`` adds ``corridor_published_ms`` (its wall clock at send, epoch
+milliseconds) and the gateway ``corridor_received_ms`` (when the HTTP request arrived): operational
+timestamps for latency, never business time (that is ``ce_time``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ CONTENT_TYPE = "application/avro"
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
 Headers = list[tuple[str, bytes]]
+
+#: Producer wall clock at send (epoch ms), set by ``TradeProducer``: the start of end-to-end latency.
+PUBLISHED_MS_HEADER = "corridor_published_ms"
+#: Gateway wall clock when the HTTP request carrying the event arrived (epoch ms).
+RECEIVED_MS_HEADER = "corridor_received_ms"
 
 #: Headers every Corridor record carries (CloudEvents binary mode); ``traceparent`` comes on top.
 REQUIRED_HEADERS: tuple[str, ...] = (

@@ -11,6 +11,8 @@ the handler returned for every earlier record of that partition: a crash replays
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +20,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 
+from services.core import metrics, tracing
 from services.core.codec import Codec
 from services.core.domain.base import TradeEvent
-from services.core.envelope import CloudEvent
+from services.core.envelope import CloudEvent, Headers
 from services.core.logging import bound_contextvars, get_logger
 
 log = get_logger("corridor.kafka")
@@ -52,10 +55,19 @@ def producer_config(bootstrap_servers: str, **overrides: Any) -> dict[str, Any]:
 
 
 class TradeProducer:
-    """Publishes trade events; one instance per process, shared by all callers."""
+    """Publishes trade events; one instance per process, shared by all callers.
 
-    def __init__(self, bootstrap_servers: str, codec: Codec, **producer_overrides: Any) -> None:
+    Each record carries ``corridor_published_ms`` (this process's wall clock at send, for end-to-end
+    latency) and a ``traceparent`` that is a new span in the caller's trace (``traceparent`` argument,
+    else the current span): a PRODUCER span when tracing exports, else just a new span id.
+    ``service`` labels the metrics (events out, produce latency, produce errors).
+    """
+
+    def __init__(
+        self, bootstrap_servers: str, codec: Codec, *, service: str = "corridor", **producer_overrides: Any
+    ) -> None:
         self.codec = codec
+        self.service = service
         self._producer = AIOKafkaProducer(**producer_config(bootstrap_servers, **producer_overrides))
 
     async def start(self) -> None:
@@ -72,19 +84,73 @@ class TradeProducer:
         await self.stop()
 
     async def send(
-        self, event: TradeEvent, *, source: str | None = None, traceparent: str | None = None
+        self,
+        event: TradeEvent,
+        *,
+        source: str | None = None,
+        traceparent: str | None = None,
+        extra_headers: Headers | None = None,
     ) -> asyncio.Future[RecordMetadata]:
-        """Queue an event; the returned future resolves when the broker acknowledged it (acks=all)."""
+        """Queue an event; the returned future resolves when the broker acknowledged it (acks=all).
+
+        ``traceparent`` is the parent of the record's span (default: the current span, else a new
+        trace); ``extra_headers`` are appended to the CloudEvents headers."""
         value = await self.codec.encode_async(event)
-        envelope = CloudEvent.for_event(event, source=source, traceparent=traceparent)
-        future: asyncio.Future[RecordMetadata] = await self._producer.send(
-            event.topic,
-            value=value,
-            key=str(event.trade_id).encode(),
-            headers=envelope.to_headers(),
-            timestamp_ms=int(event.occurred_at.timestamp() * 1000),
-        )
+        topic, kind = event.topic, type(event).__name__
+        span = None
+        if tracing.recording():
+            span = tracing.start_producer_span(
+                topic,
+                traceparent,
+                {"messaging.message.id": str(event.event_id), "corridor.event_type": kind},
+            )
+            record_traceparent = tracing.traceparent_of(span)
+        else:
+            record_traceparent = tracing.child_traceparent(traceparent or tracing.current_traceparent())
+        envelope = CloudEvent.for_event(event, source=source, traceparent=record_traceparent)
+        headers = envelope.to_headers()
+        headers.append((metrics.PUBLISHED_MS_HEADER, str(metrics.now_ms()).encode()))
+        if extra_headers:
+            headers.extend(extra_headers)
+        started = time.perf_counter()
+        try:
+            future: asyncio.Future[RecordMetadata] = await self._producer.send(
+                topic,
+                value=value,
+                key=str(event.trade_id).encode(),
+                headers=headers,
+                timestamp_ms=int(event.occurred_at.timestamp() * 1000),
+            )
+        except BaseException as exc:
+            metrics.ERRORS.labels(self.service, "produce").inc()
+            tracing.end_span(span, exc)
+            raise
+        future.add_done_callback(lambda f: self._acknowledged(f, topic, kind, started, span))
         return future
+
+    def _acknowledged(
+        self,
+        future: asyncio.Future[RecordMetadata],
+        topic: str,
+        kind: str,
+        started: float,
+        span: Any,
+    ) -> None:
+        error = future.exception() if not future.cancelled() else asyncio.CancelledError()
+        if error is None:
+            meta = future.result()
+            metrics.PRODUCE_DURATION.labels(self.service, topic).observe(time.perf_counter() - started)
+            metrics.EVENTS_OUT.labels(self.service, topic, kind).inc()
+            tracing.end_span(
+                span,
+                **{
+                    "messaging.destination.partition.id": str(meta.partition),
+                    "messaging.kafka.offset": meta.offset,
+                },
+            )
+        else:
+            metrics.ERRORS.labels(self.service, "produce").inc()
+            tracing.end_span(span, error)
 
     async def publish(
         self, event: TradeEvent, *, source: str | None = None, traceparent: str | None = None
@@ -131,9 +197,14 @@ class TradeConsumer:
         group_id: str,
         codec: Codec,
         auto_offset_reset: str = "earliest",
+        service: str = "corridor",
         **consumer_overrides: Any,
     ) -> None:
         self.codec = codec
+        self.service = service
+        self.group_id = group_id
+        self._lag_reported_at = 0.0
+        self._positions: dict[TopicPartition, int] = {}  # next offset to handle, per partition handled
         self._consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=bootstrap_servers,
@@ -200,15 +271,33 @@ class TradeConsumer:
                 try:
                     for record in records:
                         decoded = await self.decode(record)
-                        with bound_contextvars(
-                            event_id=decoded.cloudevent.id,
-                            trace_id=decoded.cloudevent.trace_id,
-                            topic=tp.topic,
-                            partition=tp.partition,
-                            offset=record.offset,
+                        metrics.EVENTS_IN.labels(
+                            self.service, tp.topic, metrics.short_type(decoded.cloudevent.type)
+                        ).inc()
+                        span = (
+                            tracing.consumer_span(
+                                tp.topic,
+                                tp.partition,
+                                record.offset,
+                                decoded.cloudevent.traceparent,
+                                {"messaging.message.id": decoded.cloudevent.id},
+                            )
+                            if tracing.recording()
+                            else contextlib.nullcontext()
+                        )
+                        with (
+                            span,
+                            bound_contextvars(
+                                event_id=decoded.cloudevent.id,
+                                trace_id=decoded.cloudevent.trace_id,
+                                topic=tp.topic,
+                                partition=tp.partition,
+                                offset=record.offset,
+                            ),
                         ):
                             await handler(decoded)
                         done_offset = record.offset
+                        self._positions[tp] = record.offset + 1
                         handled += 1
                         if (max_records is not None and handled >= max_records) or self._stopping.is_set():
                             break
@@ -222,8 +311,23 @@ class TradeConsumer:
                 if done_offset is not None:
                     await self._commit(tp, done_offset)
                 if max_records is not None and handled >= max_records:
+                    self.report_lag()
                     return handled
+            self.report_lag()
         return handled
+
+    def report_lag(self, every_s: float = 1.0) -> None:
+        """Update ``corridor_consumer_lag`` (position vs high watermark) at most every ``every_s``."""
+        now = time.monotonic()
+        if now - self._lag_reported_at < every_s:
+            return
+        self._lag_reported_at = now
+        lags: dict[tuple[str, int], int] = {}
+        for tp in self._consumer.assignment():
+            high, position = self._consumer.highwater(tp), self._positions.get(tp)
+            if high is not None and position is not None:
+                lags[(tp.topic, tp.partition)] = high - position
+        metrics.set_lag(self.service, self.group_id, lags)
 
     async def _commit(self, tp: TopicPartition, offset: int) -> None:
         # Kafka's committed offset is the *next* record to read.

@@ -16,11 +16,11 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.core import logging as core_logging
-from services.core.envelope import new_traceparent, trace_id
+from services.core import metrics, tracing
 from services.gateway import problems
 from services.gateway.handlers import router
 from services.gateway.problems import Problem
-from services.gateway.service import Gateway
+from services.gateway.service import REQUEST_RECEIVED_MS, Gateway
 from services.gateway.settings import GatewaySettings
 
 log = structlog.get_logger("corridor.gateway")
@@ -37,6 +37,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     answers 503 for events, while they are down.
     """
     settings = settings or GatewaySettings()
+    tracing.configure_tracing("gateway")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,6 +71,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(router)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        response: Response = metrics.metrics_response()
+        return response
+
     _install_error_handlers(app)
     _install_request_context(app)
     _add_security_schemes(app)
@@ -89,7 +96,16 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
         level = logging.WARNING if exc.status >= 500 else logging.INFO
-        log.log(level, "request_refused", status=exc.status, problem=exc.slug, detail=exc.detail)
+        metrics.ERRORS.labels("gateway", exc.slug).inc()
+        event_id = getattr(request.state, "event_id", None)
+        log.log(
+            level,
+            "request_refused",
+            status=exc.status,
+            problem=exc.slug,
+            detail=exc.detail,
+            **({"event_id": event_id} if event_id else {}),
+        )
         return problem_response(exc)
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
@@ -114,6 +130,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def on_backend_error(request: Request, exc: Exception) -> Response:
         problem = problems.from_backend_error(exc, request.app.state.gateway.retry_after_s)
+        metrics.ERRORS.labels("gateway", problem.slug).inc()
         log.warning("backend_error", error=f"{type(exc).__name__}: {exc}", status=problem.status)
         return problem_response(problem)
 
@@ -132,20 +149,33 @@ def _install_request_context(app: FastAPI) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
+        REQUEST_RECEIVED_MS.set(metrics.now_ms())
         # A connection's later requests can inherit the context a handler had while it read a large body
         # (the server re-arms its socket reader from inside the handler); start every request clean.
         structlog.contextvars.unbind_contextvars(*_REQUEST_KEYS)
         incoming = request.headers.get("traceparent")
-        traceparent = incoming if trace_id(incoming) else new_traceparent()
-        request.state.traceparent = traceparent
-        with structlog.contextvars.bound_contextvars(
-            trace_id=trace_id(traceparent), method=request.method, path=request.url.path
+        with (
+            tracing.server_span(
+                f"{request.method} {request.url.path}",
+                incoming,
+                {"http.request.method": request.method, "url.path": request.url.path},
+            ) as span,
+            structlog.contextvars.bound_contextvars(
+                trace_id=tracing.trace_id_of(span), method=request.method, path=request.url.path
+            ),
         ):
+            # the request's trace: the caller's (a valid traceparent header is continued) or a new one
+            request.state.traceparent = tracing.traceparent_of(span)
             try:
                 response = await call_next(request)
             except Exception:
                 log.exception("gateway_unhandled_error")
+                metrics.ERRORS.labels("gateway", "internal").inc()
                 response = problem_response(problems.internal())
+            span.set_attribute("http.response.status_code", response.status_code)
+            route = metrics.route_label(request.method, request.scope)
+            span.update_name(route)
+            metrics.observe_request("gateway", request.method, request.scope, time.perf_counter() - started)
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
             if request.url.path.startswith("/v1/"):
                 # who and what, as the handler learnt it (its own bindings ended with it)

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import io
-import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,11 +34,11 @@ from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import RecordMetadata
 from fastavro import schemaless_writer
 
-from services.core import partners
+from services.core import metrics, partners
 from services.core.codec import Codec
 from services.core.domain.base import TradeEvent
 from services.core.domain.validation import FieldError, InvalidEvent
-from services.core.envelope import new_traceparent, source_for, trace_id
+from services.core.envelope import RECEIVED_MS_HEADER, source_for, trace_id
 from services.core.kafka import TradeProducer
 from services.core.logging import bound_contextvars, get_logger
 from services.core.registry_client import RegistryClient
@@ -54,6 +54,12 @@ log = get_logger("corridor.gateway")
 
 #: A failed producer start is retried at most this often (requests in between get 503 at once).
 PRODUCER_RESTART_INTERVAL_S = 1.0
+
+#: Wall clock (epoch ms) when the current HTTP request arrived; set by the app's request middleware and
+#: sent along as the ``corridor_received_ms`` header of the request's records.
+REQUEST_RECEIVED_MS: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "corridor_request_received_ms", default=None
+)
 
 
 @dataclass
@@ -97,14 +103,6 @@ def event_digest(event: TradeEvent) -> bytes:
     return hashlib.sha256(buf.getvalue()).digest()
 
 
-def child_traceparent(parent: str | None) -> str:
-    """A new span in the caller's trace (W3C trace context), or a new trace."""
-    parent_trace = trace_id(parent)
-    if parent_trace is None or parent is None:
-        return new_traceparent()
-    return f"00-{parent_trace}-{secrets.token_hex(8)}-{parent[-2:]}"
-
-
 class KafkaLink:
     """The gateway's one producer, started on first use, and started again after a failed start."""
 
@@ -132,6 +130,7 @@ class KafkaLink:
                 self.bootstrap_servers,
                 self.codec,
                 client_id="corridor-gateway",
+                service="gateway",
                 request_timeout_ms=self.request_timeout_ms,
             )
             try:
@@ -175,6 +174,7 @@ class _Sent:
     key: str
     event: TradeEvent
     future: asyncio.Future[RecordMetadata]
+    traceparent: str | None = None  # the parent of its record's span
 
 
 @dataclass
@@ -285,6 +285,8 @@ class Gateway:
             return i if batch else None
 
         events = self._validate(partner, items, at)
+        for event in events:
+            metrics.EVENTS_IN.labels("gateway", event.topic, type(event).__name__).inc()
         incoming = [i for i in items if isinstance(i, IncomingEvent)]
         self._authorize(partner, events, at, await self.store.members(e.trade_id for e in events))
 
@@ -325,10 +327,8 @@ class Gateway:
                 results[i] = ItemResult(i, str(events[i].event_id), 201, claim.result, replayed=True)
                 log.info("event_replayed", **(claim.result or {"event_id": str(events[i].event_id)}))
         if owned:
-            todo = [
-                (i, keys[i], events[i], child_traceparent(incoming[i].traceparent or traceparent))
-                for i in owned
-            ]
+            # a new span per record: in the event's own trace (CloudEvents traceparent), else the request's
+            todo = [(i, keys[i], events[i], incoming[i].traceparent or traceparent) for i in owned]
             for i, outcome in await self._produce(partner, token, todo):
                 results[i] = outcome
         assert all(r is not None for r in results)
@@ -394,7 +394,7 @@ class Gateway:
             self._forbid(partner, errors, at)
 
     async def _produce(
-        self, partner: partners.Partner, token: uuid.UUID, todo: list[tuple[int, str, TradeEvent, str]]
+        self, partner: partners.Partner, token: uuid.UUID, todo: list[tuple[int, str, TradeEvent, str | None]]
     ) -> list[tuple[int, ItemResult]]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.gateway_produce_timeout_s
@@ -406,6 +406,8 @@ class Gateway:
 
         sent: list[_Sent] = []
         failure: Problem | None = None
+        received_ms = REQUEST_RECEIVED_MS.get()
+        extra = [(RECEIVED_MS_HEADER, str(received_ms).encode())] if received_ms is not None else None
         try:
             producer = await self.kafka.producer()
             await asyncio.wait_for(
@@ -418,10 +420,10 @@ class Gateway:
             if failure is None:
                 try:
                     future = await asyncio.wait_for(
-                        producer.send(event, source=source, traceparent=traceparent),
+                        producer.send(event, source=source, traceparent=traceparent, extra_headers=extra),
                         max(deadline - loop.time(), 0.1),
                     )
-                    sent.append(_Sent(i, key, event, future))
+                    sent.append(_Sent(i, key, event, future, traceparent))
                     continue
                 except Exception as exc:
                     # Later items are not sent after a failure: they must not overtake it.
@@ -457,7 +459,7 @@ class Gateway:
                 failed(s.index, s.event, problem)
             return out
         for s, ack in zip(sent, acks, strict=True):
-            with bound_contextvars(event_id=str(s.event.event_id)):
+            with bound_contextvars(event_id=str(s.event.event_id), **_trace_of(s.traceparent)):
                 if isinstance(ack, BaseException):
                     failed(s.index, s.event, problems.from_backend_error(ack, self.retry_after_s))
                     log.warning("event_not_acknowledged", error=f"{type(ack).__name__}: {ack}")
@@ -507,3 +509,9 @@ class Gateway:
                 error=f"{type(exc).__name__}: {exc}",
             )
         return acks
+
+
+def _trace_of(traceparent: str | None) -> dict[str, str]:
+    """``trace_id`` to bind in log lines of an event whose own trace differs from the request's."""
+    found = trace_id(traceparent)
+    return {"trace_id": found} if found else {}

@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.core import logging as core_logging
-from services.core import partners
+from services.core import partners, tracing
 from services.core.codec import Codec
 from services.core.registry_client import RegistryClient
 from services.ledger.consumer import Ledger
@@ -106,6 +106,7 @@ async def _supervise(app: FastAPI, settings: LedgerSettings, registry: RegistryC
 
 def create_app(settings: LedgerSettings, *, run_consumer: bool = True) -> FastAPI:
     """The ledger app. ``run_consumer=False`` serves the query API only (over an existing ledger)."""
+    tracing.configure_tracing("ledger")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -30,6 +30,7 @@ import asyncio
 import datetime as dt
 import heapq
 import itertools
+import logging
 import time
 import uuid
 from collections import OrderedDict
@@ -43,6 +44,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
+from services.core import metrics, tracing
 from services.core.codec import Codec, WireFormatError
 from services.core.domain.base import TradeEvent
 from services.core.domain.lifecycle import LifecycleViolation, PrerequisiteMissing, TradeState, apply
@@ -78,6 +80,10 @@ class Item:
     trace_id: str | None = None
     held_since: float | None = None  # monotonic time it first waited for a prerequisite
     reason: str | None = None  # what it waits for
+    traceparent: str | None = None
+    published_ms: int | None = None  # producer wall clock at send (header corridor_published_ms)
+    span: Any = None  # its CONSUMER span in the batch it was first read in (when tracing exports)
+    outcome: str | None = None  # stored, duplicate, held, parked, dead_lettered
 
     @property
     def headers(self) -> Sequence[tuple[str, bytes]]:
@@ -159,6 +165,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         # Another member may apply events to our trades from now on: forget what we cached and held.
         self.ledger.forget(revoked)
+        metrics.clear_lag("ledger", self.ledger.group_id, [(tp.topic, tp.partition) for tp in revoked])
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.ledger.cache.clear()
@@ -213,6 +220,7 @@ class Ledger:
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._lag_reported_at = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -285,7 +293,9 @@ class Ledger:
             self._resume_due()
             try:
                 batches = await self._fetch()
+                self._report_lag()
             except KafkaError as exc:
+                metrics.ERRORS.labels("ledger", "fetch_failed").inc()
                 log.warning("fetch_failed", error=f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(1.0)
                 continue
@@ -298,6 +308,7 @@ class Ledger:
             except Exception as exc:
                 failures += 1
                 self.stats.failures += 1
+                metrics.ERRORS.labels("ledger", "batch_failed").inc()
                 self.healthy = failures < 3
                 log.error(
                     "batch_failed",
@@ -327,6 +338,20 @@ class Ledger:
             if tp not in self.positions and tp not in batches:
                 self.positions[tp] = await consumer.position(tp)
         return batches
+
+    def _report_lag(self, every_s: float = 1.0) -> None:
+        """``corridor_consumer_lag``: the high watermark minus our position, per assigned partition (at
+        most every ``every_s``). Partitions not fetched yet have no high watermark and are left out."""
+        now = time.monotonic()
+        if now - self._lag_reported_at < every_s or self._consumer is None:
+            return
+        self._lag_reported_at = now
+        lags: dict[tuple[str, int], int] = {}
+        for tp in self._consumer.assignment():
+            high, position = self._consumer.highwater(tp), self.positions.get(tp)
+            if high is not None and position is not None:
+                lags[(tp.topic, tp.partition)] = high - position
+        metrics.set_lag("ledger", self.group_id, lags)
 
     def _lagging(self, partition: int) -> bool:
         """Whether records of trade-topic partition ``partition`` remain to be read: a trade's events are
@@ -383,7 +408,26 @@ class Ledger:
     # -- one batch -------------------------------------------------------------------------------------
 
     async def process(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
-        """Store a batch (and retry what is held), then park, dead-letter, and commit."""
+        """Store a batch (and retry what is held), then park, dead-letter, and commit.
+
+        Each record read in the batch gets a CONSUMER span continuing its ``traceparent`` (when tracing
+        exports), ended after the commit with the record's outcome."""
+        started = time.perf_counter()
+        items: list[Item] = []
+        try:
+            await self._process(batches, items)
+        except BaseException as exc:
+            tracing.end_spans((i.span for i in items), exc)
+            raise
+        else:
+            for item in items:
+                tracing.end_span(item.span, **{"corridor.outcome": item.outcome or "held"})
+        finally:
+            metrics.HANDLER_DURATION.labels("ledger", "batch").observe(time.perf_counter() - started)
+
+    async def _process(
+        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]], items: list[Item]
+    ) -> None:
         started = time.perf_counter()
         consumer = self._consumer
         assert consumer is not None
@@ -412,6 +456,7 @@ class Ledger:
                 streams.append(stream)
         consumed = sum(len(s) for s in streams)
         self.stats.records += consumed
+        self._took_in(streams, items)
 
         dead: list[tuple[Item, str, str]] = []
         decoded_streams = []
@@ -498,6 +543,8 @@ class Ledger:
         record = item.record
         if record.value is None:
             return "WireFormatError", "record has no value (tombstone)"
+        if item.traceparent:
+            item.trace_id = trace_id_of(item.traceparent)
         try:
             item.schema_id, item.event = await self.codec.decode_event(record.value)
         except WireFormatError as exc:
@@ -516,10 +563,42 @@ class Ledger:
         if key != str(item.event.trade_id):
             item.event = None
             return "KeyMismatch", f"record key {key!r} is not the event's trade id"
-        for name, value in item.headers:
-            if name == "traceparent":
-                item.trace_id = trace_id_of(value.decode("utf-8", "replace"))
         return None
+
+    def _took_in(self, streams: list[list[Item]], items: list[Item]) -> None:
+        """Per record read: its trace context and publish time from the headers, ``events_in`` counts,
+        and (when tracing exports) its CONSUMER span."""
+        counts: dict[tuple[str, str], int] = {}
+        spans = tracing.recording()
+        for stream in streams:
+            for item in stream:
+                ce_type = ce_id = None
+                for name, value in item.headers:
+                    if name == "traceparent":
+                        item.traceparent = value.decode("utf-8", "replace")
+                    elif name == metrics.PUBLISHED_MS_HEADER:
+                        try:
+                            item.published_ms = int(value)
+                        except ValueError:
+                            pass
+                    elif name == "ce_type":
+                        ce_type = value.decode("utf-8", "replace")
+                    elif name == "ce_id":
+                        ce_id = value.decode("utf-8", "replace")
+                key = (item.origin.topic, metrics.short_type(ce_type))
+                counts[key] = counts.get(key, 0) + 1
+                if spans:
+                    item.span = tracing.start_consumer_span(
+                        item.tp.topic,
+                        item.tp.partition,
+                        item.record.offset,
+                        item.traceparent,
+                        {"messaging.message.id": ce_id, "corridor.attempt": item.origin.attempts},
+                        group=self.group_id,
+                    )
+                items.append(item)
+        for (topic, kind), n in counts.items():
+            metrics.EVENTS_IN.labels("ledger", topic, kind).inc(n)
 
     async def _apply_and_store(
         self, held: list[Item], streams: list[list[Item]]
@@ -569,6 +648,7 @@ class Ledger:
                 for state in (await self.store.load_states(list(exc.trade_ids))).values():
                     self.cache.put(state)
                 continue
+            self._committed_events(applied)
             for write in writes:
                 self.cache.put(write.state)
             self.stats.stored += inserted
@@ -577,6 +657,26 @@ class Ledger:
                 log.warning("events_already_stored", applied=len(stored), inserted=inserted)
             return inserted, waiting, violations
         raise StaleState(trade_ids)
+
+    def _committed_events(self, applied: list[Item]) -> None:
+        """After the transaction: end-to-end latency of each event, and its ``event_stored`` line."""
+        committed_ms = metrics.now_ms()
+        debug = log.is_enabled_for(logging.DEBUG)
+        for item in applied:
+            item.outcome = "stored"
+            latency = metrics.observe_e2e("ledger", item.origin.topic, item.published_ms, committed_ms)
+            if debug and item.event is not None:
+                with bound_contextvars(event_id=str(item.event.event_id), trace_id=item.trace_id):
+                    log.debug(
+                        "event_stored",
+                        type=type(item.event).__name__,
+                        trade_id=str(item.event.trade_id),
+                        topic=item.origin.topic,
+                        partition=item.origin.partition,
+                        offset=item.origin.offset,
+                        attempts=item.origin.attempts,
+                        e2e_ms=round(latency * 1000, 1) if latency is not None else None,
+                    )
 
     def _apply(
         self,
@@ -591,6 +691,7 @@ class Ledger:
         state = states.get(event.trade_id)
         if state is not None and event.event_id in state.applied:
             self.stats.duplicates += 1
+            item.outcome = "duplicate"
             return
         try:
             states[event.trade_id] = apply(state, event)
@@ -624,6 +725,11 @@ class Ledger:
             trace_id=item.trace_id,
             attempts=item.origin.attempts,
             payload=event.model_dump_json(),
+            published_at=(
+                dt.datetime.fromtimestamp(item.published_ms / 1000, dt.UTC)
+                if item.published_ms is not None
+                else None
+            ),
         )
 
     # -- side outputs ----------------------------------------------------------------------------------
@@ -646,6 +752,7 @@ class Ledger:
             reason=reason,
         )
         self.stats.parked += 1
+        item.outcome = "parked"
         with bound_contextvars(
             event_id=str(item.event.event_id) if item.event else None, trace_id=item.trace_id
         ):
@@ -662,6 +769,8 @@ class Ledger:
         )
         self.stats.dead_lettered += 1
         self.stats.dead_by_class[error_class] = self.stats.dead_by_class.get(error_class, 0) + 1
+        item.outcome = "dead_lettered"
+        metrics.DEAD_LETTERS.labels("ledger", item.origin.topic, error_class).inc()
         with bound_contextvars(
             event_id=str(item.event.event_id) if item.event else dl.header(item.headers, "ce_id"),
             trace_id=item.trace_id,

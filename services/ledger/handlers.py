@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.core import metrics as core_metrics
 from services.core import partners
 from services.core.domain.lifecycle import OrderStatus
 from services.ledger.store import LedgerStore
@@ -112,7 +112,9 @@ async def readyz(request: Request) -> Response:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)
+    """The core's families (``corridor_*``, services/core/metrics.py) and the ledger's own counters."""
+    response: Response = core_metrics.metrics_response(request.app.state.metrics)
+    return response
 
 
 @router.get("/v1/trades/{trade_id}")

@@ -57,6 +57,7 @@ class StoredEvent:
     trace_id: str | None
     attempts: int
     payload: str  # the event as JSON
+    published_at: dt.datetime | None = None  # producer wall clock at send (header corridor_published_ms)
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,10 @@ def _ddl(s: str) -> list[str]:
                 schema_id    integer,
                 trace_id     text,
                 attempts     integer NOT NULL DEFAULT 1,
-                payload      jsonb NOT NULL
+                payload      jsonb NOT NULL,
+                published_at timestamptz
             )""",
+        f'ALTER TABLE "{s}".events ADD COLUMN IF NOT EXISTS published_at timestamptz',
         f'CREATE INDEX IF NOT EXISTS events_trade_time ON "{s}".events (trade_id, occurred_at)',
         f"""CREATE OR REPLACE FUNCTION "{s}".append_only() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
@@ -182,14 +185,15 @@ class LedgerStore:
         s = f'"{db_schema}"'
         self._insert_events = f"""
             INSERT INTO {s}.events (event_id, trade_id, type, topic, partition, "offset", occurred_at,
-                                    sender, subject, schema_id, trace_id, attempts, payload)
+                                    sender, subject, schema_id, trace_id, attempts, payload, published_at)
             SELECT u.event_id, u.trade_id, u.type, u.topic, u.partition, u.off, u.occurred_at,
-                   u.sender, u.subject, u.schema_id, u.trace_id, u.attempts, u.payload::jsonb
+                   u.sender, u.subject, u.schema_id, u.trace_id, u.attempts, u.payload::jsonb,
+                   u.published_at
             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[],
                         $7::timestamptz[], $8::text[], $9::text[], $10::int[], $11::text[], $12::int[],
-                        $13::text[])
+                        $13::text[], $14::timestamptz[])
                  AS u(event_id, trade_id, type, topic, partition, off, occurred_at, sender, subject,
-                      schema_id, trace_id, attempts, payload)
+                      schema_id, trace_id, attempts, payload, published_at)
             ON CONFLICT (event_id) DO NOTHING"""
         trade_columns = """$1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
                            $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[],
@@ -318,6 +322,7 @@ class LedgerStore:
                     [e.trace_id for e in events],
                     [e.attempts for e in events],
                     [e.payload for e in events],
+                    [e.published_at for e in events],
                 )
                 inserted = _count(status)
             await self._write_projections(conn, trades)

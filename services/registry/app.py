@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.core import logging as core_logging
+from services.core import metrics
 from services.registry import errors
 from services.registry.handlers import RegistryResponse, router
 from services.registry.service import STORE_EXCEPTIONS, RegistryService
@@ -64,6 +65,13 @@ def create_app(
         default_response_class=RegistryResponse,
     )
     app.include_router(router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """Prometheus metrics: the core's ``corridor_*`` families (services/core/metrics.py)."""
+        response: Response = metrics.metrics_response()
+        return response
+
     _install_error_handlers(app)
     _install_request_logging(app)
     return app
@@ -78,6 +86,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, errors.RegistryError)
         # Not-found answers are routine (clients probe with them); the rest deserve attention.
         level = logging.INFO if exc.status == 404 else logging.WARNING
+        metrics.ERRORS.labels("registry", f"http_{exc.status}").inc()
         log.log(
             level,
             "registry_error",
@@ -101,6 +110,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error_response(422, 422, f"Unprocessable request: {exc}")
 
     async def store_error(request: Request, exc: Exception) -> Response:
+        metrics.ERRORS.labels("registry", "store").inc()
         log.warning(
             "registry_store_error",
             method=request.method,
@@ -126,7 +136,9 @@ def _install_request_logging(app: FastAPI) -> None:
             response = await call_next(request)
         except Exception:
             log.exception("registry_unhandled_error", method=request.method, path=request.url.path)
+            metrics.ERRORS.labels("registry", "internal").inc()
             return _error_response(500, 500, "Internal server error")
+        metrics.observe_request("registry", request.method, request.scope, time.perf_counter() - started)
         log.debug(
             "request",
             method=request.method,
