@@ -129,6 +129,10 @@ def _register_subcommands() -> None:
     cli.add_command(stack)
     cli.add_command(partners)
     cli.add_command(__import__("services.bench.main", fromlist=["bench"]).bench)
+    # operations: tail, dlq, trace, lag (services/ops/)
+    from services.ops.cli import register as register_ops
+
+    register_ops(cli)
     try:
         from services.demo.main import demo
     except ImportError:  # pragma: no cover - during bootstrap of the tree

@@ -1,0 +1,336 @@
+"""``corridor tail | dlq | trace | lag``: the operations commands (registered by services/cli.py).
+
+Servers come from the ``CORRIDOR_*`` settings (``CORRIDOR_BOOTSTRAP_SERVERS``,
+``CORRIDOR_SCHEMA_REGISTRY_URL``, ``CORRIDOR_DATABASE_URL`` — else the local stack's embedded
+PostgreSQL). Progress goes to stderr; results to stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import click
+
+from services.core.settings import get_settings
+
+T = TypeVar("T")
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    # aiokafka logs routine coordinator and metadata hiccups at ERROR; the commands report real failures
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        raise click.Abort() from None
+    except (LookupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except click.ClickException:
+        raise
+    except Exception as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+
+
+def _database_url() -> str:
+    settings = get_settings()
+    if settings.database_url:
+        return settings.database_url
+    from services.stack.postgres import DATABASE, SUPERUSER
+
+    return f"postgresql://{SUPERUSER}@127.0.0.1:{settings.postgres_port}/{DATABASE}"
+
+
+def _progress(enabled: bool = True) -> Any:
+    from services.ops.progress import Progress
+
+    return lambda label: Progress(label, enabled=enabled)
+
+
+# -- tail -------------------------------------------------------------------------------------------------
+
+
+@click.command("tail")
+@click.argument("topic")
+@click.option("--type", "event_type", help="Only this event type (OrderPlaced or its full name).")
+@click.option("--partner", help="Only events this party id sends or is named in.")
+@click.option("--trade", help="Only this trade id (the record key).")
+@click.option(
+    "--from-beginning", is_flag=True, help="Start at the beginning of the topic (default: the end)."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line: headers and decoded event.")
+@click.option("--max", "max_records", type=click.IntRange(min=1), help="Stop after N records shown.")
+@click.option(
+    "--idle-timeout", type=float, help="Stop when no record arrived for this many seconds (default: follow)."
+)
+def tail(
+    topic: str,
+    event_type: str | None,
+    partner: str | None,
+    trade: str | None,
+    from_beginning: bool,
+    as_json: bool,
+    max_records: int | None,
+    idle_timeout: float | None,
+) -> None:
+    """Follow TOPIC, decoding each record through the schema registry."""
+    from services.ops.tail import TailFilter
+    from services.ops.tail import tail as run_tail
+
+    settings = get_settings()
+
+    def emit(line: str) -> None:
+        click.echo(line)
+        sys.stdout.flush()
+
+    shown = _run(
+        run_tail(
+            topic,
+            bootstrap_servers=settings.bootstrap_servers,
+            registry_url=settings.schema_registry_url,
+            filt=TailFilter(event_type, partner, trade),
+            from_beginning=from_beginning,
+            max_records=max_records,
+            idle_timeout_s=idle_timeout,
+            as_json=as_json,
+            emit=emit,
+            say=_say,
+        )
+    )
+    _say(f"{shown} record(s) shown")
+
+
+# -- dlq --------------------------------------------------------------------------------------------------
+
+
+@click.group("dlq")
+def dlq() -> None:
+    """Inspect the dead-letter topic (trade.dlq.v1) and replay dead letters once their cause is fixed."""
+
+
+def _filter(filters: tuple[str, ...]) -> Any:
+    from services.ops.dlq import DlqFilter
+
+    try:
+        return DlqFilter.parse(filters)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--filter") from None
+
+
+_FILTER_HELP = (
+    "name=value, repeatable (all must hold): error_class, topic (original), type, trade, event, "
+    "reason (substring), group, position (partition:offset)."
+)
+
+
+@dlq.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document: depth, top reasons, records.")
+@click.option("--filter", "filters", multiple=True, help=_FILTER_HELP)
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True, help="Records listed.")
+def dlq_list(as_json: bool, filters: tuple[str, ...], limit: int) -> None:
+    """Depth per original topic, the most frequent reasons, and the latest dead letters."""
+    from services.ops import dlq as ops_dlq
+
+    settings = get_settings()
+    filt = _filter(filters)
+
+    async def go() -> Any:
+        letters = await ops_dlq.read_dead_letters(
+            settings.bootstrap_servers, progress=_progress()("reading the dead letters")
+        )
+        replayed = await ops_dlq.read_replayed(settings.bootstrap_servers)
+        return ops_dlq.summarize([m for m in letters if filt.matches(m)], replayed)
+
+    summary = _run(go())
+    latest = sorted(summary.records, key=lambda r: r["dead_lettered_at"], reverse=True)[:limit]
+    if as_json:
+        body = summary.to_json()
+        body["records"] = latest
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{ops_dlq.DLQ_TOPIC}: {summary.total} dead letter(s), {summary.pending} not replayed")
+    if not summary.total:
+        return
+    click.echo("\ndepth by original topic (not replayed / total):")
+    for topic, row in summary.depth.items():
+        click.echo(f"  {topic:<28} {row['pending']:>6} / {row['total']}")
+    click.echo("\ntop reasons:")
+    for reason in summary.reasons:
+        click.echo(f"  {reason['count']:>6}  {reason['error_class']:<22} {reason['reason'][:110]}")
+    click.echo(f"\nlatest {len(latest)}:")
+    for r in latest:
+        state = "replayed" if r["replayed"] else "pending "
+        where = f"{r['original_topic']}/{r['original_partition']}@{r['original_offset']}"
+        kind = (r["type"] or "?").rsplit(".", 1)[-1]
+        click.echo(
+            f"  {r['position']:<9} {state} {r['dead_lettered_at'][:19]}  {kind:<23} {where:<28} "
+            f"{r['error_class']}: {r['reason'][:80]}"
+        )
+
+
+@dlq.command("show")
+@click.argument("position")
+def dlq_show(position: str) -> None:
+    """One dead letter (POSITION = partition:offset in trade.dlq.v1): headers, payload, replay state."""
+    from services.core.codec import Codec
+    from services.core.registry_client import RegistryClient
+    from services.ops import dlq as ops_dlq
+    from services.ops.kafka_io import Decoder, fetch_record
+
+    settings = get_settings()
+
+    async def go() -> Any:
+        found = await ops_dlq.show(settings.bootstrap_servers, position)
+        if found is None:
+            raise LookupError(f"no record at {position} of {ops_dlq.DLQ_TOPIC}")
+        letter, marker = found
+        partition, offset = ops_dlq.parse_position(position)
+        record = await fetch_record(settings.bootstrap_servers, ops_dlq.DLQ_TOPIC, partition, offset)
+        assert record is not None
+        async with RegistryClient(settings.schema_registry_url) as registry:
+            decoded = await Decoder(Codec(registry, auto_register=False)).decode(record)
+        return letter, marker, decoded
+
+    letter, marker, decoded = _run(go())
+    body = letter.to_json(marker)
+    body["event"] = decoded.payload
+    if decoded.error:
+        body["decode_error"] = decoded.error
+    click.echo(json.dumps(body, ensure_ascii=False, indent=2, default=str))
+
+
+@dlq.command("replay")
+@click.option("--dry-run", is_flag=True, help="List what would be replayed; produce nothing.")
+@click.option("--filter", "filters", multiple=True, help=_FILTER_HELP)
+@click.option("--json", "as_json", is_flag=True, help="The outcome as one JSON document.")
+def dlq_replay(dry_run: bool, filters: tuple[str, ...], as_json: bool) -> None:
+    """Re-produce dead letters (original key, value, headers) to their original topic, each at most once.
+
+    Each replay commits, in one Kafka transaction, the record and a marker in trade.dlq.replays.v1; a
+    dead letter with a marker is never replayed again."""
+    from services.ops import dlq as ops_dlq
+
+    settings = get_settings()
+    filt = _filter(filters)
+    report = _run(
+        ops_dlq.replay(settings.bootstrap_servers, filt, dry_run=dry_run, progress=_progress(), say=_say)
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "dry_run": dry_run,
+                    "filter": str(filt),
+                    "matched": [m.position for m in report.matched],
+                    "already_replayed": [m.position for m in report.already],
+                    "replayed": [
+                        {
+                            "position": r.letter.position,
+                            "event_id": r.letter.event_id,
+                            "topic": r.topic,
+                            "partition": r.partition,
+                            "offset": r.offset,
+                        }
+                        for r in report.replayed
+                    ],
+                    "skipped": [{"position": m.position, "reason": why} for m, why in report.skipped],
+                },
+                indent=2,
+            )
+        )
+        return
+    verb = "would replay" if dry_run else "replayed"
+    for letter in report.matched:
+        if dry_run:
+            click.echo(
+                f"  {letter.position:<9} {letter.original_topic}/{letter.original_partition} "
+                f"{(letter.event_type or '?').rsplit('.', 1)[-1]} {letter.event_id} ({letter.error_class})"
+            )
+    for r in report.replayed:
+        click.echo(
+            f"  {r.letter.position:<9} → {r.topic}/{r.partition}@{r.offset} "
+            f"{(r.letter.event_type or '?').rsplit('.', 1)[-1]} {r.letter.event_id}"
+        )
+    for letter, why in report.skipped:
+        click.echo(f"  {letter.position:<9} skipped: {why}")
+    count = len(report.matched) - len(report.skipped) if dry_run else len(report.replayed)
+    click.echo(
+        f"{verb} {count} dead letter(s) (filter: {filt}); {len(report.already)} matching were replayed "
+        "before and are skipped"
+    )
+
+
+# -- trace ------------------------------------------------------------------------------------------------
+
+
+@click.command("trace")
+@click.argument("trade_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@click.option("--all-partitions", is_flag=True, help="Scan every partition, not only the trade key's.")
+@click.option(
+    "--ledger-schema", default="ledger", show_default=True, help="PostgreSQL schema of the ledger's tables."
+)
+def trace(trade_id: str, as_json: bool, all_partitions: bool, ledger_schema: str) -> None:
+    """One trade's events across the topics, with each hop's latency: gateway accept → Kafka → ledger
+    commit → partner topics."""
+    from services.ops.trace import render, trace_trade
+
+    settings = get_settings()
+    result = _run(
+        trace_trade(
+            trade_id,
+            bootstrap_servers=settings.bootstrap_servers,
+            registry_url=settings.schema_registry_url,
+            database_url=_database_url(),
+            ledger_schema=ledger_schema,
+            all_partitions=all_partitions,
+            progress=_progress(),
+        )
+    )
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(render(result))
+    if not result.events:
+        raise click.ClickException(f"no events of trade {trade_id} found")
+
+
+# -- lag --------------------------------------------------------------------------------------------------
+
+
+@click.command("lag")
+@click.option("--group", default="corridor-ledger", show_default=True, help="Consumer group.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@click.option("--all", "show_all", is_flag=True, help="Also partitions with no lag.")
+def lag(group: str, as_json: bool, show_all: bool) -> None:
+    """A consumer group's lag per partition: committed offsets against the end of each partition (works
+    while the group's members are stopped)."""
+    from services.ops.lag import group_lag
+
+    settings = get_settings()
+    rows = _run(group_lag(settings.bootstrap_servers, group))
+    total = sum(r.lag for r in rows)
+    if as_json:
+        click.echo(json.dumps({"group": group, "total": total, "partitions": [r.to_json() for r in rows]}))
+        return
+    click.echo(f"group {group}: {total:,} record(s) behind on {len(rows)} partition(s)")
+    for r in rows:
+        if r.lag or show_all:
+            committed = "-" if r.committed is None else str(r.committed)
+            click.echo(
+                f"  {r.topic:<24} {r.partition:>3}  committed {committed:>10}  end {r.end:>10}  lag {r.lag:,}"
+            )
+
+
+def register(cli: click.Group) -> None:
+    """Add the operations commands to the ``corridor`` group."""
+    for command in (tail, dlq, trace, lag):
+        cli.add_command(command)

@@ -1,0 +1,144 @@
+"""``corridor tail <topic>``: follow a topic, decoded through the registry, as lines for people or JSON.
+
+Reads every partition of the topic without a consumer group, from the end (default) or the beginning,
+and prints each record that passes the filters: its event time, where it is (topic/partition@offset),
+its type, its sender and the key facts of the event (``services/demo/timeline.key_facts``); with
+``--json`` one object per line with the headers and the decoded event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from services.core.codec import Codec
+from services.core.registry_client import RegistryClient
+from services.demo.timeline import key_facts
+from services.ops.kafka_io import Decoded, Decoder, reader, topic_partitions
+
+
+@dataclass(frozen=True)
+class TailFilter:
+    """Which records to show: event type (short or full name), a partner named in it, a trade."""
+
+    type: str | None = None
+    partner: str | None = None
+    trade: str | None = None
+
+    def matches(self, decoded: Decoded) -> bool:
+        if self.type is not None:
+            full = decoded.type_name or decoded.headers.get("ce_type") or ""
+            if self.type not in (full, full.rsplit(".", 1)[-1]):
+                return False
+        if self.trade is not None and decoded.key != self.trade:
+            return False
+        return self.partner is None or self.partner in partners_of(decoded)
+
+
+def partners_of(decoded: Decoded) -> set[str]:
+    """Party ids an event involves: its sender (``ce_source``) and every party it names."""
+    found: set[str] = set()
+    source = decoded.headers.get("ce_source", "")
+    if source:
+        found.add(source.rsplit("/", 1)[-1])
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            party_id = value.get("party_id")
+            if isinstance(party_id, str):
+                found.add(party_id)
+            for key, inner in value.items():
+                if key == "sender" and isinstance(inner, str):
+                    found.add(inner)
+                walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+
+    walk(decoded.payload)
+    return found
+
+
+def _utc(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def human_line(decoded: Decoded) -> str:
+    """``time  topic/partition@offset  type  sender  key facts`` (or the reason it cannot be decoded)."""
+    r = decoded.record
+    where = f"{r.topic}/{r.partition}@{r.offset}"
+    if decoded.event is not None:
+        when = _utc(decoded.event.occurred_at)
+        facts = key_facts(decoded.event)
+    else:
+        when = decoded.headers.get("ce_time") or _utc(dt.datetime.fromtimestamp(r.timestamp / 1000, dt.UTC))
+        facts = f"(undecoded: {decoded.error})" if decoded.error else ""
+    dlq = decoded.headers.get("dlq_error_class")
+    if dlq:
+        facts = f"[{dlq}: {decoded.headers.get('dlq_reason', '')[:120]}] {facts}"
+    return f"{when:<20} {where:<28} {decoded.short_type:<23} {decoded.sender:<28} {facts}".rstrip()
+
+
+def json_line(decoded: Decoded) -> str:
+    return json.dumps(decoded.to_json(), ensure_ascii=False, sort_keys=True, default=str)
+
+
+async def tail(
+    topic: str,
+    *,
+    bootstrap_servers: str,
+    registry_url: str,
+    filt: TailFilter,
+    from_beginning: bool = False,
+    max_records: int | None = None,
+    idle_timeout_s: float | None = None,
+    as_json: bool = False,
+    emit: Callable[[str], None] = print,
+    say: Callable[[str], None] = lambda _: None,
+) -> int:
+    """Print records of ``topic`` until ``max_records`` matched, ``idle_timeout_s`` passed without a
+    record, or the task is cancelled; returns how many were printed."""
+    counts = await topic_partitions(bootstrap_servers, [topic])
+    if topic not in counts:
+        raise LookupError(f"topic {topic!r} does not exist")
+    tps = [TopicPartition(topic, p) for p in range(counts[topic])]
+    shown = 0
+    async with RegistryClient(registry_url) as registry, reader(bootstrap_servers) as consumer:
+        decoder = Decoder(Codec(registry, auto_register=False))
+        consumer.assign(tps)
+        if from_beginning:
+            await consumer.seek_to_beginning(*tps)
+        else:
+            ends = await consumer.end_offsets(tps)
+            for tp in tps:
+                consumer.seek(tp, ends[tp])
+        for tp in tps:
+            await consumer.position(tp)  # resolve now, so "from the end" means from this moment
+        say(
+            f"tailing {topic} ({len(tps)} partitions) from the {'beginning' if from_beginning else 'end'}"
+            + (f", up to {max_records} records" if max_records else "")
+        )
+        loop = asyncio.get_running_loop()
+        idle_since = loop.time()
+        while max_records is None or shown < max_records:
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            if not batches:
+                if idle_timeout_s is not None and loop.time() - idle_since > idle_timeout_s:
+                    break
+                continue
+            idle_since = loop.time()
+            for record in (r for rs in batches.values() for r in rs):  # in offset order per partition
+                decoded = await decoder.decode(record)
+                if not filt.matches(decoded):
+                    continue
+                emit(json_line(decoded) if as_json else human_line(decoded))
+                shown += 1
+                if max_records is not None and shown >= max_records:
+                    break
+    return shown

@@ -1,0 +1,384 @@
+"""``corridor trace <trade-id>``: one trade's events across the topics, with the latency of every hop.
+
+Hops of an event, each a wall-clock time:
+
+1. **gateway accept** — header ``corridor_received_ms``: when the gateway got the HTTP request (events
+   produced straight to Kafka have no such hop);
+2. **Kafka** — header ``corridor_published_ms``: the producer's clock at send (the record timestamp is
+   the event's business time, ``ce_time``, so it says nothing about latency);
+3. **ledger commit** — ``ledger.events.ingested_at``: the ledger's PostgreSQL transaction that stored it;
+4. **partners** — records of the event on ``partner.*.v1`` topics (the relay's), when such topics exist.
+
+The trade's records are found where its key puts them (murmur2, like Kafka's default partitioner) and
+where the ledger says it read them; ``--all-partitions`` scans every partition instead (records produced
+by a client with another partitioner). Dead letters of the trade are listed with their reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import statistics
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from aiokafka import TopicPartition
+
+from services.core.codec import Codec
+from services.core.envelope import PUBLISHED_MS_HEADER, RECEIVED_MS_HEADER
+from services.core.envelope import trace_id as trace_id_of
+from services.core.registry_client import RegistryClient
+from services.core.topics import TRADE_TOPICS
+from services.demo.timeline import key_facts
+from services.ledger import deadletter as dl
+from services.ledger.topics import DLQ_TOPIC
+from services.ops.kafka_io import Decoder, list_topics, partition_for_key, reader, scan, topic_partitions
+from services.ops.progress import Progress
+
+PARTNER_TOPIC = re.compile(r"^partner\..+\.v1$")
+
+
+def _ms(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _at(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return (
+        dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+
+
+@dataclass
+class Delivery:
+    """A copy of the event on a topic (trade, partner or dead-letter topic)."""
+
+    topic: str
+    partition: int
+    offset: int
+    published_ms: int | None
+    received_ms: int | None = None
+    note: str | None = None  # dead letters: error class and reason
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "published_at": _at(self.published_ms),
+            **({"received_at": _at(self.received_ms)} if self.received_ms is not None else {}),
+            **({"note": self.note} if self.note else {}),
+        }
+
+
+@dataclass
+class EventTrace:
+    event_id: str
+    type: str
+    sender: str | None = None
+    occurred_at: dt.datetime | None = None
+    facts: str = ""
+    trace_id: str | None = None
+    records: list[Delivery] = field(default_factory=list)  # on the trade topics (more than one: copies)
+    ledger_ms: int | None = None
+    ledger_attempts: int | None = None
+    ledger_position: tuple[str, int, int] | None = None
+    partners: list[Delivery] = field(default_factory=list)
+    dead_letters: list[Delivery] = field(default_factory=list)
+
+    @property
+    def primary(self) -> Delivery | None:
+        """The record the ledger stored (else the first one found)."""
+        if self.ledger_position is not None:
+            for record in self.records:
+                if (record.topic, record.partition, record.offset) == self.ledger_position:
+                    return record
+        return self.records[0] if self.records else None
+
+    @property
+    def received_ms(self) -> int | None:
+        primary = self.primary
+        return primary.received_ms if primary else None
+
+    @property
+    def published_ms(self) -> int | None:
+        primary = self.primary
+        return primary.published_ms if primary else None
+
+    @property
+    def partner_ms(self) -> int | None:
+        times = [p.published_ms for p in self.partners if p.published_ms is not None]
+        return min(times) if times else None
+
+    def latencies_ms(self) -> dict[str, int | None]:
+        def between(a: int | None, b: int | None) -> int | None:
+            return b - a if a is not None and b is not None else None
+
+        points = [t for t in (self.received_ms, self.published_ms, self.ledger_ms, self.partner_ms) if t]
+        return {
+            "gateway_to_kafka": between(self.received_ms, self.published_ms),
+            "kafka_to_ledger": between(self.published_ms, self.ledger_ms),
+            "ledger_to_partner": between(self.ledger_ms, self.partner_ms),
+            "total": max(points) - min(points) if len(points) > 1 else None,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        primary = self.primary
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "sender": self.sender,
+            "occurred_at": self.occurred_at.isoformat() if self.occurred_at else None,
+            "facts": self.facts,
+            "trace_id": self.trace_id,
+            "topic": primary.topic if primary else (self.ledger_position or (None,))[0],
+            "partition": primary.partition if primary else None,
+            "offset": primary.offset if primary else None,
+            "hops": {
+                "gateway_accept": _at(self.received_ms),
+                "kafka": _at(self.published_ms),
+                "ledger_commit": _at(self.ledger_ms),
+                "partners": [p.to_json() for p in self.partners],
+            },
+            "latency_ms": self.latencies_ms(),
+            "ledger_attempts": self.ledger_attempts,
+            "copies": [r.to_json() for r in self.records],
+            "dead_letters": [d.to_json() for d in self.dead_letters],
+        }
+
+
+@dataclass
+class TradeTrace:
+    trade_id: str
+    events: list[EventTrace]
+    scanned: dict[str, list[int]]  # topic → partitions read
+    notes: list[str] = field(default_factory=list)
+
+    def hop_stats(self) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for hop in ("gateway_to_kafka", "kafka_to_ledger", "ledger_to_partner", "total"):
+            values = [v for e in self.events if (v := e.latencies_ms()[hop]) is not None]
+            if values:
+                out[hop] = {
+                    "events": len(values),
+                    "median_ms": float(statistics.median(values)),
+                    "max_ms": float(max(values)),
+                }
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trade_id": self.trade_id,
+            "events": [e.to_json() for e in self.events],
+            "trace_ids": sorted({e.trace_id for e in self.events if e.trace_id}),
+            "hops": self.hop_stats(),
+            "scanned": self.scanned,
+            "notes": self.notes,
+        }
+
+
+async def _ledger_rows(
+    database_url: str | None, schema: str, trade_id: uuid.UUID, notes: list[str]
+) -> list[Any]:
+    if not database_url:
+        notes.append("no database URL: ledger commits not shown (set CORRIDOR_DATABASE_URL)")
+        return []
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+        raise ValueError(f"invalid ledger schema {schema!r}")
+    try:
+        conn = await asyncpg.connect(database_url, timeout=10)
+    except (OSError, asyncpg.PostgresError) as exc:
+        notes.append(f"ledger database unreachable ({type(exc).__name__}: {exc}): ledger commits not shown")
+        return []
+    try:
+        rows = await conn.fetch(
+            f"""SELECT event_id::text AS event_id, type, topic, partition, "offset", occurred_at, ingested_at,
+                       trace_id, attempts
+                FROM "{schema}".events WHERE trade_id = $1 ORDER BY occurred_at, ingested_at""",
+            trade_id,
+        )
+    except asyncpg.UndefinedTableError:
+        notes.append(f"no table {schema}.events: the ledger has not run on this database")
+        return []
+    finally:
+        await conn.close()
+    return list(rows)
+
+
+async def trace_trade(
+    trade_id: str,
+    *,
+    bootstrap_servers: str,
+    registry_url: str,
+    database_url: str | None,
+    ledger_schema: str = "ledger",
+    all_partitions: bool = False,
+    progress: Callable[[str], Progress] | None = None,
+) -> TradeTrace:
+    tid = uuid.UUID(trade_id)
+    key = str(tid).encode()
+    notes: list[str] = []
+    rows = await _ledger_rows(database_url, ledger_schema, tid, notes)
+    events: dict[str, EventTrace] = {}
+    for row in rows:
+        e = events.setdefault(row["event_id"], EventTrace(row["event_id"], row["type"].rsplit(".", 1)[-1]))
+        e.ledger_ms = int(row["ingested_at"].timestamp() * 1000)
+        e.ledger_attempts = row["attempts"]
+        e.ledger_position = (row["topic"], row["partition"], row["offset"])
+        e.occurred_at = row["occurred_at"]
+        e.trace_id = e.trace_id or row["trace_id"]
+
+    partner_topics = [t for t in await list_topics(bootstrap_servers) if PARTNER_TOPIC.match(t)]
+    counts = await topic_partitions(bootstrap_servers, [*TRADE_TOPICS, DLQ_TOPIC, *partner_topics])
+    wanted: dict[str, set[int]] = {}
+    for topic, n in counts.items():
+        wanted[topic] = set(range(n)) if all_partitions else {partition_for_key(key, n)}
+    for row in rows:
+        wanted.setdefault(row["topic"], set()).add(row["partition"])
+    tps = [TopicPartition(t, p) for t in sorted(wanted) if t in counts for p in sorted(wanted[t])]
+
+    async with RegistryClient(registry_url) as registry, reader(bootstrap_servers) as consumer:
+        decoder = Decoder(Codec(registry, auto_register=False))
+        found_partner: list[tuple[Any, dict[str, str]]] = []
+        shown = progress(f"scanning {len(tps)} partition(s) for trade {tid}") if progress else None
+        async for record in scan(consumer, tps, progress=shown):
+            if record.topic in TRADE_TOPICS or record.topic == DLQ_TOPIC:
+                if record.key != key:
+                    continue
+            headers = {k: (v.decode("utf-8", "replace") if v else "") for k, v in (record.headers or ())}
+            if record.topic in partner_topics:
+                found_partner.append((record, headers))
+                continue
+            ce_id = headers.get("ce_id")
+            if not ce_id:
+                continue
+            if record.topic == DLQ_TOPIC:
+                e = events.setdefault(
+                    ce_id, EventTrace(ce_id, (headers.get("ce_type") or "?").rsplit(".", 1)[-1])
+                )
+                e.dead_letters.append(
+                    Delivery(
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        record.timestamp,
+                        note=f"{headers.get(dl.DLQ_ERROR_CLASS, '?')}: {headers.get(dl.DLQ_REASON, '')}",
+                    )
+                )
+                continue
+            decoded = await decoder.decode(record)
+            e = events.setdefault(ce_id, EventTrace(ce_id, decoded.short_type))
+            e.type = decoded.short_type
+            e.trace_id = e.trace_id or trace_id_of(headers.get("traceparent"))
+            if decoded.event is not None:
+                e.sender = str(decoded.event.sender)
+                e.occurred_at = decoded.event.occurred_at
+                e.facts = key_facts(decoded.event)
+            e.records.append(
+                Delivery(
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    _ms(headers.get(PUBLISHED_MS_HEADER)),
+                    _ms(headers.get(RECEIVED_MS_HEADER)),
+                    note=headers.get("corridor_replayed_from"),
+                )
+            )
+        if shown is not None:
+            shown.finish(f"{len(tps)} partition(s) read")
+    for record, headers in found_partner:
+        ce_id = headers.get("ce_id")
+        if ce_id in events or (record.key == key and ce_id):
+            assert ce_id is not None
+            e = events.setdefault(
+                ce_id, EventTrace(ce_id, (headers.get("ce_type") or "?").rsplit(".", 1)[-1])
+            )
+            e.partners.append(
+                Delivery(
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    _ms(headers.get(PUBLISHED_MS_HEADER)) or record.timestamp,
+                )
+            )
+    if not partner_topics:
+        notes.append("no partner.*.v1 topics yet: no partner hop")
+    ordered = sorted(
+        events.values(),
+        key=lambda e: (
+            e.occurred_at or dt.datetime.max.replace(tzinfo=dt.UTC),
+            e.published_ms or 0,
+            e.event_id,
+        ),
+    )
+    return TradeTrace(str(tid), ordered, {t: sorted(ps) for t, ps in wanted.items() if t in counts}, notes)
+
+
+def _clock(ms: int | None) -> str:
+    if ms is None:
+        return "—"
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
+def _plus(ms: int | None) -> str:
+    return "—" if ms is None else f"+{ms:,} ms"
+
+
+def render(trace: TradeTrace) -> str:
+    """The timeline for people: one line per event and the hops under it, then per-hop statistics."""
+    lines = [f"Trade {trace.trade_id}: {len(trace.events)} event(s)"]
+    trace_ids = sorted({e.trace_id for e in trace.events if e.trace_id})
+    if trace_ids:
+        lines.append(f"trace id(s): {', '.join(trace_ids)}")
+    lines.append("")
+    header = (
+        f"{'event time (UTC)':<20} {'type':<23} {'where':<28} "
+        f"{'gateway accept':>14} {'→ kafka':>11} {'→ ledger':>11} {'→ partner':>11} {'total':>11}"
+    )
+    lines += [header, "─" * len(header)]
+    for e in trace.events:
+        primary = e.primary
+        where = f"{primary.topic}/{primary.partition}@{primary.offset}" if primary else "(not in Kafka)"
+        when = e.occurred_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ") if e.occurred_at else "?"
+        lat = e.latencies_ms()
+        accept = _clock(e.received_ms) if e.received_ms else "(direct)"
+        total = f"{lat['total']:,} ms" if lat["total"] is not None else "—"
+        lines.append(
+            f"{when:<20} {e.type:<23} {where:<28} {accept:>14} {_plus(lat['gateway_to_kafka']):>11} "
+            f"{_plus(lat['kafka_to_ledger']):>11} {_plus(lat['ledger_to_partner']):>11} "
+            f"{total:>11}"
+        )
+        detail = [f"event {e.event_id}"]
+        if e.sender:
+            detail.append(f"from {e.sender}")
+        if e.ledger_ms is None:
+            detail.append("NOT in the ledger")
+        elif e.ledger_attempts and e.ledger_attempts > 1:
+            detail.append(f"stored on attempt {e.ledger_attempts}")
+        if len(e.records) > 1:
+            detail.append(f"{len(e.records)} copies in Kafka")
+        if e.facts:
+            detail.append(e.facts)
+        lines.append("    " + " · ".join(detail))
+        for p in e.partners:
+            lines.append(f"    → {p.topic}/{p.partition}@{p.offset} at {_clock(p.published_ms)}")
+        for d in e.dead_letters:
+            lines.append(f"    ✗ dead-lettered {d.topic}/{d.partition}@{d.offset}: {d.note}")
+    stats = trace.hop_stats()
+    if stats:
+        lines.append("")
+        for hop, s in stats.items():
+            lines.append(
+                f"{hop.replace('_', ' '):<18} median {s['median_ms']:>9,.0f} ms   max {s['max_ms']:>9,.0f} ms"
+                f"   ({int(s['events'])} events)"
+            )
+    for note in trace.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
