@@ -26,7 +26,12 @@ def _say(message: str) -> None:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    # aiokafka logs routine coordinator and metadata hiccups at ERROR; the commands report real failures
+    # stdout is for results: library log lines (structlog's default goes to stdout) go to stderr, warnings
+    # and above; aiokafka logs routine coordinator and metadata hiccups at ERROR: the commands report
+    # real failures themselves
+    from services.core.logging import configure_logging
+
+    configure_logging("WARNING", "console", service="ops")
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         return asyncio.run(coro)

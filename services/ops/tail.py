@@ -109,6 +109,7 @@ async def tail(
         raise LookupError(f"topic {topic!r} does not exist")
     tps = [TopicPartition(topic, p) for p in range(counts[topic])]
     shown = 0
+    trade_key = filt.trade.encode() if filt.trade else None
     async with RegistryClient(registry_url) as registry, reader(bootstrap_servers) as consumer:
         decoder = Decoder(Codec(registry, auto_register=False))
         consumer.assign(tps)
@@ -134,6 +135,8 @@ async def tail(
                 continue
             idle_since = loop.time()
             for record in (r for rs in batches.values() for r in rs):  # in offset order per partition
+                if trade_key is not None and record.key != trade_key:
+                    continue  # cheap: no decoding for other trades
                 decoded = await decoder.decode(record)
                 if not filt.matches(decoded):
                     continue
