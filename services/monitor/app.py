@@ -1,0 +1,88 @@
+"""The monitor's ASGI application: lifespan (the sampler and the live tail), routes, static files.
+
+Nothing is required to start: with Kafka or PostgreSQL away the page says so in its banner and fills
+in as soon as they answer (``/readyz`` is 503 until Kafka has been sampled once).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from services.core import logging as core_logging
+from services.monitor.collector import Monitor
+from services.monitor.handlers import STATIC_DIR, router
+from services.monitor.settings import MonitorSettings
+
+log = structlog.get_logger("corridor.monitor")
+
+
+def create_app(settings: MonitorSettings | None = None) -> FastAPI:
+    settings = settings or MonitorSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        monitor = Monitor(settings)
+        app.state.monitor = monitor
+        await monitor.start()
+        log.info(
+            "monitor_serving",
+            bootstrap_servers=settings.bootstrap_servers,
+            ledger_schema=settings.monitor_ledger_schema,
+            ledger_group=settings.monitor_ledger_group,
+        )
+        try:
+            yield
+        finally:
+            await monitor.stop()
+            log.info("monitor_stopped")
+
+    app = FastAPI(
+        title="Corridor Monitor",
+        description="Operations dashboard: throughput, consumer lag, dead letters, latency, trade states",
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    """Corridor's structlog lines, with uvicorn's stdlib records rendered the same; aiokafka quiet."""
+    core_logging.configure_logging(level, fmt, service="monitor")
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.contextvars.merge_contextvars,
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.getLevelNamesMapping().get(level.upper(), logging.INFO))
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    # aiokafka logs routine reconnects and group lookups at ERROR; the page shows what matters
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)

@@ -1,0 +1,152 @@
+"""HTTP routes of the monitor: the page, its JSON APIs, the SSE stream of recent events.
+
+Every JSON answer is what the page draws, so tests compare the same numbers a person sees. Metadata
+only, except ``/api/records/{topic}/{partition}/{offset}``, which decodes one record's Avro payload
+when someone clicks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+
+from services.monitor.collector import Monitor
+
+STATIC_DIR = Path(__file__).parent / "static"
+#: Seconds between SSE keep-alive comments (proxies drop silent connections).
+KEEPALIVE_S = 15.0
+#: Recent events a new SSE client receives first.
+STREAM_REPLAY = 50
+
+router = APIRouter()
+
+
+class NoStoreJSON(JSONResponse):
+    """JSON that browsers and proxies never cache (every answer is a live sample)."""
+
+    def __init__(self, content: Any, status_code: int = 200, **kwargs: Any) -> None:
+        super().__init__(content, status_code=status_code, **kwargs)
+        self.headers["Cache-Control"] = "no-store"
+
+
+def _monitor(request: Request) -> Monitor:
+    monitor: Monitor = request.app.state.monitor
+    return monitor
+
+
+@router.get("/", include_in_schema=False)
+async def page() -> Response:
+    return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/healthz")
+async def healthz() -> Response:
+    return NoStoreJSON({"status": "ok"})
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> Response:
+    """200 once a sample of Kafka succeeded (the page then has numbers to show)."""
+    monitor = _monitor(request)
+    ready = monitor.ready.is_set() and "kafka" not in monitor.errors
+    return NoStoreJSON(
+        {"ready": ready, "ticks": monitor.ticks, "errors": monitor.errors}, status_code=200 if ready else 503
+    )
+
+
+@router.get("/api/overview")
+async def overview(
+    request: Request,
+    group: Annotated[list[str] | None, Query(description="groups to show whatever their rank")] = None,
+    match: Annotated[
+        str | None, Query(max_length=200, description="only groups whose id contains it")
+    ] = None,
+) -> Response:
+    """Everything the page draws in one answer (the 12 first consumer groups; ``/api/groups`` has all)."""
+    return NoStoreJSON(_monitor(request).overview(pinned=group or (), match=match))
+
+
+@router.get("/api/topics")
+async def topics(request: Request) -> Response:
+    return NoStoreJSON(_monitor(request).topics_view())
+
+
+@router.get("/api/groups")
+async def groups(request: Request, match: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+    return NoStoreJSON(_monitor(request).groups_view(match=match))
+
+
+@router.get("/api/dlq")
+async def dlq(request: Request) -> Response:
+    return NoStoreJSON(_monitor(request).dlq_view())
+
+
+@router.get("/api/latency")
+async def latency(request: Request) -> Response:
+    return NoStoreJSON(_monitor(request).latency_view())
+
+
+@router.get("/api/trades/states")
+async def trade_states(request: Request) -> Response:
+    return NoStoreJSON(_monitor(request).trades_view())
+
+
+@router.get("/api/events/recent")
+async def recent_events(request: Request, limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> Response:
+    return NoStoreJSON({"events": _monitor(request).recent_events(limit)})
+
+
+@router.get("/api/records/{topic}/{partition}/{offset}")
+async def record(request: Request, topic: str, partition: int, offset: int) -> Response:
+    """One record with its headers and its decoded Avro payload (what the page shows on click)."""
+    monitor = _monitor(request)
+    if not monitor.kafka.started:
+        raise HTTPException(503, "Kafka is not reachable")
+    try:
+        return NoStoreJSON(await monitor.record(topic, partition, offset))
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+def _sse(event: str, data: Any, event_id: int | None = None) -> bytes:
+    lines = [f"event: {event}"]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append(f"data: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}")
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+@router.get("/api/stream")
+async def stream(request: Request, replay: Annotated[int, Query(ge=0, le=1000)] = STREAM_REPLAY) -> Response:
+    """Server-sent events: ``event`` for a trade record, ``dlq`` for a dead letter (metadata only).
+
+    A new client first receives the ``replay`` most recent events, then everything live."""
+    monitor = _monitor(request)
+    queue = monitor.tail.subscribe()
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            yield b"retry: 3000\n\n"
+            for item in monitor.recent_events(replay) if replay else ():
+                yield _sse("event", item, item["seq"])
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                yield _sse("dlq" if item.get("kind") == "dlq" else "event", item, item["seq"])
+        finally:
+            monitor.tail.unsubscribe(queue)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
