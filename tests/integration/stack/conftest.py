@@ -6,6 +6,7 @@ They never touch the developer's default stack (state dir ``.corridor``, ports 9
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import socket
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from services.core.settings import get_settings
 from services.stack import StackConfig, down
+from services.stack.kafka import jars_current
 
 
 def _free(port: int) -> bool:
@@ -28,9 +31,22 @@ def _free(port: int) -> bool:
         return True
 
 
-def isolated_config(brokers: int, **overrides: object) -> StackConfig:
+def _seed_jars(config: StackConfig) -> None:
+    """Hard-link the jars of the default state dir into ``config``'s when they are current for the pom,
+    saving the isolated stack a Maven run (~10 s); without them ``up`` resolves its own."""
+    default = StackConfig(state_dir=get_settings().state_dir)
+    if not jars_current(default):
+        return
+    try:
+        shutil.copytree(default.libs_dir, config.libs_dir, copy_function=os.link)
+    except OSError:  # another file system, or the default jars being replaced right now
+        shutil.rmtree(config.libs_dir, ignore_errors=True)
+
+
+def isolated_config(brokers: int, *, resolve_jars: bool = False, **overrides: object) -> StackConfig:
     """A StackConfig on a random free port block: Kafka at +0/+1, +100/+101…, PostgreSQL +50, the
-    registry +51, the ledger +52, the gateway +53."""
+    registry +51, the ledger +52, the gateway +53. ``resolve_jars`` makes its ``up`` run Maven even when
+    the default state dir has the jars."""
     state_dir = Path(tempfile.mkdtemp(prefix="corridor-stack-it-"))
     # The embedded PostgreSQL runs as an unprivileged user when we are root: it must reach its data dir.
     state_dir.chmod(0o755)
@@ -41,7 +57,7 @@ def isolated_config(brokers: int, **overrides: object) -> StackConfig:
         ports = [base + (n - 1) * 100 + k for n in range(1, brokers + 1) for k in (0, 1)]
         ports += [base + 50, base + 51, base + 52, base + 53]
         if all(_free(p) for p in ports):
-            return StackConfig(
+            config = StackConfig(
                 state_dir=state_dir,
                 brokers=brokers,
                 kafka_port=base,
@@ -52,6 +68,9 @@ def isolated_config(brokers: int, **overrides: object) -> StackConfig:
                 startup_timeout=120,
                 **overrides,  # type: ignore[arg-type]
             )
+            if not resolve_jars:
+                _seed_jars(config)
+            return config
     raise RuntimeError("no free block of ports found")
 
 

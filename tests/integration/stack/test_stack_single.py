@@ -39,7 +39,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def single(isolated_cleanup: list[StackConfig]) -> Iterator[tuple[StackConfig, StackStatus]]:
-    config = isolated_config(brokers=1)
+    config = isolated_config(brokers=1, resolve_jars=True)  # this module also covers the Maven step
     isolated_cleanup.append(config)
     yield config, up(config)
 
