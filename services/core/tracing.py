@@ -158,7 +158,16 @@ def _attributes(values: Mapping[str, Any] | None) -> dict[str, Any]:
 def server_span(
     name: str, traceparent: str | None, attributes: Mapping[str, Any] | None = None
 ) -> Iterator[Span]:
-    """A SERVER span, current while the block runs, continuing ``traceparent`` (else a new trace)."""
+    """A SERVER span, current while the block runs, continuing ``traceparent`` (else a new trace).
+
+    When the web framework already traces the request (FastAPI does once a tracer provider is set), its
+    SERVER span is the request's span: it is returned as is rather than nested in a second one."""
+    current = trace.get_current_span()
+    if current.is_recording() and getattr(current, "kind", None) is SpanKind.SERVER:
+        if attributes:
+            current.set_attributes(_attributes(attributes))
+        yield current
+        return
     with _tracer().start_as_current_span(
         name,
         context=context_from(traceparent),
