@@ -261,7 +261,7 @@ class Monitor:
             "groups": shown,
         }
 
-    def dlq_view(self) -> dict[str, Any]:
+    def dlq_view(self, top: int = 8) -> dict[str, Any]:
         parts = self.partitions.get(DLQ_TOPIC)
         series = self.series.get(DLQ_TOPIC)
         depth = sum(self.end.get((DLQ_TOPIC, p), 0) - self.begin.get((DLQ_TOPIC, p), 0) for p in parts or ())
@@ -274,7 +274,7 @@ class Monitor:
             "rate": round(series.rate(), 3) if series else 0.0,
             "rate_1m": round(series.rate_over(60), 3) if series else 0.0,
             "scanned": self.tail.reasons.total,
-            "top_reasons": self.tail.reasons.top(8),
+            "top_reasons": self.tail.reasons.top(top),
             "by_error_class": self.tail.reasons.by_class(),
             "by_original_topic": dict(self.tail.dlq_by_topic.most_common()),
             "recent": list(reversed(self.tail.recent_dlq))[:20],

@@ -83,8 +83,9 @@ async def groups(request: Request, match: Annotated[str | None, Query(max_length
 
 
 @router.get("/api/dlq")
-async def dlq(request: Request) -> Response:
-    return NoStoreJSON(_monitor(request).dlq_view())
+async def dlq(request: Request, top: Annotated[int, Query(ge=1, le=1000)] = 8) -> Response:
+    """Depth of the dead-letter topic and the ``top`` most frequent reasons of those read."""
+    return NoStoreJSON(_monitor(request).dlq_view(top=top))
 
 
 @router.get("/api/latency")

@@ -228,5 +228,11 @@ async def _close_quietly(*clients: Any) -> None:
                 await client.close()
             else:
                 await client.stop()
+        except asyncio.CancelledError:
+            # aiokafka re-raises the cancellation of a helper task that never ran (a consumer stopped
+            # right after it started); only a cancellation of this task itself must go on
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
         except Exception:  # stopping what failed to start
             pass
