@@ -126,8 +126,10 @@ async def run_demo(
     via: str = "kafka",
     gateway_url: str | None = None,
     database_url: str | None = None,
+    ledger_url: str | None = None,
 ) -> dict[str, Any]:
     story = STORIES[story_name]()
+    keys: dict[str, str] = {}
     registered = await asyncio.to_thread(lambda: list(register_all(catalog(), registry_url)))
     _say(f"▶ {len(registered)} event schemas registered ({TRADE_SUBJECT_LEVEL.value} per subject)")
     async with RegistryClient(registry_url) as registry:
@@ -175,7 +177,55 @@ async def run_demo(
         f"\n{len(records)} events published by {len({e.sender for e in story.events})} parties, "
         f"read back by consumer group {group} and decoded through the schema registry at {registry_url}."
     )
-    return {"trade_id": str(story.trade_id), "events": len(records), "group": group}
+    projection = None
+    if ledger_url and keys:
+        buyer = story.events[0].sender  # the buyer placed the order and is party to the whole trade
+        projection = await ledger_projection(ledger_url, str(story.trade_id), keys[buyer], len(story.events))
+        click.echo("\n" + describe_projection(projection, ledger_url))
+    return {"trade_id": str(story.trade_id), "events": len(records), "group": group, "projection": projection}
+
+
+async def ledger_projection(
+    ledger_url: str, trade_id: str, api_key: str, events: int
+) -> dict[str, Any] | None:
+    """The ledger's view of the trade once it has stored every event (None if it does not get there)."""
+    import httpx
+
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(base_url=ledger_url, timeout=5) as http:
+        while time.monotonic() < deadline:
+            response = await http.get(
+                f"/v1/trades/{trade_id}", headers={"Authorization": f"Bearer {api_key}"}
+            )
+            if response.status_code == 200 and len(response.json().get("timeline", [])) >= events:
+                return dict(response.json())
+            await asyncio.sleep(0.5)
+    _say(f"  the ledger at {ledger_url} did not show all {events} events of the trade within 60 s")
+    return None
+
+
+def describe_projection(view: dict[str, Any] | None, ledger_url: str) -> str:
+    if view is None:
+        return f"Ledger ({ledger_url}): projection not available."
+    lines = [f"Ledger projection (GET {ledger_url}/v1/trades/{view['trade_id']}): trade {view['status']}"]
+    order = view.get("order") or {}
+    if order:
+        lines.append(
+            f"  order {order.get('order_id')}: {order.get('status')} (revision {order.get('revision')})"
+        )
+    for shipment in view.get("shipments", []):
+        lines.append(
+            f"  shipment {shipment.get('shipment_id')}: {shipment.get('status')}, departed "
+            f"{shipment.get('actual_departure')}, arrived {shipment.get('actual_arrival')}, "
+            f"customs {shipment.get('customs_status')}"
+        )
+    for cert in view.get("certificates", []):
+        preference = f", preference {cert['preference']}" if cert.get("preference") else ""
+        lines.append(
+            f"  certificate {cert.get('certificate_number')} ({cert.get('kind')}): {cert.get('status')}"
+            + preference
+        )
+    return "\n".join(lines)
 
 
 @click.command("demo")
@@ -200,10 +250,12 @@ def demo(story_name: str, no_stack: bool, via: str | None) -> None:
     settings = get_settings()
     bootstrap, registry_url = settings.bootstrap_servers, settings.schema_registry_url
     database_url = settings.database_url
+    ledger_url: str | None = settings.ledger_url
     if not no_stack:
         status = api.up(api.StackConfig.from_settings(settings))
         bootstrap, registry_url = status.bootstrap_servers, status.schema_registry_url
         database_url = database_url or status.database_url
+        ledger_url = status.services.get("ledger")
     gateway_url = via_gateway.gateway_url()
     if via != "kafka":
         reachable = via_gateway.gateway_reachable(gateway_url)
@@ -230,6 +282,7 @@ def demo(story_name: str, no_stack: bool, via: str | None) -> None:
                 via=via,
                 gateway_url=gateway_url,
                 database_url=database_url,
+                ledger_url=ledger_url,
             )
         )
     except click.ClickException:

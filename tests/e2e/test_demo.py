@@ -41,6 +41,12 @@ def test_demo_prints_the_whole_timeline_and_standard_clients_decode_it(stack) ->
     assert any("PreferenceDecided" in r and "GRANTED" in r for r in rows)
     assert "FINAL ZVC-INV-2026-0038: USD 1,578,676.77" in rows[-1]
     assert "22 events published by 6 parties" in out
+    # published through the gateway, each party with its own key, and stored by the ledger:
+    assert "each with its party's API key, to the gateway" in result.stderr
+    assert f"/v1/trades/{trade_id}): trade CLOSED" in out
+    assert "order TJRD-PO-2026-0117: CLOSED (revision 1)" in out
+    assert "shipment IOL-KHI-TXG-26-0412: DELIVERED" in out and "customs RELEASED" in out
+    assert "certificate CPFTA-PK-2026-118734 (CPFTA_ORIGIN): PREFERENCE_GRANTED" in out
 
     found = read_with_confluent(stack.bootstrap_servers, stack.schema_registry_url, trade_id, 22)
     assert len(found) == 22
