@@ -394,7 +394,9 @@ def chart(data: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     st = data["stages"]
-    fig, axes = plt.subplots(1, 3, figsize=(19, 6.5), gridspec_kw={"width_ratios": [1.5, 1.1, 1.1]})
+    fig, axes = plt.subplots(
+        1, 3, figsize=(19, 6.5), gridspec_kw={"width_ratios": [1.5, 1.1, 1.1]}, layout="constrained"
+    )
 
     # 1. throughputs, Corridor beside its anchors
     bars = [
@@ -414,9 +416,9 @@ def chart(data: dict[str, Any], path: Path) -> None:
     ]
     ax = axes[0]
     labels = [b[0] for b in bars][::-1]
-    values = [(b[1] or 0) for b in bars][::-1]
+    values = [float(b[1] or 0) for b in bars][::-1]
     colors = ["#9aa5b1" if b[2] == "anchor" else "#1f6feb" for b in bars][::-1]
-    ax.barh(labels, values, color=colors)
+    ax.barh(labels, [v if v > 0 else math.nan for v in values], color=colors)
     ax.set_xscale("log")
     ax.set_xlim(30, max([*values, LEDGER_MIN]) * 4)
     ax.set_xlabel("events (records) per second, log scale")
@@ -426,7 +428,7 @@ def chart(data: dict[str, Any], path: Path) -> None:
             ax.text(v, y, f" {v:,.0f}", va="center", fontsize=8)
     for x, label in ((LEDGER_MIN, "ledger target"), (GATEWAY_BATCH_MIN, "gateway target")):
         ax.axvline(x, color="#d1242f", linestyle=":", linewidth=1)
-        ax.text(x, len(values) - 0.4, f" {label}", color="#d1242f", fontsize=7, rotation=90, va="top")
+        ax.text(x, -0.45, f" {label}", color="#d1242f", fontsize=7, rotation=90, va="bottom")
 
     # 2. e2e latency percentiles
     ax = axes[1]
@@ -437,16 +439,19 @@ def chart(data: dict[str, Any], path: Path) -> None:
         for k, (key, color) in enumerate(
             (("p50_ms", "#54aeff"), ("p99_ms", "#0969da"), ("p99_9_ms", "#0a3069"))
         ):
-            vals = [max(_get(load, "latency_to_commit", key) or 0.0, 0.1) for load in loads]
+            vals = [_get(load, "latency_to_commit", key) or math.nan for load in loads]
             ax.bar([i + (k - 1) * width for i in range(len(loads))], vals, width, label=key[:-3].replace("_", "."),
                    color=color)  # fmt: skip
         ax.set_xticks(range(len(loads)), names, fontsize=8)
         ax.set_yscale("log")
+        tops = [_get(load, "latency_to_commit", "p99_9_ms") for load in loads]
+        ax.set_ylim(1, max([t for t in tops if t] + [E2E_P99_MAX_MS * 4]) * 3)
         ax.axhline(E2E_P99_MAX_MS, color="#d1242f", linestyle=":", linewidth=1)
         ax.text(-0.4, E2E_P99_MAX_MS, "p99 target 50 ms", color="#d1242f", fontsize=7, va="bottom")
-        for i, load in enumerate(loads):
+        for i, (load, top) in enumerate(zip(loads, tops, strict=True)):
             if load.get("saturated"):
-                ax.text(i, ax.get_ylim()[0] * 1.3, "saturated", ha="center", fontsize=7, color="#d1242f")
+                label = "saturated" if top else "saturated,\nnone committed"
+                ax.text(i, (top or 2.0) * 1.3, label, ha="center", fontsize=7, color="#d1242f")
         ax.legend(fontsize=8)
     ax.set_ylabel("ms, gateway request → ledger commit (log)")
     ax.set_title("End-to-end latency at offered loads (open loop)")
@@ -479,7 +484,6 @@ def chart(data: dict[str, Any], path: Path) -> None:
         f"{run['load_average_after'][:1]}",
         fontsize=10,
     )
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
