@@ -27,6 +27,7 @@ _PRIMITIVES = {
     "int": "Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]",
     "long": "Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]",
     "boolean": "bool",
+    "bytes": "bytes",
     "double": "float",
     "float": "float",
 }

@@ -82,6 +82,16 @@ class CertifiedGoods(AvroModel):
     fob_value: Money | None = Field(None, description='FOB value of the item.')
 
 
+class Signature(AvroModel):
+    """A digital signature by the issuer over the certificate's canonical encoding (docs/adr/0013-signed-certificates.md), checkable offline with the issuer's registered public key."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.common.Signature'
+
+    algorithm: Annotated[str, t.REFERENCE] = Field(description="Signature algorithm: 'Ed25519' (RFC 8032, pure Ed25519); verifiers refuse any other value.")
+    key_id: Annotated[str, t.REFERENCE] = Field(description="Id of the issuer's registered public key that verifies the signature (corridor certificates keys list).")
+    value: Annotated[bytes, t.BASE64] = Field(description='The signature: 64 bytes for Ed25519. Written as standard base64 in JSON.')
+
+
 class CertificateAmended(TradeEvent):
     """The issuer replaced a certificate with a corrected one that supersedes it."""
 
@@ -97,6 +107,7 @@ class CertificateAmended(TradeEvent):
     issuer: Party = Field(description='The issuer; must be the issuer of the superseded certificate.')
     goods: list[CertifiedGoods] = Field(description='Goods covered by the certificate; at least one.')
     reason: Annotated[str, t.TEXT] = Field(description='What was corrected and why.')
+    signature: Signature | None = Field(None, description="The issuer's Ed25519 signature over the canonical encoding of this event without this field (docs/adr/0013-signed-certificates.md); null on an unsigned certificate.")
 
 
 class CertificateKind(StrEnum):
@@ -163,6 +174,7 @@ class CertificateIssued(TradeEvent):
     invoice_number: Annotated[str | None, t.REFERENCE] = Field(None, description='Invoice number (CPFTA box 10).')
     results: list[AnalysisResult] = Field(default_factory=list, description='Analysis results (assay, weight, quality certificates); empty for origin certificates.')
     remarks: Annotated[str | None, t.TEXT] = Field(None, description='Remarks (CPFTA box 11).')
+    signature: Signature | None = Field(None, description="The issuer's Ed25519 signature over the canonical encoding of this event without this field (docs/adr/0013-signed-certificates.md); null on an unsigned certificate.")
 
 
 class CertificatePresented(TradeEvent):

@@ -7,13 +7,15 @@ publisher receives.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AfterValidator
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, GetCoreSchemaHandler
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from services.core.domain import validators as v
 
@@ -62,6 +64,7 @@ FORMATS: dict[str, str] = {
     "non_negative": "NON_NEGATIVE",
     "positive": "POSITIVE",
     "percent": "PERCENT",
+    "base64": "BASE64",
 }
 
 
@@ -88,3 +91,32 @@ def _decimal_finite(value: Decimal) -> Decimal:
 
 
 FINITE = AfterValidator(_decimal_finite)
+
+
+def _from_base64(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise PydanticCustomError(
+                "corridor_base64", "must be standard base64 (RFC 4648 section 4, with padding)"
+            ) from None
+    return value
+
+
+def _to_base64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+class _Base64Bytes:
+    """Avro ``bytes`` in JSON: standard base64 in and out; raw bytes in Python and on the wire."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(
+            _from_base64,
+            handler(source),
+            serialization=core_schema.plain_serializer_function_ser_schema(_to_base64, when_used="json"),
+        )
+
+
+BASE64 = _Base64Bytes()

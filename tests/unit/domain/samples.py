@@ -23,6 +23,7 @@ FORMAT_VALUES: dict[str, Any] = {
     "positive": 1,
     "percent": Decimal("10"),
     "non_negative": Decimal("2"),
+    "base64": bytes(range(64)),
 }
 
 ROLE_BY_FIELD = {
