@@ -133,6 +133,10 @@ def _register_subcommands() -> None:
     from services.ops.cli import register as register_ops
 
     register_ops(cli)
+    # signed certificates: sign, verify, authority keys (services/certificates_cli.py)
+    from services.certificates_cli import certificates
+
+    cli.add_command(certificates)
     try:
         from services.demo.main import demo
     except ImportError:  # pragma: no cover - during bootstrap of the tree

@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.core import logging as core_logging
-from services.core import partners, tracing
+from services.core import partners, signatures, tracing
 from services.core.codec import Codec
 from services.core.registry_client import RegistryClient
 from services.ledger.consumer import Ledger
@@ -86,6 +86,7 @@ async def _supervise(app: FastAPI, settings: LedgerSettings, registry: RegistryC
             cache_trades=settings.ledger_cache_trades,
             hold_s=settings.ledger_hold_s,
             max_hold_s=settings.ledger_max_hold_s,
+            keyring=signatures.KeyringCache(app.state.store.pool, schema=settings.ledger_partners_schema),
         )
         if app.state.ledger is not None:
             ledger.stats = app.state.ledger.stats  # counters survive a restart of the consumer
@@ -120,6 +121,7 @@ def create_app(settings: LedgerSettings, *, run_consumer: bool = True) -> FastAP
                 max_size=max(settings.ledger_pool_max_size, settings.ledger_pool_min_size),
             )
             await partners.ensure_schema(store.pool, schema=settings.ledger_partners_schema)
+            await signatures.ensure_schema(store.pool, schema=settings.ledger_partners_schema)
         except Exception as exc:
             log.error("ledger_database_unavailable", error=f"{type(exc).__name__}: {exc}")
             raise

@@ -53,8 +53,10 @@ from services.core.envelope import trace_id as trace_id_of
 from services.core.kafka import producer_config
 from services.core.logging import bound_contextvars, get_logger
 from services.core.registry_client import RegistryError
+from services.core.signatures import KeyringCache
 from services.core.topics import ORDERS, TRADE_TOPICS
 from services.ledger import deadletter as dl
+from services.ledger.certificates import record_verdicts
 from services.ledger.store import LedgerStore, StaleState, StoredEvent, TradeWrite
 from services.ledger.topics import CONSUMED_TOPICS, DLQ_TOPIC, RETRY_TOPICS, ensure_topics, partitions_of
 
@@ -195,6 +197,7 @@ class Ledger:
         hold_s: float = 2.0,
         max_hold_s: float = 60.0,
         max_held: int = 100_000,
+        keyring: KeyringCache | None = None,
     ) -> None:
         if len(retry_delays_s) != len(RETRY_TOPICS):
             raise ValueError(f"one retry delay per retry topic ({len(RETRY_TOPICS)})")
@@ -209,6 +212,7 @@ class Ledger:
         self.max_hold_s = max(max_hold_s, hold_s)
         self.max_held = max_held
         self.cache = _Cache(cache_trades)
+        self.keyring = keyring  # authority keys: certificate signatures are checked on the way in
         self.stats = Stats()
         self.assigned: set[TopicPartition] = set()
         self.paused: dict[TopicPartition, float] = {}  # partition → monotonic time it is due
@@ -639,8 +643,13 @@ class Ledger:
                 if state is not None and state is not before[t]
             ]
             stored = [self._stored(item) for item in applied]
+            signed = (
+                await record_verdicts([i.event for i in applied if i.event is not None], self.keyring)
+                if self.keyring is not None
+                else []
+            )
             try:
-                inserted = await self.store.write_batch(stored, writes)
+                inserted = await self.store.write_batch(stored, writes, signed)
             except StaleState as exc:
                 self.stats.stale_retries += 1
                 log.warning("stale_trade_states", trades=len(exc.trade_ids))

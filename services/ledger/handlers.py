@@ -1,9 +1,10 @@
 """The ledger's HTTP API: health, readiness, metrics, and the trade query API for partners.
 
-``GET /v1/trades/{trade_id}`` and ``GET /v1/trades`` need ``Authorization: Bearer <api key>``
-(``services.core.partners.authenticate``). A partner sees only trades it is party to (named in any of
-their events, or their sender); any other trade answers 404, exactly like one that does not exist, so
-trade ids do not leak. Errors are ``application/problem+json`` (RFC 9457).
+``GET /v1/trades/{trade_id}``, ``GET /v1/trades`` and ``GET /v1/certificates/{number}/verify`` need
+``Authorization: Bearer <api key>`` (``services.core.partners.authenticate``). A partner sees only
+trades it is party to (named in any of their events, or their sender); any other trade answers 404,
+exactly like one that does not exist, so trade ids do not leak. Errors are
+``application/problem+json`` (RFC 9457).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from services.core import metrics as core_metrics
-from services.core import partners
+from services.core import partners, signatures
 from services.core.domain.lifecycle import OrderStatus
+from services.ledger import certificates
 from services.ledger.store import LedgerStore
 from services.ledger.views import decode_cursor, encode_cursor, summary_view, trade_view
 
@@ -179,3 +181,31 @@ async def search_trades(
         encode_cursor(page[-1]["placed_at"], page[-1]["trade_id"]) if len(rows) > limit and page else None
     )
     return JSONResponse({"items": [summary_view(r) for r in page], "next_cursor": next_cursor})
+
+
+@router.get("/v1/certificates/{number}/verify")
+async def verify_certificate(
+    number: str,
+    request: Request,
+    caller: Caller,
+    trade_id: Annotated[
+        str | None, Query(description="the trade, when several certificates share the number")
+    ] = None,
+) -> Response:
+    """The issuer's signature on the certificate, checked now against the registered authority keys and
+    the certificate's status: valid, tampered, unknown_signer, revoked, superseded or unsigned
+    (docs/adr/0013-signed-certificates.md). Certificates of trades the caller is not party to answer 404."""
+    try:
+        tid = uuid.UUID(trade_id) if trade_id else None
+    except ValueError:
+        raise Problem(404, "Not Found", f"no trade {trade_id} visible to you") from None
+    store = _store(request)
+    keyring = await signatures.load_keyring(store.pool, schema=request.app.state.partners_schema)
+    found = await certificates.check(store, keyring, number, visible_to=caller.partner_id, trade_id=tid)
+    if not found:
+        raise Problem(404, "Not Found", f"no certificate {number} visible to you")
+    if len(found) > 1:
+        raise Problem(
+            409, "Conflict", f"{len(found)} certificates of your trades are numbered {number}: add ?trade_id="
+        )
+    return JSONResponse(found[0].to_dict())

@@ -9,7 +9,9 @@ Tables:
   ``TradeState`` as JSON (``state``), with ``version`` = number of events applied. Writers check the
   version they read (optimistic concurrency), so two ledger processes can never lose each other's updates.
 * ``orders``, ``shipments``, ``certificates`` — projections for SQL readers: current status columns and
-  the object's state as JSON.
+  the object's state as JSON. A certificate's row also keeps the verdict on its issuer's signature as
+  checked when the ledger took it in (``signature_verdict``, ``signature_key_id``, ``signature_reason``;
+  services/ledger/certificates.py).
 
 ``write_batch`` writes one consumed batch in ONE transaction: events (``ON CONFLICT (event_id) DO
 NOTHING``, so a redelivered batch adds nothing), trade states, projections. Each table is written with
@@ -28,6 +30,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 
 from services.core.domain.lifecycle import TradeState
+from services.core.signatures import SIGNED_TYPES as CERTIFICATE_EVENT_TYPES
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -66,6 +69,17 @@ class TradeWrite:
 
     state: TradeState
     previous: TradeState | None
+
+
+@dataclass(frozen=True)
+class SignatureRecord:
+    """The verdict on a certificate's signature when the ledger took the certificate in."""
+
+    trade_id: uuid.UUID
+    certificate_number: str
+    verdict: str
+    key_id: str | None
+    reason: str
 
 
 def _ddl(s: str) -> list[str]:
@@ -163,6 +177,10 @@ def _ddl(s: str) -> list[str]:
                 updated_at         timestamptz NOT NULL DEFAULT now(),
                 PRIMARY KEY (trade_id, certificate_number)
             )""",
+        f'ALTER TABLE "{s}".certificates ADD COLUMN IF NOT EXISTS signature_verdict text',
+        f'ALTER TABLE "{s}".certificates ADD COLUMN IF NOT EXISTS signature_key_id text',
+        f'ALTER TABLE "{s}".certificates ADD COLUMN IF NOT EXISTS signature_reason text',
+        f'CREATE INDEX IF NOT EXISTS certificates_number ON "{s}".certificates (certificate_number)',
     ]
 
 
@@ -255,6 +273,12 @@ class LedgerStore:
                 status = EXCLUDED.status, superseded_by = EXCLUDED.superseded_by,
                 verification = EXCLUDED.verification, preference = EXCLUDED.preference,
                 state = EXCLUDED.state, updated_at = now()"""
+        self._set_signatures = f"""
+            UPDATE {s}.certificates AS c
+            SET signature_verdict = u.verdict, signature_key_id = u.key_id, signature_reason = u.reason
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
+                 AS u(trade_id, certificate_number, verdict, key_id, reason)
+            WHERE c.trade_id = u.trade_id AND c.certificate_number = u.certificate_number"""
 
     @classmethod
     async def open(
@@ -297,7 +321,12 @@ class LedgerStore:
         )
         return {row["trade_id"]: TradeState.model_validate_json(row["state"]) for row in rows}
 
-    async def write_batch(self, events: Sequence[StoredEvent], trades: Sequence[TradeWrite]) -> int:
+    async def write_batch(
+        self,
+        events: Sequence[StoredEvent],
+        trades: Sequence[TradeWrite],
+        signatures: Sequence[SignatureRecord] = (),
+    ) -> int:
         """Store a batch in one transaction; returns how many events were new.
 
         Raises ``StaleState`` (and writes nothing) when a trade's stored version is not the one its
@@ -326,6 +355,15 @@ class LedgerStore:
                 )
                 inserted = _count(status)
             await self._write_projections(conn, trades)
+            if signatures:
+                await conn.execute(
+                    self._set_signatures,
+                    [r.trade_id for r in signatures],
+                    [r.certificate_number for r in signatures],
+                    [r.verdict for r in signatures],
+                    [r.key_id for r in signatures],
+                    [r.reason for r in signatures],
+                )
         return inserted
 
     @staticmethod
@@ -484,6 +522,34 @@ class LedgerStore:
             after[0] if after else None,
             after[1] if after else None,
             limit,
+        )
+        return rows
+
+    async def certificates_numbered(
+        self, number: str, *, visible_to: str | None = None, trade_id: uuid.UUID | None = None
+    ) -> list[asyncpg.Record]:
+        """Certificates with this number (of trades ``visible_to`` is party to), newest first, each with
+        its status, recorded signature verdict and the latest event that issued it (``type``, ``payload``)."""
+        s = f'"{self.schema}"'
+        rows: list[asyncpg.Record] = await self.pool.fetch(
+            f"""SELECT c.trade_id, c.certificate_number, c.issuer, c.status, c.signature_verdict,
+                       c.signature_key_id, c.signature_reason, e.type, e.payload::text AS payload
+                FROM {s}.certificates c
+                JOIN {s}.trades t ON t.trade_id = c.trade_id
+                LEFT JOIN LATERAL (
+                    SELECT ev.type, ev.payload FROM {s}.events ev
+                    WHERE ev.trade_id = c.trade_id AND ev.type = ANY($4::text[])
+                      AND ev.payload->>'certificate_number' = c.certificate_number
+                    ORDER BY ev.occurred_at DESC LIMIT 1
+                ) e ON true
+                WHERE c.certificate_number = $1
+                  AND ($2::text IS NULL OR t.parties @> ARRAY[$2::text])
+                  AND ($3::uuid IS NULL OR c.trade_id = $3)
+                ORDER BY c.updated_at DESC""",
+            number,
+            visible_to,
+            trade_id,
+            list(CERTIFICATE_EVENT_TYPES),
         )
         return rows
 
