@@ -146,6 +146,8 @@ class Monitor:
             self.errors["kafka"] = f"{type(exc).__name__}: {exc}"
             return
         self.errors.pop("kafka", None)
+        # a topic whose offsets did not come (deleted meanwhile) is left out of this sample
+        partitions = {t: ps for t, ps in partitions.items() if all((t, p) in end for p in ps)}
         self.partitions, self.begin, self.end = partitions, begin, end
         for topic, parts in partitions.items():
             series = self.series.setdefault(topic, RateSeries(self.keep))
@@ -281,7 +283,8 @@ class Monitor:
         }
 
     def latency_view(self) -> dict[str, Any]:
-        now_ms = ms(time.time())
+        # relative to the sample, not to the request: two answers about one sample agree
+        now_ms = ms(self.sampled_at or time.time())
         summary = self.latency.summary(now_ms)
         sources = summary["sources"]
         main = max(sources, key=lambda s: sources[s]) if sources else None

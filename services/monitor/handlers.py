@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
+from services.core import metrics as core_metrics
 from services.monitor.collector import Monitor
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -48,6 +49,13 @@ async def page() -> Response:
 @router.get("/healthz")
 async def healthz() -> Response:
     return NoStoreJSON({"status": "ok"})
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    """The shared Prometheus registry (ADR 8): this process's metrics, ``service="monitor"``."""
+    response: Response = core_metrics.metrics_response()
+    return response
 
 
 @router.get("/readyz")

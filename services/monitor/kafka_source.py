@@ -24,6 +24,8 @@ from aiokafka.structs import ConsumerRecord
 
 #: Topic metadata is re-read this often (new topics, added partitions).
 METADATA_TTL_S = 10.0
+#: Seconds one topic's offsets may take (a deleted topic is retried by aiokafka until its timeout).
+OFFSETS_TIMEOUT_S = 3.0
 #: Committed offsets of this many groups are fetched at once.
 GROUP_CONCURRENCY = 16
 
@@ -128,13 +130,36 @@ class KafkaSource:
     async def offsets(
         self, partitions: dict[str, list[int]]
     ) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int]]:
-        """(log start offsets, end offsets) of the given partitions."""
+        """(log start offsets, end offsets) of the given partitions.
+
+        Topic by topic, each within ``OFFSETS_TIMEOUT_S``: a topic deleted since the metadata was read
+        (aiokafka retries it until its request timeout) loses only its own numbers, and the next call
+        re-reads the metadata."""
         _, consumer, _ = self._require()
-        tps = [TopicPartition(t, p) for t, ps in partitions.items() for p in ps]
-        if not tps:
-            return {}, {}
-        begin, end = await asyncio.gather(consumer.beginning_offsets(tps), consumer.end_offsets(tps))
-        return ({_tp_key(tp): o for tp, o in begin.items()}, {_tp_key(tp): o for tp, o in end.items()})
+
+        async def of_topic(topic: str, parts: list[int]) -> tuple[dict[Any, int], dict[Any, int]]:
+            tps = [TopicPartition(topic, p) for p in parts]
+            begin, end = await asyncio.wait_for(
+                asyncio.gather(consumer.beginning_offsets(tps), consumer.end_offsets(tps)), OFFSETS_TIMEOUT_S
+            )
+            return begin, end
+
+        topics = [(t, ps) for t, ps in partitions.items() if ps]
+        answers = await asyncio.gather(*(of_topic(t, ps) for t, ps in topics), return_exceptions=True)
+        begin_all: dict[tuple[str, int], int] = {}
+        end_all: dict[tuple[str, int], int] = {}
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                if isinstance(answer, asyncio.CancelledError):
+                    raise answer
+                self._partitions_at = 0.0  # re-read the topics next time
+                continue
+            begin, end = answer
+            begin_all.update({_tp_key(tp): o for tp, o in begin.items()})
+            end_all.update({_tp_key(tp): o for tp, o in end.items()})
+        if topics and not end_all:
+            raise RuntimeError("no topic answered with its offsets")
+        return begin_all, end_all
 
     # -- consumer groups -------------------------------------------------------------------------------
 

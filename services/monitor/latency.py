@@ -1,9 +1,10 @@
 """End-to-end latency, publish → ledger commit, joined on the event id (no I/O; times in epoch ms).
 
 The monitor's tail sees every trade record as it is appended. Its publish time is the producer's
-``corridor_published_ms`` header when the record carries one, else the moment the tail received it
-(a live record reaches a long-polling consumer within milliseconds of its append). The ledger stores
-each event with ``ingested_at``, the time of the transaction that stored it. Each tick the collector asks
+``corridor_published_ms`` header (``TradeProducer`` sets it on every record, ADR 8) when the record
+carries one, else the moment the tail received it (a live record reaches a long-polling consumer within
+milliseconds of its append). The ledger stores each event with ``ingested_at``, the time of the
+transaction that stored it (a few milliseconds before its commit). Each tick the collector asks
 the ledger for the ``ingested_at`` of the event ids still pending (a primary-key lookup) and hands
 the answers to :meth:`LatencyTracker.matched`.
 """
@@ -14,10 +15,8 @@ from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
+from services.core.envelope import PUBLISHED_MS_HEADER
 from services.monitor.stats import histogram, percentiles
-
-#: Header with the producer's wall clock at send (epoch milliseconds), when producers set it.
-PUBLISHED_HEADER = "corridor_published_ms"
 
 SOURCE_HEADER = "header"  # publish time from the producer's corridor_published_ms header
 SOURCE_OBSERVED = "observed"  # publish time = when the monitor's tail received the record
@@ -31,7 +30,7 @@ SOURCE_TEXT = {
 def published_ms(headers: Any) -> int | None:
     """The ``corridor_published_ms`` header as an int, if present and numeric."""
     for key, value in headers or ():
-        if key == PUBLISHED_HEADER and value is not None:
+        if key == PUBLISHED_MS_HEADER and value is not None:
             try:
                 return int(value.decode("ascii") if isinstance(value, bytes) else value)
             except (UnicodeDecodeError, ValueError):

@@ -112,7 +112,8 @@ class Chromium:
         )
         port = self._devtools_port(profile / "DevToolsActivePort")
         ws_url = self._page_websocket(port)
-        self._ws = connect(ws_url, max_size=None, open_timeout=10)
+        # entered as a context manager (websockets ≥ 17.1 warns otherwise); left in close()
+        self._ws = connect(ws_url, max_size=None, open_timeout=10).__enter__()
         self.send("Page.enable")
         self.send("Runtime.enable")
         self.send(
@@ -159,7 +160,7 @@ class Chromium:
     def close(self) -> None:
         if self._ws is not None:
             try:
-                self._ws.close()
+                self._ws.__exit__(None, None, None)
             except Exception:  # the browser may already be gone
                 pass
             self._ws = None

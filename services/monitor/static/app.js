@@ -62,6 +62,7 @@
   }
   function fmtMs(x) {
     if (x === null || x === undefined) return "–";
+    if (x === 0) return "0";
     if (x < 1) return "<1 ms";
     if (x < 1000) return `${Math.round(x)} ms`;
     if (x < 60000) return `${(x / 1000).toFixed(x < 10000 ? 2 : 1)} s`;
@@ -326,7 +327,7 @@
         el("td", {}, el("span", { class: `state ${g.state}`, text: g.state }), el("span", { class: "members", text: `· ${g.members}` })),
         el("td", { class: `num lag-total${g.lag > 1000 ? " hot" : ""}`, text: fmtInt(g.lag) }),
         el("td", {}, el("div", { class: "lag-strip" }, cells.length ? cells : el("span", { class: "empty", text: "no commits" }))),
-        el("td", {}, sparkline(g.history, { width: 150, color: "#d98e04", fill: "#fdf0d5", unit: " behind" })),
+        el("td", {}, sparkline(g.history, { width: 120, color: "#d98e04", fill: "#fdf0d5", unit: " behind" })),
       );
       if (!open) return [row];
       return [row, el("tr", { class: "lag-detail", "data-detail-of": g.group_id }, el("td", { colspan: 5 }, lagTable(g)))];

@@ -94,7 +94,9 @@ async def test_latency_and_trade_states_come_from_the_ledger(
             return view if view["count"] >= produced.count else None
 
         latency = await wait_until(latency_measured, within=30, what="latencies of the published events")
-        assert latency["source"] in ("observed", "header")
+        # TradeProducer stamps corridor_published_ms (ADR 8): the publish times come from the header
+        assert latency["source"] == "header"
+        assert latency["sources"]["header"] >= produced.count
         assert latency["ledger_schema"] == schema
         assert 0 <= latency["p50_ms"] <= latency["p95_ms"] <= latency["p99_ms"] <= latency["max_ms"] < 60_000
         assert sum(b["count"] for b in latency["histogram"]) == latency["count"]
@@ -221,3 +223,5 @@ async def test_the_page_and_its_assets_are_served_from_the_package(monitor_http:
         assert response.status_code == 200 and len(response.content) > 1000
     health = await monitor_http.get("/healthz")
     assert health.json() == {"status": "ok"}
+    metrics = await monitor_http.get("/metrics")
+    assert metrics.status_code == 200 and "process_cpu_seconds_total" in metrics.text
