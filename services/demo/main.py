@@ -25,7 +25,14 @@ from services.core.registry_client import RegistryClient
 from services.core.schemas import catalog
 from services.core.settings import get_settings
 from services.core.topics import TRADE_TOPICS
-from services.demo.story import ALL_PARTIES, STORIES, Story
+from services.demo.story import (
+    ALL_PARTIES,
+    STORIES,
+    Story,
+    demo_authority_keys,
+    register_authority_keys,
+    signed,
+)
 from services.demo.timeline import render
 
 
@@ -128,10 +135,14 @@ async def run_demo(
     database_url: str | None = None,
     ledger_url: str | None = None,
 ) -> dict[str, Any]:
-    story = STORIES[story_name]()
+    authority_keys = demo_authority_keys(get_settings().state_dir)
+    story = signed(STORIES[story_name](), authority_keys)  # each issuer signs its certificates
     keys: dict[str, str] = {}
     registered = await asyncio.to_thread(lambda: list(register_all(catalog(), registry_url)))
     _say(f"▶ {len(registered)} event schemas registered ({TRADE_SUBJECT_LEVEL.value} per subject)")
+    if database_url:
+        count = await register_authority_keys(database_url, authority_keys)
+        _say(f"▶ certificates signed by their issuers ({count} authority keys registered)")
     async with RegistryClient(registry_url) as registry:
         since = await topic_ends(bootstrap_servers)
         started = time.perf_counter()

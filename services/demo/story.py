@@ -7,18 +7,27 @@ preference granted at import, final invoice on discharge assay.
 ``explosives_story`` — Wah Nobel sends 200 t of packaged emulsion explosives (UN0241) to a Chinese
 mining contractor by road over the Khunjerab Pass, with both explosives licences issued before departure.
 
+``signed(story, keys)`` has the issuers sign the story's certificates; the demo keeps its authorities'
+keys in the state dir (``demo_authority_keys``) and registers them (``register_authority_keys``).
+
 Parties are fictional but carry valid identifiers (NTN format, USCC check characters).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.core import signatures
 from services.core.domain.base import TradeEvent
 from services.core.domain.events import (
     CertificateIssued,
@@ -630,3 +639,73 @@ def explosives_story(trade_id: uuid.UUID | None = None, start: dt.datetime | Non
 
 
 STORIES: dict[str, Callable[..., Story]] = {"chromite": chromite_story, "explosives": explosives_story}
+
+
+# -- signed certificates (docs/adr/0013-signed-certificates.md) --------------------------------------------
+
+#: The parties that issue the stories' certificates.
+ISSUERS: tuple[Party, ...] = (SGS, TDAP, PK_EXPLOSIVES_DEPT, MIIT)
+#: Where the demo keeps its authorities' private keys, in the state dir (the API keys are in demo-keys.json).
+AUTHORITY_KEYS_FILE = "demo-authority-keys.json"
+
+SigningKeys = dict[str, tuple[str, Ed25519PrivateKey]]  # issuer party id → (key id, private key)
+
+
+def signed(story: Story, keys: SigningKeys) -> Story:
+    """The story with every certificate whose issuer has a key in ``keys`` signed by that issuer."""
+    events = []
+    for event in story.events:
+        issuer = getattr(event, "issuer", None)
+        if event.avro_name in signatures.SIGNED_TYPES and issuer is not None and issuer.party_id in keys:
+            key_id, key = keys[issuer.party_id]
+            event = signatures.sign_event(event, key, key_id)
+        events.append(event)
+    return Story(story.name, story.trade_id, events)
+
+
+def demo_authority_keys(state_dir: Path) -> SigningKeys:
+    """An Ed25519 key per issuer of the stories, made on first use and kept (mode 0600) in
+    ``<state dir>/demo-authority-keys.json`` so reruns sign with the keys already registered."""
+    path = state_dir / AUTHORITY_KEYS_FILE
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stored = {}
+    keys: SigningKeys = {}
+    for issuer in ISSUERS:
+        entry = stored.get(issuer.party_id) if isinstance(stored, dict) else None
+        try:
+            key = signatures.load_private_key(entry["private_key"].encode())
+            key_id = str(entry["key_id"])
+        except (TypeError, KeyError, AttributeError, ValueError):
+            key = signatures.generate_private_key()
+            key_id = signatures.default_key_id(issuer.party_id, signatures.public_key_bytes(key))
+        keys[issuer.party_id] = (key_id, key)
+    document = {
+        pid: {"key_id": key_id, "private_key": signatures.private_key_pem(key).decode()}
+        for pid, (key_id, key) in keys.items()
+    }
+    if document != stored:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.touch(mode=0o600)
+        tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    return keys
+
+
+async def register_authority_keys(database_url: str, keys: SigningKeys, *, schema: str | None = None) -> int:
+    """Register the public halves of ``keys`` with their partners; returns how many keys there are."""
+    import asyncpg
+
+    schema = schema or os.environ.get("CORRIDOR_PARTNERS_DB_SCHEMA", signatures.DEFAULT_SCHEMA)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        await signatures.ensure_schema(pool, schema=schema)
+        for pid, (key_id, key) in keys.items():
+            await signatures.add_key(
+                pool, pid, signatures.public_key_bytes(key), key_id=key_id, schema=schema
+            )
+    finally:
+        await pool.close()
+    return len(keys)
