@@ -1,8 +1,18 @@
-"""``corridor partners``: register partners and manage their API keys (services/core/partners.py).
+"""``corridor partners``: register partners, manage their API keys and their Kafka access
+(services/core/partners.py).
 
 The database is ``CORRIDOR_DATABASE_URL`` or else the local stack's PostgreSQL; the table lives in the
 schema ``CORRIDOR_PARTNERS_DB_SCHEMA`` (default ``partners``). ``add`` and ``rotate-key`` print the key
 once: it is stored only as a hash.
+
+Kafka access (docs/adr/0010-partner-isolation.md): ``add`` also gives the partner SCRAM-SHA-512
+credentials for the broker's partner listener (username = partner id, password printed once with the
+API key), ACLs to read its topic ``partner.<id>.v1`` with consumer groups ``<id>.*`` and nothing else,
+and that topic. ``rotate-key`` replaces the password with the key, ``disable`` deletes the credential and
+the ACLs, ``enable`` issues a new password. The admin requests go to ``CORRIDOR_BOOTSTRAP_SERVERS`` (the
+internal listener); ``--no-kafka`` leaves Kafka alone. A broker without a partner listener (no
+authorizer) is reported, not an error; an unreachable broker fails ``rotate-key`` and ``disable``
+(the old access would otherwise stay), and is a warning for ``add`` and ``enable``.
 """
 
 from __future__ import annotations
@@ -71,6 +81,103 @@ def _echo_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
+def _bootstrap_servers() -> str:
+    from services.core.settings import Settings
+
+    return Settings().bootstrap_servers
+
+
+def _partner_bootstrap_servers() -> str | None:
+    """Where partners log in: ``CORRIDOR_PARTNER_BOOTSTRAP_SERVERS``, else the local stack's listener."""
+    configured = os.environ.get("CORRIDOR_PARTNER_BOOTSTRAP_SERVERS")
+    if configured:
+        return configured
+    try:
+        from services.core.settings import Settings
+        from services.stack import StackConfig, status
+
+        settings = Settings()
+        found = status(StackConfig.from_settings(settings))
+        if found.bootstrap_servers == settings.bootstrap_servers:
+            return found.partner_bootstrap_servers
+    except Exception:  # only a hint in the output: never fail the command for it
+        return None
+    return None
+
+
+def _kafka(operation: Callable[[str], Awaitable[T]]) -> tuple[T | None, str | None, bool]:
+    """Run ``operation(bootstrap)``: (result, error, the broker has no authorizer)."""
+    from services.core import partners as p
+
+    try:
+        return asyncio.run(operation(_bootstrap_servers())), None, False
+    except p.KafkaSecurityDisabled as exc:
+        return None, str(exc), True
+    except p.KafkaAccessError as exc:
+        return None, str(exc), False
+
+
+def _grant(partner_id: str) -> dict[str, Any]:
+    """Kafka credentials, ACLs and topic for the partner, as the ``kafka`` member of the JSON output."""
+    from services.core import partners as p
+    from services.core.routing import group_prefix, partner_topic
+
+    credentials, error, disabled = _kafka(lambda bootstrap: p.grant_kafka_access(bootstrap, partner_id))
+    if credentials is None:
+        return {"error": error, "authorizer": not disabled}
+    return {
+        **credentials.to_dict(),
+        "security_protocol": "SASL_PLAINTEXT",
+        "bootstrap_servers": _partner_bootstrap_servers(),
+        "topic": partner_topic(partner_id),
+        "group_prefix": group_prefix(partner_id),
+    }
+
+
+def _revoke(partner_id: str) -> dict[str, Any]:
+    from services.core import partners as p
+
+    removed, error, disabled = _kafka(lambda bootstrap: p.revoke_kafka_access(bootstrap, partner_id))
+    if removed is None:
+        return {"error": error, "authorizer": not disabled}
+    return removed
+
+
+def _echo_kafka(kafka: dict[str, Any] | None, *, what: str) -> None:
+    """Human output of the Kafka part; problems go to stderr."""
+    if kafka is None:
+        return
+    if "error" in kafka:
+        click.echo(f"warning: {what} on Kafka failed: {kafka['error']}", err=True)
+    elif "password" in kafka:
+        click.echo(
+            f"Kafka login (SCRAM-SHA-512, shown only now): username {kafka['username']} "
+            f"password {kafka['password']}"
+        )
+        where = f" at {kafka['bootstrap_servers']}" if kafka.get("bootstrap_servers") else ""
+        click.echo(f"  reads topic {kafka['topic']} with consumer groups {kafka['group_prefix']}*{where}")
+    else:
+        click.echo(
+            f"Kafka access revoked (SCRAM credential deleted: {kafka['scram_credential_deleted']}, "
+            f"ACLs deleted: {kafka['acls_deleted']})"
+        )
+
+
+def _must_have_succeeded(kafka: dict[str, Any] | None, command: str, partner_id: str) -> None:
+    """``rotate-key`` and ``disable`` fail when the broker was there but did not comply, or was not
+    reachable: the old Kafka access would silently stay."""
+    if kafka is not None and "error" in kafka and kafka.get("authorizer", True):
+        raise click.ClickException(
+            f"the database part of `{command} {partner_id}` is done, but Kafka access was not changed "
+            f"({kafka['error']}); run it again once Kafka answers"
+        )
+
+
+_NO_KAFKA = click.option(
+    "--no-kafka", is_flag=True, help="Leave the partner's Kafka credentials and ACLs alone."
+)
+
+
 @click.group()
 def partners() -> None:
     """Partners (parties that publish and read trade events) and their API keys."""
@@ -85,17 +192,21 @@ def partners() -> None:
     help="The role the partner plays in trades; it decides which event types it may publish.",
 )
 @click.option("--name", required=True, help="Display name, e.g. 'SGS Pakistan (Pvt) Ltd.'.")
-@click.option("--json", "as_json", is_flag=True, help="Print the partner and its key as JSON.")
-def add(partner_id: str, role: str, name: str, as_json: bool) -> None:
-    """Register PARTNER_ID (the party_id its events carry) and print its API key, once."""
+@click.option("--json", "as_json", is_flag=True, help="Print the partner, its key and Kafka login as JSON.")
+@_NO_KAFKA
+def add(partner_id: str, role: str, name: str, as_json: bool, no_kafka: bool) -> None:
+    """Register PARTNER_ID (the party_id its events carry) and print its API key and its Kafka login
+    (SCRAM username and password), once."""
     from services.core import partners as p
 
     partner, api_key = _run(lambda pool, schema: p.add_partner(pool, partner_id, role, name, schema=schema))
+    kafka = None if no_kafka else _grant(partner_id)
     if as_json:
-        _echo_json({"partner": partner.to_dict(), "api_key": api_key})
+        _echo_json({"partner": partner.to_dict(), "api_key": api_key, "kafka": kafka})
         return
     click.echo(f"partner {partner.partner_id} ({partner.role}, {partner.name}) added")
     click.echo(f"API key (shown only now; store it safely): {api_key}")
+    _echo_kafka(kafka, what="granting access")
 
 
 @partners.command("list")
@@ -118,41 +229,55 @@ def list_(as_json: bool) -> None:
 
 @partners.command("rotate-key")
 @click.argument("partner_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the new key as JSON.")
-def rotate_key(partner_id: str, as_json: bool) -> None:
-    """Give PARTNER_ID a new API key; the old key stops working within seconds."""
+@click.option("--json", "as_json", is_flag=True, help="Print the new key and Kafka login as JSON.")
+@_NO_KAFKA
+def rotate_key(partner_id: str, as_json: bool, no_kafka: bool) -> None:
+    """Give PARTNER_ID a new API key and a new Kafka password; the old ones stop working (the key
+    within seconds, the password at the next login)."""
     from services.core import partners as p
 
     api_key = _run(lambda pool, schema: p.rotate_key(pool, partner_id, schema=schema))
+    kafka = None if no_kafka else _grant(partner_id)
     if as_json:
-        _echo_json({"partner_id": partner_id, "api_key": api_key})
-        return
-    click.echo(f"new API key for {partner_id} (shown only now; the old key no longer works): {api_key}")
+        _echo_json({"partner_id": partner_id, "api_key": api_key, "kafka": kafka})
+    else:
+        click.echo(f"new API key for {partner_id} (shown only now; the old key no longer works): {api_key}")
+        _echo_kafka(kafka, what="rotating the password")
+    _must_have_succeeded(kafka, "rotate-key", partner_id)
 
 
 @partners.command("disable")
 @click.argument("partner_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the partner as JSON.")
-def disable(partner_id: str, as_json: bool) -> None:
-    """Refuse PARTNER_ID's key from now on (its record stays; `enable` lets it back in)."""
+@_NO_KAFKA
+def disable(partner_id: str, as_json: bool, no_kafka: bool) -> None:
+    """Refuse PARTNER_ID's key and delete its Kafka credential and ACLs from now on (its record and its
+    topic stay; `enable` lets it back in)."""
     from services.core import partners as p
 
     partner = _run(lambda pool, schema: p.disable_partner(pool, partner_id, schema=schema))
+    kafka = None if no_kafka else _revoke(partner_id)
     if as_json:
-        _echo_json(partner.to_dict())
-        return
-    click.echo(f"partner {partner_id} disabled")
+        _echo_json({**partner.to_dict(), "kafka": kafka})
+    else:
+        click.echo(f"partner {partner_id} disabled")
+        _echo_kafka(kafka, what="revoking access")
+    _must_have_succeeded(kafka, "disable", partner_id)
 
 
 @partners.command("enable")
 @click.argument("partner_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the partner as JSON.")
-def enable(partner_id: str, as_json: bool) -> None:
-    """Accept PARTNER_ID's current key again."""
+@click.option("--json", "as_json", is_flag=True, help="Print the partner (and its new Kafka login) as JSON.")
+@_NO_KAFKA
+def enable(partner_id: str, as_json: bool, no_kafka: bool) -> None:
+    """Accept PARTNER_ID's current key again; its Kafka credential was deleted by `disable`, so it gets
+    a new Kafka password (printed once) and its ACLs back."""
     from services.core import partners as p
 
     partner = _run(lambda pool, schema: p.enable_partner(pool, partner_id, schema=schema))
+    kafka = None if no_kafka else _grant(partner_id)
     if as_json:
-        _echo_json(partner.to_dict())
+        _echo_json({**partner.to_dict(), "kafka": kafka})
         return
     click.echo(f"partner {partner_id} enabled")
+    _echo_kafka(kafka, what="granting access")

@@ -87,6 +87,8 @@ class StackStatus:
     brokers: list[BrokerStatus]
     postgres: PostgresStatus
     service_status: dict[str, ServiceStatus] = field(default_factory=dict)
+    #: The SASL/SCRAM listener partners log in on (None: the stack runs without one).
+    partner_bootstrap_servers: str | None = None
     services: dict[str, str] = field(default_factory=dict)  # name → URL of every service that is up
     problems: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
@@ -164,6 +166,7 @@ def _layout(config: StackConfig, brokers: int) -> dict[str, Any]:
         "ledger_port": config.ledger_port,
         "embedded_postgres": config.embedded_postgres,
         "services": [s.name for s in config.enabled_services],
+        "listeners": [listener.name for listener in config.listeners],
     }
 
 
@@ -235,6 +238,7 @@ def up(config: StackConfig, report: Report | None = None) -> StackStatus:
         reused: list[str] = []
 
         java, maven = check_prerequisites()
+        running_listeners = _running_listeners(state.layout.get("listeners"))
         _start_kafka(config, state, brokers, java.path, maven, report, started, reused)
         database_url = _ensure_postgres(config, state, report, started, reused)
         bootstrap = config.bootstrap_servers(brokers)
@@ -258,6 +262,13 @@ def up(config: StackConfig, report: Report | None = None) -> StackStatus:
         _ensure_services(config, state, database_url, bootstrap, report, started, reused)
 
         state.layout = _layout(config, brokers)
+        if not any(name.startswith("broker-") for name in started):
+            # Reused brokers keep the listeners they were started with (a new listener, e.g. the
+            # partner listener, appears with their next start).
+            if running_listeners is None:
+                state.layout.pop("listeners", None)
+            else:
+                state.layout["listeners"] = running_listeners
         state.last_up = {"started": started, "reused": reused}
         state.save(config.state_file)
     summary = []
@@ -323,6 +334,10 @@ def _start_kafka(
     # Recorded before waiting, so `down` can clean up even if the rest of `up` fails.
     state.layout = _layout(config, brokers)
     state.save(config.state_file)
+
+
+def _running_listeners(recorded: Any) -> list[str] | None:
+    return [str(name) for name in recorded] if isinstance(recorded, list) else None
 
 
 def _layout_differs(config: StackConfig, state: StackState, brokers: int) -> bool:
@@ -603,6 +618,13 @@ def status(config: StackConfig) -> StackStatus:
     if not running_any and not state.postgres.get("embedded"):
         problems.append("the stack is not running (`corridor stack up` starts it)")
 
+    # The brokers run the listeners they were started with: a stack started before the partner
+    # listener existed has none until its next start.
+    partner_bootstrap = config.partner_bootstrap_servers(brokers)
+    if partner_bootstrap and state.layout and config.partner_listener is not None:
+        if config.partner_listener.name not in state.layout.get("listeners", ()):
+            partner_bootstrap = None
+
     return StackStatus(
         state_dir=config.state_dir,
         bootstrap_servers=config.bootstrap_servers(brokers),
@@ -613,6 +635,7 @@ def status(config: StackConfig) -> StackStatus:
         brokers=broker_statuses,
         postgres=pg,
         service_status=service_status,
+        partner_bootstrap_servers=partner_bootstrap,
         services=urls,
         problems=problems,
         started=list(state.last_up.get("started", [])),

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from services.stack import api
-from services.stack.config import MAX_BROKERS, StackConfig
+from services.stack.config import DEFAULT_LISTENERS, MAX_BROKERS, StackConfig
 from services.stack.errors import StackError
 from services.stack.services import SERVICE_NAMES, SERVICES
 
@@ -77,6 +77,11 @@ def stack(ctx: click.Context, state_dir: Path | None) -> None:
 )
 @click.option("--no-services", is_flag=True, help="Kafka and PostgreSQL only.")
 @click.option("--no-registry", is_flag=True, help="Same as --no-services (the others need the registry).")
+@click.option(
+    "--no-partner-listener",
+    is_flag=True,
+    help="Without the SASL/SCRAM partner listener (port 9094) and so without the ACL authorizer.",
+)
 @click.pass_context
 def up(
     ctx: click.Context,
@@ -89,6 +94,7 @@ def up(
     service_names: tuple[str, ...] | None,
     no_services: bool,
     no_registry: bool,
+    no_partner_listener: bool,
 ) -> None:
     """Start the stack (or verify and reuse what already runs): Kafka, PostgreSQL, the trade topics,
     then the HTTP services."""
@@ -103,6 +109,7 @@ def up(
         ledger_port=ledger_port,
         gateway_port=gateway_port,
         services=() if no_services or no_registry else service_names,
+        listeners=DEFAULT_LISTENERS if no_partner_listener else None,
     )
     try:
         result = api.up(config)
@@ -161,6 +168,8 @@ def _print_table(result: api.StackStatus) -> None:
     for name, st, pid, address in rows:
         click.echo(f"{name:<{width}}  {st:<7}  {pid:>7}  {address}")
     click.echo(f"bootstrap servers: {result.bootstrap_servers}")
+    if result.partner_bootstrap_servers:
+        click.echo(f"partner listener:  {result.partner_bootstrap_servers} (SASL_PLAINTEXT, SCRAM-SHA-512)")
     click.echo(f"state dir:         {result.state_dir}")
     for problem in result.problems:
         click.echo(f"problem: {problem}")

@@ -5,9 +5,17 @@ second, isolated stack (own state dir, own ports) next to a developer's default 
 
 Port plan (defaults): broker/controller node ``n`` owns the block ``9092 + (n - 1) * 100``; inside a
 block each listener has a fixed offset (client ``+0``, controller ``+1``). So node 1 serves clients on
-9092 and its controller on 9093, node 2 on 9192/9193, node 3 on 9292/9293. A later partner listener
-(SASL_PLAINTEXT with SCRAM-SHA-512) gets its own offset in the same block without moving anything.
+9092 and its controller on 9093, node 2 on 9192/9193, node 3 on 9292/9293. The partner listener
+(SASL_PLAINTEXT with SCRAM-SHA-512, ``+2``: 9094, 9194, 9294) is where partners log in with their own
+credentials; the stack's default config (``StackConfig.from_settings``) has it, a bare ``StackConfig``
+keeps the two plaintext listeners unless given ``listeners=PARTNER_LISTENERS``.
 The HTTP services (services/stack/services.py): gateway 8080, schema registry 8081, ledger 8082.
+
+Security (docs/adr/0010-partner-isolation.md): as soon as one listener authenticates (SASL), the broker
+runs KRaft's ``StandardAuthorizer`` with deny-by-default ACLs. The plaintext client and controller
+listeners bind the loopback address only and their connections carry the principal ``User:ANONYMOUS``,
+which is the super user: our own services, the CLI and the brokers among themselves. Partners only
+reach the SASL listener, as ``User:<partner id>``, and see what their ACLs allow.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ KAFKA_POM = DEPLOY_LOCAL / "pom.xml"
 LOG4J2_CONFIG = DEPLOY_LOCAL / "log4j2.properties"
 
 DEFAULT_HOST = "127.0.0.1"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_PORT_STRIDE = 100
 DEFAULT_REGISTRY_PORT = 8081
@@ -51,7 +60,7 @@ class Listener:
     """One Kafka listener of every node, as a port offset inside the node's port block.
 
     ``properties`` are extra listener-scoped broker settings (``listener.name.<name>.…``); the
-    partner SASL listener will carry its SCRAM/JAAS settings there.
+    partner SASL listener carries its SCRAM mechanism and JAAS login module there.
     """
 
     name: str
@@ -62,9 +71,38 @@ class Listener:
     properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
+    @property
+    def sasl(self) -> bool:
+        """Clients of this listener authenticate (SASL_PLAINTEXT or SASL_SSL)."""
+        return self.security_protocol.startswith("SASL_")
+
+
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+#: The broker-side login module of SCRAM: credentials live in the KRaft metadata log (no JAAS file).
+SCRAM_JAAS = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+
 CLIENT_LISTENER = Listener("PLAINTEXT", "PLAINTEXT", 0)
 CONTROLLER_LISTENER = Listener("CONTROLLER", "PLAINTEXT", 1, controller=True, advertised=False)
 DEFAULT_LISTENERS: tuple[Listener, ...] = (CLIENT_LISTENER, CONTROLLER_LISTENER)
+#: Where partners log in with SCRAM-SHA-512 (TLS is not configured locally: SASL_SSL in production).
+PARTNER_LISTENER = Listener(
+    "PARTNER",
+    "SASL_PLAINTEXT",
+    2,
+    properties=MappingProxyType(
+        {
+            "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+            f"{SCRAM_MECHANISM.lower()}.sasl.jaas.config": SCRAM_JAAS,
+        }
+    ),
+)
+#: The default stack's listeners: the two plaintext ones and the partner listener.
+PARTNER_LISTENERS: tuple[Listener, ...] = (*DEFAULT_LISTENERS, PARTNER_LISTENER)
+
+#: KRaft's ACL authorizer (ACLs stored in the metadata log), used whenever a listener authenticates.
+STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+#: The principal of every connection on a PLAINTEXT listener; super user on a secured stack.
+INTERNAL_PRINCIPAL = "User:ANONYMOUS"
 
 
 @dataclass(frozen=True)
@@ -103,15 +141,24 @@ class StackConfig:
         unknown = [name for name in self.services if name not in SERVICE_NAMES]
         if unknown:
             raise ValueError(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_NAMES)}")
+        if self.secured and self.host not in LOOPBACK_HOSTS:
+            raise ValueError(
+                f"host {self.host} is not a loopback address: with a partner listener the plaintext "
+                "listeners are super users and must stay on 127.0.0.1 (docs/adr/0010-partner-isolation.md)"
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: object) -> StackConfig:
-        """The default stack of ``CORRIDOR_*`` settings; ports follow the configured local URLs."""
+        """The default stack of ``CORRIDOR_*`` settings; ports follow the configured local URLs.
+
+        It has the partner listener (SASL/SCRAM) and so the authorizer; ``listeners=DEFAULT_LISTENERS``
+        among the overrides runs the two plaintext listeners only."""
         settings = settings or get_settings()
         values: dict[str, object] = {
             "state_dir": Path(settings.state_dir),
             "database_url": settings.database_url,
             "postgres_port": settings.postgres_port,
+            "listeners": PARTNER_LISTENERS,
         }
         kafka_port = _local_port(settings.bootstrap_servers.split(",")[0])
         if kafka_port is not None:
@@ -158,6 +205,25 @@ class StackConfig:
 
     def bootstrap_servers(self, brokers: int) -> str:
         return ",".join(f"{self.host}:{self.client_port(n)}" for n in self.node_ids(brokers))
+
+    # -- security ------------------------------------------------------------------------------------
+
+    @property
+    def partner_listener(self) -> Listener | None:
+        """The first listener whose clients authenticate (partners log in there), if any."""
+        return next((listener for listener in self.listeners if listener.sasl), None)
+
+    @property
+    def secured(self) -> bool:
+        """A listener authenticates, so the broker runs the authorizer with deny-by-default ACLs."""
+        return self.partner_listener is not None
+
+    def partner_bootstrap_servers(self, brokers: int) -> str | None:
+        """``host:port`` of every node's partner listener, or None without one."""
+        listener = self.partner_listener
+        if listener is None:
+            return None
+        return ",".join(f"{self.host}:{self.port(n, listener)}" for n in self.node_ids(brokers))
 
     @property
     def registry_url(self) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from services.stack.config import StackConfig
+from services.stack.config import INTERNAL_PRINCIPAL, STANDARD_AUTHORIZER, StackConfig
 from services.stack.errors import StackError
 
 Report = Callable[[str], None]
@@ -87,10 +87,28 @@ def server_properties(config: StackConfig, node_id: int, brokers: int) -> dict[s
         "num.recovery.threads.per.data.dir": "1",
         "log.retention.check.interval.ms": "300000",
     }
+    if config.secured:
+        props.update(security_properties(config))
     for lst in config.listeners:
         for key, value in lst.properties.items():
             props[f"listener.name.{lst.name.lower()}.{key}"] = value
     return props
+
+
+def security_properties(config: StackConfig) -> dict[str, str]:
+    """The authorizer of a stack with a SASL listener (docs/adr/0010-partner-isolation.md).
+
+    Deny by default: a partner (``User:<partner id>`` on the SASL listener) may do exactly what its ACLs
+    allow. Every connection on the plaintext listeners is ``User:ANONYMOUS``, the one super user: the
+    brokers and controllers among themselves, our services, the CLI. That is safe only because those
+    listeners bind the loopback address (``config.host``); a stack on another interface must not run
+    them in plaintext.
+    """
+    return {
+        "authorizer.class.name": STANDARD_AUTHORIZER,
+        "super.users": INTERNAL_PRINCIPAL,
+        "allow.everyone.if.no.acl.found": "false",
+    }
 
 
 def render_server_properties(config: StackConfig, node_id: int, brokers: int) -> str:
