@@ -184,6 +184,21 @@ class TradeTrace:
         }
 
 
+#: Header a relay may set: its wall clock when it produced the partner's copy (epoch ms).
+RELAYED_MS_HEADER = "corridor_relayed_ms"
+
+
+def partner_time(headers: dict[str, str], original_published_ms: int | None) -> int | None:
+    """When a partner topic's copy was produced: ``corridor_relayed_ms``, else its own
+    ``corridor_published_ms`` unless that is the original's (copied along with the headers). The record
+    timestamp is the event's business time and says nothing here."""
+    relayed = _ms(headers.get(RELAYED_MS_HEADER))
+    if relayed is not None:
+        return relayed
+    published = _ms(headers.get(PUBLISHED_MS_HEADER))
+    return published if published is not None and published != original_published_ms else None
+
+
 async def _ledger_rows(
     database_url: str | None, schema: str, trade_id: uuid.UUID, notes: list[str]
 ) -> list[Any]:
@@ -301,12 +316,7 @@ async def trace_trade(
                 ce_id, EventTrace(ce_id, (headers.get("ce_type") or "?").rsplit(".", 1)[-1])
             )
             e.partners.append(
-                Delivery(
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    _ms(headers.get(PUBLISHED_MS_HEADER)) or record.timestamp,
-                )
+                Delivery(record.topic, record.partition, record.offset, partner_time(headers, e.published_ms))
             )
     if not partner_topics:
         notes.append("no partner.*.v1 topics yet: no partner hop")

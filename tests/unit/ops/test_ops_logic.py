@@ -179,3 +179,12 @@ def test_tail_filters_and_undecodable_lines() -> None:
     line = human_line(bad)
     assert "trade.orders.v1/2@17" in line and "OrderPlaced" in line and "undecoded: WireFormatError" in line
     assert line.startswith("2026-02-10T01:30:00.000Z")
+
+
+def test_partner_copy_time_is_never_the_copied_publish_time() -> None:
+    from services.ops.trace import partner_time
+
+    assert partner_time({"corridor_relayed_ms": "2000", PUBLISHED_MS_HEADER: "1000"}, 1000) == 2000
+    assert partner_time({PUBLISHED_MS_HEADER: "1500"}, 1000) == 1500
+    assert partner_time({PUBLISHED_MS_HEADER: "1000"}, 1000) is None  # the original's header, copied
+    assert partner_time({}, 1000) is None
