@@ -30,9 +30,10 @@ OFFSETS_TIMEOUT_S = 3.0
 GROUP_CONCURRENCY = 16
 
 
-class _DescribeGroups(
-    Request[DescribeGroupsRequest_v0 | DescribeGroupsRequest_v1 | DescribeGroupsRequest_v2]
-):
+_UP_TO_V2 = DescribeGroupsRequest_v0 | DescribeGroupsRequest_v1 | DescribeGroupsRequest_v2
+
+
+class _DescribeGroups(Request[_UP_TO_V2]):  # type: ignore[misc]
     """DescribeGroups capped at v2: aiokafka 0.14 decodes a v3 answer with the v2 layout (it lacks
     ``authorized_operations``), which breaks on a second group and drops the connection."""
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -36,6 +35,7 @@ from tests.integration.ledger.ledger_helpers import (
 from tests.integration.monitor.monitor_helpers import (
     InProcessMonitor,
     Produced,
+    World,
     commit_group,
     get_json,
     group_of,
@@ -47,18 +47,6 @@ from tests.integration.monitor.monitor_helpers import (
 ATTEMPTS = 3
 #: Seconds between the monitor's samples in these tests (the page refreshes as often).
 REFRESH_S = 1.0
-
-
-@dataclass
-class World:
-    stack: Any
-    setup: LedgerSetup
-    ledger: InProcessLedger
-    monitor: InProcessMonitor
-
-    @property
-    def url(self) -> str:
-        return self.monitor.url
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from services.core.kafka import Published
 from services.core.topics import TRADE_TOPICS
 from services.monitor.app import create_app
 from services.monitor.settings import MonitorSettings
+from tests.integration.ledger.ledger_helpers import InProcessLedger, LedgerSetup
 
 
 class InProcessMonitor:
@@ -146,3 +147,17 @@ class Produced:
 
     def per_topic(self) -> Counter[str]:
         return Counter(a.topic for a in self.acks)
+
+
+@dataclass
+class World:
+    """The test's ledger and the monitor watching it."""
+
+    stack: Any
+    setup: LedgerSetup
+    ledger: InProcessLedger
+    monitor: InProcessMonitor
+
+    @property
+    def url(self) -> str:
+        return self.monitor.url

@@ -21,8 +21,14 @@ from services.core.kafka import TradeProducer
 from services.core.topics import TRADE_TOPICS
 from services.demo.story import chromite_story
 from services.monitor.stats import reason_pattern
-from tests.integration.monitor.conftest import World
-from tests.integration.monitor.monitor_helpers import Produced, get_json, group_of, topic_ends, wait_until
+from tests.integration.monitor.monitor_helpers import (
+    Produced,
+    World,
+    get_json,
+    group_of,
+    topic_ends,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 

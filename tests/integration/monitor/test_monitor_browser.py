@@ -24,8 +24,7 @@ import pytest
 from services.core.kafka import TradeProducer
 from services.core.topics import TRADE_TOPICS
 from services.demo.story import explosives_story
-from tests.integration.monitor.conftest import World
-from tests.integration.monitor.monitor_helpers import Produced, get_json, group_of
+from tests.integration.monitor.monitor_helpers import Produced, World, get_json, group_of
 from tests.support.browser import Chromium, find_chromium
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]

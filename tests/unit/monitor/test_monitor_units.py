@@ -300,3 +300,19 @@ def test_settings_refuse_a_bad_schema_name_and_a_silly_refresh() -> None:
         MonitorSettings(monitor_ledger_schema='ledger"; drop')
     with pytest.raises(ValidationError):
         MonitorSettings(monitor_refresh_s=0)
+
+
+def test_main_refuses_bad_settings_before_serving(capsys: pytest.CaptureFixture[str]) -> None:
+    from services.monitor.__main__ import main
+
+    assert main(["--ledger-schema", "Bad Name"]) == 2
+    assert "invalid settings" in capsys.readouterr().err
+    assert main(["--log-level", "LOUD"]) == 2
+    assert "unknown log level" in capsys.readouterr().err
+
+
+def test_describe_groups_is_capped_at_v2_whatever_the_broker_offers() -> None:
+    from services.monitor.kafka_source import _DescribeGroups
+
+    request = _DescribeGroups(["a", "b"]).prepare({15: (0, 5)})
+    assert request.API_VERSION == 2 and request.groups == ["a", "b"]
