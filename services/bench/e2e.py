@@ -203,6 +203,11 @@ async def one_load(
     cpu = proc_cpu_seconds(gateway.pid) - cpu0[0], proc_cpu_seconds(ledger.pid) - cpu0[1]
     wall = time.monotonic() - began
     latencies = [(commits.committed[i] - t) * 1000 for i, t in accepted.items() if i in commits.committed]
+    if accepted and not latencies:
+        raise RuntimeError(
+            f"the ledger committed none of the {len(accepted):,} events the gateway accepted; "
+            f"see {ledger.log}"
+        )
     stored_at = await ingested_at(ctx.database_url, ledger_schema, list(accepted))
     by_ingested = [(stored_at[i] - t) * 1000 for i, t in accepted.items() if i in stored_at]
     completed = len(latencies)

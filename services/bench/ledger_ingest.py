@@ -38,13 +38,13 @@ async def drain(ctx: BenchContext, topic: str, side: str, n: int, rep: int) -> d
     marks: dict[str, float] = {}
 
     class TimedLedger(Ledger):
-        async def process(self, batches: Any) -> None:
+        async def process(self, *args: Any, **kwargs: Any) -> None:
             marks.setdefault("first", time.perf_counter())
-            await super().process(batches)
+            await super().process(*args, **kwargs)
             marks["last"] = time.perf_counter()
 
     # The patch holds for the whole run: the consumer reads the topic names at call time.
-    with ledger_on([topic], side):
+    with ledger_on(dict.fromkeys(TRADE_TOPICS, topic), side):
         ledger = TimedLedger(
             bootstrap_servers=ctx.bootstrap_servers,
             codec=Codec(registry, auto_register=False),

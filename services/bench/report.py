@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -484,7 +485,9 @@ def chart(data: dict[str, Any], path: Path) -> None:
         f"{run['load_average_after'][:1]}",
         fontsize=10,
     )
-    fig.savefig(path, dpi=110)
+    with warnings.catch_warnings():  # a run of a few stages leaves panels empty: layout warnings only
+        warnings.simplefilter("ignore", UserWarning)
+        fig.savefig(path, dpi=110)
     plt.close(fig)
 
 

@@ -19,12 +19,12 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from services.bench.retarget import set_event_topics
-from services.core.topics import TRADE_TOPICS
+from services.core.topics import ORDERS, TRADE_TOPICS
 
 
 def topic_mapping(spec: str) -> dict[str, str]:
@@ -38,27 +38,33 @@ def topic_mapping(spec: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def ledger_on(topics: Sequence[str], side_topic: str) -> Iterator[None]:
-    """Make ``services.ledger.consumer.Ledger`` consume ``topics`` (in trade-topic rank order) and park
-    or dead-letter into ``side_topic`` instead of the shared retry and dead-letter topics; it creates no
-    topic at start (the bench creates its own)."""
+def ledger_on(topics: Mapping[str, str], side_topic: str) -> Iterator[None]:
+    """Make ``services.ledger.consumer.Ledger`` consume the bench topics (``topics``: trade topic → bench
+    topic; several may share one) and park or dead-letter into ``side_topic`` instead of the shared retry
+    and dead-letter topics; it creates no topic at start (the bench creates its own)."""
     from services.ledger import consumer
 
     async def no_topics(*_args: Any, **_kwargs: Any) -> list[str]:
         return []
 
-    wanted = {
-        "CONSUMED_TOPICS": tuple(dict.fromkeys(topics)),
+    bench = tuple(dict.fromkeys(topics[t] for t in TRADE_TOPICS))
+    required = {
+        "CONSUMED_TOPICS": bench,
         "RETRY_TOPICS": (side_topic,) * len(consumer.RETRY_TOPICS),
         "DLQ_TOPIC": side_topic,
-        "_TOPIC_RANK": {t: rank for rank, t in enumerate(dict.fromkeys(topics))},
         "ensure_topics": no_topics,
     }
-    missing = [name for name in wanted if not hasattr(consumer, name)]
+    optional = {  # names the consumer uses for ordering and lag, where it has them
+        "_TOPIC_RANK": {t: rank for rank, t in enumerate(bench)},
+        "ORDERS": topics[ORDERS],
+        "TRADE_TOPICS": bench,
+    }
+    missing = [name for name in required if not hasattr(consumer, name)]
     if missing:
         raise RuntimeError(
             f"services.ledger.consumer no longer has {missing}; update services/bench/servers.py"
         )
+    wanted = {**required, **{k: v for k, v in optional.items() if hasattr(consumer, k)}}
     saved = {name: getattr(consumer, name) for name in wanted}
     for name, value in wanted.items():
         setattr(consumer, name, value)
@@ -76,8 +82,8 @@ def log_commits(path: Path) -> None:
     original = LedgerStore.write_batch
     out = path.open("a", buffering=1)
 
-    async def write_batch(self: LedgerStore, events: Any, trades: Any) -> int:
-        inserted = await original(self, events, trades)
+    async def write_batch(self: LedgerStore, events: Any, *args: Any, **kwargs: Any) -> int:
+        inserted = await original(self, events, *args, **kwargs)
         out.write(json.dumps({"t": time.time(), "ids": [str(e.event_id) for e in events]}) + "\n")
         return inserted
 
@@ -117,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             log_commits(args.commit_log)
         if not args.side_topic:
             parser.error("the ledger needs --side-topic (its retry and dead-letter topic)")
-        with ledger_on(list(mapping.values()), args.side_topic):
+        with ledger_on(mapping, args.side_topic):
             return ledger_main(["--host", "127.0.0.1", "--port", str(args.port), *rest])
     finally:
         if profiler is not None:
