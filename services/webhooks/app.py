@@ -1,0 +1,141 @@
+"""The webhooks service's ASGI application: lifespan (pool, migrations, the dispatcher), errors.
+
+One process runs the subscription API and the dispatcher. The database is required to start; Kafka and
+the registry are not: the dispatcher starts in the background and is restarted until they answer
+(``/readyz`` says 503 meanwhile). Redeliveries run on the dispatcher's partner workers, so run one
+webhooks process per deployment (see docs/adr/0012-webhooks.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import asyncpg
+import httpx
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.core import partners
+from services.core.codec import Codec
+from services.core.registry_client import RegistryClient
+from services.webhooks.delivery import USER_AGENT
+from services.webhooks.dispatcher import Dispatcher
+from services.webhooks.handlers import Problem, problem_response, router
+from services.webhooks.settings import WebhooksSettings
+from services.webhooks.store import WebhookStore
+
+log = structlog.get_logger("corridor.webhooks")
+
+_RESTART_DELAY_S = 2.0
+
+
+async def _supervise(dispatcher: Dispatcher) -> None:
+    """Keep the dispatcher's consumer running: on a failure, log, wait, start a fresh one."""
+    while True:
+        try:
+            await dispatcher.consume()
+            return  # stopped on request
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("dispatcher_failed", error=f"{type(exc).__name__}: {exc}")
+        await asyncio.sleep(_RESTART_DELAY_S)
+
+
+def create_app(settings: WebhooksSettings, *, run_dispatcher: bool = True) -> FastAPI:
+    """The webhooks app. ``run_dispatcher=False`` serves the API only (redeliveries still run)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.database_url:
+            raise RuntimeError("CORRIDOR_DATABASE_URL is not set")
+        try:
+            store = await WebhookStore.open(
+                settings.database_url,
+                db_schema=settings.webhooks_db_schema,
+                min_size=settings.webhooks_pool_min_size,
+                max_size=max(settings.webhooks_pool_max_size, settings.webhooks_pool_min_size),
+            )
+            await partners.ensure_schema(store.pool, schema=settings.webhooks_partners_schema)
+        except Exception as exc:
+            log.error("webhooks_database_unavailable", error=f"{type(exc).__name__}: {exc}")
+            raise
+        registry = RegistryClient(settings.schema_registry_url)
+        dispatcher = Dispatcher(
+            settings=settings,
+            store=store,
+            codec=Codec(registry, auto_register=False),
+            http=httpx.AsyncClient(headers={"User-Agent": USER_AGENT}),
+        )
+        app.state.store = store
+        app.state.dispatcher = dispatcher
+        app.state.partners_schema = settings.webhooks_partners_schema
+        app.state.allow_http = settings.webhooks_allow_http
+        task = asyncio.create_task(_supervise(dispatcher)) if run_dispatcher else None
+        log.info(
+            "webhooks_serving", db_schema=settings.webhooks_db_schema, group_id=settings.webhooks_group_id
+        )
+        try:
+            yield
+        finally:
+            await dispatcher.stop()
+            if task is not None:
+                try:
+                    await asyncio.wait_for(task, timeout=15)
+                except (TimeoutError, asyncio.CancelledError):
+                    task.cancel()
+                    with suppress(BaseException):
+                        await task
+                except Exception as exc:
+                    log.warning("dispatcher_stop_failed", error=f"{type(exc).__name__}: {exc}")
+            await registry.close()
+            await store.close()
+            log.info("webhooks_stopped")
+
+    app = FastAPI(
+        title="Corridor Webhooks",
+        description=(
+            "Push delivery of your partner topic's events: subscriptions with filters, a callback URL "
+            "and a shared secret; each event is POSTed as a CloudEvents JSON document signed with "
+            "Corridor-Signature (docs/webhooks-receiver.md)."
+        ),
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return problem_response(request, exc.status, exc.title, exc.detail, **exc.extra)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "HTTP error")
+        return problem_response(request, exc.status_code, title, str(exc.detail))
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "reason": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        return problem_response(request, 422, "Unprocessable Content", detail, errors=errors)
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        log.warning("webhooks_database_error", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+        return problem_response(request, 503, "Service Unavailable", "the database is unavailable")
+
+    app.add_exception_handler(Problem, problem)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    for exc_type in (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+        app.add_exception_handler(exc_type, unavailable)

@@ -1,0 +1,282 @@
+"""PostgreSQL persistence of the webhooks service (asyncpg pool, its own schema, default ``webhooks``).
+
+Tables:
+
+* ``subscriptions`` — one row per subscription: its partner, callback URL, shared secret (kept as is:
+  the dispatcher needs it to sign; the API shows it only once, when the subscription is made) and
+  filters.
+* ``dead_letters`` — deliveries that failed every attempt: the CloudEvents document as sent, where the
+  event was read, how many attempts, the last answer; ``redelivered_at`` once a redelivery succeeded.
+  Deleting a subscription deletes its dead letters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from services.webhooks.subscriptions import Filters, Subscription
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: uuid.UUID
+    subscription_id: uuid.UUID
+    partner_id: str
+    event_id: str
+    event_type: str
+    trade_id: str | None
+    topic: str | None
+    partition: int | None
+    offset: int | None
+    document: dict[str, Any]
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    first_attempt_at: dt.datetime
+    dead_lettered_at: dt.datetime
+    redelivered_at: dt.datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "subscription_id": str(self.subscription_id),
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "trade_id": self.trade_id,
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "attempts": self.attempts,
+            "last_status": self.last_status,
+            "last_error": self.last_error,
+            "first_attempt_at": self.first_attempt_at.isoformat(),
+            "dead_lettered_at": self.dead_lettered_at.isoformat(),
+            "redelivered_at": self.redelivered_at.isoformat() if self.redelivered_at else None,
+        }
+
+
+def _ddl(s: str) -> list[str]:
+    return [
+        f'CREATE SCHEMA IF NOT EXISTS "{s}"',
+        f"""CREATE TABLE IF NOT EXISTS "{s}".subscriptions (
+                id           uuid PRIMARY KEY,
+                partner_id   text NOT NULL,
+                callback_url text NOT NULL,
+                secret       text NOT NULL,
+                event_types  text[] NOT NULL DEFAULT '{{}}',
+                trade_id     uuid,
+                location     text,
+                created_at   timestamptz NOT NULL DEFAULT now()
+            )""",
+        f'CREATE INDEX IF NOT EXISTS subscriptions_partner ON "{s}".subscriptions (partner_id, created_at)',
+        f"""CREATE TABLE IF NOT EXISTS "{s}".dead_letters (
+                id               uuid PRIMARY KEY,
+                subscription_id  uuid NOT NULL REFERENCES "{s}".subscriptions (id) ON DELETE CASCADE,
+                partner_id       text NOT NULL,
+                event_id         text NOT NULL,
+                event_type       text NOT NULL,
+                trade_id         text,
+                topic            text,
+                "partition"      integer,
+                "offset"         bigint,
+                document         jsonb NOT NULL,
+                attempts         integer NOT NULL,
+                last_status      integer,
+                last_error       text,
+                first_attempt_at timestamptz NOT NULL,
+                dead_lettered_at timestamptz NOT NULL DEFAULT now(),
+                redelivered_at   timestamptz
+            )""",
+        f"""CREATE INDEX IF NOT EXISTS dead_letters_pending ON "{s}".dead_letters
+                (subscription_id, dead_lettered_at) WHERE redelivered_at IS NULL""",
+    ]
+
+
+_SUBSCRIPTION = "id, partner_id, callback_url, secret, event_types, trade_id, location, created_at"
+_DEAD_LETTER = """id, subscription_id, partner_id, event_id, event_type, trade_id, topic, "partition",
+                  "offset", document::text AS document, attempts, last_status, last_error, first_attempt_at,
+                  dead_lettered_at, redelivered_at"""
+
+
+def _subscription(row: asyncpg.Record) -> Subscription:
+    return Subscription(
+        id=row["id"],
+        partner_id=row["partner_id"],
+        callback_url=row["callback_url"],
+        secret=row["secret"],
+        filters=Filters(tuple(row["event_types"]), row["trade_id"], row["location"]),
+        created_at=row["created_at"],
+    )
+
+
+def _dead_letter(row: asyncpg.Record) -> DeadLetter:
+    values = dict(row)
+    values["document"] = json.loads(values["document"])
+    return DeadLetter(**values)
+
+
+class WebhookStore:
+    def __init__(self, pool: asyncpg.Pool, db_schema: str = "webhooks") -> None:
+        if not _IDENTIFIER.match(db_schema):
+            raise ValueError(f"invalid PostgreSQL schema name {db_schema!r}")
+        self.pool = pool
+        self.schema = db_schema
+        self._s = f'"{db_schema}"'
+
+    @classmethod
+    async def open(
+        cls, database_url: str, *, db_schema: str = "webhooks", min_size: int = 1, max_size: int = 8
+    ) -> WebhookStore:
+        pool = await asyncpg.create_pool(database_url, min_size=min_size, max_size=max_size)
+        store = cls(pool, db_schema)
+        try:
+            await store.migrate()
+        except BaseException:
+            await pool.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def migrate(self) -> None:
+        """Create the schema and tables if missing (idempotent; safe from several processes at once)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"corridor:{self.schema}:ddl"
+            )
+            for statement in _ddl(self.schema):
+                await conn.execute(statement)
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+    # -- subscriptions ---------------------------------------------------------------------------------
+
+    async def create_subscription(
+        self, partner_id: str, callback_url: str, secret: str, filters: Filters
+    ) -> Subscription:
+        row = await self.pool.fetchrow(
+            f"""INSERT INTO {self._s}.subscriptions (id, partner_id, callback_url, secret, event_types,
+                                                     trade_id, location)
+                VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_SUBSCRIPTION}""",
+            uuid.uuid4(),
+            partner_id,
+            callback_url,
+            secret,
+            list(filters.event_types),
+            filters.trade_id,
+            filters.location,
+        )
+        return _subscription(row)
+
+    async def subscriptions(self, partner_id: str) -> list[Subscription]:
+        rows = await self.pool.fetch(
+            f"""SELECT {_SUBSCRIPTION} FROM {self._s}.subscriptions WHERE partner_id = $1
+                ORDER BY created_at, id""",
+            partner_id,
+        )
+        return [_subscription(r) for r in rows]
+
+    async def subscription(self, subscription_id: uuid.UUID, partner_id: str) -> Subscription | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_SUBSCRIPTION} FROM {self._s}.subscriptions WHERE id = $1 AND partner_id = $2",
+            subscription_id,
+            partner_id,
+        )
+        return _subscription(row) if row else None
+
+    async def delete_subscription(self, subscription_id: uuid.UUID, partner_id: str) -> bool:
+        status = await self.pool.execute(
+            f"DELETE FROM {self._s}.subscriptions WHERE id = $1 AND partner_id = $2",
+            subscription_id,
+            partner_id,
+        )
+        return bool(status.endswith(" 1"))
+
+    # -- dead letters ----------------------------------------------------------------------------------
+
+    async def add_dead_letter(
+        self,
+        subscription: Subscription,
+        document: dict[str, Any],
+        *,
+        origin: tuple[str, int, int] | None,
+        attempts: int,
+        last_status: int | None,
+        last_error: str | None,
+        first_attempt_at: dt.datetime,
+    ) -> uuid.UUID:
+        topic, partition, offset = origin or (None, None, None)
+        dead_id = uuid.uuid4()
+        await self.pool.execute(
+            f"""INSERT INTO {self._s}.dead_letters (id, subscription_id, partner_id, event_id, event_type,
+                    trade_id, topic, "partition", "offset", document, attempts, last_status, last_error,
+                    first_attempt_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14)""",
+            dead_id,
+            subscription.id,
+            subscription.partner_id,
+            str(document.get("id", "")),
+            str(document.get("type", "")),
+            document.get("partitionkey"),
+            topic,
+            partition,
+            offset,
+            json.dumps(document, ensure_ascii=False),
+            attempts,
+            last_status,
+            last_error,
+            first_attempt_at,
+        )
+        return dead_id
+
+    async def dead_letters(
+        self,
+        subscription_id: uuid.UUID,
+        *,
+        pending_only: bool = False,
+        ids: Sequence[uuid.UUID] | None = None,
+    ) -> list[DeadLetter]:
+        """A subscription's dead letters in the order they were dead-lettered."""
+        rows = await self.pool.fetch(
+            f"""SELECT {_DEAD_LETTER} FROM {self._s}.dead_letters
+                WHERE subscription_id = $1 AND (NOT $2 OR redelivered_at IS NULL)
+                  AND ($3::uuid[] IS NULL OR id = ANY($3::uuid[]))
+                ORDER BY dead_lettered_at, "partition", "offset", id""",
+            subscription_id,
+            pending_only,
+            list(ids) if ids is not None else None,
+        )
+        return [_dead_letter(r) for r in rows]
+
+    async def mark_redelivered(self, dead_letter_id: uuid.UUID, attempts: int) -> None:
+        await self.pool.execute(
+            f"""UPDATE {self._s}.dead_letters SET redelivered_at = now(), attempts = attempts + $2
+                WHERE id = $1""",
+            dead_letter_id,
+            attempts,
+        )
+
+    async def redelivery_failed(
+        self, dead_letter_id: uuid.UUID, attempts: int, last_status: int | None, last_error: str | None
+    ) -> None:
+        await self.pool.execute(
+            f"""UPDATE {self._s}.dead_letters
+                SET attempts = attempts + $2, last_status = $3, last_error = $4, dead_lettered_at = now()
+                WHERE id = $1""",
+            dead_letter_id,
+            attempts,
+            last_status,
+            last_error,
+        )
