@@ -13,6 +13,10 @@ data arrived and was rendered), reads the DOM and takes PNG screenshots::
 
 The websocket client is the ``websockets`` package (its synchronous client); one command is in flight at
 a time, and events the browser sends meanwhile are kept for :meth:`Chromium.wait_event`.
+
+Why not ``chromium --headless --virtual-time-budget=… --dump-dom URL``: virtual time does not advance
+while a request is open, and a live page keeps one open (the dashboard's server-sent events), so the
+one-shot dump never returns; and a test must wait for live data anyway, which only a session can do.
 """
 
 from __future__ import annotations
@@ -284,26 +288,3 @@ class Chromium:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
         return path
-
-
-def dump_dom(url: str, work_dir: Path, *, budget_ms: int = 5000, binary: str | None = None) -> str:
-    """One-shot ``chromium --dump-dom`` after ``budget_ms`` of virtual time (no DevTools session):
-    enough for a page that renders from a few fetches; use :class:`Chromium` to wait for live data."""
-    found = binary or find_chromium()
-    if not found:
-        raise BrowserError("Chromium not found: install Debian's chromium (apt-get install chromium)")
-    profile = Path(work_dir) / "chromium-dump-profile"
-    profile.mkdir(parents=True, exist_ok=True)
-    args = [a for a in FLAGS if not a.startswith("--remote-debugging")]
-    completed = subprocess.run(
-        [found, *args, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise BrowserError(
-            f"chromium --dump-dom exited with {completed.returncode}: "
-            f"{completed.stderr.decode(errors='replace')[-2000:]}"
-        )
-    return completed.stdout.decode("utf-8", "replace")
