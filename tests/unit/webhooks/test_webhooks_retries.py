@@ -1,0 +1,158 @@
+"""The dispatcher's delivery loop without Kafka: retries with backoff, fresh signatures, Retry-After,
+the attempt limit, a subscription deleted meanwhile, redelivery on the partner's worker."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from services.webhooks import signing
+from services.webhooks.dispatcher import Dispatcher
+from services.webhooks.settings import WebhooksSettings
+from services.webhooks.store import DeadLetter
+from services.webhooks.subscriptions import Subscription
+
+SECRET = "whsec_retry-test-secret"
+DOC = {"specversion": "1.0", "id": "ev-1", "type": "corridor.trade.orders.OrderPlaced", "data": {}}
+
+
+class FakeStore:
+    """The store calls the delivery loop makes, in memory."""
+
+    def __init__(self) -> None:
+        self.subs: list[Subscription] = []
+        self.redelivered: list[tuple[uuid.UUID, int]] = []
+        self.failed: list[tuple[uuid.UUID, int, int | None]] = []
+
+    async def subscriptions(self, partner_id: str) -> list[Subscription]:
+        return [s for s in self.subs if s.partner_id == partner_id]
+
+    async def mark_redelivered(self, dead_letter_id: uuid.UUID, attempts: int) -> None:
+        self.redelivered.append((dead_letter_id, attempts))
+
+    async def redelivery_failed(
+        self, dead_letter_id: uuid.UUID, attempts: int, status: int | None, error: Any
+    ) -> None:
+        self.failed.append((dead_letter_id, attempts, status))
+
+
+class Endpoint:
+    """An HTTP endpoint that answers from a script, then 200; it records every request."""
+
+    def __init__(self, *answers: int | httpx.Response | Exception) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if self.answers else 200
+        if isinstance(answer, Exception):
+            raise answer
+        return answer if isinstance(answer, httpx.Response) else httpx.Response(answer)
+
+
+def dispatcher(endpoint: Endpoint, store: FakeStore, **settings: Any) -> Dispatcher:
+    config = WebhooksSettings(
+        webhooks_max_attempts=settings.pop("max_attempts", 5),
+        webhooks_backoff_base_s=0.01,
+        webhooks_backoff_max_s=0.04,
+        webhooks_subscription_ttl_s=0,
+        **settings,
+    )
+    return Dispatcher(
+        settings=config,
+        store=store,  # type: ignore[arg-type]
+        codec=None,  # type: ignore[arg-type]
+        http=httpx.AsyncClient(transport=httpx.MockTransport(endpoint)),
+        rng=random.Random(1),
+    )
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    fake = FakeStore()
+    fake.subs.append(
+        Subscription(uuid.uuid4(), "tianjin-rongda-smelting", "https://erp.example.com/hooks", SECRET)
+    )
+    return fake
+
+
+async def test_retries_until_delivered_each_attempt_signed_afresh(store: FakeStore) -> None:
+    endpoint = Endpoint(503, 500, httpx.ConnectError("refused"))
+    d = dispatcher(endpoint, store)
+    outcome = await d.deliver(store.subs[0], DOC)
+    assert outcome is not None and outcome.delivered and outcome.attempts == 4
+    assert [r.headers["Corridor-Attempt"] for r in endpoint.requests] == ["1", "2", "3", "4"]
+    assert len({r.headers["Corridor-Delivery"] for r in endpoint.requests}) == 1
+    for request in endpoint.requests:
+        assert signing.verify(request.headers["Corridor-Signature"], request.content, SECRET)
+        assert json.loads(request.content) == DOC
+        assert request.headers["Content-Type"].startswith("application/cloudevents+json")
+    assert d.stats.failed_attempts == 3 and d.stats.delivered == 1
+    await d.stop()
+
+
+async def test_gives_up_after_the_attempt_limit(store: FakeStore) -> None:
+    endpoint = Endpoint(*[500] * 10)
+    d = dispatcher(endpoint, store, max_attempts=3)
+    outcome = await d.deliver(store.subs[0], DOC)
+    assert outcome is not None and not outcome.delivered
+    assert (outcome.attempts, outcome.last_status, outcome.last_error) == (3, 500, "HTTP 500")
+    assert len(endpoint.requests) == 3
+    await d.stop()
+
+
+async def test_honours_retry_after_up_to_the_cap(store: FakeStore) -> None:
+    endpoint = Endpoint(httpx.Response(429, headers={"Retry-After": "3600"}))
+    d = dispatcher(endpoint, store)
+    started = dt.datetime.now(dt.UTC)
+    outcome = await d.deliver(store.subs[0], DOC)
+    waited = (dt.datetime.now(dt.UTC) - started).total_seconds()
+    assert outcome is not None and outcome.delivered and outcome.attempts == 2
+    assert 0.03 <= waited < 1.0  # the cap (0.04 s), not an hour
+    await d.stop()
+
+
+async def test_stops_retrying_once_the_subscription_is_deleted(store: FakeStore) -> None:
+    endpoint = Endpoint(500)
+    d = dispatcher(endpoint, store)
+    subscription = store.subs.pop()  # deleted while the first attempt was under way
+    assert await d.deliver(subscription, DOC) is None
+    assert len(endpoint.requests) == 1
+    await d.stop()
+
+
+async def test_redelivery_marks_what_got_through(store: FakeStore) -> None:
+    endpoint = Endpoint(*[500] * 2)  # the first letter fails twice (the limit), the second goes through
+    d = dispatcher(endpoint, store, max_attempts=2)
+    now = dt.datetime.now(dt.UTC)
+    letters = [
+        DeadLetter(
+            uuid.uuid4(),
+            store.subs[0].id,
+            "tianjin-rongda-smelting",
+            f"ev-{n}",
+            "t",
+            None,
+            None,
+            None,
+            None,
+            {**DOC, "id": f"ev-{n}"},
+            8,
+            500,
+            "HTTP 500",
+            now,
+            now,
+        )
+        for n in (1, 2)
+    ]
+    assert await d.redeliver(store.subs[0], letters) == 1
+    assert store.failed == [(letters[0].id, 2, 500)] and store.redelivered == [(letters[1].id, 1)]
+    assert [json.loads(r.content)["id"] for r in endpoint.requests] == ["ev-1", "ev-1", "ev-2"]
+    await d.stop()
