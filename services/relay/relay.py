@@ -1,0 +1,611 @@
+"""The relay worker: consume the trade topics, route each event to its trade's partner topics, exactly once.
+
+Work is split by **partition number**. A trade's events share its key (the trade id), so they sit in the
+same partition number ``p`` of all three trade topics; partition number ``p`` of the three topics is
+one *slot*. The consumer group uses the range assignor, which gives a member the same partition
+numbers of every topic, so each slot is owned by one instance. Per slot the relay keeps:
+
+* a transactional producer with ``transactional.id = <prefix>-<p>``: stable for the slot whichever
+  instance owns it, so a new owner's ``InitProducerId`` fences the old one and aborts its open
+  transaction (aiokafka has no KIP-447 consumer-group fencing; per-partition ids are the older
+  equivalent);
+* the routes of its trades (services/core/routing.py), restored from the compacted state topic's
+  partition ``p`` when the slot is opened;
+* the next offset to relay of each of its three partitions.
+
+Each poll is relayed per slot in one transaction: the partner records (back-fills first), the changed
+trade routes to the state topic, and the consumed offsets (``send_offsets_to_transaction`` with the
+consumer group); then commit. A crash anywhere leaves nothing visible to read_committed consumers, and
+the next owner starts from the last committed offsets with the last committed state.
+docs/adr/0011-relay-exactly-once.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.protocol.offset import OffsetRequest
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+
+from services.core import metrics
+from services.core.codec import Codec, WireFormatError
+from services.core.domain.base import TradeEvent
+from services.core.logging import get_logger
+from services.core.partners import ensure_partner_topics
+from services.core.registry_client import RegistryError
+from services.core.routing import TradeRoute, parties_of, partner_of_topic, partner_topic, route
+from services.core.topics import TRADE_TOPICS
+from services.relay.settings import RelaySettings
+from services.relay.state import (
+    STATE_TOPIC_CONFIGS,
+    TOPIC_INDEX,
+    HistoryCache,
+    Ref,
+    RelayRecord,
+    decode_route,
+    encode_route,
+    merge_by_timestamp,
+    topic_of,
+)
+
+log = get_logger("corridor.relay")
+
+SERVICE = "relay"
+SOURCE_HEADER = "corridor_relay_source"  # "<trade topic>:<partition>:<offset>" of the original record
+BACKFILL_HEADER = "corridor_relay_backfill"  # "true" on an earlier event sent to a party that joined later
+SIGNATURE_HEADER = "corridor_signature_verdict"  # certificate events: the signature check's verdict
+_TOPIC_ALREADY_EXISTS = 36
+
+
+class RelayError(RuntimeError):
+    """Something the relay cannot work around (the supervisor restarts it)."""
+
+
+@dataclass
+class RelayStats:
+    polls: int = 0
+    records: int = 0  # trade records taken in
+    relayed: int = 0  # records routed (committed)
+    deliveries: int = 0  # partner records committed (back-fills included)
+    backfilled: int = 0
+    skipped: int = 0  # undecodable records: routed to nobody
+    transactions: int = 0
+    aborted: int = 0
+    history_fetches: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Slot:
+    """Partition number ``partition`` of the trade topics, owned by this instance."""
+
+    partition: int
+    transactional_id: str
+    producer: AIOKafkaProducer
+    routes: dict[str, TradeRoute[Ref]] = field(default_factory=dict)
+    positions: dict[TopicPartition, int] = field(default_factory=dict)
+
+
+#: ``await verifier(event)``: the signature verdict header value of a certificate event, or None.
+Verifier = Callable[[TradeEvent], Awaitable[str | None]]
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.relay._on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.relay._on_assigned(set(assigned))
+
+
+class Relay:
+    def __init__(self, settings: RelaySettings, codec: Codec, verifier: Verifier | None = None) -> None:
+        self.settings = settings
+        self.codec = codec
+        self.verifier = verifier
+        self.group_id = settings.relay_group_id
+        self.state_topic = settings.state_topic
+        self.stats = RelayStats()
+        self.slots: dict[int, Slot] = {}
+        self.history = HistoryCache(settings.relay_history_cache)
+        self.partitions: int | None = None  # of each trade topic
+        self._lock = asyncio.Lock()
+        self._generation = 0  # bumped by every rebalance: a batch polled before one is dropped
+        self._fatal: BaseException | None = None
+        self._stopping = asyncio.Event()
+        self._known_topics: set[str] = set()
+        self._admin: AIOKafkaAdminClient | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._reader: AIOKafkaConsumer | None = None
+        self._started = False
+        self._lag_reported_at = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=s.bootstrap_servers, client_id="corridor-relay-admin"
+        )
+        await self._admin.start()
+        await self._ensure_state_topic()
+        self._known_topics = {t for t in await self._admin.list_topics() if partner_of_topic(t)}
+        self._reader = AIOKafkaConsumer(
+            bootstrap_servers=s.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=256 * 1024,
+            client_id=f"{self.group_id}-reader",
+        )
+        await self._reader.start()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.bootstrap_servers,
+            group_id=self.group_id,
+            group_instance_id=f"{self.group_id}-{s.relay_instance_id}",
+            client_id=f"{self.group_id}-{s.relay_instance_id}",
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            partition_assignment_strategy=(RangePartitionAssignor,),
+            session_timeout_ms=s.relay_session_timeout_ms,
+            heartbeat_interval_ms=max(1000, s.relay_session_timeout_ms // 4),
+        )
+        await self._consumer.start()
+        self._consumer.subscribe(list(TRADE_TOPICS), listener=_Listener(self))
+        self._started = True
+        log.info(
+            "relay_started",
+            group_id=self.group_id,
+            instance=s.relay_instance_id,
+            state_topic=self.state_topic,
+            partner_topics=len(self._known_topics),
+        )
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        async with self._lock:
+            for slot in list(self.slots.values()):
+                with suppress(Exception):
+                    await slot.producer.stop()
+            self.slots.clear()
+        for client in (self._consumer, self._reader):
+            if client is not None:
+                with suppress(Exception):
+                    await client.stop()
+        if self._admin is not None:
+            with suppress(Exception):
+                await self._admin.close()
+        self._started = False
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    @property
+    def ready(self) -> bool:
+        """Consuming, with every assigned partition number's slot open."""
+        if not self._started or self._fatal is not None or self._consumer is None:
+            return False
+        assigned = {tp.partition for tp in self._consumer.assignment()}
+        return bool(assigned) and assigned <= set(self.slots)
+
+    @property
+    def trades(self) -> int:
+        return sum(len(slot.routes) for slot in self.slots.values())
+
+    # -- topics ------------------------------------------------------------------------------------
+
+    async def _ensure_state_topic(self) -> None:
+        assert self._admin is not None
+        described = await self._admin.describe_topics(list(TRADE_TOPICS))
+        counts = {t["topic"]: len(t.get("partitions") or ()) for t in described}
+        if any(counts.get(topic, 0) == 0 for topic in TRADE_TOPICS):
+            raise RelayError(f"trade topics missing or without partitions: {counts}")
+        if len(set(counts.values())) != 1:
+            raise RelayError(f"the trade topics must have equal partition counts (one slot each): {counts}")
+        self.partitions = next(iter(counts.values()))
+        brokers = max(1, len((await self._admin.describe_cluster())["brokers"]))
+        existing = set(await self._admin.list_topics())
+        if self.state_topic not in existing:
+            rf = min(3, brokers)
+            configs = {**STATE_TOPIC_CONFIGS, "min.insync.replicas": str(2 if rf >= 3 else 1)}
+            response = await self._admin.create_topics(
+                [NewTopic(self.state_topic, self.partitions, rf, topic_configs=configs)]
+            )
+            for topic, code, message in response.topic_errors:
+                if code not in (0, _TOPIC_ALREADY_EXISTS):
+                    raise RelayError(f"could not create {topic}: error {code} {message or ''}")
+        described = await self._admin.describe_topics([self.state_topic])
+        have = len(described[0].get("partitions") or ()) if described else 0
+        if have < self.partitions:
+            raise RelayError(f"{self.state_topic} has {have} partitions, the trade topics {self.partitions}")
+
+    async def _partner_topic(self, partner_id: str) -> str:
+        topic = partner_topic(partner_id)
+        if topic not in self._known_topics:
+            assert self._admin is not None
+            created = await ensure_partner_topics(
+                self._admin, [partner_id], self.settings.relay_partner_partitions
+            )
+            if created:
+                log.info("partner_topic_created", topic=topic)
+            self._known_topics.add(topic)
+        return topic
+
+    # -- rebalancing -------------------------------------------------------------------------------
+
+    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Eager rebalancing revokes everything before every assignment: keep the slots (a kept slot
+        # must not restore again); only stop relaying what was polled before the rebalance.
+        async with self._lock:
+            self._generation += 1
+            log.info("partitions_revoked", partitions=len(revoked))
+
+    async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        try:
+            async with self._lock:
+                self._generation += 1
+                numbers: dict[int, set[str]] = {}
+                for tp in assigned:
+                    numbers.setdefault(tp.partition, set()).add(tp.topic)
+                partial = {p: sorted(t) for p, t in numbers.items() if t != set(TRADE_TOPICS)}
+                if partial:
+                    raise RelayError(
+                        f"partition numbers assigned without all three trade topics: {partial}; every "
+                        "relay instance must subscribe to the same topics with the range assignor"
+                    )
+                for p in sorted(set(self.slots) - set(numbers)):
+                    slot = self.slots.pop(p)
+                    self.history.forget_partition(p)
+                    with suppress(Exception):
+                        await slot.producer.stop()
+                    log.info("slot_closed", partition=p)
+                for p in sorted(set(numbers) - set(self.slots)):
+                    self.slots[p] = await self._open_slot(p)
+                assert self._consumer is not None
+                for slot in self.slots.values():
+                    for tp, position in slot.positions.items():
+                        self._consumer.seek(tp, position)
+                log.info("partitions_assigned", partitions=len(assigned), slots=sorted(self.slots))
+        except BaseException as exc:
+            # aiokafka logs and swallows listener errors: hand it to the main loop.
+            self._fatal = exc
+            log.error("assignment_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def _open_slot(self, p: int) -> Slot:
+        """Fence the slot's earlier owner, then read its committed offsets and its state."""
+        s = self.settings
+        started = time.monotonic()
+        transactional_id = f"{s.transactional_id_prefix}-{p}"
+        producer = AIOKafkaProducer(
+            bootstrap_servers=s.bootstrap_servers,
+            transactional_id=transactional_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+            max_batch_size=256 * 1024,
+            request_timeout_ms=30_000,
+            transaction_timeout_ms=s.relay_transaction_timeout_ms,
+            client_id=f"{self.group_id}-{s.relay_instance_id}-p{p}",
+        )
+        # InitProducerId: aborts the transaction a crashed or fenced owner left open, and from now on
+        # refuses that owner's commits; only then are the offsets and the state final.
+        await producer.start()
+        slot = Slot(p, transactional_id, producer)
+        try:
+            assert self._admin is not None and self._reader is not None
+            tps = [TopicPartition(topic, p) for topic in TRADE_TOPICS]
+            beginnings = await self._list_offsets(tps, earliest=True)
+            committed = await self._admin.list_consumer_group_offsets(self.group_id, partitions=tps)
+            for tp in tps:
+                found = committed.get(tp)
+                slot.positions[tp] = (
+                    found.offset if found is not None and found.offset >= 0 else beginnings[tp]
+                )
+            slot.routes = await self._restore(p)
+        except BaseException:
+            with suppress(Exception):
+                await producer.stop()
+            raise
+        log.info(
+            "slot_opened",
+            partition=p,
+            transactional_id=slot.transactional_id,
+            trades=len(slot.routes),
+            positions={tp.topic: o for tp, o in slot.positions.items()},
+            seconds=round(time.monotonic() - started, 3),
+        )
+        return slot
+
+    async def _restore(self, p: int) -> dict[str, TradeRoute[Ref]]:
+        """Read partition ``p`` of the state topic to its end (read_committed: committed state only)."""
+        assert self._reader is not None
+        tp = TopicPartition(self.state_topic, p)
+        begin = (await self._list_offsets([tp], earliest=True))[tp]
+        end = (await self._list_offsets([tp], earliest=False))[tp]
+        routes: dict[str, TradeRoute[Ref]] = {}
+        if end <= begin:
+            return routes
+        self._reader.assign([tp])
+        self._reader.seek(tp, begin)
+        while await self._reader.position(tp) < end:
+            batch = await self._reader.getmany(tp, timeout_ms=1000)
+            for record in batch.get(tp, []):
+                if record.key is None:
+                    continue
+                key = record.key.decode()
+                if record.value is None:
+                    routes.pop(key, None)
+                else:
+                    routes[key] = decode_route(record.value)
+        return routes
+
+    async def _list_offsets(self, tps: list[TopicPartition], *, earliest: bool) -> dict[TopicPartition, int]:
+        """First offsets, or read_committed end offsets (the last stable offset), asking each
+        partition's leader directly (the consumer's own lookup waits for its fetcher)."""
+        assert self._admin is not None
+        client = self._admin._client
+        by_leader: dict[int, list[TopicPartition]] = {}
+        for tp in tps:
+            leader = client.cluster.leader_for_partition(tp)
+            if leader is None or leader < 0:
+                await client.force_metadata_update()
+                leader = client.cluster.leader_for_partition(tp)
+            if leader is None or leader < 0:
+                raise RelayError(f"no leader for {tp.topic}:{tp.partition}")
+            by_leader.setdefault(leader, []).append(tp)
+        found: dict[TopicPartition, int] = {}
+        when = -2 if earliest else -1
+        for leader, wanted in by_leader.items():
+            topics: dict[str, list[tuple[int, int]]] = {}
+            for tp in wanted:
+                topics.setdefault(tp.topic, []).append((tp.partition, when))
+            request = OffsetRequest(-1, 1, list(topics.items()))  # replica -1, isolation read_committed
+            response = await client.send(leader, request)
+            for topic, partitions in response.topics:
+                for partition, error_code, *rest in partitions:
+                    if error_code != 0:
+                        raise RelayError(f"ListOffsets {topic}:{partition} failed with error {error_code}")
+                    found[TopicPartition(topic, partition)] = rest[1]  # (timestamp, offset, …)
+        return found
+
+    # -- relaying ------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Relay until stopped; raises on anything that needs a fresh start (the supervisor's job)."""
+        assert self._consumer is not None
+        while not self._stopping.is_set():
+            if self._fatal is not None:
+                raise self._fatal
+            generation = self._generation
+            batch = await self._consumer.getmany(
+                timeout_ms=500, max_records=self.settings.relay_batch_max_records
+            )
+            self.stats.polls += 1
+            if not batch:
+                self._report_lag()
+                continue
+            async with self._lock:
+                if self._fatal is not None:
+                    raise self._fatal
+                if generation != self._generation:
+                    # Polled across a rebalance: drop it and read again from our own positions.
+                    self._rewind(batch)
+                    continue
+                by_slot: dict[int, list[list[ConsumerRecord[bytes, bytes]]]] = {}
+                for tp, records in batch.items():
+                    by_slot.setdefault(tp.partition, []).append(records)
+                for p in sorted(by_slot):
+                    slot = self.slots.get(p)
+                    if slot is None:
+                        continue  # not ours any more
+                    await self._relay_slot(slot, list(merge_by_timestamp(by_slot[p])))
+            self._report_lag()
+
+    def _rewind(self, batch: dict[TopicPartition, Any]) -> None:
+        assert self._consumer is not None
+        assignment = self._consumer.assignment()
+        for tp in batch:
+            slot = self.slots.get(tp.partition)
+            if slot is not None and tp in assignment and tp in slot.positions:
+                self._consumer.seek(tp, slot.positions[tp])
+
+    async def _relay_slot(self, slot: Slot, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Relay one slot's records in one transaction."""
+        todo = [r for r in records if r.offset >= slot.positions.get(TopicPartition(r.topic, r.partition), 0)]
+        if not todo:
+            return
+        producer = slot.producer
+        positions: dict[TopicPartition, int] = {}
+        changed: dict[str, TradeRoute[Ref]] = {}
+        sent: list[tuple[str, str, bool]] = []  # (partner topic, event type, back-fill) per delivery
+        relayed = skipped = 0
+        await producer.begin_transaction()
+        committed = False
+        try:
+            futures = []
+            for record in todo:
+                tp = TopicPartition(record.topic, record.partition)
+                positions[tp] = record.offset + 1
+                metrics.EVENTS_IN.labels(SERVICE, record.topic, _type_of(record)).inc()
+                current = await self._relay_record(record)
+                if current is None:
+                    skipped += 1
+                    continue
+                relayed += 1
+                ref = (TOPIC_INDEX[record.topic], record.offset)
+                self.history.put(slot.partition, ref, current)
+                key = current.key.decode()
+                before = changed.get(key) or slot.routes.get(key)
+                after, deliveries = route(before, ref, current.parties)
+                changed[key] = after
+                for delivery in deliveries:
+                    if delivery.ref == ref:
+                        out = current
+                    else:
+                        out = await self._history_record(slot.partition, delivery.ref)
+                    topic = await self._partner_topic(delivery.partner_id)
+                    headers = list(out.headers)
+                    if delivery.backfill:
+                        headers.append((BACKFILL_HEADER, b"true"))
+                    futures.append(
+                        await producer.send(
+                            topic,
+                            key=out.key,
+                            value=out.value,
+                            headers=headers,
+                            timestamp_ms=out.timestamp_ms,
+                        )
+                    )
+                    sent.append((topic, out.event_type, delivery.backfill))
+            for key, trade_route in changed.items():
+                futures.append(
+                    await producer.send(
+                        self.state_topic,
+                        key=key.encode(),
+                        value=encode_route(trade_route),
+                        partition=slot.partition,
+                    )
+                )
+            await asyncio.gather(*futures)
+            await producer.send_offsets_to_transaction(positions, self.group_id)
+            await producer.commit_transaction()
+            committed = True
+        finally:
+            if not committed:
+                self.stats.aborted += 1
+                metrics.ERRORS.labels(SERVICE, "transaction_aborted").inc()
+                with suppress(Exception):
+                    await producer.abort_transaction()
+        slot.routes.update(changed)
+        slot.positions.update(positions)
+        now_ms = metrics.now_ms()
+        for record in todo:
+            metrics.observe_e2e(
+                SERVICE, record.topic, metrics.header_ms(record.headers, metrics.PUBLISHED_MS_HEADER), now_ms
+            )
+        for topic, event_type, backfill in sent:
+            metrics.EVENTS_OUT.labels(SERVICE, topic, event_type).inc()
+            self.stats.backfilled += backfill
+        self.stats.transactions += 1
+        self.stats.records += len(todo)
+        self.stats.relayed += relayed
+        self.stats.skipped += skipped
+        self.stats.deliveries += len(sent)
+
+    async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> TradeEvent | None:
+        """The record's event, or None when it can never be decoded (it is then routed to nobody)."""
+        if record.key is None or record.value is None:
+            reason: str = "a record without key or value"
+        else:
+            try:
+                return await self.codec.decode(record.value)
+            except (WireFormatError, ValidationError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            except RegistryError as exc:
+                if exc.status != 404:
+                    raise  # the registry is in trouble: retry later, never skip
+                reason = str(exc)
+        metrics.ERRORS.labels(SERVICE, "undecodable").inc()
+        log.warning(
+            "record_skipped",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=reason[:500],
+        )
+        return None
+
+    async def _relay_record(self, record: ConsumerRecord[bytes, bytes]) -> RelayRecord | None:
+        event = await self._decode(record)
+        if event is None:
+            return None
+        return RelayRecord(
+            key=record.key,
+            value=record.value,
+            timestamp_ms=record.timestamp,
+            headers=await self._headers(record, event),
+            parties=frozenset(parties_of(event)),
+            event_type=type(event).__name__,
+        )
+
+    async def _headers(
+        self, record: ConsumerRecord[bytes, bytes], event: TradeEvent
+    ) -> tuple[tuple[str, bytes], ...]:
+        headers = [(k, v) for k, v in record.headers or () if v is not None]
+        headers.append((SOURCE_HEADER, f"{record.topic}:{record.partition}:{record.offset}".encode()))
+        if self.verifier is not None:
+            verdict = await self.verifier(event)
+            if verdict is not None:
+                headers.append((SIGNATURE_HEADER, verdict.encode()))
+        return tuple(headers)
+
+    async def _history_record(self, partition: int, ref: Ref) -> RelayRecord:
+        """An earlier event of a trade, for a back-fill: from memory, else read again from its topic."""
+        cached = self.history.get(partition, ref)
+        if cached is not None:
+            return cached
+        assert self._reader is not None
+        tp = TopicPartition(topic_of(ref), partition)
+        self.stats.history_fetches += 1
+        self._reader.assign([tp])
+        self._reader.seek(tp, ref[1])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            batch = await self._reader.getmany(tp, timeout_ms=1000)
+            for record in batch.get(tp, []):
+                if record.offset < ref[1]:
+                    continue
+                if record.offset > ref[1]:
+                    raise RelayError(f"{tp.topic}:{partition}:{ref[1]} is gone (next record {record.offset})")
+                relayed = await self._relay_record(record)
+                if relayed is None:
+                    raise RelayError(f"{tp.topic}:{partition}:{ref[1]} was relayed but cannot be decoded now")
+                self.history.put(partition, ref, relayed)
+                return relayed
+        raise RelayError(f"timed out reading {tp.topic}:{partition}:{ref[1]} for a back-fill")
+
+    def _report_lag(self, every_s: float = 1.0) -> None:
+        now = time.monotonic()
+        if self._consumer is None or now - self._lag_reported_at < every_s:
+            return
+        self._lag_reported_at = now
+        lags: dict[tuple[str, int], int] = {}
+        for slot in self.slots.values():
+            for tp, position in slot.positions.items():
+                high = self._consumer.highwater(tp)
+                if high is not None:
+                    lags[(tp.topic, tp.partition)] = high - position
+        metrics.set_lag(SERVICE, self.group_id, lags)
+
+    def lag(self) -> int | None:
+        """Records not relayed yet on the owned partitions (None before the first fetch)."""
+        if self._consumer is None:
+            return None
+        total, known = 0, False
+        for slot in self.slots.values():
+            for tp, position in slot.positions.items():
+                high = self._consumer.highwater(tp)
+                if high is not None:
+                    known = True
+                    total += max(0, high - position)
+        return total if known else None
+
+
+def _type_of(record: ConsumerRecord[bytes, bytes]) -> str:
+    return metrics.short_type(metrics.header_value(record.headers, "ce_type"))

@@ -1,0 +1,61 @@
+"""Relay settings from the environment (prefix ``CORRIDOR_``); flags of ``python -m services.relay`` win.
+
+``CORRIDOR_BOOTSTRAP_SERVERS`` (the internal listener) and ``CORRIDOR_SCHEMA_REGISTRY_URL`` are shared
+with every service. ``CORRIDOR_DATABASE_URL`` is optional: with it, the relay checks certificate
+signatures against the authorities' registered keys and says so in a header; without it, it relays
+certificates without a verdict.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_SCHEMA_REGISTRY_URL
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8084
+DEFAULT_GROUP_ID = "corridor-relay"
+
+_IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
+_NAME = r"^[A-Za-z0-9._-]{1,200}$"
+
+
+class RelaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CORRIDOR_", extra="ignore")
+
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
+    schema_registry_url: str = DEFAULT_SCHEMA_REGISTRY_URL
+    database_url: str | None = None
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    #: Consumer group of the trade topics; also the default prefix of the transactional ids and of the
+    #: state topic, so two relays with different groups never fence each other.
+    relay_group_id: str = Field(default=DEFAULT_GROUP_ID, pattern=_NAME)
+    #: This instance's name in the group (static membership: a restarted instance takes its partitions
+    #: back at once instead of after the session timeout). Unique per running instance.
+    relay_instance_id: str = Field(default="1", pattern=_NAME)
+    #: Transactional ids are ``<prefix>-<partition>``: one per partition number of the trade topics, so
+    #: whichever instance owns partition p fences any earlier owner of it (default: the group id).
+    relay_transactional_id_prefix: str | None = Field(default=None, pattern=_NAME)
+    #: Compacted topic of each trade's parties and relayed events (default ``<group>.state.v1``).
+    relay_state_topic: str | None = Field(default=None, pattern=_NAME)
+    #: Partitions of a partner topic created by the relay (key = trade id).
+    relay_partner_partitions: int = Field(default=6, ge=1, le=100)
+    #: Records per poll; one transaction per trade-topic partition number per poll.
+    relay_batch_max_records: int = Field(default=500, ge=1)
+    #: Raw records kept in memory for back-fills (older ones are fetched from the trade topics again).
+    relay_history_cache: int = Field(default=20_000, ge=0)
+    relay_session_timeout_ms: int = Field(default=10_000, ge=6_000)
+    relay_transaction_timeout_ms: int = Field(default=60_000, ge=1_000)
+    #: PostgreSQL schema of the authorities' keys (services/core/signatures.py), with the partners.
+    relay_partners_schema: str = Field(default="partners", pattern=_IDENTIFIER)
+
+    @property
+    def transactional_id_prefix(self) -> str:
+        return self.relay_transactional_id_prefix or self.relay_group_id
+
+    @property
+    def state_topic(self) -> str:
+        return self.relay_state_topic or f"{self.relay_group_id}.state.v1"

@@ -1,0 +1,335 @@
+"""``PartnerConsumer``: at-least-once, commit-after-handling reading of a partner topic.
+
+Commit rule: a record counts as handled when the caller asks for the next one (``async for`` does
+that when the loop body finished), or when the handler of :meth:`PartnerConsumer.run` returned, or
+when the ``async with`` block ends without an exception (so ``break`` after handling an event is fine).
+Handled offsets are committed before the consumer waits for new records and at least every
+``commit_interval_s`` while records flow, so an idle consumer has committed everything it handled.
+After a crash the records not committed yet come again: handlers should be idempotent (every event
+carries its ``event_id``, the CloudEvents ``ce_id``).
+
+Records are read with ``isolation_level=read_committed``: the relay writes partner topics in Kafka
+transactions, and records of an aborted transaction are never handed out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from services.core.codec import Codec
+from services.core.domain.base import TradeEvent
+from services.core.envelope import CloudEvent
+from services.core.registry_client import RegistryClient
+from services.core.routing import group_prefix, partner_topic
+
+log = logging.getLogger("corridor.sdk")
+
+BACKFILL_HEADER = "corridor_relay_backfill"  # an earlier event of a trade you joined later
+SIGNATURE_HEADER = "corridor_signature_verdict"  # certificates: the relay's check of the issuer's signature
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+
+
+class UndecodableRecord(Exception):
+    """A record of your topic that is not a Corridor event this SDK knows (its offset is not committed)."""
+
+    def __init__(self, record: ConsumerRecord[bytes, bytes], cause: BaseException) -> None:
+        where = f"{record.topic}:{record.partition}:{record.offset}"
+        super().__init__(f"{where} cannot be decoded: {type(cause).__name__}: {cause}")
+        self.record = record
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class PartnerRecord:
+    """One event of your topic with where it was and what came with it."""
+
+    topic: str
+    partition: int
+    offset: int
+    trade_id: uuid.UUID
+    event: TradeEvent
+    cloudevent: CloudEvent
+    headers: dict[str, str]
+    timestamp_ms: int
+
+    @property
+    def backfill(self) -> bool:
+        """An earlier event of a trade you joined later (e.g. the order, sent to the carrier)."""
+        return self.headers.get(BACKFILL_HEADER) == "true"
+
+    @property
+    def signature_verdict(self) -> str | None:
+        """For certificates: ``valid``, ``tampered``, ``unknown_signer``, ``revoked``, ``unsigned`` …"""
+        return self.headers.get(SIGNATURE_HEADER)
+
+
+Handler = Callable[[PartnerRecord], Awaitable[None]]
+
+
+class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: PartnerConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.owner._on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
+class PartnerConsumer:
+    """Reads ``partner.<partner_id>.v1`` in consumer group ``group`` (which must start with
+    ``<partner_id>.``: the broker refuses any other), as the SCRAM user ``username``.
+
+    ``async for event in consumer`` yields typed events; ``async for record in consumer.records()``
+    yields :class:`PartnerRecord` (event plus offset, CloudEvents attributes and headers);
+    ``await consumer.run(handler)`` calls ``handler(record)`` for each. ``ssl_context`` switches to
+    SASL_SSL for a broker listener with TLS. ``start_from`` is where a new group starts: the whole
+    history (``earliest``, default) or new events only (``latest``).
+    """
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        username: str,
+        password: str,
+        partner_id: str,
+        registry_url: str,
+        group: str,
+        ssl_context: ssl.SSLContext | None = None,
+        start_from: str = "earliest",
+        on_undecodable: str = "raise",
+        commit_interval_s: float = 1.0,
+        max_poll_records: int = 100,
+        **consumer_overrides: Any,
+    ) -> None:
+        prefix = group_prefix(partner_id)
+        if not group.startswith(prefix) or group == prefix:
+            raise ValueError(
+                f"consumer group {group!r}: the broker lets partner {partner_id!r} use only groups named "
+                f"{prefix}<something>, e.g. {prefix}erp"
+            )
+        if on_undecodable not in ("raise", "skip"):
+            raise ValueError("on_undecodable is 'raise' or 'skip'")
+        if start_from not in ("earliest", "latest"):
+            raise ValueError("start_from is 'earliest' or 'latest'")
+        self.partner_id = partner_id
+        self.topic = partner_topic(partner_id)
+        self.group = group
+        self.on_undecodable = on_undecodable
+        self.commit_interval_s = commit_interval_s
+        self.max_poll_records = max_poll_records
+        self._registry = RegistryClient(registry_url)
+        self._codec = Codec(self._registry, auto_register=False)
+        self._consumer = AIOKafkaConsumer(**self.kafka_config(
+            bootstrap=bootstrap, username=username, password=password, group=group,
+            ssl_context=ssl_context, start_from=start_from, **consumer_overrides,
+        ))  # fmt: skip
+        self._buffer: deque[ConsumerRecord[bytes, bytes]] = deque()
+        self._handed_out: ConsumerRecord[bytes, bytes] | None = None  # not handled until the next ask
+        self._done: dict[TopicPartition, int] = {}  # next offset to commit, per partition
+        self._committed: dict[TopicPartition, int] = {}
+        self._last_commit = time.monotonic()
+        self._started = False
+
+    @staticmethod
+    def kafka_config(
+        *,
+        bootstrap: str,
+        username: str,
+        password: str,
+        group: str,
+        ssl_context: ssl.SSLContext | None = None,
+        start_from: str = "earliest",
+        **overrides: Any,
+    ) -> dict[str, Any]:
+        """aiokafka consumer settings of a partner (also what any other Kafka client needs)."""
+        config: dict[str, Any] = {
+            "bootstrap_servers": bootstrap,
+            "security_protocol": "SASL_SSL" if ssl_context is not None else "SASL_PLAINTEXT",
+            "sasl_mechanism": SCRAM_MECHANISM,
+            "sasl_plain_username": username,
+            "sasl_plain_password": password,
+            "group_id": group,
+            "enable_auto_commit": False,
+            "auto_offset_reset": start_from,
+            "isolation_level": "read_committed",
+            "client_id": f"corridor-sdk-{group}",
+        }
+        if ssl_context is not None:
+            config["ssl_context"] = ssl_context
+        config.update(overrides)
+        return config
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._consumer.subscribe([self.topic], listener=_Revocations(self))
+        self._started = True
+
+    async def stop(self, *, handled: bool = False) -> None:
+        """Commit what was handled (with ``handled``: the record in hand too) and leave the group."""
+        try:
+            if self._started:
+                if handled:
+                    self._mark_done()
+                await self.commit()
+        finally:
+            self._started = False
+            await self._consumer.stop()
+            await self._registry.close()
+
+    async def __aenter__(self) -> PartnerConsumer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        await self.stop(handled=exc_type is None)
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[TradeEvent]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[TradeEvent]:
+        while True:
+            yield (await self.next_record()).event
+
+    async def records(self) -> AsyncIterator[PartnerRecord]:
+        """The records with their metadata; each is committed once the next is asked for."""
+        while True:
+            yield await self.next_record()
+
+    async def run(
+        self, handler: Handler, *, max_records: int | None = None, idle_timeout: float | None = None
+    ) -> int:
+        """Call ``handler`` for each record, committing what it finished; returns how many it handled.
+
+        Stops after ``max_records``, or when no record came for ``idle_timeout`` seconds. A handler
+        exception propagates; the record it failed on is not committed.
+        """
+        handled = 0
+        while max_records is None or handled < max_records:
+            try:
+                if idle_timeout is None:
+                    record = await self.next_record()
+                else:
+                    record = await asyncio.wait_for(self.next_record(), idle_timeout)
+            except TimeoutError:
+                break
+            try:
+                await handler(record)
+            except BaseException:
+                self._redeliver_handed_out()
+                raise
+            self._mark_done()
+            handled += 1
+        await self.commit()
+        return handled
+
+    async def next_record(self) -> PartnerRecord:
+        """The next record; the one handed out before counts as handled from now on."""
+        self._mark_done()
+        while True:
+            if not self._buffer:
+                await self.commit()  # before waiting: an idle consumer has committed all it handled
+                while not self._buffer:
+                    batches = await self._consumer.getmany(timeout_ms=1000, max_records=self.max_poll_records)
+                    for records in batches.values():
+                        self._buffer.extend(records)
+            elif time.monotonic() - self._last_commit >= self.commit_interval_s:
+                await self.commit()
+            record = self._buffer[0]
+            try:
+                decoded = await self._decode(record)
+            except UndecodableRecord:
+                if self.on_undecodable == "raise":
+                    raise  # left in the buffer: asking again raises again, nothing is skipped silently
+                log.warning(
+                    "skipping undecodable record %s:%s:%s", record.topic, record.partition, record.offset
+                )
+                self._buffer.popleft()
+                self._handed_out = record
+                self._mark_done()
+                continue
+            self._buffer.popleft()
+            self._handed_out = record
+            return decoded
+
+    async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> PartnerRecord:
+        try:
+            if record.value is None:
+                raise ValueError("a record without value")
+            event = await self._codec.decode(record.value)
+            headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or () if v is not None}
+            cloudevent = CloudEvent.from_headers([(k, v) for k, v in record.headers or () if v is not None])
+        except Exception as exc:
+            if isinstance(exc, OSError) or type(exc).__module__.startswith("httpx"):
+                raise  # the registry is unreachable: not the record's fault
+            raise UndecodableRecord(record, exc) from exc
+        return PartnerRecord(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            trade_id=event.trade_id,
+            event=event,
+            cloudevent=cloudevent,
+            headers=headers,
+            timestamp_ms=record.timestamp,
+        )
+
+    # -- committing -----------------------------------------------------------------------------------
+
+    def _mark_done(self) -> None:
+        record, self._handed_out = self._handed_out, None
+        if record is not None:
+            self._done[TopicPartition(record.topic, record.partition)] = record.offset + 1
+
+    def _redeliver_handed_out(self) -> None:
+        """The record in hand failed: read it (and what followed it in its partition) again."""
+        record, self._handed_out = self._handed_out, None
+        if record is None:
+            return
+        tp = TopicPartition(record.topic, record.partition)
+        self._buffer = deque(r for r in self._buffer if TopicPartition(r.topic, r.partition) != tp)
+        self._consumer.seek(tp, record.offset)
+
+    async def commit(self) -> None:
+        """Commit the offsets of the records handled so far (no-op when there is nothing new)."""
+        assignment = self._consumer.assignment()
+        todo = {tp: o for tp, o in self._done.items() if self._committed.get(tp) != o and tp in assignment}
+        self._last_commit = time.monotonic()
+        if todo:
+            await self._consumer.commit(todo)
+            self._committed.update(todo)
+
+    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Before the group moves partitions: commit what was handled, forget what was not handed out."""
+        todo = {tp: o for tp, o in self._done.items() if tp in revoked and self._committed.get(tp) != o}
+        if todo:
+            try:
+                await self._consumer.commit(todo)
+                self._committed.update(todo)
+            except Exception as exc:  # the next owner re-reads them: at least once
+                log.warning("commit before rebalance failed: %s", exc)
+        self._buffer = deque(r for r in self._buffer if TopicPartition(r.topic, r.partition) not in revoked)
+        for tp in revoked:
+            self._done.pop(tp, None)
+            self._committed.pop(tp, None)
+
+    @property
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._consumer.assignment())
