@@ -1,6 +1,7 @@
 """Fixtures of the monitor's tests: a ledger and a monitor of their own over the shared stack.
 
-Isolation on a shared stack: the ledger started here has its own consumer group (starting at the end of
+Each test module gets its own ledger and monitor (module-scoped: they stop when the module is done, not
+at the end of the session). Isolation on a shared stack: the ledger started here has its own consumer group (starting at the end of
 the topics) and its own PostgreSQL schemas (dropped afterwards); the monitor reads that schema and
 watches that group as "the ledger". Stories are published with fresh trade ids.
 
@@ -49,7 +50,7 @@ ATTEMPTS = 3
 REFRESH_S = 1.0
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def monitor_world(stack: Any) -> AsyncIterator[World]:
     """A ledger (own group and schemas) and a monitor watching it, both ready."""
     setup = LedgerSetup(unique("it-monitor-ledger"), unique("ledger_mon"), unique("partners_mon"))
@@ -85,13 +86,13 @@ async def monitor_world(stack: Any) -> AsyncIterator[World]:
         await drop_schemas(stack.database_url, setup.db_schema, setup.partners_schema)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def monitor_http(monitor_world: World) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=monitor_world.url, timeout=30) as http:
         yield http
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def trade_producer(stack: Any) -> AsyncIterator[TradeProducer]:
     """``services.core.kafka.TradeProducer`` (acks=all) on the stack's registry."""
     registry = RegistryClient(stack.schema_registry_url)
@@ -107,7 +108,7 @@ async def _overview(http: httpx.AsyncClient, group: str) -> dict[str, Any]:
     return overview
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def produced(
     stack: Any, monitor_world: World, monitor_http: httpx.AsyncClient, trade_producer: TradeProducer
 ) -> Produced:
