@@ -1,9 +1,10 @@
 """Fixtures of the monitor's tests: a ledger and a monitor of their own over the shared stack.
 
 Each test module gets its own ledger and monitor (module-scoped: they stop when the module is done, not
-at the end of the session). Isolation on a shared stack: the ledger started here has its own consumer group (starting at the end of
-the topics) and its own PostgreSQL schemas (dropped afterwards); the monitor reads that schema and
-watches that group as "the ledger". Stories are published with fresh trade ids.
+at the end of the session). Isolation on a shared stack: the ledger started here has its own consumer
+group (starting at the end of the topics) and its own PostgreSQL schemas (dropped afterwards); the
+monitor reads that schema and watches that group as "the ledger". Stories are published with fresh
+trade ids.
 
 Exact numbers on a shared cluster: ``produced`` publishes a known set of events and checks that the
 end offsets the monitor reported moved by exactly that many on exactly those partitions. When
