@@ -9,6 +9,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from services.core.routing import partner_of_topic
 from services.core.topics import TRADE_TOPICS
 from services.monitor.kafka_source import GroupInfo
 from services.monitor.stats import group_lag, total_lag
@@ -16,17 +17,20 @@ from services.monitor.stats import group_lag, total_lag
 DLQ_TOPIC = "trade.dlq.v1"
 RETRY_PREFIX = "trade.retry."
 
-KIND_ORDER = {"trade": 0, "retry": 1, "dlq": 2, "other": 3}
+KIND_ORDER = {"trade": 0, "retry": 1, "dlq": 2, "partner": 3, "other": 4}
 
 
 def topic_kind(name: str) -> str:
-    """``trade`` (the three trade topics), ``retry``, ``dlq`` (the ledger's), else ``other``."""
+    """``trade`` (the three trade topics), ``retry``, ``dlq`` (the ledger's), ``partner`` (the relay's
+    ``partner.<id>.v1``), else ``other``."""
     if name in TRADE_TOPICS:
         return "trade"
     if name == DLQ_TOPIC:
         return "dlq"
     if name.startswith(RETRY_PREFIX):
         return "retry"
+    if partner_of_topic(name) is not None:
+        return "partner"
     return "other"
 
 

@@ -229,12 +229,14 @@
     trade: ["#0f7b5f", "#d8f0e8"],
     retry: ["#d98e04", "#fdf0d5"],
     dlq: ["#c8102e", "#fbe0e4"],
+    partner: ["#2f6fdf", "#e3ecfc"],
     other: ["#98a2b3", "#eef0f3"],
   };
 
   function renderTopics(all) {
     const body = document.querySelector("#topics tbody");
-    const busy = (t) => t.kind !== "other" || t.history.some((p) => p[1] > 0);
+    // partner and other topics only while they receive records (there is one per partner)
+    const busy = (t) => !["partner", "other"].includes(t.kind) || t.history.some((p) => p[1] > 0);
     const topics = state.showOtherTopics ? all : all.filter(busy);
     const hidden = all.length - topics.length;
     const rows = topics.map((t) => {
@@ -265,7 +267,7 @@
           state.showOtherTopics = !state.showOtherTopics;
           if (state.last) renderTopics(state.last.topics);
         },
-        text: state.showOtherTopics ? "hide idle topics" : `show ${hidden} idle topic${hidden === 1 ? "" : "s"} outside the backbone`,
+        text: state.showOtherTopics ? "hide idle topics" : `show ${hidden} idle partner and other topic${hidden === 1 ? "" : "s"}`,
       });
       rows.push(el("tr", {}, el("td", { colspan: 7, class: "more" }, toggle)));
     }

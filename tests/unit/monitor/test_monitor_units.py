@@ -219,20 +219,30 @@ def test_the_dead_letter_contract_matches_the_ledgers() -> None:
 
 
 def test_topic_kinds_and_order() -> None:
-    names = ["zzz", "trade.dlq.v1", "trade.retry.5s.v1", "trade.certificates.v1", "trade.orders.v1"]
+    names = [
+        "zzz",
+        "partner.tdap.v1",
+        "trade.dlq.v1",
+        "trade.retry.5s.v1",
+        "trade.certificates.v1",
+        "trade.orders.v1",
+    ]
     assert sorted(names, key=topic_sort_key) == [
         "trade.orders.v1",
         "trade.certificates.v1",
         "trade.retry.5s.v1",
         "trade.dlq.v1",
+        "partner.tdap.v1",
         "zzz",
     ]
-    assert [topic_kind(n) for n in ("trade.shipments.v1", "trade.dlq.v1", "trade.retry.5m.v1", "x")] == [
-        "trade",
-        "dlq",
-        "retry",
-        "other",
-    ]
+    kinds = (
+        "trade.shipments.v1",
+        "trade.dlq.v1",
+        "trade.retry.5m.v1",
+        "partner.sgs-pakistan.v1",
+        "partner.x",
+    )
+    assert [topic_kind(n) for n in kinds] == ["trade", "dlq", "retry", "partner", "other"]
 
 
 def test_group_row_groups_partitions_by_topic() -> None:
