@@ -332,3 +332,34 @@ class TradeConsumer:
     async def _commit(self, tp: TopicPartition, offset: int) -> None:
         # Kafka's committed offset is the *next* record to read.
         await self._consumer.commit({tp: offset + 1})
+
+
+async def end_offsets(bootstrap_servers: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+    """The end offset of every partition of ``topics`` now: where the next records will be written."""
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap_servers)  # no group: reads nothing
+    await consumer.start()
+    try:
+        parts = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        if not parts:
+            raise LookupError(f"topics {list(topics)} have no partitions (do they exist?)")
+        offsets: dict[TopicPartition, int] = await consumer.end_offsets(parts)
+        return offsets
+    finally:
+        await consumer.stop()
+
+
+async def start_group_at(bootstrap_servers: str, group_id: str, offsets: dict[TopicPartition, int]) -> None:
+    """Commit ``offsets`` for a new consumer group, so that it starts there instead of at the start.
+
+    Reading "what was produced after this moment" this way skips history — including records of other
+    clients that a reader cannot decode.
+    """
+    committer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group_id, enable_auto_commit=False
+    )
+    await committer.start()
+    try:
+        committer.assign(list(offsets))
+        await committer.commit(offsets)
+    finally:
+        await committer.stop()

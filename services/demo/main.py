@@ -15,12 +15,19 @@ import uuid
 from typing import Any
 
 import click
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from services.core.codec import Codec
 from services.core.envelope import REQUIRED_HEADERS
 from services.core.evolution import TRADE_SUBJECT_LEVEL, register_all
-from services.core.kafka import Published, TradeConsumer, TradeProducer, TradeRecord
+from services.core.kafka import (
+    Published,
+    TradeConsumer,
+    TradeProducer,
+    TradeRecord,
+    end_offsets,
+    start_group_at,
+)
 from services.core.registry_client import RegistryClient
 from services.core.schemas import catalog
 from services.core.settings import get_settings
@@ -58,29 +65,12 @@ async def publish_story(story: Story, bootstrap_servers: str, registry: Registry
 
 async def topic_ends(bootstrap_servers: str) -> dict[TopicPartition, int]:
     """The end offset of every trade topic partition now (where records produced next will go)."""
-    consumer = AIOKafkaConsumer(*TRADE_TOPICS, bootstrap_servers=bootstrap_servers)  # no group: reads nothing
-    await consumer.start()
     try:
-        parts = [TopicPartition(t, p) for t in TRADE_TOPICS for p in consumer.partitions_for_topic(t) or ()]
-        if not parts:
-            raise click.ClickException(
-                f"the trade topics {TRADE_TOPICS} have no partitions; is the stack up?"
-            )
-        return await consumer.end_offsets(parts)
-    finally:
-        await consumer.stop()
-
-
-async def _start_group_at(bootstrap_servers: str, group: str, offsets: dict[TopicPartition, int]) -> None:
-    committer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
-    await committer.start()
-    try:
-        committer.assign(list(offsets))
-        await committer.commit(offsets)
-    finally:
-        await committer.stop()
+        return await end_offsets(bootstrap_servers, TRADE_TOPICS)
+    except LookupError:
+        raise click.ClickException(
+            f"the trade topics {TRADE_TOPICS} have no partitions; is the stack up?"
+        ) from None
 
 
 async def read_back(
@@ -100,7 +90,7 @@ async def read_back(
     expected = {str(e.event_id) for e in story.events}
     group = f"corridor-demo-timeline-{uuid.uuid4().hex[:8]}"
     if since:
-        await _start_group_at(bootstrap_servers, group, since)
+        await start_group_at(bootstrap_servers, group, since)
     seen: dict[str, TradeRecord] = {}
     consumer = TradeConsumer(
         TRADE_TOPICS, bootstrap_servers=bootstrap_servers, group_id=group, codec=Codec(registry)

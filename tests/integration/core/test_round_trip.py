@@ -6,11 +6,11 @@ import uuid
 from collections import defaultdict
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from services.core.codec import Codec
 from services.core.domain.validation import InvalidEvent, parse_event
-from services.core.kafka import TradeConsumer, TradeProducer, TradeRecord
+from services.core.kafka import TradeConsumer, TradeProducer, TradeRecord, end_offsets, start_group_at
 from services.core.registry_client import RegistryClient
 from services.core.topics import ORDERS, TRADE_TOPICS
 from services.demo.story import chromite_story
@@ -18,31 +18,14 @@ from services.demo.story import chromite_story
 pytestmark = pytest.mark.integration
 
 
-async def _end_offsets(bootstrap: str, topics: tuple[str, ...]) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or set())]
-        if not parts:
-            await consumer.topics()
-            parts = [
-                TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or set())
-            ]
-        return await consumer.end_offsets(parts)
-    finally:
-        await consumer.stop()
-
-
 async def _read_trade(
-    bootstrap: str, registry: RegistryClient, trade_id: uuid.UUID, count: int
+    bootstrap: str, registry: RegistryClient, trade_id: uuid.UUID, count: int, since: dict
 ) -> list[TradeRecord]:
+    """The trade's records, read by a new group from ``since`` (so other clients' history is skipped)."""
     seen: list[TradeRecord] = []
-    consumer = TradeConsumer(
-        TRADE_TOPICS,
-        bootstrap_servers=bootstrap,
-        group_id=f"it-{uuid.uuid4().hex[:8]}",
-        codec=Codec(registry),
-    )
+    group = f"it-{uuid.uuid4().hex[:8]}"
+    await start_group_at(bootstrap, group, since)
+    consumer = TradeConsumer(TRADE_TOPICS, bootstrap_servers=bootstrap, group_id=group, codec=Codec(registry))
 
     async def collect(record: TradeRecord) -> None:
         if record.key == str(trade_id):
@@ -55,12 +38,15 @@ async def _read_trade(
     return seen
 
 
-async def test_story_round_trips_in_order_with_headers(stack) -> None:
+async def test_story_round_trips_in_order_with_headers(kafka_stack) -> None:
     story = chromite_story()
-    async with RegistryClient(stack.schema_registry_url) as registry:
-        async with TradeProducer(stack.bootstrap_servers, Codec(registry)) as producer:
+    since = await end_offsets(kafka_stack.bootstrap_servers, TRADE_TOPICS)
+    async with RegistryClient(kafka_stack.schema_registry_url) as registry:
+        async with TradeProducer(kafka_stack.bootstrap_servers, Codec(registry)) as producer:
             acks = await producer.publish_many(story.events)
-        records = await _read_trade(stack.bootstrap_servers, registry, story.trade_id, len(story.events))
+        records = await _read_trade(
+            kafka_stack.bootstrap_servers, registry, story.trade_id, len(story.events), since
+        )
 
     assert len(acks) == len(story.events) == len(records)
     assert {r.event.event_id for r in records} == {e.event_id for e in story.events}
@@ -82,8 +68,8 @@ async def test_story_round_trips_in_order_with_headers(stack) -> None:
         assert consumed == published
 
 
-async def test_invalid_event_is_refused_before_kafka(stack) -> None:
-    before = await _end_offsets(stack.bootstrap_servers, (ORDERS,))
+async def test_invalid_event_is_refused_before_kafka(kafka_stack) -> None:
+    before = await end_offsets(kafka_stack.bootstrap_servers, (ORDERS,))
     order = chromite_story().events[0].model_dump(mode="json")
     order["incoterm"] = "FOB"
     order["transport_mode"] = "ROAD"
@@ -95,15 +81,18 @@ async def test_invalid_event_is_refused_before_kafka(stack) -> None:
     with pytest.raises(InvalidEvent) as exc:
         parse_event("OrderPlaced", order)
     assert exc.value.errors[0].field == "incoterm" and "sea-only" in exc.value.errors[0].reason
-    assert await _end_offsets(stack.bootstrap_servers, (ORDERS,)) == before
+    assert await end_offsets(kafka_stack.bootstrap_servers, (ORDERS,)) == before
 
 
-async def test_consumer_commits_only_what_the_handler_finished(stack) -> None:
+async def test_consumer_commits_only_what_the_handler_finished(kafka_stack) -> None:
     story = chromite_story()
     orders = [e for e in story.events if e.topic == ORDERS]
     group = f"it-commit-{uuid.uuid4().hex[:8]}"
-    async with RegistryClient(stack.schema_registry_url) as registry:
-        async with TradeProducer(stack.bootstrap_servers, Codec(registry)) as producer:
+    await start_group_at(
+        kafka_stack.bootstrap_servers, group, await end_offsets(kafka_stack.bootstrap_servers, (ORDERS,))
+    )
+    async with RegistryClient(kafka_stack.schema_registry_url) as registry:
+        async with TradeProducer(kafka_stack.bootstrap_servers, Codec(registry)) as producer:
             acks = await producer.publish_many(orders)
         partition = acks[0].partition
         handled: list[str] = []
@@ -116,7 +105,7 @@ async def test_consumer_commits_only_what_the_handler_finished(stack) -> None:
             handled.append(record.cloudevent.id)
 
         consumer = TradeConsumer(
-            [ORDERS], bootstrap_servers=stack.bootstrap_servers, group_id=group, codec=Codec(registry)
+            [ORDERS], bootstrap_servers=kafka_stack.bootstrap_servers, group_id=group, codec=Codec(registry)
         )
         async with consumer:
             with pytest.raises(RuntimeError, match="handler crashed"):
@@ -133,7 +122,7 @@ async def test_consumer_commits_only_what_the_handler_finished(stack) -> None:
                     second.request_stop()
 
         second = TradeConsumer(
-            [ORDERS], bootstrap_servers=stack.bootstrap_servers, group_id=group, codec=Codec(registry)
+            [ORDERS], bootstrap_servers=kafka_stack.bootstrap_servers, group_id=group, codec=Codec(registry)
         )
         async with second:
             await second.run(collect, idle_timeout=20)
