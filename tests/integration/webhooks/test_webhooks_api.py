@@ -1,0 +1,82 @@
+"""The subscriptions API: partner API keys, validation, one's own subscriptions only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.webhooks.conftest import Partner, Webhooks
+
+pytestmark = pytest.mark.integration
+
+
+async def test_subscriptions_are_the_partners_own(
+    webhooks: Webhooks, partner: Partner, partner_factory: Any
+) -> None:
+    stranger: Partner = await partner_factory()
+    async with httpx.AsyncClient(base_url=webhooks.url, timeout=10) as http:
+        assert (await http.get("/v1/subscriptions")).status_code == 401
+        bad_key = {"Authorization": f"Bearer cor_{partner.partner_id}_{'x' * 43}"}
+        assert (await http.get("/v1/subscriptions", headers=bad_key)).status_code == 401
+
+        refused = await http.post(
+            "/v1/subscriptions",
+            json={
+                "callback_url": "http://erp.example.com/hooks",
+                "secret": "short",
+                "event_types": ["OrderPlaced", "ShipmentTeleported"],
+                "location": "XXSST",
+            },
+            headers=partner.auth,
+        )
+        assert refused.status_code == 422
+        assert [e["field"] for e in refused.json()["errors"]] == [
+            "callback_url",
+            "secret",
+            "event_types",
+            "location",
+        ]
+        assert (await http.post("/v1/subscriptions", json={}, headers=partner.auth)).status_code == 422
+
+        created = await http.post(
+            "/v1/subscriptions",
+            json={
+                "callback_url": "https://erp.example.com/corridor/events",
+                "event_types": ["CertificateIssued", "corridor.trade.certificates.PreferenceDecided"],
+                "location": "CNTXG",
+            },
+            headers={"X-API-Key": partner.api_key},  # as at the gateway: either header
+        )
+        assert created.status_code == 201, created.text
+        body = created.json()
+        assert body["secret"].startswith("whsec_") and len(body["secret"]) > 40
+        assert body["partner_id"] == partner.partner_id and body["trade_id"] is None
+        assert body["event_types"] == [
+            "corridor.trade.certificates.CertificateIssued",
+            "corridor.trade.certificates.PreferenceDecided",
+        ]
+        assert created.headers["location"] == f"/v1/subscriptions/{body['id']}"
+        sid = body["id"]
+
+        listed = (await http.get("/v1/subscriptions", headers=partner.auth)).json()["items"]
+        assert [s["id"] for s in listed] == [sid] and "secret" not in listed[0]
+        assert (await http.get(f"/v1/subscriptions/{sid}", headers=partner.auth)).json()[
+            "location"
+        ] == "CNTXG"
+
+        for method, path in (
+            ("GET", f"/v1/subscriptions/{sid}"),
+            ("DELETE", f"/v1/subscriptions/{sid}"),
+            ("GET", f"/v1/subscriptions/{sid}/dead-letters"),
+            ("POST", f"/v1/subscriptions/{sid}/redeliver"),
+        ):
+            response = await http.request(method, path, headers=stranger.auth)
+            assert response.status_code == 404, (method, path)
+        assert (await http.get("/v1/subscriptions", headers=stranger.auth)).json()["items"] == []
+        assert (await http.get("/v1/subscriptions/not-a-uuid", headers=partner.auth)).status_code == 404
+
+        assert (await http.delete(f"/v1/subscriptions/{sid}", headers=partner.auth)).status_code == 204
+        assert (await http.get(f"/v1/subscriptions/{sid}", headers=partner.auth)).status_code == 404
+        assert (await http.get("/v1/subscriptions", headers=partner.auth)).json()["items"] == []
