@@ -20,8 +20,15 @@ def cli() -> None:
 def test(pytest_args: tuple[str, ...]) -> None:
     """Run the whole test suite (unit, integration on real Kafka + PostgreSQL, e2e); args go to pytest."""
     import os
+    import subprocess
     import sys
 
+    from services.core.settings import PROJECT_ROOT
+
+    # The monitor's browser test needs Debian's Chromium; install it where we may (root, apt-get).
+    ensure_chromium = PROJECT_ROOT / "deploy" / "local" / "ensure-chromium.sh"
+    if subprocess.run(["bash", str(ensure_chromium)], check=False).returncode != 0:
+        raise SystemExit(1)
     args = [sys.executable, "-m", "pytest", *(pytest_args or ("tests",))]
     os.execv(sys.executable, args)
 
