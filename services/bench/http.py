@@ -28,24 +28,55 @@ def request_bytes(host: str, port: int, path: str, headers: dict[str, str], body
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
+Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+#: uvicorn closes keep-alive connections idle for 5 s; ours are dropped a little earlier.
+MAX_IDLE_S = 4.0
+
+
 class RawClient:
-    """Up to ``size`` keep-alive connections to one server; ``send`` takes whole request bytes."""
+    """Up to ``size`` keep-alive connections to one server; ``send`` takes whole request bytes.
+
+    A reused connection the server closed meanwhile (it answers nothing at all) is replaced and the
+    request sent once more on a fresh one, as HTTP clients do; the gateway's idempotency keys make even
+    a doubled event harmless.
+    """
 
     def __init__(self, host: str, port: int, size: int) -> None:
         self.host, self.port, self.size = host, port, size
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._idle: list[tuple[Conn, float]] = []
         self._slots = asyncio.Semaphore(size)
+
+    async def _connection(self) -> tuple[Conn, bool]:
+        """(connection, whether it was reused)."""
+        loop = asyncio.get_running_loop()
+        while self._idle:
+            conn, since = self._idle.pop()
+            if loop.time() - since < MAX_IDLE_S and not conn[0].at_eof():
+                return conn, True
+            conn[1].close()
+        return await asyncio.open_connection(self.host, self.port), False
 
     async def send(self, request: bytes) -> Answer:
         async with self._slots:
-            conn = self._idle.pop() if self._idle else await asyncio.open_connection(self.host, self.port)
+            conn, reused = await self._connection()
             try:
                 answer, keep = await self._exchange(conn, request)
+            except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                conn[1].close()
+                if not (reused and (not isinstance(exc, asyncio.IncompleteReadError) or not exc.partial)):
+                    raise
+                conn = await asyncio.open_connection(self.host, self.port)
+                try:
+                    answer, keep = await self._exchange(conn, request)
+                except BaseException:
+                    conn[1].close()
+                    raise
             except BaseException:
                 conn[1].close()  # state unknown (error or cancellation): never reuse it
                 raise
             if keep:
-                self._idle.append(conn)
+                self._idle.append((conn, asyncio.get_running_loop().time()))
             else:
                 conn[1].close()
             return answer
@@ -76,7 +107,7 @@ class RawClient:
         return Answer(status, body), keep
 
     async def close(self) -> None:
-        for _, writer in self._idle:
+        for (_, writer), _since in self._idle:
             writer.close()
         self._idle.clear()
 
