@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 
 from services.bench.common import BenchContext, latency_summary, rate_summary
-from services.bench.http import RawClient, request_bytes
+from services.bench.http import HttpError, RawClient, request_bytes
 from services.bench.payloads import BENCH_PARTNER, order_json_for_gateway
 from services.bench.procs import ServerProcess
 from services.core import partners
@@ -99,19 +99,24 @@ async def closed_loop(
     headers: dict[str, str],
     bodies: Sequence[bytes],
     concurrency: int,
-) -> tuple[float, list[float], Counter[int], str | None]:
+) -> tuple[float, list[float], Counter[int | str], str | None]:
     """``concurrency`` workers send the bodies one after another; (elapsed s, latencies ms, statuses, an
     error body if any). Requests are serialised before the clock starts."""
     requests = [request_bytes(client.host, client.port, path, headers, body) for body in bodies]
     queue = iter(range(len(requests)))
     latencies: list[float] = []
-    statuses: Counter[int] = Counter()
+    statuses: Counter[int | str] = Counter()
     sample: list[str] = []
 
     async def worker() -> None:
         for i in queue:
             started = time.perf_counter()
-            answer = await client.send(requests[i])
+            try:
+                answer = await client.send(requests[i])
+            except (OSError, asyncio.IncompleteReadError, HttpError) as exc:
+                statuses[type(exc).__name__] += 1  # counted, not fatal: the stage goes on
+                sample.append(f"{type(exc).__name__}: {exc}")
+                continue
             latencies.append((time.perf_counter() - started) * 1000)
             statuses[answer.status] += 1
             if answer.status != 201 and not sample:
@@ -145,7 +150,7 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
             modes: list[tuple[str, int]] = [("single", 1), ("batch_100", 100), ("batch_500", 500)]
             for mode, size in modes:
                 rates, req_rates, cpu_per_event, client_cpu, lat_all = [], [], [], [], []
-                statuses: Counter[int] = Counter()
+                statuses: Counter[int | str] = Counter()
                 error_sample = None
                 for rep in range(reps):
                     if size == 1:
