@@ -225,6 +225,14 @@ def markdown(data: dict[str, Any]) -> str:
             f"| {row['corridor_figure']} | {_n(row['corridor'])} | {row['anchor_figure']} | {_n(row['anchor'])} "
             f"| {_pct(row['ratio'])} |"
         )
+    lines += ["", "Load on the machine as each stage began (1-minute load average; the machine has "
+              f"{m['cores']} cores):", "", "| stage | seconds | load average before |", "|---|---:|---|"]  # fmt: skip
+    for name in STAGES:
+        stage = st.get(name, {})
+        if "seconds" in stage:
+            lines.append(
+                f"| {name} | {stage['seconds']:.0f} | {_n((stage.get('load_average_before') or [None])[0], 2)} |"
+            )
     lines += [
         "",
         "Codec ratios are the median of the per-repetition ratios (codec and fastavro are timed back to back "
