@@ -175,10 +175,15 @@ def verify(number: str | None, event_file: Path | None, trade_id: str | None, as
         store = LedgerStore(pool, _ledger_schema())
         try:
             found = await ledger_certificates.check(store, keyring, wanted, trade_id=tid, event=event)
-        except asyncpg.UndefinedTableError:
+        except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
             if event is None:
+                reason = (
+                    "no ledger tables"
+                    if isinstance(exc, asyncpg.UndefinedTableError)
+                    else "the ledger's tables predate signed certificates (this version's ledger migrates them)"
+                )
                 raise click.ClickException(
-                    f"no ledger tables in schema {store.schema!r} (CORRIDOR_LEDGER_DB_SCHEMA)"
+                    f"{reason} in schema {store.schema!r} (CORRIDOR_LEDGER_DB_SCHEMA)"
                 ) from None
             found = []
         if found:
