@@ -484,6 +484,9 @@ class Relay:
                 )
             await asyncio.gather(*futures)
             await producer.send_offsets_to_transaction(positions, self.group_id)
+            if self.settings.relay_pause_before_commit_ms:
+                log.info("pausing_before_commit", partition=slot.partition, deliveries=len(sent))
+                await asyncio.sleep(self.settings.relay_pause_before_commit_ms / 1000)
             await producer.commit_transaction()
             committed = True
         finally:

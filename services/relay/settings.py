@@ -49,6 +49,9 @@ class RelaySettings(BaseSettings):
     relay_history_cache: int = Field(default=20_000, ge=0)
     relay_session_timeout_ms: int = Field(default=10_000, ge=6_000)
     relay_transaction_timeout_ms: int = Field(default=60_000, ge=1_000)
+    #: Fault injection for tests: wait this long inside each transaction, after its records were sent
+    #: and before it commits (logged as ``pausing_before_commit``), so a kill lands mid-transaction.
+    relay_pause_before_commit_ms: int = Field(default=0, ge=0)
     #: PostgreSQL schema of the authorities' keys (services/core/signatures.py), with the partners.
     relay_partners_schema: str = Field(default="partners", pattern=_IDENTIFIER)
 
