@@ -180,7 +180,7 @@ def verify(number: str | None, event_file: Path | None, trade_id: str | None, as
                 reason = (
                     "no ledger tables"
                     if isinstance(exc, asyncpg.UndefinedTableError)
-                    else "the ledger's tables predate signed certificates (this version's ledger migrates them)"
+                    else "the ledger's tables predate signed certificates (a current ledger migrates them)"
                 )
                 raise click.ClickException(
                     f"{reason} in schema {store.schema!r} (CORRIDOR_LEDGER_DB_SCHEMA)"
