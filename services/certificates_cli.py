@@ -196,7 +196,7 @@ def verify(number: str | None, event_file: Path | None, trade_id: str | None, as
     if len(results) > 1:
         trades = ", ".join(r["trade_id"] for r in results)
         raise click.ClickException(
-            f"certificates of several trades are numbered {wanted} ({trades}): --trade-id"
+            f"certificates of several trades are numbered {wanted} ({trades} …): name one with --trade-id"
         )
     (result,) = results
     if as_json:

@@ -78,12 +78,13 @@ async def check(
     trade_id: uuid.UUID | None = None,
     event: TradeEvent | None = None,
 ) -> list[CertificateCheck]:
-    """Verify the certificates numbered ``number`` that ``visible_to`` may see (newest first).
+    """Verify the certificates numbered ``number`` that ``visible_to`` may see (newest first; two at
+    most: more than one means the caller has to name the trade).
 
     With ``event`` (a certificate read from a file, say), that event is checked instead of the one the
     ledger stored, against the status the ledger has for the certificate."""
     found = []
-    for row in await store.certificates_numbered(number, visible_to=visible_to, trade_id=trade_id):
+    for row in await store.certificates_numbered(number, visible_to=visible_to, trade_id=trade_id, limit=2):
         subject = event
         if subject is None and row["payload"] is not None:
             subject = EVENT_TYPES[row["type"]].model_validate_json(row["payload"])

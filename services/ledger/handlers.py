@@ -206,6 +206,6 @@ async def verify_certificate(
         raise Problem(404, "Not Found", f"no certificate {number} visible to you")
     if len(found) > 1:
         raise Problem(
-            409, "Conflict", f"{len(found)} certificates of your trades are numbered {number}: add ?trade_id="
+            409, "Conflict", f"certificates of several of your trades are numbered {number}: add ?trade_id="
         )
     return JSONResponse(found[0].to_dict())

@@ -526,10 +526,16 @@ class LedgerStore:
         return rows
 
     async def certificates_numbered(
-        self, number: str, *, visible_to: str | None = None, trade_id: uuid.UUID | None = None
+        self,
+        number: str,
+        *,
+        visible_to: str | None = None,
+        trade_id: uuid.UUID | None = None,
+        limit: int = 2,
     ) -> list[asyncpg.Record]:
-        """Certificates with this number (of trades ``visible_to`` is party to), newest first, each with
-        its status, recorded signature verdict and the latest event that issued it (``type``, ``payload``)."""
+        """Up to ``limit`` certificates with this number (of trades ``visible_to`` is party to), newest
+        first, each with its status, recorded signature verdict and the latest event that issued it
+        (``type``, ``payload``)."""
         s = f'"{self.schema}"'
         rows: list[asyncpg.Record] = await self.pool.fetch(
             f"""SELECT c.trade_id, c.certificate_number, c.issuer, c.status, c.signature_verdict,
@@ -545,11 +551,13 @@ class LedgerStore:
                 WHERE c.certificate_number = $1
                   AND ($2::text IS NULL OR t.parties @> ARRAY[$2::text])
                   AND ($3::uuid IS NULL OR c.trade_id = $3)
-                ORDER BY c.updated_at DESC""",
+                ORDER BY c.updated_at DESC
+                LIMIT $5""",
             number,
             visible_to,
             trade_id,
             list(CERTIFICATE_EVENT_TYPES),
+            limit,
         )
         return rows
 
