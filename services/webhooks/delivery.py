@@ -2,7 +2,8 @@
 
 The body is a CloudEvents 1.0 structured-mode JSON document (``application/cloudevents+json``): the
 record's CloudEvents attributes (``ce_*`` headers on the partner topic), ``partitionkey`` = the trade id
-(CloudEvents partitioning extension), ``traceparent`` (distributed tracing extension) and ``data`` = the
+(CloudEvents partitioning extension), ``traceparent`` (distributed tracing extension), for certificates
+``signatureverdict`` (the relay's check of the issuer's signature, docs/adr/0013) and ``data`` = the
 event as JSON (decimals as strings, instants with their offset). Every attempt is signed afresh
 (``Corridor-Signature``) and says which delivery and attempt it is.
 """
@@ -21,6 +22,8 @@ CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 DELIVERY_HEADER = "Corridor-Delivery"  # one id per (event, subscription), the same on every attempt
 ATTEMPT_HEADER = "Corridor-Attempt"  # 1, 2, …
 USER_AGENT = "corridor-webhooks/1"
+#: Header the relay puts on certificate events of the partner topics: the signature's verdict.
+SIGNATURE_VERDICT_HEADER = "corridor_signature_verdict"
 
 
 def backoff_delay(attempt: int, *, base_s: float, max_s: float, rng: random.Random | None = None) -> float:
@@ -32,7 +35,9 @@ def backoff_delay(attempt: int, *, base_s: float, max_s: float, rng: random.Rand
     return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
 
 
-def document(event: TradeEvent, envelope: CloudEvent) -> dict[str, Any]:
+def document(
+    event: TradeEvent, envelope: CloudEvent, *, signature_verdict: str | None = None
+) -> dict[str, Any]:
     """The CloudEvents JSON document of an event read from a partner topic."""
     doc: dict[str, Any] = {
         "specversion": envelope.specversion,
@@ -44,6 +49,7 @@ def document(event: TradeEvent, envelope: CloudEvent) -> dict[str, Any]:
         "datacontenttype": "application/json",
         "partitionkey": str(event.trade_id),
         "traceparent": envelope.traceparent or None,
+        "signatureverdict": signature_verdict,
         "data": event.model_dump(mode="json"),
     }
     return {k: v for k, v in doc.items() if v is not None}

@@ -254,7 +254,8 @@ class Dispatcher:
             if not wanted:
                 self.stats.unmatched += 1
                 return
-            doc = delivery.document(event, envelope)
+            verdict = next((v for k, v in headers if k == delivery.SIGNATURE_VERDICT_HEADER), None)
+            doc = delivery.document(event, envelope, signature_verdict=verdict.decode() if verdict else None)
             origin = (tp.topic, tp.partition, record.offset)
             await asyncio.gather(*(self._deliver_or_dead_letter(s, doc, origin) for s in wanted))
 

@@ -69,6 +69,9 @@ async def test_a_recovering_receiver_gets_every_event_once_signed_and_in_order(
         "amount": "285.5000",
         "currency": "USD",
     }  # Avro scale
+    (certificate,) = [d for d in front.receiver.events if d["type"].endswith("CertificateIssued")]
+    assert certificate["signatureverdict"] == "unsigned"  # the relay's verdict header, passed on
+    assert "signatureverdict" not in delivered
     # the location filter: only events naming Karachi, of both trades, in the topic's order per trade
     assert sorted(d["id"] for d in karachi.receiver.events) == sorted(at_karachi)
     assert 0 < len(at_karachi) < len(mixed)

@@ -14,9 +14,11 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from services.core import signatures
 from services.core.codec import Codec
 from services.core.domain.base import TradeEvent
 from services.core.envelope import CloudEvent
+from services.webhooks.delivery import SIGNATURE_VERDICT_HEADER
 from services.webhooks.receiver import Receiver
 
 
@@ -125,7 +127,8 @@ async def delete_topic(bootstrap_servers: str, topic: str) -> None:
 
 
 async def produce_as_relay(bootstrap_servers: str, codec: Codec, topic: str, *events: TradeEvent) -> None:
-    """What the relay does: the original Avro value, key = trade id, the CloudEvents headers kept."""
+    """What the relay does: the original Avro value, key = trade id, the CloudEvents headers kept, and on
+    certificates the verdict of their signature."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True)
     await producer.start()
     try:
@@ -136,9 +139,15 @@ async def produce_as_relay(bootstrap_servers: str, codec: Codec, topic: str, *ev
                     topic,
                     value=await codec.encode_async(event),
                     key=str(event.trade_id).encode(),
-                    headers=CloudEvent.for_event(event).to_headers(),
+                    headers=CloudEvent.for_event(event).to_headers() + verdict_header(event),
                 )
             )
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
+
+
+def verdict_header(event: TradeEvent) -> list[tuple[str, bytes]]:
+    if event.avro_name not in signatures.SIGNED_TYPES:
+        return []
+    return [(SIGNATURE_VERDICT_HEADER, signatures.verify_event(event, {}).status.value.encode())]

@@ -48,7 +48,8 @@ def test_document_is_a_structured_cloudevent_with_the_event_as_json() -> None:
     assert doc["data"] == json.loads(event.model_dump_json())
     assert doc["data"]["lines"][0]["unit_price"]["amount"] == "285.50"  # decimals stay strings
     no_trace = delivery.document(event, CloudEvent(**{**envelope.__dict__, "traceparent": ""}))
-    assert "traceparent" not in no_trace
+    assert "traceparent" not in no_trace and "signatureverdict" not in no_trace
+    assert delivery.document(event, envelope, signature_verdict="valid")["signatureverdict"] == "valid"
 
 
 def test_body_is_compact_utf8_and_headers_sign_it() -> None:
