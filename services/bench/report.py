@@ -427,17 +427,17 @@ def chart(data: dict[str, Any], path: Path) -> None:
     labels = [b[0] for b in bars][::-1]
     values = [float(b[1] or 0) for b in bars][::-1]
     colors = ["#9aa5b1" if b[2] == "anchor" else "#1f6feb" for b in bars][::-1]
-    ax.barh(labels, [v if v > 0 else math.nan for v in values], color=colors)
+    ax.barh(labels, [v if v > 0 else 1.0 for v in values], color=colors)  # 1.0 is left of the axis
     ax.set_xscale("log")
     ax.set_xlim(30, max([*values, LEDGER_MIN]) * 4)
     ax.set_xlabel("events (records) per second, log scale")
     ax.set_title("Throughput: Corridor (blue) beside its anchors (grey)")
     for y, v in enumerate(values):
-        if v:
-            ax.text(v, y, f" {v:,.0f}", va="center", fontsize=8)
+        ax.text(v if v else 35, y, f" {v:,.0f}" if v else " not measured", va="center", fontsize=8)
     for x, label in ((LEDGER_MIN, "ledger target"), (GATEWAY_BATCH_MIN, "gateway target")):
         ax.axvline(x, color="#d1242f", linestyle=":", linewidth=1)
-        ax.text(x, -0.45, f" {label}", color="#d1242f", fontsize=7, rotation=90, va="bottom")
+        ax.text(x, 0.99, f"{label} ", color="#d1242f", fontsize=7, rotation=90, va="top", ha="right",
+                transform=ax.get_xaxis_transform())  # fmt: skip
 
     # 2. e2e latency percentiles
     ax = axes[1]
