@@ -11,7 +11,6 @@ checks the certificate as the ledger stored it. Keys live in ``<partners schema>
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -30,36 +29,22 @@ _CERTIFICATE_TYPES = {
 }
 
 
-def _partners_schema() -> str:
-    return os.environ.get("CORRIDOR_PARTNERS_DB_SCHEMA", "partners")
-
-
 def _ledger_schema() -> str:
     return os.environ.get("CORRIDOR_LEDGER_DB_SCHEMA", "ledger")
 
 
-def _run(operation: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``operation(pool)`` on a small pool, after making sure the keys table exists."""
-    import asyncpg
-
+def _run(operation: Callable[[Any, str], Awaitable[T]]) -> T:
+    """``operation(pool, partners schema)`` as ``corridor partners`` runs its own (same database, same
+    schema), after making sure the keys table exists."""
     from services.core import signatures
-    from services.partners_cli import _database_url
+    from services.partners_cli import _run as run_on_partners
 
-    url = _database_url()
-
-    async def main() -> T:
-        try:
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=2, timeout=10)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise click.ClickException(f"cannot connect to PostgreSQL: {exc}") from None
-        try:
-            await signatures.ensure_schema(pool, schema=_partners_schema())
-            return await operation(pool)
-        finally:
-            await pool.close()
+    async def with_keys(pool: Any, schema: str) -> T:
+        await signatures.ensure_schema(pool, schema=schema)
+        return await operation(pool, schema)
 
     try:
-        return asyncio.run(main())
+        return run_on_partners(with_keys)
     except signatures.SignatureError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -170,8 +155,8 @@ def verify(number: str | None, event_file: Path | None, trade_id: str | None, as
         raise click.BadParameter(f"{trade_id!r} is not a trade id (UUID)", param_hint="--trade-id") from None
     wanted = number or event.certificate_number
 
-    async def check(pool: Any) -> list[dict[str, Any]]:
-        keyring = await signatures.load_keyring(pool, schema=_partners_schema())
+    async def check(pool: Any, schema: str) -> list[dict[str, Any]]:
+        keyring = await signatures.load_keyring(pool, schema=schema)
         store = LedgerStore(pool, _ledger_schema())
         try:
             found = await ledger_certificates.check(store, keyring, wanted, trade_id=tid, event=event)
@@ -274,13 +259,10 @@ def keys_add(
         private_key_out = private_key_out or Path(f"{key_id}.pem")
         _write_private_key(private_key_out, signatures.private_key_pem(private_key))
 
-    async def add(pool: Any) -> signatures.AuthorityKey:
-        await partners.ensure_schema(pool, schema=_partners_schema())
-        if await partners.get_partner(pool, partner_id, schema=_partners_schema()) is None:
+    async def add(pool: Any, schema: str) -> signatures.AuthorityKey:
+        if await partners.get_partner(pool, partner_id, schema=schema) is None:
             raise click.ClickException(f"no partner {partner_id!r} (`corridor partners add` registers it)")
-        return await signatures.add_key(
-            pool, partner_id, public_key, key_id=key_id, schema=_partners_schema()
-        )
+        return await signatures.add_key(pool, partner_id, public_key, key_id=key_id, schema=schema)
 
     key = _run(add)
     if as_json:
@@ -300,7 +282,7 @@ def keys_list(partner_id: str | None, as_json: bool) -> None:
     """List registered authority keys (public halves only)."""
     from services.core import signatures
 
-    found = _run(lambda pool: signatures.list_keys(pool, partner_id=partner_id, schema=_partners_schema()))
+    found = _run(lambda pool, schema: signatures.list_keys(pool, partner_id=partner_id, schema=schema))
     if as_json:
         _echo_json([k.to_dict() for k in found])
         return
@@ -322,7 +304,7 @@ def keys_revoke(key_id: str, as_json: bool) -> None:
     """Revoke KEY_ID (compromised): certificates it signed verify as revoked from now on."""
     from services.core import signatures
 
-    key = _run(lambda pool: signatures.revoke_key(pool, key_id, schema=_partners_schema()))
+    key = _run(lambda pool, schema: signatures.revoke_key(pool, key_id, schema=schema))
     if as_json:
         _echo_json(key.to_dict())
         return
