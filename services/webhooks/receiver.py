@@ -122,21 +122,29 @@ class Receiver:
         if scope["method"] != "POST":
             await _respond(send, 405, {"error": "method_not_allowed"})
             return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > MAX_BODY:
-                await _respond(send, 413, {"error": "too_large"})
-                return
+        body = await read_body(receive)
+        if body is None:
+            await _respond(send, 413, {"error": "too_large"})
+            return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
             status, answer = await self.receive(headers, body)
         except Exception as exc:  # the handler failed: say so, the dispatcher retries
             status, answer = 500, {"error": "handler_failed", "detail": f"{type(exc).__name__}: {exc}"}
         await _respond(send, status, answer)
+
+
+async def read_body(receive: Any, limit: int = MAX_BODY) -> bytes | None:
+    """An ASGI request's body, or None once it is longer than ``limit`` bytes."""
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(body) > limit:
+            return None
+    return body
 
 
 async def _respond(send: Any, status: int, answer: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from services.core.codec import Codec
 from services.core.domain.base import TradeEvent
 from services.core.envelope import CloudEvent
 from services.webhooks.delivery import SIGNATURE_VERDICT_HEADER
-from services.webhooks.receiver import Receiver
+from services.webhooks.receiver import Receiver, read_body
 
 
 class ServerThread:
@@ -77,12 +77,7 @@ class FlakyFront:
         if scope["type"] != "http":
             await self.receiver(scope, receive, send)
             return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
+        body = await read_body(receive) or b""
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         event_id = _event_id(body)
         if self.fail_next > 0 or event_id in self.fail_ids:
