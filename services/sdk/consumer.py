@@ -133,10 +133,11 @@ class PartnerConsumer:
         self.max_poll_records = max_poll_records
         self._registry = RegistryClient(registry_url)
         self._codec = Codec(self._registry, auto_register=False)
-        self._consumer = AIOKafkaConsumer(**self.kafka_config(
+        self._config = self.kafka_config(
             bootstrap=bootstrap, username=username, password=password, group=group,
             ssl_context=ssl_context, start_from=start_from, **consumer_overrides,
-        ))  # fmt: skip
+        )  # fmt: skip
+        self._consumer: Any = None  # AIOKafkaConsumer, made in start() (it needs the running loop)
         self._buffer: deque[ConsumerRecord[bytes, bytes]] = deque()
         self._handed_out: ConsumerRecord[bytes, bytes] | None = None  # not handled until the next ask
         self._done: dict[TopicPartition, int] = {}  # next offset to commit, per partition
@@ -176,6 +177,8 @@ class PartnerConsumer:
     # -- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self._consumer is None:
+            self._consumer = AIOKafkaConsumer(**self._config)
         await self._consumer.start()
         self._consumer.subscribe([self.topic], listener=_Revocations(self))
         self._started = True
@@ -189,7 +192,8 @@ class PartnerConsumer:
                 await self.commit()
         finally:
             self._started = False
-            await self._consumer.stop()
+            if self._consumer is not None:
+                await self._consumer.stop()
             await self._registry.close()
 
     async def __aenter__(self) -> PartnerConsumer:
@@ -332,4 +336,4 @@ class PartnerConsumer:
 
     @property
     def assignment(self) -> set[TopicPartition]:
-        return set(self._consumer.assignment())
+        return set(self._consumer.assignment()) if self._consumer is not None else set()
