@@ -1,0 +1,980 @@
+"""The fault suite's machinery: an isolated three-broker stack, the services as processes we can kill,
+a load generator posting realistic trades through the gateway, the checks, and the table.
+
+Nothing here touches the shared default stack (``.corridor``, ports 9092/55432/8080-8082): the stack
+lives in a temporary state dir on a random block of free ports, with its own embedded PostgreSQL; the
+gateway, the ledger and (when it exists) the relay run as child processes of the test session.
+
+Bookkeeping is in wall-clock seconds (``time.time()``), so it can be compared with the ledger's
+``ingested_at`` and the relay's ``corridor_relayed_ms`` header (same machine, same clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict, deque
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.protocol.metadata import MetadataRequest
+
+from services.core import partners
+from services.core.domain.base import TradeEvent
+from services.core.routing import parties_of, partner_of_topic
+from services.core.settings import PROJECT_ROOT, get_settings
+from services.core.topics import TRADE_TOPICS
+from services.demo.story import Story, chromite_story, explosives_story
+from services.stack import StackConfig
+from services.stack import kafka as stack_kafka
+from services.stack.kafka import jars_current
+from services.stack.postgres import EmbeddedPostgres
+
+RELAY_MAIN = PROJECT_ROOT / "services" / "relay" / "__main__.py"
+RELAYED_MS_HEADER = "corridor_relayed_ms"
+
+#: Broker settings of the fault cluster on top of the stack's own: a follower that stops fetching
+#: leaves the ISR after 6 s instead of Kafka's 30 s, so the SIGSTOP case fits in the suite's time.
+BROKER_OVERRIDES: dict[str, str] = {"replica.lag.time.max.ms": "6000"}
+
+#: A request answered later than this counts as disturbed when measuring recovery.
+SLOW_ANSWER_S = 2.0
+#: An event stored (or relayed) later than this after its ack counts as the ledger (relay) lagging.
+LATE_S = 2.0
+
+
+def now() -> float:
+    return time.time()
+
+
+# -- the isolated stack -------------------------------------------------------------------------------
+
+
+def _free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class Ports:
+    kafka: int
+    postgres: int
+    registry: int
+    ledger: int
+    gateway: int
+    relay: int
+
+
+def fault_stack_config(brokers: int = 3) -> tuple[StackConfig, Ports]:
+    """A StackConfig in a fresh temporary state dir on a random free block of ports (below the
+    ephemeral range): brokers at +0/+1, +100/+101, +200/+201; PostgreSQL +50, registry +51, ledger +52,
+    gateway +53, relay +54. The jars of the default state dir are hard-linked when current (no Maven)."""
+    state_dir = Path(tempfile.mkdtemp(prefix="corridor-faults-"))
+    state_dir.chmod(0o755)  # the embedded PostgreSQL runs as an unprivileged user when we are root
+    for _ in range(200):
+        base = random.randrange(20_000, 32_000, 1_000) + 92
+        wanted = [base + (n - 1) * 100 + k for n in range(1, brokers + 1) for k in (0, 1)]
+        wanted += [base + 50 + k for k in range(5)]
+        if all(_free(p) for p in wanted):
+            ports = Ports(base, base + 50, base + 51, base + 52, base + 53, base + 54)
+            config = StackConfig(
+                state_dir=state_dir,
+                brokers=brokers,
+                kafka_port=ports.kafka,
+                postgres_port=ports.postgres,
+                registry_port=ports.registry,
+                ledger_port=ports.ledger,
+                gateway_port=ports.gateway,
+                services=("registry",),  # the gateway, ledger and relay are ours to kill
+                startup_timeout=180,
+            )
+            _seed_jars(config)
+            return config, ports
+    raise RuntimeError("no free block of ports found")
+
+
+def _seed_jars(config: StackConfig) -> None:
+    default = StackConfig(state_dir=get_settings().state_dir)
+    if not jars_current(default):
+        return
+    try:
+        shutil.copytree(default.libs_dir, config.libs_dir, copy_function=os.link)
+    except OSError:
+        shutil.rmtree(config.libs_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def broker_overrides(extra: Mapping[str, str]) -> Iterator[None]:
+    """Render ``extra`` into every server.properties that ``up`` writes meanwhile (the stack has no
+    option for broker settings; restarts reuse the rendered file)."""
+    original = stack_kafka.server_properties
+
+    def patched(config: StackConfig, node_id: int, brokers: int) -> dict[str, str]:
+        return {**original(config, node_id, brokers), **extra}
+
+    stack_kafka.server_properties = patched  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        stack_kafka.server_properties = original  # type: ignore[assignment]
+
+
+def postgres_of(config: StackConfig) -> EmbeddedPostgres:
+    return EmbeddedPostgres(config.postgres_data_dir, config.postgres_port)
+
+
+def postgres_crash(config: StackConfig) -> None:
+    """``pg_ctl stop -m immediate``: the server quits without a checkpoint, like a crash (recovery on
+    the next start replays the WAL)."""
+    server = postgres_of(config)
+    server._pg("pg_ctl", ["-D", str(server.data_dir), "-m", "immediate", "-w", "-t", "30", "stop"])
+
+
+def postgres_start(config: StackConfig) -> None:
+    postgres_of(config).ensure_running(timeout=90)
+
+
+# -- the cluster as a live broker sees it -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    topic: str
+    partition: int
+    leader: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+
+
+async def partition_states(
+    config: StackConfig, ask: int, topics: tuple[str, ...] = TRADE_TOPICS
+) -> list[PartitionState]:
+    """Leader, replicas and ISR of every partition of ``topics``, as broker ``ask`` reports them (a
+    paused broker is never asked: a request to it would hang)."""
+    address = f"{config.host}:{config.client_port(ask)}"
+    client = AIOKafkaAdminClient(
+        bootstrap_servers=address, request_timeout_ms=10_000, client_id="corridor-faults"
+    )
+    await client.start()
+    try:
+        response = await client._send_request(MetadataRequest(list(topics)), node_id=ask)
+    finally:
+        await client.close()
+    return [
+        PartitionState(t["topic"], p["partition"], p["leader"], tuple(p["replicas"]), tuple(p["isr"]))
+        for t in response.to_object()["topics"]
+        for p in t["partitions"]
+    ]
+
+
+async def cluster_view(
+    config: StackConfig, brokers: list[int], topics: tuple[str, ...] = TRADE_TOPICS, within: float = 60.0
+) -> list[PartitionState]:
+    """``partition_states`` from the first of ``brokers`` that answers (a loaded machine makes a
+    broker miss a request now and then), trying them in turn for up to ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        for broker in brokers:
+            try:
+                return await partition_states(config, broker, topics)
+            except Exception as exc:  # the next broker, or the next round
+                last = exc
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no broker of {brokers} described the trade topics: {last}")
+        await asyncio.sleep(1.0)
+
+
+# -- the services as processes -------------------------------------------------------------------------
+
+
+def relay_available() -> bool:
+    return RELAY_MAIN.exists()
+
+
+@dataclass
+class ServiceProcess:
+    """``python -m services.<name>`` as our child: started, killed with SIGKILL, started again."""
+
+    name: str
+    port: int
+    env: dict[str, str]
+    log: Path
+    extra_args: tuple[str, ...] = ()
+    ready_path: str = "/readyz"
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            out.write(f"\n=== {time.strftime('%H:%M:%S')} starting {self.name}\n".encode())
+            out.flush()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{self.name}", "--host", "127.0.0.1", "--port",
+                 str(self.port), *self.extra_args],
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, nothing is flushed or committed."""
+        if self.alive():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    async def wait_ready(self, within: float = 90.0) -> None:
+        deadline = time.monotonic() + within
+        last = ""
+        async with httpx.AsyncClient(base_url=self.url, timeout=3.0) as http:
+            while time.monotonic() < deadline:
+                if not self.alive():
+                    raise RuntimeError(f"{self.name} exited ({self.tail()})")
+                try:
+                    response = await http.get(self.ready_path)
+                    if response.status_code == 200:
+                        return
+                    last = response.text[:300]
+                except httpx.HTTPError as exc:
+                    last = f"{type(exc).__name__}: {exc}"
+                await asyncio.sleep(0.2)
+        raise TimeoutError(f"{self.name} not ready after {within:.0f}s: {last}\n{self.tail()}")
+
+    async def restart(self) -> None:
+        self.restarts += 1
+        self.start()
+        await self.wait_ready()
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def service_env(database_url: str, bootstrap: str, registry_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRIDOR_")}
+    env.update(
+        CORRIDOR_DATABASE_URL=database_url,
+        CORRIDOR_BOOTSTRAP_SERVERS=bootstrap,
+        CORRIDOR_SCHEMA_REGISTRY_URL=registry_url,
+        CORRIDOR_LOG_LEVEL="WARNING",
+        PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+# -- partners ------------------------------------------------------------------------------------------
+
+
+def story_parties() -> dict[str, str]:
+    """party id → role of every party that sends an event in the stories."""
+    found: dict[str, str] = {}
+    for story in (chromite_story(), explosives_story()):
+        for event in story.events:
+            for name in type(event).model_fields:
+                value = getattr(event, name, None)
+                party_id = getattr(value, "party_id", None)
+                if party_id is not None:
+                    found.setdefault(party_id, str(value.role))
+    return found
+
+
+async def register_partners(database_url: str) -> dict[str, str]:
+    """Every party of the stories as a partner in its role; party id → API key."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    keys: dict[str, str] = {}
+    try:
+        await partners.ensure_schema(pool)
+        for party_id, role in story_parties().items():
+            _, keys[party_id] = await partners.add_partner(pool, party_id, role, party_id)
+    finally:
+        await pool.close()
+    return keys
+
+
+# -- the load generator ------------------------------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    """One POST of one event: the generator never retries, so one attempt per offered event."""
+
+    event: TradeEvent
+    position: int  # index of the event in its trade's story
+    sent_at: float
+    answered_at: float | None = None
+    status: int | None = None  # None: no HTTP answer (connection refused, reset, timeout)
+    error: str | None = None
+
+    @property
+    def event_id(self) -> str:
+        return str(self.event.event_id)
+
+    @property
+    def trade_id(self) -> str:
+        return str(self.event.trade_id)
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.status == 201
+
+    @property
+    def failed(self) -> bool:
+        """Not acknowledged for a reason that is not the client's (5xx, no answer)."""
+        return self.status is None or self.status >= 500
+
+
+@dataclass
+class _Trade:
+    story: Story
+    next: int = 0
+
+
+def new_story() -> Story:
+    """A fresh trade (new trade id and event ids): four chromite trades for one explosives trade."""
+    return explosives_story() if random.random() < 0.2 else chromite_story()
+
+
+class LoadGenerator:
+    """POSTs trade events to the gateway at a fixed rate, one request per event, each as its sender.
+
+    Many trades progress side by side (``active`` of them at a time): every tick takes a trade that
+    is not waiting for an answer and posts its next event, so each trade's events go out in story
+    order, each only after the previous one was acknowledged. An event that is not acknowledged ends
+    its trade (the rest would break the trade's rules); new trades replace finished ones.
+    """
+
+    def __init__(
+        self,
+        gateway_url: str,
+        keys: Mapping[str, str],
+        rate: float,
+        active: int = 40,
+        timeout_s: float = 15.0,
+        max_in_flight: int = 250,
+    ) -> None:
+        self.gateway_url = gateway_url
+        self.keys = dict(keys)
+        self.rate = rate
+        self.active = active
+        self.timeout_s = timeout_s
+        self.max_in_flight = max_in_flight
+        #: ticks skipped because ``max_in_flight`` requests were waiting for their answer
+        self.held_back = 0
+        #: (when, seconds) of every tick that came more than a second late: the test process starved
+        self.stalls: list[tuple[float, float]] = []
+        self.attempts: list[Attempt] = []
+        self._idle: deque[_Trade] = deque()
+        self._busy = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._client: httpx.AsyncClient | None = None
+        self.started_at = 0.0
+        self.stopped_at = 0.0
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=self.gateway_url,
+            timeout=self.timeout_s,
+            limits=httpx.Limits(max_connections=self.max_in_flight, max_keepalive_connections=100),
+        )
+        self.started_at = now()
+        self._runner = asyncio.create_task(self._run())
+
+    async def stop(self, drain_s: float = 25.0) -> None:
+        """Stop offering; wait for the answers still due (each bounded by the client timeout)."""
+        self._stopping = True
+        if self._runner is not None:
+            await self._runner
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=drain_s)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._client is not None:
+            await self._client.aclose()
+        self.stopped_at = now()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = 1.0 / self.rate
+        next_at = loop.time()
+        while not self._stopping:
+            delay = next_at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -1.0:
+                self.stalls.append((now(), -delay))
+                next_at = loop.time()  # fell behind by more than a second: do not burst
+            next_at += interval
+            if self._busy >= self.max_in_flight:
+                self.held_back += 1
+                continue
+            trade = self._pick()
+            self._busy += 1
+            task = asyncio.create_task(self._post(trade))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _pick(self) -> _Trade:
+        if self._idle and (len(self._idle) + self._busy >= self.active or random.random() < 0.9):
+            # a random waiting trade, so trades interleave
+            index = random.randrange(len(self._idle))
+            self._idle.rotate(-index)
+            return self._idle.popleft()
+        return _Trade(new_story())
+
+    async def _post(self, trade: _Trade) -> None:
+        assert self._client is not None
+        event = trade.story.events[trade.next]
+        attempt = Attempt(event, trade.next, now())
+        self.attempts.append(attempt)
+        document = {
+            "specversion": "1.0",
+            "id": str(event.event_id),
+            "source": f"/faults/{event.sender}",
+            "type": event.avro_name,
+            "datacontenttype": "application/json",
+            "data": event.model_dump(mode="json"),
+        }
+        try:
+            response = await self._client.post(
+                "/v1/events",
+                content=json.dumps(document, ensure_ascii=False).encode(),
+                headers={
+                    "Content-Type": "application/cloudevents+json",
+                    "Authorization": f"Bearer {self.keys[event.sender]}",
+                },
+            )
+            attempt.status = response.status_code
+            if response.status_code != 201:
+                attempt.error = response.text[:200]
+        except (httpx.HTTPError, OSError) as exc:
+            attempt.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            attempt.answered_at = now()
+            self._busy -= 1
+        if attempt.acknowledged:
+            trade.next += 1
+            if trade.next < len(trade.story.events) and not self._stopping:
+                self._idle.append(trade)
+
+    # -- what happened ------------------------------------------------------------------------------
+
+    @property
+    def acknowledged(self) -> list[Attempt]:
+        return [a for a in self.attempts if a.acknowledged]
+
+    def by_trade(self) -> dict[str, list[Attempt]]:
+        """Each trade's attempts in story order."""
+        trades: dict[str, list[Attempt]] = defaultdict(list)
+        for attempt in self.attempts:
+            trades[attempt.trade_id].append(attempt)
+        for attempts in trades.values():
+            attempts.sort(key=lambda a: a.position)
+        return trades
+
+    def ack_rate(self, since: float, until: float) -> float:
+        acks = [a for a in self.acknowledged if a.answered_at is not None and since <= a.answered_at < until]
+        return len(acks) / max(until - since, 1e-9)
+
+
+# -- reading the partner topics --------------------------------------------------------------------------
+
+
+@dataclass
+class Copy:
+    """One record of a partner topic that carries a trade event."""
+
+    partner: str
+    event_id: str
+    trade_id: str
+    partition: int
+    offset: int
+    relayed_at: float  # the relay's own stamp (corridor_relayed_ms), else when we read it
+
+
+class PartnerTopicsReader:
+    """Reads every ``partner.<id>.v1`` topic from the beginning with ``read_committed`` (only what the
+    relay's committed transactions wrote), keeping every copy of every event, as a background task
+    that picks up partner topics as the relay creates them."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.copies: dict[str, list[Copy]] = defaultdict(list)  # event id → its copies
+        self._positions: set[tuple[str, int, int]] = set()  # records already taken (re-reads skipped)
+        self.records = 0
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._assigned: set[TopicPartition] = set()
+        self.error: BaseException | None = None
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=2000,
+            request_timeout_ms=15000,
+            client_id="corridor-faults-reader",
+        )
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def _refresh_assignment(self) -> None:
+        assert self._consumer is not None
+        # All topics, asked now: the consumer's own metadata covers only what it already reads, so a
+        # partner topic the relay creates later would never show up there.
+        cluster = await self._consumer._client.fetch_all_metadata()
+        wanted = set(self._assigned)
+        for topic in cluster.topics():
+            if partner_of_topic(topic) is not None:
+                for partition in cluster.partitions_for_topic(topic) or ():
+                    wanted.add(TopicPartition(topic, partition))
+        new = wanted - self._assigned
+        if new:
+            self._consumer.assign(sorted(wanted))
+            await self._consumer.seek_to_beginning(*new)
+            self._assigned = wanted
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        refreshed = 0.0
+        while True:
+            try:
+                if time.monotonic() - refreshed > 1.0:
+                    await self._refresh_assignment()
+                    refreshed = time.monotonic()
+                if not self._assigned:
+                    await asyncio.sleep(0.5)
+                    continue
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=5000)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a broker down meanwhile: keep reading
+                self.error = exc
+                await asyncio.sleep(0.5)
+                continue
+            seen_at = now()
+            for tp, records in batches.items():
+                partner = partner_of_topic(tp.topic) or tp.topic
+                for record in records:
+                    position = (tp.topic, tp.partition, record.offset)
+                    if position in self._positions:
+                        continue
+                    self._positions.add(position)
+                    headers = dict(record.headers or ())
+                    event_id = headers.get("ce_id", b"").decode()
+                    relayed = headers.get(RELAYED_MS_HEADER)
+                    self.records += 1
+                    self.copies[event_id].append(
+                        Copy(
+                            partner,
+                            event_id,
+                            (record.key or b"").decode(),
+                            tp.partition,
+                            record.offset,
+                            int(relayed) / 1000 if relayed else seen_at,
+                        )
+                    )
+
+
+# -- checks ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What one fault case measured; one row of the table."""
+
+    fault: str
+    offered: int = 0
+    acknowledged: int = 0
+    refused: int = 0  # 4xx: the client's fault (should be none)
+    failed: int = 0  # 5xx or no answer: may or may not be stored
+    stored: int = 0  # acknowledged events in ledger.events
+    failed_stored: int = 0  # not acknowledged, stored anyway (allowed, once)
+    duplicates: int = 0  # extra copies in the ledger and the partner topics
+    lost: int = 0  # acknowledged, missing from the ledger or an entitled partner topic
+    relayed: int | None = None  # acknowledged events in every entitled partner topic (None: no relay)
+    out_of_order: int = 0  # (partner, trade) pairs whose copies are not in the trade's order
+    misrouted: int = 0  # copies in the topic of a partner not party to the trade
+    acks_back_s: float = 0.0
+    ledger_caught_up_s: float = 0.0
+    relay_caught_up_s: float | None = None
+    duration_s: float = 0.0
+    note: str = ""
+    problems: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)  # printed with the case, not in the table
+
+
+async def ledger_rows(pool: asyncpg.Pool, event_ids: list[str]) -> dict[str, list[float]]:
+    """event id → the ``ingested_at`` of each of its rows in ``ledger.events``."""
+    rows = await pool.fetch(
+        "SELECT event_id::text AS id, extract(epoch FROM ingested_at)::float8 AS at "
+        "FROM ledger.events WHERE event_id = ANY($1::uuid[])",
+        event_ids,
+    )
+    found: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        found[row["id"]].append(row["at"])
+    return found
+
+
+async def trade_versions(pool: asyncpg.Pool, trade_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """trade id → (version, events stored): a version above the events stored means an event was
+    applied twice."""
+    rows = await pool.fetch(
+        """SELECT t.trade_id::text AS id, t.version,
+                  (SELECT count(*) FROM ledger.events e WHERE e.trade_id = t.trade_id) AS stored
+           FROM ledger.trades t WHERE t.trade_id = ANY($1::uuid[])""",
+        trade_ids,
+    )
+    return {row["id"]: (int(row["version"]), int(row["stored"])) for row in rows}
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if await check():
+                return True
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            pass
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(interval)
+
+
+def entitled_partners(attempts: list[Attempt], stored: Mapping[str, Any]) -> set[str]:
+    """The parties of a trade as the relay knows it: everyone named by its events that reached Kafka
+    (acknowledged, or not acknowledged but stored by the ledger all the same)."""
+    found: set[str] = set()
+    for attempt in attempts:
+        if attempt.acknowledged or attempt.event_id in stored:
+            found |= parties_of(attempt.event)
+    return found
+
+
+def acks_back_after(generator: LoadGenerator, fault_at: float) -> float:
+    """Seconds from the fault until requests are answered normally again: the answer time of the last
+    request (sent from a second before the fault on) that failed or took longer than SLOW_ANSWER_S."""
+    disturbed = [
+        a.answered_at
+        for a in generator.attempts
+        if a.answered_at is not None
+        and a.sent_at >= fault_at - 1.0
+        and (not a.acknowledged or a.answered_at - a.sent_at > SLOW_ANSWER_S)
+    ]
+    return max(disturbed) - fault_at if disturbed else 0.0
+
+
+def caught_up_after(pairs: list[tuple[float, float]], fault_at: float) -> float:
+    """Seconds from the fault until the consumer was on time again: (acked at, stored at) pairs; the
+    storing time of the last event stored more than LATE_S after its ack."""
+    late = [stored for acked, stored in pairs if stored - acked > LATE_S and stored >= fault_at]
+    return max(max(late) - fault_at, 0.0) if late else 0.0
+
+
+def order_ok(copies: list[Copy], expected: list[str]) -> bool:
+    """The copies (of one trade in one partner topic, offset order) carry the acknowledged events in
+    the trade's order."""
+    wanted = set(expected)
+    seen = [c.event_id for c in sorted(copies, key=lambda c: (c.partition, c.offset)) if c.event_id in wanted]
+    return seen == expected
+
+
+async def check(
+    outcome: Outcome,
+    generator: LoadGenerator,
+    pool: asyncpg.Pool,
+    reader: PartnerTopicsReader | None,
+    fault_at: float,
+    within: float = 150.0,
+) -> Outcome:
+    """Wait until the ledger (and the relay) have every acknowledged event, or ``within`` seconds
+    pass; then count, per the table's columns."""
+    attempts = generator.attempts
+    acked = [a for a in attempts if a.acknowledged]
+    acked_ids = [a.event_id for a in acked]
+    all_ids = [a.event_id for a in attempts]
+    outcome.offered = len(attempts)
+    outcome.acknowledged = len(acked)
+    outcome.refused = sum(1 for a in attempts if a.status is not None and 400 <= a.status < 500)
+    outcome.failed = sum(1 for a in attempts if a.failed)
+    if outcome.refused:
+        examples = Counter(
+            f"{a.status} {(a.error or '')[:120]}" for a in attempts if a.status and a.status < 500
+        )
+        outcome.problems.append(f"refused by the gateway: {examples.most_common(3)}")
+
+    async def ledger_has_all() -> bool:
+        found = await ledger_rows(pool, acked_ids)
+        return all(i in found for i in acked_ids)
+
+    await eventually(ledger_has_all, within)
+    stored = await ledger_rows(pool, all_ids)
+    outcome.stored = sum(1 for i in acked_ids if i in stored)
+    lost_ledger = [i for i in acked_ids if i not in stored]
+    failed_ids = {a.event_id for a in attempts if not a.acknowledged}
+    outcome.failed_stored = sum(1 for i in failed_ids if i in stored)
+    dup_ledger = sum(len(rows) - 1 for rows in stored.values() if len(rows) > 1)
+
+    trades = generator.by_trade()
+    versions = await trade_versions(pool, list(trades))
+    applied_twice = sum(max(version - count, 0) for version, count in versions.values())
+    if applied_twice:
+        outcome.problems.append(f"ledger.trades versions exceed stored events by {applied_twice}")
+    if lost_ledger:
+        outcome.problems.append(f"{len(lost_ledger)} acknowledged events missing from ledger.events, "
+                                f"e.g. {lost_ledger[:3]}")  # fmt: skip
+    pairs = [(a.answered_at or a.sent_at, min(stored[a.event_id])) for a in acked if a.event_id in stored]
+    outcome.ledger_caught_up_s = caught_up_after(pairs, fault_at)
+
+    lost_relay: list[tuple[str, str]] = []
+    dup_relay = 0
+    if reader is not None:
+        expected: dict[str, set[str]] = {}
+        for attempts_of_trade in trades.values():
+            partners_of_trade = entitled_partners(attempts_of_trade, stored)
+            for a in attempts_of_trade:
+                if a.acknowledged:
+                    expected[a.event_id] = partners_of_trade
+
+        def missing() -> list[tuple[str, str]]:
+            return [
+                (event_id, partner)
+                for event_id, partners_of_event in expected.items()
+                for partner in partners_of_event - {c.partner for c in reader.copies.get(event_id, ())}
+            ]
+
+        async def relay_has_all() -> bool:
+            return not missing()
+
+        await eventually(relay_has_all, within)
+        await asyncio.sleep(2.0)  # a late duplicate would show up now
+        lost_relay = missing()
+        if lost_relay:
+            outcome.details.append(explain_missing(generator, stored, reader, lost_relay))
+        outcome.relayed = sum(
+            1
+            for event_id, ps in expected.items()
+            if ps <= {c.partner for c in reader.copies.get(event_id, ())}
+        )
+        relayed_pairs: list[tuple[float, float]] = []
+        for a in attempts:
+            copies = reader.copies.get(a.event_id, [])
+            per_partner = Counter(c.partner for c in copies)
+            dup_relay += sum(n - 1 for n in per_partner.values() if n > 1)
+            if a.acknowledged:
+                outcome.misrouted += sum(1 for p in per_partner if p not in expected[a.event_id])
+                relayed_pairs += [(a.answered_at or a.sent_at, c.relayed_at) for c in copies]
+        outcome.relay_caught_up_s = caught_up_after(relayed_pairs, fault_at)
+        for trade_id, attempts_of_trade in trades.items():
+            order = [a.event_id for a in attempts_of_trade if a.acknowledged]
+            by_partner: dict[str, list[Copy]] = defaultdict(list)
+            for a in attempts_of_trade:
+                for c in reader.copies.get(a.event_id, ()):
+                    by_partner[c.partner].append(c)
+            for partner, copies in by_partner.items():
+                if not order_ok(copies, [e for e in order if partner in expected.get(e, ())]):
+                    outcome.out_of_order += 1
+                    if outcome.out_of_order <= 3:
+                        outcome.problems.append(f"trade {trade_id} out of order in partner.{partner}.v1")
+        if lost_relay:
+            outcome.problems.append(
+                f"{len(lost_relay)} (event, partner) copies missing from partner topics, "
+                f"e.g. {lost_relay[:3]}"
+            )
+        if dup_relay:
+            outcome.problems.append(f"{dup_relay} duplicate copies in partner topics")
+        if outcome.misrouted:
+            outcome.problems.append(
+                f"{outcome.misrouted} copies in topics of partners not party to the trade"
+            )
+    outcome.duplicates = dup_ledger + applied_twice + dup_relay
+    outcome.lost = len(lost_ledger) + len(lost_relay)
+    outcome.acks_back_s = acks_back_after(generator, fault_at)
+    outcome.details.append(
+        "timeline (seconds from the fault, by sending time):\n" + timeline(generator, fault_at)
+    )
+    return outcome
+
+
+# -- diagnostics ------------------------------------------------------------------------------------
+
+
+def timeline(generator: LoadGenerator, fault_at: float, bucket_s: float = 2.0) -> str:
+    """Per ``bucket_s`` seconds from the fault (by sending time): requests sent, acknowledged, failed
+    (status or error kind), and the slowest answer: where an outage starts and ends."""
+    rows: dict[int, list[Attempt]] = defaultdict(list)
+    for attempt in generator.attempts:
+        rows[int((attempt.sent_at - fault_at) // bucket_s)].append(attempt)
+    lines = []
+    for key in sorted(rows):
+        attempts = rows[key]
+        kinds = Counter(
+            str(a.status) if a.status is not None else (a.error or "?").split(":")[0]
+            for a in attempts
+            if not a.acknowledged
+        )
+        slowest = max((a.answered_at or a.sent_at) - a.sent_at for a in attempts)
+        acked = sum(a.acknowledged for a in attempts)
+        lines.append(
+            f"  {key * bucket_s:+6.0f}s sent {len(attempts):4d} acked {acked:4d}"
+            f" slowest {slowest:5.1f}s {dict(kinds) if kinds else ''}"
+        )
+    return "\n".join(lines)
+
+
+def explain_missing(
+    generator: LoadGenerator,
+    stored: Mapping[str, Any],
+    reader: PartnerTopicsReader,
+    missing: list[tuple[str, str]],
+) -> str:
+    """The trades of some missing partner copies: each event, its answer, whether the ledger has it,
+    and which partners got a copy."""
+    trades = generator.by_trade()
+    by_event = {a.event_id: a for a in generator.attempts}
+    out = []
+    for trade_id in list(dict.fromkeys(by_event[e].trade_id for e, _ in missing))[:3]:
+        out.append(f"  trade {trade_id}:")
+        for a in trades[trade_id]:
+            copies = Counter(c.partner for c in reader.copies.get(a.event_id, ()))
+            out.append(
+                f"    {a.position:2d} {type(a.event).__name__:<24} {a.event.sender:<28} {a.status} "
+                f"stored={a.event_id in stored} copies={dict(copies)}"
+            )
+    return "\n".join(out)
+
+
+# -- the table ----------------------------------------------------------------------------------------
+
+COLUMNS = (
+    "fault",
+    "offered",
+    "acknowledged",
+    "not acked (5xx/none)",
+    "stored (acked)",
+    "relayed (acked)",
+    "duplicates",
+    "lost",
+    "acks back after",
+    "ledger caught up after",
+    "relay caught up after",
+)
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} s"
+
+
+def table(outcomes: list[Outcome]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for o in outcomes:
+        failed = f"{o.failed}" + (f" ({o.failed_stored} stored)" if o.failed else "")
+        cells = [
+            o.fault,
+            f"{o.offered:,}",
+            f"{o.acknowledged:,}",
+            failed,
+            f"{o.stored:,}",
+            "—" if o.relayed is None else f"{o.relayed:,}",
+            str(o.duplicates),
+            str(o.lost),
+            _seconds(o.acks_back_s),
+            _seconds(o.ledger_caught_up_s),
+            _seconds(o.relay_caught_up_s),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def report(outcomes: list[Outcome], meta: Mapping[str, Any]) -> str:
+    notes = [f"- **{o.fault}**: {o.note}" for o in outcomes if o.note]
+    problems = [f"- **{o.fault}**: {p}" for o in outcomes for p in o.problems]
+    parts = [
+        "# Fault suite — last run",
+        "",
+        f"{meta.get('when', '')} · commit `{meta.get('commit', '?')}` · {meta.get('duration', '?')} · "
+        f"load {meta.get('rate', '?')} events/s through the gateway · "
+        f"relay: {'yes' if meta.get('relay') else 'not present'} · `./corridor test tests/faults`",
+        "",
+        table(outcomes),
+        "",
+        "Offered: events POSTed (one attempt each); acknowledged: answered 201 (after acks=all); "
+        "not acked: answered 5xx or not answered, of which some may be stored (never twice); stored / "
+        "relayed: acknowledged events found in `ledger.events` / in every entitled partner topic; "
+        "duplicates and lost count ledger rows and partner-topic copies; the times run from the fault "
+        "until the last failed or slow (>2 s) answer, and until the last event stored (relayed) more than "
+        "2 s after its ack.",
+    ]
+    if notes:
+        parts += ["", *notes]
+    if problems:
+        parts += ["", "Problems:", *problems]
+    return "\n".join(parts) + "\n"
+
+
+def git_commit() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True
+        )
+        return done.stdout.strip() or "?"
+    except OSError:
+        return "?"
