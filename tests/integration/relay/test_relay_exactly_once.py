@@ -21,6 +21,7 @@ from collections import defaultdict
 import pytest
 
 from services.core.routing import partner_topic
+from services.core.signatures import SIGNED_TYPES
 from services.core.topics import TRADE_TOPICS
 from tests.integration.relay.relay_helpers import (
     RelayProcess,
@@ -93,6 +94,8 @@ def test_kill_9_mid_transaction_then_restart(partner_stack: SecureStack, relay: 
         assert sorted(ids) == sorted(str(e.event_id) for e in expected[partner_id]), topic
         for record in records:
             assert header(record, "corridor_relay_source")
+            if header(record, "ce_type") in SIGNED_TYPES:  # the stories' certificates are not signed
+                assert header(record, "corridor_signature_verdict") == "unsigned"
             trade_id = uuid.UUID(record.key.decode())
             sequences[trade_id].setdefault(partner_id, []).append(header(record, "ce_id"))
         everything = asyncio.run(
