@@ -63,6 +63,7 @@ SERVICE = "relay"
 SOURCE_HEADER = "corridor_relay_source"  # "<trade topic>:<partition>:<offset>" of the original record
 BACKFILL_HEADER = "corridor_relay_backfill"  # "true" on an earlier event sent to a party that joined later
 SIGNATURE_HEADER = "corridor_signature_verdict"  # certificate events: the signature check's verdict
+RELAYED_MS_HEADER = "corridor_relayed_ms"  # the relay's wall clock when it produced the copy (epoch ms)
 _TOPIC_ALREADY_EXISTS = 36
 
 
@@ -460,7 +461,7 @@ class Relay:
                     else:
                         out = await self._history_record(slot.partition, delivery.ref)
                     topic = await self._partner_topic(delivery.partner_id)
-                    headers = list(out.headers)
+                    headers = [*out.headers, (RELAYED_MS_HEADER, str(metrics.now_ms()).encode())]
                     if delivery.backfill:
                         headers.append((BACKFILL_HEADER, b"true"))
                     futures.append(
