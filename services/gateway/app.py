@@ -19,6 +19,7 @@ from services.core import logging as core_logging
 from services.core import metrics, tracing
 from services.gateway import problems
 from services.gateway.handlers import router
+from services.gateway.limits import RateLimiter
 from services.gateway.problems import Problem
 from services.gateway.service import REQUEST_RECEIVED_MS, Gateway
 from services.gateway.settings import GatewaySettings
@@ -71,6 +72,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(router)
+    app.state.rate_limiter = RateLimiter(settings.gateway_rate_per_s, settings.gateway_rate_burst)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:

@@ -18,6 +18,7 @@ event (``/corridor/partners/<id>``, ``order/<id>`` …). An optional ``tracepare
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,11 +73,29 @@ def parse_json(body: bytes) -> Any:
     if not body.strip():
         raise problems.malformed("the request body is empty")
     try:
-        return json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
+        doc = json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
         raise problems.malformed(f"the body is not UTF-8: {exc}") from None
     except (ValueError, RecursionError) as exc:
         raise problems.malformed(f"the body is not valid JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(doc):
+        # "\ud800" is valid JSON syntax but no Unicode character: it cannot be encoded (Avro strings are
+        # UTF-8), so refuse it here rather than fail while producing.
+        raise problems.malformed("the body has a \\uD800-\\uDFFF escape that is not part of a surrogate pair")
+    return doc
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(doc: Any) -> bool:
+    try:
+        json.dumps(doc, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, RecursionError):
+        return False
+    return False
 
 
 def _check_charset(content_type: str | None, params: Mapping[str, str], accepted: tuple[str, ...]) -> None:

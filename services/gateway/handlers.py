@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from services.core.logging import bound_contextvars
 from services.core.partners import Partner
 from services.gateway import cloudevents, problems
+from services.gateway.limits import limiter_of
 from services.gateway.service import Gateway
 
 router = APIRouter()
@@ -92,6 +93,7 @@ def _problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             413: "Body too large (or too many events)",
             415: "Unsupported Content-Type",
             422: "Invalid event: every bad field is listed",
+            429: "The partner's rate limit is exceeded; retry after Retry-After seconds",
             503: "Kafka, the schema registry or PostgreSQL unavailable; retry after Retry-After seconds",
         }.items()
         if s in statuses
@@ -139,6 +141,13 @@ async def _partner(request: Request, gateway: Gateway) -> Partner:
             "the API key is unknown, was rotated, or its partner is disabled", invalid_key=True
         )
     return partner
+
+
+def _charge(request: Request, partner: Partner, events: int) -> None:
+    """Take ``events`` tokens of the partner's rate limit, or answer 429 (services/gateway/limits.py)."""
+    limiter = limiter_of(request.app.state)
+    if limiter is not None:
+        limiter.take(partner.partner_id, events)
 
 
 def _check_declared_length(request: Request, limit: int) -> None:
@@ -206,7 +215,7 @@ async def readyz(request: Request) -> Response:
         "the same id is 409."
     ),
     response_model=Accepted,
-    responses=_problem_responses(400, 401, 403, 409, 413, 415, 422, 503),
+    responses=_problem_responses(400, 401, 403, 409, 413, 415, 422, 429, 503),
     openapi_extra={
         **_request_body(cloudevents.STRUCTURED, cloudevents.JSON, batch=False),
         "security": _SECURITY,
@@ -218,6 +227,7 @@ async def post_event(request: Request) -> Response:
     _check_declared_length(request, limit)
     partner = await _partner(request, gateway)
     with bound_contextvars(partner_id=partner.partner_id):
+        _charge(request, partner, 1)
         idempotency_key = _idempotency_key(request)
         body = await _read_body(request, limit)
         item = cloudevents.parse_single(request.headers.get("content-type"), request.headers, body)
@@ -251,7 +261,7 @@ async def post_event(request: Request) -> Response:
     response_model=BatchResult,
     responses={
         207: {"model": BatchResult, "description": "Some events were not acknowledged; see each item"},
-        **_problem_responses(400, 401, 403, 409, 413, 415, 422, 503),
+        **_problem_responses(400, 401, 403, 409, 413, 415, 422, 429, 503),
     },
     openapi_extra={**_request_body(cloudevents.BATCH, cloudevents.JSON, batch=True), "security": _SECURITY},
 )
@@ -262,14 +272,21 @@ async def post_batch(request: Request) -> Response:
     partner = await _partner(request, gateway)
     with bound_contextvars(partner_id=partner.partner_id):
         body = await _read_body(request, limit)
-        items = cloudevents.parse_batch(request.headers.get("content-type"), body)
         max_items = gateway.settings.gateway_max_batch_items
-        if not items:
-            raise problems.invalid(
-                "the batch is empty", [{"field": "(batch)", "reason": f"send 1 to {max_items} events"}]
-            )
-        if len(items) > max_items:
-            raise problems.too_large(f"the batch has {len(items)} events; at most {max_items} are accepted")
+        try:
+            items = cloudevents.parse_batch(request.headers.get("content-type"), body)
+            if not items:
+                raise problems.invalid(
+                    "the batch is empty", [{"field": "(batch)", "reason": f"send 1 to {max_items} events"}]
+                )
+            if len(items) > max_items:
+                raise problems.too_large(
+                    f"the batch has {len(items)} events; at most {max_items} are accepted"
+                )
+        except problems.Problem:
+            _charge(request, partner, 1)  # a refused request costs a token too
+            raise
+        _charge(request, partner, len(items))  # one token per event
         results = await gateway.publish(partner, items, batch=True, traceparent=request.state.traceparent)
     body_json = {"results": [r.to_json() for r in results]}
     statuses = {r.status for r in results}

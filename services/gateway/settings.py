@@ -44,3 +44,8 @@ class GatewaySettings(BaseSettings):
     gateway_auto_register: bool = True
     #: Seconds a 503 asks clients to wait (``Retry-After``).
     gateway_retry_after_s: int = Field(default=5, ge=1)
+    #: Per-partner rate limit (services/gateway/limits.py): events a second refilled into each partner's
+    #: token bucket (``CORRIDOR_GATEWAY_RATE_PER_S``; 0 switches the limit off) and the bucket's size
+    #: (``CORRIDOR_GATEWAY_RATE_BURST``). A batch costs one token per event; over the limit → 429.
+    gateway_rate_per_s: float = Field(default=2000.0, ge=0)
+    gateway_rate_burst: int = Field(default=5000, ge=1)

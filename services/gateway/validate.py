@@ -79,6 +79,8 @@ def validate_event(event_type: str, data: Any) -> TradeEvent:
             raise
         try:
             extra = [v for v in rule_violations(model, data) if v not in exc.errors]
+        except RecursionError:  # data nested too deeply to copy: the field errors say what is wrong
+            raise exc from None
         except Exception:  # a best-effort extra: never let it turn a 422 into a 500
             log.exception("rule_violations_failed", event_type=exc.event_type)
             raise exc from None

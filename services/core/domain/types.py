@@ -75,7 +75,10 @@ def _utc_millis(value: dt.datetime) -> dt.datetime:
         raise PydanticCustomError(
             "corridor_timestamp", "timestamp must carry a UTC offset, e.g. 2026-03-02T09:30:00+05:00"
         )
-    value = value.astimezone(dt.UTC)
+    try:
+        value = value.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-05:00 is in year 10000 in UTC
+        raise PydanticCustomError("corridor_timestamp", "timestamp must be between 2000 and 2100") from None
     if not _MIN_TIME <= value < _MAX_TIME:
         raise PydanticCustomError("corridor_timestamp", "timestamp must be between 2000 and 2100")
     return value.replace(microsecond=value.microsecond // 1000 * 1000)

@@ -17,12 +17,14 @@ USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_VALUE = {ch: i for i, ch in enumerate(USCC_ALPHABET)}
 
-_NTN = re.compile(r"\d{7}-\d")
+# re.ASCII: \d is 0-9 only, not Arabic-Indic or full-width digits (they would pass as a different string)
+_NTN = re.compile(r"\d{7}-\d", re.ASCII)
 _LOCODE = re.compile(r"[A-Z]{2}[A-Z2-9]{3}")
-_HS6 = re.compile(r"\d{6}")
+_HS6 = re.compile(r"\d{6}", re.ASCII)
 _PARTY_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
-_UN_NUMBER = re.compile(r"UN\d{4}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_UN_NUMBER = re.compile(r"UN\d{4}", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # free text may have tabs and line breaks
+_CONTROL_IN_REFERENCE = re.compile(r"[\x00-\x1f\x7f]")  # references end up in headers: no CR, LF, TAB
 
 MAX_TEXT = 2000
 MAX_REFERENCE = 64
@@ -126,7 +128,7 @@ def check_reference(value: str) -> str | None:
         return "must not be blank"
     if len(value) > MAX_REFERENCE:
         return f"at most {MAX_REFERENCE} characters, got {len(value)}"
-    if _CONTROL.search(value) or value != value.strip():
+    if _CONTROL_IN_REFERENCE.search(value) or value != value.strip():
         return "must not contain control characters or surrounding spaces"
     return None
 
