@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         db_schema=settings.registry_db_schema,
         pool_min_size=settings.registry_pool_min_size,
         pool_max_size=max(settings.registry_pool_max_size, settings.registry_pool_min_size),
+        max_request_bytes=settings.registry_max_request_bytes,
     )
     config = uvicorn.Config(
         app,

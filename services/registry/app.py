@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.core import logging as core_logging
 from services.core import metrics
 from services.registry import errors
-from services.registry.handlers import RegistryResponse, router
+from services.registry.handlers import DEFAULT_MAX_REQUEST_BYTES, RegistryResponse, router
 from services.registry.service import STORE_EXCEPTIONS, RegistryService
 from services.registry.store import Store
 
@@ -31,6 +31,7 @@ def create_app(
     db_schema: str = "registry",
     pool_min_size: int = 1,
     pool_max_size: int = 10,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
 ) -> FastAPI:
     """A registry app storing into ``db_schema`` of the PostgreSQL at ``database_url``.
 
@@ -65,6 +66,7 @@ def create_app(
         default_response_class=RegistryResponse,
     )
     app.include_router(router)
+    app.state.max_request_bytes = max_request_bytes
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
@@ -121,6 +123,15 @@ def _install_error_handlers(app: FastAPI) -> None:
             500, errors.STORE_ERROR, f"Error in the backend data store: {type(exc).__name__}"
         )
 
+    async def unstorable_text(request: Request, exc: Exception) -> Response:
+        # PostgreSQL text cannot hold NUL: a subject (path or query) containing one cannot exist
+        return _error_response(
+            422, errors.INVALID_SUBJECT, "Invalid subject: a subject must not contain control characters."
+        )
+
+    import asyncpg
+
+    app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, unstorable_text)
     app.add_exception_handler(errors.RegistryError, registry_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

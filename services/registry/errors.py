@@ -25,9 +25,12 @@ INVALID_COMPATIBILITY_LEVEL = 42203
 INVALID_MODE = 42204
 OPERATION_NOT_PERMITTED = 42205
 REFERENCE_EXISTS = 42206
+INVALID_SUBJECT = 42208
 STORE_ERROR = 50001
 
 MAX_VERSION = 2**31 - 1
+#: Schema ids are positive 32-bit integers (Confluent's wire format has 4 bytes for them).
+MAX_SCHEMA_ID = 2**31 - 1
 
 
 class RegistryError(Exception):
@@ -150,6 +153,27 @@ def reference_exists(subject: str, version: int) -> RegistryError:
         422,
         REFERENCE_EXISTS,
         f"Version {version} of subject '{subject}' is referenced by other schemas; delete those first.",
+    )
+
+
+def invalid_subject(
+    subject: str, reason: str = "a subject must not contain control characters"
+) -> RegistryError:
+    shown = subject if len(subject) <= 100 else subject[:100] + "…"
+    return RegistryError(422, INVALID_SUBJECT, f"Invalid subject {shown!r}: {reason}.")
+
+
+def request_too_large(size: int | None, limit: int) -> RegistryError:
+    what = f"{size} bytes" if size is not None else f"more than {limit} bytes"
+    return RegistryError(413, 413, f"The request body has {what}; the limit is {limit} bytes.")
+
+
+def unsupported_media_type(content_type: str) -> RegistryError:
+    return RegistryError(
+        415,
+        415,
+        f"HTTP 415 Unsupported Media Type: {content_type!r}; send application/vnd.schemaregistry.v1+json, "
+        "application/vnd.schemaregistry+json, application/json or application/octet-stream.",
     )
 
 

@@ -8,6 +8,7 @@ confluent-kafka's Python client sends both ``true`` and ``True``.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,6 +20,16 @@ from services.registry.service import READWRITE, RegistryService, schema_fields,
 from services.registry.store import LookupFilter
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+#: Media types a request body may be sent as (Confluent's list); no Content-Type at all is accepted too.
+ACCEPTED_MEDIA_TYPES = (
+    CONTENT_TYPE,
+    "application/vnd.schemaregistry+json",
+    "application/json",
+    "application/octet-stream",
+)
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+MAX_SUBJECT_BYTES = 1000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class RegistryResponse(JSONResponse):
@@ -65,10 +76,23 @@ def _page(request: Request, items: list[Any]) -> list[Any]:
 
 def _schema_id(raw: str) -> int:
     try:
-        return int(raw)
+        schema_id = int(raw)
     except ValueError:
         # Confluent (JAX-RS) answers a non-integer id as an unmatched route
         raise errors.RegistryError(404, 404, "HTTP 404 Not Found") from None
+    if not 0 < schema_id <= errors.MAX_SCHEMA_ID:
+        raise errors.schema_not_found(schema_id)  # no such id can exist (ids are positive int32)
+    return schema_id
+
+
+def _subject(subject: str) -> str:
+    """A subject to create something under: no control characters (Confluent's rule), and short enough
+    for PostgreSQL's indexes (a btree entry holds at most about 2,700 bytes)."""
+    if not subject.strip() or _CONTROL.search(subject):
+        raise errors.invalid_subject(subject)
+    if len(subject.encode("utf-8")) > MAX_SUBJECT_BYTES:
+        raise errors.invalid_subject(subject, f"a subject has at most {MAX_SUBJECT_BYTES} bytes (UTF-8)")
+    return subject
 
 
 def _optional(request: Request, name: str) -> str | None:
@@ -77,13 +101,34 @@ def _optional(request: Request, name: str) -> str | None:
 
 
 async def _body(request: Request) -> object:
-    raw = await request.body()
+    """The JSON body: of an accepted media type, bounded in size (413), parsed (400 when malformed)."""
+    content_type = request.headers.get("content-type")
+    if content_type is not None:
+        mime = content_type.split(";", 1)[0].strip().lower()
+        if mime and mime not in ACCEPTED_MEDIA_TYPES:
+            raise errors.unsupported_media_type(content_type)
+    limit: int = getattr(request.app.state, "max_request_bytes", DEFAULT_MAX_REQUEST_BYTES)
+    declared = request.headers.get("content-length", "")
+    if declared.strip().isdigit() and int(declared) > limit:
+        raise errors.request_too_large(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise errors.request_too_large(None, limit)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise errors.RegistryError(400, 400, f"the request body is not valid JSON: {exc}") from None
+        body = json.loads(raw)
+        # "\ud800" parses, but is no character: it could be neither stored nor answered
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError) as exc:
+        reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise errors.RegistryError(400, 400, f"the request body is not valid JSON: {reason}") from None
+    return body
 
 
 def _raw_schema(text: str) -> Response:
@@ -182,7 +227,7 @@ async def referenced_by(subject: str, version: str, request: Request) -> list[in
 async def register(subject: str, request: Request) -> dict[str, Any]:
     # ?normalize is accepted: identity is always the canonical JSON form, which already ignores
     # whitespace and key order.
-    schema_id = await _service(request).register(subject, await _body(request))
+    schema_id = await _service(request).register(_subject(subject), await _body(request))
     return {"id": schema_id}
 
 
@@ -230,7 +275,9 @@ async def get_subject_config(subject: str, request: Request) -> dict[str, Any]:
 
 @router.put("/config/{subject}")
 async def put_subject_config(subject: str, request: Request) -> dict[str, Any]:
-    return {"compatibility": await _service(request).set_compatibility(subject, await _body(request))}
+    return {
+        "compatibility": await _service(request).set_compatibility(_subject(subject), await _body(request))
+    }
 
 
 @router.delete("/config/{subject}")

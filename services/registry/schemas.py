@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ import avro.schema
 import fastavro
 
 AVRO = "AVRO"
+MAX_REFERENCE_VERSION = 2**31 - 1  # versions are 32-bit, as in Confluent
 SUPPORTED_TYPES: tuple[str, ...] = (AVRO,)
 
 
@@ -48,9 +50,17 @@ class Reference:
             raise InvalidSchemaError(f"reference {raw!r} has no name")
         if not isinstance(subject, str) or not subject:
             raise InvalidSchemaError(f"reference {raw!r} has no subject")
+        if "\x00" in name or "\x00" in subject:
+            raise InvalidSchemaError(f"reference {raw!r} has a NUL character in its name or subject")
         # bool is an int in Python; a JSON true is not a version.
-        if isinstance(version, bool) or not isinstance(version, int) or not (version == -1 or version >= 1):
-            raise InvalidSchemaError(f"reference {raw!r} needs a version >= 1 (or -1 for latest)")
+        if (
+            isinstance(version, bool)
+            or not isinstance(version, int)
+            or not (version == -1 or 1 <= version <= MAX_REFERENCE_VERSION)
+        ):
+            raise InvalidSchemaError(
+                f"reference {raw!r} needs a version from 1 to {MAX_REFERENCE_VERSION} (or -1 for latest)"
+            )
         return cls(name=name, subject=subject, version=version)
 
 
@@ -108,6 +118,8 @@ def canonical_form(schema_text: str, schema_type: str, references: Sequence[Refe
         parsed = json.loads(schema_text)
     except json.JSONDecodeError as exc:
         raise InvalidSchemaError(f"the schema is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidSchemaError(_TOO_DEEP) from None
     document = {
         "schema": parsed,
         "schemaType": schema_type.upper(),
@@ -134,6 +146,8 @@ def parse_avro(schema_text: str, reference_texts: Sequence[str] = ()) -> avro.sc
         main = json.loads(schema_text)
     except json.JSONDecodeError as exc:
         raise InvalidSchemaError(f"the schema is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidSchemaError(_TOO_DEEP) from None
 
     named: dict[str, Any] = {}
     try:
@@ -145,6 +159,10 @@ def parse_avro(schema_text: str, reference_texts: Sequence[str] = ()) -> avro.sc
     ) as exc:  # fastavro raises several unrelated types (SchemaParseException, UnknownType, ...)
         raise InvalidSchemaError(_reason(exc)) from None
 
+    problem = _spec_violation(main)
+    if problem:
+        raise InvalidSchemaError(problem)
+
     try:
         if not documents:
             return avro.schema.parse(schema_text)
@@ -154,8 +172,75 @@ def parse_avro(schema_text: str, reference_texts: Sequence[str] = ()) -> avro.sc
         for document in documents:
             avro.schema.make_avsc_object(document, names)
         return avro.schema.make_avsc_object(main, names)
+    except RecursionError:
+        raise InvalidSchemaError(_TOO_DEEP) from None
     except (avro.errors.AvroException, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise InvalidSchemaError(_reason(exc)) from None
+
+
+_TOO_DEEP = "the schema nests too deeply to be parsed"
+_AVRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PRIMITIVE_DEFAULTS: dict[str, Callable[[Any], bool]] = {
+    "null": lambda v: v is None,
+    "boolean": lambda v: isinstance(v, bool),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and -(2**31) <= v < 2**31,
+    "long": lambda v: isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63,
+    "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "double": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "string": lambda v: isinstance(v, str),
+    "bytes": lambda v: isinstance(v, str),
+}
+
+
+def _spec_violation(node: Any) -> str | None:
+    """What the Avro specification forbids and the parsers let through (Java clients would refuse the
+    schema): field names that are not Avro names, a union field's default not of the union's first
+    type, a fixed size that is not a 32-bit count."""
+    try:
+        return _walk(node)
+    except RecursionError:
+        return _TOO_DEEP
+
+
+def _walk(node: Any) -> str | None:
+    if isinstance(node, list):
+        return next((p for p in map(_walk, node) if p), None)
+    if not isinstance(node, dict):
+        return None
+    kind = node.get("type")
+    if kind == "fixed":
+        size = node.get("size")
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size < 2**31:
+            return f"fixed {node.get('name')!r} needs a size from 0 to {2**31 - 1}, not {size!r}"
+    if kind in ("record", "error") and isinstance(node.get("fields"), list):
+        for item in node["fields"]:
+            if not isinstance(item, dict):
+                continue
+            name = item.get("name")
+            if not isinstance(name, str) or not _AVRO_NAME.fullmatch(name):
+                return (
+                    f"field name {name!r} of record {node.get('name')!r} is not an Avro name "
+                    "([A-Za-z_][A-Za-z0-9_]*)"
+                )
+            branches = item.get("type")
+            if "default" in item and isinstance(branches, list) and branches:
+                first = branches[0]
+                check = _PRIMITIVE_DEFAULTS.get(first) if isinstance(first, str) else None
+                if check is not None and not check(item["default"]):
+                    return (
+                        f"the default {item['default']!r} of field {name!r} is not a {first}: the default of "
+                        "a union field must be of the union's first type"
+                    )
+            problem = _walk(branches)
+            if problem:
+                return problem
+        return None
+    for key in ("items", "values", "type"):
+        if isinstance(node.get(key), dict | list):
+            problem = _walk(node[key])
+            if problem:
+                return problem
+    return None
 
 
 def _reason(exc: BaseException) -> str:

@@ -22,3 +22,5 @@ class RegistrySettings(BaseSettings):
     registry_db_schema: str = Field(default="registry", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     registry_pool_min_size: int = Field(default=1, ge=1)
     registry_pool_max_size: int = Field(default=10, ge=1)
+    #: Largest request body (a schema with its JSON envelope); larger ones are refused with 413.
+    registry_max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
