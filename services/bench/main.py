@@ -121,6 +121,8 @@ def bench(quick: bool, out: Path, stages: tuple[str, ...], profile: tuple[str, .
     if java is None:
         raise click.ClickException("java is not on PATH (Kafka's performance tools need it)")
     out.mkdir(parents=True, exist_ok=True)
+    # the services' logs of the previous run (tens of MB of JSON lines): this run writes its own
+    shutil.rmtree(out / "logs", ignore_errors=True)
     ctx = BenchContext(
         bootstrap_servers=status.bootstrap_servers,
         registry_url=status.schema_registry_url,
