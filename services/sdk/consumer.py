@@ -30,7 +30,7 @@ from aiokafka.structs import ConsumerRecord
 from services.core.codec import Codec
 from services.core.domain.base import TradeEvent
 from services.core.envelope import CloudEvent
-from services.core.registry_client import RegistryClient
+from services.core.registry_client import RegistryClient, RegistryError
 from services.core.routing import group_prefix, partner_topic
 
 log = logging.getLogger("corridor.sdk")
@@ -281,8 +281,9 @@ class PartnerConsumer:
             headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or () if v is not None}
             cloudevent = CloudEvent.from_headers([(k, v) for k, v in record.headers or () if v is not None])
         except Exception as exc:
-            if isinstance(exc, OSError) or type(exc).__module__.startswith("httpx"):
-                raise  # the registry is unreachable: not the record's fault
+            transient = isinstance(exc, OSError) or type(exc).__module__.startswith("httpx")
+            if transient or (isinstance(exc, RegistryError) and exc.status != 404):
+                raise  # the registry is unreachable or failing: not the record's fault, ask again
             raise UndecodableRecord(record, exc) from exc
         return PartnerRecord(
             topic=record.topic,

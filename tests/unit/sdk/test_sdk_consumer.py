@@ -181,3 +181,18 @@ def test_headers_of_a_partner_record() -> None:
         {sdk.SIGNATURE_HEADER: "valid"}, 0,
     )  # fmt: skip
     assert record.signature_verdict == "valid" and not record.backfill
+
+
+def test_a_failing_registry_is_not_the_records_fault(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.core.registry_client import RegistryError
+
+    consumer = make(on_undecodable="skip")
+    consumer._consumer = FakeKafka([list(records())])  # type: ignore[assignment]
+
+    async def unavailable(value: bytes) -> Any:
+        raise RegistryError(503, None, "down for maintenance")
+
+    monkeypatch.setattr(consumer._codec, "decode", unavailable)
+    with pytest.raises(RegistryError):
+        asyncio.run(consumer.next_record())
+    assert len(consumer._buffer) == 3  # nothing skipped: the next ask tries the same record again
