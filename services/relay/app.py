@@ -71,7 +71,8 @@ async def _verifier(settings: RelaySettings) -> tuple[Verifier | None, Any]:
     from services.core import signatures
 
     try:
-        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2, timeout=10)
+        # min_size 0: no connection kept open (and none re-dialled in a loop while PostgreSQL is down).
+        pool = await asyncpg.create_pool(settings.database_url, min_size=0, max_size=2, timeout=10)
     except Exception as exc:  # signatures are a courtesy: relay without them rather than not at all
         log.warning("signature_keys_unavailable", error=f"{type(exc).__name__}: {exc}")
         return None, None

@@ -32,6 +32,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import KafkaError
 from aiokafka.protocol.offset import OffsetRequest
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
@@ -231,10 +232,18 @@ class Relay:
             for topic, code, message in response.topic_errors:
                 if code not in (0, _TOPIC_ALREADY_EXISTS):
                     raise RelayError(f"could not create {topic}: error {code} {message or ''}")
-        described = await self._admin.describe_topics([self.state_topic])
-        have = len(described[0].get("partitions") or ()) if described else 0
-        if have < self.partitions:
-            raise RelayError(f"{self.state_topic} has {have} partitions, the trade topics {self.partitions}")
+        # A topic just created reaches every broker's metadata a moment later (longer on three nodes).
+        deadline = time.monotonic() + 30
+        while True:
+            described = await self._admin.describe_topics([self.state_topic])
+            have = len(described[0].get("partitions") or ()) if described else 0
+            if have >= self.partitions:
+                break
+            if time.monotonic() > deadline:
+                raise RelayError(
+                    f"{self.state_topic} has {have} partitions, the trade topics {self.partitions}"
+                )
+            await asyncio.sleep(0.2)
 
     async def _partner_topic(self, partner_id: str) -> str:
         topic = partner_topic(partner_id)
@@ -358,32 +367,44 @@ class Relay:
 
     async def _list_offsets(self, tps: list[TopicPartition], *, earliest: bool) -> dict[TopicPartition, int]:
         """First offsets, or read_committed end offsets (the last stable offset), asking each
-        partition's leader directly (the consumer's own lookup waits for its fetcher)."""
+        partition's leader directly (the consumer's own lookup waits for its fetcher). Leadership that
+        moved (a broker restarted) is looked up again a few times."""
         assert self._admin is not None
         client = self._admin._client
-        by_leader: dict[int, list[TopicPartition]] = {}
-        for tp in tps:
-            leader = client.cluster.leader_for_partition(tp)
-            if leader is None or leader < 0:
-                await client.force_metadata_update()
-                leader = client.cluster.leader_for_partition(tp)
-            if leader is None or leader < 0:
-                raise RelayError(f"no leader for {tp.topic}:{tp.partition}")
-            by_leader.setdefault(leader, []).append(tp)
         found: dict[TopicPartition, int] = {}
         when = -2 if earliest else -1
-        for leader, wanted in by_leader.items():
-            topics: dict[str, list[tuple[int, int]]] = {}
-            for tp in wanted:
-                topics.setdefault(tp.topic, []).append((tp.partition, when))
-            request = OffsetRequest(-1, 1, list(topics.items()))  # replica -1, isolation read_committed
-            response = await client.send(leader, request)
-            for topic, partitions in response.topics:
-                for partition, error_code, *rest in partitions:
-                    if error_code != 0:
-                        raise RelayError(f"ListOffsets {topic}:{partition} failed with error {error_code}")
-                    found[TopicPartition(topic, partition)] = rest[1]  # (timestamp, offset, …)
-        return found
+        for attempt in range(6):
+            if attempt:
+                await asyncio.sleep(0.5)
+                await client.force_metadata_update()
+            by_leader: dict[int, list[TopicPartition]] = {}
+            for tp in tps:
+                if tp in found:
+                    continue
+                leader = client.cluster.leader_for_partition(tp)
+                if leader is not None and leader >= 0:
+                    by_leader.setdefault(leader, []).append(tp)
+            errors: list[str] = []
+            for leader, wanted in by_leader.items():
+                topics: dict[str, list[tuple[int, int]]] = {}
+                for tp in wanted:
+                    topics.setdefault(tp.topic, []).append((tp.partition, when))
+                request = OffsetRequest(-1, 1, list(topics.items()))  # replica -1, isolation read_committed
+                try:
+                    response = await client.send(leader, request)
+                except KafkaError as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                for topic, partitions in response.topics:
+                    for partition, error_code, *rest in partitions:
+                        if error_code == 0:
+                            found[TopicPartition(topic, partition)] = rest[1]  # (timestamp, offset, …)
+                        else:
+                            errors.append(f"{topic}:{partition} error {error_code}")
+            if len(found) == len(set(tps)):
+                return found
+        missing = [f"{tp.topic}:{tp.partition}" for tp in tps if tp not in found]
+        raise RelayError(f"ListOffsets failed for {missing}: {errors or 'no leader'}")
 
     # -- relaying ------------------------------------------------------------------------------------
 
