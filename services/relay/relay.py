@@ -353,7 +353,10 @@ class Relay:
             return routes
         self._reader.assign([tp])
         self._reader.seek(tp, begin)
+        deadline = time.monotonic() + 300
         while await self._reader.position(tp) < end:
+            if time.monotonic() > deadline:
+                raise RelayError(f"reading {self.state_topic}:{p} up to {end} took longer than 300 s")
             batch = await self._reader.getmany(tp, timeout_ms=1000)
             for record in batch.get(tp, []):
                 if record.key is None:
