@@ -23,6 +23,7 @@ from services.core.registry_client import RegistryClient
 from services.core.schemas import EventSchema, SchemaCatalog, catalog
 
 MAGIC_BYTE = 0
+MAX_SCHEMA_ID = 2**31 - 1
 _HEADER = struct.Struct(">bI")
 
 
@@ -40,6 +41,8 @@ def unframe(data: bytes) -> tuple[int, memoryview]:
     magic, schema_id = _HEADER.unpack_from(data)
     if magic != MAGIC_BYTE:
         raise WireFormatError(f"magic byte is {magic}, expected 0 (Confluent wire format)")
+    if schema_id > MAX_SCHEMA_ID:  # the 4 bytes are a signed int in Confluent's format: this is negative
+        raise WireFormatError(f"schema id {schema_id} is out of range (1 to {MAX_SCHEMA_ID})")
     return schema_id, memoryview(data)[_HEADER.size :]
 
 

@@ -64,6 +64,8 @@ log = get_logger("corridor.ledger")
 
 _TOPIC_RANK = {topic: rank for rank, topic in enumerate((*TRADE_TOPICS, *RETRY_TOPICS))}
 _MAX_STALE_RETRIES = 5
+#: CloudEvents' required attributes (binary mode: ce_* headers); a record without them is dead-lettered.
+_REQUIRED_CE_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_specversion")
 
 
 class TransientError(Exception):
@@ -567,6 +569,25 @@ class Ledger:
         if key != str(item.event.trade_id):
             item.event = None
             return "KeyMismatch", f"record key {key!r} is not the event's trade id"
+        return self._check_envelope(item)
+
+    @staticmethod
+    def _check_envelope(item: Item) -> tuple[str, str] | None:
+        """The CloudEvents headers a record must carry (the spec's required attributes), naming the event
+        it holds; None when they do."""
+        event = item.event
+        assert event is not None
+        found = {name: dl.header(item.headers, name) for name in _REQUIRED_CE_HEADERS}
+        missing = [name for name, value in found.items() if not value]
+        if missing:
+            item.event = None
+            return "MissingHeaders", f"record lacks the CloudEvents headers {missing}"
+        if found["ce_id"] != str(event.event_id) or found["ce_type"] != event.avro_name:
+            item.event = None
+            return "HeaderMismatch", (
+                f"headers ce_id={found['ce_id']!r} ce_type={found['ce_type']!r} do not name the record's "
+                f"event ({event.event_id}, {event.avro_name})"
+            )
         return None
 
     def _took_in(self, streams: list[list[Item]], items: list[Item]) -> None:
@@ -792,7 +813,9 @@ class Ledger:
                 partition=item.origin.partition,
                 offset=item.origin.offset,
             )
+        # a record that barely fitted its topic may not fit the dead-letter topic with our headers on top
+        key, value, headers = dl.fit_record(item.record.key, item.record.value, headers)
         future: asyncio.Future[Any] = await self._producer.send(
-            DLQ_TOPIC, value=item.record.value, key=item.record.key, headers=headers
+            DLQ_TOPIC, value=value, key=key, headers=headers
         )
         return future

@@ -30,6 +30,14 @@ DLQ_REASON = "dlq_reason"
 DLQ_ATTEMPTS = "dlq_attempts"
 DLQ_FIRST_SEEN = "dlq_first_seen"
 DLQ_CONSUMER_GROUP = "dlq_consumer_group"
+#: Set when a record was too large for the dead-letter topic: the original length of what was cut.
+CUT_VALUE_HEADER = "dlq_value_truncated"
+CUT_KEY_HEADER = "dlq_key_truncated"
+DROPPED_HEADERS_HEADER = "dlq_headers_dropped"  # how many original headers were left out
+
+#: Key + value + headers of a dead-letter record at most: below the topic's max.message.bytes (1048588)
+#: and the producer's max request size (1 MiB), with room for the record batch framing.
+MAX_DLQ_RECORD_BYTES = 1_040_000
 
 _OURS = ("retry_", "dlq_")
 _MAX_REASON = 2000
@@ -128,3 +136,32 @@ def dlq_headers(
 
 def header(headers: Iterable[tuple[str, bytes]], name: str) -> str | None:
     return _get(headers, name)
+
+
+def _headers_size(headers: Iterable[tuple[str, bytes]]) -> int:
+    # + 10: the two length varints of each header, at most 5 bytes each
+    return sum(len(k.encode()) + len(v or b"") + 10 for k, v in headers)
+
+
+def fit_record(
+    key: bytes | None,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes]],
+    limit: int = MAX_DLQ_RECORD_BYTES,
+) -> tuple[bytes | None, bytes | None, Headers]:
+    """Key, value and headers cut to ``limit`` bytes in all (a dead-letter record must be producible, or
+    the consumer could never get past it): original headers are dropped first when they alone take half,
+    then the key beyond 1 KiB, then the value's tail; each cut is recorded in a ``dlq_*`` header."""
+    out: Headers = list(headers)
+    if len(key or b"") + len(value or b"") + _headers_size(out) <= limit:
+        return key, value, out
+    if _headers_size(out) > limit // 2:
+        ours = [(k, v) for k, v in out if k.startswith(_OURS)]
+        out = [*ours, (DROPPED_HEADERS_HEADER, str(len(out) - len(ours)).encode())]
+    if key is not None and len(key) > 1024:
+        out.append((CUT_KEY_HEADER, str(len(key)).encode()))
+        key = key[:1024]
+    if value is not None and len(key or b"") + len(value) + _headers_size(out) > limit:
+        out.append((CUT_VALUE_HEADER, str(len(value)).encode()))
+        value = value[: max(0, limit - len(key or b"") - _headers_size(out))]
+    return key, value, out
