@@ -22,6 +22,9 @@ from services.core.settings import get_settings
 if TYPE_CHECKING:
     from services.stack import StackConfig, StackStatus
 
+#: What the ``stack`` fixture runs: only the services tests reach through it (not the whole backbone).
+STACK_FIXTURE_SERVICES = ("registry", "ledger", "gateway")
+
 
 def _default_stack_config() -> StackConfig:
     """The developer's default stack (ports as it was last started with, if it was)."""
@@ -66,10 +69,12 @@ def kafka_stack(database_url: str) -> Iterator[StackStatus]:
 
 @pytest.fixture(scope="session")
 def stack(kafka_stack: StackStatus) -> Iterator[StackStatus]:
-    """The whole default local stack: Kafka, PostgreSQL, the registry, the ledger and the gateway;
-    reused if it runs, else started. The ledger and the gateway are stopped at the end of the session
-    only if this fixture started them, the rest only if ``kafka_stack`` did."""
-    yield from _up(_default_stack_config())
+    """The default local stack as the tests need it: Kafka, PostgreSQL, the registry, the ledger and the
+    gateway; reused if it runs, else started. Not the monitor, the relay or the webhooks dispatcher
+    (``corridor stack up`` runs them too): the tests of those start their own instances. The ledger and
+    the gateway are stopped at the end of the session only if this fixture started them, the rest only
+    if ``kafka_stack`` did."""
+    yield from _up(_default_stack_config().replace(services=STACK_FIXTURE_SERVICES))
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,9 @@ DEFAULT_SCHEMA_REGISTRY_URL = "http://127.0.0.1:8081"
 DEFAULT_POSTGRES_PORT = 55432
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:8080"
 DEFAULT_LEDGER_URL = "http://127.0.0.1:8082"
+DEFAULT_MONITOR_URL = "http://127.0.0.1:8083"
+DEFAULT_RELAY_URL = "http://127.0.0.1:8084"
+DEFAULT_WEBHOOKS_URL = "http://127.0.0.1:8085"
 
 
 class Settings(BaseSettings):
@@ -30,6 +33,9 @@ class Settings(BaseSettings):
     schema_registry_url: str = DEFAULT_SCHEMA_REGISTRY_URL
     gateway_url: str = DEFAULT_GATEWAY_URL  # the partner gateway (python -m services.gateway)
     ledger_url: str = DEFAULT_LEDGER_URL  # the ledger's query API (python -m services.ledger)
+    monitor_url: str = DEFAULT_MONITOR_URL  # the operations dashboard (python -m services.monitor)
+    relay_url: str = DEFAULT_RELAY_URL  # the relay's health/metrics (python -m services.relay)
+    webhooks_url: str = DEFAULT_WEBHOOKS_URL  # the subscriptions API (python -m services.webhooks)
     database_url: str | None = None
     postgres_port: int = DEFAULT_POSTGRES_PORT  # the embedded server's port (when database_url is unset)
     state_dir: Path = Field(default=PROJECT_ROOT / ".corridor")

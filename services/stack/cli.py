@@ -49,8 +49,8 @@ def _fail(exc: StackError) -> None:
 )
 @click.pass_context
 def stack(ctx: click.Context, state_dir: Path | None) -> None:
-    """Run Kafka (KRaft), PostgreSQL, the schema registry, the ledger and the gateway on this machine,
-    without Docker."""
+    """Run Kafka (KRaft), PostgreSQL, the schema registry, the ledger, the gateway, the monitor, the relay
+    and the webhooks dispatcher on this machine, without Docker."""
     ctx.ensure_object(dict)
     ctx.obj["state_dir"] = state_dir.resolve() if state_dir else None
 
@@ -67,6 +67,9 @@ def stack(ctx: click.Context, state_dir: Path | None) -> None:
 @click.option("--registry-port", type=int, default=None, help="Port of the schema registry (default 8081).")
 @click.option("--ledger-port", type=int, default=None, help="Port of the ledger (default 8082).")
 @click.option("--gateway-port", type=int, default=None, help="Port of the gateway (default 8080).")
+@click.option("--monitor-port", type=int, default=None, help="Port of the monitor (default 8083).")
+@click.option("--relay-port", type=int, default=None, help="Port of the relay (default 8084).")
+@click.option("--webhooks-port", type=int, default=None, help="Port of the webhooks service (default 8085).")
 @click.option(
     "--services",
     "service_names",
@@ -91,6 +94,9 @@ def up(
     registry_port: int | None,
     ledger_port: int | None,
     gateway_port: int | None,
+    monitor_port: int | None,
+    relay_port: int | None,
+    webhooks_port: int | None,
     service_names: tuple[str, ...] | None,
     no_services: bool,
     no_registry: bool,
@@ -108,6 +114,9 @@ def up(
         registry_port=registry_port,
         ledger_port=ledger_port,
         gateway_port=gateway_port,
+        monitor_port=monitor_port,
+        relay_port=relay_port,
+        webhooks_port=webhooks_port,
         services=() if no_services or no_registry else service_names,
         listeners=DEFAULT_LISTENERS if no_partner_listener else None,
     )

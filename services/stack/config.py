@@ -9,7 +9,8 @@ block each listener has a fixed offset (client ``+0``, controller ``+1``). So no
 (SASL_PLAINTEXT with SCRAM-SHA-512, ``+2``: 9094, 9194, 9294) is where partners log in with their own
 credentials; the stack's default config (``StackConfig.from_settings``) has it, a bare ``StackConfig``
 keeps the two plaintext listeners unless given ``listeners=PARTNER_LISTENERS``.
-The HTTP services (services/stack/services.py): gateway 8080, schema registry 8081, ledger 8082.
+The HTTP services (services/stack/services.py): gateway 8080, schema registry 8081, ledger 8082,
+monitor 8083, relay 8084, webhooks 8085.
 
 Security (docs/adr/0010-partner-isolation.md): as soon as one listener authenticates (SASL), the broker
 runs KRaft's ``StandardAuthorizer`` with deny-by-default ACLs. The plaintext client and controller
@@ -41,6 +42,9 @@ DEFAULT_PORT_STRIDE = 100
 DEFAULT_REGISTRY_PORT = 8081
 DEFAULT_GATEWAY_PORT = 8080
 DEFAULT_LEDGER_PORT = 8082
+DEFAULT_MONITOR_PORT = 8083
+DEFAULT_RELAY_PORT = 8084
+DEFAULT_WEBHOOKS_PORT = 8085
 MAX_BROKERS = 5
 
 # Kafka's own defaults (bin/kafka-run-class.sh) with a heap small enough for three nodes on a laptop.
@@ -128,6 +132,9 @@ class StackConfig:
     registry_port: int = DEFAULT_REGISTRY_PORT
     gateway_port: int = DEFAULT_GATEWAY_PORT
     ledger_port: int = DEFAULT_LEDGER_PORT
+    monitor_port: int = DEFAULT_MONITOR_PORT
+    relay_port: int = DEFAULT_RELAY_PORT
+    webhooks_port: int = DEFAULT_WEBHOOKS_PORT
     services: tuple[str, ...] = SERVICE_NAMES
     with_registry: bool = True
     jvm_opts: tuple[str, ...] = DEFAULT_JVM_OPTS
@@ -167,6 +174,9 @@ class StackConfig:
             ("registry_port", settings.schema_registry_url),
             ("gateway_port", settings.gateway_url),
             ("ledger_port", settings.ledger_url),
+            ("monitor_port", settings.monitor_url),
+            ("relay_port", settings.relay_url),
+            ("webhooks_port", settings.webhooks_url),
         ):
             port = _local_port(url)
             if port is not None:
@@ -236,6 +246,18 @@ class StackConfig:
     @property
     def ledger_url(self) -> str:
         return f"http://{self.host}:{self.ledger_port}"
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://{self.host}:{self.monitor_port}"
+
+    @property
+    def relay_url(self) -> str:
+        return f"http://{self.host}:{self.relay_port}"
+
+    @property
+    def webhooks_url(self) -> str:
+        return f"http://{self.host}:{self.webhooks_port}"
 
     @property
     def enabled_services(self) -> tuple[Service, ...]:

@@ -2,7 +2,7 @@
 
 Each runs detached like a broker, logs to ``<state_dir>/<name>/<name>.log`` and counts as ready when
 its readiness path answers 200. Services start stage by stage: those of one stage together, once every
-service of the earlier stages is ready (the ledger and the gateway need the registry); ``down`` stops
+service of the earlier stages is ready (the others need the registry); ``down`` stops
 them in the reverse order, before the brokers they are clients of.
 """
 
@@ -62,9 +62,12 @@ class Service:
 REGISTRY = Service("registry", "schema registry", "services.registry", "registry_port", "/subjects", 0)
 LEDGER = Service("ledger", "ledger", "services.ledger", "ledger_port", "/readyz", 1)
 GATEWAY = Service("gateway", "gateway", "services.gateway", "gateway_port", "/readyz", 1)
+MONITOR = Service("monitor", "monitor", "services.monitor", "monitor_port", "/readyz", 1)
+RELAY = Service("relay", "relay", "services.relay", "relay_port", "/readyz", 1)
+WEBHOOKS = Service("webhooks", "webhooks dispatcher", "services.webhooks", "webhooks_port", "/readyz", 1)
 
 #: Every service, in start order.
-SERVICES: tuple[Service, ...] = (REGISTRY, LEDGER, GATEWAY)
+SERVICES: tuple[Service, ...] = (REGISTRY, LEDGER, GATEWAY, MONITOR, RELAY, WEBHOOKS)
 SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 
 
@@ -90,6 +93,9 @@ def environment(config: StackConfig, service: Service, database_url: str, bootst
             "CORRIDOR_SCHEMA_REGISTRY_URL": config.registry_url,
             "CORRIDOR_GATEWAY_URL": config.gateway_url,
             "CORRIDOR_LEDGER_URL": config.ledger_url,
+            "CORRIDOR_MONITOR_URL": config.monitor_url,
+            "CORRIDOR_RELAY_URL": config.relay_url,
+            "CORRIDOR_WEBHOOKS_URL": config.webhooks_url,
             "CORRIDOR_STATE_DIR": str(config.state_dir),
             "CORRIDOR_SERVICE_NAME": service.name,
             # Importable from the source tree even when the project is not pip-installed.

@@ -166,4 +166,5 @@ def test_dockerfile() -> None:
     assert "\nFROM python:3.11-slim\n" in text
     assert "pip install ." in text
     assert '"-m", "services.registry"' in text
-    assert "\nEXPOSE 8080 8081 8082\n" in text  # gateway, registry, ledger
+    # gateway, registry, ledger, monitor, relay, webhooks
+    assert "\nEXPOSE 8080 8081 8082 8083 8084 8085\n" in text

@@ -28,7 +28,8 @@ def test_defaults_follow_settings(tmp_path: Path) -> None:
     assert config.bootstrap_servers(3) == "127.0.0.1:9092,127.0.0.1:9192,127.0.0.1:9292"
     assert config.registry_url == "http://127.0.0.1:8081"
     assert (config.gateway_url, config.ledger_url) == ("http://127.0.0.1:8080", "http://127.0.0.1:8082")
-    assert config.services == ("registry", "ledger", "gateway")
+    assert config.services == ("registry", "ledger", "gateway", "monitor", "relay", "webhooks")
+    assert (config.monitor_port, config.relay_port, config.webhooks_port) == (8083, 8084, 8085)
     assert config.postgres_port == DEFAULT_POSTGRES_PORT
     assert config.embedded_postgres
     assert config.brokers is None

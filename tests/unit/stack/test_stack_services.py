@@ -22,19 +22,25 @@ SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 
 def test_the_table() -> None:
-    assert SERVICE_NAMES == ("registry", "ledger", "gateway")  # start order
-    assert [s.module for s in SERVICES] == ["services.registry", "services.ledger", "services.gateway"]
-    assert [s.ready_path for s in SERVICES] == ["/subjects", "/readyz", "/readyz"]
+    assert SERVICE_NAMES == ("registry", "ledger", "gateway", "monitor", "relay", "webhooks")  # start order
+    assert [s.module for s in SERVICES] == [f"services.{name}" for name in SERVICE_NAMES]
+    assert [s.ready_path for s in SERVICES] == ["/subjects", *["/readyz"] * 5]
     assert [[s.name for s in stage] for stage in services.stages(SERVICES)] == [
         ["registry"],
-        ["ledger", "gateway"],
+        ["ledger", "gateway", "monitor", "relay", "webhooks"],
     ]
     assert all(s.available() for s in SERVICES), "every service has its __main__.py"
 
 
 def test_default_ports_and_urls(tmp_path: Path) -> None:
     config = StackConfig(state_dir=tmp_path)
-    assert {s.name: s.port(config) for s in SERVICES} == {"registry": 8081, "ledger": 8082, "gateway": 8080}
+    assert {s.name: s.port(config) for s in SERVICES} == {
+        "registry": 8081, "ledger": 8082, "gateway": 8080, "monitor": 8083, "relay": 8084, "webhooks": 8085
+    }  # fmt: skip
+    assert (config.monitor_url, config.relay_url, config.webhooks_url) == (
+        "http://127.0.0.1:8083", "http://127.0.0.1:8084", "http://127.0.0.1:8085"
+    )  # fmt: skip
+    assert services.RELAY.ready_url(config) == "http://127.0.0.1:8084/readyz"
     assert config.gateway_url == "http://127.0.0.1:8080"
     assert config.ledger_url == "http://127.0.0.1:8082"
     assert services.GATEWAY.ready_url(config) == "http://127.0.0.1:8080/readyz"
@@ -50,17 +56,21 @@ def test_settings_urls_move_the_ports(tmp_path: Path) -> None:
         gateway_url="http://localhost:18080",
         ledger_url="http://127.0.0.1:18082/",
         schema_registry_url="http://127.0.0.1:18081",
+        monitor_url="http://127.0.0.1:18083",
+        relay_url="http://localhost:18084",
+        webhooks_url="http://127.0.0.1:18085/",
         database_url=None,
     )
     config = StackConfig.from_settings(settings)
     assert (config.gateway_port, config.ledger_port, config.registry_port) == (18080, 18082, 18081)
+    assert (config.monitor_port, config.relay_port, config.webhooks_port) == (18083, 18084, 18085)
     remote = settings.model_copy(update={"gateway_url": "https://gateway.partner.example"})
     assert StackConfig.from_settings(remote).gateway_port == 8080
 
 
 def test_choosing_services(tmp_path: Path) -> None:
     config = StackConfig(state_dir=tmp_path)
-    assert [s.name for s in config.enabled_services] == ["registry", "ledger", "gateway"]
+    assert [s.name for s in config.enabled_services] == list(SERVICE_NAMES)  # all by default
     # Start order comes from the table, whatever order they are named in.
     chosen = config.replace(services=["gateway", "registry"])
     assert chosen.services == ("gateway", "registry")
@@ -73,13 +83,19 @@ def test_choosing_services(tmp_path: Path) -> None:
 
 
 def test_environment(tmp_path: Path) -> None:
-    config = StackConfig(state_dir=tmp_path, registry_port=18081, gateway_port=18080, ledger_port=18082)
+    config = StackConfig(
+        state_dir=tmp_path, registry_port=18081, gateway_port=18080, ledger_port=18082,
+        monitor_port=18083, relay_port=18084, webhooks_port=18085,
+    )  # fmt: skip
     env = services.environment(config, services.LEDGER, "postgresql://db/x", "127.0.0.1:19092")
     assert env["CORRIDOR_DATABASE_URL"] == "postgresql://db/x"
     assert env["CORRIDOR_BOOTSTRAP_SERVERS"] == "127.0.0.1:19092"
     assert env["CORRIDOR_SCHEMA_REGISTRY_URL"] == "http://127.0.0.1:18081"
     assert env["CORRIDOR_GATEWAY_URL"] == "http://127.0.0.1:18080"
     assert env["CORRIDOR_LEDGER_URL"] == "http://127.0.0.1:18082"
+    assert env["CORRIDOR_MONITOR_URL"] == "http://127.0.0.1:18083"
+    assert env["CORRIDOR_RELAY_URL"] == "http://127.0.0.1:18084"
+    assert env["CORRIDOR_WEBHOOKS_URL"] == "http://127.0.0.1:18085"
     assert env["CORRIDOR_STATE_DIR"] == str(tmp_path)
     assert env["CORRIDOR_SERVICE_NAME"] == "ledger"
     assert env["PYTHONPATH"].split(":")[0] == str(PROJECT_ROOT)
@@ -112,10 +128,10 @@ def answering() -> Iterator[int]:
 
 @pytest.fixture
 def fake_stack(tmp_path: Path) -> Iterator[tuple[StackConfig, StackState]]:
-    """A state dir whose stack.json records sleepers as broker-1, registry, ledger and gateway."""
+    """A state dir whose stack.json records sleepers as broker-1 and every service of the table."""
     config = StackConfig(
         state_dir=tmp_path, brokers=1, kafka_port=1, registry_port=2, ledger_port=3, gateway_port=4,
-        database_url="postgresql://u@127.0.0.1:5/x",
+        monitor_port=6, relay_port=7, webhooks_port=8, database_url="postgresql://u@127.0.0.1:5/x",
     )  # fmt: skip
     state = StackState(layout={"brokers": 1, "services": list(SERVICE_NAMES)})
     for name in ("broker-1", *SERVICE_NAMES):
@@ -165,9 +181,9 @@ def test_down_stops_services_in_reverse_start_order_before_brokers(
     config, state = fake_stack
     said: list[str] = []
     stopped = api.down(config, report=said.append)
-    assert stopped == ["ledger", "gateway", "registry", "broker-1"]
+    assert stopped == ["ledger", "gateway", "monitor", "relay", "webhooks", "registry", "broker-1"]
     assert [line for line in said if line.startswith("stopping")] == [
-        "stopping ledger, gateway…",
+        "stopping ledger, gateway, monitor, relay, webhooks…",
         "stopping registry…",
         "stopping broker-1…",
     ]
@@ -180,7 +196,9 @@ def test_down_only_some_services(fake_stack: tuple[StackConfig, StackState]) -> 
     assert api.down(config, only=["gateway"], report=lambda _m: None) == ["gateway"]
     assert not state.processes["gateway"].alive()
     assert all(state.processes[n].alive() for n in ("broker-1", "registry", "ledger"))
-    assert sorted(StackState.load(config.state_file).processes) == ["broker-1", "ledger", "registry"]
+    assert sorted(StackState.load(config.state_file).processes) == sorted(
+        {"broker-1", *SERVICE_NAMES} - {"gateway"}
+    )
 
 
 # -- the command line (only what fails before anything starts) --------------------------------------
@@ -196,7 +214,7 @@ def test_cli_rejects_unknown_or_contradictory_choices(tmp_path: Path) -> None:
         return result.exit_code, result.output
 
     code, out = run("--services", "registry,billing")
-    assert code == 2 and "unknown billing; choose from registry,ledger,gateway" in out
+    assert code == 2 and "unknown billing; choose from registry,ledger,gateway,monitor,relay,webhooks" in out
     code, out = run("--services", "gateway", "--no-services")
     assert code == 2 and "exclude each other" in out
     assert not (tmp_path / "stack.json").exists()
