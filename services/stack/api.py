@@ -164,6 +164,9 @@ def _layout(config: StackConfig, brokers: int) -> dict[str, Any]:
         "registry_port": config.registry_port,
         "gateway_port": config.gateway_port,
         "ledger_port": config.ledger_port,
+        "monitor_port": config.monitor_port,
+        "relay_port": config.relay_port,
+        "webhooks_port": config.webhooks_port,
         "embedded_postgres": config.embedded_postgres,
         "services": [s.name for s in config.enabled_services],
         "listeners": [listener.name for listener in config.listeners],
@@ -178,6 +181,9 @@ _LAYOUT_FIELDS = (
     "registry_port",
     "gateway_port",
     "ledger_port",
+    "monitor_port",
+    "relay_port",
+    "webhooks_port",
 )
 
 
