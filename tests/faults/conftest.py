@@ -1,4 +1,4 @@
-"""The fault suite's fixtures: one isolated three-broker corridor for the whole session.
+"""The fault suite's fixtures: one isolated three-broker corridor for the fault cases.
 
 ``corridor`` brings up, in a temporary state dir on free ports: three KRaft brokers (RF 3,
 min.insync.replicas 2, ``replica.lag.time.max.ms`` lowered to 6 s), an embedded PostgreSQL, the schema
@@ -96,7 +96,7 @@ class Corridor:
         raise AssertionError(f"the cluster did not get healthy within {within:.0f}s: {last}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped with the module, not at the end of the whole suite
 async def corridor() -> AsyncIterator[Corridor]:
     started = time.monotonic()
     config, ports = fault_stack_config(brokers=3)

@@ -285,6 +285,17 @@ class ServiceProcess:
         self.start()
         await self.wait_ready()
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the running process used so far; 0 when it is not running."""
+        if not self.alive():
+            return 0.0
+        assert self.process is not None
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
