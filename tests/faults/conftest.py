@@ -99,6 +99,7 @@ class Corridor:
 @pytest.fixture(scope="module")  # stopped with the module, not at the end of the whole suite
 async def corridor() -> AsyncIterator[Corridor]:
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
     config, ports = fault_stack_config(brokers=3)
     services: list[ServiceProcess] = []
     reader: PartnerTopicsReader | None = None
@@ -148,6 +149,7 @@ async def corridor() -> AsyncIterator[Corridor]:
                 "duration": f"{time.monotonic() - started:.0f} s",
                 "rate": f"{RATE:g}",
                 "relay": relay_available(),
+                "loadavg": f"{load_before:.1f} / {os.getloadavg()[0]:.1f}",
             }
             LAST_RUN.write_text(report(OUTCOMES, meta), encoding="utf-8")
 

@@ -285,6 +285,10 @@ class ServiceProcess:
         self.start()
         await self.wait_ready()
 
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
     def cpu_s(self) -> float:
         """CPU seconds (user + system) the running process used so far; 0 when it is not running."""
         if not self.alive():
@@ -670,6 +674,7 @@ class Outcome:
     problems: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)  # printed with the case, not in the table
     held_back: int = 0  # generator ticks skipped at max_in_flight requests waiting
+    load_s: float = 0.0  # how long the generator offered events
     max_in_flight: int = 0
 
 
@@ -1024,9 +1029,12 @@ def table(outcomes: list[Outcome]) -> str:
 
 
 def _load_note(outcome: Outcome) -> str:
-    if not outcome.held_back:
+    if not outcome.load_s:
         return ""
-    return f"; {outcome.held_back} ticks not offered while {outcome.max_in_flight} requests were waiting"
+    note = f"; {outcome.offered / outcome.load_s:.0f} events/s offered over {outcome.load_s:.0f} s"
+    if outcome.held_back:
+        note += f" ({outcome.held_back} ticks skipped while {outcome.max_in_flight} requests were waiting)"
+    return note
 
 
 def report(outcomes: list[Outcome], meta: Mapping[str, Any]) -> str:
@@ -1037,7 +1045,8 @@ def report(outcomes: list[Outcome], meta: Mapping[str, Any]) -> str:
         "",
         f"{meta.get('when', '')} · commit `{meta.get('commit', '?')}` · {meta.get('duration', '?')} · "
         f"load {meta.get('rate', '?')} events/s through the gateway · "
-        f"relay: {'yes' if meta.get('relay') else 'not present'} · `./corridor test tests/faults`",
+        f"relay: {'yes' if meta.get('relay') else 'not present'} · load average before / after: "
+        f"{meta.get('loadavg', '?')} on {os.cpu_count()} cores · `./corridor test tests/faults`",
         "",
         table(outcomes),
         "",

@@ -49,7 +49,7 @@ async def run_case(corridor: Corridor, fault: str, inject: Inject) -> Outcome:
     await corridor.healthy()
     begin = time.monotonic()
     generator = LoadGenerator(corridor.gateway.url, corridor.keys, corridor.rate)
-    cpu_before = {s.name: s.cpu_s() for s in corridor.services}
+    cpu_before = {s.name: (s.pid, s.cpu_s()) for s in corridor.services}
     await generator.start()
     try:
         await asyncio.sleep(WARM_UP_S)
@@ -59,13 +59,18 @@ async def run_case(corridor: Corridor, fault: str, inject: Inject) -> Outcome:
     finally:
         await generator.stop()
     elapsed = time.monotonic() - begin
-    cpu = {s.name: s.cpu_s() - cpu_before[s.name] for s in corridor.services}
+    cpu = {
+        s.name: f"{(s.cpu_s() - cpu_before[s.name][1]) / elapsed:.0%}"
+        if s.pid == cpu_before[s.name][0]
+        else "restarted"
+        for s in corridor.services
+    }
     outcome = await check(Outcome(fault, note=note), generator, corridor.pool, corridor.reader, fault_at)
     outcome.details.append(
-        f"CPU share over the {elapsed:.0f} s of load (restarts excluded): "
-        + ", ".join(f"{name} {max(used, 0) / elapsed:.0%}" for name, used in cpu.items())
+        f"CPU share over the {elapsed:.0f} s of the case: " + ", ".join(f"{k} {v}" for k, v in cpu.items())
     )
     outcome.duration_s = time.monotonic() - begin
+    outcome.load_s = generator.stopped_at - generator.started_at
     corridor.outcomes.append(outcome)
     print(f"\n{fault}: {outcome.note}; problems: {outcome.problems}")
     for detail in outcome.details:
