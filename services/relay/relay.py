@@ -52,6 +52,7 @@ from services.relay.state import (
     HistoryCache,
     Ref,
     RelayRecord,
+    decode_ids,
     decode_route,
     encode_route,
     merge_by_timestamp,
@@ -75,6 +76,7 @@ class RelayError(RuntimeError):
 @dataclass
 class RelayStats:
     polls: int = 0
+    duplicates: int = 0  # second records of an event already relayed: routed to nobody
     records: int = 0  # trade records taken in
     relayed: int = 0  # records routed (committed)
     deliveries: int = 0  # partner records committed (back-fills included)
@@ -97,6 +99,9 @@ class Slot:
     producer: AIOKafkaProducer
     routes: dict[str, TradeRoute[Ref]] = field(default_factory=dict)
     positions: dict[TopicPartition, int] = field(default_factory=dict)
+    #: Per trade, the ``ce_id`` of every event relayed: a second record of one event (a client's retry
+    #: that a gateway produced again after a crash, ADR 5) is relayed to nobody.
+    ids: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 #: ``await verifier(event)``: the signature verdict header value of a certificate event, or None.
@@ -327,7 +332,7 @@ class Relay:
                 slot.positions[tp] = (
                     found.offset if found is not None and found.offset >= 0 else beginnings[tp]
                 )
-            slot.routes = await self._restore(p)
+            slot.routes = await self._restore(p, slot.ids)
         except BaseException:
             with suppress(Exception):
                 await producer.stop()
@@ -342,8 +347,9 @@ class Relay:
         )
         return slot
 
-    async def _restore(self, p: int) -> dict[str, TradeRoute[Ref]]:
-        """Read partition ``p`` of the state topic to its end (read_committed: committed state only)."""
+    async def _restore(self, p: int, ids: dict[str, frozenset[str]]) -> dict[str, TradeRoute[Ref]]:
+        """Read partition ``p`` of the state topic to its end (read_committed: committed state only);
+        the relayed event ids go to ``ids``."""
         assert self._reader is not None
         tp = TopicPartition(self.state_topic, p)
         begin = (await self._list_offsets([tp], earliest=True))[tp]
@@ -364,8 +370,10 @@ class Relay:
                 key = record.key.decode()
                 if record.value is None:
                     routes.pop(key, None)
+                    ids.pop(key, None)
                 else:
                     routes[key] = decode_route(record.value)
+                    ids[key] = decode_ids(record.value)
         return routes
 
     async def _list_offsets(self, tps: list[TopicPartition], *, earliest: bool) -> dict[TopicPartition, int]:
@@ -458,8 +466,9 @@ class Relay:
         producer = slot.producer
         positions: dict[TopicPartition, int] = {}
         changed: dict[str, TradeRoute[Ref]] = {}
+        changed_ids: dict[str, frozenset[str]] = {}
         sent: list[tuple[str, str, bool]] = []  # (partner topic, event type, back-fill) per delivery
-        relayed = skipped = 0
+        relayed = skipped = duplicates = 0
         await producer.begin_transaction()
         committed = False
         try:
@@ -472,13 +481,22 @@ class Relay:
                 if current is None:
                     skipped += 1
                     continue
+                key = current.key.decode()
+                event_id = _header(current.headers, "ce_id")
+                seen = changed_ids.get(key, slot.ids.get(key, frozenset()))
+                if event_id and event_id in seen:
+                    duplicates += 1  # relayed already: a second record of the same event
+                    log.warning("duplicate_event_skipped", event_id=event_id, topic=record.topic,
+                                partition=record.partition, offset=record.offset)  # fmt: skip
+                    continue
                 relayed += 1
                 ref = (TOPIC_INDEX[record.topic], record.offset)
                 self.history.put(slot.partition, ref, current)
-                key = current.key.decode()
                 before = changed.get(key) or slot.routes.get(key)
                 after, deliveries = route(before, ref, current.parties)
                 changed[key] = after
+                if event_id:
+                    changed_ids[key] = seen | {event_id}
                 for delivery in deliveries:
                     if delivery.ref == ref:
                         out = current
@@ -503,7 +521,7 @@ class Relay:
                     await producer.send(
                         self.state_topic,
                         key=key.encode(),
-                        value=encode_route(trade_route),
+                        value=encode_route(trade_route, changed_ids.get(key, slot.ids.get(key, ()))),
                         partition=slot.partition,
                     )
                 )
@@ -521,6 +539,7 @@ class Relay:
                 with suppress(Exception):
                     await producer.abort_transaction()
         slot.routes.update(changed)
+        slot.ids.update(changed_ids)
         slot.positions.update(positions)
         now_ms = metrics.now_ms()
         for record in todo:
@@ -534,6 +553,7 @@ class Relay:
         self.stats.records += len(todo)
         self.stats.relayed += relayed
         self.stats.skipped += skipped
+        self.stats.duplicates += duplicates
         self.stats.deliveries += len(sent)
 
     async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> TradeEvent | None:
@@ -633,6 +653,13 @@ class Relay:
                     known = True
                     total += max(0, high - position)
         return total if known else None
+
+
+def _header(headers: tuple[tuple[str, bytes], ...], name: str) -> str | None:
+    for key, value in headers:
+        if key == name and value is not None:
+            return value.decode(errors="replace")
+    return None
 
 
 def _type_of(record: ConsumerRecord[bytes, bytes]) -> str:

@@ -6,7 +6,8 @@ same transaction as the partner records and the consumed offsets: after a crash 
 (read_committed) is exactly the state of the last committed transaction.
 
 A reference to a relayed event is ``(topic index in TRADE_TOPICS, offset)``; its partition is the
-trade's. The JSON value: ``{"v": 1, "parties": [...], "events": [[topic index, offset], ...]}``.
+trade's. The JSON value: ``{"v": 1, "parties": [...], "events": [[topic index, offset], ...], "ids": [...]}``;
+``ids`` (the events' ``ce_id``) lets the relay skip a second record of an event it relayed already.
 """
 
 from __future__ import annotations
@@ -39,8 +40,15 @@ class StateError(ValueError):
     """A state record the relay cannot read (written by something else, or a newer version)."""
 
 
-def encode_route(route: TradeRoute[Ref]) -> bytes:
-    doc = {"v": STATE_VERSION, "parties": list(route.parties), "events": [list(ref) for ref in route.events]}
+def encode_route(route: TradeRoute[Ref], ids: Iterable[str] = ()) -> bytes:
+    """The state record of a trade; ``ids`` are the ``ce_id`` of its relayed events (for dedupe)."""
+    doc: dict[str, Any] = {
+        "v": STATE_VERSION,
+        "parties": list(route.parties),
+        "events": [list(ref) for ref in route.events],
+    }
+    if ids:
+        doc["ids"] = sorted(ids)
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -54,6 +62,15 @@ def decode_route(value: bytes) -> TradeRoute[Ref]:
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise StateError(f"unreadable relay state record: {exc}") from exc
     return TradeRoute(parties, events)
+
+
+def decode_ids(value: bytes) -> frozenset[str]:
+    """The ``ce_id`` of a trade's relayed events (empty in a record written before they were kept)."""
+    try:
+        doc: Any = json.loads(value)
+        return frozenset(str(i) for i in doc.get("ids", ()))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise StateError(f"unreadable relay state record: {exc}") from exc
 
 
 def ref_of(topic: str, offset: int) -> Ref:
