@@ -354,7 +354,8 @@ async def register_partners(database_url: str) -> dict[str, str]:
 
 @dataclass
 class Attempt:
-    """One POST of one event: the generator never retries, so one attempt per offered event."""
+    """One offered event: its POST under load (never retried while the load runs), and, for some that
+    were not acknowledged, the client's retries with the same id once the load stopped."""
 
     event: TradeEvent
     position: int  # index of the event in its trade's story
@@ -362,6 +363,11 @@ class Attempt:
     answered_at: float | None = None
     status: int | None = None  # None: no HTTP answer (connection refused, reset, timeout)
     error: str | None = None
+    body: bytes = b""
+    retries: int = 0  # POSTs after the load stopped (same id, same body)
+    retry_status: int | None = None  # the last retry's answer
+    retry_answered_at: float | None = None
+    replayed: bool = False  # the retry's 201 came from the gateway's idempotency record
 
     @property
     def event_id(self) -> str:
@@ -372,8 +378,20 @@ class Attempt:
         return str(self.event.trade_id)
 
     @property
-    def acknowledged(self) -> bool:
+    def acked_first(self) -> bool:
+        """Acknowledged under load, at the first attempt."""
         return self.status == 201
+
+    @property
+    def acknowledged(self) -> bool:
+        """Acknowledged at all: under load, or by a retry."""
+        return self.status == 201 or self.retry_status == 201
+
+    @property
+    def acked_at(self) -> float:
+        if self.status == 201:
+            return self.answered_at or self.sent_at
+        return self.retry_answered_at or self.answered_at or self.sent_at
 
     @property
     def failed(self) -> bool:
@@ -484,8 +502,6 @@ class LoadGenerator:
     async def _post(self, trade: _Trade) -> None:
         assert self._client is not None
         event = trade.story.events[trade.next]
-        attempt = Attempt(event, trade.next, now())
-        self.attempts.append(attempt)
         document = {
             "specversion": "1.0",
             "id": str(event.event_id),
@@ -494,14 +510,11 @@ class LoadGenerator:
             "datacontenttype": "application/json",
             "data": event.model_dump(mode="json"),
         }
+        attempt = Attempt(event, trade.next, now(), body=json.dumps(document, ensure_ascii=False).encode())
+        self.attempts.append(attempt)
         try:
             response = await self._client.post(
-                "/v1/events",
-                content=json.dumps(document, ensure_ascii=False).encode(),
-                headers={
-                    "Content-Type": "application/cloudevents+json",
-                    "Authorization": f"Bearer {self.keys[event.sender]}",
-                },
+                "/v1/events", content=attempt.body, headers=self._headers(event)
             )
             attempt.status = response.status_code
             if response.status_code != 201:
@@ -511,10 +524,50 @@ class LoadGenerator:
         finally:
             attempt.answered_at = now()
             self._busy -= 1
-        if attempt.acknowledged:
+        if attempt.acked_first:
             trade.next += 1
             if trade.next < len(trade.story.events) and not self._stopping:
                 self._idle.append(trade)
+
+    def _headers(self, event: TradeEvent) -> dict[str, str]:
+        return {
+            "Content-Type": "application/cloudevents+json",
+            "Authorization": f"Bearer {self.keys[event.sender]}",
+        }
+
+    async def retry(self, attempts: list[Attempt], within_s: float, concurrency: int = 40) -> None:
+        """Retry each attempt as a client should after a 5xx or no answer: the same id and body, again
+        after the ``Retry-After`` it was given (409 while another request still holds the id, 503), until
+        a 201 or ``within_s`` seconds. Each attempt's trade ended with it, so order is not at stake."""
+        deadline = time.monotonic() + within_s
+        gate = asyncio.Semaphore(concurrency)
+        async with httpx.AsyncClient(base_url=self.gateway_url, timeout=self.timeout_s) as client:
+
+            async def one(attempt: Attempt) -> None:
+                while time.monotonic() < deadline:
+                    wait = 1.0
+                    async with gate:
+                        attempt.retries += 1
+                        try:
+                            response = await client.post(
+                                "/v1/events", content=attempt.body, headers=self._headers(attempt.event)
+                            )
+                            attempt.retry_status = response.status_code
+                            attempt.replayed = response.headers.get("Idempotent-Replayed") == "true"
+                            wait = min(float(response.headers.get("Retry-After") or 1), 5.0)
+                        except (httpx.HTTPError, OSError) as exc:
+                            attempt.retry_status = None
+                            attempt.error = f"retry: {type(exc).__name__}: {exc}"
+                        attempt.retry_answered_at = now()
+                    if attempt.retry_status == 201 or (
+                        attempt.retry_status is not None
+                        and 400 <= attempt.retry_status < 500
+                        and attempt.retry_status not in (409, 429)
+                    ):
+                        return
+                    await asyncio.sleep(wait)
+
+            await asyncio.gather(*(one(a) for a in attempts))
 
     # -- what happened ------------------------------------------------------------------------------
 
@@ -659,7 +712,10 @@ class Outcome:
     refused: int = 0  # 4xx: the client's fault (should be none)
     failed: int = 0  # 5xx or no answer: may or may not be stored
     stored: int = 0  # acknowledged events in ledger.events
-    failed_stored: int = 0  # not acknowledged, stored anyway (allowed, once)
+    failed_stored: int = 0  # not acknowledged under load, stored anyway (allowed, once)
+    retried: int = 0  # of those not acknowledged, retried by the client after the load
+    acked_on_retry: int = 0
+    replayed: int = 0  # … answered from the gateway's idempotency record (no second produce)
     duplicates: int = 0  # extra copies in the ledger and the partner topics
     lost: int = 0  # acknowledged, missing from the ledger or an entitled partner topic
     relayed: int | None = None  # acknowledged events in every entitled partner topic (None: no relay)
@@ -703,6 +759,10 @@ async def trade_versions(pool: asyncpg.Pool, trade_ids: list[str]) -> dict[str, 
     return {row["id"]: (int(row["version"]), int(row["stored"])) for row in rows}
 
 
+async def stored_ids(pool: asyncpg.Pool, event_ids: list[str]) -> set[str]:
+    return set(await ledger_rows(pool, event_ids))
+
+
 async def eventually(check: Callable[[], Awaitable[bool]], within: float, interval: float = 0.5) -> bool:
     deadline = time.monotonic() + within
     while True:
@@ -738,7 +798,7 @@ def acks_back_after(generator: LoadGenerator, fault_at: float, silence_s: float 
     failures = [
         a.answered_at
         for a in generator.attempts
-        if not a.acknowledged and a.answered_at is not None and a.sent_at >= fault_at - 1.0
+        if not a.acked_first and a.answered_at is not None and a.sent_at >= fault_at - 1.0
     ]
     back = fault_at
     previous = fault_at
@@ -808,12 +868,21 @@ async def check(
     acked_ids = [a.event_id for a in acked]
     all_ids = [a.event_id for a in attempts]
     outcome.offered = len(attempts)
-    outcome.acknowledged = len(acked)
+    outcome.acknowledged = sum(1 for a in attempts if a.acked_first)
     outcome.refused = sum(1 for a in attempts if a.status is not None and 400 <= a.status < 500)
     outcome.failed = sum(1 for a in attempts if a.failed)
+    retried = [a for a in attempts if a.retries]
+    outcome.retried = len(retried)
+    outcome.acked_on_retry = sum(1 for a in retried if a.retry_status == 201)
+    outcome.replayed = sum(1 for a in retried if a.retry_status == 201 and a.replayed)
+    refused_retries = [a for a in retried if a.retry_status is not None and 400 <= a.retry_status < 500]
+    refused_retries = [a for a in refused_retries if a.retry_status not in (409, 429)]
+    outcome.refused += len(refused_retries)
     if outcome.refused:
         examples = Counter(
-            f"{a.status} {(a.error or '')[:120]}" for a in attempts if a.status and a.status < 500
+            f"{a.retry_status or a.status} {(a.error or '')[:120]}"
+            for a in attempts
+            if (a.status and a.status < 500) or a in refused_retries
         )
         outcome.problems.append(f"refused by the gateway: {examples.most_common(3)}")
 
@@ -825,8 +894,8 @@ async def check(
     stored = await ledger_rows(pool, all_ids)
     outcome.stored = sum(1 for i in acked_ids if i in stored)
     lost_ledger = [i for i in acked_ids if i not in stored]
-    failed_ids = {a.event_id for a in attempts if not a.acknowledged}
-    outcome.failed_stored = sum(1 for i in failed_ids if i in stored)
+    if not retried:  # else run_case counted them before the retries
+        outcome.failed_stored = sum(1 for a in attempts if not a.acknowledged and a.event_id in stored)
     dup_ledger = sum(len(rows) - 1 for rows in stored.values() if len(rows) > 1)
 
     trades = generator.by_trade()
@@ -837,7 +906,7 @@ async def check(
     if lost_ledger:
         outcome.problems.append(f"{len(lost_ledger)} acknowledged events missing from ledger.events, "
                                 f"e.g. {lost_ledger[:3]}")  # fmt: skip
-    pairs = [(a.answered_at or a.sent_at, min(stored[a.event_id])) for a in acked if a.event_id in stored]
+    pairs = [(a.acked_at, min(stored[a.event_id])) for a in acked if a.acked_first and a.event_id in stored]
     outcome.ledger_caught_up_s = caught_up_after(pairs, fault_at)
 
     lost_relay: list[tuple[str, str]] = []
@@ -877,7 +946,8 @@ async def check(
             dup_relay += sum(n - 1 for n in per_partner.values() if n > 1)
             if a.acknowledged:
                 outcome.misrouted += sum(1 for p in per_partner if p not in expected[a.event_id])
-                relayed_pairs += [(a.answered_at or a.sent_at, c.relayed_at) for c in copies]
+            if a.acked_first:
+                relayed_pairs += [(a.acked_at, c.relayed_at) for c in copies]
         outcome.relay_caught_up_s = caught_up_after(relayed_pairs, fault_at)
         for trade_id, attempts_of_trade in trades.items():
             by_partner: dict[str, list[Copy]] = defaultdict(list)
@@ -936,10 +1006,10 @@ def timeline(generator: LoadGenerator, fault_at: float, bucket_s: float = 2.0) -
         kinds = Counter(
             str(a.status) if a.status is not None else (a.error or "?").split(":")[0]
             for a in attempts
-            if not a.acknowledged
+            if not a.acked_first
         )
         slowest = max((a.answered_at or a.sent_at) - a.sent_at for a in attempts)
-        acked = sum(a.acknowledged for a in attempts)
+        acked = sum(a.acked_first for a in attempts)
         lines.append(
             f"  {key * bucket_s:+6.0f}s sent {len(attempts):4d} acked {acked:4d}"
             f" slowest {slowest:5.1f}s {dict(kinds) if kinds else ''}"
@@ -991,6 +1061,7 @@ COLUMNS = (
     "offered",
     "acknowledged",
     "not acked (5xx/none)",
+    "retried → acked (replayed)",
     "stored (acked)",
     "relayed (acked)",
     "duplicates",
@@ -1009,12 +1080,13 @@ def _seconds(value: float | None) -> str:
 def table(outcomes: list[Outcome]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for o in outcomes:
-        failed = f"{o.failed}" + (f" ({o.failed_stored} stored)" if o.failed else "")
+        failed = f"{o.failed:,}" + (f" ({o.failed_stored:,} stored)" if o.failed else "")
         cells = [
             o.fault,
             f"{o.offered:,}",
             f"{o.acknowledged:,}",
             failed,
+            f"{o.retried:,} → {o.acked_on_retry:,} ({o.replayed:,})",
             f"{o.stored:,}",
             "—" if o.relayed is None else f"{o.relayed:,}",
             str(o.duplicates),
@@ -1050,9 +1122,12 @@ def report(outcomes: list[Outcome], meta: Mapping[str, Any]) -> str:
         "",
         table(outcomes),
         "",
-        "Offered: events POSTed (one attempt each); acknowledged: answered 201 (after acks=all); "
-        "not acked: answered 5xx or not answered, of which some may be stored (never twice); stored / "
-        "relayed: acknowledged events found in `ledger.events` / in every entitled partner topic; "
+        "Offered: events POSTed under load (one attempt each); acknowledged: answered 201 (after "
+        "acks=all); not acked: answered 5xx or not answered, of which some were stored all the same; "
+        "retried: those stored plus a sample of the others, POSTed again with the same id after the load "
+        "(up to 90 s: a claim left by a killed gateway is taken over after 60 s), acknowledged then, and "
+        "how many of those 201s were replays of the stored result; stored / relayed: events acknowledged "
+        "(under load or on retry) found in `ledger.events` / in every entitled partner topic; "
         "duplicates and lost count ledger rows and partner-topic copies; reordered across topics: "
         "(partner, trade) pairs whose copies interleave the three trade topics otherwise than the events "
         "were sent (each topic's own order and one order for all parties are checked and held; the order "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -27,18 +28,24 @@ from tests.faults.harness import (
     ServiceProcess,
     check,
     cluster_view,
+    eventually,
     now,
     postgres_crash,
     postgres_start,
+    stored_ids,
 )
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 
 WARM_UP_S = 6.0
 AFTER_S = 8.0
 #: How long PostgreSQL stays down (the brief's 30 s; CORRIDOR_FAULTS_PG_OUTAGE_S overrides).
 PG_OUTAGE_S = float(os.environ.get("CORRIDOR_FAULTS_PG_OUTAGE_S", "30"))
 BROKER_DOWN_S = 12.0
+#: Not-acknowledged events retried per case besides those stored anyway, and for how long at most (a
+#: claim a killed gateway left pending is taken over after 60 s).
+RETRY_SAMPLE = 100
+RETRY_WINDOW_S = 90.0
 LAG_MAX_S = int(BROKER_OVERRIDES["replica.lag.time.max.ms"]) / 1000
 
 Inject = Callable[[Corridor], Awaitable[str]]
@@ -59,13 +66,20 @@ async def run_case(corridor: Corridor, fault: str, inject: Inject) -> Outcome:
     finally:
         await generator.stop()
     elapsed = time.monotonic() - begin
+    failed_stored = await retry_failed(corridor, generator)
     cpu = {
         s.name: f"{(s.cpu_s() - cpu_before[s.name][1]) / elapsed:.0%}"
         if s.pid == cpu_before[s.name][0]
         else "restarted"
         for s in corridor.services
     }
-    outcome = await check(Outcome(fault, note=note), generator, corridor.pool, corridor.reader, fault_at)
+    outcome = await check(
+        Outcome(fault, note=note, failed_stored=failed_stored),
+        generator,
+        corridor.pool,
+        corridor.reader,
+        fault_at,
+    )
     outcome.details.append(
         f"CPU share over the {elapsed:.0f} s of the case: " + ", ".join(f"{k} {v}" for k, v in cpu.items())
     )
@@ -82,6 +96,26 @@ async def run_case(corridor: Corridor, fault: str, inject: Inject) -> Outcome:
     assert outcome.misrouted == 0, outcome.problems
     assert outcome.refused == 0, outcome.problems
     return outcome
+
+
+async def retry_failed(corridor: Corridor, generator: LoadGenerator) -> int:
+    """Once the ledger holds what was acknowledged, retry (same id) every event not acknowledged but
+    stored anyway — where a second produce would duplicate it — and a sample of the others. Returns
+    how many were stored without an acknowledgement."""
+    acked = [a.event_id for a in generator.attempts if a.acked_first]
+    failed = [a for a in generator.attempts if a.failed]
+
+    async def ledger_has_acked() -> bool:
+        return len(await stored_ids(corridor.pool, acked)) == len(acked)
+
+    await eventually(ledger_has_acked, 150)
+    await asyncio.sleep(2.0)  # records produced without an answer reach the ledger too
+    stored = await stored_ids(corridor.pool, [a.event_id for a in failed])
+    picks = [a for a in failed if a.event_id in stored]
+    others = [a for a in failed if a.event_id not in stored]
+    picks += random.sample(others, min(len(others), max(RETRY_SAMPLE - len(picks), 0)))
+    await generator.retry(picks, RETRY_WINDOW_S)
+    return len(stored)
 
 
 async def _leader_of(corridor: Corridor, topic: str, partition: int) -> int:
