@@ -47,6 +47,9 @@ def isolated_config(brokers: int, *, resolve_jars: bool = False, **overrides: ob
     """A StackConfig on a random free port block: Kafka at +0/+1, +100/+101…, PostgreSQL +50, the
     registry +51, the ledger +52, the gateway +53. ``resolve_jars`` makes its ``up`` run Maven even when
     the default state dir has the jars."""
+    # The services these tests check; the monitor, relay and webhooks have tests of their own and would
+    # otherwise take their default ports, where a developer's stack may run them.
+    overrides.setdefault("services", ("registry", "ledger", "gateway"))
     state_dir = Path(tempfile.mkdtemp(prefix="corridor-stack-it-"))
     # The embedded PostgreSQL runs as an unprivileged user when we are root: it must reach its data dir.
     state_dir.chmod(0o755)

@@ -19,7 +19,6 @@ from click.testing import CliRunner
 
 from services.core.topics import TOPIC_SPECS
 from services.stack import (
-    SERVICE_NAMES,
     StackConfig,
     StackError,
     StackStatus,
@@ -35,6 +34,9 @@ from services.stack.cli import stack as stack_cli
 from .conftest import isolated_config
 
 pytestmark = pytest.mark.integration
+
+#: The services isolated_config starts (the monitor, relay and webhooks are tested elsewhere).
+SERVICE_NAMES = ("registry", "ledger", "gateway")
 
 
 @pytest.fixture(scope="module")
