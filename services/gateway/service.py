@@ -54,6 +54,8 @@ log = get_logger("corridor.gateway")
 
 #: A failed producer start is retried at most this often (requests in between get 503 at once).
 PRODUCER_RESTART_INTERVAL_S = 1.0
+#: How long the results of acknowledged events are retried into PostgreSQL when it was down at the ack.
+COMPLETE_RETRY_S = 600.0
 
 #: Wall clock (epoch ms) when the current HTTP request arrived; set by the app's request middleware and
 #: sent along as the ``corridor_received_ms`` header of the request's records.
@@ -501,14 +503,41 @@ class Gateway:
         try:
             await self.store.complete(partner_id, token, done, failed)
         except Exception as exc:
-            # The events are in Kafka; only the bookkeeping is lost. Say so loudly.
+            # The events are in Kafka; their bookkeeping must follow, or the parties they add to their
+            # trade would be refused (403) and a retry would produce them again: keep trying.
             log.error(
                 "idempotency_record_failed",
                 partner_id=partner_id,
                 event_ids=[str(s.event.event_id) for s in sent],
                 error=f"{type(exc).__name__}: {exc}",
             )
+            self._spawn(self._complete_later(partner_id, token, done, failed))
         return acks
+
+    async def _complete_later(
+        self, partner_id: str, token: uuid.UUID, done: list[Completion], failed: list[str]
+    ) -> None:
+        """Record acknowledged results (and their trades' new parties) once PostgreSQL answers again."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + COMPLETE_RETRY_S
+        delay = 0.25
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.store.complete(partner_id, token, done, failed)
+            except Exception as exc:
+                if loop.time() > deadline:
+                    log.error(
+                        "idempotency_record_abandoned",
+                        partner_id=partner_id,
+                        keys=[c.key for c in done],
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                    return
+                delay = min(delay * 2, 2.0)
+                continue
+            log.info("idempotency_recorded_late", partner_id=partner_id, keys=[c.key for c in done])
+            return
 
 
 def _trace_of(traceparent: str | None) -> dict[str, str]:
