@@ -47,7 +47,10 @@ from services.stack.kafka import jars_current
 from services.stack.postgres import EmbeddedPostgres
 
 RELAY_MAIN = PROJECT_ROOT / "services" / "relay" / "__main__.py"
-RELAYED_MS_HEADER = "corridor_relayed_ms"
+try:
+    from services.relay.relay import RELAYED_MS_HEADER
+except ImportError:  # no relay yet
+    RELAYED_MS_HEADER = "corridor_relayed_ms"
 
 #: Broker settings of the fault cluster on top of the stack's own: a follower that stops fetching
 #: leaves the ISR after 6 s instead of Kafka's 30 s, so the SIGSTOP case fits in the suite's time.
@@ -583,10 +586,6 @@ class LoadGenerator:
         for attempts in trades.values():
             attempts.sort(key=lambda a: a.position)
         return trades
-
-    def ack_rate(self, since: float, until: float) -> float:
-        acks = [a for a in self.acknowledged if a.answered_at is not None and since <= a.answered_at < until]
-        return len(acks) / max(until - since, 1e-9)
 
 
 # -- reading the partner topics --------------------------------------------------------------------------
