@@ -16,6 +16,9 @@ def defaults(tmp_path: Path) -> Settings:
         schema_registry_url="http://127.0.0.1:8081",
         gateway_url="http://127.0.0.1:8080",
         ledger_url="http://127.0.0.1:8082",
+        monitor_url="http://127.0.0.1:8083",
+        relay_url="http://127.0.0.1:8084",
+        webhooks_url="http://127.0.0.1:8085",
         database_url=None,
         postgres_port=DEFAULT_POSTGRES_PORT,
     )
