@@ -7,6 +7,8 @@ that deployments can extend through the environment, not hard rules.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from functools import lru_cache
 from types import MappingProxyType
 
 #: UN/LOCODEs used on the corridor, with the aliases carriers write in practice.
@@ -44,12 +46,19 @@ DEFAULT_PRIVATE_LOCODES = MappingProxyType(
 )
 
 
-def private_locodes() -> dict[str, str]:
+def private_locodes() -> Mapping[str, str]:
+    # Called for every location field of every event (the ledger's hot path): parse the setting once
+    # per distinct value, still following the environment when it changes.
+    return _parse_private_locodes(os.environ.get("CORRIDOR_PRIVATE_LOCODES", ""))
+
+
+@lru_cache(maxsize=8)
+def _parse_private_locodes(raw: str) -> Mapping[str, str]:
     codes = dict(DEFAULT_PRIVATE_LOCODES)
-    for item in filter(None, os.environ.get("CORRIDOR_PRIVATE_LOCODES", "").split(",")):
+    for item in filter(None, raw.split(",")):
         code, _, name = item.partition("=")
         codes[code.strip().upper()] = name.strip() or code.strip().upper()
-    return codes
+    return MappingProxyType(codes)
 
 
 def location_name(code: str) -> str:
@@ -109,7 +118,11 @@ DEFAULT_TRADE_CURRENCIES = ("USD", "CNY", "PKR")
 
 
 def trade_currencies() -> tuple[str, ...]:
-    extra = os.environ.get("CORRIDOR_TRADE_CURRENCIES", "")
+    return _parse_trade_currencies(os.environ.get("CORRIDOR_TRADE_CURRENCIES", ""))
+
+
+@lru_cache(maxsize=8)
+def _parse_trade_currencies(extra: str) -> tuple[str, ...]:
     return DEFAULT_TRADE_CURRENCIES + tuple(c.strip().upper() for c in extra.split(",") if c.strip())
 
 
