@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from functools import lru_cache
 
 import pycountry
 
@@ -53,6 +54,17 @@ def check_uscc(value: str) -> str | None:
     return None
 
 
+# pycountry lookups normalise and search on every call; validation runs them per field of every event.
+@lru_cache(maxsize=1024)
+def _is_country(alpha_2: str) -> bool:
+    return pycountry.countries.get(alpha_2=alpha_2) is not None
+
+
+@lru_cache(maxsize=1024)
+def _is_currency(alpha_3: str) -> bool:
+    return pycountry.currencies.get(alpha_3=alpha_3) is not None
+
+
 def check_ntn(value: str) -> str | None:
     # The NTN check-digit algorithm is unpublished (DOMAIN §2): only the format is checked.
     if not _NTN.fullmatch(value):
@@ -63,11 +75,10 @@ def check_ntn(value: str) -> str | None:
 def check_unlocode(value: str) -> str | None:
     if not _LOCODE.fullmatch(value):
         return "a UN/LOCODE is 5 characters: 2-letter country code and 3 letters or digits 2-9, e.g. PKKHI"
-    if value in reference.private_locodes():
+    # Known country first: the private codes (from the environment) are the rare case.
+    if _is_country(value[:2]) or value in reference.private_locodes():
         return None
-    if pycountry.countries.get(alpha_2=value[:2]) is None:
-        return f"{value[:2]!r} is not an ISO 3166-1 country code"
-    return None
+    return f"{value[:2]!r} is not an ISO 3166-1 country code"
 
 
 def check_hs6(value: str) -> str | None:
@@ -86,7 +97,9 @@ def check_rec20(value: str) -> str | None:
 
 
 def check_iso4217(value: str) -> str | None:
-    if pycountry.currencies.get(alpha_3=value) is None:
+    if value in reference.DEFAULT_TRADE_CURRENCIES:
+        return None
+    if not _is_currency(value):
         return f"{value!r} is not an ISO 4217 currency code"
     if value not in reference.trade_currencies():
         return (
@@ -96,7 +109,7 @@ def check_iso4217(value: str) -> str | None:
 
 
 def check_iso3166(value: str) -> str | None:
-    if len(value) != 2 or pycountry.countries.get(alpha_2=value) is None:
+    if len(value) != 2 or not _is_country(value):
         return f"{value!r} is not an ISO 3166-1 alpha-2 country code"
     return None
 
