@@ -8,8 +8,6 @@ and retries until they answer, and ``/readyz`` says 503 meanwhile.
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -202,33 +200,5 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     """Corridor's structlog JSON lines, with uvicorn's and aiokafka's stdlib records rendered the same."""
-    core_logging.configure_logging(level, fmt, service="ledger")
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer(ensure_ascii=False)
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[
-                structlog.contextvars.merge_contextvars,
-                structlog.stdlib.add_log_level,
-                structlog.stdlib.add_logger_name,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-            ],
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
-                renderer,
-            ],
-        )
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.getLevelNamesMapping().get(level.upper(), logging.INFO))
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logger = logging.getLogger(name)
-        logger.handlers.clear()
-        logger.propagate = True
+    core_logging.configure_service_logging("ledger", level, fmt)
     quiet_aiokafka()

@@ -7,7 +7,6 @@ in as soon as they answer (``/readyz`` is 503 until Kafka has been sampled once)
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -55,34 +54,6 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     """Corridor's structlog lines, with uvicorn's stdlib records rendered the same; aiokafka quiet."""
-    core_logging.configure_logging(level, fmt, service="monitor")
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer(ensure_ascii=False)
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[
-                structlog.contextvars.merge_contextvars,
-                structlog.stdlib.add_log_level,
-                structlog.stdlib.add_logger_name,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-            ],
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
-                renderer,
-            ],
-        )
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.getLevelNamesMapping().get(level.upper(), logging.INFO))
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logger = logging.getLogger(name)
-        logger.handlers.clear()
-        logger.propagate = True
+    core_logging.configure_service_logging("monitor", level, fmt)
     # aiokafka logs routine reconnects and group lookups at ERROR; the page shows what matters
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -161,38 +160,5 @@ def _install_request_logging(app: FastAPI) -> None:
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Corridor's structlog setup (services.core.logging), plus uvicorn's stdlib logs as the same lines.
-
-    The core configures structlog only; uvicorn logs through stdlib ``logging``, so its records are
-    rendered by a structlog ProcessorFormatter to keep stderr one JSON object per line.
-    """
-    core_logging.configure_logging(level, fmt, service="registry")
-    numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer(ensure_ascii=False)
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[
-                structlog.contextvars.merge_contextvars,
-                structlog.stdlib.add_log_level,
-                structlog.stdlib.add_logger_name,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-            ],
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
-                renderer,
-            ],
-        )
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(numeric)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logger = logging.getLogger(name)
-        logger.handlers.clear()
-        logger.propagate = True
+    """Corridor's structlog setup, plus uvicorn's stdlib logs as the same lines (one JSON object per line)."""
+    core_logging.configure_service_logging("registry", level, fmt)

@@ -9,6 +9,7 @@ webhooks process per deployment (see docs/adr/0012-webhooks.md).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -20,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.core import logging as core_logging
 from services.core import partners
 from services.core.codec import Codec
 from services.core.registry_client import RegistryClient
@@ -139,3 +141,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     for exc_type in (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
         app.add_exception_handler(exc_type, unavailable)
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    """Corridor's structlog lines, with uvicorn's stdlib records rendered the same; other libraries'
+    stdlib records at WARNING and above (aiokafka reconnects, httpx's one line per request otherwise)."""
+    core_logging.configure_service_logging("webhooks", level, fmt)
+    logging.getLogger().setLevel(max(logging.getLevelNamesMapping()[level.upper()], logging.WARNING))
+    for noisy in ("aiokafka", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
