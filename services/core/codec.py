@@ -93,12 +93,22 @@ class Codec:
         for name in type_names or tuple(self.schemas.events):
             await self.writer_id(self.schemas.event(name))
 
-    def encode(self, event: TradeEvent) -> bytes:
-        """Wire-format bytes of an event whose type was prepared (``prepare`` / ``writer_id``)."""
+    def encode(self, event: TradeEvent, body: bytes | None = None) -> bytes:
+        """Wire-format bytes of an event whose type was prepared (``prepare`` / ``writer_id``); ``body``
+        is its Avro encoding when the caller already has it (``encode_body``)."""
         writer = self._writers.get(event.avro_name)
         if writer is None:
             raise LookupError(f"schema of {event.avro_name} is not resolved yet: await codec.prepare() first")
+        if body is not None:
+            return writer.header + body
         return self.encode_record(writer, event.to_avro())
+
+    def encode_body(self, event: TradeEvent) -> bytes:
+        """The Avro binary encoding of an event with our schema, without the wire-format header (needs no
+        schema id, hence no registry)."""
+        buf = io.BytesIO()
+        schemaless_writer(buf, self.schemas.event(event.avro_name).parsed, event.to_avro())
+        return buf.getvalue()
 
     @staticmethod
     def encode_record(writer: _Writer, record: dict[str, Any]) -> bytes:
@@ -107,9 +117,10 @@ class Codec:
         schemaless_writer(buf, writer.parsed, record)
         return buf.getvalue()
 
-    async def encode_async(self, event: TradeEvent) -> bytes:
-        await self.writer_id(self.schemas.event(event.avro_name))
-        return self.encode(event)
+    async def encode_async(self, event: TradeEvent, body: bytes | None = None) -> bytes:
+        if event.avro_name not in self._writers:
+            await self.writer_id(self.schemas.event(event.avro_name))
+        return self.encode(event, body)
 
     async def _reader(self, schema_id: int) -> _Reader:
         reader = self._readers.get(schema_id)

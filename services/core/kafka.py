@@ -90,12 +90,14 @@ class TradeProducer:
         source: str | None = None,
         traceparent: str | None = None,
         extra_headers: Headers | None = None,
+        body: bytes | None = None,
     ) -> asyncio.Future[RecordMetadata]:
         """Queue an event; the returned future resolves when the broker acknowledged it (acks=all).
 
         ``traceparent`` is the parent of the record's span (default: the current span, else a new
-        trace); ``extra_headers`` are appended to the CloudEvents headers."""
-        value = await self.codec.encode_async(event)
+        trace); ``extra_headers`` are appended to the CloudEvents headers; ``body`` is the event's Avro
+        encoding (``Codec.encode_body``) when the caller has it already."""
+        value = await self.codec.encode_async(event, body)
         topic, kind = event.topic, type(event).__name__
         span = None
         if tracing.recording():

@@ -21,7 +21,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -32,8 +32,12 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+if TYPE_CHECKING:
+    from fastapi.telemetry import TelemetryConfig
+
 __all__ = [
     "EXPORTERS",
+    "NO_FRAMEWORK_TELEMETRY",
     "child_traceparent",
     "configure_tracing",
     "consumer_span",
@@ -55,6 +59,10 @@ EXPORTERS = ("none", "console", "otlp")
 _INSTRUMENTATION = "corridor"
 _PROPAGATOR = TraceContextTextMapPropagator()
 _TRACEPARENT = re.compile(r"00-((?!0{32})[0-9a-f]{32})-(?!0{16})[0-9a-f]{16}-([0-9a-f]{2})")
+#: ``FastAPI(telemetry=...)``: the services trace requests themselves (``server_span``); FastAPI's
+#: built-in telemetry, on once a tracer provider is set, would add spans for every dependency and
+#: serialisation of every request.
+NO_FRAMEWORK_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 _lock = threading.Lock()
 _configured: str | None = None  # the exporter the process's provider was set up with
 _tracer_cache: trace.Tracer | None = None

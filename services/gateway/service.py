@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import contextvars
 import hashlib
-import io
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,6 @@ from typing import Any
 import asyncpg
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import RecordMetadata
-from fastavro import schemaless_writer
 
 from services.core import metrics, partners
 from services.core.codec import Codec
@@ -42,7 +40,6 @@ from services.core.envelope import RECEIVED_MS_HEADER, source_for, trace_id
 from services.core.kafka import TradeProducer
 from services.core.logging import bound_contextvars, get_logger
 from services.core.registry_client import RegistryClient
-from services.core.schemas import catalog
 from services.gateway import cloudevents, problems
 from services.gateway.cloudevents import IncomingEvent
 from services.gateway.parties import TradeView, joining_parties, role_errors
@@ -97,12 +94,10 @@ def published(event: TradeEvent, meta: RecordMetadata) -> dict[str, Any]:
     }
 
 
-def event_digest(event: TradeEvent) -> bytes:
-    """SHA-256 of the event's type and Avro encoding: equal for equal events however the JSON was written."""
-    buf = io.BytesIO()
-    buf.write(event.avro_name.encode() + b"\0")
-    schemaless_writer(buf, catalog().event(event.avro_name).parsed, event.to_avro())
-    return hashlib.sha256(buf.getvalue()).digest()
+def event_digest(event: TradeEvent, body: bytes) -> bytes:
+    """SHA-256 of the event's type and Avro encoding (``body``, ``Codec.encode_body``): equal for equal
+    events however the JSON was written."""
+    return hashlib.sha256(event.avro_name.encode() + b"\0" + body).digest()
 
 
 class KafkaLink:
@@ -168,6 +163,17 @@ class KafkaLink:
 async def _keep_session(connection: asyncpg.Connection) -> None:
     """Skip asyncpg's reset round trip on every release: the gateway leaves no session state behind
     (transaction-scoped advisory locks only; no SET, LISTEN, cursors or prepared statements by hand)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Todo:
+    """An owned claim to produce: the event, its Avro body and the parent of its record's span."""
+
+    index: int
+    key: str
+    event: TradeEvent
+    body: bytes
+    traceparent: str | None
 
 
 @dataclass
@@ -293,7 +299,9 @@ class Gateway:
         self._authorize(partner, events, at, await self.store.members(e.trade_id for e in events))
 
         keys = [idempotency_key] if idempotency_key and not batch else [str(e.event_id) for e in events]
-        hashes = [event_digest(e) for e in events]
+        # encoded once: the digest of the Avro body identifies the event, and the same body is produced
+        bodies = [self.codec.encode_body(e) for e in events]
+        hashes = [event_digest(e, b) for e, b in zip(events, bodies, strict=True)]
         token = uuid.uuid4()
         claims = await self.store.wait_for_others(
             partner.partner_id, keys, hashes, token, self.settings.gateway_produce_timeout_s + 1
@@ -330,7 +338,9 @@ class Gateway:
                 log.info("event_replayed", **(claim.result or {"event_id": str(events[i].event_id)}))
         if owned:
             # a new span per record: in the event's own trace (CloudEvents traceparent), else the request's
-            todo = [(i, keys[i], events[i], incoming[i].traceparent or traceparent) for i in owned]
+            todo = [
+                _Todo(i, keys[i], events[i], bodies[i], incoming[i].traceparent or traceparent) for i in owned
+            ]
             for i, outcome in await self._produce(partner, token, todo):
                 results[i] = outcome
         assert all(r is not None for r in results)
@@ -396,7 +406,7 @@ class Gateway:
             self._forbid(partner, errors, at)
 
     async def _produce(
-        self, partner: partners.Partner, token: uuid.UUID, todo: list[tuple[int, str, TradeEvent, str | None]]
+        self, partner: partners.Partner, token: uuid.UUID, todo: list[_Todo]
     ) -> list[tuple[int, ItemResult]]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.gateway_produce_timeout_s
@@ -413,19 +423,21 @@ class Gateway:
         try:
             producer = await self.kafka.producer()
             await asyncio.wait_for(
-                self.codec.prepare(*{e.avro_name for _, _, e, _ in todo}), max(deadline - loop.time(), 0.1)
+                self.codec.prepare(*{t.event.avro_name for t in todo}), max(deadline - loop.time(), 0.1)
             )
         except Exception as exc:
             failure = problems.from_backend_error(exc, self.retry_after_s)
             log.warning("produce_unavailable", error=f"{type(exc).__name__}: {exc}", status=failure.status)
-        for i, key, event, traceparent in todo:
+        for t in todo:
+            i, event = t.index, t.event
             if failure is None:
                 try:
-                    future = await asyncio.wait_for(
-                        producer.send(event, source=source, traceparent=traceparent, extra_headers=extra),
-                        max(deadline - loop.time(), 0.1),
-                    )
-                    sent.append(_Sent(i, key, event, future, traceparent))
+                    # a timeout scope, not wait_for: that would start a task per event
+                    async with asyncio.timeout(max(deadline - loop.time(), 0.1)):
+                        future = await producer.send(
+                            event, source=source, traceparent=t.traceparent, extra_headers=extra, body=t.body
+                        )
+                    sent.append(_Sent(i, t.key, event, future, t.traceparent))
                     continue
                 except Exception as exc:
                     # Later items are not sent after a failure: they must not overtake it.
@@ -435,7 +447,7 @@ class Gateway:
                     )
             assert failure is not None
             failed(i, event, failure)
-        unsent = {k for _, k, _, _ in todo} - {s.key for s in sent}
+        unsent = {t.key for t in todo} - {s.key for s in sent}
         if unsent:
             try:
                 await self.store.release(partner.partner_id, token, sorted(unsent))
