@@ -27,6 +27,7 @@ offsets, so nothing is skipped either. See docs/adr/0006-ledger.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import heapq
 import itertools
@@ -221,6 +222,8 @@ class Ledger:
         self.pending: list[Item] = []  # waiting for a prerequisite, held in memory, offsets not committed
         self.positions: dict[TopicPartition, int] = {}  # next offset to read, per partition read
         self._committed: dict[TopicPartition, int] = {}
+        self._commit_due: dict[TopicPartition, int] | None = None  # targets of the next commit
+        self._commit_task: asyncio.Task[None] | None = None
         self.started = False
         self.healthy = True
         self._stopping = asyncio.Event()
@@ -258,6 +261,7 @@ class Ledger:
 
     async def stop(self) -> None:
         self._stopping.set()
+        await self.flush_commits()
         if self._consumer is not None:
             await self._consumer.stop()
         if self._producer is not None:
@@ -509,7 +513,7 @@ class Ledger:
         sends += [await self._dead_letter(item, error_class, reason) for item, error_class, reason in dead]
         if sends:
             await asyncio.gather(*sends)
-        await self._commit()
+        self._schedule_commit()
         self.stats.batches += 1
         self.stats.last_batch_at = time.time()
         log.debug(
@@ -522,8 +526,8 @@ class Ledger:
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
 
-    async def _commit(self) -> None:
-        """Commit, per partition, up to the first record still held (or everything consumed)."""
+    def _commit_targets(self) -> dict[TopicPartition, int]:
+        """Per partition, the offset to commit: up to the first record still held (or everything read)."""
         consumer = self._consumer
         assert consumer is not None
         assignment = consumer.assignment()
@@ -531,7 +535,41 @@ class Ledger:
         for item in self.pending:
             if item.tp in targets and item.record.offset < targets[item.tp]:
                 targets[item.tp] = item.record.offset
-        changed = {tp: offset for tp, offset in targets.items() if self._committed.get(tp) != offset}
+        return targets
+
+    def _schedule_commit(self) -> None:
+        """Commit the offsets of what the batch stored, without waiting for the group coordinator.
+
+        The targets are taken now, after the batch's transaction, so a commit never covers a record that
+        is not stored; one commit runs at a time and the newest targets go next. The loop meanwhile
+        fetches and stores the next batch (one Kafka round trip less per batch). A commit that fails is
+        retried with the next batch's targets; a crash before it replays records that are already
+        stored, which changes nothing (events are unique on their id)."""
+        self._commit_due = self._commit_targets()
+        if self._commit_task is None or self._commit_task.done():
+            self._commit_task = asyncio.get_running_loop().create_task(self._commit_loop())
+
+    async def _commit_loop(self) -> None:
+        while self._commit_due is not None:
+            targets, self._commit_due = self._commit_due, None
+            await self._commit(targets)
+
+    async def flush_commits(self) -> None:
+        """Wait for the offsets scheduled so far to be committed (or to have failed and been logged)."""
+        task = self._commit_task
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await task
+
+    async def _commit(self, targets: dict[TopicPartition, int]) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        assignment = consumer.assignment()  # a rebalance may have taken partitions since
+        changed = {
+            tp: offset
+            for tp, offset in targets.items()
+            if tp in assignment and self._committed.get(tp) != offset
+        }
         if not changed:
             return
         try:
@@ -541,6 +579,10 @@ class Ledger:
             # changes nothing (they are stored, their states updated).
             log.warning("commit_failed_after_rebalance", error=str(exc))
             self.cache.clear()
+            return
+        except KafkaError as exc:
+            metrics.ERRORS.labels("ledger", "commit_failed").inc()
+            log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}")
             return
         self._committed.update(changed)
 
