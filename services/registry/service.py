@@ -15,7 +15,6 @@ from typing import Any
 import asyncpg
 import avro.schema
 
-from services.registry import errors
 from services.core.compatibility import (
     CompatibilityLevel,
     PreviousVersion,
@@ -23,6 +22,7 @@ from services.core.compatibility import (
     parse_level,
     versions_to_check,
 )
+from services.registry import errors
 from services.registry.schemas import (
     AVRO,
     InvalidSchemaError,
