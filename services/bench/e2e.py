@@ -109,15 +109,16 @@ def plan(rate: int, seconds: float, mode: str) -> list[tuple[float, list[str], b
 
 async def offer(
     client: RawClient, path: str, headers: dict[str, str], requests: list[tuple[float, list[str], bytes]]
-) -> tuple[dict[str, float], list[float], dict[str, int], float]:
-    """Send each request at its time. Returns (accepted event id → scheduled wall time, request latencies
-    from schedule to answer in ms, statuses, the offered window in s)."""
+) -> tuple[dict[str, float], list[tuple[float, float]], dict[str, int], float]:
+    """Send each request at its time. Returns (accepted event id → scheduled wall time, per answered
+    request its scheduled offset in s and its latency from schedule to answer in ms, statuses, the
+    offered window in s)."""
     loop = asyncio.get_running_loop()
     wire = [request_bytes(client.host, client.port, path, headers, body) for _, _, body in requests]
     start_mono = loop.time() + 0.05
     start_wall = time.time() + (start_mono - loop.time())
     accepted: dict[str, float] = {}
-    answered_ms: list[float] = []
+    answered_ms: list[tuple[float, float]] = []  # (scheduled offset s, ms from schedule to answer)
     statuses: dict[str, int] = {}
 
     async def send(offset: float, ids: list[str], request: bytes) -> None:
@@ -125,7 +126,7 @@ async def offer(
             status = str((await client.send(request)).status)
         except (OSError, asyncio.IncompleteReadError, HttpError) as exc:
             status = type(exc).__name__
-        answered_ms.append((loop.time() - (start_mono + offset)) * 1000)
+        answered_ms.append((offset, (loop.time() - (start_mono + offset)) * 1000))
         statuses[status] = statuses.get(status, 0) + 1
         if status == "201":
             for event_id in ids:
@@ -234,7 +235,12 @@ async def one_load(
         "statuses": statuses,
         "latency_to_commit": summary,
         "latency_to_ingested_at": latency_summary(by_ingested),
-        "request_latency": latency_summary(answered_ms),
+        "request_latency": latency_summary([ms for _, ms in answered_ms]),
+        # when the slowest requests were scheduled (s into the window): a cold start or a pause shows
+        "slowest_requests": [
+            {"at_s": round(at, 2), "ms": round(ms, 1)}
+            for at, ms in sorted(answered_ms, key=lambda a: -a[1])[:8]
+        ],
         "gateway_cpu_s": round(cpu[0], 2),
         "ledger_cpu_s": round(cpu[1], 2),
         # share of one core each process got while the load ran (and drained)
