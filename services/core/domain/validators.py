@@ -81,6 +81,7 @@ def check_unlocode(value: str) -> str | None:
     return f"{value[:2]!r} is not an ISO 3166-1 country code"
 
 
+@lru_cache(maxsize=4096)  # the same codes recur on every event; the ledger re-checks each on intake
 def check_hs6(value: str) -> str | None:
     if not _HS6.fullmatch(value):
         return "an HS code here is the 6-digit HS 2022 subheading without dots, e.g. 261000 for 2610.00"
@@ -114,6 +115,7 @@ def check_iso3166(value: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # the same codes recur on every event; the ledger re-checks each on intake
 def check_party_id(value: str) -> str | None:
     if not _PARTY_ID.fullmatch(value):
         return "a partner id is 2-63 lower-case letters, digits or hyphens, starting with a letter or digit"
