@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import time
 import traceback
@@ -150,6 +151,11 @@ def bench(quick: bool, out: Path, stages: tuple[str, ...], profile: tuple[str, .
         "load_average_after": load_average(),
     }
     paths = report.write(out, machine, run, results)
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    if not quick and not stages and out.resolve() == readme.parent / "bench":
+        # a full run into the repository's bench/ is the one the README shows
+        if report.sync_readme(readme, json.loads(paths[0].read_text())):
+            paths.append(readme)
     for path in paths:
         click.echo(str(path))
     failed = [name for name, r in results.items() if "error" in r]

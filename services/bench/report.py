@@ -188,45 +188,11 @@ def _pct(value: Any) -> str:
 
 
 def markdown(data: dict[str, Any]) -> str:
-    m, run, st = data["machine"], data["run"], data["stages"]
-    lines = [
-        "# Corridor bench results",
-        "",
-        f"`corridor bench{' --quick' if run['mode'] == 'quick' else ''}` — run `{run['run_id']}`, "
-        f"{m['date']}, commit `{m.get('git_commit') or '?'}`, {run['seconds']:.0f} s. "
-        "How each figure is measured: `docs/adr/0007-benchmarks.md`.",
-        "",
-        f"Machine: {m['cpu_model']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; Python {m['python']}; "
-        f"Kafka {m.get('kafka_version')} ({m.get('brokers', '?')} broker, KRaft) on the same machine, with "
-        "PostgreSQL and the schema registry. Load average (1, 5, 15 min) before the run "
-        f"{run['load_average_before']}, after {run['load_average_after']} — other work shared the CPUs, "
-        "so absolute figures are noisy; ratios compare figures taken minutes apart under the same load.",
-        "",
-        "## Targets",
-        "",
-        "| target | measured | status |",
-        "|---|---:|---|",
-    ]
-    for t in data["targets"]:
-        value = t["measured"]
-        shown = (
-            _pct(value) if t["unit"] == "ratio" else f"{_n(value, 1 if t['unit'] == 'ms' else 0)} {t['unit']}"
-        )
-        lines.append(f"| {t['target']} | {shown if value is not None else '—'} | **{t['status']}** |")
-    lines += [
-        "",
-        "## Corridor beside its anchors (same run)",
-        "",
-        "| figure | /s | anchor | /s | ratio |",
-        "|---|---:|---|---:|---:|",
-    ]
-    for row in data["ratios"].values():
-        lines.append(
-            f"| {row['corridor_figure']} | {_n(row['corridor'])} | {row['anchor_figure']} | {_n(row['anchor'])} "
-            f"| {_pct(row['ratio'])} |"
-        )
+    st = data["stages"]
+    lines = ["# Corridor bench results", "", *summary_lines(data, heading="##")]
     lines += ["", "Load on the machine as each stage began (1-minute load average; the machine has "
-              f"{m['cores']} cores):", "", "| stage | seconds | load average before |", "|---|---:|---|"]  # fmt: skip
+              f"{data['machine']['cores']} cores):", "", "| stage | seconds | load average before |",
+              "|---|---:|---|"]  # fmt: skip
     for name in STAGES:
         stage = st.get(name, {})
         if "seconds" in stage:
@@ -243,6 +209,63 @@ def markdown(data: dict[str, Any]) -> str:
     ]
     lines += _stage_sections(st)
     return "\n".join(lines) + "\n"
+
+
+#: The README's copy of the last full run's summary sits between these lines (``sync_readme``).
+README_START = "<!-- bench summary: written by corridor bench, do not edit -->"
+README_END = "<!-- end of bench summary -->"
+
+
+def sync_readme(readme: Path, data: dict[str, Any]) -> bool:
+    """Put the run's summary (machine, targets, ratios) between the README's markers; False when the
+    README has no markers (it is left alone)."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return False
+    body = "\n".join(summary_lines(data, heading="####"))
+    readme.write_text(text[: start + len(README_START)] + "\n" + body + "\n" + text[end:], encoding="utf-8")
+    return True
+
+
+def summary_lines(data: dict[str, Any], *, heading: str) -> list[str]:
+    """The run and the machine, the targets, and Corridor's figures beside their anchors."""
+    m, run = data["machine"], data["run"]
+    lines = [
+        f"`corridor bench{' --quick' if run['mode'] == 'quick' else ''}` — run `{run['run_id']}`, "
+        f"{m['date']}, commit `{m.get('git_commit') or '?'}`, {run['seconds']:.0f} s. "
+        "How each figure is measured: `docs/adr/0007-benchmarks.md`.",
+        "",
+        f"Machine: {m['cpu_model']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; Python {m['python']}; "
+        f"Kafka {m.get('kafka_version')} ({m.get('brokers', '?')} broker, KRaft) on the same machine, with "
+        "PostgreSQL and the schema registry. Load average (1, 5, 15 min) before the run "
+        f"{run['load_average_before']}, after {run['load_average_after']} (the bench's own processes keep "
+        "about 2 busy); ratios compare figures taken minutes apart under the same load.",
+        "",
+        f"{heading} Targets",
+        "",
+        "| target | measured | status |",
+        "|---|---:|---|",
+    ]
+    for t in data["targets"]:
+        value = t["measured"]
+        shown = (
+            _pct(value) if t["unit"] == "ratio" else f"{_n(value, 1 if t['unit'] == 'ms' else 0)} {t['unit']}"
+        )
+        lines.append(f"| {t['target']} | {shown if value is not None else '—'} | **{t['status']}** |")
+    lines += [
+        "",
+        f"{heading} Corridor beside its anchors (same run)",
+        "",
+        "| figure | /s | anchor | /s | ratio |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for row in data["ratios"].values():
+        lines.append(
+            f"| {row['corridor_figure']} | {_n(row['corridor'])} | {row['anchor_figure']} | {_n(row['anchor'])} "
+            f"| {_pct(row['ratio'])} |"
+        )
+    return lines
 
 
 def _failed(name: str, s: dict[str, Any]) -> list[str] | None:
@@ -518,5 +541,11 @@ def rerender(results_json: Path) -> list[Path]:
 if __name__ == "__main__":
     import sys
 
-    for done in rerender(Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results.json")):
+    source = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results.json")
+    for done in rerender(source):
         print(done)
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    if source.resolve().parent == readme.parent / "bench" and sync_readme(
+        readme, json.loads(source.read_text())
+    ):
+        print(readme)
