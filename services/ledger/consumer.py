@@ -183,6 +183,8 @@ def _utcnow() -> dt.datetime:
 
 
 _MIN_TIME = dt.datetime.min.replace(tzinfo=dt.UTC)
+#: Longest wait between attempts at a batch that failed (PostgreSQL or the registry unreachable).
+MAX_BACKOFF_S = 5.0
 
 
 class Ledger:
@@ -327,7 +329,9 @@ class Ledger:
                     exc_info=not isinstance(exc, TransientError | OSError),
                 )
                 self._rewind(batches)
-                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                # capped low: after an outage (PostgreSQL restarting) the ledger is back within seconds,
+                # and a retry costs one fetch from the client's buffer and one connection attempt
+                await asyncio.sleep(min(MAX_BACKOFF_S, 0.5 * 2**failures))
 
     async def _fetch(self) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
         """The next batch: first what is fetched of the orders topic (every other event needs its trade's

@@ -274,7 +274,7 @@ class Dispatcher:
                     return self._undecodable(record, exc)
                 failures += 1
                 log.warning("registry_unavailable", error=str(exc), attempt=failures)
-                await self._pause(min(30.0, 0.5 * 2**failures))
+                await self._pause(min(5.0, 0.5 * 2**failures))  # back within seconds of an outage
             except Exception as exc:  # wire format, Avro, validation: this record can never be read
                 return self._undecodable(record, exc)
         try:
