@@ -453,6 +453,7 @@ def _start_service(
 ) -> ProcessRecord | None:
     """Our running process of ``service``, else a new one; None when a foreign one answers its port."""
     url, port = service.url(config), service.port(config)
+    code = processes.code_fingerprint(PROJECT_ROOT)
     record = state.processes.get(service.name)
     if record is not None and record.alive():
         if record.ports.get("http", port) != port:
@@ -460,9 +461,16 @@ def _start_service(
                 f"the {service.title} of {config.state_dir} runs on port {record.ports['http']}, not {port}; "
                 "run `corridor stack down` first"
             )
-        report(f"reusing {service.title} (pid {record.pid}) at {url}")
-        reused.append(service.name)
-        return record
+        if record.code is None or record.code == code:
+            report(f"reusing {service.title} (pid {record.pid}) at {url}")
+            reused.append(service.name)
+            return record
+        # started from other code (a pull, a checkout, an edit): a service is cheap to restart, and
+        # reusing it would run the old code against the new
+        report(f"restarting {service.title} (pid {record.pid}): the code changed since it started")
+        processes.terminate([record], config.stop_timeout)
+        del state.processes[service.name]
+        state.save(config.state_file)
     if services.answers(service.ready_url(config)):
         report(f"warning: a {service.title} not started by this stack answers at {url}; using it")
         reused.append(f"{service.name} (external)")
@@ -480,6 +488,7 @@ def _start_service(
         cwd=PROJECT_ROOT,
         url=url,
         ports={"http": port},
+        code=code,
     )
     state.processes[service.name] = record
     state.save(config.state_file)

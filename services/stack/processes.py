@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -43,6 +44,8 @@ class ProcessRecord:
     started_at: float = 0.0
     url: str | None = None
     ports: dict[str, int] = field(default_factory=dict)
+    #: Fingerprint of the Python code the process was started from (``code_fingerprint``), if known.
+    code: str | None = None
 
     def alive(self) -> bool:
         """True if the PID is running and is still the process we started."""
@@ -136,6 +139,7 @@ def spawn(
     cwd: Path | None = None,
     url: str | None = None,
     ports: Mapping[str, int] | None = None,
+    code: str | None = None,
 ) -> ProcessRecord:
     """Start ``argv`` detached (own session, output appended to ``log``) and describe it."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +171,22 @@ def spawn(
         started_at=time.time(),
         url=url,
         ports=dict(ports or {}),
+        code=code,
     )
+
+
+def code_fingerprint(root: Path) -> str:
+    """Changes whenever a Python file under ``root/services`` (or ``pyproject.toml``) is added, removed or
+    modified: a service process started from other code is not reused by ``up``."""
+    digest = hashlib.sha256()
+    files = sorted(root.joinpath("services").rglob("*.py"))
+    for path in [*files, root / "pyproject.toml"]:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        digest.update(f"{path.relative_to(root)}\0{stat.st_mtime_ns}\0{stat.st_size}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def send_signal(record: ProcessRecord, sig: int) -> bool:

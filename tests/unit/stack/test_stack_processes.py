@@ -52,3 +52,22 @@ def test_state_file_round_trip(tmp_path: Path) -> None:
     assert loaded.layout == {"brokers": 3}
     assert loaded.processes["broker-1"].ports == {"PLAINTEXT": 9092}
     assert loaded.postgres == {"embedded": True}
+
+
+def test_code_fingerprint_follows_the_python_code(tmp_path: Path) -> None:
+    from services.stack.processes import code_fingerprint
+
+    package = tmp_path / "services" / "gateway"
+    package.mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    module = package / "app.py"
+    module.write_text("A = 1\n")
+    first = code_fingerprint(tmp_path)
+    assert code_fingerprint(tmp_path) == first  # nothing changed: the running services are reused
+    (tmp_path / "README.md").write_text("docs do not restart services\n")
+    assert code_fingerprint(tmp_path) == first
+    module.write_text("A = 22\n")  # an edit (size and mtime change)
+    edited = code_fingerprint(tmp_path)
+    assert edited != first
+    (package / "new.py").write_text("")  # a new module
+    assert code_fingerprint(tmp_path) not in (first, edited)
