@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,6 +16,27 @@ from tests.support.confluent import read_with_confluent
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture
+def demo_services_stopped_after(stack) -> Iterator[None]:
+    """`corridor demo` starts the whole stack (the monitor, the relay, the webhooks dispatcher too); stop
+    what it started beyond what ran before, so the session leaves no service behind it."""
+    from services.stack import down
+    from services.stack.processes import StackState
+    from tests.conftest import _default_stack_config
+
+    config = _default_stack_config()
+
+    def running() -> set[str]:
+        return {n for n, r in StackState.load(config.state_file).processes.items() if r.alive()}
+
+    before = running()
+    yield
+    started = running() - before
+    if started:
+        down(config, only=started, include_postgres=False)
+
+
+@pytest.mark.usefixtures("demo_services_stopped_after")
 def test_demo_prints_the_whole_timeline_and_standard_clients_decode_it(stack) -> None:
     env = {
         **os.environ,
