@@ -51,14 +51,28 @@ def database_url() -> Iterator[str]:
         server.stop()
 
 
+def _running(config: StackConfig) -> set[str]:
+    """The components of ``config``'s stack that run now, as its state file records them."""
+    from services.stack.processes import StackState
+
+    return {name for name, r in StackState.load(config.state_file).processes.items() if r.alive()}
+
+
 def _up(config: StackConfig) -> Iterator[StackStatus]:
-    """``up(config)``; afterwards stop what it started, except PostgreSQL (``database_url`` owns it)."""
+    """``up(config)``; afterwards stop what it started, and the services tests started in that stack
+    meanwhile (``corridor demo``, ``stack up`` of a test start the monitor, relay and dispatcher too),
+    except PostgreSQL (``database_url`` owns it). What ran before is left running."""
     from services.stack import down, up
 
+    before = _running(config)
     status = up(config)
     yield status
-    if status.started:
-        down(config, only=status.started, include_postgres=False)
+    leftover = (set(status.started) | (_running(config) - before)) - {"postgres"}
+    if leftover:
+        try:
+            down(config, only=leftover, include_postgres=False)
+        except Exception as exc:  # a teardown must not fail the session; say what is left running
+            print(f"\nwarning: could not stop {sorted(leftover)} of {config.state_dir}: {exc}")
 
 
 @pytest.fixture(scope="session")
