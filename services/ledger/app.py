@@ -12,22 +12,19 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import structlog
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.core import logging as core_logging
 from services.core import partners, signatures, tracing
 from services.core.codec import Codec
+from services.core.problems import install_problem_handlers
 from services.core.registry_client import RegistryClient
 from services.ledger.consumer import Ledger
-from services.ledger.handlers import Problem, problem_response, router
+from services.ledger.handlers import router
 from services.ledger.settings import LedgerSettings
 from services.ledger.store import LedgerStore
 from services.ledger.topics import quiet_aiokafka
@@ -157,45 +154,14 @@ def create_app(settings: LedgerSettings, *, run_consumer: bool = True) -> FastAP
     metrics.register(_StatsCollector(app))
     app.state.metrics = metrics
     app.include_router(router)
-    _install_error_handlers(app)
+    install_problem_handlers(
+        app,
+        log,
+        service="ledger",
+        unavailable_detail="the ledger's database is unavailable",
+        internal_detail="unexpected error; see the ledger's log",
+    )
     return app
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    async def problem(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, Problem)
-        return problem_response(request, exc.status, exc.title, exc.detail, headers=exc.headers or None)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "HTTP error")
-        return problem_response(request, exc.status_code, title, str(exc.detail))
-
-    async def validation_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "reason": e.get("msg", "")}
-            for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-        return problem_response(request, 422, "Unprocessable Content", detail, errors=errors)
-
-    async def unavailable(request: Request, exc: Exception) -> Response:
-        log.warning("ledger_database_error", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
-        return problem_response(request, 503, "Service Unavailable", "the ledger's database is unavailable")
-
-    async def internal(request: Request, exc: Exception) -> Response:
-        log.error("ledger_request_failed", path=request.url.path, exc_info=exc)
-        return problem_response(
-            request, 500, "Internal Server Error", "unexpected error; see the ledger's log"
-        )
-
-    app.add_exception_handler(Problem, problem)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    for exc_type in (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
-        app.add_exception_handler(exc_type, unavailable)
-    app.add_exception_handler(Exception, internal)
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:

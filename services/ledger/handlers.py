@@ -19,40 +19,14 @@ from fastapi.responses import JSONResponse, Response
 from services.core import metrics as core_metrics
 from services.core import partners, signatures
 from services.core.domain.lifecycle import OrderStatus
+from services.core.problems import Problem
 from services.ledger import certificates
 from services.ledger.store import LedgerStore
 from services.ledger.views import decode_cursor, encode_cursor, summary_view, trade_view
 
 router = APIRouter()
 
-PROBLEM_JSON = "application/problem+json"
 MAX_LIMIT = 500
-
-
-class Problem(Exception):
-    """An error answered as problem+json."""
-
-    def __init__(
-        self, status: int, title: str, detail: str, *, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.headers = headers or {}
-
-
-def problem_response(request: Request, status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    headers = extra.pop("headers", None)
-    body = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        **extra,
-    }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _not_found(trade_id: str) -> Problem:

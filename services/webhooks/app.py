@@ -13,21 +13,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-import asyncpg
 import httpx
 import structlog
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
 
 from services.core import logging as core_logging
 from services.core import partners
 from services.core.codec import Codec
+from services.core.problems import install_problem_handlers
 from services.core.registry_client import RegistryClient
 from services.webhooks.delivery import USER_AGENT
 from services.webhooks.dispatcher import Dispatcher
-from services.webhooks.handlers import Problem, problem_response, router
+from services.webhooks.handlers import router
 from services.webhooks.settings import WebhooksSettings
 from services.webhooks.store import WebhookStore
 
@@ -109,38 +106,8 @@ def create_app(settings: WebhooksSettings, *, run_dispatcher: bool = True) -> Fa
         lifespan=lifespan,
     )
     app.include_router(router)
-    _install_error_handlers(app)
+    install_problem_handlers(app, log, service="webhooks", unavailable_detail="the database is unavailable")
     return app
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    async def problem(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, Problem)
-        return problem_response(request, exc.status, exc.title, exc.detail, **exc.extra)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "HTTP error")
-        return problem_response(request, exc.status_code, title, str(exc.detail))
-
-    async def validation_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "reason": e.get("msg", "")}
-            for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-        return problem_response(request, 422, "Unprocessable Content", detail, errors=errors)
-
-    async def unavailable(request: Request, exc: Exception) -> Response:
-        log.warning("webhooks_database_error", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
-        return problem_response(request, 503, "Service Unavailable", "the database is unavailable")
-
-    app.add_exception_handler(Problem, problem)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    for exc_type in (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
-        app.add_exception_handler(exc_type, unavailable)
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:

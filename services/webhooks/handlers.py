@@ -9,7 +9,7 @@ subscriptions; anyone else's answer 404, like one that does not exist. Errors ar
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -18,31 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.core import metrics as core_metrics
 from services.core import partners
 from services.core.domain.validators import check_unlocode
+from services.core.problems import Problem
 from services.webhooks import subscriptions as subs
 from services.webhooks.dispatcher import Dispatcher
 from services.webhooks.store import WebhookStore
 
 router = APIRouter()
-
-PROBLEM_JSON = "application/problem+json"
-
-
-class Problem(Exception):
-    """An error answered as problem+json."""
-
-    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.extra = extra
-
-
-def problem_response(request: Request, status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    headers = extra.pop("headers", None)
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    body["instance"] = request.url.path
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 class SubscriptionIn(BaseModel):

@@ -1,0 +1,95 @@
+"""RFC 9457 problem details for the ledger's and the webhooks dispatcher's HTTP APIs.
+
+(The gateway has its own, richer ``services.gateway.problems``: typed problem URIs, field lists, rate
+limits; the registry answers in the Confluent error format.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error answered as problem+json; ``headers`` go on the response, ``extra`` into the body."""
+
+    def __init__(
+        self, status: int, title: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    body["instance"] = request.url.path
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_problem_handlers(
+    app: FastAPI,
+    log: Any,
+    *,
+    service: str,
+    unavailable_detail: str,
+    internal_detail: str | None = None,
+) -> None:
+    """Answer ``Problem``s, HTTP errors, request validation errors (422 naming each field) and an
+    unreachable database (503, logged as ``<service>_database_error``) as problem+json; with
+    ``internal_detail``, any other error too (500, logged as ``<service>_request_failed``)."""
+
+    async def problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return problem_response(
+            request, exc.status, exc.title, exc.detail, headers=exc.headers or None, **exc.extra
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "HTTP error")
+        return problem_response(request, exc.status_code, title, str(exc.detail))
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "reason": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        return problem_response(request, 422, "Unprocessable Content", detail, errors=errors)
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        log.warning(f"{service}_database_error", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+        return problem_response(request, 503, "Service Unavailable", unavailable_detail)
+
+    app.add_exception_handler(Problem, problem)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    for exc_type in (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+        app.add_exception_handler(exc_type, unavailable)
+    if internal_detail is not None:
+
+        async def internal(request: Request, exc: Exception) -> Response:
+            log.error(f"{service}_request_failed", path=request.url.path, exc_info=exc)
+            return problem_response(request, 500, "Internal Server Error", internal_detail)
+
+        app.add_exception_handler(Exception, internal)
