@@ -421,10 +421,13 @@ def _ensure_services(
                 f"warning: {service.main.relative_to(PROJECT_ROOT)} does not exist yet; "
                 f"skipping the {service.title}"
             )
+    code = processes.code_fingerprint(PROJECT_ROOT)  # the code every service should be running
     for stage in services.stages(chosen):
         ours: dict[Service, ProcessRecord] = {}
         for service in stage:
-            record = _start_service(config, state, service, database_url, bootstrap, report, started, reused)
+            record = _start_service(
+                config, state, service, database_url, bootstrap, code, report, started, reused
+            )
             if record is not None:
                 ours[service] = record
 
@@ -447,13 +450,14 @@ def _start_service(
     service: Service,
     database_url: str,
     bootstrap: str,
+    code: str,
     report: Report,
     started: list[str],
     reused: list[str],
 ) -> ProcessRecord | None:
-    """Our running process of ``service``, else a new one; None when a foreign one answers its port."""
+    """Our running process of ``service`` if it runs ``code`` (a fingerprint), else a new one; None when
+    a foreign one answers its port."""
     url, port = service.url(config), service.port(config)
-    code = processes.code_fingerprint(PROJECT_ROOT)
     record = state.processes.get(service.name)
     if record is not None and record.alive():
         if record.ports.get("http", port) != port:
