@@ -32,6 +32,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
+from services.core.db import apply_ddl
 from services.core.domain.events import PartyRole
 from services.core.domain.validators import check_party_id
 
@@ -162,10 +163,11 @@ def _table(schema: str) -> str:
 async def ensure_schema(pool: asyncpg.Pool, *, schema: str = DEFAULT_SCHEMA) -> None:
     """Create the schema and table if missing (idempotent; safe from several processes at once)."""
     table = _table(schema)
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"corridor:{schema}:ddl")
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        await conn.execute(
+    await apply_ddl(
+        pool,
+        schema,
+        [
+            f'CREATE SCHEMA IF NOT EXISTS "{schema}"',
             f"""CREATE TABLE IF NOT EXISTS {table} (
                     partner_id  text PRIMARY KEY,
                     role        text NOT NULL,
@@ -176,8 +178,9 @@ async def ensure_schema(pool: asyncpg.Pool, *, schema: str = DEFAULT_SCHEMA) -> 
                     created_at  timestamptz NOT NULL DEFAULT now(),
                     rotated_at  timestamptz,
                     disabled_at timestamptz
-                )"""
-        )
+                )""",
+        ],
+    )
 
 
 _COLUMNS = "partner_id, role, name, status, key_id, created_at, rotated_at"

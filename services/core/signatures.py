@@ -34,6 +34,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from services.core.db import apply_ddl
 from services.core.domain.base import TradeEvent
 from services.core.domain.events import CertificateAmended, CertificateIssued, Signature
 from services.core.domain.validators import check_party_id, check_reference
@@ -358,21 +359,21 @@ def _table(schema: str) -> str:
 async def ensure_schema(pool: asyncpg.Pool, *, schema: str = DEFAULT_SCHEMA) -> None:
     """Create the table if missing (idempotent; safe from several processes at once)."""
     table = _table(schema)
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"corridor:{schema}:ddl")
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        await conn.execute(
+    await apply_ddl(
+        pool,
+        schema,
+        [
+            f'CREATE SCHEMA IF NOT EXISTS "{schema}"',
             f"""CREATE TABLE IF NOT EXISTS {table} (
                     partner_id  text NOT NULL,
                     key_id      text PRIMARY KEY,
                     public_key  bytea NOT NULL UNIQUE CHECK (length(public_key) = 32),
                     created_at  timestamptz NOT NULL DEFAULT now(),
                     revoked_at  timestamptz
-                )"""
-        )
-        await conn.execute(
-            f"CREATE INDEX IF NOT EXISTS authority_keys_partner ON {table} (partner_id, created_at)"
-        )
+                )""",
+            f"CREATE INDEX IF NOT EXISTS authority_keys_partner ON {table} (partner_id, created_at)",
+        ],
+    )
 
 
 _COLUMNS = "partner_id, key_id, public_key, created_at, revoked_at"

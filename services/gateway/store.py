@@ -26,6 +26,7 @@ from typing import Any
 
 import asyncpg
 
+from services.core.db import apply_ddl
 from services.gateway.parties import Member
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -93,12 +94,7 @@ class GatewayStore:
                     PRIMARY KEY (partner_id, key)
                 )""",
         ]
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"corridor:{self.db_schema}:ddl"
-            )
-            for statement in statements:
-                await conn.execute(statement)
+        await apply_ddl(self.pool, self.db_schema, statements)
 
     async def ping(self) -> None:
         await self.pool.fetchval("SELECT 1")

@@ -29,6 +29,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
+from services.core.db import apply_ddl
 from services.core.domain.lifecycle import TradeState
 from services.core.signatures import SIGNED_TYPES as CERTIFICATE_EVENT_TYPES
 
@@ -298,12 +299,7 @@ class LedgerStore:
 
     async def migrate(self) -> None:
         """Create the schema and tables if missing (idempotent; safe from several processes at once)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"corridor:{self.schema}:ddl"
-            )
-            for statement in _ddl(self.schema):
-                await conn.execute(statement)
+        await apply_ddl(self.pool, self.schema, _ddl(self.schema))
 
     async def ping(self) -> None:
         await self.pool.fetchval("SELECT 1")

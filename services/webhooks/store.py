@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncpg
 
+from services.core.db import apply_ddl
 from services.webhooks.subscriptions import Filters, Subscription
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -151,12 +152,7 @@ class WebhookStore:
 
     async def migrate(self) -> None:
         """Create the schema and tables if missing (idempotent; safe from several processes at once)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"corridor:{self.schema}:ddl"
-            )
-            for statement in _ddl(self.schema):
-                await conn.execute(statement)
+        await apply_ddl(self.pool, self.schema, _ddl(self.schema))
 
     async def ping(self) -> None:
         await self.pool.fetchval("SELECT 1")
