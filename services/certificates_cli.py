@@ -36,8 +36,8 @@ def _ledger_schema() -> str:
 def _run(operation: Callable[[Any, str], Awaitable[T]]) -> T:
     """``operation(pool, partners schema)`` as ``corridor partners`` runs its own (same database, same
     schema), after making sure the keys table exists."""
-    from services.core import signatures
-    from services.partners_cli import _run as run_on_partners
+    from corridor.core import signatures
+    from corridor.partners_cli import _run as run_on_partners
 
     async def with_keys(pool: Any, schema: str) -> T:
         await signatures.ensure_schema(pool, schema=schema)
@@ -58,7 +58,7 @@ def _echo_json(value: Any) -> None:
 
 def _read_event(path: Path) -> tuple[Any, dict[str, Any], bool]:
     """(the event, the file's JSON, whether the event sits under ``data``)."""
-    from services.core.domain.validation import InvalidEvent, parse_event
+    from corridor.core.domain.validation import InvalidEvent, parse_event
 
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -104,7 +104,7 @@ def certificates() -> None:
 )
 def sign(event_file: Path, key_file: Path, key_id: str | None, out: Path | None) -> None:
     """Sign the certificate event in EVENT_FILE with the issuer's key; print it with its signature."""
-    from services.core import signatures
+    from corridor.core import signatures
 
     event, raw, wrapped = _read_event(event_file)
     try:
@@ -142,9 +142,9 @@ def verify(number: str | None, event_file: Path | None, trade_id: str | None, as
     superseded also come from the certificate's status in the ledger. Exit status 0 only when valid."""
     import asyncpg
 
-    from services.core import signatures
-    from services.ledger import certificates as ledger_certificates
-    from services.ledger.store import LedgerStore
+    from corridor.core import signatures
+    from corridor.ledger import certificates as ledger_certificates
+    from corridor.ledger.store import LedgerStore
 
     if (number is None) == (event_file is None):
         raise click.UsageError("give a certificate NUMBER or --file EVENT_FILE")
@@ -241,7 +241,7 @@ def keys_add(
     as_json: bool,
 ) -> None:
     """Register a public key of issuing partner PARTNER_ID (an authority or inspection body)."""
-    from services.core import partners, signatures
+    from corridor.core import partners, signatures
 
     if generate == (public_key_file is not None):
         raise click.UsageError("give exactly one of --public-key FILE and --generate")
@@ -280,7 +280,7 @@ def keys_add(
 @click.option("--json", "as_json", is_flag=True, help="Print the keys as a JSON array.")
 def keys_list(partner_id: str | None, as_json: bool) -> None:
     """List registered authority keys (public halves only)."""
-    from services.core import signatures
+    from corridor.core import signatures
 
     found = _run(lambda pool, schema: signatures.list_keys(pool, partner_id=partner_id, schema=schema))
     if as_json:
@@ -302,7 +302,7 @@ def keys_list(partner_id: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the revoked key as JSON.")
 def keys_revoke(key_id: str, as_json: bool) -> None:
     """Revoke KEY_ID (compromised): certificates it signed verify as revoked from now on."""
-    from services.core import signatures
+    from corridor.core import signatures
 
     key = _run(lambda pool, schema: signatures.revoke_key(pool, key_id, schema=schema))
     if as_json:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from services.core.compatibility import CompatibilityLevel
-from services.core.evolution import TRADE_SUBJECT_LEVEL
+from corridor.core.compatibility import CompatibilityLevel
+from corridor.core.evolution import TRADE_SUBJECT_LEVEL
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,7 +23,7 @@ def test(pytest_args: tuple[str, ...]) -> None:
     import subprocess
     import sys
 
-    from services.core.settings import PROJECT_ROOT
+    from corridor.core.settings import PROJECT_ROOT
 
     # The monitor's browser test needs Debian's Chromium; install it where we may (root, apt-get).
     ensure_chromium = PROJECT_ROOT / "deploy" / "local" / "ensure-chromium.sh"
@@ -41,7 +41,7 @@ def schemas() -> None:
 @schemas.command("codegen")
 def schemas_codegen() -> None:
     """Regenerate the pydantic models (services/core/domain/events.py) from schemas/*.avsc."""
-    from services.core.domain import codegen
+    from corridor.core.domain import codegen
 
     changed = codegen.write()
     click.echo(f"{'updated' if changed else 'up to date'}: {codegen.OUTPUT}")
@@ -50,7 +50,7 @@ def schemas_codegen() -> None:
 @schemas.command("list")
 def schemas_list() -> None:
     """List every event type with its topic and registry subject."""
-    from services.core.schemas import catalog
+    from corridor.core.schemas import catalog
 
     for event in sorted(catalog().events.values(), key=lambda e: (e.topic, e.name)):
         click.echo(f"{event.topic:<24} {event.name:<24} {event.subject}")
@@ -59,7 +59,7 @@ def schemas_list() -> None:
 @schemas.command("docs")
 def schemas_docs() -> None:
     """Regenerate contracts/reference.md from contracts/asyncapi.yaml and schemas/*.avsc (offline)."""
-    from services.core import contracts
+    from corridor.core import contracts
 
     changed = contracts.write_reference()
     click.echo(f"{'updated' if changed else 'up to date'}: {contracts.REFERENCE_PATH}")
@@ -84,9 +84,9 @@ def schemas_docs() -> None:
 )
 def schemas_check(repo: Path | None, registry_url: str | None, level: str) -> None:
     """Fail if schemas/ breaks compatibility with any earlier version (git history, optionally a registry)."""
-    from services.core.evolution import check_against_history, check_against_registry, git_history
-    from services.core.schemas import SchemaCatalog
-    from services.core.settings import PROJECT_ROOT
+    from corridor.core.evolution import check_against_history, check_against_registry, git_history
+    from corridor.core.schemas import SchemaCatalog
+    from corridor.core.settings import PROJECT_ROOT
 
     root = repo or PROJECT_ROOT
     current = SchemaCatalog(root / "schemas")
@@ -114,9 +114,9 @@ def schemas_register(registry_url: str | None) -> None:
     """Register every event schema, setting each trade subject to BACKWARD_TRANSITIVE when it has no level."""
     import httpx
 
-    from services.core.evolution import register_all
-    from services.core.schemas import catalog
-    from services.core.settings import get_settings
+    from corridor.core.evolution import register_all
+    from corridor.core.schemas import catalog
+    from corridor.core.settings import get_settings
 
     url = registry_url or get_settings().schema_registry_url
     try:
@@ -130,22 +130,22 @@ def schemas_register(registry_url: str | None) -> None:
 
 def _register_subcommands() -> None:
     # Imported lazily so `corridor --help` stays fast and one broken part cannot hide the others.
-    from services.partners_cli import partners
-    from services.stack.cli import stack
+    from corridor.partners_cli import partners
+    from corridor.stack.cli import stack
 
     cli.add_command(stack)
     cli.add_command(partners)
-    cli.add_command(__import__("services.bench.main", fromlist=["bench"]).bench)
+    cli.add_command(__import__("corridor.bench.main", fromlist=["bench"]).bench)
     # operations: tail, dlq, trace, lag (services/ops/)
-    from services.ops.cli import register as register_ops
+    from corridor.ops.cli import register as register_ops
 
     register_ops(cli)
     # signed certificates: sign, verify, authority keys (services/certificates_cli.py)
-    from services.certificates_cli import certificates
+    from corridor.certificates_cli import certificates
 
     cli.add_command(certificates)
     try:
-        from services.demo.main import demo
+        from corridor.demo.main import demo
     except ImportError:  # pragma: no cover - during bootstrap of the tree
         return
     cli.add_command(demo)

@@ -25,19 +25,19 @@ from typing import Any, TypeVar
 
 import click
 
-from services.core.domain.events import PartyRole
+from corridor.core.domain.events import PartyRole
 
 T = TypeVar("T")
 ROLES = [r.value for r in PartyRole]
 
 
 def _database_url() -> str:
-    from services.core.settings import Settings
+    from corridor.core.settings import Settings
 
     settings = Settings()  # read now, not cached: the CLI may run in-process in tests
     if settings.database_url:
         return settings.database_url
-    from services.stack import StackConfig, status
+    from corridor.stack import StackConfig, status
 
     url = status(StackConfig.from_settings(settings)).database_url
     if not url:
@@ -55,7 +55,7 @@ def _run(operation: Callable[[Any, str], Awaitable[T]]) -> T:
     """Run ``operation(pool, schema)`` on a small pool, after making sure the table exists."""
     import asyncpg
 
-    from services.core import partners as core_partners
+    from corridor.core import partners as core_partners
 
     url = _database_url()
     schema = _schema()
@@ -82,7 +82,7 @@ def _echo_json(value: Any) -> None:
 
 
 def _bootstrap_servers() -> str:
-    from services.core.settings import Settings
+    from corridor.core.settings import Settings
 
     return Settings().bootstrap_servers
 
@@ -93,8 +93,8 @@ def _partner_bootstrap_servers() -> str | None:
     if configured:
         return configured
     try:
-        from services.core.settings import Settings
-        from services.stack import StackConfig, status
+        from corridor.core.settings import Settings
+        from corridor.stack import StackConfig, status
 
         settings = Settings()
         found = status(StackConfig.from_settings(settings))
@@ -107,7 +107,7 @@ def _partner_bootstrap_servers() -> str | None:
 
 def _kafka(operation: Callable[[str], Awaitable[T]]) -> tuple[T | None, str | None, bool]:
     """Run ``operation(bootstrap)``: (result, error, the broker has no authorizer)."""
-    from services.core import partners as p
+    from corridor.core import partners as p
 
     try:
         return asyncio.run(operation(_bootstrap_servers())), None, False
@@ -119,8 +119,8 @@ def _kafka(operation: Callable[[str], Awaitable[T]]) -> tuple[T | None, str | No
 
 def _grant(partner_id: str) -> dict[str, Any]:
     """Kafka credentials, ACLs and topic for the partner, as the ``kafka`` member of the JSON output."""
-    from services.core import partners as p
-    from services.core.routing import group_prefix, partner_topic
+    from corridor.core import partners as p
+    from corridor.core.routing import group_prefix, partner_topic
 
     credentials, error, disabled = _kafka(lambda bootstrap: p.grant_kafka_access(bootstrap, partner_id))
     if credentials is None:
@@ -135,7 +135,7 @@ def _grant(partner_id: str) -> dict[str, Any]:
 
 
 def _revoke(partner_id: str) -> dict[str, Any]:
-    from services.core import partners as p
+    from corridor.core import partners as p
 
     removed, error, disabled = _kafka(lambda bootstrap: p.revoke_kafka_access(bootstrap, partner_id))
     if removed is None:
@@ -197,7 +197,7 @@ def partners() -> None:
 def add(partner_id: str, role: str, name: str, as_json: bool, no_kafka: bool) -> None:
     """Register PARTNER_ID (the party_id its events carry) and print its API key and its Kafka login
     (SCRAM username and password), once."""
-    from services.core import partners as p
+    from corridor.core import partners as p
 
     partner, api_key = _run(lambda pool, schema: p.add_partner(pool, partner_id, role, name, schema=schema))
     kafka = None if no_kafka else _grant(partner_id)
@@ -213,7 +213,7 @@ def add(partner_id: str, role: str, name: str, as_json: bool, no_kafka: bool) ->
 @click.option("--json", "as_json", is_flag=True, help="Print the partners as a JSON array.")
 def list_(as_json: bool) -> None:
     """List partners with role, status and the id of their current key (never the key itself)."""
-    from services.core import partners as p
+    from corridor.core import partners as p
 
     found = _run(lambda pool, schema: p.list_partners(pool, schema=schema))
     if as_json:
@@ -234,7 +234,7 @@ def list_(as_json: bool) -> None:
 def rotate_key(partner_id: str, as_json: bool, no_kafka: bool) -> None:
     """Give PARTNER_ID a new API key and a new Kafka password; the old ones stop working (the key
     within seconds, the password at the next login)."""
-    from services.core import partners as p
+    from corridor.core import partners as p
 
     api_key = _run(lambda pool, schema: p.rotate_key(pool, partner_id, schema=schema))
     kafka = None if no_kafka else _grant(partner_id)
@@ -253,7 +253,7 @@ def rotate_key(partner_id: str, as_json: bool, no_kafka: bool) -> None:
 def disable(partner_id: str, as_json: bool, no_kafka: bool) -> None:
     """Refuse PARTNER_ID's key and delete its Kafka credential and ACLs from now on (its record and its
     topic stay; `enable` lets it back in)."""
-    from services.core import partners as p
+    from corridor.core import partners as p
 
     partner = _run(lambda pool, schema: p.disable_partner(pool, partner_id, schema=schema))
     kafka = None if no_kafka else _revoke(partner_id)
@@ -272,7 +272,7 @@ def disable(partner_id: str, as_json: bool, no_kafka: bool) -> None:
 def enable(partner_id: str, as_json: bool, no_kafka: bool) -> None:
     """Accept PARTNER_ID's current key again; its Kafka credential was deleted by `disable`, so it gets
     a new Kafka password (printed once) and its ACLs back."""
-    from services.core import partners as p
+    from corridor.core import partners as p
 
     partner = _run(lambda pool, schema: p.enable_partner(pool, partner_id, schema=schema))
     kafka = None if no_kafka else _grant(partner_id)

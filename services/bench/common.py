@@ -29,9 +29,9 @@ from typing import Any
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.core.codec import Codec
-from services.core.registry_client import RegistryClient
-from services.core.topics import CERTIFICATES, ORDERS, SHIPMENTS
+from corridor.core.codec import Codec
+from corridor.core.registry_client import RegistryClient
+from corridor.core.topics import CERTIFICATES, ORDERS, SHIPMENTS
 
 #: The stages in run order, with their result keys.
 STAGES: tuple[str, ...] = (
@@ -371,7 +371,7 @@ def machine_info(kafka_version: str | None) -> dict[str, Any]:
 def quiet_logs() -> None:
     """The services' structlog lines (ledger batches …) at WARNING and above only, and aiokafka's routine
     group coordination not at all: the bench prints its own progress."""
-    from services.core.logging import configure_logging
+    from corridor.core.logging import configure_logging
 
     configure_logging("WARNING", "console", service="bench")
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)

@@ -1,6 +1,6 @@
 """Stage 7: end-to-end latency, gateway request → ledger commit, at fixed offered loads (open loop).
 
-The gateway and the ledger run in processes of their own (``services.bench.servers``) on the stage's
+The gateway and the ledger run in processes of their own (``corridor.bench.servers``) on the stage's
 bench topics; the bench process only offers load. Requests are sent at their scheduled times whatever
 the answers do (open loop: a slow system does not slow the load down), and each event's latency is
 measured from its *scheduled* send time, so queueing in the client counts too (no coordinated
@@ -27,12 +27,12 @@ from typing import Any
 
 import asyncpg
 
-from services.bench.common import BenchContext, latency_summary
-from services.bench.gateway_ingest import BATCH, STRUCTURED, proc_cpu_seconds, start_gateway
-from services.bench.http import HttpError, RawClient, request_bytes
-from services.bench.payloads import order_json_for_gateway
-from services.bench.procs import ServerProcess
-from services.core.topics import TRADE_TOPICS
+from corridor.bench.common import BenchContext, latency_summary
+from corridor.bench.gateway_ingest import BATCH, STRUCTURED, proc_cpu_seconds, start_gateway
+from corridor.bench.http import HttpError, RawClient, request_bytes
+from corridor.bench.payloads import order_json_for_gateway
+from corridor.bench.procs import ServerProcess
+from corridor.core.topics import TRADE_TOPICS
 
 BATCH_INTERVAL_S = 0.02
 #: Requests in flight at most (single events, batches): beyond the gateway's capacity, waiting happens

@@ -1,6 +1,6 @@
 """Stage 6: gateway ingest — ``POST /v1/events`` (32 requests in flight) and ``POST /v1/events/batch``
 (batches of 100 and 500), against the gateway's own entry point in a separate process on the stage's
-bench topics, authenticated as a bench partner (``services.core.partners``) in a bench schema.
+bench topics, authenticated as a bench partner (``corridor.core.partners``) in a bench schema.
 
 Each request opens a new trade with the chromite OrderPlaced from its buyer (fresh ids every request
 and every repetition: nothing is an idempotent replay). Bodies are serialised before the clock starts,
@@ -22,12 +22,12 @@ from typing import Any
 
 import asyncpg
 
-from services.bench.common import BenchContext, latency_summary, rate_summary
-from services.bench.http import HttpError, RawClient, request_bytes
-from services.bench.payloads import BENCH_PARTNER, order_json_for_gateway
-from services.bench.procs import ServerProcess
-from services.core import partners
-from services.core.topics import TRADE_TOPICS
+from corridor.bench.common import BenchContext, latency_summary, rate_summary
+from corridor.bench.http import HttpError, RawClient, request_bytes
+from corridor.bench.payloads import BENCH_PARTNER, order_json_for_gateway
+from corridor.bench.procs import ServerProcess
+from corridor.core import partners
+from corridor.core.topics import TRADE_TOPICS
 
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"

@@ -12,8 +12,8 @@ import re
 import statistics
 from typing import Any
 
-from services.bench.common import BenchContext, rate_summary
-from services.bench.payloads import median_wire_size, wire_sizes
+from corridor.bench.common import BenchContext, rate_summary
+from corridor.bench.payloads import median_wire_size, wire_sizes
 
 MAIN_PRODUCER = "org.apache.kafka.tools.ProducerPerformance"
 MAIN_CONSUMER = "org.apache.kafka.tools.ConsumerPerformance"

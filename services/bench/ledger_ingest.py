@@ -1,4 +1,4 @@
-"""Stage 5: ledger ingest — the ledger's own consumer and store (``services.ledger``) draining a
+"""Stage 5: ledger ingest — the ledger's own consumer and store (``corridor.ledger``) draining a
 pre-loaded topic into PostgreSQL with its guarantees: decode through the registry, lifecycle applied,
 ONE transaction per batch (events, trade states, projections), Kafka offsets committed after it.
 
@@ -17,20 +17,20 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from services.bench.common import BenchContext, rate_summary
-from services.bench.payloads import fresh_trades, wire_records
-from services.bench.raw_kafka import produce_raw
-from services.bench.servers import ledger_on
-from services.core.codec import Codec
-from services.core.kafka import producer_config
-from services.core.registry_client import RegistryClient
-from services.core.topics import TRADE_TOPICS
+from corridor.bench.common import BenchContext, rate_summary
+from corridor.bench.payloads import fresh_trades, wire_records
+from corridor.bench.raw_kafka import produce_raw
+from corridor.bench.servers import ledger_on
+from corridor.core.codec import Codec
+from corridor.core.kafka import producer_config
+from corridor.core.registry_client import RegistryClient
+from corridor.core.topics import TRADE_TOPICS
 
 
 async def drain(ctx: BenchContext, topic: str, side: str, n: int, rep: int) -> dict[str, Any]:
-    from services.ledger.consumer import Ledger
-    from services.ledger.settings import LedgerSettings
-    from services.ledger.store import LedgerStore
+    from corridor.ledger.consumer import Ledger
+    from corridor.ledger.settings import LedgerSettings
+    from corridor.ledger.store import LedgerStore
 
     settings = LedgerSettings(database_url=ctx.database_url)  # the ledger's defaults (batch size, cache…)
     store = await LedgerStore.open(ctx.database_url, db_schema=ctx.db_schema("ledger", f"r{rep}"))

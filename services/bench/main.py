@@ -12,11 +12,11 @@ from typing import Any
 
 import click
 
-from services.bench.common import STAGES, BenchContext, Scale, load_average, machine_info, quiet_logs
+from corridor.bench.common import STAGES, BenchContext, Scale, load_average, machine_info, quiet_logs
 
 
 async def _run_stages(ctx: BenchContext, stages: list[str]) -> dict[str, Any]:
-    from services.bench import (
+    from corridor.bench import (
         codec_bench,
         e2e,
         gateway_ingest,
@@ -107,10 +107,10 @@ def bench(quick: bool, out: Path, stages: tuple[str, ...], profile: tuple[str, .
     codec, ledger ingest, gateway ingest, end-to-end latency gateway → ledger, and how cost grows with
     event size, batch size and partitions. Each stage uses topics of its own, deleted afterwards.
     """
-    from services.bench import report
-    from services.stack.api import up
-    from services.stack.config import StackConfig
-    from services.stack.kafka import kafka_version
+    from corridor.bench import report
+    from corridor.stack.api import up
+    from corridor.stack.config import StackConfig
+    from corridor.stack.kafka import kafka_version
 
     quiet_logs()
     load_before = load_average()

@@ -19,12 +19,12 @@ from typing import Any
 
 from fastavro import schemaless_writer
 
-from services.core.codec import Codec
-from services.core.domain.base import TradeEvent
-from services.core.domain.events import OrderPlaced
-from services.core.envelope import CloudEvent
-from services.core.schemas import catalog
-from services.demo.story import BUYER, chromite_story, explosives_story
+from corridor.core.codec import Codec
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import OrderPlaced
+from corridor.core.envelope import CloudEvent
+from corridor.core.schemas import catalog
+from corridor.demo.story import BUYER, chromite_story, explosives_story
 
 Headers = list[tuple[str, bytes]]
 

@@ -1,4 +1,4 @@
-"""Starting the gateway or the ledger in a process of its own (``services.bench.servers``) and stopping it.
+"""Starting the gateway or the ledger in a process of its own (``corridor.bench.servers``) and stopping it.
 
 A load generator in the same process would take the CPU it measures, so the services run apart; their
 JSON logs go to files under the output directory (``bench/logs/``), not through pipes that could fill.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from services.core.settings import PROJECT_ROOT
+from corridor.core.settings import PROJECT_ROOT
 
 
 def free_port() -> int:
@@ -45,7 +45,7 @@ class ServerProcess:
         argv = [
             sys.executable,
             "-m",
-            "services.bench.servers",
+            "corridor.bench.servers",
             self.service,
             "--port",
             str(self.port),

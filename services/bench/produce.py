@@ -10,12 +10,12 @@ import asyncio
 import time
 from typing import Any
 
-from services.bench.common import BenchContext, latency_summary, rate_summary, repeat
-from services.bench.payloads import event_json, fresh_trades
-from services.bench.raw_kafka import AckTimes
-from services.bench.retarget import event_topics
-from services.core.domain.validation import parse_event
-from services.core.kafka import TradeProducer
+from corridor.bench.common import BenchContext, latency_summary, rate_summary, repeat
+from corridor.bench.payloads import event_json, fresh_trades
+from corridor.bench.raw_kafka import AckTimes
+from corridor.bench.retarget import event_topics
+from corridor.core.domain.validation import parse_event
+from corridor.core.kafka import TradeProducer
 
 
 def inputs(n: int) -> list[tuple[str, dict[str, Any]]]:

@@ -14,9 +14,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from services.bench.common import BenchContext, latency_summary, rate_summary, repeat
-from services.bench.payloads import WireRecord, fresh_trades, wire_records
-from services.core.kafka import producer_config
+from corridor.bench.common import BenchContext, latency_summary, rate_summary, repeat
+from corridor.bench.payloads import WireRecord, fresh_trades, wire_records
+from corridor.core.kafka import producer_config
 
 
 class AckTimes:

@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from services.bench.common import STAGES
+from corridor.bench.common import STAGES
 
 #: The targets of issue 7.
 PRODUCE_VS_RAW_MIN = 0.50

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from services.core.domain.events import EVENT_TYPES
+from corridor.core.domain.events import EVENT_TYPES
 
 
 def set_event_topics(mapping: Mapping[str, str]) -> dict[type, str]:

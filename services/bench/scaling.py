@@ -17,14 +17,14 @@ import time
 import uuid
 from typing import Any
 
-from services.bench.common import BenchContext, latency_summary, rate_summary
-from services.bench.payloads import event_json, fresh_trades, order_with_lines, wire_size
-from services.bench.produce import produce_corridor
-from services.bench.raw_kafka import AckTimes
-from services.bench.retarget import event_topics
-from services.core.domain.validation import parse_event
-from services.core.kafka import TradeProducer
-from services.core.topics import TRADE_TOPICS
+from corridor.bench.common import BenchContext, latency_summary, rate_summary
+from corridor.bench.payloads import event_json, fresh_trades, order_with_lines, wire_size
+from corridor.bench.produce import produce_corridor
+from corridor.bench.raw_kafka import AckTimes
+from corridor.bench.retarget import event_topics
+from corridor.core.domain.validation import parse_event
+from corridor.core.kafka import TradeProducer
+from corridor.core.topics import TRADE_TOPICS
 
 LINES = (1, 10, 50)
 BATCH_SIZES = (16 * 1024, 64 * 1024, 256 * 1024, 1024 * 1024)

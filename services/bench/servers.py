@@ -1,8 +1,8 @@
 """The gateway and the ledger as the bench runs them: their own entry points, on the bench's topics.
 
-``python -m services.bench.servers gateway --port P --topics T_ORDERS,T_SHIPMENTS,T_CERTIFICATES``
-runs ``services.gateway``'s ``main`` after pointing every event type at the bench topics;
-``python -m services.bench.servers ledger … --commit-log FILE`` runs ``services.ledger``'s ``main``
+``python -m corridor.bench.servers gateway --port P --topics T_ORDERS,T_SHIPMENTS,T_CERTIFICATES``
+runs ``corridor.gateway``'s ``main`` after pointing every event type at the bench topics;
+``python -m corridor.bench.servers ledger … --commit-log FILE`` runs ``corridor.ledger``'s ``main``
 subscribed to them, with its retry and dead-letter topics replaced by a bench side topic, and appends
 one JSON line per stored batch to FILE: the wall-clock time ``write_batch`` returned (the PostgreSQL
 transaction is committed) and the event ids it stored. That is the end of the end-to-end latency.
@@ -23,8 +23,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from services.bench.retarget import set_event_topics
-from services.core.topics import ORDERS, TRADE_TOPICS
+from corridor.bench.retarget import set_event_topics
+from corridor.core.topics import ORDERS, TRADE_TOPICS
 
 
 def topic_mapping(spec: str) -> dict[str, str]:
@@ -39,10 +39,10 @@ def topic_mapping(spec: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def ledger_on(topics: Mapping[str, str], side_topic: str) -> Iterator[None]:
-    """Make ``services.ledger.consumer.Ledger`` consume the bench topics (``topics``: trade topic → bench
+    """Make ``corridor.ledger.consumer.Ledger`` consume the bench topics (``topics``: trade topic → bench
     topic; several may share one) and park or dead-letter into ``side_topic`` instead of the shared retry
     and dead-letter topics; it creates no topic at start (the bench creates its own)."""
-    from services.ledger import consumer
+    from corridor.ledger import consumer
 
     async def no_topics(*_args: Any, **_kwargs: Any) -> list[str]:
         return []
@@ -62,7 +62,7 @@ def ledger_on(topics: Mapping[str, str], side_topic: str) -> Iterator[None]:
     missing = [name for name in required if not hasattr(consumer, name)]
     if missing:
         raise RuntimeError(
-            f"services.ledger.consumer no longer has {missing}; update services/bench/servers.py"
+            f"corridor.ledger.consumer no longer has {missing}; update services/bench/servers.py"
         )
     wanted = {**required, **{k: v for k, v in optional.items() if hasattr(consumer, k)}}
     saved = {name: getattr(consumer, name) for name in wanted}
@@ -77,7 +77,7 @@ def ledger_on(topics: Mapping[str, str], side_topic: str) -> Iterator[None]:
 
 def log_commits(path: Path) -> None:
     """Append ``{"t": wall time, "ids": [...]}`` to ``path`` each time a batch's transaction committed."""
-    from services.ledger.store import LedgerStore
+    from corridor.ledger.store import LedgerStore
 
     original = LedgerStore.write_batch
     out = path.open("a", buffering=1)
@@ -91,7 +91,7 @@ def log_commits(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.bench.servers")
+    parser = argparse.ArgumentParser(prog="python -m corridor.bench.servers")
     parser.add_argument("service", choices=("gateway", "ledger"))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--topics", required=True, help="bench topics for orders,shipments,certificates")
@@ -113,11 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         profiler.start()
     try:
         if args.service == "gateway":
-            from services.gateway.__main__ import main as gateway_main
+            from corridor.gateway.__main__ import main as gateway_main
 
             set_event_topics(mapping)
             return gateway_main(["--host", "127.0.0.1", "--port", str(args.port), *rest])
-        from services.ledger.__main__ import main as ledger_main
+        from corridor.ledger.__main__ import main as ledger_main
 
         if args.commit_log:
             log_commits(args.commit_log)

@@ -17,10 +17,10 @@ from typing import Any, cast
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import parse_schema
 
-from services.core.domain.base import TradeEvent
-from services.core.domain.events import EVENT_TYPES
-from services.core.registry_client import RegistryClient
-from services.core.schemas import EventSchema, SchemaCatalog, catalog
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import EVENT_TYPES
+from corridor.core.registry_client import RegistryClient
+from corridor.core.schemas import EventSchema, SchemaCatalog, catalog
 
 MAGIC_BYTE = 0
 MAX_SCHEMA_ID = 2**31 - 1

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from services.core.schemas import EventSchema, SchemaCatalog, catalog
-from services.core.settings import PROJECT_ROOT
+from corridor.core.schemas import EventSchema, SchemaCatalog, catalog
+from corridor.core.settings import PROJECT_ROOT
 
 CONTRACTS_DIR = PROJECT_ROOT / "contracts"
 ASYNCAPI_PATH = CONTRACTS_DIR / "asyncapi.yaml"

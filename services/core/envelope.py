@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from functools import cache
 
-from services.core.domain.base import TradeEvent
+from corridor.core.domain.base import TradeEvent
 
 SPEC_VERSION = "1.0"
 #: The value is Avro in the Confluent wire format (magic byte + schema id + Avro binary).

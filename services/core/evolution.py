@@ -23,8 +23,8 @@ from urllib.parse import quote
 import avro.schema
 import httpx
 
-from services.core.compatibility import CompatibilityLevel, PreviousVersion, check_compatibility
-from services.core.schemas import SchemaCatalog, SchemaCatalogError
+from corridor.core.compatibility import CompatibilityLevel, PreviousVersion, check_compatibility
+from corridor.core.schemas import SchemaCatalog, SchemaCatalogError
 
 #: Compatibility level of every trade subject unless the registry says otherwise.
 TRADE_SUBJECT_LEVEL = CompatibilityLevel.BACKWARD_TRANSITIVE

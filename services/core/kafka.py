@@ -20,11 +20,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 
-from services.core import metrics, tracing
-from services.core.codec import Codec
-from services.core.domain.base import TradeEvent
-from services.core.envelope import CloudEvent, Headers
-from services.core.logging import bound_contextvars, get_logger
+from corridor.core import metrics, tracing
+from corridor.core.codec import Codec
+from corridor.core.domain.base import TradeEvent
+from corridor.core.envelope import CloudEvent, Headers
+from corridor.core.logging import bound_contextvars, get_logger
 
 log = get_logger("corridor.kafka")
 

@@ -38,7 +38,7 @@ from prometheus_client import (
 )
 from prometheus_client.registry import Collector
 
-from services.core.envelope import PUBLISHED_MS_HEADER, RECEIVED_MS_HEADER
+from corridor.core.envelope import PUBLISHED_MS_HEADER, RECEIVED_MS_HEADER
 
 __all__ = ["PUBLISHED_MS_HEADER", "RECEIVED_MS_HEADER", "REGISTRY", "exposition", "metrics_response"]
 

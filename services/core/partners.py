@@ -32,9 +32,9 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
-from services.core.db import apply_ddl
-from services.core.domain.events import PartyRole
-from services.core.domain.validators import check_party_id
+from corridor.core.db import apply_ddl
+from corridor.core.domain.events import PartyRole
+from corridor.core.domain.validators import check_party_id
 
 __all__ = [
     "AUTH_CACHE_TTL_S",
@@ -415,7 +415,7 @@ def principal_of(partner_id: str) -> str:
 
 def partner_acls(partner_id: str) -> list[AclBinding]:
     """Everything a partner may do on the broker: read its own topic with a group of its own."""
-    from services.core.routing import group_prefix, partner_topic
+    from corridor.core.routing import group_prefix, partner_topic
 
     principal, topic = principal_of(partner_id), partner_topic(partner_id)
     return [
@@ -730,7 +730,7 @@ async def ensure_partner_topics(
     aiokafka admin client; returns the topics created. Safe against a concurrent creator."""
     from aiokafka.admin import NewTopic
 
-    from services.core.routing import PARTNER_TOPIC_PARTITIONS, partner_topic_spec
+    from corridor.core.routing import PARTNER_TOPIC_PARTITIONS, partner_topic_spec
 
     specs = [partner_topic_spec(p, partitions or PARTNER_TOPIC_PARTITIONS) for p in partner_ids]
     existing = set(await admin_client.list_topics())

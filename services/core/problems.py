@@ -1,6 +1,6 @@
 """RFC 9457 problem details for the ledger's and the webhooks dispatcher's HTTP APIs.
 
-(The gateway has its own, richer ``services.gateway.problems``: typed problem URIs, field lists, rate
+(The gateway has its own, richer ``corridor.gateway.problems``: typed problem URIs, field lists, rate
 limits; the registry answers in the Confluent error format.)
 """
 

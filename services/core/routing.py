@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic, TypeVar
 
-from services.core.domain.base import TradeEvent
-from services.core.domain.events import Party
-from services.core.domain.validators import check_party_id
-from services.core.topics import TopicSpec
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import Party
+from corridor.core.domain.validators import check_party_id
+from corridor.core.topics import TopicSpec
 
 __all__ = [
     "PARTNER_TOPIC_CONFIGS",

@@ -20,8 +20,8 @@ from typing import Any, cast
 from fastavro.repository.base import AbstractSchemaRepository, SchemaRepositoryError
 from fastavro.schema import load_schema, parse_schema
 
-from services.core.settings import SCHEMAS_DIR
-from services.core.topics import CERTIFICATES, ORDERS, SHIPMENTS
+from corridor.core.settings import SCHEMAS_DIR
+from corridor.core.topics import CERTIFICATES, ORDERS, SHIPMENTS
 
 #: Which topic each schema folder's events are published on.
 AREA_TOPICS: dict[str, str] = {"orders": ORDERS, "shipments": SHIPMENTS, "certificates": CERTIFICATES}

@@ -1,4 +1,4 @@
-"""The runner behind every ``python -m services.<name>``: flags, settings, logging checks, uvicorn.
+"""The runner behind every ``python -m corridor.<name>``: flags, settings, logging checks, uvicorn.
 
 Each service's ``__main__`` declares only what is its own (description, default port, settings class,
 extra flags, whether it needs a database, its app factory) and calls :func:`run_service`, which
@@ -35,7 +35,7 @@ DEFAULT_LOG_LEVEL_HELP = "default CORRIDOR_LOG_LEVEL or INFO"
 
 
 class ServiceSettings(Protocol):
-    """What the runner reads of a service's settings (every ``services.<name>.settings`` class has it)."""
+    """What the runner reads of a service's settings (every ``corridor.<name>.settings`` class has it)."""
 
     @property
     def database_url(self) -> str | None: ...
@@ -78,13 +78,13 @@ def run_service(
     timeout_graceful_shutdown: int | None = None,
     before_run: Callable[[], None] | None = None,
 ) -> int:
-    """Serve service ``name`` (``python -m services.<name>``) until it is stopped; the exit code.
+    """Serve service ``name`` (``python -m corridor.<name>``) until it is stopped; the exit code.
 
     ``database``, when given, makes ``CORRIDOR_DATABASE_URL`` required and says which database it should
     point at ("the PostgreSQL database of the backbone"). ``quiet_loggers`` are stdlib loggers kept to
     WARNING and above (or the chosen level, if higher); ``before_run`` runs just before the server does.
     """
-    parser = argparse.ArgumentParser(prog=f"python -m services.{name}", description=description)
+    parser = argparse.ArgumentParser(prog=f"python -m corridor.{name}", description=description)
     parser.add_argument("--host", default=host, help=f"interface to listen on (default {host})")
     parser.add_argument("--port", type=int, default=port, help=f"TCP port (default {port})")
     fields = {

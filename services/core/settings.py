@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: The source checkout (development tools only: contracts, codegen, the stack's Maven project).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SCHEMAS_DIR = PROJECT_ROOT / "schemas"
+
+
+def _schemas_dir() -> Path:
+    """The Avro schemas: package data of an installed wheel (``corridor/_schemas``, copied at build time
+    by setup.py), else the checkout's ``schemas/`` (an editable install, the single source of truth)."""
+    packaged = Path(str(files("corridor"))) / "_schemas"
+    return packaged if packaged.is_dir() else PROJECT_ROOT / "schemas"
+
+
+SCHEMAS_DIR = _schemas_dir()
 
 DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:9092"
 DEFAULT_SCHEMA_REGISTRY_URL = "http://127.0.0.1:8081"
@@ -31,11 +42,11 @@ class Settings(BaseSettings):
 
     bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
     schema_registry_url: str = DEFAULT_SCHEMA_REGISTRY_URL
-    gateway_url: str = DEFAULT_GATEWAY_URL  # the partner gateway (python -m services.gateway)
-    ledger_url: str = DEFAULT_LEDGER_URL  # the ledger's query API (python -m services.ledger)
-    monitor_url: str = DEFAULT_MONITOR_URL  # the operations dashboard (python -m services.monitor)
-    relay_url: str = DEFAULT_RELAY_URL  # the relay's health/metrics (python -m services.relay)
-    webhooks_url: str = DEFAULT_WEBHOOKS_URL  # the subscriptions API (python -m services.webhooks)
+    gateway_url: str = DEFAULT_GATEWAY_URL  # the partner gateway (python -m corridor.gateway)
+    ledger_url: str = DEFAULT_LEDGER_URL  # the ledger's query API (python -m corridor.ledger)
+    monitor_url: str = DEFAULT_MONITOR_URL  # the operations dashboard (python -m corridor.monitor)
+    relay_url: str = DEFAULT_RELAY_URL  # the relay's health/metrics (python -m corridor.relay)
+    webhooks_url: str = DEFAULT_WEBHOOKS_URL  # the subscriptions API (python -m corridor.webhooks)
     database_url: str | None = None
     postgres_port: int = DEFAULT_POSTGRES_PORT  # the embedded server's port (when database_url is unset)
     state_dir: Path = Field(default=PROJECT_ROOT / ".corridor")

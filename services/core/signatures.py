@@ -34,10 +34,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from services.core.db import apply_ddl
-from services.core.domain.base import TradeEvent
-from services.core.domain.events import CertificateAmended, CertificateIssued, Signature
-from services.core.domain.validators import check_party_id, check_reference
+from corridor.core.db import apply_ddl
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import CertificateAmended, CertificateIssued, Signature
+from corridor.core.domain.validators import check_party_id, check_reference
 
 __all__ = [
     "ALGORITHM",

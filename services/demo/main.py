@@ -17,10 +17,10 @@ from typing import Any
 import click
 from aiokafka import TopicPartition
 
-from services.core.codec import Codec
-from services.core.envelope import REQUIRED_HEADERS
-from services.core.evolution import TRADE_SUBJECT_LEVEL, register_all
-from services.core.kafka import (
+from corridor.core.codec import Codec
+from corridor.core.envelope import REQUIRED_HEADERS
+from corridor.core.evolution import TRADE_SUBJECT_LEVEL, register_all
+from corridor.core.kafka import (
     Published,
     TradeConsumer,
     TradeProducer,
@@ -28,11 +28,11 @@ from services.core.kafka import (
     end_offsets,
     start_group_at,
 )
-from services.core.registry_client import RegistryClient
-from services.core.schemas import catalog
-from services.core.settings import get_settings
-from services.core.topics import TRADE_TOPICS
-from services.demo.story import (
+from corridor.core.registry_client import RegistryClient
+from corridor.core.schemas import catalog
+from corridor.core.settings import get_settings
+from corridor.core.topics import TRADE_TOPICS
+from corridor.demo.story import (
     ALL_PARTIES,
     STORIES,
     Story,
@@ -40,7 +40,7 @@ from services.demo.story import (
     register_authority_keys,
     signed,
 )
-from services.demo.timeline import render
+from corridor.demo.timeline import render
 
 
 def _say(message: str) -> None:
@@ -137,7 +137,7 @@ async def run_demo(
         since = await topic_ends(bootstrap_servers)
         started = time.perf_counter()
         if via == "gateway":
-            from services.demo import via_gateway
+            from corridor.demo import via_gateway
 
             assert gateway_url and database_url
             senders = {e.sender for e in story.events}
@@ -245,8 +245,8 @@ def describe_projection(view: dict[str, Any] | None, ledger_url: str) -> str:
 )
 def demo(story_name: str, no_stack: bool, via: str | None) -> None:
     """Bring the stack up (if needed) and play a trade story through Kafka, printing its timeline."""
-    from services.demo import via_gateway
-    from services.stack import api
+    from corridor.demo import via_gateway
+    from corridor.stack import api
 
     settings = get_settings()
     bootstrap, registry_url = settings.bootstrap_servers, settings.schema_registry_url

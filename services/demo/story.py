@@ -27,9 +27,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.core import signatures
-from services.core.domain.base import TradeEvent
-from services.core.domain.events import (
+from corridor.core import signatures
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import (
     CertificateIssued,
     CertificatePresented,
     CertificateVerified,
@@ -45,7 +45,7 @@ from services.core.domain.events import (
     ShipmentDelivered,
     TransportEventRecorded,
 )
-from services.core.domain.validators import uscc_check_char
+from corridor.core.domain.validators import uscc_check_char
 
 PKT = dt.timezone(dt.timedelta(hours=5), "PKT")
 CST = dt.timezone(dt.timedelta(hours=8), "CST")

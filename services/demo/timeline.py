@@ -6,8 +6,8 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from services.core.domain import reference
-from services.core.kafka import TradeRecord
+from corridor.core.domain import reference
+from corridor.core.kafka import TradeRecord
 
 #: Where people read times: Pakistan is UTC+5, China UTC+8 (DOMAIN §6).
 COUNTRY_TZ = {

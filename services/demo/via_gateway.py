@@ -19,10 +19,10 @@ import asyncpg
 import click
 import httpx
 
-from services.core import partners
-from services.core.domain.events import Party
-from services.core.kafka import Published
-from services.demo.story import Story
+from corridor.core import partners
+from corridor.core.domain.events import Party
+from corridor.core.kafka import Published
+from corridor.demo.story import Story
 
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:8080"
 KEYS_FILE = "demo-keys.json"

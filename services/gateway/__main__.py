@@ -1,4 +1,4 @@
-"""``python -m services.gateway --host 127.0.0.1 --port 8080``: serve the partner gateway with uvicorn.
+"""``python -m corridor.gateway --host 127.0.0.1 --port 8080``: serve the partner gateway with uvicorn.
 
 Kafka, the registry and PostgreSQL come from ``CORRIDOR_BOOTSTRAP_SERVERS``,
 ``CORRIDOR_SCHEMA_REGISTRY_URL`` and ``CORRIDOR_DATABASE_URL``. Without a database URL the process exits
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sys
 
-from services.core.service import run_service
-from services.gateway.app import configure_logging, create_app
-from services.gateway.settings import DEFAULT_HOST, DEFAULT_PORT, GatewaySettings
+from corridor.core.service import run_service
+from corridor.gateway.app import configure_logging, create_app
+from corridor.gateway.settings import DEFAULT_HOST, DEFAULT_PORT, GatewaySettings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,15 +15,15 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.core import logging as core_logging
-from services.core import metrics, tracing
-from services.core.tracing import NO_FRAMEWORK_TELEMETRY
-from services.gateway import problems
-from services.gateway.handlers import router
-from services.gateway.limits import RateLimiter
-from services.gateway.problems import Problem
-from services.gateway.service import REQUEST_RECEIVED_MS, Gateway
-from services.gateway.settings import GatewaySettings
+from corridor.core import logging as core_logging
+from corridor.core import metrics, tracing
+from corridor.core.tracing import NO_FRAMEWORK_TELEMETRY
+from corridor.gateway import problems
+from corridor.gateway.handlers import router
+from corridor.gateway.limits import RateLimiter
+from corridor.gateway.problems import Problem
+from corridor.gateway.service import REQUEST_RECEIVED_MS, Gateway
+from corridor.gateway.settings import GatewaySettings
 
 log = structlog.get_logger("corridor.gateway")
 

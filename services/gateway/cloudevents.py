@@ -26,11 +26,11 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
-from services.core.domain.base import TradeEvent
-from services.core.domain.events import EVENT_TYPES
-from services.core.domain.validation import FieldError, InvalidEvent
-from services.gateway import problems
-from services.gateway.validate import validate_event
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import EVENT_TYPES
+from corridor.core.domain.validation import FieldError, InvalidEvent
+from corridor.gateway import problems
+from corridor.gateway.validate import validate_event
 
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"

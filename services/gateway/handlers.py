@@ -13,11 +13,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from services.core.logging import bound_contextvars
-from services.core.partners import Partner
-from services.gateway import cloudevents, problems
-from services.gateway.limits import limiter_of
-from services.gateway.service import Gateway
+from corridor.core.logging import bound_contextvars
+from corridor.core.partners import Partner
+from corridor.gateway import cloudevents, problems
+from corridor.gateway.limits import limiter_of
+from corridor.gateway.service import Gateway
 
 router = APIRouter()
 

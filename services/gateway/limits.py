@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.gateway.problems import Problem
+from corridor.gateway.problems import Problem
 
 
 @dataclass

@@ -25,10 +25,10 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from services.core.domain.base import TradeEvent
-from services.core.domain.events import Party, PartyRole
-from services.core.domain.roles import PUBLISHER_ROLES, may_publish
-from services.core.domain.validation import FieldError
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import Party, PartyRole
+from corridor.core.domain.roles import PUBLISHER_ROLES, may_publish
+from corridor.core.domain.validation import FieldError
 
 _ORDERS = "corridor.trade.orders."
 _SHIPMENTS = "corridor.trade.shipments."

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 from aiokafka.errors import KafkaError
 
-from services.core.domain.validation import FieldError
-from services.core.registry_client import RegistryError
+from corridor.core.domain.validation import FieldError
+from corridor.core.registry_client import RegistryError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:corridor:problem:"

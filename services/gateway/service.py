@@ -32,20 +32,20 @@ import asyncpg
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import RecordMetadata
 
-from services.core import metrics, partners
-from services.core.codec import Codec
-from services.core.domain.base import TradeEvent
-from services.core.domain.validation import FieldError, InvalidEvent
-from services.core.envelope import RECEIVED_MS_HEADER, source_for, trace_id
-from services.core.kafka import TradeProducer
-from services.core.logging import bound_contextvars, get_logger
-from services.core.registry_client import RegistryClient
-from services.gateway import cloudevents, problems
-from services.gateway.cloudevents import IncomingEvent
-from services.gateway.parties import TradeView, joining_parties, role_errors
-from services.gateway.problems import Problem
-from services.gateway.settings import GatewaySettings
-from services.gateway.store import ClaimState, Completion, GatewayStore
+from corridor.core import metrics, partners
+from corridor.core.codec import Codec
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.validation import FieldError, InvalidEvent
+from corridor.core.envelope import RECEIVED_MS_HEADER, source_for, trace_id
+from corridor.core.kafka import TradeProducer
+from corridor.core.logging import bound_contextvars, get_logger
+from corridor.core.registry_client import RegistryClient
+from corridor.gateway import cloudevents, problems
+from corridor.gateway.cloudevents import IncomingEvent
+from corridor.gateway.parties import TradeView, joining_parties, role_errors
+from corridor.gateway.problems import Problem
+from corridor.gateway.settings import GatewaySettings
+from corridor.gateway.store import ClaimState, Completion, GatewayStore
 
 log = get_logger("corridor.gateway")
 

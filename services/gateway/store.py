@@ -26,8 +26,8 @@ from typing import Any
 
 import asyncpg
 
-from services.core.db import apply_ddl
-from services.gateway.parties import Member
+from corridor.core.db import apply_ddl
+from corridor.gateway.parties import Member
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

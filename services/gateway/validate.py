@@ -26,10 +26,10 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from services.core.domain.base import TradeEvent
-from services.core.domain.events import EVENT_TYPES
-from services.core.domain.validation import FieldError, InvalidEvent, field_errors, parse_event
-from services.core.logging import get_logger
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import EVENT_TYPES
+from corridor.core.domain.validation import FieldError, InvalidEvent, field_errors, parse_event
+from corridor.core.logging import get_logger
 
 log = get_logger("corridor.gateway")
 

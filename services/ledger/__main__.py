@@ -1,4 +1,4 @@
-"""``python -m services.ledger --host 127.0.0.1 --port 8082``: the ledger consumer and its query API.
+"""``python -m corridor.ledger --host 127.0.0.1 --port 8082``: the ledger consumer and its query API.
 
 Servers come from ``CORRIDOR_DATABASE_URL``, ``CORRIDOR_BOOTSTRAP_SERVERS`` and
 ``CORRIDOR_SCHEMA_REGISTRY_URL``; without a database the process exits at once saying so. Flags override
@@ -10,9 +10,9 @@ from __future__ import annotations
 import gc
 import sys
 
-from services.core.service import Flag, run_service
-from services.ledger.app import configure_logging, create_app
-from services.ledger.settings import DEFAULT_HOST, DEFAULT_PORT, LedgerSettings
+from corridor.core.service import Flag, run_service
+from corridor.ledger.app import configure_logging, create_app
+from corridor.ledger.settings import DEFAULT_HOST, DEFAULT_PORT, LedgerSettings
 
 FLAGS = (
     Flag("--group-id", "ledger_group_id", "Kafka consumer group (default corridor-ledger)"),

@@ -18,16 +18,16 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from services.core import logging as core_logging
-from services.core import partners, signatures, tracing
-from services.core.codec import Codec
-from services.core.problems import install_problem_handlers
-from services.core.registry_client import RegistryClient
-from services.ledger.consumer import Ledger
-from services.ledger.handlers import router
-from services.ledger.settings import LedgerSettings
-from services.ledger.store import LedgerStore
-from services.ledger.topics import quiet_aiokafka
+from corridor.core import logging as core_logging
+from corridor.core import partners, signatures, tracing
+from corridor.core.codec import Codec
+from corridor.core.problems import install_problem_handlers
+from corridor.core.registry_client import RegistryClient
+from corridor.ledger.consumer import Ledger
+from corridor.ledger.handlers import router
+from corridor.ledger.settings import LedgerSettings
+from corridor.ledger.store import LedgerStore
+from corridor.ledger.topics import quiet_aiokafka
 
 log = structlog.get_logger("corridor.ledger")
 

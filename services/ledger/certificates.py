@@ -1,7 +1,7 @@
 """Signed certificates in the ledger (docs/adr/0013-signed-certificates.md).
 
 On the way in, each applied CertificateIssued / CertificateAmended is checked against the issuing
-authorities' registered keys (``services.core.signatures``), and the verdict is written on the
+authorities' registered keys (``corridor.core.signatures``), and the verdict is written on the
 certificate's projection row in the batch's own transaction (``store.SignatureRecord``). A tampered or
 unknown-signer certificate is **stored with its verdict**, not dead-lettered: the ledger is the record of
 what was published (the forgery is evidence, and the events that follow it still apply), while every
@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.core import signatures
-from services.core.domain.base import TradeEvent
-from services.core.domain.events import EVENT_TYPES
-from services.core.signatures import KeyringCache, Verdict
-from services.ledger.store import LedgerStore, SignatureRecord
+from corridor.core import signatures
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import EVENT_TYPES
+from corridor.core.signatures import KeyringCache, Verdict
+from corridor.ledger.store import LedgerStore, SignatureRecord
 
 
 async def record_verdicts(events: Sequence[TradeEvent], keyring: KeyringCache) -> list[SignatureRecord]:

@@ -45,21 +45,21 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
-from services.core import metrics, tracing
-from services.core.codec import Codec, WireFormatError
-from services.core.domain.base import TradeEvent
-from services.core.domain.lifecycle import LifecycleViolation, PrerequisiteMissing, TradeState, apply
-from services.core.domain.lifecycle.trade import subject_of
-from services.core.envelope import trace_id as trace_id_of
-from services.core.kafka import producer_config
-from services.core.logging import bound_contextvars, get_logger
-from services.core.registry_client import RegistryError
-from services.core.signatures import KeyringCache
-from services.core.topics import ORDERS, TRADE_TOPICS
-from services.ledger import deadletter as dl
-from services.ledger.certificates import record_verdicts
-from services.ledger.store import LedgerStore, StaleState, StoredEvent, TradeWrite
-from services.ledger.topics import CONSUMED_TOPICS, DLQ_TOPIC, RETRY_TOPICS, ensure_topics, partitions_of
+from corridor.core import metrics, tracing
+from corridor.core.codec import Codec, WireFormatError
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.lifecycle import LifecycleViolation, PrerequisiteMissing, TradeState, apply
+from corridor.core.domain.lifecycle.trade import subject_of
+from corridor.core.envelope import trace_id as trace_id_of
+from corridor.core.kafka import producer_config
+from corridor.core.logging import bound_contextvars, get_logger
+from corridor.core.registry_client import RegistryError
+from corridor.core.signatures import KeyringCache
+from corridor.core.topics import ORDERS, TRADE_TOPICS
+from corridor.ledger import deadletter as dl
+from corridor.ledger.certificates import record_verdicts
+from corridor.ledger.store import LedgerStore, StaleState, StoredEvent, TradeWrite
+from corridor.ledger.topics import CONSUMED_TOPICS, DLQ_TOPIC, RETRY_TOPICS, ensure_topics, partitions_of
 
 log = get_logger("corridor.ledger")
 

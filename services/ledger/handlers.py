@@ -1,7 +1,7 @@
 """The ledger's HTTP API: health, readiness, metrics, and the trade query API for partners.
 
 ``GET /v1/trades/{trade_id}``, ``GET /v1/trades`` and ``GET /v1/certificates/{number}/verify`` need
-``Authorization: Bearer <api key>`` (``services.core.partners.authenticate``). A partner sees only
+``Authorization: Bearer <api key>`` (``corridor.core.partners.authenticate``). A partner sees only
 trades it is party to (named in any of their events, or their sender); any other trade answers 404,
 exactly like one that does not exist, so trade ids do not leak. Errors are
 ``application/problem+json`` (RFC 9457).
@@ -16,13 +16,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from services.core import metrics as core_metrics
-from services.core import partners, signatures
-from services.core.domain.lifecycle import OrderStatus
-from services.core.problems import Problem
-from services.ledger import certificates
-from services.ledger.store import LedgerStore
-from services.ledger.views import decode_cursor, encode_cursor, summary_view, trade_view
+from corridor.core import metrics as core_metrics
+from corridor.core import partners, signatures
+from corridor.core.domain.lifecycle import OrderStatus
+from corridor.core.problems import Problem
+from corridor.ledger import certificates
+from corridor.ledger.store import LedgerStore
+from corridor.ledger.views import decode_cursor, encode_cursor, summary_view, trade_view
 
 router = APIRouter()
 

@@ -2,7 +2,7 @@
 
 ``CORRIDOR_DATABASE_URL``, ``CORRIDOR_BOOTSTRAP_SERVERS`` and ``CORRIDOR_SCHEMA_REGISTRY_URL`` are shared
 with every service; the ``CORRIDOR_LEDGER_*`` variables tune this one. Command-line flags of
-``python -m services.ledger`` override them.
+``python -m corridor.ledger`` override them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_SCHEMA_REGISTRY_URL
+from corridor.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_SCHEMA_REGISTRY_URL
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8082

@@ -29,9 +29,9 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
-from services.core.db import apply_ddl
-from services.core.domain.lifecycle import TradeState
-from services.core.signatures import SIGNED_TYPES as CERTIFICATE_EVENT_TYPES
+from corridor.core.db import apply_ddl
+from corridor.core.domain.lifecycle import TradeState
+from corridor.core.signatures import SIGNED_TYPES as CERTIFICATE_EVENT_TYPES
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

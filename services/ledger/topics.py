@@ -13,8 +13,8 @@ import logging
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.core.logging import get_logger
-from services.core.topics import TRADE_TOPICS, TopicSpec
+from corridor.core.logging import get_logger
+from corridor.core.topics import TRADE_TOPICS, TopicSpec
 
 log = get_logger("corridor.ledger.topics")
 

@@ -8,8 +8,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from services.core.domain.lifecycle import TradeState
-from services.core.domain.lifecycle.state import Milestone
+from corridor.core.domain.lifecycle import TradeState
+from corridor.core.domain.lifecycle.state import Milestone
 
 
 def _time(value: dt.datetime | None) -> str | None:

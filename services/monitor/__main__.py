@@ -1,4 +1,4 @@
-"""``python -m services.monitor --host 127.0.0.1 --port 8083``: serve the operations dashboard.
+"""``python -m corridor.monitor --host 127.0.0.1 --port 8083``: serve the operations dashboard.
 
 Kafka, the registry and PostgreSQL come from ``CORRIDOR_BOOTSTRAP_SERVERS``,
 ``CORRIDOR_SCHEMA_REGISTRY_URL`` and ``CORRIDOR_DATABASE_URL`` (default: the local stack's embedded
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sys
 
-from services.core.service import Flag, run_service
-from services.monitor.app import configure_logging, create_app
-from services.monitor.settings import DEFAULT_HOST, DEFAULT_PORT, MonitorSettings
+from corridor.core.service import Flag, run_service
+from corridor.monitor.app import configure_logging, create_app
+from corridor.monitor.settings import DEFAULT_HOST, DEFAULT_PORT, MonitorSettings
 
 FLAGS = (
     Flag("--refresh", "monitor_refresh_s", "seconds between samples (default 2)", type=float),

@@ -14,10 +14,10 @@ import structlog
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from services.core import logging as core_logging
-from services.monitor.collector import Monitor
-from services.monitor.handlers import STATIC_DIR, router
-from services.monitor.settings import MonitorSettings
+from corridor.core import logging as core_logging
+from corridor.monitor.collector import Monitor
+from corridor.monitor.handlers import STATIC_DIR, router
+from corridor.monitor.settings import MonitorSettings
 
 log = structlog.get_logger("corridor.monitor")
 

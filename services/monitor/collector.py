@@ -16,17 +16,17 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from services.core.codec import Codec, WireFormatError
-from services.core.logging import get_logger
-from services.core.registry_client import RegistryClient, RegistryError
-from services.core.topics import TRADE_TOPICS
-from services.monitor.kafka_source import GroupInfo, KafkaSource
-from services.monitor.latency import SOURCE_TEXT, LatencyTracker
-from services.monitor.ledger_source import LedgerSource, LedgerUnavailable
-from services.monitor.settings import MonitorSettings
-from services.monitor.stats import RateSeries, group_lag, total_lag
-from services.monitor.tail import Tail
-from services.monitor.views import (
+from corridor.core.codec import Codec, WireFormatError
+from corridor.core.logging import get_logger
+from corridor.core.registry_client import RegistryClient, RegistryError
+from corridor.core.topics import TRADE_TOPICS
+from corridor.monitor.kafka_source import GroupInfo, KafkaSource
+from corridor.monitor.latency import SOURCE_TEXT, LatencyTracker
+from corridor.monitor.ledger_source import LedgerSource, LedgerUnavailable
+from corridor.monitor.settings import MonitorSettings
+from corridor.monitor.stats import RateSeries, group_lag, total_lag
+from corridor.monitor.tail import Tail
+from corridor.monitor.views import (
     DLQ_TOPIC,
     group_row,
     jsonable,

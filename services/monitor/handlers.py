@@ -16,8 +16,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from services.core import metrics as core_metrics
-from services.monitor.collector import Monitor
+from corridor.core import metrics as core_metrics
+from corridor.monitor.collector import Monitor
 
 STATIC_DIR = Path(__file__).parent / "static"
 #: Seconds between SSE keep-alive comments (proxies drop silent connections).

@@ -15,8 +15,8 @@ from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
-from services.core.envelope import PUBLISHED_MS_HEADER
-from services.monitor.stats import histogram, percentiles
+from corridor.core.envelope import PUBLISHED_MS_HEADER
+from corridor.monitor.stats import histogram, percentiles
 
 SOURCE_HEADER = "header"  # publish time from the producer's corridor_published_ms header
 SOURCE_OBSERVED = "observed"  # publish time = when the monitor's tail received the record

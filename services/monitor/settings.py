@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.core.settings import (
+from corridor.core.settings import (
     DEFAULT_BOOTSTRAP_SERVERS,
     DEFAULT_POSTGRES_PORT,
     DEFAULT_SCHEMA_REGISTRY_URL,

@@ -19,9 +19,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from services.core.logging import get_logger
-from services.monitor.latency import SOURCE_HEADER, SOURCE_OBSERVED, LatencyTracker, published_ms
-from services.monitor.stats import ReasonCounter
+from corridor.core.logging import get_logger
+from corridor.monitor.latency import SOURCE_HEADER, SOURCE_OBSERVED, LatencyTracker, published_ms
+from corridor.monitor.stats import ReasonCounter
 
 log = get_logger("corridor.monitor.tail")
 

@@ -9,10 +9,10 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from services.core.routing import partner_of_topic
-from services.core.topics import TRADE_TOPICS
-from services.monitor.kafka_source import GroupInfo
-from services.monitor.stats import group_lag, total_lag
+from corridor.core.routing import partner_of_topic
+from corridor.core.topics import TRADE_TOPICS
+from corridor.monitor.kafka_source import GroupInfo
+from corridor.monitor.stats import group_lag, total_lag
 
 DLQ_TOPIC = "trade.dlq.v1"
 RETRY_PREFIX = "trade.retry."

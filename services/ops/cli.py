@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from services.core.settings import get_settings
+from corridor.core.settings import get_settings
 
 T = TypeVar("T")
 
@@ -29,7 +29,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     # stdout is for results: library log lines (structlog's default goes to stdout) go to stderr, warnings
     # and above; aiokafka logs routine coordinator and metadata hiccups at ERROR: the commands report
     # real failures themselves
-    from services.core.logging import configure_logging
+    from corridor.core.logging import configure_logging
 
     configure_logging("WARNING", "console", service="ops")
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
@@ -49,13 +49,13 @@ def _database_url() -> str:
     settings = get_settings()
     if settings.database_url:
         return settings.database_url
-    from services.stack.postgres import DATABASE, SUPERUSER
+    from corridor.stack.postgres import DATABASE, SUPERUSER
 
     return f"postgresql://{SUPERUSER}@127.0.0.1:{settings.postgres_port}/{DATABASE}"
 
 
 def _progress(enabled: bool = True) -> Any:
-    from services.ops.progress import Progress
+    from corridor.ops.progress import Progress
 
     return lambda label: Progress(label, enabled=enabled)
 
@@ -87,8 +87,8 @@ def tail(
     idle_timeout: float | None,
 ) -> None:
     """Follow TOPIC, decoding each record through the schema registry."""
-    from services.ops.tail import TailFilter
-    from services.ops.tail import tail as run_tail
+    from corridor.ops.tail import TailFilter
+    from corridor.ops.tail import tail as run_tail
 
     settings = get_settings()
 
@@ -122,7 +122,7 @@ def dlq() -> None:
 
 
 def _filter(filters: tuple[str, ...]) -> Any:
-    from services.ops.dlq import DlqFilter
+    from corridor.ops.dlq import DlqFilter
 
     try:
         return DlqFilter.parse(filters)
@@ -142,7 +142,7 @@ _FILTER_HELP = (
 @click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True, help="Records listed.")
 def dlq_list(as_json: bool, filters: tuple[str, ...], limit: int) -> None:
     """Depth per original topic, the most frequent reasons, and the latest dead letters."""
-    from services.ops import dlq as ops_dlq
+    from corridor.ops import dlq as ops_dlq
 
     settings = get_settings()
     filt = _filter(filters)
@@ -185,10 +185,10 @@ def dlq_list(as_json: bool, filters: tuple[str, ...], limit: int) -> None:
 @click.argument("position")
 def dlq_show(position: str) -> None:
     """One dead letter (POSITION = partition:offset in trade.dlq.v1): headers, payload, replay state."""
-    from services.core.codec import Codec
-    from services.core.registry_client import RegistryClient
-    from services.ops import dlq as ops_dlq
-    from services.ops.kafka_io import Decoder, fetch_record
+    from corridor.core.codec import Codec
+    from corridor.core.registry_client import RegistryClient
+    from corridor.ops import dlq as ops_dlq
+    from corridor.ops.kafka_io import Decoder, fetch_record
 
     settings = get_settings()
 
@@ -221,7 +221,7 @@ def dlq_replay(dry_run: bool, filters: tuple[str, ...], as_json: bool) -> None:
 
     Each replay commits, in one Kafka transaction, the record and a marker in trade.dlq.replays.v1; a
     dead letter with a marker is never replayed again."""
-    from services.ops import dlq as ops_dlq
+    from corridor.ops import dlq as ops_dlq
 
     settings = get_settings()
     filt = _filter(filters)
@@ -286,7 +286,7 @@ def dlq_replay(dry_run: bool, filters: tuple[str, ...], as_json: bool) -> None:
 def trace(trade_id: str, as_json: bool, all_partitions: bool, ledger_schema: str) -> None:
     """One trade's events across the topics, with each hop's latency: gateway accept → Kafka → ledger
     commit → partner topics."""
-    from services.ops.trace import render, trace_trade
+    from corridor.ops.trace import render, trace_trade
 
     settings = get_settings()
     result = _run(
@@ -318,7 +318,7 @@ def trace(trade_id: str, as_json: bool, all_partitions: bool, ledger_schema: str
 def lag(group: str, as_json: bool, show_all: bool) -> None:
     """A consumer group's lag per partition: committed offsets against the end of each partition (works
     while the group's members are stopped)."""
-    from services.ops.lag import group_lag
+    from corridor.ops.lag import group_lag
 
     settings = get_settings()
     rows = _run(group_lag(settings.bootstrap_servers, group))

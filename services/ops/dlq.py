@@ -26,14 +26,14 @@ from typing import Any
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.structs import RecordMetadata
 
-from services.core.envelope import PUBLISHED_MS_HEADER
-from services.core.kafka import producer_config
-from services.core.metrics import now_ms
-from services.core.topics import TopicSpec
-from services.ledger import deadletter as dl
-from services.ledger.topics import DLQ_TOPIC, ensure_topics
-from services.ops.kafka_io import Record, fetch_record, reader, scan, topic_partitions
-from services.ops.progress import Progress
+from corridor.core.envelope import PUBLISHED_MS_HEADER
+from corridor.core.kafka import producer_config
+from corridor.core.metrics import now_ms
+from corridor.core.topics import TopicSpec
+from corridor.ledger import deadletter as dl
+from corridor.ledger.topics import DLQ_TOPIC, ensure_topics
+from corridor.ops.kafka_io import Record, fetch_record, reader, scan, topic_partitions
+from corridor.ops.progress import Progress
 
 MARKER_TOPIC = "trade.dlq.replays.v1"
 MARKER_SPEC = TopicSpec(

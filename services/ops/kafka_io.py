@@ -15,10 +15,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord
 
-from services.core.codec import Codec
-from services.core.domain.base import TradeEvent
-from services.core.domain.events import EVENT_TYPES
-from services.ops.progress import Progress
+from corridor.core.codec import Codec
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import EVENT_TYPES
+from corridor.ops.progress import Progress
 
 Record = ConsumerRecord[bytes, bytes]
 _PARTITIONER = DefaultPartitioner()

@@ -10,7 +10,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services.ops.kafka_io import reader
+from corridor.ops.kafka_io import reader
 
 
 @dataclass(frozen=True)

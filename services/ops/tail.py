@@ -17,10 +17,10 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from services.core.codec import Codec
-from services.core.registry_client import RegistryClient
-from services.demo.timeline import key_facts
-from services.ops.kafka_io import Decoded, Decoder, reader, topic_partitions
+from corridor.core.codec import Codec
+from corridor.core.registry_client import RegistryClient
+from corridor.demo.timeline import key_facts
+from corridor.ops.kafka_io import Decoded, Decoder, reader, topic_partitions
 
 
 @dataclass(frozen=True)

@@ -27,16 +27,16 @@ from typing import Any
 import asyncpg
 from aiokafka import TopicPartition
 
-from services.core.codec import Codec
-from services.core.envelope import PUBLISHED_MS_HEADER, RECEIVED_MS_HEADER
-from services.core.envelope import trace_id as trace_id_of
-from services.core.registry_client import RegistryClient
-from services.core.topics import TRADE_TOPICS
-from services.demo.timeline import key_facts
-from services.ledger import deadletter as dl
-from services.ledger.topics import DLQ_TOPIC
-from services.ops.kafka_io import Decoder, list_topics, partition_for_key, reader, scan, topic_partitions
-from services.ops.progress import Progress
+from corridor.core.codec import Codec
+from corridor.core.envelope import PUBLISHED_MS_HEADER, RECEIVED_MS_HEADER
+from corridor.core.envelope import trace_id as trace_id_of
+from corridor.core.registry_client import RegistryClient
+from corridor.core.topics import TRADE_TOPICS
+from corridor.demo.timeline import key_facts
+from corridor.ledger import deadletter as dl
+from corridor.ledger.topics import DLQ_TOPIC
+from corridor.ops.kafka_io import Decoder, list_topics, partition_for_key, reader, scan, topic_partitions
+from corridor.ops.progress import Progress
 
 PARTNER_TOPIC = re.compile(r"^partner\..+\.v1$")
 

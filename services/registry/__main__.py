@@ -1,4 +1,4 @@
-"""``python -m services.registry --host 127.0.0.1 --port 8081``: serve the registry with uvicorn.
+"""``python -m corridor.registry --host 127.0.0.1 --port 8081``: serve the registry with uvicorn.
 
 The database comes from ``CORRIDOR_DATABASE_URL`` (the stack launcher sets it); without it the process
 exits at once with a message saying so, rather than failing later on the first request.
@@ -10,9 +10,9 @@ import sys
 
 from fastapi import FastAPI
 
-from services.core.service import run_service
-from services.registry.app import configure_logging, create_app
-from services.registry.settings import DEFAULT_HOST, DEFAULT_PORT, RegistrySettings
+from corridor.core.service import run_service
+from corridor.registry.app import configure_logging, create_app
+from corridor.registry.settings import DEFAULT_HOST, DEFAULT_PORT, RegistrySettings
 
 
 def _app(settings: RegistrySettings) -> FastAPI:

@@ -14,12 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.core import logging as core_logging
-from services.core import metrics
-from services.registry import errors
-from services.registry.handlers import DEFAULT_MAX_REQUEST_BYTES, RegistryResponse, router
-from services.registry.service import STORE_EXCEPTIONS, RegistryService
-from services.registry.store import Store
+from corridor.core import logging as core_logging
+from corridor.core import metrics
+from corridor.registry import errors
+from corridor.registry.handlers import DEFAULT_MAX_REQUEST_BYTES, RegistryResponse, router
+from corridor.registry.service import STORE_EXCEPTIONS, RegistryService
+from corridor.registry.store import Store
 
 log = structlog.get_logger("corridor.registry")
 

@@ -14,10 +14,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from services.registry import errors
-from services.registry.schemas import SUPPORTED_TYPES
-from services.registry.service import READWRITE, RegistryService, schema_fields, version_body
-from services.registry.store import LookupFilter
+from corridor.registry import errors
+from corridor.registry.schemas import SUPPORTED_TYPES
+from corridor.registry.service import READWRITE, RegistryService, schema_fields, version_body
+from corridor.registry.store import LookupFilter
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 #: Media types a request body may be sent as (Confluent's list); no Content-Type at all is accepted too.

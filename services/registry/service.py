@@ -15,15 +15,15 @@ from typing import Any
 import asyncpg
 import avro.schema
 
-from services.core.compatibility import (
+from corridor.core.compatibility import (
     CompatibilityLevel,
     PreviousVersion,
     check_compatibility,
     parse_level,
     versions_to_check,
 )
-from services.registry import errors
-from services.registry.schemas import (
+from corridor.registry import errors
+from corridor.registry.schemas import (
     AVRO,
     InvalidSchemaError,
     Reference,
@@ -33,7 +33,7 @@ from services.registry.schemas import (
     parse_avro,
     parse_request,
 )
-from services.registry.store import Executor, LookupFilter, Store, StoredSchema, SubjectVersion
+from corridor.registry.store import Executor, LookupFilter, Store, StoredSchema, SubjectVersion
 
 READWRITE = "READWRITE"
 KNOWN_MODES = ("READWRITE", "READONLY", "READONLY_OVERRIDE", "IMPORT")

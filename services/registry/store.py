@@ -25,8 +25,8 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
-from services.core.compatibility import DEFAULT_LEVEL
-from services.registry.schemas import Reference
+from corridor.core.compatibility import DEFAULT_LEVEL
+from corridor.registry.schemas import Reference
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _VERSION_COLUMNS = (

@@ -1,4 +1,4 @@
-"""``python -m services.relay --host 127.0.0.1 --port 8084``: the relay and its health/metrics endpoints.
+"""``python -m corridor.relay --host 127.0.0.1 --port 8084``: the relay and its health/metrics endpoints.
 
 Kafka (the internal listener) and the registry come from ``CORRIDOR_BOOTSTRAP_SERVERS`` and
 ``CORRIDOR_SCHEMA_REGISTRY_URL``; ``CORRIDOR_DATABASE_URL`` (optional) adds certificate signature
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sys
 
-from services.core.service import Flag, run_service
-from services.relay.app import configure_logging, create_app
-from services.relay.settings import DEFAULT_HOST, DEFAULT_PORT, RelaySettings
+from corridor.core.service import Flag, run_service
+from corridor.relay.app import configure_logging, create_app
+from corridor.relay.settings import DEFAULT_HOST, DEFAULT_PORT, RelaySettings
 
 FLAGS = (
     Flag("--group-id", "relay_group_id", "consumer group of the trade topics (default corridor-relay)"),

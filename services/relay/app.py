@@ -21,13 +21,13 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from services.core import logging as core_logging
-from services.core import metrics as core_metrics
-from services.core.codec import Codec
-from services.core.domain.base import TradeEvent
-from services.core.registry_client import RegistryClient
-from services.relay.relay import Relay, Verifier
-from services.relay.settings import RelaySettings
+from corridor.core import logging as core_logging
+from corridor.core import metrics as core_metrics
+from corridor.core.codec import Codec
+from corridor.core.domain.base import TradeEvent
+from corridor.core.registry_client import RegistryClient
+from corridor.relay.relay import Relay, Verifier
+from corridor.relay.settings import RelaySettings
 
 log = structlog.get_logger("corridor.relay")
 
@@ -67,7 +67,7 @@ async def _verifier(settings: RelaySettings) -> tuple[Verifier | None, Any]:
         return None, None
     import asyncpg  # type: ignore[import-untyped]
 
-    from services.core import signatures
+    from corridor.core import signatures
 
     try:
         # min_size 0: no connection kept open (and none re-dialled in a loop while PostgreSQL is down).

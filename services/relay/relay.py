@@ -37,16 +37,16 @@ from aiokafka.protocol.offset import OffsetRequest
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
-from services.core import metrics
-from services.core.codec import Codec, WireFormatError
-from services.core.domain.base import TradeEvent
-from services.core.logging import get_logger
-from services.core.partners import ensure_partner_topics
-from services.core.registry_client import RegistryError
-from services.core.routing import TradeRoute, parties_of, partner_of_topic, partner_topic, route
-from services.core.topics import TRADE_TOPICS
-from services.relay.settings import RelaySettings
-from services.relay.state import (
+from corridor.core import metrics
+from corridor.core.codec import Codec, WireFormatError
+from corridor.core.domain.base import TradeEvent
+from corridor.core.logging import get_logger
+from corridor.core.partners import ensure_partner_topics
+from corridor.core.registry_client import RegistryError
+from corridor.core.routing import TradeRoute, parties_of, partner_of_topic, partner_topic, route
+from corridor.core.topics import TRADE_TOPICS
+from corridor.relay.settings import RelaySettings
+from corridor.relay.state import (
     STATE_TOPIC_CONFIGS,
     TOPIC_INDEX,
     HistoryCache,

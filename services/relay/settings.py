@@ -1,4 +1,4 @@
-"""Relay settings from the environment (prefix ``CORRIDOR_``); flags of ``python -m services.relay`` win.
+"""Relay settings from the environment (prefix ``CORRIDOR_``); flags of ``python -m corridor.relay`` win.
 
 ``CORRIDOR_BOOTSTRAP_SERVERS`` (the internal listener) and ``CORRIDOR_SCHEMA_REGISTRY_URL`` are shared
 with every service. ``CORRIDOR_DATABASE_URL`` is optional: with it, the relay checks certificate
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_SCHEMA_REGISTRY_URL
+from corridor.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_SCHEMA_REGISTRY_URL
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8084

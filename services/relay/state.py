@@ -18,8 +18,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.core.routing import TradeRoute
-from services.core.topics import TRADE_TOPICS
+from corridor.core.routing import TradeRoute
+from corridor.core.topics import TRADE_TOPICS
 
 Ref = tuple[int, int]  # (index of the trade topic, offset) within the trade's partition
 

@@ -27,11 +27,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from services.core.codec import Codec
-from services.core.domain.base import TradeEvent
-from services.core.envelope import CloudEvent
-from services.core.registry_client import RegistryClient, RegistryError
-from services.core.routing import group_prefix, partner_topic
+from corridor.core.codec import Codec
+from corridor.core.domain.base import TradeEvent
+from corridor.core.envelope import CloudEvent
+from corridor.core.registry_client import RegistryClient, RegistryError
+from corridor.core.routing import group_prefix, partner_topic
 
 log = logging.getLogger("corridor.sdk")
 

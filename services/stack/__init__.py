@@ -1,10 +1,10 @@
 """The local stack launcher: Kafka (KRaft) from Maven Central jars, embedded PostgreSQL, the services.
 
-Use it from Python as ``from services.stack import StackConfig, up, down, status``; the command line
+Use it from Python as ``from corridor.stack import StackConfig, up, down, status``; the command line
 is ``corridor stack up | down | status`` (services/stack/cli.py).
 """
 
-from services.stack.api import (
+from corridor.stack.api import (
     BrokerStatus,
     PostgresStatus,
     ServiceStatus,
@@ -16,9 +16,9 @@ from services.stack.api import (
     status,
     up,
 )
-from services.stack.config import Listener, StackConfig
-from services.stack.errors import StackError
-from services.stack.services import SERVICE_NAMES, SERVICES, Service
+from corridor.stack.config import Listener, StackConfig
+from corridor.stack.errors import StackError
+from corridor.stack.services import SERVICE_NAMES, SERVICES, Service
 
 __all__ = [
     "SERVICES",

@@ -14,8 +14,8 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.metadata import MetadataRequest
 
-from services.core.topics import TopicSpec
-from services.stack.errors import StackError
+from corridor.core.topics import TopicSpec
+from corridor.stack.errors import StackError
 
 Report = Callable[[str], None]
 

@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from services.core.settings import PROJECT_ROOT
-from services.core.topics import TOPIC_SPECS
-from services.stack import admin, kafka, processes, services
-from services.stack.config import MAX_BROKERS, StackConfig
-from services.stack.errors import StackError
-from services.stack.postgres import EmbeddedPostgres, PostgresError
-from services.stack.prereqs import check_prerequisites
-from services.stack.processes import ProcessRecord, StackState
-from services.stack.services import SERVICES, Service
+from corridor.core.settings import PROJECT_ROOT
+from corridor.core.topics import TOPIC_SPECS
+from corridor.stack import admin, kafka, processes, services
+from corridor.stack.config import MAX_BROKERS, StackConfig
+from corridor.stack.errors import StackError
+from corridor.stack.postgres import EmbeddedPostgres, PostgresError
+from corridor.stack.prereqs import check_prerequisites
+from corridor.stack.processes import ProcessRecord, StackState
+from corridor.stack.services import SERVICES, Service
 
 Report = Callable[[str], None]
 T = TypeVar("T")
@@ -418,7 +418,7 @@ def _ensure_services(
             chosen.append(service)
         else:
             report(
-                f"warning: {service.main.relative_to(PROJECT_ROOT)} does not exist yet; "
+                f"warning: {service.module}.__main__ does not exist yet; "
                 f"skipping the {service.title}"
             )
     code = processes.code_fingerprint(PROJECT_ROOT)  # the code every service should be running

@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from services.stack import api
-from services.stack.config import DEFAULT_LISTENERS, MAX_BROKERS, StackConfig
-from services.stack.errors import StackError
-from services.stack.services import SERVICE_NAMES, SERVICES
+from corridor.stack import api
+from corridor.stack.config import DEFAULT_LISTENERS, MAX_BROKERS, StackConfig
+from corridor.stack.errors import StackError
+from corridor.stack.services import SERVICE_NAMES, SERVICES
 
 
 def _config(ctx: click.Context, **overrides: Any) -> StackConfig:

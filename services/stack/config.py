@@ -28,8 +28,8 @@ from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
-from services.core.settings import DEFAULT_POSTGRES_PORT, PROJECT_ROOT, Settings, get_settings
-from services.stack.services import SERVICE_NAMES, SERVICES, Service
+from corridor.core.settings import DEFAULT_POSTGRES_PORT, PROJECT_ROOT, Settings, get_settings
+from corridor.stack.services import SERVICE_NAMES, SERVICES, Service
 
 DEPLOY_LOCAL = PROJECT_ROOT / "deploy" / "local"
 KAFKA_POM = DEPLOY_LOCAL / "pom.xml"

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from services.stack.config import INTERNAL_PRINCIPAL, STANDARD_AUTHORIZER, StackConfig
-from services.stack.errors import StackError
+from corridor.stack.config import INTERNAL_PRINCIPAL, STANDARD_AUTHORIZER, StackConfig
+from corridor.stack.errors import StackError
 
 Report = Callable[[str], None]
 
@@ -33,7 +33,7 @@ _POM_MARKER = ".pom.sha256"
 def replication_for(brokers: int) -> tuple[int, int]:
     """(replication factor, min.insync.replicas) for a cluster size: 3/2 from three nodes on, else n/1.
 
-    Matches services.core.topics.TopicSpec so internal topics are as durable as the trade topics.
+    Matches corridor.core.topics.TopicSpec so internal topics are as durable as the trade topics.
     """
     rf = min(3, brokers)
     return rf, (2 if rf >= 3 else 1)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.stack.errors import StackError
+from corridor.stack.errors import StackError
 
 MIN_JAVA = 17
 

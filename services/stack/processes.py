@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.stack.errors import StackError
+from corridor.stack.errors import StackError
 
 STATE_VERSION = 1
 

@@ -1,4 +1,4 @@
-"""The stack's HTTP services (``python -m services.<name>``): the table, their argv, env and readiness.
+"""The stack's HTTP services (``python -m corridor.<name>``): the table, their argv, env and readiness.
 
 Each runs detached like a broker, logs to ``<state_dir>/<name>/<name>.log`` and counts as ready when
 its readiness path answers 200. Services start stage by stage: those of one stage together, once every
@@ -8,6 +8,7 @@ them in the reverse order, before the brokers they are clients of.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import time
@@ -18,11 +19,10 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from services.core.settings import PROJECT_ROOT
-from services.stack.errors import StackError
+from corridor.stack.errors import StackError
 
 if TYPE_CHECKING:
-    from services.stack.config import StackConfig
+    from corridor.stack.config import StackConfig
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,9 @@ class Service:
     ready_path: str  # GET <url><ready_path> answers 200 once it serves
     stage: int  # start order: lower stages first
 
-    @property
-    def main(self) -> Path:
-        return PROJECT_ROOT.joinpath(*self.module.split("."), "__main__.py")
-
     def available(self) -> bool:
         """False while the package has no entry point yet (the stack then skips it)."""
-        return self.main.exists()
+        return importlib.util.find_spec(f"{self.module}.__main__") is not None
 
     def port(self, config: StackConfig) -> int:
         port: int = getattr(config, self.port_field)
@@ -59,12 +55,12 @@ class Service:
         return [sys.executable, "-m", self.module, "--host", config.host, "--port", str(self.port(config))]
 
 
-REGISTRY = Service("registry", "schema registry", "services.registry", "registry_port", "/subjects", 0)
-LEDGER = Service("ledger", "ledger", "services.ledger", "ledger_port", "/readyz", 1)
-GATEWAY = Service("gateway", "gateway", "services.gateway", "gateway_port", "/readyz", 1)
-MONITOR = Service("monitor", "monitor", "services.monitor", "monitor_port", "/readyz", 1)
-RELAY = Service("relay", "relay", "services.relay", "relay_port", "/readyz", 1)
-WEBHOOKS = Service("webhooks", "webhooks dispatcher", "services.webhooks", "webhooks_port", "/readyz", 1)
+REGISTRY = Service("registry", "schema registry", "corridor.registry", "registry_port", "/subjects", 0)
+LEDGER = Service("ledger", "ledger", "corridor.ledger", "ledger_port", "/readyz", 1)
+GATEWAY = Service("gateway", "gateway", "corridor.gateway", "gateway_port", "/readyz", 1)
+MONITOR = Service("monitor", "monitor", "corridor.monitor", "monitor_port", "/readyz", 1)
+RELAY = Service("relay", "relay", "corridor.relay", "relay_port", "/readyz", 1)
+WEBHOOKS = Service("webhooks", "webhooks dispatcher", "corridor.webhooks", "webhooks_port", "/readyz", 1)
 
 #: Every service, in start order.
 SERVICES: tuple[Service, ...] = (REGISTRY, LEDGER, GATEWAY, MONITOR, RELAY, WEBHOOKS)
@@ -98,8 +94,6 @@ def environment(config: StackConfig, service: Service, database_url: str, bootst
             "CORRIDOR_WEBHOOKS_URL": config.webhooks_url,
             "CORRIDOR_STATE_DIR": str(config.state_dir),
             "CORRIDOR_SERVICE_NAME": service.name,
-            # Importable from the source tree even when the project is not pip-installed.
-            "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p),
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -1,4 +1,4 @@
-"""``python -m services.webhooks --host 127.0.0.1 --port 8085``: subscriptions API and the dispatcher.
+"""``python -m corridor.webhooks --host 127.0.0.1 --port 8085``: subscriptions API and the dispatcher.
 
 Servers come from ``CORRIDOR_DATABASE_URL``, ``CORRIDOR_BOOTSTRAP_SERVERS`` and
 ``CORRIDOR_SCHEMA_REGISTRY_URL``; without a database the process exits at once saying so. Flags override
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sys
 
-from services.core.service import Flag, run_service
-from services.webhooks.app import configure_logging, create_app
-from services.webhooks.settings import DEFAULT_HOST, DEFAULT_PORT, WebhooksSettings
+from corridor.core.service import Flag, run_service
+from corridor.webhooks.app import configure_logging, create_app
+from corridor.webhooks.settings import DEFAULT_HOST, DEFAULT_PORT, WebhooksSettings
 
 FLAGS = (
     Flag("--group-id", "webhooks_group_id", "Kafka consumer group (default corridor-webhooks)"),

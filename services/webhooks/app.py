@@ -17,16 +17,16 @@ import httpx
 import structlog
 from fastapi import FastAPI
 
-from services.core import logging as core_logging
-from services.core import partners
-from services.core.codec import Codec
-from services.core.problems import install_problem_handlers
-from services.core.registry_client import RegistryClient
-from services.webhooks.delivery import USER_AGENT
-from services.webhooks.dispatcher import Dispatcher
-from services.webhooks.handlers import router
-from services.webhooks.settings import WebhooksSettings
-from services.webhooks.store import WebhookStore
+from corridor.core import logging as core_logging
+from corridor.core import partners
+from corridor.core.codec import Codec
+from corridor.core.problems import install_problem_handlers
+from corridor.core.registry_client import RegistryClient
+from corridor.webhooks.delivery import USER_AGENT
+from corridor.webhooks.dispatcher import Dispatcher
+from corridor.webhooks.handlers import router
+from corridor.webhooks.settings import WebhooksSettings
+from corridor.webhooks.store import WebhookStore
 
 log = structlog.get_logger("corridor.webhooks")
 

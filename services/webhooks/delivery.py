@@ -14,9 +14,9 @@ import json
 import random
 from typing import Any
 
-from services.core.domain.base import TradeEvent
-from services.core.envelope import CloudEvent
-from services.webhooks import signing
+from corridor.core.domain.base import TradeEvent
+from corridor.core.envelope import CloudEvent
+from corridor.webhooks import signing
 
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 DELIVERY_HEADER = "Corridor-Delivery"  # one id per (event, subscription), the same on every attempt

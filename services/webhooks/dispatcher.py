@@ -37,15 +37,15 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
-from services.core import metrics
-from services.core.codec import Codec
-from services.core.envelope import CloudEvent
-from services.core.logging import bound_contextvars, get_logger
-from services.core.registry_client import RegistryError
-from services.webhooks import delivery
-from services.webhooks.settings import WebhooksSettings
-from services.webhooks.store import DeadLetter, WebhookStore
-from services.webhooks.subscriptions import Subscription, partner_of_topic
+from corridor.core import metrics
+from corridor.core.codec import Codec
+from corridor.core.envelope import CloudEvent
+from corridor.core.logging import bound_contextvars, get_logger
+from corridor.core.registry_client import RegistryError
+from corridor.webhooks import delivery
+from corridor.webhooks.settings import WebhooksSettings
+from corridor.webhooks.store import DeadLetter, WebhookStore
+from corridor.webhooks.subscriptions import Subscription, partner_of_topic
 
 log = get_logger("corridor.webhooks")
 

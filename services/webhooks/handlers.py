@@ -1,7 +1,7 @@
 """HTTP routes of the webhooks service: partners manage their subscriptions and dead letters.
 
 Every ``/v1/`` route needs the partner's API key, as at the gateway (``Authorization: Bearer <key>`` or
-``X-API-Key``; ``services.core.partners.authenticate``). A partner sees and changes only its own
+``X-API-Key``; ``corridor.core.partners.authenticate``). A partner sees and changes only its own
 subscriptions; anyone else's answer 404, like one that does not exist. Errors are
 ``application/problem+json`` (RFC 9457).
 """
@@ -15,13 +15,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.core import metrics as core_metrics
-from services.core import partners
-from services.core.domain.validators import check_unlocode
-from services.core.problems import Problem
-from services.webhooks import subscriptions as subs
-from services.webhooks.dispatcher import Dispatcher
-from services.webhooks.store import WebhookStore
+from corridor.core import metrics as core_metrics
+from corridor.core import partners
+from corridor.core.domain.validators import check_unlocode
+from corridor.core.problems import Problem
+from corridor.webhooks import subscriptions as subs
+from corridor.webhooks.dispatcher import Dispatcher
+from corridor.webhooks.store import WebhookStore
 
 router = APIRouter()
 

@@ -15,7 +15,7 @@ For every POST it
 
 It is a plain ASGI application (no framework), run with any ASGI server::
 
-    CORRIDOR_WEBHOOK_SECRET=whsec_… python -m services.webhooks.receiver --port 9000
+    CORRIDOR_WEBHOOK_SECRET=whsec_… python -m corridor.webhooks.receiver --port 9000
 
 which prints each new event as one JSON line. State (seen ids and signatures) is in memory here; a real
 receiver keeps processed ids where it keeps the events' effects (a unique key in its database), in the
@@ -34,7 +34,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from services.webhooks import signing
+from corridor.webhooks import signing
 
 MAX_BODY = 1024 * 1024
 _MAX_REMEMBERED_IDS = 100_000
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     parser = argparse.ArgumentParser(
-        prog="python -m services.webhooks.receiver",
+        prog="python -m corridor.webhooks.receiver",
         description="A reference webhook receiver: verifies Corridor-Signature, refuses stale and replayed "
         "requests, deduplicates on the CloudEvents id, prints each new event as a JSON line.",
     )

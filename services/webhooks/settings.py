@@ -2,7 +2,7 @@
 
 ``CORRIDOR_DATABASE_URL``, ``CORRIDOR_BOOTSTRAP_SERVERS`` and ``CORRIDOR_SCHEMA_REGISTRY_URL`` are shared
 with every service; the ``CORRIDOR_WEBHOOKS_*`` variables tune this one. Command-line flags of
-``python -m services.webhooks`` override them.
+``python -m corridor.webhooks`` override them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_SCHEMA_REGISTRY_URL
+from corridor.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_SCHEMA_REGISTRY_URL
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8085

@@ -22,8 +22,8 @@ from typing import Any
 
 import asyncpg
 
-from services.core.db import apply_ddl
-from services.webhooks.subscriptions import Filters, Subscription
+from corridor.core.db import apply_ddl
+from corridor.webhooks.subscriptions import Filters, Subscription
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

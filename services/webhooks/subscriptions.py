@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from services.core.domain.base import TradeEvent
-from services.core.domain.events import EVENT_TYPES
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import EVENT_TYPES
 
 #: Partner topics, as the relay writes them; the group names the partner id.
 PARTNER_TOPIC = re.compile(r"^partner\.(?P<partner>[a-z0-9][a-z0-9-]*)\.v1$")

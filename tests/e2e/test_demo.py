@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.core.envelope import REQUIRED_HEADERS
+from corridor.core.envelope import REQUIRED_HEADERS
 from tests.support.confluent import read_with_confluent
 
 pytestmark = pytest.mark.e2e
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.e2e
 def demo_services_stopped_after(stack) -> Iterator[None]:
     """`corridor demo` starts the whole stack (the monitor, the relay, the webhooks dispatcher too); stop
     what it started beyond what ran before, so the session leaves no service behind it."""
-    from services.stack import down
-    from services.stack.processes import StackState
+    from corridor.stack import down
+    from corridor.stack.processes import StackState
     from tests.conftest import _default_stack_config
 
     config = _default_stack_config()
@@ -44,7 +44,7 @@ def test_demo_prints_the_whole_timeline_and_standard_clients_decode_it(stack) ->
         "CORRIDOR_SCHEMA_REGISTRY_URL": stack.schema_registry_url,
     }
     result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "demo"],
+        [sys.executable, "-m", "corridor.cli", "demo"],
         capture_output=True,
         text=True,
         env=env,

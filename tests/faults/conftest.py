@@ -2,7 +2,7 @@
 
 ``corridor`` brings up, in a temporary state dir on free ports: three KRaft brokers (RF 3,
 min.insync.replicas 2, ``replica.lag.time.max.ms`` lowered to 6 s), an embedded PostgreSQL, the schema
-registry (through ``services.stack``), then the gateway, the ledger and the relay (when
+registry (through ``corridor.stack``), then the gateway, the ledger and the relay (when
 ``services/relay/__main__.py`` exists) as our own child processes, so each can be killed and restarted.
 At the end everything is stopped and the state dir deleted; the table of the run is printed and written
 to ``tests/faults/last-run.md``.
@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.stack import StackConfig, StackStatus, down, status, up
+from corridor.stack import StackConfig, StackStatus, down, status, up
 from tests.faults.harness import (
     BROKER_OVERRIDES,
     Outcome,

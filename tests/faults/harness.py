@@ -35,20 +35,20 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.metadata import MetadataRequest
 
-from services.core import partners
-from services.core.domain.base import TradeEvent
-from services.core.routing import parties_of, partner_of_topic
-from services.core.settings import PROJECT_ROOT, get_settings
-from services.core.topics import TRADE_TOPICS
-from services.demo.story import Story, chromite_story, explosives_story
-from services.stack import StackConfig
-from services.stack import kafka as stack_kafka
-from services.stack.kafka import jars_current
-from services.stack.postgres import EmbeddedPostgres
+from corridor.core import partners
+from corridor.core.domain.base import TradeEvent
+from corridor.core.routing import parties_of, partner_of_topic
+from corridor.core.settings import PROJECT_ROOT, get_settings
+from corridor.core.topics import TRADE_TOPICS
+from corridor.demo.story import Story, chromite_story, explosives_story
+from corridor.stack import StackConfig
+from corridor.stack import kafka as stack_kafka
+from corridor.stack.kafka import jars_current
+from corridor.stack.postgres import EmbeddedPostgres
 
 RELAY_MAIN = PROJECT_ROOT / "services" / "relay" / "__main__.py"
 try:
-    from services.relay.relay import RELAYED_MS_HEADER
+    from corridor.relay.relay import RELAYED_MS_HEADER
 except ImportError:  # no relay yet
     RELAYED_MS_HEADER = "corridor_relayed_ms"
 
@@ -215,7 +215,7 @@ def relay_available() -> bool:
 
 @dataclass
 class ServiceProcess:
-    """``python -m services.<name>`` as our child: started, killed with SIGKILL, started again."""
+    """``python -m corridor.<name>`` as our child: started, killed with SIGKILL, started again."""
 
     name: str
     port: int
@@ -236,7 +236,7 @@ class ServiceProcess:
             out.write(f"\n=== {time.strftime('%H:%M:%S')} starting {self.name}\n".encode())
             out.flush()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.name}", "--host", "127.0.0.1", "--port",
+                [sys.executable, "-m", f"corridor.{self.name}", "--host", "127.0.0.1", "--port",
                  str(self.port), *self.extra_args],
                 cwd=PROJECT_ROOT,
                 env=self.env,
@@ -317,7 +317,6 @@ def service_env(database_url: str, bootstrap: str, registry_url: str) -> dict[st
         CORRIDOR_BOOTSTRAP_SERVERS=bootstrap,
         CORRIDOR_SCHEMA_REGISTRY_URL=registry_url,
         CORRIDOR_LOG_LEVEL="WARNING",
-        PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p),
         PYTHONUNBUFFERED="1",
     )
     return env

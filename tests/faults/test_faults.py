@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from services.core.topics import CERTIFICATES, ORDERS
-from services.stack import kill_broker, start_broker
+from corridor.core.topics import CERTIFICATES, ORDERS
+from corridor.stack import kill_broker, start_broker
 from tests.faults.conftest import Corridor
 from tests.faults.harness import (
     BROKER_OVERRIDES,

@@ -41,10 +41,10 @@ import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from hypothesis import HealthCheck, settings
 
-from services.core import partners
-from services.core.codec import Codec
-from services.core.domain.roles import PUBLISHER_ROLES
-from services.core.registry_client import RegistryClient
+from corridor.core import partners
+from corridor.core.codec import Codec
+from corridor.core.domain.roles import PUBLISHER_ROLES
+from corridor.core.registry_client import RegistryClient
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
@@ -311,7 +311,7 @@ def register_partners(loop: Loop, database_url: str, schema: str, roles: dict[st
 
 @pytest.fixture(scope="module")
 def gateway_settings(stack: Any, database_url: str, gateway_schemas: tuple[str, str]) -> Any:
-    from services.gateway.settings import GatewaySettings
+    from corridor.gateway.settings import GatewaySettings
 
     return GatewaySettings(
         bootstrap_servers=stack.bootstrap_servers,
@@ -327,7 +327,7 @@ def gateway_settings(stack: Any, database_url: str, gateway_schemas: tuple[str, 
 @pytest.fixture(scope="module")
 def gateway(loop: Loop, database_url: str, gateway_settings: Any) -> Iterator[GatewayHandle]:
     """The gateway, and a partner for every sender of the valid examples (plus a spare buyer)."""
-    from services.gateway.app import create_app
+    from corridor.gateway.app import create_app
 
     roles = {e.sender: e.role for e in EXAMPLES_BY_NAME.values()}
     roles["hostile-spare-buyer"] = "BUYER"
@@ -346,7 +346,7 @@ def http(gateway: GatewayHandle) -> Iterator[httpx.Client]:
 @pytest.fixture
 def start_gateway(loop: Loop, database_url: str, gateway_settings: Any) -> Iterator[Callable[..., Any]]:
     """Extra gateways on the module's schemas with settings changed (the rate limit …); stopped after."""
-    from services.gateway.app import create_app
+    from corridor.gateway.app import create_app
 
     started: list[Server] = []
 
@@ -399,7 +399,7 @@ def kafka(loop: Loop, stack: Any) -> KafkaReader:
 
 @pytest.fixture(scope="module")
 def registry_server(request: pytest.FixtureRequest, database_url: str, loop: Loop) -> Iterator[Server]:
-    from services.registry.app import create_app
+    from corridor.registry.app import create_app
 
     name = schema_name(request, "registry_hostile")
     drop_schemas(loop, database_url, name)

@@ -29,16 +29,16 @@ from fastavro import parse_schema, schemaless_writer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.core.codec import Codec, WireFormatError, frame
-from services.core.domain.events import OrderPlaced
-from services.core.envelope import CloudEvent
-from services.core.registry_client import RegistryClient, RegistryError
-from services.core.schemas import catalog
-from services.core.topics import TOPIC_SPECS
-from services.demo.story import chromite_story
-from services.ledger import consumer as ledger_consumer
-from services.ledger import deadletter as dl
-from services.ledger.topics import DLQ_TOPIC, RETRY_TOPICS
+from corridor.core.codec import Codec, WireFormatError, frame
+from corridor.core.domain.events import OrderPlaced
+from corridor.core.envelope import CloudEvent
+from corridor.core.registry_client import RegistryClient, RegistryError
+from corridor.core.schemas import catalog
+from corridor.core.topics import TOPIC_SPECS
+from corridor.demo.story import chromite_story
+from corridor.ledger import consumer as ledger_consumer
+from corridor.ledger import deadletter as dl
+from corridor.ledger.topics import DLQ_TOPIC, RETRY_TOPICS
 from tests.hostile.conftest import CORPUS, hostile_settings
 from tests.integration.ledger.ledger_helpers import (
     InProcessLedger,

@@ -21,10 +21,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.core.domain.events import EVENT_TYPES
-from services.core.envelope import trace_id
-from services.gateway.limits import RateLimiter, retry_after
-from services.gateway.problems import Problem
+from corridor.core.domain.events import EVENT_TYPES
+from corridor.core.envelope import trace_id
+from corridor.gateway.limits import RateLimiter, retry_after
+from corridor.gateway.problems import Problem
 from tests.hostile.conftest import (
     EXAMPLES_BY_NAME,
     PROBLEM_JSON,
@@ -726,8 +726,8 @@ def test_the_limiter_refills_and_never_locks_out_a_batch() -> None:
 
 
 def test_the_rate_limit_is_configured_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.gateway.app import create_app
-    from services.gateway.settings import GatewaySettings
+    from corridor.gateway.app import create_app
+    from corridor.gateway.settings import GatewaySettings
 
     monkeypatch.setenv("CORRIDOR_GATEWAY_RATE_PER_S", "12.5")
     monkeypatch.setenv("CORRIDOR_GATEWAY_RATE_BURST", "40")

@@ -150,8 +150,8 @@ def test_oversized_schemas_are_413(registry_http: httpx.Client) -> None:
 
 
 def test_the_request_limit_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.registry.app import create_app
-    from services.registry.settings import RegistrySettings
+    from corridor.registry.app import create_app
+    from corridor.registry.settings import RegistrySettings
 
     monkeypatch.setenv("CORRIDOR_REGISTRY_MAX_REQUEST_BYTES", "65536")
     settings = RegistrySettings()

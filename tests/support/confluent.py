@@ -11,7 +11,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from services.core.topics import TRADE_TOPICS
+from corridor.core.topics import TRADE_TOPICS
 
 
 def read_with_confluent(

@@ -38,7 +38,7 @@ class TradeEvent(AvroModel):
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Self:
-        from services.core.domain.rules import check
+        from corridor.core.domain.rules import check
 
         violations = check(self)
         if violations:

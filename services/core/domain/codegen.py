@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from services.core.domain.types import FORMATS
-from services.core.schemas import SchemaCatalog, catalog
+from corridor.core.domain.types import FORMATS
+from corridor.core.schemas import SchemaCatalog, catalog
 
 OUTPUT = Path(__file__).with_name("events.py")
 
@@ -183,8 +183,8 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from services.core.domain import types as t
-from services.core.domain.base import AvroModel, TradeEvent
+from corridor.core.domain import types as t
+from corridor.core.domain.base import AvroModel, TradeEvent
 '''
 
 

@@ -15,8 +15,8 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from services.core.domain import types as t
-from services.core.domain.base import AvroModel, TradeEvent
+from corridor.core.domain import types as t
+from corridor.core.domain.base import AvroModel, TradeEvent
 
 
 class PartyRole(StrEnum):

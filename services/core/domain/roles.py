@@ -7,7 +7,7 @@ authorisation will check a publishing partner's role against it.
 
 from __future__ import annotations
 
-from services.core.domain.events import PartyRole
+from corridor.core.domain.events import PartyRole
 
 _ORDERS = "corridor.trade.orders."
 _SHIPMENTS = "corridor.trade.shipments."

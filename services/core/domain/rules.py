@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-from services.core.domain import reference
+from corridor.core.domain import reference
 
 Violation = tuple[str, str]
 _RULES: dict[str, Callable[[Any], Iterable[Violation]]] = {}
@@ -52,7 +52,7 @@ def _role(party: Any, field: str, *roles: str) -> Iterable[Violation]:
 
 
 def _parties(*pairs: tuple[Any, str]) -> Iterable[Violation]:
-    from services.core.domain.validators import check_legal_id
+    from corridor.core.domain.validators import check_legal_id
 
     for party, field in pairs:
         if party is None:

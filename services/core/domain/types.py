@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import AfterValidator, GetCoreSchemaHandler
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from services.core.domain import validators as v
+from corridor.core.domain import validators as v
 
 _MIN_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _MAX_TIME = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)

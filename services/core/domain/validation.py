@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.core.domain.base import TradeEvent
-from services.core.domain.events import EVENT_TYPES
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import EVENT_TYPES
 
 
 @dataclass(frozen=True)

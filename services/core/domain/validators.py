@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import pycountry
 
-from services.core.domain import reference
+from corridor.core.domain import reference
 
 # USCC (GB 32100-2015): 18 characters from 0-9 and A-Z without I, O, S, V, Z; the 18th is a mod-31 check.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"

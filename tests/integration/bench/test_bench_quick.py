@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from services.bench.common import STAGES
-from services.core.settings import PROJECT_ROOT
+from corridor.bench.common import STAGES
+from corridor.core.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ STAGE_HEADINGS = (
 def quick_run(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bench")
     result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "bench", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "corridor.cli", "bench", "--quick", "--out", str(out)],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

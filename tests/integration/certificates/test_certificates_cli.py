@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from services.certificates_cli import certificates as certificates_group
-from services.partners_cli import partners as partners_group
+from corridor.certificates_cli import certificates as certificates_group
+from corridor.partners_cli import partners as partners_group
 from tests.integration.ledger.ledger_helpers import drop_schemas, unique
 
 pytestmark = pytest.mark.integration
@@ -88,7 +88,7 @@ def test_keys_sign_and_verify_a_file(cli: Callable[..., Result], tmp_path: Path)
     # another authority's public key (PEM) is listed; ours, revoked, makes the certificate revoked
     other = f"ccpit-{uuid.uuid4().hex[:6]}"
     assert cli("partners", "add", other, "--role", "ISSUING_AUTHORITY", "--name", "CCPIT test").exit_code == 0
-    from services.core import signatures
+    from corridor.core import signatures
 
     pem = tmp_path / "ccpit.pub.pem"
     pem.write_text(signatures.public_key_pem(signatures.public_key_bytes(signatures.generate_private_key())))

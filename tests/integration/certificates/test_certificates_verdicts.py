@@ -16,11 +16,11 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from services.certificates_cli import certificates as certificates_group
-from services.core import signatures
-from services.core.domain.base import TradeEvent
-from services.core.domain.events import CertificateAmended, CertificateIssued, CertificateRevoked
-from services.demo.story import TDAP, Story, chromite_story, signed
+from corridor.certificates_cli import certificates as certificates_group
+from corridor.core import signatures
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import CertificateAmended, CertificateIssued, CertificateRevoked
+from corridor.demo.story import TDAP, Story, chromite_story, signed
 from tests.integration.ledger.ledger_helpers import InProcessLedger, LedgerSetup, eventually
 
 pytestmark = pytest.mark.integration

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from services.core.codec import Codec
-from services.core.kafka import TradeConsumer, TradeProducer, TradeRecord
-from services.core.registry_client import RegistryClient
-from services.core.topics import TRADE_TOPICS
-from services.demo.story import chromite_story
-from services.stack import api
+from corridor.core.codec import Codec
+from corridor.core.kafka import TradeConsumer, TradeProducer, TradeRecord
+from corridor.core.registry_client import RegistryClient
+from corridor.core.topics import TRADE_TOPICS
+from corridor.demo.story import chromite_story
+from corridor.stack import api
 
 pytestmark = pytest.mark.integration
 

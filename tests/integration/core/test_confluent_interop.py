@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from services.core.codec import Codec
-from services.core.envelope import REQUIRED_HEADERS
-from services.core.kafka import TradeProducer
-from services.core.registry_client import RegistryClient
-from services.demo.story import chromite_story
+from corridor.core.codec import Codec
+from corridor.core.envelope import REQUIRED_HEADERS
+from corridor.core.kafka import TradeProducer
+from corridor.core.registry_client import RegistryClient
+from corridor.demo.story import chromite_story
 from tests.support.confluent import read_with_confluent
 
 pytestmark = pytest.mark.integration

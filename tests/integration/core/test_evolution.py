@@ -14,11 +14,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastavro.schema import parse_schema
 
-from services.core.codec import Codec
-from services.core.domain.events import OrderCancelled
-from services.core.registry_client import RegistryClient
-from services.core.schemas import SchemaCatalog, catalog, subject_for
-from services.demo.story import BUYER
+from corridor.core.codec import Codec
+from corridor.core.domain.events import OrderCancelled
+from corridor.core.registry_client import RegistryClient
+from corridor.core.schemas import SchemaCatalog, catalog, subject_for
+from corridor.demo.story import BUYER
 
 pytestmark = pytest.mark.integration
 

@@ -8,12 +8,12 @@ from collections import defaultdict
 import pytest
 from aiokafka import TopicPartition
 
-from services.core.codec import Codec
-from services.core.domain.validation import InvalidEvent, parse_event
-from services.core.kafka import TradeConsumer, TradeProducer, TradeRecord, end_offsets, start_group_at
-from services.core.registry_client import RegistryClient
-from services.core.topics import ORDERS, TRADE_TOPICS
-from services.demo.story import chromite_story
+from corridor.core.codec import Codec
+from corridor.core.domain.validation import InvalidEvent, parse_event
+from corridor.core.kafka import TradeConsumer, TradeProducer, TradeRecord, end_offsets, start_group_at
+from corridor.core.registry_client import RegistryClient
+from corridor.core.topics import ORDERS, TRADE_TOPICS
+from corridor.demo.story import chromite_story
 
 pytestmark = pytest.mark.integration
 

@@ -27,13 +27,13 @@ import structlog
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.core import partners
-from services.core.codec import Codec
-from services.core.envelope import CloudEvent
-from services.core.logging import configure_logging
-from services.core.registry_client import RegistryClient
-from services.gateway.app import create_app
-from services.gateway.settings import GatewaySettings
+from corridor.core import partners
+from corridor.core.codec import Codec
+from corridor.core.envelope import CloudEvent
+from corridor.core.logging import configure_logging
+from corridor.core.registry_client import RegistryClient
+from corridor.gateway.app import create_app
+from corridor.gateway.settings import GatewaySettings
 from tests.unit.gateway.gateway_samples import STORY_PARTIES, Cast, cast
 
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from services.core import partners
+from corridor.core import partners
 from tests.unit.gateway.gateway_samples import cloudevent
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 def _demo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "services.cli", "demo", "--no-stack", *args],
+        [sys.executable, "-m", "corridor.cli", "demo", "--no-stack", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -12,8 +12,8 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
-from services.core import partners
-from services.partners_cli import partners as partners_group
+from corridor.core import partners
+from corridor.partners_cli import partners as partners_group
 from tests.unit.gateway.gateway_samples import cloudevent
 
 pytestmark = pytest.mark.integration
@@ -117,7 +117,7 @@ def test_corridor_partners_is_a_subcommand_of_the_cli(database_url, schemas) -> 
         [
             sys.executable,
             "-m",
-            "services.cli",
+            "corridor.cli",
             "partners",
             "add",
             partner_id,

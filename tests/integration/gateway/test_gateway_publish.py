@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from services.core.envelope import trace_id
-from services.core.topics import CERTIFICATES, ORDERS, SHIPMENTS
+from corridor.core.envelope import trace_id
+from corridor.core.topics import CERTIFICATES, ORDERS, SHIPMENTS
 from tests.unit.gateway.gateway_samples import cloudevent
 
 pytestmark = pytest.mark.integration

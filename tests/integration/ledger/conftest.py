@@ -20,11 +20,11 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.core import partners
-from services.core.codec import Codec
-from services.core.domain.base import TradeEvent
-from services.core.kafka import Published, TradeProducer
-from services.core.registry_client import RegistryClient
+from corridor.core import partners
+from corridor.core.codec import Codec
+from corridor.core.domain.base import TradeEvent
+from corridor.core.kafka import Published, TradeProducer
+from corridor.core.registry_client import RegistryClient
 from tests.integration.ledger.ledger_helpers import (
     PROJECT_ROOT,
     InProcessLedger,
@@ -122,7 +122,7 @@ async def tail(stack: Any) -> AsyncIterator[Callable[[str], Any]]:
 
 @pytest.fixture
 def launch_ledger(stack: Any, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """Start ``python -m services.ledger`` processes (stderr in ``tmp_path``); any still running at
+    """Start ``python -m corridor.ledger`` processes (stderr in ``tmp_path``); any still running at
     the end are killed."""
     processes: list[subprocess.Popen[str]] = []
     logs: list[Any] = []
@@ -134,7 +134,7 @@ def launch_ledger(stack: Any, tmp_path: Path) -> Iterator[Callable[..., subproce
             [
                 sys.executable,
                 "-m",
-                "services.ledger",
+                "corridor.ledger",
                 "--host",
                 "127.0.0.1",
                 "--port",

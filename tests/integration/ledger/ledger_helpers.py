@@ -19,9 +19,9 @@ import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer
 
-from services.ledger.app import create_app
-from services.ledger.settings import LedgerSettings
-from services.ledger.topics import partitions_of
+from corridor.ledger.app import create_app
+from corridor.ledger.settings import LedgerSettings
+from corridor.ledger.topics import partitions_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 

@@ -11,13 +11,13 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.core.codec import Codec
-from services.core.domain.events import TransportEventRecorded
-from services.core.envelope import CloudEvent
-from services.core.registry_client import RegistryClient
-from services.core.topics import SHIPMENTS
-from services.demo.story import chromite_story
-from services.ledger.topics import DLQ_TOPIC
+from corridor.core.codec import Codec
+from corridor.core.domain.events import TransportEventRecorded
+from corridor.core.envelope import CloudEvent
+from corridor.core.registry_client import RegistryClient
+from corridor.core.topics import SHIPMENTS
+from corridor.demo.story import chromite_story
+from corridor.ledger.topics import DLQ_TOPIC
 from tests.integration.ledger.ledger_helpers import InProcessLedger, LedgerSetup, eventually, headers_of
 
 pytestmark = pytest.mark.integration

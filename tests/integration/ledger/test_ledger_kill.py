@@ -10,8 +10,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.demo.story import chromite_story
-from services.ledger.topics import DLQ_TOPIC
+from corridor.demo.story import chromite_story
+from corridor.ledger.topics import DLQ_TOPIC
 from tests.integration.ledger.ledger_helpers import (
     LedgerSetup,
     drop_schemas,

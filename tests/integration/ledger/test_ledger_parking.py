@@ -8,9 +8,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.core.domain.events import CertificateIssued, ShipmentBooked
-from services.demo.story import chromite_story
-from services.ledger.topics import DLQ_TOPIC, RETRY_TOPICS
+from corridor.core.domain.events import CertificateIssued, ShipmentBooked
+from corridor.demo.story import chromite_story
+from corridor.ledger.topics import DLQ_TOPIC, RETRY_TOPICS
 from tests.integration.ledger.ledger_helpers import InProcessLedger, LedgerSetup, eventually, headers_of
 
 pytestmark = pytest.mark.integration

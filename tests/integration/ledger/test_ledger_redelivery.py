@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.demo.story import chromite_story
-from services.ledger.topics import CONSUMED_TOPICS, partitions_of
+from corridor.demo.story import chromite_story
+from corridor.ledger.topics import CONSUMED_TOPICS, partitions_of
 from tests.integration.ledger.ledger_helpers import (
     InProcessLedger,
     LedgerSetup,

@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
-from services.demo.story import chromite_story, explosives_story
+from corridor.demo.story import chromite_story, explosives_story
 from tests.integration.ledger.ledger_helpers import InProcessLedger, LedgerSetup, eventually
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""Ingest rate of ``python -m services.ledger`` catching up a backlog (the rate is printed; the assertion is
+"""Ingest rate of ``python -m corridor.ledger`` catching up a backlog (the rate is printed; the assertion is
 only a floor far below it, so a busy shared machine does not fail the suite)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from services.demo.story import chromite_story
+from corridor.demo.story import chromite_story
 from tests.integration.ledger.ledger_helpers import (
     LedgerSetup,
     drop_schemas,

@@ -22,11 +22,11 @@ from typing import Any
 import httpx
 import pytest
 
-from services.core.codec import Codec
-from services.core.kafka import TradeProducer
-from services.core.registry_client import RegistryClient
-from services.demo.story import chromite_story, explosives_story
-from services.monitor.settings import MonitorSettings
+from corridor.core.codec import Codec
+from corridor.core.kafka import TradeProducer
+from corridor.core.registry_client import RegistryClient
+from corridor.demo.story import chromite_story, explosives_story
+from corridor.monitor.settings import MonitorSettings
 from tests.integration.ledger.ledger_helpers import (
     InProcessLedger,
     LedgerSetup,
@@ -95,7 +95,7 @@ async def monitor_http(monitor_world: World) -> AsyncIterator[httpx.AsyncClient]
 
 @pytest.fixture(scope="module")
 async def trade_producer(stack: Any) -> AsyncIterator[TradeProducer]:
-    """``services.core.kafka.TradeProducer`` (acks=all) on the stack's registry."""
+    """``corridor.core.kafka.TradeProducer`` (acks=all) on the stack's registry."""
     registry = RegistryClient(stack.schema_registry_url)
     producer = TradeProducer(stack.bootstrap_servers, Codec(registry), client_id="it-monitor")
     await producer.start()

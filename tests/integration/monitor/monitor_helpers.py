@@ -15,10 +15,10 @@ import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.core.kafka import Published
-from services.core.topics import TRADE_TOPICS
-from services.monitor.app import create_app
-from services.monitor.settings import MonitorSettings
+from corridor.core.kafka import Published
+from corridor.core.topics import TRADE_TOPICS
+from corridor.monitor.app import create_app
+from corridor.monitor.settings import MonitorSettings
 from tests.integration.ledger.ledger_helpers import InProcessLedger, LedgerSetup
 
 

@@ -17,10 +17,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.core.kafka import TradeProducer
-from services.core.topics import TRADE_TOPICS
-from services.demo.story import chromite_story
-from services.monitor.stats import reason_pattern
+from corridor.core.kafka import TradeProducer
+from corridor.core.topics import TRADE_TOPICS
+from corridor.demo.story import chromite_story
+from corridor.monitor.stats import reason_pattern
 from tests.integration.monitor.monitor_helpers import (
     Produced,
     World,

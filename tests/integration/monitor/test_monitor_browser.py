@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from services.core.kafka import TradeProducer
-from services.core.topics import TRADE_TOPICS
-from services.demo.story import explosives_story
+from corridor.core.kafka import TradeProducer
+from corridor.core.topics import TRADE_TOPICS
+from corridor.demo.story import explosives_story
 from tests.integration.monitor.monitor_helpers import Produced, World, get_json, group_of
 from tests.support.browser import Chromium, find_chromium
 

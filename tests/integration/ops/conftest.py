@@ -14,10 +14,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.core.codec import Codec
-from services.core.domain.base import TradeEvent
-from services.core.kafka import Published, TradeProducer
-from services.core.registry_client import RegistryClient
+from corridor.core.codec import Codec
+from corridor.core.domain.base import TradeEvent
+from corridor.core.kafka import Published, TradeProducer
+from corridor.core.registry_client import RegistryClient
 from tests.integration.ledger.ledger_helpers import drop_schemas
 from tests.integration.ops.ops_helpers import Isolation, Service, ledger_argv, stack_env
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from services.core.metrics import sample_sum
+from corridor.core.metrics import sample_sum
 from tests.integration.ledger.ledger_helpers import PROJECT_ROOT, free_port, unique, wait_ready
 
 
@@ -47,7 +47,7 @@ def stack_env(stack: Any, **extra: str) -> dict[str, str]:
 
 
 class Service:
-    """A ``python -m services.<name>`` process on a free port, its stderr in a log file."""
+    """A ``python -m corridor.<name>`` process on a free port, its stderr in a log file."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> None:
         self.name = name
@@ -55,7 +55,7 @@ class Service:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("w")
-        command = [sys.executable, "-m", f"services.{name}", "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [sys.executable, "-m", f"corridor.{name}", "--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(
             [*command, *argv],
             cwd=PROJECT_ROOT,
@@ -118,7 +118,7 @@ async def run_cli(stack: Any, *args: str, within: float = 180, **env: str) -> tu
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "services.cli",
+        "corridor.cli",
         *args,
         cwd=PROJECT_ROOT,
         env=stack_env(stack, **env),

@@ -10,9 +10,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.core.domain.events import ShipmentBooked
-from services.demo.story import chromite_story
-from services.ledger.topics import DLQ_TOPIC
+from corridor.core.domain.events import ShipmentBooked
+from corridor.demo.story import chromite_story
+from corridor.ledger.topics import DLQ_TOPIC
 from tests.integration.ledger.ledger_helpers import TopicTail, eventually, headers_of
 from tests.integration.ops.ops_helpers import Isolation, run_cli
 
@@ -23,7 +23,7 @@ async def _copies(bootstrap: str, topic: str, event_id: str, start: int, partiti
     """Records carrying ``event_id`` on ``topic``/``partition`` from ``start`` to the end."""
     from aiokafka import TopicPartition
 
-    from services.ops.kafka_io import reader, scan
+    from corridor.ops.kafka_io import reader, scan
 
     tp = TopicPartition(topic, partition)
     found = 0

@@ -12,11 +12,11 @@ import asyncpg
 import httpx
 import pytest
 
-from services.core.metrics import FAMILIES, sample_sum, sample_value
-from services.core.topics import TRADE_TOPICS
-from services.demo.story import ALL_PARTIES, chromite_story
-from services.demo.via_gateway import ensure_partner_keys, publish_via_gateway
-from services.ops.lag import group_lag
+from corridor.core.metrics import FAMILIES, sample_sum, sample_value
+from corridor.core.topics import TRADE_TOPICS
+from corridor.demo.story import ALL_PARTIES, chromite_story
+from corridor.demo.via_gateway import ensure_partner_keys, publish_via_gateway
+from corridor.ops.lag import group_lag
 from tests.integration.ledger.ledger_helpers import eventually
 from tests.integration.ops.ops_helpers import Isolation, lag_of, run_cli
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from services.core.domain.events import OrderPlaced
-from services.core.topics import ORDERS
-from services.demo.story import chromite_story
+from corridor.core.domain.events import OrderPlaced
+from corridor.core.topics import ORDERS
+from corridor.demo.story import chromite_story
 from tests.integration.ledger.ledger_helpers import PROJECT_ROOT
 from tests.integration.ops.ops_helpers import run_cli, stack_env
 
@@ -23,7 +23,7 @@ async def _start_tail(stack: Any, *args: str) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "services.cli",
+        "corridor.cli",
         "tail",
         *args,
         cwd=PROJECT_ROOT,

@@ -13,9 +13,9 @@ import asyncpg
 import httpx
 import pytest
 
-from services.demo.story import ALL_PARTIES, chromite_story
-from services.demo.via_gateway import ensure_partner_keys, publish_via_gateway
-from services.ops.kafka_io import fetch_record, headers_dict
+from corridor.demo.story import ALL_PARTIES, chromite_story
+from corridor.demo.via_gateway import ensure_partner_keys, publish_via_gateway
+from corridor.ops.kafka_io import fetch_record, headers_dict
 from tests.integration.ledger.ledger_helpers import eventually
 from tests.integration.ops.ops_helpers import Isolation, run_cli
 

@@ -22,8 +22,8 @@ from aiokafka.errors import KafkaConnectionError
 from confluent_kafka import Consumer, Producer
 from confluent_kafka import KafkaError as ConfluentError
 
-from services.core import partners
-from services.core.routing import partner_topic
+from corridor.core import partners
+from corridor.core.routing import partner_topic
 from tests.integration.relay.relay_helpers import SecureStack, add_partner, partners_cli
 
 pytestmark = pytest.mark.integration
@@ -232,7 +232,7 @@ def test_rotate_disable_enable(partner_stack: SecureStack, two_partners: Any) ->
 def test_unreachable_kafka_fails_rotate_and_disable_but_not_add(partner_stack: SecureStack) -> None:
     from click.testing import CliRunner
 
-    from services.partners_cli import partners as partners_group
+    from corridor.partners_cli import partners as partners_group
 
     env = {"CORRIDOR_DATABASE_URL": partner_stack.database_url, "CORRIDOR_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
     runner = CliRunner()

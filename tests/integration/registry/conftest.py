@@ -26,7 +26,7 @@ import pytest
 import uvicorn
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from services.registry.app import create_app
+from corridor.registry.app import create_app
 
 
 def _run(coro_factory: Callable[[], Coroutine[Any, Any, None]]) -> None:

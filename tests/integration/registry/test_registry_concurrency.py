@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.registry.schemas import Reference, canonical_form, fingerprint
+from corridor.registry.schemas import Reference, canonical_form, fingerprint
 
 pytestmark = pytest.mark.integration
 

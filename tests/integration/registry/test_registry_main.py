@@ -1,4 +1,4 @@
-"""``python -m services.registry`` as the stack launcher runs it: env-configured, JSON logs, clean exit."""
+"""``python -m corridor.registry`` as the stack launcher runs it: env-configured, JSON logs, clean exit."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def launched() -> Iterator[Callable[..., subprocess.Popen[str]]]:
 
     def launch(port: int, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
         process = subprocess.Popen(
-            [sys.executable, "-m", "services.registry", "--host", "127.0.0.1", "--port", str(port), *extra],
+            [sys.executable, "-m", "corridor.registry", "--host", "127.0.0.1", "--port", str(port), *extra],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=subprocess.PIPE,

@@ -3,7 +3,7 @@
 * :func:`secure_stack` — one isolated stack for the whole session: a broker with the SASL/SCRAM partner
   listener and the ACL authorizer, its own embedded PostgreSQL and schema registry (the developer's
   default stack may not have the partner listener until it restarts, and is never touched).
-* :class:`RelayProcess` — ``python -m services.relay`` as a child process, killed with SIGKILL by the
+* :class:`RelayProcess` — ``python -m corridor.relay`` as a child process, killed with SIGKILL by the
   exactly-once test; one per session (:func:`session_relay`), so every partner topic of the session is
   written by one consumer group and no test sees another relay's copies.
 * renamed stories (fresh partner ids per test), partner topic readers, the ``corridor partners`` CLI.
@@ -31,14 +31,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from click.testing import CliRunner
 
-from services.core.codec import Codec
-from services.core.domain.base import TradeEvent
-from services.core.kafka import TradeProducer
-from services.core.registry_client import RegistryClient
-from services.core.routing import parties_of, partner_topic
-from services.demo.story import chromite_story, explosives_story
-from services.stack import StackConfig, StackStatus, down, up
-from services.stack.config import PARTNER_LISTENERS
+from corridor.core.codec import Codec
+from corridor.core.domain.base import TradeEvent
+from corridor.core.kafka import TradeProducer
+from corridor.core.registry_client import RegistryClient
+from corridor.core.routing import parties_of, partner_topic
+from corridor.demo.story import chromite_story, explosives_story
+from corridor.stack import StackConfig, StackStatus, down, up
+from corridor.stack.config import PARTNER_LISTENERS
 from tests.integration.stack.conftest import isolated_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -95,7 +95,6 @@ class SecureStack:
             CORRIDOR_SCHEMA_REGISTRY_URL=self.registry_url,
             CORRIDOR_DATABASE_URL=self.database_url,
             CORRIDOR_STATE_DIR=str(self.config.state_dir),
-            PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p),
             PYTHONUNBUFFERED="1",
         )
         env.update(extra)
@@ -164,7 +163,7 @@ class RelayProcess:
         env = self.stack.env(CORRIDOR_LOG_LEVEL="INFO", **settings)
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.relay", "--host", "127.0.0.1", "--port", str(self.port)],
+                [sys.executable, "-m", "corridor.relay", "--host", "127.0.0.1", "--port", str(self.port)],
                 cwd=PROJECT_ROOT,
                 env=env,
                 stdout=out,
@@ -366,7 +365,7 @@ async def partner_topic_counts(bootstrap: str, partner_ids: list[str]) -> dict[s
 
 def partners_cli(stack: SecureStack, *args: str) -> Any:
     """``corridor partners ARGS`` in-process against the stack (its PostgreSQL and internal listener)."""
-    from services.partners_cli import partners as partners_group
+    from corridor.partners_cli import partners as partners_group
 
     env = {
         "CORRIDOR_DATABASE_URL": stack.database_url,

@@ -20,9 +20,9 @@ from collections import defaultdict
 
 import pytest
 
-from services.core.routing import partner_topic
-from services.core.signatures import SIGNED_TYPES
-from services.core.topics import TRADE_TOPICS
+from corridor.core.routing import partner_topic
+from corridor.core.signatures import SIGNED_TYPES
+from corridor.core.topics import TRADE_TOPICS
 from tests.integration.relay.relay_helpers import (
     RelayProcess,
     SecureStack,

@@ -12,8 +12,8 @@ import uuid
 import asyncpg
 import pytest
 
-from services.core import signatures
-from services.core.routing import partner_topic
+from corridor.core import signatures
+from corridor.core.routing import partner_topic
 from tests.integration.relay.relay_helpers import (
     RelayProcess,
     SecureStack,

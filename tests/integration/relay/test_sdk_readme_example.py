@@ -18,7 +18,7 @@ import uuid
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services.core.routing import partner_topic
+from corridor.core.routing import partner_topic
 from tests.integration.relay.relay_helpers import (
     PROJECT_ROOT,
     RelayProcess,

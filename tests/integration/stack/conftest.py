@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from services.core.settings import get_settings
-from services.stack import StackConfig, down
-from services.stack.kafka import jars_current
+from corridor.core.settings import get_settings
+from corridor.stack import StackConfig, down
+from corridor.stack.kafka import jars_current
 
 
 def _free(port: int) -> bool:

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.core.topics import TOPIC_SPECS
-from services.stack import StackConfig, StackStatus, kill_broker, start_broker, status, up
-from services.stack.admin import admin_client, describe_topics
+from corridor.core.topics import TOPIC_SPECS
+from corridor.stack import StackConfig, StackStatus, kill_broker, start_broker, status, up
+from corridor.stack.admin import admin_client, describe_topics
 
 from .conftest import isolated_config
 

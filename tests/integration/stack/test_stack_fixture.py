@@ -7,9 +7,9 @@ import asyncio
 import httpx
 import pytest
 
-from services.core.settings import get_settings
-from services.stack import StackStatus
-from services.stack.admin import registered_brokers
+from corridor.core.settings import get_settings
+from corridor.stack import StackStatus
+from corridor.stack.admin import registered_brokers
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.stack import StackConfig, StackError, down, status, up
+from corridor.stack import StackConfig, StackError, down, status, up
 
 from .conftest import isolated_config
 

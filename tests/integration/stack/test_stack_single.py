@@ -17,8 +17,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from services.core.topics import TOPIC_SPECS
-from services.stack import (
+from corridor.core.topics import TOPIC_SPECS
+from corridor.stack import (
     StackConfig,
     StackError,
     StackStatus,
@@ -28,8 +28,8 @@ from services.stack import (
     status,
     up,
 )
-from services.stack.admin import describe_topics
-from services.stack.cli import stack as stack_cli
+from corridor.stack.admin import describe_topics
+from corridor.stack.cli import stack as stack_cli
 
 from .conftest import isolated_config
 

@@ -16,13 +16,13 @@ import asyncpg
 import httpx
 import pytest
 
-from services.core import partners
-from services.core.codec import Codec
-from services.core.registry_client import RegistryClient
-from services.webhooks.app import create_app
-from services.webhooks.receiver import Receiver
-from services.webhooks.settings import WebhooksSettings
-from services.webhooks.subscriptions import partner_topic
+from corridor.core import partners
+from corridor.core.codec import Codec
+from corridor.core.registry_client import RegistryClient
+from corridor.webhooks.app import create_app
+from corridor.webhooks.receiver import Receiver
+from corridor.webhooks.settings import WebhooksSettings
+from corridor.webhooks.subscriptions import partner_topic
 from tests.integration.ledger.ledger_helpers import drop_schemas, eventually, unique
 from tests.integration.webhooks.webhooks_helpers import (
     FlakyFront,

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.demo.story import chromite_story
+from corridor.demo.story import chromite_story
 from tests.integration.ledger.ledger_helpers import eventually
 from tests.integration.webhooks.conftest import MAX_ATTEMPTS, Partner, Webhooks
 from tests.integration.webhooks.webhooks_helpers import produce_as_relay

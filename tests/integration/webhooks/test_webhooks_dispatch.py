@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from services.demo.story import chromite_story
-from services.webhooks import signing
-from services.webhooks.subscriptions import locations_of
+from corridor.demo.story import chromite_story
+from corridor.webhooks import signing
+from corridor.webhooks.subscriptions import locations_of
 from tests.integration.ledger.ledger_helpers import eventually
 from tests.integration.webhooks.conftest import MAX_ATTEMPTS, Partner, Webhooks
 from tests.integration.webhooks.webhooks_helpers import produce_as_relay

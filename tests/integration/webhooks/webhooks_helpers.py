@@ -14,12 +14,12 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.core import signatures
-from services.core.codec import Codec
-from services.core.domain.base import TradeEvent
-from services.core.envelope import CloudEvent
-from services.webhooks.delivery import SIGNATURE_VERDICT_HEADER
-from services.webhooks.receiver import Receiver, read_body
+from corridor.core import signatures
+from corridor.core.codec import Codec
+from corridor.core.domain.base import TradeEvent
+from corridor.core.envelope import CloudEvent
+from corridor.webhooks.delivery import SIGNATURE_VERDICT_HEADER
+from corridor.webhooks.receiver import Receiver, read_body
 
 
 class ServerThread:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.bench import report
+from corridor.bench import report
 
 ROOT = Path(__file__).resolve().parents[3]
 

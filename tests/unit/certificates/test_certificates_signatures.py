@@ -16,16 +16,16 @@ from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_pri
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastavro import schemaless_reader, schemaless_writer
 
-from services.core import signatures as sig
-from services.core.domain.events import (
+from corridor.core import signatures as sig
+from corridor.core.domain.events import (
     CertificateAmended,
     CertificateIssued,
     CertificateKind,
     OrderCancelled,
     Signature,
 )
-from services.core.schemas import catalog
-from services.demo import story
+from corridor.core.schemas import catalog
+from corridor.demo import story
 
 PKT = dt.timezone(dt.timedelta(hours=5))
 #: A fixed authority key (never use a key from a test anywhere else).

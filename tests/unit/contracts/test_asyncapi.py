@@ -11,8 +11,8 @@ import pytest
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import SchemaError
 
-from services.core import contracts
-from services.core.contracts import (
+from corridor.core import contracts
+from corridor.core.contracts import (
     ASYNCAPI_PATH,
     AVRO_SCHEMA_FORMAT,
     PUBLISHER_ROLES_KEY,
@@ -24,11 +24,11 @@ from services.core.contracts import (
     ref_path,
     resolve_ref,
 )
-from services.core.domain.events import EVENT_TYPES, PartyRole
-from services.core.domain.roles import PUBLISHER_ROLES
-from services.core.envelope import CONTENT_TYPE, REQUIRED_HEADERS
-from services.core.schemas import catalog
-from services.core.topics import TOPIC_SPECS, TRADE_TOPICS
+from corridor.core.domain.events import EVENT_TYPES, PartyRole
+from corridor.core.domain.roles import PUBLISHER_ROLES
+from corridor.core.envelope import CONTENT_TYPE, REQUIRED_HEADERS
+from corridor.core.schemas import catalog
+from corridor.core.topics import TOPIC_SPECS, TRADE_TOPICS
 
 DOC = load_asyncapi()
 MESSAGES = channel_messages(DOC)

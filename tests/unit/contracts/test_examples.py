@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
-from services.core.codec import Codec
-from services.core.contracts import EXAMPLES_DIR, Example, deref, load_asyncapi, load_examples
-from services.core.domain.roles import PUBLISHER_ROLES
-from services.core.domain.validation import FieldError, InvalidEvent, parse_event
-from services.core.envelope import CloudEvent, source_for
-from services.core.schemas import catalog
+from corridor.core.codec import Codec
+from corridor.core.contracts import EXAMPLES_DIR, Example, deref, load_asyncapi, load_examples
+from corridor.core.domain.roles import PUBLISHER_ROLES
+from corridor.core.domain.validation import FieldError, InvalidEvent, parse_event
+from corridor.core.envelope import CloudEvent, source_for
+from corridor.core.schemas import catalog
 
 VALID = load_examples("valid")
 INVALID = load_examples("invalid")

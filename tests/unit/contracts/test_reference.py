@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from services.cli import cli
-from services.core import contracts
-from services.core.contracts import CONTRACTS_DIR, REFERENCE_PATH, load_asyncapi, render_reference
-from services.core.schemas import catalog
+from corridor.cli import cli
+from corridor.core import contracts
+from corridor.core.contracts import CONTRACTS_DIR, REFERENCE_PATH, load_asyncapi, render_reference
+from corridor.core.schemas import catalog
 
 TEXT = REFERENCE_PATH.read_text(encoding="utf-8")
 

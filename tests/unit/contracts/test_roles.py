@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from services.core.domain.events import EVENT_TYPES, PartyRole
-from services.core.domain.roles import PUBLISHER_ROLES, may_publish
-from services.demo.story import ALL_PARTIES, STORIES
+from corridor.core.domain.events import EVENT_TYPES, PartyRole
+from corridor.core.domain.roles import PUBLISHER_ROLES, may_publish
+from corridor.demo.story import ALL_PARTIES, STORIES
 
 
 def test_every_event_type_has_publishers_and_operators_publish_nothing() -> None:

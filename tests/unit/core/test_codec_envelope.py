@@ -9,9 +9,9 @@ import struct
 import pytest
 from fastavro import schemaless_reader
 
-from services.core.codec import Codec, WireFormatError, frame, unframe
-from services.core.envelope import CloudEvent, trace_id
-from services.demo.story import chromite_story
+from corridor.core.codec import Codec, WireFormatError, frame, unframe
+from corridor.core.envelope import CloudEvent, trace_id
+from corridor.demo.story import chromite_story
 
 
 class InMemoryRegistry:

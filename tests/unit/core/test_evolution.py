@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from services.cli import cli
-from services.core.compatibility import CompatibilityLevel
-from services.core.evolution import History, check_against_history, git_history
-from services.core.schemas import SchemaCatalog, catalog
-from services.core.settings import PROJECT_ROOT, SCHEMAS_DIR
+from corridor.cli import cli
+from corridor.core.compatibility import CompatibilityLevel
+from corridor.core.evolution import History, check_against_history, git_history
+from corridor.core.schemas import SchemaCatalog, catalog
+from corridor.core.settings import PROJECT_ROOT, SCHEMAS_DIR
 
 EVENT_NAMES = sorted(catalog().events)
 

@@ -1,5 +1,5 @@
-"""services.core.service.run_service (the runner of every ``python -m services.<name>``) and
-services.core.logging.configure_service_logging, without starting a server."""
+"""corridor.core.service.run_service (the runner of every ``python -m corridor.<name>``) and
+corridor.core.logging.configure_service_logging, without starting a server."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import structlog
 import uvicorn
 from pydantic import BaseModel, Field
 
-from services.core.logging import configure_service_logging
-from services.core.service import Flag, run_service
+from corridor.core.logging import configure_service_logging
+from corridor.core.service import Flag, run_service
 
 
 class FakeSettings(BaseModel):
@@ -215,7 +215,7 @@ def test_help_lists_common_and_own_flags(served: Served, capsys: pytest.CaptureF
     assert exit_.value.code == 0
     out = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal's width
     assert out.startswith(
-        "usage: python -m services.fake [-h] [--host HOST] [--port PORT] [--group-id GROUP_ID]"
+        "usage: python -m corridor.fake [-h] [--host HOST] [--port PORT] [--group-id GROUP_ID]"
     )
     for text in ("(default 127.0.0.1)", "(default 8099)", "(default corridor-fake)", "DEBUG logs everything"):
         assert text in out
@@ -240,7 +240,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_services_without_a_database_url_exit_2(
     clean_env: None, capsys: pytest.CaptureFixture[str], service: str
 ) -> None:
-    main = importlib.import_module(f"services.{service}.__main__").main
+    main = importlib.import_module(f"corridor.{service}.__main__").main
     assert main([]) == 2
     assert capsys.readouterr().err.startswith(
         f"{service}: CORRIDOR_DATABASE_URL is not set; point it at {NEEDS_DATABASE[service]}, e.g. "
@@ -252,7 +252,7 @@ def test_services_refuse_an_unknown_log_level(
     clean_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], service: str
 ) -> None:
     monkeypatch.setenv("CORRIDOR_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/corridor")
-    main = importlib.import_module(f"services.{service}.__main__").main
+    main = importlib.import_module(f"corridor.{service}.__main__").main
     assert main(["--log-level", "LOUD"]) == 2
     assert (
         capsys.readouterr().err
@@ -261,7 +261,7 @@ def test_services_refuse_an_unknown_log_level(
 
 
 def test_ledger_flags(capsys: pytest.CaptureFixture[str]) -> None:
-    from services.ledger.__main__ import main
+    from corridor.ledger.__main__ import main
 
     with pytest.raises(SystemExit):
         main(["--help"])

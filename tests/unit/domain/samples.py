@@ -8,7 +8,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from services.core.schemas import EventSchema
+from corridor.core.schemas import EventSchema
 
 FORMAT_VALUES: dict[str, Any] = {
     "unlocode": "PKKHI",

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.core.domain.events import OrderPlaced, OrderResponded, PreferenceDecided, ShipmentBooked
-from services.demo.story import chromite_story, explosives_story
+from corridor.core.domain.events import OrderPlaced, OrderResponded, PreferenceDecided, ShipmentBooked
+from corridor.demo.story import chromite_story, explosives_story
 
 
 def _data(event: Any, **changes: Any) -> dict[str, Any]:

@@ -9,9 +9,9 @@ import pytest
 from fastavro import schemaless_reader, schemaless_writer
 from pydantic import BaseModel
 
-from services.core.domain import codegen
-from services.core.domain.events import EVENT_TYPES
-from services.core.schemas import AREA_TOPICS, catalog
+from corridor.core.domain import codegen
+from corridor.core.domain.events import EVENT_TYPES
+from corridor.core.schemas import AREA_TOPICS, catalog
 from tests.unit.domain.samples import full_sample
 
 EVENTS = sorted(catalog().events)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.core.domain.validation import FieldError, InvalidEvent, parse_event
-from services.demo.story import explosives_story
+from corridor.core.domain.validation import FieldError, InvalidEvent, parse_event
+from corridor.demo.story import explosives_story
 
 
 def test_parse_event_lists_every_bad_field() -> None:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.core.domain import validators as v
+from corridor.core.domain import validators as v
 
 
 @pytest.mark.parametrize(

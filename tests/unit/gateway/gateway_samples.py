@@ -11,8 +11,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from services.core.domain.base import TradeEvent
-from services.demo.story import (
+from corridor.core.domain.base import TradeEvent
+from corridor.demo.story import (
     BUYER,
     CARRIER,
     GACC_TIANJIN,

@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from services.core.domain.events import OrderPlaced
-from services.core.domain.validation import FieldError, InvalidEvent
-from services.gateway import cloudevents
-from services.gateway.cloudevents import IncomingEvent, parse_batch, parse_single, to_event
-from services.gateway.problems import Problem
-from services.gateway.validate import rule_violations, validate_event
+from corridor.core.domain.events import OrderPlaced
+from corridor.core.domain.validation import FieldError, InvalidEvent
+from corridor.gateway import cloudevents
+from corridor.gateway.cloudevents import IncomingEvent, parse_batch, parse_single, to_event
+from corridor.gateway.problems import Problem
+from corridor.gateway.validate import rule_violations, validate_event
 from tests.unit.gateway.gateway_samples import cast, cloudevent
 
 ORDER_PLACED = "corridor.trade.orders.OrderPlaced"
@@ -171,7 +171,7 @@ def test_valid_events_and_rule_only_errors_are_unchanged() -> None:
 
 
 def _contract_examples(kind: str):
-    from services.core.settings import PROJECT_ROOT
+    from corridor.core.settings import PROJECT_ROOT
 
     return sorted((PROJECT_ROOT / "contracts" / "examples" / kind).glob("*.json"))
 

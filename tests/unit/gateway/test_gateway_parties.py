@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
-from services.core.domain.events import EVENT_TYPES
-from services.core.domain.roles import PUBLISHER_ROLES
-from services.core.domain.validation import parse_event
-from services.gateway.parties import JOIN_FIELDS, Member, TradeView, check, joining_parties, role_errors
+from corridor.core.domain.events import EVENT_TYPES
+from corridor.core.domain.roles import PUBLISHER_ROLES
+from corridor.core.domain.validation import parse_event
+from corridor.gateway.parties import JOIN_FIELDS, Member, TradeView, check, joining_parties, role_errors
 from tests.unit.gateway.gateway_samples import cast
 
 C = cast("u")

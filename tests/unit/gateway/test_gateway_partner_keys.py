@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from services.core import partners
+from corridor.core import partners
 
 
 def test_new_key_format_and_round_trip() -> None:

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, UnknownTopicOrPartitionError
 
-from services.core.domain.validation import FieldError
-from services.core.registry_client import RegistryError
-from services.gateway import problems
+from corridor.core.domain.validation import FieldError
+from corridor.core.registry_client import RegistryError
+from corridor.gateway import problems
 
 
 def test_body_has_the_rfc_9457_members_and_field_errors() -> None:

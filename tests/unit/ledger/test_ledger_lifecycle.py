@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.core.domain.base import TradeEvent
-from services.core.domain.events import (
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import (
     CertificateAmended,
     CertificateIssued,
     CertificatePresented,
@@ -27,7 +27,7 @@ from services.core.domain.events import (
     ShipmentDelivered,
     TransportEventRecorded,
 )
-from services.core.domain.lifecycle import (
+from corridor.core.domain.lifecycle import (
     CertificateStatus,
     CustomsStatus,
     InvoiceStage,
@@ -39,7 +39,7 @@ from services.core.domain.lifecycle import (
     apply,
     replay,
 )
-from services.demo.story import chromite_story, explosives_story
+from corridor.demo.story import chromite_story, explosives_story
 
 # -- helpers -------------------------------------------------------------------------------------------
 

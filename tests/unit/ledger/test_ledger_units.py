@@ -8,11 +8,11 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from services.core.domain.lifecycle import replay
-from services.demo.story import chromite_story
-from services.ledger import deadletter as dl
-from services.ledger.settings import LedgerSettings
-from services.ledger.views import decode_cursor, encode_cursor, trade_view
+from corridor.core.domain.lifecycle import replay
+from corridor.demo.story import chromite_story
+from corridor.ledger import deadletter as dl
+from corridor.ledger.settings import LedgerSettings
+from corridor.ledger.views import decode_cursor, encode_cursor, trade_view
 
 NOW = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
 ORIGINAL = [("ce_id", b"e-1"), ("ce_type", b"corridor.trade.orders.OrderPlaced"), ("traceparent", b"00-ab")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.monitor.stats import (
+from corridor.monitor.stats import (
     RateSeries,
     ReasonCounter,
     Sample,

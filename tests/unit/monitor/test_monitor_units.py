@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.ledger import deadletter as ledger_dl
-from services.ledger import topics as ledger_topics
-from services.monitor.kafka_source import GroupInfo
-from services.monitor.latency import SOURCE_HEADER, SOURCE_OBSERVED, LatencyTracker, published_ms
-from services.monitor.settings import MonitorSettings
-from services.monitor.tail import DLQ_HEADERS, Tail, describe, schema_id_of
-from services.monitor.views import DLQ_TOPIC, group_row, jsonable, sort_groups, topic_kind, topic_sort_key
+from corridor.ledger import deadletter as ledger_dl
+from corridor.ledger import topics as ledger_topics
+from corridor.monitor.kafka_source import GroupInfo
+from corridor.monitor.latency import SOURCE_HEADER, SOURCE_OBSERVED, LatencyTracker, published_ms
+from corridor.monitor.settings import MonitorSettings
+from corridor.monitor.tail import DLQ_HEADERS, Tail, describe, schema_id_of
+from corridor.monitor.views import DLQ_TOPIC, group_row, jsonable, sort_groups, topic_kind, topic_sort_key
 
 # -- latency ------------------------------------------------------------------------------------------
 
@@ -313,7 +313,7 @@ def test_settings_refuse_a_bad_schema_name_and_a_silly_refresh() -> None:
 
 
 def test_main_refuses_bad_settings_before_serving(capsys: pytest.CaptureFixture[str]) -> None:
-    from services.monitor.__main__ import main
+    from corridor.monitor.__main__ import main
 
     assert main(["--ledger-schema", "Bad Name"]) == 2
     assert "invalid settings" in capsys.readouterr().err
@@ -322,7 +322,7 @@ def test_main_refuses_bad_settings_before_serving(capsys: pytest.CaptureFixture[
 
 
 def test_describe_groups_is_capped_at_v2_whatever_the_broker_offers() -> None:
-    from services.monitor.kafka_source import _DescribeGroups
+    from corridor.monitor.kafka_source import _DescribeGroups
 
     request = _DescribeGroups(["a", "b"]).prepare({15: (0, 5)})
     assert request.API_VERSION == 2 and request.groups == ["a", "b"]

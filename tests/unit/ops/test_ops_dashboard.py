@@ -6,8 +6,8 @@ import json
 import re
 from typing import Any
 
-from services.core.metrics import FAMILIES
-from services.core.settings import PROJECT_ROOT
+from corridor.core.metrics import FAMILIES
+from corridor.core.settings import PROJECT_ROOT
 
 DASHBOARD = PROJECT_ROOT / "deploy" / "grafana" / "corridor-dashboard.json"
 #: The ledger's own counters (services/ledger/app.py), exposed next to the core's families.

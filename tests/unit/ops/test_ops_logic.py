@@ -9,11 +9,11 @@ import time
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from services.core.envelope import PUBLISHED_MS_HEADER
-from services.ops.dlq import DeadLetter, DlqFilter, parse_position, reason_key, summarize
-from services.ops.kafka_io import Decoded, partition_for_key
-from services.ops.tail import TailFilter, human_line, partners_of
-from services.ops.trace import Delivery, EventTrace, TradeTrace, render
+from corridor.core.envelope import PUBLISHED_MS_HEADER
+from corridor.ops.dlq import DeadLetter, DlqFilter, parse_position, reason_key, summarize
+from corridor.ops.kafka_io import Decoded, partition_for_key
+from corridor.ops.tail import TailFilter, human_line, partners_of
+from corridor.ops.trace import Delivery, EventTrace, TradeTrace, render
 
 TRADE = "2ef1834e-0ea9-4b6e-84a5-b3fe3ed6fa4e"
 
@@ -182,7 +182,7 @@ def test_tail_filters_and_undecodable_lines() -> None:
 
 
 def test_partner_copy_time_is_never_the_copied_publish_time() -> None:
-    from services.ops.trace import partner_time
+    from corridor.ops.trace import partner_time
 
     assert partner_time({"corridor_relayed_ms": "2000", PUBLISHED_MS_HEADER: "1000"}, 1000) == 2000
     assert partner_time({PUBLISHED_MS_HEADER: "1500"}, 1000) == 1500

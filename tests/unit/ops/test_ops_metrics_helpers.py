@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
-from services.core import metrics
+from corridor.core import metrics
 
 
 def test_every_family_is_in_the_exposition_with_its_type() -> None:

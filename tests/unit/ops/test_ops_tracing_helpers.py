@@ -7,8 +7,8 @@ import re
 import pytest
 from opentelemetry import trace
 
-from services.core import tracing
-from services.core.envelope import trace_id
+from corridor.core import tracing
+from corridor.core.envelope import trace_id
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"

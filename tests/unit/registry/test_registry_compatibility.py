@@ -7,7 +7,7 @@ import json
 import avro.schema
 import pytest
 
-from services.core.compatibility import (
+from corridor.core.compatibility import (
     CompatibilityLevel,
     PreviousVersion,
     check_compatibility,
@@ -16,7 +16,7 @@ from services.core.compatibility import (
     parse_level,
     versions_to_check,
 )
-from services.registry.schemas import parse_avro
+from corridor.registry.schemas import parse_avro
 
 L = CompatibilityLevel
 

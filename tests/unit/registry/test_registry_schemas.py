@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from services.registry.errors import RegistryError, parse_version
-from services.registry.schemas import (
+from corridor.registry.errors import RegistryError, parse_version
+from corridor.registry.schemas import (
     InvalidSchemaError,
     Reference,
     canonical_form,

@@ -9,7 +9,7 @@ from io import BytesIO
 
 import pytest
 
-from services.core import partners
+from corridor.core import partners
 
 
 def test_a_partner_may_read_its_topic_with_its_groups_and_nothing_else() -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from services.core.settings import Settings
-from services.stack.config import DEFAULT_LISTENERS, PARTNER_LISTENERS, StackConfig
-from services.stack.kafka import parse_properties, render_server_properties
+from corridor.core.settings import Settings
+from corridor.stack.config import DEFAULT_LISTENERS, PARTNER_LISTENERS, StackConfig
+from corridor.stack.kafka import parse_properties, render_server_properties
 
 
 def props(config: StackConfig, node_id: int = 1, brokers: int = 1) -> dict[str, str]:

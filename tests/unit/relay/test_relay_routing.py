@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from services.core.domain.events import CertificateIssued, OrderPlaced, ShipmentBooked, TransportEventRecorded
-from services.core.domain.lifecycle.trade import replay
-from services.core.routing import (
+from corridor.core.domain.events import CertificateIssued, OrderPlaced, ShipmentBooked, TransportEventRecorded
+from corridor.core.domain.lifecycle.trade import replay
+from corridor.core.routing import (
     Delivery,
     TradeRoute,
     group_prefix,
@@ -19,7 +19,7 @@ from services.core.routing import (
     party_fields,
     route,
 )
-from services.demo.story import chromite_story, explosives_story
+from corridor.demo.story import chromite_story, explosives_story
 
 
 def test_partner_topics_and_groups() -> None:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.core.routing import TradeRoute
-from services.relay.settings import RelaySettings
-from services.relay.state import (
+from corridor.core.routing import TradeRoute
+from corridor.relay.settings import RelaySettings
+from corridor.relay.state import (
     HistoryCache,
     RelayRecord,
     StateError,

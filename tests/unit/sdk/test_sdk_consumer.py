@@ -10,10 +10,10 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from services.core.envelope import CloudEvent
-from services.demo.story import chromite_story
-from services.sdk import PartnerConsumer, PartnerRecord, UndecodableRecord
-from services.sdk import consumer as sdk
+from corridor.core.envelope import CloudEvent
+from corridor.demo.story import chromite_story
+from corridor.sdk import PartnerConsumer, PartnerRecord, UndecodableRecord
+from corridor.sdk import consumer as sdk
 
 TOPIC = "partner.acme.v1"
 
@@ -184,7 +184,7 @@ def test_headers_of_a_partner_record() -> None:
 
 
 def test_a_failing_registry_is_not_the_records_fault(monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.core.registry_client import RegistryError
+    from corridor.core.registry_client import RegistryError
 
     consumer = make(on_undecodable="skip")
     consumer._consumer = FakeKafka([list(records())])  # type: ignore[assignment]

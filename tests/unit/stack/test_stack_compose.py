@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from services.core.settings import (
+from corridor.core.settings import (
     DEFAULT_BOOTSTRAP_SERVERS,
     DEFAULT_GATEWAY_URL,
     DEFAULT_LEDGER_URL,
@@ -19,10 +19,10 @@ from services.core.settings import (
     DEFAULT_SCHEMA_REGISTRY_URL,
     PROJECT_ROOT,
 )
-from services.core.topics import TOPIC_SPECS
-from services.stack.config import DEFAULT_JVM_OPTS, KAFKA_POM, StackConfig
-from services.stack.kafka import server_properties
-from services.stack.services import SERVICES, Service
+from corridor.core.topics import TOPIC_SPECS
+from corridor.stack.config import DEFAULT_JVM_OPTS, KAFKA_POM, StackConfig
+from corridor.stack.kafka import server_properties
+from corridor.stack.services import SERVICES, Service
 
 COMPOSE = PROJECT_ROOT / "deploy" / "compose.yaml"
 DOCKERFILE = PROJECT_ROOT / "deploy" / "Dockerfile"
@@ -165,6 +165,6 @@ def test_dockerfile() -> None:
     text = DOCKERFILE.read_text()
     assert "\nFROM python:3.11-slim\n" in text
     assert "pip install ." in text
-    assert '"-m", "services.registry"' in text
+    assert '"-m", "corridor.registry"' in text
     # gateway, registry, ledger, monitor, relay, webhooks
     assert "\nEXPOSE 8080 8081 8082 8083 8084 8085\n" in text

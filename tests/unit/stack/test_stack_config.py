@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.core.settings import DEFAULT_POSTGRES_PORT, Settings
-from services.stack.config import StackConfig
+from corridor.core.settings import DEFAULT_POSTGRES_PORT, Settings
+from corridor.stack.config import StackConfig
 
 
 def defaults(tmp_path: Path) -> Settings:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from services.stack.errors import StackError
-from services.stack.prereqs import check_prerequisites, find_java, find_maven, parse_java_version
+from corridor.stack.errors import StackError
+from corridor.stack.prereqs import check_prerequisites, find_java, find_maven, parse_java_version
 
 
 @pytest.mark.parametrize(

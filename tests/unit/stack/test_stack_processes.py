@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services.stack import processes
-from services.stack.processes import ProcessRecord, StackState
+from corridor.stack import processes
+from corridor.stack.processes import ProcessRecord, StackState
 
 SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
 
@@ -55,7 +55,7 @@ def test_state_file_round_trip(tmp_path: Path) -> None:
 
 
 def test_code_fingerprint_follows_the_python_code(tmp_path: Path) -> None:
-    from services.stack.processes import code_fingerprint
+    from corridor.stack.processes import code_fingerprint
 
     package = tmp_path / "services" / "gateway"
     package.mkdir(parents=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.stack.config import Listener, StackConfig
-from services.stack.kafka import (
+from corridor.stack.config import Listener, StackConfig
+from corridor.stack.kafka import (
     broker_argv,
     new_cluster_id,
     parse_properties,

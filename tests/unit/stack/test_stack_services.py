@@ -3,6 +3,7 @@ processes (sleepers recorded under the services' names, a tiny HTTP server answe
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -12,18 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from services.core.settings import PROJECT_ROOT, Settings
-from services.stack import api, processes, services
-from services.stack.config import StackConfig
-from services.stack.processes import StackState
-from services.stack.services import SERVICE_NAMES, SERVICES
+from corridor.core.settings import PROJECT_ROOT, Settings
+from corridor.stack import api, processes, services
+from corridor.stack.config import StackConfig
+from corridor.stack.processes import StackState
+from corridor.stack.services import SERVICE_NAMES, SERVICES
 
 SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 
 def test_the_table() -> None:
     assert SERVICE_NAMES == ("registry", "ledger", "gateway", "monitor", "relay", "webhooks")  # start order
-    assert [s.module for s in SERVICES] == [f"services.{name}" for name in SERVICE_NAMES]
+    assert [s.module for s in SERVICES] == [f"corridor.{name}" for name in SERVICE_NAMES]
     assert [s.ready_path for s in SERVICES] == ["/subjects", *["/readyz"] * 5]
     assert [[s.name for s in stage] for stage in services.stages(SERVICES)] == [
         ["registry"],
@@ -46,7 +47,7 @@ def test_default_ports_and_urls(tmp_path: Path) -> None:
     assert services.GATEWAY.ready_url(config) == "http://127.0.0.1:8080/readyz"
     assert services.LEDGER.log_file(config) == tmp_path / "ledger" / "ledger.log"
     assert services.GATEWAY.argv(config) == [
-        sys.executable, "-m", "services.gateway", "--host", "127.0.0.1", "--port", "8080"
+        sys.executable, "-m", "corridor.gateway", "--host", "127.0.0.1", "--port", "8080"
     ]  # fmt: skip
 
 
@@ -98,7 +99,8 @@ def test_environment(tmp_path: Path) -> None:
     assert env["CORRIDOR_WEBHOOKS_URL"] == "http://127.0.0.1:18085"
     assert env["CORRIDOR_STATE_DIR"] == str(tmp_path)
     assert env["CORRIDOR_SERVICE_NAME"] == "ledger"
-    assert env["PYTHONPATH"].split(":")[0] == str(PROJECT_ROOT)
+    # The services run the installed ``corridor`` package, never the source tree through PYTHONPATH.
+    assert str(PROJECT_ROOT) not in env.get("PYTHONPATH", "").split(os.pathsep)
 
 
 # -- status and down on fake processes -------------------------------------------------------------
@@ -207,7 +209,7 @@ def test_down_only_some_services(fake_stack: tuple[StackConfig, StackState]) -> 
 def test_cli_rejects_unknown_or_contradictory_choices(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from services.stack.cli import stack as stack_cli
+    from corridor.stack.cli import stack as stack_cli
 
     def run(*args: str) -> tuple[int, str]:
         result = CliRunner().invoke(stack_cli, ["--state-dir", str(tmp_path), "up", *args])

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from services.core.envelope import CloudEvent
-from services.demo.story import chromite_story
-from services.webhooks import delivery, signing
+from corridor.core.envelope import CloudEvent
+from corridor.demo.story import chromite_story
+from corridor.webhooks import delivery, signing
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.webhooks import signing
-from services.webhooks.receiver import Receiver
+from corridor.webhooks import signing
+from corridor.webhooks.receiver import Receiver
 
 SECRET = "whsec_receiver-test-secret"
 NOW = 1_767_225_600.0

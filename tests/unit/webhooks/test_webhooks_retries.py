@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from services.webhooks import signing
-from services.webhooks.dispatcher import Dispatcher
-from services.webhooks.settings import WebhooksSettings
-from services.webhooks.store import DeadLetter
-from services.webhooks.subscriptions import Subscription
+from corridor.webhooks import signing
+from corridor.webhooks.dispatcher import Dispatcher
+from corridor.webhooks.settings import WebhooksSettings
+from corridor.webhooks.store import DeadLetter
+from corridor.webhooks.subscriptions import Subscription
 
 SECRET = "whsec_retry-test-secret"
 DOC = {"specversion": "1.0", "id": "ev-1", "type": "corridor.trade.orders.OrderPlaced", "data": {}}

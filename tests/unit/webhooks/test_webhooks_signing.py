@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from services.webhooks import signing
+from corridor.webhooks import signing
 
 SECRET = "whsec_test-secret-0123456789"
 BODY = b'{"specversion":"1.0","id":"9b2f4c7e","data":{"note":"\xe9\x93\xac\xe7\x9f\xbf"}}'

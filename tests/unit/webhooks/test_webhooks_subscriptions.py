@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from services.core.domain.events import TransportEventRecorded
-from services.demo.story import chromite_story
-from services.webhooks import subscriptions as subs
+from corridor.core.domain.events import TransportEventRecorded
+from corridor.demo.story import chromite_story
+from corridor.webhooks import subscriptions as subs
 
 STORY = chromite_story()
 

@@ -6,8 +6,8 @@ yet: park it and retry). The rules of single events live in ``domain/rules.py``;
 that need the events before them.
 """
 
-from services.core.domain.lifecycle.errors import LifecycleError, LifecycleViolation, PrerequisiteMissing
-from services.core.domain.lifecycle.state import (
+from corridor.core.domain.lifecycle.errors import LifecycleError, LifecycleViolation, PrerequisiteMissing
+from corridor.core.domain.lifecycle.state import (
     CertificateState,
     CertificateStatus,
     CustomsControl,
@@ -22,7 +22,7 @@ from services.core.domain.lifecycle.state import (
     TimelineEntry,
     TradeState,
 )
-from services.core.domain.lifecycle.trade import apply, new_trade, replay, subject_of
+from corridor.core.domain.lifecycle.trade import apply, new_trade, replay, subject_of
 
 __all__ = [
     "CertificateState",

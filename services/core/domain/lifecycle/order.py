@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from services.core.domain.events import (
+from corridor.core.domain.events import (
     InvoiceIssued,
     InvoiceKind,
     OrderAmended,
@@ -20,8 +20,8 @@ from services.core.domain.events import (
     OrderResponded,
     OrderResponseCode,
 )
-from services.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
-from services.core.domain.lifecycle.state import (
+from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
+from corridor.core.domain.lifecycle.state import (
     TERMINAL_ORDER_STATUSES,
     Invoice,
     InvoiceStage,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from services.core.domain.events import (
+from corridor.core.domain.events import (
     CertificateKind,
     CustomsEventRecorded,
     CustomsEventType,
@@ -20,8 +20,8 @@ from services.core.domain.events import (
     ShipmentDelivered,
     TransportEventRecorded,
 )
-from services.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
-from services.core.domain.lifecycle.state import (
+from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
+from corridor.core.domain.lifecycle.state import (
     CustomsControl,
     Milestone,
     OrderStatus,

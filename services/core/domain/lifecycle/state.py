@@ -16,7 +16,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict
 
-from services.core.domain.events import (
+from corridor.core.domain.events import (
     CertificateKind,
     CustomsEventType,
     EventClassifier,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-from services.core.domain.base import TradeEvent
+from corridor.core.domain.base import TradeEvent
 
 
 def _amount(value: Decimal) -> str:

@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from services.core.domain.base import TradeEvent
-from services.core.domain.events import (
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import (
     CertificateAmended,
     CertificateIssued,
     CertificatePresented,
@@ -33,10 +33,10 @@ from services.core.domain.events import (
     ShipmentDelivered,
     TransportEventRecorded,
 )
-from services.core.domain.lifecycle import certificate, order, shipment
-from services.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
-from services.core.domain.lifecycle.state import PartyRef, TimelineEntry, TradeState
-from services.core.domain.lifecycle.summary import summarize
+from corridor.core.domain.lifecycle import certificate, order, shipment
+from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
+from corridor.core.domain.lifecycle.state import PartyRef, TimelineEntry, TradeState
+from corridor.core.domain.lifecycle.summary import summarize
 
 _Step = Callable[[TradeState, Any], TradeState]
 
