@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import click
 
 from corridor.bench.common import STAGES, BenchContext, Scale, load_average, machine_info, quiet_logs
+from corridor.core.settings import PROJECT_ROOT
 
 
 async def _run_stages(ctx: BenchContext, stages: list[str]) -> dict[str, Any]:
@@ -77,14 +79,30 @@ async def _profiled(ctx: BenchContext, name: str, run: Any) -> dict[str, Any]:
         ctx.progress(f"profile of stage {name}: {folder / name}.txt")
 
 
+def output_dir(out: Path | None, *, quick: bool, partial: bool) -> Path:
+    """Where a run writes: ``--out`` if given; else the committed results (``bench/``) for a full run
+    of every stage, and a fresh temporary directory for a smoke or partial run, so neither rewrites
+    the committed results."""
+    if out is not None:
+        return out
+    if quick or partial:
+        return Path(tempfile.mkdtemp(prefix="corridor-bench-"))
+    return PROJECT_ROOT / "bench"
+
+
+def updates_readme(out: Path, *, quick: bool, partial: bool) -> bool:
+    """Only a full run of every stage into the repository's ``bench/`` rewrites the README summary."""
+    return not quick and not partial and out.resolve() == (PROJECT_ROOT / "bench").resolve()
+
+
 @click.command("bench")
 @click.option("--quick", is_flag=True, help="A small smoke run of every stage (under 2 minutes).")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("bench"),
-    show_default=True,
-    help="Where results.json, results.md and results.png go.",
+    default=None,
+    help="Where results.json, results.md and results.png go (default: the repository's bench/ for a "
+    "full run of every stage, a new temporary directory for --quick or --stage runs).",
 )
 @click.option(
     "--stage",
@@ -100,7 +118,7 @@ async def _profiled(ctx: BenchContext, name: str, run: Any) -> dict[str, Any]:
     help="Profile this stage with pyinstrument (and the gateway/ledger processes it starts) "
     "into <out>/profiles/.",
 )
-def bench(quick: bool, out: Path, stages: tuple[str, ...], profile: tuple[str, ...]) -> None:
+def bench(quick: bool, out: Path | None, stages: tuple[str, ...], profile: tuple[str, ...]) -> None:
     """Measure Corridor against its anchors (Kafka's tools, raw aiokafka, raw fastavro) on the local stack.
 
     Stages: Kafka ProducerPerformance/ConsumerPerformance, raw aiokafka, Corridor's produce path, the
@@ -113,6 +131,7 @@ def bench(quick: bool, out: Path, stages: tuple[str, ...], profile: tuple[str, .
     from corridor.stack.kafka import kafka_version
 
     quiet_logs()
+    out = output_dir(out, quick=quick, partial=bool(stages))
     load_before = load_average()
     config = StackConfig.from_settings()
     status = up(config)
@@ -151,9 +170,9 @@ def bench(quick: bool, out: Path, stages: tuple[str, ...], profile: tuple[str, .
         "load_average_after": load_average(),
     }
     paths = report.write(out, machine, run, results)
-    readme = Path(__file__).resolve().parents[2] / "README.md"
-    if out.resolve() == readme.parent / "bench":
-        # the run in the repository's bench/ is the one the README shows (a partial or --quick run says so)
+    readme = PROJECT_ROOT / "README.md"
+    if updates_readme(out, quick=quick, partial=bool(stages)):
+        # only a full run into the repository's bench/ is the one the README shows
         if report.sync_readme(readme, json.loads(paths[0].read_text())):
             paths.append(readme)
     for path in paths:
