@@ -1,6 +1,6 @@
 """Partners of the backbone and their API keys, stored in PostgreSQL (schema ``partners``).
 
-A partner is one party of the trades (DOMAIN.md §2): its ``partner_id`` is the ``party_id`` slug that
+A partner is one party of the trades (docs/domain.md §2): its ``partner_id`` is the ``party_id`` slug that
 events carry (``sender``, ``buyer.party_id`` …) and its ``role`` a :class:`PartyRole` value. Services
 that take requests from partners (the gateway, the ledger's query API) call :func:`authenticate`.
 

@@ -1,6 +1,6 @@
 """Which partners are entitled to an event, and where each partner reads them (pure, no I/O).
 
-A partner is entitled to every event of the trades it is party to (DOMAIN.md §2: a supplier, buyer,
+A partner is entitled to every event of the trades it is party to (docs/domain.md §2: a supplier, buyer,
 carrier, inspection body, issuing authority or customs office "sees its own trades"). The parties of
 a trade are the union over its events of :func:`parties_of`: the party ids named in the event's
 ``Party`` fields (buyer, supplier, carrier, issuer, exporter, consignee, customs, authority) and its

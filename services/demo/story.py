@@ -1,4 +1,4 @@
-"""The corridor's stories (DOMAIN.md §8) as event sequences: demo data and test fixtures.
+"""The corridor's stories (docs/domain.md §8) as event sequences: demo data and test fixtures.
 
 ``chromite_story`` — a Tianjin smelter buys 5,000 t of Balochistan chromite FOB Karachi, amends to
 5,500 t, and the goods sail Karachi → Tianjin Xingang with SGS assay and a CPFTA certificate of origin,

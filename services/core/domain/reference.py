@@ -1,4 +1,4 @@
-"""Reference data of the corridor (DOMAIN.md §6): UN/LOCODEs, HS codes, Rec 20 units, currencies.
+"""Reference data of the corridor (docs/domain.md §6): UN/LOCODEs, HS codes, Rec 20 units, currencies.
 
 Lists that the real world keeps growing (private location codes, accepted trade currencies) are data
 that deployments can extend through the environment, not hard rules.

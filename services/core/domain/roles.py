@@ -1,4 +1,4 @@
-"""Which party roles may publish which event type (DOMAIN.md §2): the one place this is written down.
+"""Which party roles may publish which event type (docs/domain.md §2): the one place this is written down.
 
 ``contracts/asyncapi.yaml`` declares the same mapping to partners (``x-corridor-publisher-roles`` on
 each message and on the send operations) and a unit test holds the two together; the gateway's
