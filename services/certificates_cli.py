@@ -153,7 +153,7 @@ def verify(number: str | None, event_file: Path | None, trade_id: str | None, as
         tid = uuid.UUID(trade_id) if trade_id else (event.trade_id if event is not None else None)
     except ValueError:
         raise click.BadParameter(f"{trade_id!r} is not a trade id (UUID)", param_hint="--trade-id") from None
-    wanted = number or event.certificate_number
+    wanted = number or (event.certificate_number if event is not None else None)
 
     async def check(pool: Any, schema: str) -> list[dict[str, Any]]:
         keyring = await signatures.load_keyring(pool, schema=schema)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import click
@@ -105,7 +105,7 @@ def _partner_bootstrap_servers() -> str | None:
     return None
 
 
-def _kafka(operation: Callable[[str], Awaitable[T]]) -> tuple[T | None, str | None, bool]:
+def _kafka(operation: Callable[[str], Coroutine[Any, Any, T]]) -> tuple[T | None, str | None, bool]:
     """Run ``operation(bootstrap)``: (result, error, the broker has no authorizer)."""
     from corridor.core import partners as p
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 
 async def apply_ddl(pool: asyncpg.Pool, schema: str, statements: Iterable[str]) -> None:

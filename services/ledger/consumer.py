@@ -435,7 +435,7 @@ class Ledger:
             raise
         else:
             for item in items:
-                tracing.end_span(item.span, **{"corridor.outcome": item.outcome or "held"})
+                tracing.end_span(item.span, None, **{"corridor.outcome": item.outcome or "held"})
         finally:
             metrics.HANDLER_DURATION.labels("ledger", "batch").observe(time.perf_counter() - started)
 

@@ -13,7 +13,7 @@ import re
 import uuid
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

@@ -65,7 +65,7 @@ async def _verifier(settings: RelaySettings) -> tuple[Verifier | None, Any]:
     """A signature checker over the authorities' keys in PostgreSQL, or None without a database."""
     if not settings.database_url:
         return None, None
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     from corridor.core import signatures
 

@@ -386,7 +386,7 @@ def _ensure_postgres(
 
 
 async def _check_database(url: str) -> None:
-    import asyncpg  # type: ignore[import-untyped]  # only needed for an external server
+    import asyncpg  # only needed for an external server
 
     try:
         connection = await asyncpg.connect(url, timeout=10)

@@ -31,8 +31,9 @@ def backoff_delay(attempt: int, *, base_s: float, max_s: float, rng: random.Rand
 
     The ceiling doubles from ``base_s`` up to ``max_s``; half of it is always waited, the other half at
     random, so a crowd of deliveries failing together does not come back together."""
-    ceiling = min(max_s, base_s * 2 ** (attempt - 1))
-    return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+    ceiling: float = min(max_s, base_s * 2.0 ** (attempt - 1))
+    jitter = (rng or random).uniform(0, ceiling / 2)
+    return ceiling / 2 + jitter
 
 
 def document(

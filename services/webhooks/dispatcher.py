@@ -271,12 +271,14 @@ class Dispatcher:
                 break
             except (RegistryError, httpx.HTTPError) as exc:
                 if isinstance(exc, RegistryError) and exc.status == 404:
-                    return self._undecodable(record, exc)
+                    self._undecodable(record, exc)
+                    return None
                 failures += 1
                 log.warning("registry_unavailable", error=str(exc), attempt=failures)
                 await self._pause(min(5.0, 0.5 * 2**failures))  # back within seconds of an outage
             except Exception as exc:  # wire format, Avro, validation: this record can never be read
-                return self._undecodable(record, exc)
+                self._undecodable(record, exc)
+                return None
         try:
             envelope = CloudEvent.from_headers(tuple(record.headers or ()))
         except ValueError:  # no CloudEvents headers: rebuild them from the event itself
