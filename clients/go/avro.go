@@ -219,3 +219,61 @@ func NormaliseDecimal(text string) (string, error) {
 	}
 	return body, nil
 }
+
+// FromJSON is the plain form of an event that came as JSON (a webhook's data, the gateway's body),
+// decoded with encoding/json (UseNumber advised): members left out become nil, instants written with an
+// offset ("2026-03-01T15:00:00+05:00") become UTC milliseconds; decimals stay the strings they are.
+func FromJSON(schema avro.Schema, value any) (any, error) {
+	if value == nil {
+		return nil, nil
+	}
+	switch s := deref(schema).(type) {
+	case *avro.RecordSchema:
+		record, ok := value.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: expected an object, got %T", s.FullName(), value)
+		}
+		out := make(map[string]any, len(s.Fields()))
+		for _, field := range s.Fields() {
+			v, err := FromJSON(field.Type(), record[field.Name()])
+			if err != nil {
+				return nil, fmt.Errorf("%s.%s: %w", s.Name(), field.Name(), err)
+			}
+			out[field.Name()] = v
+		}
+		return out, nil
+	case *avro.UnionSchema:
+		branch, err := onlyBranch(s)
+		if err != nil {
+			return nil, err
+		}
+		return FromJSON(branch, value)
+	case *avro.ArraySchema:
+		items, ok := value.([]any)
+		if !ok {
+			return nil, fmt.Errorf("expected an array, got %T", value)
+		}
+		out := make([]any, len(items))
+		for i, item := range items {
+			v, err := FromJSON(s.Items(), item)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	case *avro.PrimitiveSchema:
+		if logical := s.Logical(); logical != nil && logical.Type() == avro.TimestampMillis {
+			text, ok := value.(string)
+			if !ok {
+				return nil, fmt.Errorf("instant: expected an ISO 8601 string, got %T", value)
+			}
+			t, err := time.Parse(time.RFC3339Nano, text)
+			if err != nil {
+				return nil, fmt.Errorf("instant %q: %w", text, err)
+			}
+			return IsoMillis(t.Truncate(time.Millisecond)), nil
+		}
+	}
+	return value, nil
+}

@@ -181,6 +181,43 @@ func TestCertificates(t *testing.T) {
 	}
 }
 
+func TestCertificatesThatCameAsJSON(t *testing.T) {
+	var file struct {
+		Cases []map[string]any `json:"cases"`
+	}
+	load(t, "certificates.json", &file)
+	decoder := vectorDecoder(t)
+	forms := 0
+	for _, c := range file.Cases {
+		data, _ := hex.DecodeString(c["value_hex"].(string))
+		decoded, err := decoder.Decode(context.Background(), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, form := range []string{"json", "json_members_absent", "json_as_sent"} {
+			doc, ok := c[form]
+			if !ok {
+				continue
+			}
+			value, err := FromJSON(decoded.Schema, doc)
+			if err != nil {
+				t.Fatalf("%s %s: %v", c["name"], form, err)
+			}
+			canonical, err := CanonicalBytes(decoded.Schema, decoded.Type, value.(map[string]any))
+			if err != nil {
+				t.Fatalf("%s %s: %v", c["name"], form, err)
+			}
+			if string(canonical) != c["canonical"] {
+				t.Fatalf("%s %s:\n got %s\nwant %s", c["name"], form, canonical, c["canonical"])
+			}
+			forms++
+		}
+	}
+	if forms <= len(file.Cases) {
+		t.Fatalf("only %d JSON forms", forms)
+	}
+}
+
 func TestJCSEscaping(t *testing.T) {
 	got, err := CanonicalJSON(map[string]any{"b": "a\"\\\b\f\n\r\t\u0001\u007f\u2028é<&>", "a": []any{1, nil, true}})
 	if err != nil {

@@ -115,6 +115,34 @@ export class SchemaWalker {
   }
 
   /**
+   * The plain form of an event that came as JSON (a webhook's `data`, the gateway's body): members left
+   * out become null, instants written with an offset (`2026-03-01T15:00:00+05:00`) become UTC
+   * milliseconds; decimals stay the strings they are.
+   */
+  fromJson(value: unknown, schema: Schema = this.root, namespace = ''): Plain {
+    const [s, ns] = this.resolve(schema, namespace);
+    if (value === null || value === undefined) return null;
+    if (Array.isArray(s)) {
+      const branch = s.find((b: Schema) => b !== 'null' && !(typeof b === 'object' && b?.type === 'null'));
+      return this.fromJson(value, branch, ns);
+    }
+    const type = typeof s === 'string' ? s : s.type;
+    if (type === 'record') {
+      const out: { [key: string]: Plain } = {};
+      const record = value as Record<string, unknown>;
+      for (const field of s.fields) out[field.name] = this.fromJson(record[field.name], field.type, ns);
+      return out;
+    }
+    if (type === 'array') return (value as unknown[]).map((v) => this.fromJson(v, s.items, ns));
+    if (typeof s === 'object' && s.logicalType === 'timestamp-millis') {
+      const ms = typeof value === 'number' ? value : Date.parse(String(value));
+      if (Number.isNaN(ms)) throw new Error(`instant ${JSON.stringify(value)} is not ISO 8601`);
+      return isoMillis(ms);
+    }
+    return value as Plain;
+  }
+
+  /**
    * What is signed of a plain value: members whose value is null left out (at every depth), decimals in
    * plain notation without trailing fractional zeros ("5512.400" -> "5512.4", "0.000" -> "0").
    */

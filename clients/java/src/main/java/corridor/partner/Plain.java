@@ -118,6 +118,41 @@ public final class Plain {
     return found;
   }
 
+  /**
+   * The plain form of an event that came as JSON (a webhook's data, the gateway's body), parsed into maps
+   * and lists (e.g. by Jackson): members left out become null, instants written with an offset
+   * ({@code 2026-03-01T15:00:00+05:00}) become UTC milliseconds; decimals stay the strings they are.
+   */
+  public static Object fromJson(Schema schema, Object value) {
+    if (value == null) {
+      return null;
+    }
+    switch (schema.getType()) {
+      case UNION:
+        return fromJson(onlyBranch(schema), value);
+      case RECORD: {
+        Map<?, ?> record = (Map<?, ?>) value;
+        Map<String, Object> out = new LinkedHashMap<>();
+        for (Schema.Field field : schema.getFields()) {
+          out.put(field.name(), fromJson(field.schema(), record.get(field.name())));
+        }
+        return out;
+      }
+      case ARRAY: {
+        List<Object> out = new ArrayList<>();
+        for (Object item : (Collection<?>) value) {
+          out.add(fromJson(schema.getElementType(), item));
+        }
+        return out;
+      }
+      default:
+        if (schema.getLogicalType() instanceof LogicalTypes.TimestampMillis && value instanceof String text) {
+          return isoMillis(java.time.OffsetDateTime.parse(text).toInstant().toEpochMilli());
+        }
+        return value;
+    }
+  }
+
   /** What is signed of a plain value: null members left out, decimals normalised. */
   public static Object canonical(Schema schema, Object value) {
     if (value == null) {

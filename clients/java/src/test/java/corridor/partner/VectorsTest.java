@@ -110,6 +110,28 @@ class VectorsTest {
   }
 
   @Test
+  @SuppressWarnings("unchecked")
+  void certificatesThatCameAsJsonGiveTheSameCanonicalBytes() throws IOException {
+    List<Map<String, Object>> cases = (List<Map<String, Object>>) load("certificates.json").get("cases");
+    Wire.Decoder decoder = decoder();
+    int forms = 0;
+    for (Map<String, Object> c : cases) {
+      Wire.Decoded d = decoder.decode(hex(c.get("value_hex")));
+      for (String form : List.of("json", "json_members_absent", "json_as_sent")) {
+        if (!c.containsKey(form)) {
+          continue;
+        }
+        Map<String, Object> value = (Map<String, Object>) Plain.fromJson(d.schema(), c.get(form));
+        assertEquals(c.get("canonical"),
+            new String(Certificates.canonicalBytes(d.schema(), d.type(), value), StandardCharsets.UTF_8),
+            c.get("name") + " " + form);
+        forms++;
+      }
+    }
+    assertTrue(forms > cases.size());
+  }
+
+  @Test
   void jcsEscaping() {
     Map<String, Object> value = new LinkedHashMap<>();
     value.put("b", "a\"\\\b\f\n\r\t\u0001\u007f\u2028é😀");
