@@ -16,9 +16,14 @@ Every failure a producer sees is classified along two independent lines:
   own size check, a dead sender, metadata that never came) happened before any sequence was assigned:
   it poisons nothing unless it says the producer is gone.
 
+A transactional producer's failed transaction is always started over with a new epoch (a replacement
+with the same ``transactional.id``): aborting through a producer in doubt is not to be trusted.
+
 Invariants: ``classify`` is pure (no I/O) and total (an unknown error is the cluster's 503 and, from
 an acknowledgement, replaces the producer); the HTTP status is for a request that waited for the
-record: 4xx only for what the same record would meet again, 503 (retry with the same id) otherwise.
+record: 4xx (413) only for what the same record would meet again whoever sent it — its size; 503
+(retry with the same id) for everything else, including refusals of what Corridor itself set (the
+record timestamp is the producer's clock).
 """
 
 from __future__ import annotations
@@ -75,11 +80,14 @@ _RECORD: dict[type[BaseException], tuple[int, str]] = {
     kafka_errors.MessageSizeTooLargeError: (413, "larger than the topic's max.message.bytes"),
     kafka_errors.RecordListTooLargeError: (413, "the record batch is larger than max.message.bytes"),
     kafka_errors.RecordTooLargeError: (413, "larger than the producer's max_request_size"),
+    # the record timestamp is the producer's clock (publication time): a refusal says that clock or the
+    # topic's window is wrong, not the request, hence 503
     kafka_errors.InvalidTimestampError: (
-        422,
-        "its timestamp is outside the topic's message.timestamp.before.max.ms/after.max.ms window",
+        503,
+        "its timestamp (the producer's clock) is outside the topic's "
+        "message.timestamp.before.max.ms/after.max.ms window",
     ),
-    kafka_errors.UnsupportedForMessageFormatError: (422, "the topic's message format cannot store it"),
+    kafka_errors.UnsupportedForMessageFormatError: (503, "the topic's message format cannot store it"),
 }
 
 #: Errors that say the producer's own state is unusable: the idempotence sequence or epoch, or the
@@ -121,8 +129,9 @@ def classify(exc: BaseException, stage: Stage = Stage.ACK, *, idempotent: bool =
     if isinstance(exc, ProducerReplacedError):
         return ProduceFailure(Scope.CLUSTER, False, 503, f"the record was not sent: {exc}", name)
     text = f"{name}: {exc}" if str(exc) else name
-    # from an ack, every failure of an idempotent producer leaves a sequence gap (module docstring)
-    gap = stage is Stage.ACK and idempotent
+    # from an ack, every failure of an idempotent producer leaves a sequence gap (module docstring); a
+    # transaction that failed is aborted by a new epoch (a replacement) whatever the reason
+    gap = (stage is Stage.ACK and idempotent) or stage is Stage.TRANSACTION
     for kind, (status, why) in _RECORD.items():
         if isinstance(exc, kind):
             # aiokafka's own size check in send() (max_request_size) runs before any sequence number
@@ -130,17 +139,17 @@ def classify(exc: BaseException, stage: Stage = Stage.ACK, *, idempotent: bool =
                                   name)  # fmt: skip
     if isinstance(exc, kafka_errors.CorruptRecordException | kafka_errors.UnknownError):
         return ProduceFailure(
-            Scope.RECORD, gap, 422, f"the broker refused the record as invalid ({text})", name
+            Scope.RECORD, gap, 503, f"the broker refused the record as invalid ({text})", name
         )
     if isinstance(exc, _PRODUCER):
         return ProduceFailure(
             Scope.PRODUCER, True, 503, f"the producer's state became unusable ({text}); it is replaced", name
         )
-    if stage is Stage.TRANSACTION and isinstance(exc, kafka_errors.KafkaError) and not _retriable(exc):
-        # a transaction that failed for anything but a passing outage cannot be trusted: start over
-        return ProduceFailure(Scope.PRODUCER, True, 503, f"the transaction failed ({text})", name)
     if isinstance(exc, _CLUSTER) or _retriable(exc) or isinstance(exc, asyncio.CancelledError):
         return ProduceFailure(Scope.CLUSTER, gap, 503, f"Kafka did not acknowledge the record ({text})", name)
+    if stage is Stage.TRANSACTION and isinstance(exc, kafka_errors.KafkaError) and not _retriable(exc):
+        # a transaction that failed for a reason aiokafka cannot retry cannot be trusted: start over
+        return ProduceFailure(Scope.PRODUCER, True, 503, f"the transaction failed ({text})", name)
     if isinstance(exc, kafka_errors.KafkaError):
         # anything aiokafka cannot retry, including its "Unexpected error during batch delivery" when the
         # sender task died: the producer cannot be trusted any more
