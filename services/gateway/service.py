@@ -171,7 +171,7 @@ class KafkaLink:
             return {}
         # a batch holds at least one record whatever its size: the per-record check is ours (publish)
         return {
-            "max_batch_size": max(1024, min(DEFAULT_MAX_BATCH_BYTES, smallest - RECORD_BATCH_OVERHEAD)),
+            "max_batch_size": max(128, min(DEFAULT_MAX_BATCH_BYTES, smallest - RECORD_BATCH_OVERHEAD)),
             "max_request_size": max(1024, smallest),
         }
 
@@ -383,6 +383,11 @@ class Gateway:
         # encoded once: the digest of the Avro body identifies the event, and the same body is produced
         bodies = [self.codec.encode_body(e) for e in events]
         too_large = self._size_errors(partner, events, bodies, at)
+        if too_large:
+            # refused only on limits at most a second old: an operator may have raised them since
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.kafka.refresh_limits(), 5)
+            too_large = self._size_errors(partner, events, bodies, at)
         if too_large:
             raise problems.record_too_large(
                 f"{len(too_large)} of {len(events)} events are larger than Kafka takes; nothing was produced"

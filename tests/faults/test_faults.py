@@ -10,15 +10,24 @@ share one isolated corridor and run in file order; each starts from a healthy cl
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.partitioner import DefaultPartitioner
 
-from corridor.core.topics import CERTIFICATES, ORDERS
+from corridor.core.domain.base import TradeEvent
+from corridor.core.topics import CERTIFICATES, ORDERS, TOPIC_SPECS
+from corridor.demo.story import chromite_story, explosives_story
 from corridor.stack import kill_broker, start_broker
 from tests.faults.conftest import Corridor
 from tests.faults.harness import (
@@ -29,6 +38,7 @@ from tests.faults.harness import (
     check,
     cluster_view,
     eventually,
+    ledger_rows,
     now,
     postgres_crash,
     postgres_start,
@@ -194,3 +204,161 @@ async def test_sigstop_broker_out_of_isr(corridor: Corridor) -> None:
         )
 
     await run_case(corridor, "SIGSTOP broker (out of ISR)", inject)
+
+
+# -- broker refusals (issue 15, docs/adr/0017-broker-refusals.md) ------------------------------------------
+
+#: Lowered ``max.message.bytes`` of the trade topics: above every single event of the stories as a record
+#: (at most ~1,330 bytes with the batch header), below any two in one batch (each ≥ ~740 bytes).
+LOWERED_MAX_MESSAGE_BYTES = 1400
+BURST = 5  # orders in one batch request: one producer batch, refused by the broker as a whole
+
+
+def _order_on(partition: int, partitions: int = 6, buyer: str | None = None) -> TradeEvent:
+    """The OrderPlaced of a new trade whose records go to ``partition`` (murmur2, the default
+    partitioner); of the explosives story when ``buyer`` is its buyer, else of the chromite story."""
+    parts = list(range(partitions))
+    while True:
+        trade_id = uuid.uuid4()
+        if DefaultPartitioner()(str(trade_id).encode(), parts, parts) == partition:
+            story = explosives_story(trade_id) if buyer == explosives_story().events[0].sender else None
+            return (story or chromite_story(trade_id)).events[0]
+
+
+def _cloudevent(event: TradeEvent) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": str(event.event_id),
+        "source": f"/faults/{event.sender}",
+        "type": event.avro_name,
+        "datacontenttype": "application/json",
+        "data": event.model_dump(mode="json"),
+    }
+
+
+async def _alter_trade_topics(bootstrap: str, max_message_bytes: int) -> None:
+    """Set the trade topics' ``max.message.bytes`` (AlterConfigs replaces a topic's whole set: the
+    others are given as the stack created them)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="faults-alter")
+    await admin.start()
+    try:
+        resources = [
+            ConfigResource(
+                ConfigResourceType.TOPIC,
+                spec.name,
+                configs={**spec.configs_for(3), "max.message.bytes": str(max_message_bytes)},
+            )
+            for spec in TOPIC_SPECS
+        ]
+        for response in await admin.alter_configs(resources):
+            for code, message, _kind, name in response.resources:
+                assert code == 0, f"altering {name}: error {code} {message}"
+    finally:
+        await admin.close()
+
+
+async def test_max_message_bytes_lowered_under_load(corridor: Corridor) -> None:
+    """The trade topics' ``max.message.bytes`` is lowered under load: a batch of valid orders on one
+    partition is refused by the broker as a whole (503, not stored: the gateway had sized its batches
+    by the limit it read at start-up), which leaves the idempotent producer with a sequence gap on that
+    partition. Without recovery every later event there is refused (OutOfOrderSequenceNumber) until a
+    restart; here the gateway replaces its producer and reads the limits again, so:
+
+    * the next events on that partition, from two buyers, are acknowledged while the limit is still low;
+    * an event larger than the lowered limit by itself is refused early, 413 naming the field and limit;
+    * after the limit is restored, the same large event (new id) is acknowledged (limits read again),
+      and the refused orders retried with their ids are acknowledged;
+    * each of them is in the ledger exactly once, the load's checks hold (nothing acknowledged lost or
+      duplicated, nothing refused 4xx), and no process restarted.
+    """
+    gateway_pid = corridor.gateway.pid
+    headers = {"Authorization": "", "Content-Type": "application/cloudevents+json"}
+    checked: dict[str, Any] = {}
+
+    def auth(sender: str, content_type: str = "application/cloudevents+json") -> dict[str, str]:
+        return {**headers, "Authorization": f"Bearer {corridor.keys[sender]}", "Content-Type": content_type}
+
+    async def inject(c: Corridor) -> str:
+        chromite_buyer = chromite_story().events[0].sender
+        explosives_buyer = explosives_story().events[0].sender
+        partition = random.randrange(6)
+        burst = [_order_on(partition) for _ in range(BURST)]
+        async with httpx.AsyncClient(base_url=c.gateway.url, timeout=30) as http:
+            await _alter_trade_topics(c.stack.bootstrap_servers, LOWERED_MAX_MESSAGE_BYTES)
+            await asyncio.sleep(2.0)  # every broker applies it
+            try:
+                response = await http.post(
+                    "/v1/events/batch",
+                    content=json.dumps([_cloudevent(e) for e in burst]).encode(),
+                    headers=auth(chromite_buyer, "application/cloudevents-batch+json"),
+                )
+                checked["burst"] = response.status_code, response.json()
+                # the next valid events on that partition, from two partners, while the limit is low
+                nexts = [_order_on(partition, buyer=b) for b in (chromite_buyer, explosives_buyer) * 3]
+                checked["next"] = []
+                for event in nexts:
+                    answer = await http.post(
+                        "/v1/events",
+                        content=json.dumps(_cloudevent(event)).encode(),
+                        headers=auth(event.sender),
+                    )
+                    checked["next"].append((str(event.event_id), answer.status_code, answer.text[:300]))
+                big = _order_on(partition)
+                big = big.model_copy(update={"notes": "chromite ore, lumpy, 40-42 % Cr2O3; " * 50})
+                refused = await http.post(
+                    "/v1/events", content=json.dumps(_cloudevent(big)).encode(), headers=auth(big.sender)
+                )
+                checked["big"] = refused.status_code, refused.json()
+            finally:
+                await _alter_trade_topics(c.stack.bootstrap_servers, 1048588)
+            await asyncio.sleep(2.0)
+            big_again = big.model_copy(update={"event_id": uuid.uuid4()})
+            answer = await http.post(
+                "/v1/events", content=json.dumps(_cloudevent(big_again)).encode(), headers=auth(big.sender)
+            )
+            checked["big_again"] = str(big_again.event_id), answer.status_code, answer.text[:300]
+            checked["retried"] = []
+            for event in burst:
+                for _ in range(10):
+                    answer = await http.post(
+                        "/v1/events",
+                        content=json.dumps(_cloudevent(event)).encode(),
+                        headers=auth(event.sender),
+                    )
+                    if answer.status_code != 503:
+                        break
+                    await asyncio.sleep(1.0)
+                checked["retried"].append((str(event.event_id), answer.status_code, answer.text[:300]))
+        checked["repaired_at"] = now()
+        return (
+            f"trade topics' max.message.bytes 1048588 → {LOWERED_MAX_MESSAGE_BYTES} → 1048588; a batch of "
+            f"{BURST} orders on partition {partition} refused by the broker (HTTP {checked['burst'][0]})"
+        )
+
+    outcome = await run_case(corridor, f"max.message.bytes lowered to {LOWERED_MAX_MESSAGE_BYTES}", inject)
+
+    status, body = checked["burst"]
+    results = body.get("results") or []
+    refused = [r for r in results if r["status"] == 503]
+    # all in one producer batch (503), or the first drained alone before the rest (207)
+    assert status in (503, 207) and len(refused) >= 2, f"the refused batch: {status} {body}"
+    assert all("MessageSizeTooLarge" in r["error"]["detail"] for r in refused), refused
+    assert all(code == 201 for _, code, _ in checked["next"]), checked["next"]  # the partition recovered
+    status, problem = checked["big"]
+    assert status == 413 and problem["type"] == "urn:corridor:problem:event-too-large", problem
+    (error,) = problem["errors"]
+    assert error["field"] == "data" and "max.message.bytes" in error["reason"], error
+    assert str(LOWERED_MAX_MESSAGE_BYTES) in error["reason"], error
+    assert checked["big_again"][1] == 201, checked["big_again"]
+    assert all(code == 201 for _, code, _ in checked["retried"]), checked["retried"]
+    ids = [i for i, _, _ in checked["next"] + checked["retried"]] + [checked["big_again"][0]]
+
+    async def all_stored() -> bool:
+        return len(await stored_ids(corridor.pool, ids)) == len(ids)
+
+    await eventually(all_stored, 60)
+    rows = await ledger_rows(corridor.pool, ids)
+    assert sorted(len(rows.get(i, [])) for i in ids) == [1] * len(ids), rows  # each exactly once
+    assert outcome.lost == 0 and outcome.duplicates == 0
+    assert corridor.gateway.pid == gateway_pid, "the gateway restarted"
+    assert all(s.alive() for s in corridor.services)
