@@ -2,9 +2,8 @@
 
 ``read_limits`` asks the cluster (DescribeConfigs) for each topic's effective ``max.message.bytes``,
 ``message.timestamp.type`` and ``message.timestamp.before.max.ms``/``after.max.ms`` (a topic without its
-own value reports the broker's). ``TopicLimits.record_size`` estimates a record's size exactly as
-aiokafka does for its own check, plus the record-batch header the broker counts against
-``max.message.bytes``: a record above that is refused before it is produced (a refused batch would
+own value reports the broker's). ``TopicLimits.record_size`` estimates a record's size as aiokafka does
+for its own check, the record-batch header the broker counts against ``max.message.bytes`` included: a record above that is refused before it is produced (a refused batch would
 poison the idempotent producer, ``produce_errors``).
 
 Invariants: an unknown topic has no limits (nothing is refused early for it); the limits are a
@@ -41,10 +40,10 @@ class TopicLimit:
 
     def refusal(self, size: int) -> str | None:
         """Why the broker would refuse a record of ``size`` bytes (``record_size``), or None."""
-        if size + RECORD_BATCH_OVERHEAD <= self.max_message_bytes:
+        if size <= self.max_message_bytes:
             return None
         return (
-            f"the event is {size + RECORD_BATCH_OVERHEAD} bytes as a Kafka record; topic {self.topic} "
+            f"the event is {size} bytes as a Kafka record; topic {self.topic} "
             f"takes at most {self.max_message_bytes} bytes (max.message.bytes)"
         )
 
@@ -62,7 +61,8 @@ class TopicLimits:
 
     @staticmethod
     def record_size(key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> int:
-        """A record's size in a batch, as aiokafka's own check computes it."""
+        """A record's size alone in a batch, the batch's header included, as aiokafka's own check
+        estimates it (a few bytes above the exact size, never below)."""
         return int(DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, list(headers)))
 
 
