@@ -3,8 +3,9 @@
 ``read_limits`` asks the cluster (DescribeConfigs) for each topic's effective ``max.message.bytes``,
 ``message.timestamp.type`` and ``message.timestamp.before.max.ms``/``after.max.ms`` (a topic without its
 own value reports the broker's). ``TopicLimits.record_size`` estimates a record's size as aiokafka does
-for its own check, the record-batch header the broker counts against ``max.message.bytes`` included: a record above that is refused before it is produced (a refused batch would
-poison the idempotent producer, ``produce_errors``).
+for its own check, the record-batch header that the broker counts against ``max.message.bytes``
+included: a record above that is refused before it is produced (a refused batch would poison the
+idempotent producer, ``produce_errors``).
 
 Invariants: an unknown topic has no limits (nothing is refused early for it); the limits are a
 snapshot, read again when the broker refuses a record for its size.
