@@ -100,6 +100,7 @@ class TradeProducer:
         self._config = producer_config(bootstrap_servers, **producer_overrides)
         self._factory = producer_factory
         self._producer = producer_factory(**self._config)
+        self._built_with = dict(self._config)
         self._replacing: asyncio.Task[None] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
         self._stopped = False
@@ -130,9 +131,21 @@ class TradeProducer:
         return self._producer.client
 
     def reconfigure(self, **overrides: Any) -> None:
-        """Settings for the next producer (a replacement): e.g. ``max_batch_size`` after the topics'
-        limits were read again."""
+        """New settings (e.g. ``max_batch_size`` after the topics' limits changed): the producer is
+        replaced by one with them, as after a poisoning error (nothing in flight is lost)."""
+        if all(self._config.get(k) == v for k, v in overrides.items()):
+            return
         self._config.update(overrides)
+        log.info("producer_reconfigured", service=self.service, **overrides)
+        self._renew_if_stale()
+
+    def _renew_if_stale(self) -> None:
+        """Replace the producer when it was built with other settings than the current ones (and no
+        replacement is under way: ``ready`` calls this again after it)."""
+        if self._stopped or self._built_with == self._config:
+            return
+        if self._replacing is None or self._replacing.done():
+            self._replacing = asyncio.get_running_loop().create_task(self._replace(self.generation))
 
     def sender_alive(self) -> bool:
         sender = getattr(self._producer, "_sender", None)
@@ -165,6 +178,9 @@ class TradeProducer:
             )
         if self._replacing is not None and not self._replacing.done():
             await asyncio.shield(self._replacing)
+        self._renew_if_stale()  # settings changed while a replacement was being built
+        if self._replacing is not None and not self._replacing.done():
+            await asyncio.shield(self._replacing)
         if generation is not None and generation != self.generation:
             raise ProducerReplacedError(
                 f"the producer was replaced (generation {generation} → {self.generation}) during this "
@@ -174,7 +190,8 @@ class TradeProducer:
 
     async def _replace(self, generation: int) -> None:
         while True:
-            fresh = self._factory(**self._config)
+            built_with = dict(self._config)
+            fresh = self._factory(**built_with)
             try:
                 await fresh.start()
                 break
@@ -184,6 +201,7 @@ class TradeProducer:
                 log.warning("producer_replacement_failed", error=f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(self.REPLACE_BACKOFF_S)
         old, self._producer = self._producer, fresh
+        self._built_with = built_with
         self.generation = generation + 1
         self.replacements += 1
         log.info("producer_replaced", service=self.service, generation=self.generation)
@@ -198,7 +216,13 @@ class TradeProducer:
         except Exception as exc:
             log.warning("retired_producer_stop_failed", error=f"{type(exc).__name__}: {exc}")
 
-    async def send(
+    async def send(self, event: TradeEvent, **options: Any) -> asyncio.Future[RecordMetadata]:
+        """Queue an event; the returned future resolves when the broker acknowledged it (acks=all).
+        ``options`` are those of ``send_pinned``."""
+        future, _generation = await self.send_pinned(event, **options)
+        return future
+
+    async def send_pinned(
         self,
         event: TradeEvent,
         *,
@@ -207,8 +231,9 @@ class TradeProducer:
         extra_headers: Headers | None = None,
         body: bytes | None = None,
         generation: int | None = None,
-    ) -> asyncio.Future[RecordMetadata]:
-        """Queue an event; the returned future resolves when the broker acknowledged it (acks=all).
+    ) -> tuple[asyncio.Future[RecordMetadata], int]:
+        """Queue an event: the future that resolves when the broker acknowledged it (acks=all), and the
+        generation of the producer that has it.
 
         ``traceparent`` is the parent of the record's span (default: the current span, else a new
         trace); ``extra_headers`` are appended to the CloudEvents headers; ``body`` is the event's Avro
@@ -249,7 +274,7 @@ class TradeProducer:
                 self.poisoned(generation, exc, Stage.SEND)
             raise
         future.add_done_callback(lambda f: self._acknowledged(f, topic, kind, started, span, generation))
-        return future
+        return future, generation
 
     def _acknowledged(
         self,

@@ -551,10 +551,9 @@ class Gateway:
         failure: Problem | None = None
         received_ms = REQUEST_RECEIVED_MS.get()
         extra = [(RECEIVED_MS_HEADER, str(received_ms).encode())] if received_ms is not None else None
-        generation = 0
+        generation: int | None = None  # set by the first record: all of the request's go through one producer
         try:
             producer = await self.kafka.producer()
-            generation = producer.generation  # all of this request's records go through one producer
             await asyncio.wait_for(
                 self.codec.prepare(*{t.event.avro_name for t in todo}), max(deadline - loop.time(), 0.1)
             )
@@ -567,7 +566,7 @@ class Gateway:
                 try:
                     # a timeout scope, not wait_for: that would start a task per event
                     async with asyncio.timeout(max(deadline - loop.time(), 0.1)):
-                        future = await producer.send(
+                        future, generation = await producer.send_pinned(
                             event,
                             source=source,
                             traceparent=t.traceparent,

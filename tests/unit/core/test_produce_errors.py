@@ -237,3 +237,25 @@ async def test_a_dead_sender_is_replaced_before_the_next_send(envelope: None) ->
     await (await producer.send(Event(dt.datetime.now(dt.UTC))))  # type: ignore[arg-type]
     assert len(made) == 2 and producer.generation == 1
     await producer.stop()
+
+
+async def test_new_limits_replace_the_producer_with_them(envelope: None) -> None:
+    """The gateway's limits read again (a topic's max.message.bytes changed) give a producer whose
+    batches fit them; what the old one holds is still acknowledged."""
+    broker = FakeBroker()
+    made: list[FakeProducer] = []
+
+    def factory(**config: Any) -> FakeProducer:
+        made.append(FakeProducer(broker, **config))
+        return made[-1]
+
+    producer = TradeProducer("fake:9092", FakeCodec(), producer_factory=factory, max_batch_size=262144)  # type: ignore[arg-type]
+    await producer.start()
+    pending = await producer.send(Event(dt.datetime.now(dt.UTC)))  # type: ignore[arg-type]
+    producer.reconfigure(max_batch_size=6083)
+    producer.reconfigure(max_batch_size=6083)  # the same again: nothing to do
+    await (await producer.send(Event(dt.datetime.now(dt.UTC))))  # type: ignore[arg-type]
+    await pending
+    assert [p.config["max_batch_size"] for p in made] == [262144, 6083]
+    assert producer.generation == 1 and len(broker.stored) == 2
+    await producer.stop()
