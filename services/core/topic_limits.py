@@ -39,13 +39,15 @@ class TopicLimit:
     timestamp_before_max_ms: int | None = None
     timestamp_after_max_ms: int | None = None
 
-    def refusal(self, size: int) -> str | None:
-        """Why the broker would refuse a record of ``size`` bytes (``record_size``), or None."""
-        if size <= self.max_message_bytes:
+    def refusal(self, size: int, reserve: int = 0) -> str | None:
+        """Why a record of ``size`` bytes (``record_size``) is refused, or None: above the topic's
+        ``max.message.bytes`` less ``reserve`` (room kept for headers added downstream)."""
+        if size <= self.max_message_bytes - reserve:
             return None
+        kept = f", {reserve} of them kept for the headers the relay adds to partner copies" if reserve else ""
         return (
             f"the event is {size} bytes as a Kafka record; topic {self.topic} "
-            f"takes at most {self.max_message_bytes} bytes (max.message.bytes)"
+            f"takes at most {self.max_message_bytes} bytes (max.message.bytes){kept}"
         )
 
 

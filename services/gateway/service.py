@@ -58,6 +58,10 @@ PRODUCER_RESTART_INTERVAL_S = 1.0
 LIMITS_REFRESH_INTERVAL_S = 1.0
 #: The producer's batches stay below this (and below the topics' ``max.message.bytes``).
 DEFAULT_MAX_BATCH_BYTES = 256 * 1024
+#: Room kept under a trade topic's ``max.message.bytes`` for the headers the relay adds to the partner
+#: topics' copies (source, relayed time, signature verdict, back-fill; partner topics have the same
+#: limit): an event that fits its trade topic only without it would wedge its relay slot.
+RELAY_HEADROOM_BYTES = 512
 #: A topic whose timestamp window is narrower than this could refuse records for a clock skew: warned.
 TIMESTAMP_WINDOW_WARN_MS = 60_000
 #: How long the results of acknowledged events are retried into PostgreSQL when it was down at the ack.
@@ -493,7 +497,7 @@ class Gateway:
             limit = limits.get(event.topic)
             if limit is None:
                 continue
-            reason = limit.refusal(record_size(event, body, source))
+            reason = limit.refusal(record_size(event, body, source), RELAY_HEADROOM_BYTES)
             if reason:
                 errors += problems.error_list([FieldError("data", reason)], at(i))
         return errors

@@ -34,6 +34,10 @@ def test_a_refusal_names_size_topic_and_limit() -> None:
         "the event is 1401 bytes as a Kafka record; topic trade.orders.v1 takes at most 1400 bytes "
         "(max.message.bytes)"
     )
+    assert limit.refusal(888, 512) is None and limit.refusal(889, 512) == (
+        "the event is 889 bytes as a Kafka record; topic trade.orders.v1 takes at most 1400 bytes "
+        "(max.message.bytes), 512 of them kept for the headers the relay adds to partner copies"
+    )
     limits = TopicLimits(
         {"trade.orders.v1": limit, "trade.shipments.v1": TopicLimit("trade.shipments.v1", 9000)}
     )
