@@ -78,7 +78,9 @@ class TradeProducer:
     is acknowledged or failed through the futures already handed out, so no acknowledged event is lost
     and nothing is produced twice. ``generation`` counts replacements; a caller that must not split a
     group of records across two producers (they could overtake each other) passes the generation it
-    started with to ``send``, which then raises ``ProducerReplacedError`` instead.
+    started with to ``send``, which then raises ``ProducerReplacedError`` instead. ``before_replace``
+    runs before a replacement is built (the gateway reads the topics' limits again there, so that a
+    size refusal does not repeat with the new producer).
     """
 
     #: Pause between attempts to start a replacement producer while the cluster is unreachable.
@@ -91,6 +93,7 @@ class TradeProducer:
         *,
         service: str = "corridor",
         producer_factory: Callable[..., Any] = AIOKafkaProducer,
+        before_replace: Callable[[], Awaitable[None]] | None = None,
         **producer_overrides: Any,
     ) -> None:
         self.codec = codec
@@ -99,6 +102,7 @@ class TradeProducer:
         self.replacements = 0
         self._config = producer_config(bootstrap_servers, **producer_overrides)
         self._factory = producer_factory
+        self._before_replace = before_replace
         self._producer = producer_factory(**self._config)
         self._built_with = dict(self._config)
         self._replacing: asyncio.Task[None] | None = None
@@ -189,6 +193,12 @@ class TradeProducer:
         return self._producer, self.generation
 
     async def _replace(self, generation: int) -> None:
+        if self._before_replace is not None:
+            # e.g. the gateway reads the topics' limits again, so the new producer's batches fit them
+            try:
+                await asyncio.wait_for(self._before_replace(), 5)
+            except Exception as exc:
+                log.warning("before_replace_failed", error=f"{type(exc).__name__}: {exc}")
         while True:
             built_with = dict(self._config)
             fresh = self._factory(**built_with)

@@ -152,6 +152,7 @@ class KafkaLink:
                 client_id="corridor-gateway",
                 service="gateway",
                 request_timeout_ms=self.request_timeout_ms,
+                before_replace=self._limits_before_replace,
                 **self._size_overrides(),
             )
             try:
@@ -168,6 +169,9 @@ class KafkaLink:
             self._producer = producer
             log.info("kafka_producer_started", bootstrap_servers=self.bootstrap_servers)
             return producer
+
+    async def _limits_before_replace(self) -> None:
+        await self.refresh_limits()
 
     def _size_overrides(self) -> dict[str, int]:
         smallest = self.limits.smallest_max_message_bytes if self.limits else None

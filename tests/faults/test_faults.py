@@ -327,7 +327,7 @@ async def test_max_message_bytes_lowered_under_load(corridor: Corridor) -> None:
             checked["big_again"] = str(big_again.event_id), answer.status_code, answer.text[:300]
         return (
             f"trade topics' max.message.bytes 1048588 → {LOWERED_MAX_MESSAGE_BYTES} → 1048588 under load; "
-            f"an order of ~2 KB on partition {partition} refused by the broker (HTTP {checked['poison'][0]})"
+            f"an order of ~7 KB on partition {partition} refused (HTTP {checked['poison'][0]})"
         )
 
     replaced_before = await _producer_replacements(corridor.gateway.url)
