@@ -390,19 +390,6 @@ class Gateway:
         keys = [idempotency_key] if idempotency_key and not batch else [str(e.event_id) for e in events]
         # encoded once: the digest of the Avro body identifies the event, and the same body is produced
         bodies = [self.codec.encode_body(e) for e in events]
-        too_large = self._size_errors(partner, events, bodies, at)
-        if too_large:
-            # refused only on limits at most a second old: an operator may have raised them since
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.kafka.refresh_limits(), 5)
-            too_large = self._size_errors(partner, events, bodies, at)
-        if too_large:
-            raise problems.record_too_large(
-                f"{len(too_large)} of {len(events)} events are larger than Kafka takes; nothing was produced"
-                if at(0) is not None
-                else "the event is larger than Kafka takes; it was not produced",
-                too_large,
-            )
         hashes = [event_digest(e, b) for e, b in zip(events, bodies, strict=True)]
         token = uuid.uuid4()
         claims = await self.store.wait_for_others(
@@ -430,6 +417,18 @@ class Gateway:
                 f"another request is still producing event(s) {[keys[i] for i in busy]}; retry to get "
                 "its result",
                 self.retry_after_s,
+            )
+
+        # after the claims: an event acknowledged before is answered from its stored result even if the
+        # limit was lowered since
+        too_large = await self._too_large(partner, events, bodies, owned, at)
+        if too_large:
+            await self.store.release(partner.partner_id, token, [keys[i] for i in owned])
+            raise problems.record_too_large(
+                f"{len(too_large)} of {len(events)} events are larger than Kafka takes; nothing was produced"
+                if at(0) is not None
+                else "the event is larger than Kafka takes; it was not produced",
+                too_large,
             )
 
         results: list[ItemResult | None] = [None] * len(events)
@@ -486,6 +485,30 @@ class Gateway:
                 errors,
             )
         return events
+
+    async def _too_large(
+        self,
+        partner: partners.Partner,
+        events: Sequence[TradeEvent],
+        bodies: Sequence[bytes],
+        indices: Sequence[int],
+        at: Any,
+    ) -> list[dict[str, Any]]:
+        """``_size_errors`` of the events at ``indices``, on limits at most a second old when any is
+        found (an operator may have raised them since)."""
+        if not indices:
+            return []
+        mine = [events[i] for i in indices], [bodies[i] for i in indices]
+
+        def at_index(j: int) -> int | None:
+            return at(indices[j])
+
+        errors = self._size_errors(partner, *mine, at_index)
+        if errors:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.kafka.refresh_limits(), 5)
+            errors = self._size_errors(partner, *mine, at_index)
+        return errors
 
     def _size_errors(
         self, partner: partners.Partner, events: Sequence[TradeEvent], bodies: Sequence[bytes], at: Any
