@@ -131,6 +131,7 @@ class KafkaLink:
         self.start_timeout_s = start_timeout_s
         self.limits: TopicLimits | None = None
         self._limits_read_at = -LIMITS_REFRESH_INTERVAL_S
+        self._reading: asyncio.Task[None] | None = None  # a read of the limits under way
         self._producer: TradeProducer | None = None
         self._lock = asyncio.Lock()
         self._failed: tuple[float, str] | None = None
@@ -186,10 +187,18 @@ class KafkaLink:
     async def refresh_limits(self, *, force: bool = False) -> TopicLimits | None:
         """Read the trade topics' limits again (at most every ``LIMITS_REFRESH_INTERVAL_S`` unless
         ``force``); the next producer (a replacement) is sized by them."""
+        if self._reading is not None and not self._reading.done():
+            await asyncio.shield(self._reading)  # a read under way: its answer is fresh enough
+            return self.limits
         now = asyncio.get_running_loop().time()
         if not force and now - self._limits_read_at < LIMITS_REFRESH_INTERVAL_S:
             return self.limits
         self._limits_read_at = now
+        self._reading = asyncio.get_running_loop().create_task(self._read_limits())
+        await asyncio.shield(self._reading)
+        return self.limits
+
+    async def _read_limits(self) -> None:
         try:
             limits = await read_limits(
                 self.bootstrap_servers, TRADE_TOPICS, client_id="corridor-gateway-limits"
@@ -215,7 +224,6 @@ class KafkaLink:
             self.limits = limits
             if self._producer is not None:
                 self._producer.reconfigure(**self._size_overrides())
-        return self.limits
 
     async def ping(self, timeout_s: float) -> None:
         producer = await self.producer()
