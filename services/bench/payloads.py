@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import io
 import statistics
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,7 +71,8 @@ def wire_sizes() -> list[int]:
 
 @dataclass(frozen=True)
 class WireRecord:
-    """One Kafka record exactly as Corridor produces it: key, value (wire format), headers, timestamp."""
+    """One Kafka record exactly as Corridor produces it: key, value (wire format), headers; its timestamp
+    is the time of publication (ADR 17), stamped at send (``timestamp_ms`` is when it was built)."""
 
     area_topic: str  # the trade topic of the event's area
     key: bytes
@@ -87,7 +89,7 @@ def wire_records(codec: Codec, events: list[TradeEvent]) -> list[WireRecord]:
             str(event.trade_id).encode(),
             codec.encode(event),
             CloudEvent.for_event(event).to_headers(),
-            int(event.occurred_at.timestamp() * 1000),
+            int(time.time() * 1000),
         )
         for event in events
     ]

@@ -43,9 +43,8 @@ async def produce_raw(
     begin = time.perf_counter()
     for r in records:
         started = time.perf_counter()
-        future = await producer.send(
-            topics[r.area_topic], value=r.value, key=r.key, headers=r.headers, timestamp_ms=r.timestamp_ms
-        )
+        # no timestamp: the producer stamps the time of publication, as TradeProducer does (ADR 17)
+        future = await producer.send(topics[r.area_topic], value=r.value, key=r.key, headers=r.headers)
         if acks is not None:
             acks.track(future, started)
         futures.append(future)

@@ -2,7 +2,9 @@
 
 ``TradeProducer`` validates (the models refuse invalid events), encodes, wraps in CloudEvents headers
 and produces with ``acks=all`` and ``enable_idempotence=True``, keyed by trade id so each trade's
-events stay ordered on one partition. ``publish`` returns only after the broker acknowledged.
+events stay ordered on one partition. ``publish`` returns only after the broker acknowledged. The record
+timestamp is the time of publication; a producer poisoned by a broker refusal is replaced in place
+(``produce_errors``, ADR 0017).
 
 ``TradeConsumer`` hands each decoded record to a handler and commits a partition's offset only after
 the handler returned for every earlier record of that partition: a crash replays, never skips.
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import ProducerClosed
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 
 from corridor.core import metrics, tracing
@@ -25,6 +28,7 @@ from corridor.core.codec import Codec
 from corridor.core.domain.base import TradeEvent
 from corridor.core.envelope import CloudEvent, Headers
 from corridor.core.logging import bound_contextvars, get_logger
+from corridor.core.produce_errors import ProducerReplacedError, Stage, classify
 
 log = get_logger("corridor.kafka")
 
@@ -61,20 +65,62 @@ class TradeProducer:
     latency) and a ``traceparent`` that is a new span in the caller's trace (``traceparent`` argument,
     else the current span): a PRODUCER span when tracing exports, else just a new span id.
     ``service`` labels the metrics (events out, produce latency, produce errors).
+
+    The record timestamp is the time of publication (the same clock as ``corridor_published_ms``),
+    never the event's business time ``occurred_at``, which stays in the payload: a broker refuses
+    timestamps outside ``message.timestamp.before/after.max.ms`` (Kafka 4: more than an hour ahead),
+    and an estimate weeks ahead is an everyday event (ADR 0017).
+
+    **Recovery.** When an error poisons the aiokafka producer (``produce_errors.classify``: a failed
+    acknowledgement leaves a sequence gap; an unknown producer id, a fenced epoch, a dead sender), the
+    producer is replaced by a new one (new producer id, sequences from 0) in the background; sends wait
+    for the replacement. The old producer is flushed and stopped in the background: what it still holds
+    is acknowledged or failed through the futures already handed out, so no acknowledged event is lost
+    and nothing is produced twice. ``generation`` counts replacements; a caller that must not split a
+    group of records across two producers (they could overtake each other) passes the generation it
+    started with to ``send``, which then raises ``ProducerReplacedError`` instead. ``before_replace``
+    runs before a replacement is built (the gateway reads the topics' limits again there, so that a
+    size refusal does not repeat with the new producer).
     """
 
+    #: Pause between attempts to start a replacement producer while the cluster is unreachable.
+    REPLACE_BACKOFF_S = 0.5
+
     def __init__(
-        self, bootstrap_servers: str, codec: Codec, *, service: str = "corridor", **producer_overrides: Any
+        self,
+        bootstrap_servers: str,
+        codec: Codec,
+        *,
+        service: str = "corridor",
+        producer_factory: Callable[..., Any] = AIOKafkaProducer,
+        before_replace: Callable[[], Awaitable[None]] | None = None,
+        **producer_overrides: Any,
     ) -> None:
         self.codec = codec
         self.service = service
-        self._producer = AIOKafkaProducer(**producer_config(bootstrap_servers, **producer_overrides))
+        self.generation = 0
+        self.replacements = 0
+        self._config = producer_config(bootstrap_servers, **producer_overrides)
+        self._factory = producer_factory
+        self._before_replace = before_replace
+        self._producer = producer_factory(**self._config)
+        self._built_with = dict(self._config)
+        self._replacing: asyncio.Task[None] | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     async def start(self) -> None:
         await self._producer.start()
 
     async def stop(self) -> None:
+        self._stopped = True
+        if self._replacing is not None:
+            self._replacing.cancel()
+            with contextlib.suppress(BaseException):
+                await self._replacing
         await self._producer.stop()
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
 
     async def __aenter__(self) -> TradeProducer:
         await self.start()
@@ -83,7 +129,110 @@ class TradeProducer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def send(
+    @property
+    def client(self) -> Any:
+        """The current aiokafka producer's client (for a metadata round trip as a health check)."""
+        return self._producer.client
+
+    def reconfigure(self, **overrides: Any) -> None:
+        """New settings (e.g. ``max_batch_size`` after the topics' limits changed): the producer is
+        replaced by one with them, as after a poisoning error (nothing in flight is lost)."""
+        if all(self._config.get(k) == v for k, v in overrides.items()):
+            return
+        self._config.update(overrides)
+        log.info("producer_reconfigured", service=self.service, **overrides)
+        self._renew_if_stale()
+
+    def _renew_if_stale(self) -> None:
+        """Replace the producer when it was built with other settings than the current ones (and no
+        replacement is under way: ``ready`` calls this again after it)."""
+        if self._stopped or self._built_with == self._config:
+            return
+        if self._replacing is None or self._replacing.done():
+            self._replacing = asyncio.get_running_loop().create_task(self._replace(self.generation))
+
+    def sender_alive(self) -> bool:
+        sender = getattr(self._producer, "_sender", None)
+        task = getattr(sender, "sender_task", None)
+        return task is None or not task.done()
+
+    def poisoned(self, generation: int, error: BaseException, stage: Stage = Stage.ACK) -> bool:
+        """Note an error of the producer of ``generation``; replaces it (once) when the error poisons it.
+        Returns whether it does."""
+        failure = classify(error, stage)
+        if not failure.replace or generation != self.generation or self._stopped:
+            return False
+        if self._replacing is None or self._replacing.done():
+            metrics.ERRORS.labels(self.service, "producer_replaced").inc()
+            log.warning(
+                "producer_poisoned",
+                service=self.service,
+                generation=generation,
+                scope=str(failure.scope),
+                error=failure.reason,
+            )
+            self._replacing = asyncio.get_running_loop().create_task(self._replace(generation))
+        return True
+
+    async def ready(self, generation: int | None = None) -> tuple[Any, int]:
+        """The producer to send with and its generation, after any replacement under way."""
+        if not self.sender_alive() and (self._replacing is None or self._replacing.done()):
+            self.poisoned(
+                self.generation, ProducerClosed("the sender task of the producer ended"), Stage.SEND
+            )
+        if self._replacing is not None and not self._replacing.done():
+            await asyncio.shield(self._replacing)
+        self._renew_if_stale()  # settings changed while a replacement was being built
+        if self._replacing is not None and not self._replacing.done():
+            await asyncio.shield(self._replacing)
+        if generation is not None and generation != self.generation:
+            raise ProducerReplacedError(
+                f"the producer was replaced (generation {generation} → {self.generation}) during this "
+                "request; the records not sent yet were not produced"
+            )
+        return self._producer, self.generation
+
+    async def _replace(self, generation: int) -> None:
+        if self._before_replace is not None:
+            # e.g. the gateway reads the topics' limits again, so the new producer's batches fit them
+            try:
+                await asyncio.wait_for(self._before_replace(), 5)
+            except Exception as exc:
+                log.warning("before_replace_failed", error=f"{type(exc).__name__}: {exc}")
+        while True:
+            built_with = dict(self._config)
+            fresh = self._factory(**built_with)
+            try:
+                await fresh.start()
+                break
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await fresh.stop()
+                log.warning("producer_replacement_failed", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(self.REPLACE_BACKOFF_S)
+        old, self._producer = self._producer, fresh
+        self._built_with = built_with
+        self.generation = generation + 1
+        self.replacements += 1
+        log.info("producer_replaced", service=self.service, generation=self.generation)
+        task = asyncio.get_running_loop().create_task(self._retire(old))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _retire(self, old: Any) -> None:
+        """Flush and stop a replaced producer: what it holds is acknowledged or failed to its callers."""
+        try:
+            await old.stop()
+        except Exception as exc:
+            log.warning("retired_producer_stop_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def send(self, event: TradeEvent, **options: Any) -> asyncio.Future[RecordMetadata]:
+        """Queue an event; the returned future resolves when the broker acknowledged it (acks=all).
+        ``options`` are those of ``send_pinned``."""
+        future, _generation = await self.send_pinned(event, **options)
+        return future
+
+    async def send_pinned(
         self,
         event: TradeEvent,
         *,
@@ -91,13 +240,17 @@ class TradeProducer:
         traceparent: str | None = None,
         extra_headers: Headers | None = None,
         body: bytes | None = None,
-    ) -> asyncio.Future[RecordMetadata]:
-        """Queue an event; the returned future resolves when the broker acknowledged it (acks=all).
+        generation: int | None = None,
+    ) -> tuple[asyncio.Future[RecordMetadata], int]:
+        """Queue an event: the future that resolves when the broker acknowledged it (acks=all), and the
+        generation of the producer that has it.
 
         ``traceparent`` is the parent of the record's span (default: the current span, else a new
         trace); ``extra_headers`` are appended to the CloudEvents headers; ``body`` is the event's Avro
-        encoding (``Codec.encode_body``) when the caller has it already."""
+        encoding (``Codec.encode_body``) when the caller has it already; ``generation`` (see the class)
+        refuses to send with a producer other than that one."""
         value = await self.codec.encode_async(event, body)
+        producer, generation = await self.ready(generation)
         topic, kind = event.topic, type(event).__name__
         span = None
         if tracing.recording():
@@ -111,24 +264,27 @@ class TradeProducer:
             record_traceparent = tracing.child_traceparent(traceparent or tracing.current_traceparent())
         envelope = CloudEvent.for_event(event, source=source, traceparent=record_traceparent)
         headers = envelope.to_headers()
-        headers.append((metrics.PUBLISHED_MS_HEADER, str(metrics.now_ms()).encode()))
+        published_ms = metrics.now_ms()
+        headers.append((metrics.PUBLISHED_MS_HEADER, str(published_ms).encode()))
         if extra_headers:
             headers.extend(extra_headers)
         started = time.perf_counter()
         try:
-            future: asyncio.Future[RecordMetadata] = await self._producer.send(
+            future: asyncio.Future[RecordMetadata] = await producer.send(
                 topic,
                 value=value,
                 key=str(event.trade_id).encode(),
                 headers=headers,
-                timestamp_ms=int(event.occurred_at.timestamp() * 1000),
+                timestamp_ms=published_ms,  # publication time; business time is in the payload
             )
         except BaseException as exc:
             metrics.ERRORS.labels(self.service, "produce").inc()
             tracing.end_span(span, exc)
+            if isinstance(exc, Exception):
+                self.poisoned(generation, exc, Stage.SEND)
             raise
-        future.add_done_callback(lambda f: self._acknowledged(f, topic, kind, started, span))
-        return future
+        future.add_done_callback(lambda f: self._acknowledged(f, topic, kind, started, span, generation))
+        return future, generation
 
     def _acknowledged(
         self,
@@ -137,6 +293,7 @@ class TradeProducer:
         kind: str,
         started: float,
         span: Any,
+        generation: int,
     ) -> None:
         error = future.exception() if not future.cancelled() else asyncio.CancelledError()
         if error is None:
@@ -153,6 +310,8 @@ class TradeProducer:
         else:
             metrics.ERRORS.labels(self.service, "produce").inc()
             tracing.end_span(span, error)
+            if not future.cancelled():
+                self.poisoned(generation, error)
 
     async def publish(
         self, event: TradeEvent, *, source: str | None = None, traceparent: str | None = None

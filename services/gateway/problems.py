@@ -16,6 +16,7 @@ import httpx
 from aiokafka.errors import KafkaError
 
 from corridor.core.domain.validation import FieldError
+from corridor.core.produce_errors import Stage, classify
 from corridor.core.registry_client import RegistryError
 
 PROBLEM_JSON = "application/problem+json"
@@ -106,6 +107,21 @@ def too_large(detail: str) -> Problem:
     return Problem(413, "content-too-large", "Request too large", detail)
 
 
+def record_too_large(detail: str, errors: list[dict[str, Any]]) -> Problem:
+    """An event larger than its topic's ``max.message.bytes`` (the broker would refuse it)."""
+    return Problem(413, "event-too-large", "Event too large for Kafka", detail, errors)
+
+
+def produce_failed(reason: str, retry_after_s: int) -> Problem:
+    """An event Kafka did not acknowledge, with the classified reason (``core.produce_errors``)."""
+    return unavailable(
+        "kafka-unavailable",
+        "Kafka did not acknowledge the event",
+        f"{reason}; the event was not stored: retry with the same event id",
+        retry_after_s,
+    )
+
+
 def unsupported_media_type(content_type: str | None, accepted: Iterable[str]) -> Problem:
     given = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
     return Problem(
@@ -142,7 +158,8 @@ def from_backend_error(exc: BaseException, retry_after_s: int) -> Problem:
         return unavailable(
             "kafka-unavailable",
             "Kafka did not acknowledge the event",
-            f"the event was not acknowledged by Kafka ({name}: {exc}); retry with the same event id",
+            f"the event was not acknowledged by Kafka ({classify(exc, Stage.SEND).reason}); retry with the "
+            "same event id",
             retry_after_s,
         )
     if isinstance(exc, httpx.TransportError) or (isinstance(exc, RegistryError) and exc.status >= 500):

@@ -33,13 +33,16 @@ from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import RecordMetadata
 
 from corridor.core import metrics, partners
-from corridor.core.codec import Codec
+from corridor.core.codec import Codec, frame
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.validation import FieldError, InvalidEvent
-from corridor.core.envelope import RECEIVED_MS_HEADER, source_for, trace_id
+from corridor.core.envelope import RECEIVED_MS_HEADER, CloudEvent, source_for, trace_id
 from corridor.core.kafka import TradeProducer
 from corridor.core.logging import bound_contextvars, get_logger
+from corridor.core.produce_errors import Stage, classify
 from corridor.core.registry_client import RegistryClient
+from corridor.core.topic_limits import RECORD_BATCH_OVERHEAD, TopicLimits, read_limits
+from corridor.core.topics import TRADE_TOPICS
 from corridor.gateway import cloudevents, problems
 from corridor.gateway.cloudevents import IncomingEvent
 from corridor.gateway.parties import TradeView, joining_parties, role_errors
@@ -51,6 +54,16 @@ log = get_logger("corridor.gateway")
 
 #: A failed producer start is retried at most this often (requests in between get 503 at once).
 PRODUCER_RESTART_INTERVAL_S = 1.0
+#: The trade topics' limits are read again at most this often (on a size refusal by the broker).
+LIMITS_REFRESH_INTERVAL_S = 1.0
+#: The producer's batches stay below this (and below the topics' ``max.message.bytes``).
+DEFAULT_MAX_BATCH_BYTES = 256 * 1024
+#: Room kept under a trade topic's ``max.message.bytes`` for the headers the relay adds to the partner
+#: topics' copies (source, relayed time, signature verdict, back-fill; partner topics have the same
+#: limit): an event that fits its trade topic only without it would wedge its relay slot.
+RELAY_HEADROOM_BYTES = 512
+#: A topic whose timestamp window is narrower than this could refuse records for a clock skew: warned.
+TIMESTAMP_WINDOW_WARN_MS = 60_000
 #: How long the results of acknowledged events are retried into PostgreSQL when it was down at the ack.
 COMPLETE_RETRY_S = 600.0
 
@@ -101,7 +114,13 @@ def event_digest(event: TradeEvent, body: bytes) -> bytes:
 
 
 class KafkaLink:
-    """The gateway's one producer, started on first use, and started again after a failed start."""
+    """The gateway's one producer, started on first use, and started again after a failed start; and
+    the trade topics' limits (``topic_limits``), read before the producer starts and again when the
+    broker refuses a record for its size.
+
+    The producer's batches never exceed the smallest ``max.message.bytes`` of the trade topics (a batch
+    of valid events above it would be refused as a whole), and a poisoned producer is replaced in place
+    by ``TradeProducer`` itself (ADR 0017)."""
 
     def __init__(
         self, bootstrap_servers: str, codec: Codec, *, request_timeout_ms: int, start_timeout_s: float
@@ -110,6 +129,9 @@ class KafkaLink:
         self.codec = codec
         self.request_timeout_ms = request_timeout_ms
         self.start_timeout_s = start_timeout_s
+        self.limits: TopicLimits | None = None
+        self._limits_read_at = -LIMITS_REFRESH_INTERVAL_S
+        self._reading: asyncio.Task[None] | None = None  # a read of the limits under way
         self._producer: TradeProducer | None = None
         self._lock = asyncio.Lock()
         self._failed: tuple[float, str] | None = None
@@ -123,12 +145,16 @@ class KafkaLink:
             now = asyncio.get_running_loop().time()
             if self._failed is not None and now - self._failed[0] < PRODUCER_RESTART_INTERVAL_S:
                 raise KafkaConnectionError(self._failed[1])
+            with contextlib.suppress(Exception):  # unreachable: the producer's start says so below
+                await asyncio.wait_for(self.refresh_limits(force=True), self.start_timeout_s)
             producer = TradeProducer(
                 self.bootstrap_servers,
                 self.codec,
                 client_id="corridor-gateway",
                 service="gateway",
                 request_timeout_ms=self.request_timeout_ms,
+                before_replace=self._limits_before_replace,
+                **self._size_overrides(),
             )
             try:
                 await asyncio.wait_for(producer.start(), self.start_timeout_s)
@@ -145,11 +171,64 @@ class KafkaLink:
             log.info("kafka_producer_started", bootstrap_servers=self.bootstrap_servers)
             return producer
 
+    async def _limits_before_replace(self) -> None:
+        await self.refresh_limits()
+
+    def _size_overrides(self) -> dict[str, int]:
+        smallest = self.limits.smallest_max_message_bytes if self.limits else None
+        if smallest is None:
+            return {}
+        # a batch holds at least one record whatever its size: the per-record check is ours (publish)
+        return {
+            "max_batch_size": max(128, min(DEFAULT_MAX_BATCH_BYTES, smallest - RECORD_BATCH_OVERHEAD)),
+            "max_request_size": max(1024, smallest),
+        }
+
+    async def refresh_limits(self, *, force: bool = False) -> TopicLimits | None:
+        """Read the trade topics' limits again (at most every ``LIMITS_REFRESH_INTERVAL_S`` unless
+        ``force``); the next producer (a replacement) is sized by them."""
+        if self._reading is not None and not self._reading.done():
+            await asyncio.shield(self._reading)  # a read under way: its answer is fresh enough
+            return self.limits
+        now = asyncio.get_running_loop().time()
+        if not force and now - self._limits_read_at < LIMITS_REFRESH_INTERVAL_S:
+            return self.limits
+        self._limits_read_at = now
+        self._reading = asyncio.get_running_loop().create_task(self._read_limits())
+        await asyncio.shield(self._reading)
+        return self.limits
+
+    async def _read_limits(self) -> None:
+        try:
+            limits = await read_limits(
+                self.bootstrap_servers, TRADE_TOPICS, client_id="corridor-gateway-limits"
+            )
+        except Exception as exc:
+            log.warning("topic_limits_unread", error=f"{type(exc).__name__}: {exc}")
+            raise
+        if limits.topics:
+            if limits != self.limits:
+                log.info(
+                    "topic_limits",
+                    **{
+                        t.topic: {
+                            "max.message.bytes": t.max_message_bytes,
+                            "message.timestamp.type": t.timestamp_type,
+                            "message.timestamp.before.max.ms": t.timestamp_before_max_ms,
+                            "message.timestamp.after.max.ms": t.timestamp_after_max_ms,
+                        }
+                        for t in limits.topics.values()
+                    },
+                )
+                _warn_about_timestamps(limits)
+            self.limits = limits
+            if self._producer is not None:
+                self._producer.reconfigure(**self._size_overrides())
+
     async def ping(self, timeout_s: float) -> None:
         producer = await self.producer()
         # Ask a broker for fresh metadata: the producer's cached metadata would say yes after a crash.
-        client = producer._producer.client
-        await asyncio.wait_for(client.fetch_all_metadata(), timeout_s)
+        await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout_s)
 
     async def stop(self, timeout_s: float) -> None:
         if self._producer is not None:
@@ -158,6 +237,23 @@ class KafkaLink:
                 await asyncio.wait_for(producer.stop(), timeout_s)
             except Exception as exc:  # unacknowledged events at shutdown are logged, not raised
                 log.warning("kafka_producer_stop_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def _warn_about_timestamps(limits: TopicLimits) -> None:
+    """Records carry the producer's clock: only a window narrower than a clock skew refuses them."""
+    for t in limits.topics.values():
+        if t.timestamp_type != "CreateTime":
+            continue
+        narrow = {
+            name: value
+            for name, value in (
+                ("message.timestamp.before.max.ms", t.timestamp_before_max_ms),
+                ("message.timestamp.after.max.ms", t.timestamp_after_max_ms),
+            )
+            if value is not None and value < TIMESTAMP_WINDOW_WARN_MS
+        }
+        if narrow:
+            log.warning("topic_timestamp_window_narrow", topic=t.topic, **narrow)
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
@@ -183,6 +279,7 @@ class _Sent:
     event: TradeEvent
     future: asyncio.Future[RecordMetadata]
     traceparent: str | None = None  # the parent of its record's span
+    body: bytes = b""
 
 
 @dataclass
@@ -330,6 +427,18 @@ class Gateway:
                 self.retry_after_s,
             )
 
+        # after the claims: an event acknowledged before is answered from its stored result even if the
+        # limit was lowered since
+        too_large = await self._too_large(partner, events, bodies, owned, at)
+        if too_large:
+            await self.store.release(partner.partner_id, token, [keys[i] for i in owned])
+            raise problems.record_too_large(
+                f"{len(too_large)} of {len(events)} events are larger than Kafka takes; nothing was produced"
+                if at(0) is not None
+                else "the event is larger than Kafka takes; it was not produced",
+                too_large,
+            )
+
         results: list[ItemResult | None] = [None] * len(events)
         for i, key in enumerate(keys):
             claim = claims[key]
@@ -385,6 +494,67 @@ class Gateway:
             )
         return events
 
+    async def _too_large(
+        self,
+        partner: partners.Partner,
+        events: Sequence[TradeEvent],
+        bodies: Sequence[bytes],
+        indices: Sequence[int],
+        at: Any,
+    ) -> list[dict[str, Any]]:
+        """``_size_errors`` of the events at ``indices``, on limits at most a second old when any is
+        found (an operator may have raised them since)."""
+        if not indices:
+            return []
+        mine = [events[i] for i in indices], [bodies[i] for i in indices]
+
+        def at_index(j: int) -> int | None:
+            return at(indices[j])
+
+        errors = self._size_errors(partner, *mine, at_index)
+        if errors:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.kafka.refresh_limits(), 5)
+            errors = self._size_errors(partner, *mine, at_index)
+        return errors
+
+    def _size_errors(
+        self, partner: partners.Partner, events: Sequence[TradeEvent], bodies: Sequence[bytes], at: Any
+    ) -> list[dict[str, Any]]:
+        """Events the broker would refuse for their size (the topics' ``max.message.bytes`` as read from
+        the cluster): refused here, before a refused batch could fail other partners' events."""
+        limits = self.kafka.limits
+        if limits is None:
+            return []
+        source = source_for(partner.partner_id)
+        errors: list[dict[str, Any]] = []
+        for i, (event, body) in enumerate(zip(events, bodies, strict=True)):
+            limit = limits.get(event.topic)
+            if limit is None:
+                continue
+            reason = limit.refusal(record_size(event, body, source), RELAY_HEADROOM_BYTES)
+            if reason:
+                errors += problems.error_list([FieldError("data", reason)], at(i))
+        return errors
+
+    async def _not_acknowledged(
+        self, partner: partners.Partner, sent: _Sent, error: BaseException
+    ) -> Problem:
+        """The answer for an event whose acknowledgement failed (the producer replaces itself if the
+        failure poisoned it): 413 if the broker refused it for a size it still has, else 503."""
+        failure = classify(error, Stage.ACK)
+        if failure.status == 413:
+            # the limits were lowered since we read them: read them again, and refuse the event only if
+            # it is too large by itself (it may have been refused for the batch it was in)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.kafka.refresh_limits(), 5)
+            errors = self._size_errors(partner, [sent.event], [sent.body], lambda _i: None)
+            if errors:
+                return problems.record_too_large(
+                    "the event is larger than Kafka takes; it was not stored", errors
+                )
+        return problems.produce_failed(failure.reason, self.retry_after_s)
+
     def _forbid(self, partner: partners.Partner, errors: list[dict[str, Any]], at: Any) -> None:
         log.warning("publish_forbidden", errors=errors[:10])
         raise problems.forbidden(
@@ -420,6 +590,7 @@ class Gateway:
         failure: Problem | None = None
         received_ms = REQUEST_RECEIVED_MS.get()
         extra = [(RECEIVED_MS_HEADER, str(received_ms).encode())] if received_ms is not None else None
+        generation: int | None = None  # set by the first record: all of the request's go through one producer
         try:
             producer = await self.kafka.producer()
             await asyncio.wait_for(
@@ -434,10 +605,15 @@ class Gateway:
                 try:
                     # a timeout scope, not wait_for: that would start a task per event
                     async with asyncio.timeout(max(deadline - loop.time(), 0.1)):
-                        future = await producer.send(
-                            event, source=source, traceparent=t.traceparent, extra_headers=extra, body=t.body
+                        future, generation = await producer.send_pinned(
+                            event,
+                            source=source,
+                            traceparent=t.traceparent,
+                            extra_headers=extra,
+                            body=t.body,
+                            generation=generation,
                         )
-                    sent.append(_Sent(i, t.key, event, future, t.traceparent))
+                    sent.append(_Sent(i, t.key, event, future, t.traceparent, t.body))
                     continue
                 except Exception as exc:
                     # Later items are not sent after a failure: they must not overtake it.
@@ -475,8 +651,11 @@ class Gateway:
         for s, ack in zip(sent, acks, strict=True):
             with bound_contextvars(event_id=str(s.event.event_id), **_trace_of(s.traceparent)):
                 if isinstance(ack, BaseException):
-                    failed(s.index, s.event, problems.from_backend_error(ack, self.retry_after_s))
-                    log.warning("event_not_acknowledged", error=f"{type(ack).__name__}: {ack}")
+                    problem = await self._not_acknowledged(partner, s, ack)
+                    failed(s.index, s.event, problem)
+                    log.warning(
+                        "event_not_acknowledged", error=f"{type(ack).__name__}: {ack}", status=problem.status
+                    )
                 else:
                     result = published(s.event, ack)
                     out.append((s.index, ItemResult(s.index, result["event_id"], 201, result)))
@@ -550,6 +729,19 @@ class Gateway:
                 continue
             log.info("idempotency_recorded_late", partner_id=partner_id, keys=[c.key for c in done])
             return
+
+
+#: Room for the headers added at send beside the CloudEvents ones: traceparent, corridor_published_ms,
+#: corridor_received_ms (with their names and varint lengths).
+_SEND_HEADERS_ALLOWANCE = 192
+
+
+def record_size(event: TradeEvent, body: bytes, source: str) -> int:
+    """The size of ``event``'s Kafka record as ``TradeProducer`` will send it (key, wire-format value,
+    CloudEvents headers; the headers added at send are allowed for)."""
+    headers = CloudEvent.for_event(event, source=source).to_headers()
+    value = frame(0, body)
+    return TopicLimits.record_size(str(event.trade_id).encode(), value, headers) + _SEND_HEADERS_ALLOWANCE
 
 
 def _trace_of(traceparent: str | None) -> dict[str, str]:

@@ -53,6 +53,7 @@ from corridor.core.domain.lifecycle.trade import subject_of
 from corridor.core.envelope import trace_id as trace_id_of
 from corridor.core.kafka import producer_config
 from corridor.core.logging import bound_contextvars, get_logger
+from corridor.core.produce_errors import Stage, classify
 from corridor.core.registry_client import RegistryError
 from corridor.core.signatures import KeyringCache
 from corridor.core.topics import ORDERS, TRADE_TOPICS
@@ -109,6 +110,7 @@ class Stats:
     skipped: int = 0  # retry records of other consumer groups
     failures: int = 0
     stale_retries: int = 0
+    producer_replacements: int = 0  # the parking/dead-letter producer replaced after it was poisoned
     last_batch_at: float | None = None
     dead_by_class: dict[str, int] = field(default_factory=dict)
 
@@ -513,10 +515,20 @@ class Ledger:
         assignment = consumer.assignment()  # a rebalance may have taken partitions meanwhile
         self.pending = [item for item in hold if item.tp in assignment]
 
-        sends = [await self._park(item, reason, now) for item, reason in park]
-        sends += [await self._dead_letter(item, error_class, reason) for item, error_class, reason in dead]
+        try:
+            sends = [await self._park(item, reason, now) for item, reason in park]
+            sends += [
+                await self._dead_letter(item, error_class, reason) for item, error_class, reason in dead
+            ]
+        except Exception as exc:
+            await self._recover_producer(exc, Stage.SEND)
+            raise
         if sends:
-            await asyncio.gather(*sends)
+            try:
+                await asyncio.gather(*sends)
+            except Exception as exc:
+                await self._recover_producer(exc, Stage.ACK)
+                raise
         self._schedule_commit()
         self.stats.batches += 1
         self.stats.last_batch_at = time.time()
@@ -809,6 +821,24 @@ class Ledger:
         )
 
     # -- side outputs ----------------------------------------------------------------------------------
+
+    async def _recover_producer(self, exc: BaseException, stage: Stage) -> None:
+        """Replace the parking/dead-letter producer when ``exc`` poisoned it (a failed acknowledgement
+        leaves a sequence gap: every later record of that partition would be refused, ADR 0017). The
+        batch is then replayed from its first offsets by ``run`` with the new producer; a side record
+        acknowledged before the failure may be produced again (retry and dead-letter topics are
+        at-least-once, their readers skip what they applied already)."""
+        if self._producer is None or not classify(exc, stage).replace:
+            return
+        old = self._producer
+        fresh = AIOKafkaProducer(**producer_config(self.bootstrap_servers, client_id=f"{self.group_id}-side"))
+        await fresh.start()  # a failure here fails the batch again: the next attempt tries anew
+        self._producer = fresh
+        self.stats.producer_replacements += 1
+        metrics.ERRORS.labels("ledger", "producer_replaced").inc()
+        log.warning("producer_replaced", error=f"{type(exc).__name__}: {exc}", stage=str(stage))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(old.stop(), 10)
 
     async def _park(self, item: Item, reason: str, now: dt.datetime) -> asyncio.Future[Any]:
         retries_done = item.origin.attempts - 1

@@ -5,7 +5,7 @@ Hops of an event, each a wall-clock time:
 1. **gateway accept** — header ``corridor_received_ms``: when the gateway got the HTTP request (events
    produced straight to Kafka have no such hop);
 2. **Kafka** — header ``corridor_published_ms``: the producer's clock at send (the record timestamp is
-   the event's business time, ``ce_time``, so it says nothing about latency);
+   the publication time since ADR 17, but records of older producers carry the business time there);
 3. **ledger commit** — ``ledger.events.ingested_at``: the ledger's PostgreSQL transaction that stored it;
 4. **partners** — records of the event on ``partner.*.v1`` topics (the relay's), when such topics exist.
 
@@ -191,7 +191,7 @@ RELAYED_MS_HEADER = "corridor_relayed_ms"
 def partner_time(headers: dict[str, str], original_published_ms: int | None) -> int | None:
     """When a partner topic's copy was produced: ``corridor_relayed_ms``, else its own
     ``corridor_published_ms`` unless that is the original's (copied along with the headers). The record
-    timestamp is the event's business time and says nothing here."""
+    timestamp is the original's (the relay copies it) and says nothing here."""
     relayed = _ms(headers.get(RELAYED_MS_HEADER))
     if relayed is not None:
         return relayed

@@ -42,6 +42,7 @@ from corridor.core.codec import Codec, WireFormatError
 from corridor.core.domain.base import TradeEvent
 from corridor.core.logging import get_logger
 from corridor.core.partners import ensure_partner_topics
+from corridor.core.produce_errors import Stage, classify
 from corridor.core.registry_client import RegistryError
 from corridor.core.routing import TradeRoute, parties_of, partner_of_topic, partner_topic, route
 from corridor.core.topics import TRADE_TOPICS
@@ -84,6 +85,7 @@ class RelayStats:
     skipped: int = 0  # undecodable records: routed to nobody
     transactions: int = 0
     aborted: int = 0
+    producer_replacements: int = 0  # slot producers replaced after an error poisoned them
     history_fetches: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -102,6 +104,9 @@ class Slot:
     #: Per trade, the ``ce_id`` of every event relayed: a second record of one event (a client's retry
     #: that a gateway produced again after a crash, ADR 5) is relayed to nobody.
     ids: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: Whether the transaction in hand reached ``commit_transaction`` (after that, whether it committed
+    #: is not known here, and only reading the state back is safe).
+    committing: bool = False
 
 
 #: ``await verifier(event)``: the signature verdict header value of a certificate event, or None.
@@ -302,14 +307,11 @@ class Relay:
             self._fatal = exc
             log.error("assignment_failed", error=f"{type(exc).__name__}: {exc}")
 
-    async def _open_slot(self, p: int) -> Slot:
-        """Fence the slot's earlier owner, then read its committed offsets and its state."""
+    def _slot_producer(self, p: int) -> AIOKafkaProducer:
         s = self.settings
-        started = time.monotonic()
-        transactional_id = f"{s.transactional_id_prefix}-{p}"
-        producer = AIOKafkaProducer(
+        return AIOKafkaProducer(
             bootstrap_servers=s.bootstrap_servers,
-            transactional_id=transactional_id,
+            transactional_id=f"{s.transactional_id_prefix}-{p}",
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
@@ -318,6 +320,12 @@ class Relay:
             transaction_timeout_ms=s.relay_transaction_timeout_ms,
             client_id=f"{self.group_id}-{s.relay_instance_id}-p{p}",
         )
+
+    async def _open_slot(self, p: int) -> Slot:
+        """Fence the slot's earlier owner, then read its committed offsets and its state."""
+        started = time.monotonic()
+        producer = self._slot_producer(p)
+        transactional_id = f"{self.settings.transactional_id_prefix}-{p}"
         # InitProducerId: aborts the transaction a crashed or fenced owner left open, and from now on
         # refuses that owner's commits; only then are the offsets and the state final.
         await producer.start()
@@ -447,7 +455,11 @@ class Relay:
                     slot = self.slots.get(p)
                     if slot is None:
                         continue  # not ours any more
-                    await self._relay_slot(slot, list(merge_by_timestamp(by_slot[p])))
+                    try:
+                        await self._relay_slot(slot, list(merge_by_timestamp(by_slot[p])))
+                    except Exception as exc:
+                        if not await self._recover_slot(slot, exc):
+                            raise
             self._report_lag()
 
     def _rewind(self, batch: dict[TopicPartition, Any]) -> None:
@@ -530,7 +542,9 @@ class Relay:
             if self.settings.relay_pause_before_commit_ms:
                 log.info("pausing_before_commit", partition=slot.partition, deliveries=len(sent))
                 await asyncio.sleep(self.settings.relay_pause_before_commit_ms / 1000)
+            slot.committing = True
             await producer.commit_transaction()
+            slot.committing = False
             committed = True
         finally:
             if not committed:
@@ -555,6 +569,34 @@ class Relay:
         self.stats.skipped += skipped
         self.stats.duplicates += duplicates
         self.stats.deliveries += len(sent)
+
+    async def _recover_slot(self, slot: Slot, exc: Exception) -> bool:
+        """After a transaction of ``slot`` failed before its commit: when the error poisoned the producer
+        (``produce_errors``, ADR 0017), replace it by a new one with the same ``transactional.id`` (its
+        InitProducerId bumps the epoch and aborts what the old one left open) and read the slot's
+        records again from its positions (nothing of the failed transaction is visible, and the slot's
+        memory holds the last committed state). Returns False when only a fresh worker is safe (a
+        failure during the commit, or not Kafka's): the supervisor then starts one."""
+        failure = classify(exc, Stage.TRANSACTION)
+        if slot.committing or not isinstance(exc, KafkaError) or not failure.replace:
+            return False
+        log.warning(
+            "slot_producer_poisoned", partition=slot.partition, scope=str(failure.scope), error=failure.reason
+        )
+        metrics.ERRORS.labels(SERVICE, "producer_replaced").inc()
+        with suppress(Exception):
+            await asyncio.wait_for(slot.producer.stop(), 10)
+        slot.producer = self._slot_producer(slot.partition)
+        await slot.producer.start()  # fences the old epoch; a failure here goes to the supervisor
+        assert self._consumer is not None
+        assignment = self._consumer.assignment()
+        for tp, position in slot.positions.items():
+            if tp in assignment:
+                self._consumer.seek(tp, position)
+        self.stats.producer_replacements += 1
+        if failure.record_refused:
+            await asyncio.sleep(1.0)  # the same record comes again: an operator has to act; no busy loop
+        return True
 
     async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> TradeEvent | None:
         """The record's event, or None when it can never be decoded (it is then routed to nobody)."""

@@ -127,6 +127,9 @@ class HistoryCache:
 def merge_by_timestamp(streams: Iterable[list[Any]]) -> Iterator[Any]:
     """Interleave records of several partitions by timestamp, keeping each partition's own order.
 
+    The record timestamp is the time of publication (ADR 17): the result is the order in which the
+    gateway accepted the events across the three trade topics, whatever business times they state.
+
     Only the head of each partition is ever compared, so a partition whose timestamps go backwards
     still comes out in offset order (this is what keeps a trade's per-topic order exact).
     """

@@ -10,15 +10,25 @@ share one isolated corridor and run in file order; each starts from a healthy cl
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
+import re
 import signal
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.partitioner import DefaultPartitioner
 
-from corridor.core.topics import CERTIFICATES, ORDERS
+from corridor.core.domain.base import TradeEvent
+from corridor.core.topics import CERTIFICATES, ORDERS, TOPIC_SPECS
+from corridor.demo.story import chromite_story, explosives_story
 from corridor.stack import kill_broker, start_broker
 from tests.faults.conftest import Corridor
 from tests.faults.harness import (
@@ -29,6 +39,7 @@ from tests.faults.harness import (
     check,
     cluster_view,
     eventually,
+    ledger_rows,
     now,
     postgres_crash,
     postgres_start,
@@ -194,3 +205,156 @@ async def test_sigstop_broker_out_of_isr(corridor: Corridor) -> None:
         )
 
     await run_case(corridor, "SIGSTOP broker (out of ISR)", inject)
+
+
+# -- broker refusals (issue 15, docs/adr/0017-broker-refusals.md) ------------------------------------------
+
+#: Lowered ``max.message.bytes`` of the trade topics: above every event of the load (at most ~1,300 bytes
+#: as a record) and batches of a few of them, below an order with ``LONG_NOTES``.
+LOWERED_MAX_MESSAGE_BYTES = 6144
+BURST = 8  # small orders in one batch request, after the limits were read again (~9 KB in all)
+#: Free text of 1,998 characters (the most is 2,000), 5,994 bytes in UTF-8: an order of ~7 KB as a record.
+LONG_NOTES = "铬矿石" * 666
+
+
+def _order_on(partition: int, partitions: int = 6, buyer: str | None = None) -> TradeEvent:
+    """The OrderPlaced of a new trade whose records go to ``partition`` (murmur2, the default
+    partitioner); of the explosives story when ``buyer`` is its buyer, else of the chromite story."""
+    parts = list(range(partitions))
+    while True:
+        trade_id = uuid.uuid4()
+        if DefaultPartitioner()(str(trade_id).encode(), parts, parts) == partition:
+            story = explosives_story(trade_id) if buyer == explosives_story().events[0].sender else None
+            return (story or chromite_story(trade_id)).events[0]
+
+
+async def _producer_replacements(gateway_url: str) -> float:
+    """``corridor_errors_total{service="gateway",kind="producer_replaced"}`` of the gateway's /metrics."""
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=10) as http:
+        text = (await http.get("/metrics")).text
+    found = re.search(r'corridor_errors_total\{[^}]*kind="producer_replaced"[^}]*\} ([0-9.e+]+)', text)
+    return float(found.group(1)) if found else 0.0
+
+
+def _cloudevent(event: TradeEvent) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": str(event.event_id),
+        "source": f"/faults/{event.sender}",
+        "type": event.avro_name,
+        "datacontenttype": "application/json",
+        "data": event.model_dump(mode="json"),
+    }
+
+
+async def _alter_trade_topics(bootstrap: str, max_message_bytes: int) -> None:
+    """Set the trade topics' ``max.message.bytes`` (AlterConfigs replaces a topic's whole set: the
+    others are given as the stack created them)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="faults-alter")
+    await admin.start()
+    try:
+        resources = [
+            ConfigResource(
+                ConfigResourceType.TOPIC,
+                spec.name,
+                configs={**spec.configs_for(3), "max.message.bytes": str(max_message_bytes)},
+            )
+            for spec in TOPIC_SPECS
+        ]
+        for response in await admin.alter_configs(resources):
+            for code, message, _kind, name in response.resources:
+                assert code == 0, f"altering {name}: error {code} {message}"
+    finally:
+        await admin.close()
+
+
+async def test_max_message_bytes_lowered_under_load(corridor: Corridor) -> None:
+    """The trade topics' ``max.message.bytes`` is lowered under load, below an order with long notes but
+    above every event of the load. The gateway still has the limits it read at start-up, so it produces
+    that order; the broker refuses it, which leaves the idempotent producer with a sequence gap on that
+    partition. Before issue 15 every later event there was refused (OutOfOrderSequenceNumber) until a
+    restart; now:
+
+    * the refused order is answered 413 ``event-too-large`` naming the lowered limit (read again);
+    * the next events on that partition, from two buyers, are acknowledged (the producer was replaced);
+    * another order that large is refused early (413, nothing produced), a batch of small orders on the
+      partition is acknowledged (batches sized under the lowered limit);
+    * after the limit is restored, an order that large is acknowledged (limits read again);
+    * each acknowledged one is in the ledger exactly once, the load's checks hold (nothing acknowledged
+      lost or duplicated, nothing refused 4xx), and no process restarted.
+    """
+    gateway_pid = corridor.gateway.pid
+    checked: dict[str, Any] = {}
+
+    def auth(sender: str, content_type: str = "application/cloudevents+json") -> dict[str, str]:
+        return {"Authorization": f"Bearer {corridor.keys[sender]}", "Content-Type": content_type}
+
+    async def post(http: httpx.AsyncClient, event: TradeEvent) -> httpx.Response:
+        return await http.post(
+            "/v1/events", content=json.dumps(_cloudevent(event)).encode(), headers=auth(event.sender)
+        )
+
+    async def inject(c: Corridor) -> str:
+        buyers = (chromite_story().events[0].sender, explosives_story().events[0].sender)
+        partition = random.randrange(6)
+        async with httpx.AsyncClient(base_url=c.gateway.url, timeout=30) as http:
+            await _alter_trade_topics(c.stack.bootstrap_servers, LOWERED_MAX_MESSAGE_BYTES)
+            await asyncio.sleep(2.0)  # every broker applies it
+            try:
+                poison = _order_on(partition).model_copy(update={"notes": LONG_NOTES})
+                answer = await post(http, poison)
+                checked["poison"] = answer.status_code, answer.json()
+                # the next valid events on that partition, from two partners, while the limit is low
+                checked["next"] = []
+                for event in [_order_on(partition, buyer=b) for b in buyers * 3]:
+                    answer = await post(http, event)
+                    checked["next"].append((str(event.event_id), answer.status_code, answer.text[:300]))
+                big = _order_on(partition).model_copy(update={"notes": LONG_NOTES})
+                answer = await post(http, big)
+                checked["early"] = answer.status_code, answer.json()
+                burst = [_order_on(partition) for _ in range(BURST)]
+                answer = await http.post(
+                    "/v1/events/batch",
+                    content=json.dumps([_cloudevent(e) for e in burst]).encode(),
+                    headers=auth(buyers[0], "application/cloudevents-batch+json"),
+                )
+                checked["burst"] = [(str(e.event_id), answer.status_code, answer.text[:300]) for e in burst]
+            finally:
+                await _alter_trade_topics(c.stack.bootstrap_servers, 1048588)
+            await asyncio.sleep(2.0)
+            big_again = big.model_copy(update={"event_id": uuid.uuid4()})
+            answer = await post(http, big_again)
+            checked["big_again"] = str(big_again.event_id), answer.status_code, answer.text[:300]
+        return (
+            f"trade topics' max.message.bytes 1048588 → {LOWERED_MAX_MESSAGE_BYTES} → 1048588 under load; "
+            f"an order of ~7 KB on partition {partition} refused (HTTP {checked['poison'][0]})"
+        )
+
+    replaced_before = await _producer_replacements(corridor.gateway.url)
+    outcome = await run_case(corridor, f"max.message.bytes lowered to {LOWERED_MAX_MESSAGE_BYTES}", inject)
+    print(json.dumps(checked, indent=1, default=str)[:3000])
+
+    # the broker refused a record (this order, or a batch of the load's before it) and the gateway
+    # replaced its poisoned producer
+    assert await _producer_replacements(corridor.gateway.url) > replaced_before
+    status, problem = checked["poison"]
+    assert status == 413 and problem["type"] == "urn:corridor:problem:event-too-large", problem
+    (error,) = problem["errors"]
+    assert error["field"] == "data" and "max.message.bytes" in error["reason"], error
+    assert str(LOWERED_MAX_MESSAGE_BYTES) in error["reason"], error
+    assert all(code == 201 for _, code, _ in checked["next"]), checked["next"]  # the partition recovered
+    status, problem = checked["early"]
+    assert status == 413 and problem["detail"].endswith("it was not produced"), problem
+    assert all(code == 201 for _, code, _ in checked["burst"]), checked["burst"]
+    assert checked["big_again"][1] == 201, checked["big_again"]
+    ids = [i for i, _, _ in checked["next"] + checked["burst"]] + [checked["big_again"][0]]
+
+    async def all_stored() -> bool:
+        return len(await stored_ids(corridor.pool, ids)) == len(ids)
+
+    await eventually(all_stored, 60)
+    rows = await ledger_rows(corridor.pool, ids)
+    assert sorted(len(rows.get(i, [])) for i in ids) == [1] * len(ids), rows  # each exactly once
+    assert outcome.lost == 0 and outcome.duplicates == 0
+    assert corridor.gateway.pid == gateway_pid, "the gateway restarted"
+    assert all(s.alive() for s in corridor.services)
