@@ -174,7 +174,7 @@ class KafkaLink:
     async def _limits_before_replace(self) -> None:
         await self.refresh_limits()
 
-    def _size_overrides(self) -> dict[str, int]:
+    def _size_overrides(self) -> dict[str, Any]:
         smallest = self.limits.smallest_max_message_bytes if self.limits else None
         if smallest is None:
             return {}
@@ -509,7 +509,8 @@ class Gateway:
         mine = [events[i] for i in indices], [bodies[i] for i in indices]
 
         def at_index(j: int) -> int | None:
-            return at(indices[j])
+            found: int | None = at(indices[j])
+            return found
 
         errors = self._size_errors(partner, *mine, at_index)
         if errors:
