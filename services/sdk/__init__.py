@@ -11,6 +11,8 @@ yours (``<your id>.<anything>``), decodes every record through the schema regist
             await book(event)  # the record is committed when the loop asks for the next one
 """
 
+__version__ = "0.1.0"
+
 from corridor.sdk.consumer import (
     BACKFILL_HEADER,
     SIGNATURE_HEADER,
