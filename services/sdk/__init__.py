@@ -7,7 +7,9 @@ docs/adr/0022-partner-sdk-distribution.md. The public surface is what this modul
 * :class:`PartnerConsumer` logs in to the broker's partner listener with your SCRAM-SHA-512 credentials
   (``corridor partners add`` prints them once), reads ``partner.<your id>.v1`` with a consumer group of
   yours (``<your id>.<anything>``), decodes every record into the models of :mod:`events` and commits a
-  record only after your code is done with it; :class:`PartnerRecord` is one record with its metadata::
+  record only after your code is done with it; :class:`PartnerRecord` is one record with its metadata
+  (headers :data:`BACKFILL_HEADER`, :data:`SIGNATURE_HEADER`), :data:`Handler` the callback type of
+  ``run`` and :class:`UndecodableRecord` a record that is no Corridor event::
 
     async with PartnerConsumer(bootstrap=..., username=..., password=..., partner_id="acme",
                                registry_url=..., group="acme.erp") as consumer:
@@ -16,11 +18,13 @@ docs/adr/0022-partner-sdk-distribution.md. The public surface is what this modul
 
 * typed events: :mod:`events` (``events.OrderPlaced`` …, every model generated from the Avro schemas),
   :class:`TradeEvent` their base, :data:`EVENT_TYPES` by CloudEvents type;
-* decoding for other Kafka clients: :class:`EventDecoder` (Confluent wire format + CloudEvents headers),
-  :class:`CloudEvent`, :class:`WireFormatError`, :func:`is_transient`;
-* certificates: :func:`verify_certificate` with :func:`authority_key` (Ed25519 over the canonical JSON),
-  :class:`Verdict`, :class:`VerdictStatus`, :func:`canonical_bytes`;
-* broker login: :func:`kafka_config` (SCRAM, ``read_committed``), :func:`tls_context` for ``SASL_SSL``.
+* decoding for other Kafka clients: :class:`EventDecoder` (Confluent wire format + CloudEvents headers)
+  into a :class:`DecodedEvent`, :class:`CloudEvent`, :class:`WireFormatError`, :func:`is_transient`;
+* certificates: :func:`verify_certificate` with :func:`authority_key` (Ed25519 over the canonical JSON) of an
+  :class:`AuthorityKey`, :class:`Verdict`, :class:`VerdictStatus`, :func:`canonical_bytes`;
+* broker login: :func:`kafka_config` (:data:`SCRAM_MECHANISM`, ``read_committed``), :func:`tls_context`
+  for ``SASL_SSL``;
+* :data:`__version__`, the version of the distribution ``corridor-sdk`` (``sdk/CHANGELOG.md``).
 
 Everything else under ``corridor`` is internal to Corridor and may change without notice.
 """

@@ -3,8 +3,8 @@
 Source: the Debian ``iso-codes`` database as packaged by pycountry 26.2.16 (the version pinned in the
 development dependencies). The validators used pycountry itself; a plain list keeps the trade domain, and
 so the partner SDK, free of a 10 MB dependency (docs/adr/0022-partner-sdk-distribution.md).
-``tests/unit/core/domain/test_iso_codes.py`` fails when these lists and the pinned pycountry differ;
-regenerate with ``python -m tests.unit.core.domain.test_iso_codes`` after raising the pin.
+``tests/unit/domain/test_iso_codes.py`` fails when these lists and the pinned pycountry differ;
+regenerate with ``python -m tests.unit.domain.test_iso_codes`` after raising the pin.
 
 Lookups are case-insensitive, as pycountry's were (``is_country("pk")`` is true): the formats that
 must be upper case (UN/LOCODE …) check case with their own patterns.
