@@ -15,7 +15,8 @@ import pytest
 from corridor.core.domain import iso_codes, validators
 
 _HEADER = (
-    '''"""ISO 3166-1 alpha-2 country codes and ISO 4217 alpha-3 currency codes, as data (docs/domain.md §6).
+    '"""ISO 3166-1 alpha-2 country codes and ISO 4217 alpha-3 currency codes, as data '
+    '''(docs/domain.md §6).
 
 Source: the Debian ``iso-codes`` database as packaged by pycountry {version} (the version pinned in the
 development dependencies). The validators used pycountry itself; a plain list keeps the trade domain, and
