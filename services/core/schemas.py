@@ -20,7 +20,7 @@ from typing import Any, cast
 from fastavro.repository.base import AbstractSchemaRepository, SchemaRepositoryError
 from fastavro.schema import load_schema, parse_schema
 
-from corridor.core.settings import SCHEMAS_DIR
+from corridor.core.paths import SCHEMAS_DIR
 from corridor.core.topics import CERTIFICATES, ORDERS, SHIPMENTS
 
 #: Which topic each schema folder's events are published on.

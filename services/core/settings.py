@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib.resources import files
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The source checkout (development tools only: contracts, codegen, the stack's Maven project).
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Re-exported: the paths live apart so the partner SDK reads the schemas without pydantic-settings.
+from corridor.core.paths import PROJECT_ROOT, SCHEMAS_DIR
 
-
-def _schemas_dir() -> Path:
-    """The Avro schemas: package data of an installed wheel (``corridor/_schemas``, copied at build time
-    by setup.py), else the checkout's ``schemas/`` (an editable install, the single source of truth)."""
-    packaged = Path(str(files("corridor"))) / "_schemas"
-    return packaged if packaged.is_dir() else PROJECT_ROOT / "schemas"
-
-
-SCHEMAS_DIR = _schemas_dir()
+__all__ = ["PROJECT_ROOT", "SCHEMAS_DIR", "Settings", "get_settings"]
 
 DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:9092"
 DEFAULT_SCHEMA_REGISTRY_URL = "http://127.0.0.1:8081"

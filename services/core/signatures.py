@@ -27,17 +27,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum, StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import asyncpg
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from corridor.core.db import apply_ddl
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import CertificateAmended, CertificateIssued, Signature
 from corridor.core.domain.validators import check_party_id, check_reference
+
+if TYPE_CHECKING:  # the key registry works on the caller's pool; verifying needs no PostgreSQL driver,
+    import asyncpg  # so the partner SDK ships this module without asyncpg (ADR 0022)
 
 __all__ = [
     "ALGORITHM",
@@ -358,6 +359,8 @@ def _table(schema: str) -> str:
 
 async def ensure_schema(pool: asyncpg.Pool, *, schema: str = DEFAULT_SCHEMA) -> None:
     """Create the table if missing (idempotent; safe from several processes at once)."""
+    from corridor.core.db import apply_ddl  # asyncpg: only where the key registry is used
+
     table = _table(schema)
     await apply_ddl(
         pool,

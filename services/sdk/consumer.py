@@ -27,17 +27,26 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from corridor.core.codec import Codec
 from corridor.core.domain.base import TradeEvent
 from corridor.core.envelope import CloudEvent
-from corridor.core.registry_client import RegistryClient, RegistryError
 from corridor.core.routing import group_prefix, partner_topic
+from corridor.sdk.decoding import EventDecoder, is_transient
+from corridor.sdk.security import SCRAM_MECHANISM, kafka_config
 
 log = logging.getLogger("corridor.sdk")
 
 BACKFILL_HEADER = "corridor_relay_backfill"  # an earlier event of a trade you joined later
 SIGNATURE_HEADER = "corridor_signature_verdict"  # certificates: the relay's check of the issuer's signature
-SCRAM_MECHANISM = "SCRAM-SHA-512"
+
+__all__ = [
+    "BACKFILL_HEADER",
+    "SCRAM_MECHANISM",
+    "SIGNATURE_HEADER",
+    "Handler",
+    "PartnerConsumer",
+    "PartnerRecord",
+    "UndecodableRecord",
+]
 
 
 class UndecodableRecord(Exception):
@@ -131,8 +140,9 @@ class PartnerConsumer:
         self.on_undecodable = on_undecodable
         self.commit_interval_s = commit_interval_s
         self.max_poll_records = max_poll_records
-        self._registry = RegistryClient(registry_url)
-        self._codec = Codec(self._registry, auto_register=False)
+        self._decoder = EventDecoder(registry_url)
+        self._registry = self._decoder.registry
+        self._codec = self._decoder.codec
         self._config = self.kafka_config(
             bootstrap=bootstrap, username=username, password=password, group=group,
             ssl_context=ssl_context, start_from=start_from, **consumer_overrides,
@@ -157,22 +167,10 @@ class PartnerConsumer:
         **overrides: Any,
     ) -> dict[str, Any]:
         """aiokafka consumer settings of a partner (also what any other Kafka client needs)."""
-        config: dict[str, Any] = {
-            "bootstrap_servers": bootstrap,
-            "security_protocol": "SASL_SSL" if ssl_context is not None else "SASL_PLAINTEXT",
-            "sasl_mechanism": SCRAM_MECHANISM,
-            "sasl_plain_username": username,
-            "sasl_plain_password": password,
-            "group_id": group,
-            "enable_auto_commit": False,
-            "auto_offset_reset": start_from,
-            "isolation_level": "read_committed",
-            "client_id": f"corridor-sdk-{group}",
-        }
-        if ssl_context is not None:
-            config["ssl_context"] = ssl_context
-        config.update(overrides)
-        return config
+        return kafka_config(
+            bootstrap=bootstrap, username=username, password=password, group=group,
+            ssl_context=ssl_context, start_from=start_from, **overrides,
+        )  # fmt: skip
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -275,24 +273,20 @@ class PartnerConsumer:
 
     async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> PartnerRecord:
         try:
-            if record.value is None:
-                raise ValueError("a record without value")
-            event = await self._codec.decode(record.value)
-            headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or () if v is not None}
-            cloudevent = CloudEvent.from_headers([(k, v) for k, v in record.headers or () if v is not None])
+            decoded = await self._decoder.decode(record.value, record.headers or ())
         except Exception as exc:
-            transient = isinstance(exc, OSError) or type(exc).__module__.startswith("httpx")
-            if transient or (isinstance(exc, RegistryError) and exc.status != 404):
+            if is_transient(exc):
                 raise  # the registry is unreachable or failing: not the record's fault, ask again
             raise UndecodableRecord(record, exc) from exc
+        event = decoded.event
         return PartnerRecord(
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
             trade_id=event.trade_id,
             event=event,
-            cloudevent=cloudevent,
-            headers=headers,
+            cloudevent=decoded.cloudevent,
+            headers=decoded.headers,
             timestamp_ms=record.timestamp,
         )
 

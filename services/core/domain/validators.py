@@ -9,9 +9,7 @@ import re
 from decimal import Decimal
 from functools import lru_cache
 
-import pycountry
-
-from corridor.core.domain import reference
+from corridor.core.domain import iso_codes, reference
 
 # USCC (GB 32100-2015): 18 characters from 0-9 and A-Z without I, O, S, V, Z; the 18th is a mod-31 check.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -54,15 +52,10 @@ def check_uscc(value: str) -> str | None:
     return None
 
 
-# pycountry lookups normalise and search on every call; validation runs them per field of every event.
-@lru_cache(maxsize=1024)
-def _is_country(alpha_2: str) -> bool:
-    return pycountry.countries.get(alpha_2=alpha_2) is not None
-
-
-@lru_cache(maxsize=1024)
-def _is_currency(alpha_3: str) -> bool:
-    return pycountry.currencies.get(alpha_3=alpha_3) is not None
+# The ISO lists are plain data (iso_codes: no pycountry, so the partner SDK stays small), looked up
+# case-insensitively as pycountry did.
+_is_country = iso_codes.is_country
+_is_currency = iso_codes.is_currency
 
 
 def check_ntn(value: str) -> str | None:
