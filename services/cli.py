@@ -144,6 +144,10 @@ def _register_subcommands() -> None:
     from corridor.certificates_cli import certificates
 
     cli.add_command(certificates)
+    # cluster deployment: generated Strimzi resources (services/deploy/)
+    from corridor.deploy.cli import deploy
+
+    cli.add_command(deploy)
     try:
         from corridor.demo.main import demo
     except ImportError:  # pragma: no cover - during bootstrap of the tree

@@ -21,7 +21,7 @@ import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -194,13 +194,32 @@ def partners() -> None:
 @click.option("--name", required=True, help="Display name, e.g. 'SGS Pakistan (Pvt) Ltd.'.")
 @click.option("--json", "as_json", is_flag=True, help="Print the partner, its key and Kafka login as JSON.")
 @_NO_KAFKA
-def add(partner_id: str, role: str, name: str, as_json: bool, no_kafka: bool) -> None:
+@click.option(
+    "--kafka-manifest",
+    type=click.File("w"),
+    default=None,
+    help="Write the partner's Strimzi KafkaUser and KafkaTopic to this file instead of calling the broker "
+    "(a cluster whose operator owns users and ACLs, deploy/k8s; the password is then in the Secret "
+    "named after the partner).",
+)
+def add(
+    partner_id: str, role: str, name: str, as_json: bool, no_kafka: bool, kafka_manifest: TextIO | None
+) -> None:
     """Register PARTNER_ID (the party_id its events carry) and print its API key and its Kafka login
     (SCRAM username and password), once."""
     from corridor.core import partners as p
 
+    if kafka_manifest is not None:  # before the database: a bad id must not leave a half-added partner
+        from corridor.deploy.render import partner_manifest
+
+        try:
+            manifest = partner_manifest(partner_id)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="PARTNER_ID") from None
     partner, api_key = _run(lambda pool, schema: p.add_partner(pool, partner_id, role, name, schema=schema))
-    kafka = None if no_kafka else _grant(partner_id)
+    kafka = None if no_kafka or kafka_manifest is not None else _grant(partner_id)
+    if kafka_manifest is not None:
+        kafka_manifest.write(manifest)
     if as_json:
         _echo_json({"partner": partner.to_dict(), "api_key": api_key, "kafka": kafka})
         return

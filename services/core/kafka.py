@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,9 +44,61 @@ class Published:
     offset: int
 
 
+#: Environment variables of a client's login on a secured listener (a cluster, deploy/k8s); unset on
+#: the laptop stack, where services use the internal plaintext listener (docs/adr/0010, 0020).
+SECURITY_ENV = (
+    "CORRIDOR_KAFKA_SECURITY_PROTOCOL",
+    "CORRIDOR_KAFKA_SASL_MECHANISM",
+    "CORRIDOR_KAFKA_SASL_USERNAME",
+    "CORRIDOR_KAFKA_SASL_PASSWORD",
+    "CORRIDOR_KAFKA_SSL_CAFILE",
+)
+_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
+def client_security(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """aiokafka settings for the listener's security, read from :data:`SECURITY_ENV`; ``{}`` when unset.
+
+    Every producer, consumer and admin client of the services takes these, so one set of variables
+    moves a service from the internal listener to its own SCRAM login over TLS. Invalid combinations
+    raise ``ValueError`` naming the variable and the reason, at startup rather than at first use.
+    """
+    env = os.environ if environ is None else environ
+    protocol = env.get("CORRIDOR_KAFKA_SECURITY_PROTOCOL", "").strip().upper()
+    if not protocol or protocol == "PLAINTEXT":
+        return {}
+    if protocol not in _PROTOCOLS:
+        choices = ", ".join(_PROTOCOLS)
+        raise ValueError(f"CORRIDOR_KAFKA_SECURITY_PROTOCOL: {protocol!r} is not one of {choices}")
+    config: dict[str, Any] = {"security_protocol": protocol}
+    if protocol.startswith("SASL_"):
+        mechanism = env.get("CORRIDOR_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512").strip().upper()
+        if mechanism not in _MECHANISMS:
+            choices = ", ".join(_MECHANISMS)
+            raise ValueError(f"CORRIDOR_KAFKA_SASL_MECHANISM: {mechanism!r} is not one of {choices}")
+        for name in ("CORRIDOR_KAFKA_SASL_USERNAME", "CORRIDOR_KAFKA_SASL_PASSWORD"):
+            if not env.get(name):
+                raise ValueError(f"{name}: required with CORRIDOR_KAFKA_SECURITY_PROTOCOL={protocol}")
+        config |= {
+            "sasl_mechanism": mechanism,
+            "sasl_plain_username": env["CORRIDOR_KAFKA_SASL_USERNAME"],
+            "sasl_plain_password": env["CORRIDOR_KAFKA_SASL_PASSWORD"],
+        }
+    if protocol.endswith("SSL"):
+        from aiokafka.helpers import create_ssl_context
+
+        cafile = env.get("CORRIDOR_KAFKA_SSL_CAFILE") or None
+        if cafile is not None and not os.path.isfile(cafile):
+            raise ValueError(f"CORRIDOR_KAFKA_SSL_CAFILE: no file {cafile!r}")
+        config["ssl_context"] = create_ssl_context(cafile=cafile)
+    return config
+
+
 def producer_config(bootstrap_servers: str, **overrides: Any) -> dict[str, Any]:
     """The one producer configuration of Corridor: idempotent, acks=all, small linger for batching."""
     config: dict[str, Any] = {
+        **client_security(),
         "bootstrap_servers": bootstrap_servers,
         "acks": "all",
         "enable_idempotence": True,
@@ -369,6 +422,7 @@ class TradeConsumer:
         self._consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=bootstrap_servers,
+            **client_security(),
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset=auto_offset_reset,
@@ -497,7 +551,8 @@ class TradeConsumer:
 
 async def end_offsets(bootstrap_servers: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
     """The end offset of every partition of ``topics`` now: where the next records will be written."""
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap_servers)  # no group: reads nothing
+    # No group: reads nothing.
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap_servers, **client_security())
     await consumer.start()
     try:
         parts = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
@@ -516,7 +571,7 @@ async def start_group_at(bootstrap_servers: str, group_id: str, offsets: dict[To
     clients that a reader cannot decode.
     """
     committer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=group_id, enable_auto_commit=False
+        bootstrap_servers=bootstrap_servers, **client_security(), group_id=group_id, enable_auto_commit=False
     )
     await committer.start()
     try:

@@ -354,7 +354,9 @@ _SCRAM_SHA_512 = 2  # ScramMechanism in the admin protocol: 1 = SHA-256, 2 = SHA
 # Admin protocol enums (org.apache.kafka.common.resource / acl).
 _RESOURCE = {"ANY": 1, "TOPIC": 2, "GROUP": 3, "CLUSTER": 4, "TRANSACTIONAL_ID": 5}
 _PATTERN = {"ANY": 1, "LITERAL": 3, "PREFIXED": 4}
-_OPERATION = {"ANY": 1, "ALL": 2, "READ": 3, "WRITE": 4, "DESCRIBE": 8}
+_OPERATION = {
+    "ANY": 1, "ALL": 2, "READ": 3, "WRITE": 4, "CREATE": 5, "DESCRIBE": 8, "IDEMPOTENT_WRITE": 12,
+}  # fmt: skip
 _PERMISSION = {"ANY": 1, "DENY": 2, "ALLOW": 3}
 _NAMES = {
     "resource": {v: k for k, v in _RESOURCE.items()},

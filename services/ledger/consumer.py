@@ -51,7 +51,7 @@ from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.lifecycle import LifecycleViolation, PrerequisiteMissing, TradeState, apply
 from corridor.core.domain.lifecycle.trade import subject_of
 from corridor.core.envelope import trace_id as trace_id_of
-from corridor.core.kafka import producer_config
+from corridor.core.kafka import client_security, producer_config
 from corridor.core.logging import bound_contextvars, get_logger
 from corridor.core.produce_errors import Stage, classify
 from corridor.core.registry_client import RegistryError
@@ -247,6 +247,7 @@ class Ledger:
         await self._producer.start()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
+            **client_security(),
             group_id=self.group_id,
             client_id=self.group_id,
             enable_auto_commit=False,
@@ -284,7 +285,10 @@ class Ledger:
         "latest" means "from when this group was first started", also across a crash and restart."""
         tps = await partitions_of(self.bootstrap_servers, CONSUMED_TOPICS)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers, group_id=self.group_id, enable_auto_commit=False
+            bootstrap_servers=self.bootstrap_servers,
+            **client_security(),
+            group_id=self.group_id,
+            enable_auto_commit=False,
         )
         await consumer.start()
         try:

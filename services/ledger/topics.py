@@ -13,6 +13,7 @@ import logging
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from corridor.core.kafka import client_security
 from corridor.core.logging import get_logger
 from corridor.core.topics import TRADE_TOPICS, TopicSpec
 
@@ -44,7 +45,9 @@ async def ensure_topics(
     bootstrap_servers: str, specs: tuple[TopicSpec, ...] = LEDGER_TOPIC_SPECS
 ) -> list[str]:
     """Create the missing topics of ``specs``; returns the names created (others raced us or existed)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="corridor-ledger-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **client_security(), client_id="corridor-ledger-admin"
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -80,7 +83,9 @@ async def ensure_topics(
 
 async def partitions_of(bootstrap_servers: str, topics: tuple[str, ...]) -> list[TopicPartition]:
     """Every partition of ``topics`` (from the cluster's metadata; a missing topic is an error)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="corridor-ledger-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **client_security(), client_id="corridor-ledger-admin"
+    )
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))

@@ -22,6 +22,8 @@ from aiokafka.protocol.admin import (
 from aiokafka.protocol.api import Request
 from aiokafka.structs import ConsumerRecord
 
+from corridor.core.kafka import client_security
+
 #: Topic metadata is re-read this often (new topics, added partitions).
 METADATA_TTL_S = 10.0
 #: Seconds one topic's offsets may take (a deleted topic is retried by aiokafka until its timeout).
@@ -73,15 +75,19 @@ class KafkaSource:
         self._coordinators: dict[str, int] = {}
 
     async def start(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, client_id=self._client_id)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap_servers, **client_security(), client_id=self._client_id
+        )
         offsets = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
+            **client_security(),
             client_id=f"{self._client_id}-offsets",
             enable_auto_commit=False,
             request_timeout_ms=10_000,
         )
         fetcher = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
+            **client_security(),
             client_id=f"{self._client_id}-fetch",
             enable_auto_commit=False,
             auto_offset_reset="none",

@@ -19,6 +19,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from corridor.core.kafka import client_security
 from corridor.core.logging import get_logger
 from corridor.monitor.latency import SOURCE_HEADER, SOURCE_OBSERVED, LatencyTracker, published_ms
 from corridor.monitor.stats import ReasonCounter
@@ -124,6 +125,7 @@ class Tail:
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
+            **client_security(),
             client_id="corridor-monitor-tail",
             enable_auto_commit=False,
             auto_offset_reset="latest",

@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -335,7 +336,40 @@ def lag(group: str, as_json: bool, show_all: bool) -> None:
             )
 
 
+@click.group()
+def backup() -> None:
+    """Back up the project's PostgreSQL schemas (ledger, partners, registry with its ids …); restore them."""
+
+
+@backup.command("create")
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+def backup_create(archive: Path) -> None:
+    """Write every project schema of the stack's database (CORRIDOR_DATABASE_URL) to ARCHIVE (pg_dump)."""
+    from corridor.ops.backup import BackupError, create_backup
+
+    try:
+        result = _run(create_backup(_database_url(), archive))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    names = ", ".join(result.schemas)
+    click.echo(f"{result.path}: {len(result.schemas)} schema(s) ({names}), {result.bytes:,} bytes")
+
+
+@backup.command("restore")
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--database-url", required=True, help="The fresh database to restore into.")
+def backup_restore(archive: Path, database_url: str) -> None:
+    """Restore ARCHIVE into a fresh database (refused if it already has one of the archive's schemas)."""
+    from corridor.ops.backup import BackupError, restore_backup
+
+    try:
+        schemas = _run(restore_backup(archive, database_url))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"restored {len(schemas)} schema(s): {', '.join(schemas)}")
+
+
 def register(cli: click.Group) -> None:
     """Add the operations commands to the ``corridor`` group."""
-    for command in (tail, dlq, trace, lag):
+    for command in (tail, dlq, trace, lag, backup):
         cli.add_command(command)

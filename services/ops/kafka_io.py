@@ -18,6 +18,7 @@ from aiokafka.structs import ConsumerRecord
 from corridor.core.codec import Codec
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import EVENT_TYPES
+from corridor.core.kafka import client_security
 from corridor.ops.progress import Progress
 
 Record = ConsumerRecord[bytes, bytes]
@@ -34,7 +35,9 @@ async def topic_partitions(bootstrap_servers: str, topics: Sequence[str]) -> dic
     """Partition count of each of ``topics`` that exists (missing topics are left out)."""
     if not topics:
         return {}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="corridor-ops")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **client_security(), client_id="corridor-ops"
+    )
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))
@@ -46,7 +49,9 @@ async def topic_partitions(bootstrap_servers: str, topics: Sequence[str]) -> dic
 
 
 async def list_topics(bootstrap_servers: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="corridor-ops")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **client_security(), client_id="corridor-ops"
+    )
     await admin.start()
     try:
         return sorted(await admin.list_topics())
@@ -59,6 +64,7 @@ async def reader(bootstrap_servers: str) -> AsyncIterator[AIOKafkaConsumer]:
     """A consumer without a group (assigns partitions itself, commits nothing), read_committed."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
+        **client_security(),
         enable_auto_commit=False,
         isolation_level="read_committed",
         client_id="corridor-ops",

@@ -10,6 +10,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from corridor.core.kafka import client_security
 from corridor.ops.kafka_io import reader
 
 
@@ -36,7 +37,9 @@ async def group_lag(
 ) -> list[PartitionLag]:
     """Lag of ``group`` on every partition it committed on (restricted to ``topics`` when given; then
     partitions of those topics without a commit count from their beginning)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="corridor-ops")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **client_security(), client_id="corridor-ops"
+    )
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)

@@ -40,6 +40,7 @@ from pydantic import ValidationError
 from corridor.core import metrics
 from corridor.core.codec import Codec, WireFormatError
 from corridor.core.domain.base import TradeEvent
+from corridor.core.kafka import client_security
 from corridor.core.logging import get_logger
 from corridor.core.partners import ensure_partner_topics
 from corridor.core.produce_errors import Stage, classify
@@ -151,13 +152,14 @@ class Relay:
     async def start(self) -> None:
         s = self.settings
         self._admin = AIOKafkaAdminClient(
-            bootstrap_servers=s.bootstrap_servers, client_id="corridor-relay-admin"
+            bootstrap_servers=s.bootstrap_servers, **client_security(), client_id="corridor-relay-admin"
         )
         await self._admin.start()
         await self._ensure_state_topic()
         self._known_topics = {t for t in await self._admin.list_topics() if partner_of_topic(t)}
         self._reader = AIOKafkaConsumer(
             bootstrap_servers=s.bootstrap_servers,
+            **client_security(),
             group_id=None,
             enable_auto_commit=False,
             isolation_level="read_committed",
@@ -168,6 +170,7 @@ class Relay:
         await self._reader.start()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=s.bootstrap_servers,
+            **client_security(),
             group_id=self.group_id,
             group_instance_id=f"{self.group_id}-{s.relay_instance_id}",
             client_id=f"{self.group_id}-{s.relay_instance_id}",
@@ -311,6 +314,7 @@ class Relay:
         s = self.settings
         return AIOKafkaProducer(
             bootstrap_servers=s.bootstrap_servers,
+            **client_security(),
             transactional_id=f"{s.transactional_id_prefix}-{p}",
             enable_idempotence=True,
             acks="all",

@@ -40,6 +40,7 @@ from aiokafka.structs import ConsumerRecord
 from corridor.core import metrics
 from corridor.core.codec import Codec
 from corridor.core.envelope import CloudEvent
+from corridor.core.kafka import client_security
 from corridor.core.logging import bound_contextvars, get_logger
 from corridor.core.registry_client import RegistryError
 from corridor.webhooks import delivery
@@ -173,6 +174,7 @@ class Dispatcher:
         """Consume the partner topics until ``stop``; raises on a consumer failure (the app restarts it)."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.bootstrap_servers,
+            **client_security(),
             group_id=self.group_id,
             client_id=self.group_id,
             enable_auto_commit=False,

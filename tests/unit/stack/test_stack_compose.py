@@ -1,4 +1,6 @@
-"""deploy/compose.yaml must describe the same backbone as `corridor stack up` with one broker."""
+"""deploy/compose.yaml must describe the same backbone as `corridor stack up --brokers 3`: three KRaft
+nodes with the partner listener and the authorizer (tests/unit/deploy/test_compose_file.py validates the
+file itself and its topics and principals)."""
 
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ from corridor.core.settings import (
     DEFAULT_SCHEMA_REGISTRY_URL,
     PROJECT_ROOT,
 )
-from corridor.core.topics import TOPIC_SPECS
-from corridor.stack.config import DEFAULT_JVM_OPTS, KAFKA_POM, StackConfig
+from corridor.deploy.access import backbone_topics
+from corridor.stack.config import DEFAULT_JVM_OPTS, KAFKA_POM, PARTNER_LISTENERS, StackConfig
 from corridor.stack.kafka import server_properties
 from corridor.stack.services import SERVICES, Service
 
@@ -28,10 +30,11 @@ COMPOSE = PROJECT_ROOT / "deploy" / "compose.yaml"
 DOCKERFILE = PROJECT_ROOT / "deploy" / "Dockerfile"
 
 # Broker settings that must be equal in both; the rest (addresses, paths, thread counts) differ by design.
+# inter.broker.listener.name differs by design: compose's brokers replicate over the DOCKER listener,
+# since the PLAINTEXT one advertises 127.0.0.1 (the host), which inside a container is the container.
 SHARED_SETTINGS = (
     "process.roles",
     "controller.listener.names",
-    "inter.broker.listener.name",
     "num.partitions",
     "auto.create.topics.enable",
     "default.replication.factor",
@@ -45,7 +48,20 @@ SHARED_SETTINGS = (
     "share.coordinator.state.topic.replication.factor",
     "share.coordinator.state.topic.min.isr",
     "group.initial.rebalance.delay.ms",
+    "transactional.id.expiration.ms",
+    # the authorizer and the partner listener (docs/adr/0010-partner-isolation.md)
+    "authorizer.class.name",
+    "super.users",
+    "allow.everyone.if.no.acl.found",
+    "listener.name.partner.sasl.enabled.mechanisms",
+    "listener.name.partner.scram-sha-512.sasl.jaas.config",
 )
+NODES = (1, 2, 3)
+
+
+def env_name(key: str) -> str:
+    """The apache/kafka image's spelling of a setting: '_' -> '__', '-' -> '___', '.' -> '_'."""
+    return "KAFKA_" + key.replace("_", "__").replace("-", "___").replace(".", "_").upper()
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +72,12 @@ def compose() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def kafka_env(compose: dict[str, Any]) -> dict[str, str]:
-    return {k: str(v) for k, v in compose["services"]["kafka"]["environment"].items()}
+    return {k: str(v) for k, v in compose["services"]["kafka-1"]["environment"].items()}
+
+
+def local_config(tmp_path: Path) -> StackConfig:
+    """The default stack's configuration: with the partner listener (StackConfig.from_settings)."""
+    return StackConfig(state_dir=tmp_path, listeners=PARTNER_LISTENERS)
 
 
 def pom_kafka_version() -> str:
@@ -68,30 +89,48 @@ def pom_kafka_version() -> str:
 
 def test_kafka_image_matches_the_pom(compose: dict[str, Any]) -> None:
     expected = f"apache/kafka:{pom_kafka_version()}"
-    assert compose["services"]["kafka"]["image"] == expected
-    assert compose["services"]["kafka-init"]["image"] == expected
+    for name in (*(f"kafka-{n}" for n in NODES), "kafka-init"):
+        assert compose["services"][name]["image"] == expected
 
 
-def test_broker_settings_match_the_local_stack(kafka_env: dict[str, str], tmp_path: Path) -> None:
-    local = server_properties(StackConfig(state_dir=tmp_path), node_id=1, brokers=1)
-    for key in SHARED_SETTINGS:
-        env_name = "KAFKA_" + key.upper().replace(".", "_")
-        assert kafka_env.get(env_name) == local[key], f"{env_name} differs from {key}={local[key]}"
+def test_broker_settings_match_the_local_stack(compose: dict[str, Any], tmp_path: Path) -> None:
+    for node in NODES:
+        env = {k: str(v) for k, v in compose["services"][f"kafka-{node}"]["environment"].items()}
+        local = server_properties(local_config(tmp_path), node_id=node, brokers=len(NODES))
+        assert env["KAFKA_NODE_ID"] == local["node.id"]
+        for key in SHARED_SETTINGS:
+            name = env_name(key)
+            assert env.get(name) == local[key], f"kafka-{node}: {name} differs from {key}={local[key]}"
+        protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+        local_protocols = dict(item.split(":") for item in local["listener.security.protocol.map"].split(","))
+        assert local_protocols.items() <= protocols.items()
+        assert protocols["DOCKER"] == "PLAINTEXT"  # the containers' way in: the super user too
 
 
-def test_listeners_and_ports_match(
-    compose: dict[str, Any], kafka_env: dict[str, str], tmp_path: Path
-) -> None:
-    config = StackConfig(state_dir=tmp_path)
-    client, controller = config.client_port(1), config.controller_port(1)
-    assert f"{config.host}:{client}" == DEFAULT_BOOTSTRAP_SERVERS
-    listeners = dict(item.split("://") for item in kafka_env["KAFKA_LISTENERS"].split(","))
-    assert listeners["PLAINTEXT"] == f":{client}"
-    assert listeners["CONTROLLER"] == f":{controller}"
-    advertised = dict(item.split("://") for item in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(","))
-    assert advertised["PLAINTEXT"] == DEFAULT_BOOTSTRAP_SERVERS
-    assert kafka_env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"1@kafka:{controller}"
-    assert compose["services"]["kafka"]["ports"] == [f"127.0.0.1:{client}:{client}"]
+def test_listeners_and_ports_match(compose: dict[str, Any], tmp_path: Path) -> None:
+    config = local_config(tmp_path)
+    assert f"{config.host}:{config.client_port(1)}" == DEFAULT_BOOTSTRAP_SERVERS
+    voters = ",".join(f"{n}@kafka-{n}:9093" for n in NODES)
+    for node in NODES:
+        service = compose["services"][f"kafka-{node}"]
+        env = service["environment"]
+        client, partner = config.port(node, "PLAINTEXT"), config.port(node, "PARTNER")
+        listeners = dict(item.split("://") for item in env["KAFKA_LISTENERS"].split(","))
+        assert listeners == {
+            "PLAINTEXT": ":9092",
+            "CONTROLLER": ":9093",
+            "PARTNER": ":9094",
+            "DOCKER": ":19092",
+        }
+        advertised = dict(item.split("://") for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
+        # The host reaches node N where the local stack's node N listens.
+        assert advertised == {
+            "PLAINTEXT": f"{config.host}:{client}",
+            "PARTNER": f"{config.host}:{partner}",
+            "DOCKER": f"kafka-{node}:19092",
+        }
+        assert service["ports"] == [f"127.0.0.1:{client}:9092", f"127.0.0.1:{partner}:9094"]
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == voters
 
     registry_port = urlsplit(DEFAULT_SCHEMA_REGISTRY_URL).port
     assert compose["services"]["registry"]["ports"] == [f"127.0.0.1:{registry_port}:{registry_port}"]
@@ -126,14 +165,14 @@ def created_topics(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return topics
 
 
-def test_init_container_creates_the_trade_topics(compose: dict[str, Any]) -> None:
+def test_init_container_creates_the_backbones_topics(compose: dict[str, Any]) -> None:
     topics = created_topics(compose)
-    assert sorted(topics) == sorted(spec.name for spec in TOPIC_SPECS)
-    for spec in TOPIC_SPECS:
+    assert sorted(topics) == sorted(spec.name for spec in backbone_topics())
+    for spec in backbone_topics():
         topic = topics[spec.name]
         assert int(topic["partitions"]) == spec.partitions
-        assert int(topic["replication-factor"]) == spec.replication_factor(1)
-        assert topic["configs"] == spec.configs_for(1)
+        assert int(topic["replication-factor"]) == spec.replication_factor(len(NODES)) == 3
+        assert topic["configs"] == spec.configs_for(len(NODES))
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
@@ -147,7 +186,8 @@ def test_python_services(compose: dict[str, Any], service: Service, tmp_path: Pa
     assert found["ports"] == [f"127.0.0.1:{port}:{port}"]
     env = found["environment"]
     assert urlsplit(env["CORRIDOR_DATABASE_URL"]).hostname == "postgres"
-    assert env["CORRIDOR_BOOTSTRAP_SERVERS"] == "kafka:19092"  # the DOCKER listener
+    # the DOCKER listener of every node
+    assert env["CORRIDOR_BOOTSTRAP_SERVERS"] == ",".join(f"kafka-{n}:19092" for n in NODES)
     assert env["CORRIDOR_SERVICE_NAME"] == service.name
     assert f"http://127.0.0.1:{port}{service.ready_path}" in " ".join(found["healthcheck"]["test"])
     if service.stage > 0:  # started after the registry, which it reaches by its container name

@@ -1,0 +1,155 @@
+"""Every topic of the backbone and what each principal may do on the broker: the one source of truth.
+
+Three renderings read this module and nothing else for topics and access:
+
+* the local stack creates :data:`TOPIC_SPECS` of ``corridor.core.topics`` (the ledger, relay and
+  ``corridor dlq`` create theirs) and gives a partner :func:`corridor.core.partners.partner_acls`;
+* ``deploy/k8s`` gets one Strimzi ``KafkaTopic`` per :func:`backbone_topics` entry and one
+  ``KafkaUser`` per :data:`SERVICE_PRINCIPALS` entry (``corridor deploy render``), a partner's
+  ``KafkaUser`` and ``KafkaTopic`` from ``corridor deploy partner`` with the same ``partner_acls``;
+* ``deploy/compose.yaml`` creates the same topics with the same partitions and configs.
+
+Services: on the laptop stack (and in compose) they connect on the internal listener as the super
+user ``User:ANONYMOUS`` (ADR 10); on a cluster each is ``User:corridor-<service>`` with exactly the
+bindings below, derived from what its code does: the topics it reads and writes, its consumer group,
+its transactional ids. Topics are created by the operator from ``KafkaTopic``, so no service needs
+``Create`` except the relay, which creates a new partner's topic when it meets the partner before the
+operator has (the same code path as on the laptop). Partners: exactly :func:`partner_acls`.
+Decisions: docs/adr/0020-cluster-deployment.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from corridor.core.partners import AclBinding, partner_acls
+from corridor.core.routing import PARTNER_TOPIC_PREFIX, partner_topic_spec
+from corridor.core.topics import TOPIC_SPECS, TRADE_TOPICS, TopicSpec
+from corridor.ledger.settings import DEFAULT_GROUP_ID as LEDGER_GROUP
+from corridor.ledger.topics import DLQ_TOPIC, LEDGER_TOPIC_SPECS, RETRY_TOPICS
+from corridor.ops.dlq import MARKER_SPEC, MARKER_TOPIC, REPLAYER_TRANSACTIONAL_ID
+from corridor.relay.settings import DEFAULT_GROUP_ID as RELAY_GROUP
+from corridor.relay.state import STATE_TOPIC_CONFIGS
+from corridor.webhooks.settings import DEFAULT_GROUP_ID as WEBHOOKS_GROUP
+
+__all__ = [
+    "CLUSTER_BROKERS",
+    "SERVICE_PRINCIPALS",
+    "ServicePrincipal",
+    "backbone_topics",
+    "partner_acls",
+    "partner_topic_spec",
+    "relay_state_topic_spec",
+    "service_acls",
+]
+
+#: Brokers of the production cluster (deploy/k8s, deploy/compose.yaml): replication 3, min ISR 2.
+CLUSTER_BROKERS = 3
+
+
+def relay_state_topic_spec(partitions: int = 6) -> TopicSpec:
+    """The relay's compacted state topic (``<group>.state.v1``), one partition per trade-topic partition."""
+    return TopicSpec(f"{RELAY_GROUP}.state.v1", partitions, dict(STATE_TOPIC_CONFIGS))
+
+
+def backbone_topics() -> tuple[TopicSpec, ...]:
+    """Every topic the backbone needs before its services start (partner topics come per partner)."""
+    partitions = {spec.partitions for spec in TOPIC_SPECS}
+    if len(partitions) != 1:  # the relay needs one slot per partition, equal on every trade topic
+        raise ValueError(f"the trade topics must have equal partition counts: {partitions}")
+    return (*TOPIC_SPECS, *LEDGER_TOPIC_SPECS, MARKER_SPEC, relay_state_topic_spec(partitions.pop()))
+
+
+@dataclass(frozen=True)
+class ServicePrincipal:
+    """A service's identity on the broker: ``User:<username>`` with SCRAM-SHA-512."""
+
+    service: str
+    username: str
+    description: str
+
+    @property
+    def principal(self) -> str:
+        return f"User:{self.username}"
+
+
+SERVICE_PRINCIPALS: tuple[ServicePrincipal, ...] = (
+    ServicePrincipal("gateway", "corridor-gateway", "produces partners' events to the trade topics"),
+    ServicePrincipal("ledger", "corridor-ledger", "consumes the trade topics, parks and dead-letters"),
+    ServicePrincipal("relay", "corridor-relay", "copies trade events to partner topics, transactionally"),
+    ServicePrincipal("webhooks", "corridor-webhooks", "reads partner topics, pushes to webhooks"),
+    ServicePrincipal("monitor", "corridor-monitor", "reads every topic and group for the dashboard"),
+    ServicePrincipal("ops", "corridor-ops", "the operator's CLI: lag, trace, dlq replay"),
+)
+
+
+def _topic(principal: str, name: str, *operations: str, pattern: str = "LITERAL") -> list[AclBinding]:
+    return [AclBinding("TOPIC", name, pattern, op, principal) for op in operations]
+
+
+def _group(principal: str, name: str, *operations: str, pattern: str = "LITERAL") -> list[AclBinding]:
+    return [AclBinding("GROUP", name, pattern, op, principal) for op in operations]
+
+
+def _cluster(principal: str, *operations: str) -> list[AclBinding]:
+    return [AclBinding("CLUSTER", "kafka-cluster", "LITERAL", op, principal) for op in operations]
+
+
+def service_acls(service: str) -> list[AclBinding]:
+    """The bindings of one service's principal on a cluster (sorted; no duplicates)."""
+    by_service = {p.service: p for p in SERVICE_PRINCIPALS}
+    if service not in by_service:
+        raise ValueError(f"unknown service {service!r}; one of {', '.join(sorted(by_service))}")
+    who = by_service[service].principal
+    state_topic = relay_state_topic_spec().name
+    bindings: list[AclBinding] = []
+    if service == "gateway":
+        # TradeProducer: idempotent (acks=all), keyed by trade id, to the three trade topics.
+        for topic in TRADE_TOPICS:
+            bindings += _topic(who, topic, "WRITE", "DESCRIBE")
+        bindings += _cluster(who, "IDEMPOTENT_WRITE")
+    elif service == "ledger":
+        # Consumes trade + retry topics in group corridor-ledger; parks in a retry tier, dead-letters
+        # to trade.dlq.v1 (idempotent side producer); lists partitions and its own group's offsets.
+        for topic in TRADE_TOPICS:
+            bindings += _topic(who, topic, "READ", "DESCRIBE")
+        for topic in RETRY_TOPICS:
+            bindings += _topic(who, topic, "READ", "WRITE", "DESCRIBE")
+        bindings += _topic(who, DLQ_TOPIC, "WRITE", "DESCRIBE")
+        bindings += _group(who, LEDGER_GROUP, "READ", "DESCRIBE")
+        bindings += _cluster(who, "IDEMPOTENT_WRITE")
+    elif service == "relay":
+        # Reads the trade topics (group corridor-relay, static membership), keeps its routes in the
+        # compacted state topic, writes partner topics in transactions corridor-relay-<partition>.
+        for topic in TRADE_TOPICS:
+            bindings += _topic(who, topic, "READ", "DESCRIBE")
+        bindings += _topic(who, state_topic, "READ", "WRITE", "DESCRIBE")
+        bindings += _topic(who, PARTNER_TOPIC_PREFIX, "WRITE", "DESCRIBE", "CREATE", pattern="PREFIXED")
+        bindings += _group(who, RELAY_GROUP, "READ", "DESCRIBE")
+        bindings += [
+            AclBinding("TRANSACTIONAL_ID", RELAY_GROUP, "PREFIXED", op, who) for op in ("WRITE", "DESCRIBE")
+        ]
+        bindings += _cluster(who, "IDEMPOTENT_WRITE", "DESCRIBE")
+    elif service == "webhooks":
+        # Subscribes to the pattern partner\..+\.v1 in group corridor-webhooks; never writes to Kafka.
+        bindings += _topic(who, PARTNER_TOPIC_PREFIX, "READ", "DESCRIBE", pattern="PREFIXED")
+        bindings += _group(who, WEBHOOKS_GROUP, "READ", "DESCRIBE")
+    elif service == "monitor":
+        # Read-only: metadata and offsets of every topic, every group's commits, one record on click.
+        bindings += _topic(who, "*", "READ", "DESCRIBE")
+        bindings += _group(who, "*", "DESCRIBE")
+        bindings += _cluster(who, "DESCRIBE")
+    elif service == "ops":
+        # `corridor lag/trace/tail` read anything; `corridor dlq replay` reads the dead letters and
+        # writes them back to their trade topic with a replay marker, in one transaction.
+        bindings += _topic(who, "*", "READ", "DESCRIBE")
+        for topic in TRADE_TOPICS:
+            bindings += _topic(who, topic, "WRITE")
+        bindings += _topic(who, MARKER_TOPIC, "WRITE")
+        bindings += _group(who, "*", "DESCRIBE")
+        bindings += [
+            AclBinding("TRANSACTIONAL_ID", REPLAYER_TRANSACTIONAL_ID, "LITERAL", op, who)
+            for op in ("WRITE", "DESCRIBE")
+        ]
+        bindings += _cluster(who, "IDEMPOTENT_WRITE", "DESCRIBE")
+    return sorted(set(bindings))
