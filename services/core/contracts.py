@@ -187,7 +187,9 @@ def _split_names(node: Any) -> Any:
     return {key: out[key] for key in sorted(out, key=lambda k: (ranked.get(k, len(ranked)), k))}
 
 
-_KEY_ORDER = ("name", "namespace", "type", "logicalType", "doc", "default", "symbols", "items", "values", "fields")
+_KEY_ORDER = (
+    "name", "namespace", "type", "logicalType", "doc", "default", "symbols", "items", "values", "fields"
+)
 
 
 def write_payloads(folder: Path | None = None, schemas: SchemaCatalog | None = None) -> list[Path]:
