@@ -188,7 +188,16 @@ def _split_names(node: Any) -> Any:
 
 
 _KEY_ORDER = (
-    "name", "namespace", "type", "logicalType", "doc", "default", "symbols", "items", "values", "fields"
+    "name",
+    "namespace",
+    "type",
+    "logicalType",
+    "doc",
+    "default",
+    "symbols",
+    "items",
+    "values",
+    "fields",
 )
 
 

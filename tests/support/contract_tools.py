@@ -59,7 +59,9 @@ def npm_tools() -> Path:
                 timeout=900,
             )
             if done.returncode != 0:
-                raise ToolMissing(f"npm ci in {TOOLS_DIR} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+                raise ToolMissing(
+                    f"npm ci in {TOOLS_DIR} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+                )
             stamp.write_text(digest)
         for script in TOOLS_SRC.iterdir():
             if script.suffix in (".mjs", ".ts", ".json") and not script.name.startswith("package"):
@@ -78,7 +80,9 @@ def run_node(script: str, *args: str, timeout: float = 300, cwd: Path | None = N
         timeout=timeout,
     )
     if done.returncode != 0:
-        raise AssertionError(f"node {script} {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-4000:]}")
+        raise AssertionError(
+            f"node {script} {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-4000:]}"
+        )
     return done.stdout
 
 

@@ -76,7 +76,9 @@ def _lost_by_the_avro_parser(event: Any) -> set[str]:
             kind = node["type"]
             if kind in ("record", "enum", "fixed"):
                 if not in_array:
-                    defined.add(node["name"] if "." in node["name"] else f"{node.get('namespace')}.{node['name']}")
+                    defined.add(
+                        node["name"] if "." in node["name"] else f"{node.get('namespace')}.{node['name']}"
+                    )
                 for f in node.get("fields", []):
                     walk(f["type"], in_array, field)
             elif kind == "array":
@@ -121,8 +123,12 @@ def test_every_payload_is_completely_typed(parsed: tuple[dict[str, Any], dict[st
 
 def _interface(models: dict[str, str], full_name: str) -> dict[str, str]:
     """The properties of the Modelina interface generated for an Avro record: {property: TS type}."""
-    code = next(c for name, c in models.items() if name.endswith(full_name.rsplit(".", 1)[1]) and
-                name.replace("Dot", ".").lower() == full_name.lower())
+    code = next(
+        c
+        for name, c in models.items()
+        if name.endswith(full_name.rsplit(".", 1)[1])
+        and name.replace("Dot", ".").lower() == full_name.lower()
+    )
     return dict(re.findall(r"^\s+(\w+)\??: ([^;]+);$", code, re.MULTILINE))
 
 
