@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 PROBLEM_JSON = "application/problem+json"
 #: The Prometheus text exposition format, version 0.0.4 (what prometheus_client serves).
@@ -59,6 +59,14 @@ class ProblemDetails(BaseModel):
 
 class Health(BaseModel):
     """``/healthz``: the process answers."""
+
+    status: str
+
+
+class Readiness(BaseModel):
+    """``/readyz``: ready or not; services add their own details (checks, lag, …)."""
+
+    model_config = ConfigDict(extra="allow")
 
     status: str
 

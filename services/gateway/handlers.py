@@ -96,7 +96,11 @@ class BatchResult(BaseModel):
 
 def _problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
-        s: {"model": ProblemDetails, "content": {problems.PROBLEM_JSON: {}}, "description": d}
+        s: {
+            "model": ProblemDetails,
+            "content": {problems.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}},
+            "description": d,
+        }
         for s, d in {
             400: "Malformed JSON or headers",
             401: "Missing or unknown API key",
