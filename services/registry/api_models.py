@@ -115,8 +115,16 @@ class RegistryError(BaseModel):
 
 #: An Avro schema as JSON: a record/enum/… object, a union array or a primitive's name.
 RAW_SCHEMA: dict[str, Any] = {
-    "type": ["object", "array", "string"],
-    "description": "The schema text as JSON.",
+    "description": "The schema text as registered: an Avro schema in JSON.",
+    "oneOf": [
+        {"type": "object", "additionalProperties": True, "description": "a record, enum, fixed, …"},
+        {
+            "type": "array",
+            "description": "a union",
+            "items": {"oneOf": [{"type": "string"}, {"type": "object", "additionalProperties": True}]},
+        },
+        {"type": "string", "description": "a primitive or named type"},
+    ],
 }
 
 

@@ -64,7 +64,7 @@ def npm_tools() -> Path:
                 )
             stamp.write_text(digest)
         for script in TOOLS_SRC.iterdir():
-            if script.suffix in (".mjs", ".ts", ".json") and not script.name.startswith("package"):
+            if script.suffix in (".mjs", ".mts", ".ts", ".json") and not script.name.startswith("package"):
                 shutil.copyfile(script, TOOLS_DIR / script.name)
     return TOOLS_DIR
 
