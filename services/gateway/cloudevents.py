@@ -46,6 +46,8 @@ MAX_ID_LENGTH = 255
 _CE_HEADERS = ("id", "source", "type", "specversion", "time", "subject", "datacontenttype", "traceparent")
 #: Attribute names that are not extensions (CloudEvents context attributes and the event's body).
 _NOT_EXTENSIONS = frozenset((*_CE_HEADERS, "data", "data_base64", "dataschema"))
+#: Extension names Corridor sets itself on webhook callbacks (partitioning extension, ADR 13's verdict).
+RESERVED_EXTENSIONS = frozenset(("partitionkey", "signatureverdict", "tracestate"))
 _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 MAX_EXTENSIONS = 8
 MAX_EXTENSION_BYTES = 256
@@ -79,6 +81,9 @@ def _extensions(attrs: Mapping[str, Any], errors: list[FieldError]) -> tuple[tup
         if name in _NOT_EXTENSIONS:
             continue
         value = attrs[name]
+        if name in RESERVED_EXTENSIONS:
+            errors.append(FieldError(name, "reserved: Corridor sets this attribute itself"))
+            continue
         if not _EXTENSION_NAME.fullmatch(name):
             errors.append(
                 FieldError(name, "an extension attribute name is 1-20 lower-case letters or digits")

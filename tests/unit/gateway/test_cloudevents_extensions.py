@@ -57,6 +57,8 @@ def test_binary_mode_extension_headers() -> None:
         ({"nested": {"a": 1}}, "nested", "string"),
         ({"huge": 2**40}, "huge", "32-bit"),
         ({"dataschema": "https://example.org/s"}, "dataschema", "registry"),
+        ({"partitionkey": "x"}, "partitionkey", "reserved"),
+        ({"signatureverdict": "valid"}, "signatureverdict", "reserved"),
         ({f"ext{i}": "v" for i in range(MAX_EXTENSIONS + 1)}, "ext8", f"at most {MAX_EXTENSIONS}"),
     ],
 )
