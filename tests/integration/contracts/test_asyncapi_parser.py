@@ -20,7 +20,8 @@ from corridor.core.contracts import ASYNCAPI_PATH, PAYLOADS_DIR, channel_message
 from corridor.core.schemas import catalog
 from tests.support.contract_tools import run_node_json
 
-pytestmark = pytest.mark.integration
+# the first run installs the npm tools (npm ci, a few minutes on a slow machine)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ import pytest
 from tests.integration.contracts.conftest import order_placed as _order_placed
 from tests.support.contract_tools import ToolMissing, npm_bin, npm_tools
 
-pytestmark = pytest.mark.integration
+# the first run installs the npm tools (npm ci, a few minutes on a slow machine)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 
 def _spec(url: str, folder: Path, name: str) -> Path:
