@@ -59,7 +59,11 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
         ready = doc["paths"]["/readyz"]["get"]["responses"]["200"]
         ready["content"] = {"application/json": {"schema": _READINESS}}
 
-    complete_openapi(app, responses={("get", "/healthz", "200"): Health}, extra=stream_and_readiness)
+    from corridor.monitor.api_models import RESPONSES
+
+    complete_openapi(
+        app, responses={("get", "/healthz", "200"): Health, **RESPONSES}, extra=stream_and_readiness
+    )
     return app
 
 
