@@ -62,8 +62,6 @@ CertificateView = _view("CertificateView", CertificateState, status=str, expired
 class TradeView(BaseModel):
     """``GET /v1/trades/{trade_id}``: the whole trade as the ledger knows it."""
 
-    model_config = ConfigDict(title="Trade")
-
     trade_id: str
     status: str
     version: int

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 
 from tests.integration.contracts.conftest import order_placed as _order_placed
 from tests.support.contract_tools import ToolMissing, npm_bin, npm_tools
+from tests.support.openapi_check import answer_errors
 
 # the first run installs the npm tools (npm ci, a few minutes on a slow machine)
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
@@ -109,6 +111,22 @@ def test_python_clients_make_authenticated_calls(
         refused = search.sync_detailed(client=anonymous, limit=5)
     assert refused.status_code == 401
     assert isinstance(refused.parsed, ledger_models.ProblemDetails)
+
+    # the trade the generated client published, once the ledger stored it: typed by the generated
+    # model, and valid against the ledger's document
+    get_trade = _module(ledger, "get_trade")
+    trade_id = event["data"]["trade_id"]
+    deadline = time.monotonic() + 60
+    with ledger_client.AuthenticatedClient(base_url=stack.ledger_url, token=key) as authed_ledger:
+        while (trade := get_trade.sync_detailed(trade_id, client=authed_ledger)).status_code == 404:
+            assert time.monotonic() < deadline, "the ledger did not store the trade"
+            time.sleep(0.5)
+    assert trade.status_code == 200, trade.content
+    assert isinstance(trade.parsed, ledger_models.TradeView)
+    assert trade.parsed.order.order_id == event["data"]["order_id"]
+    spec = httpx.get(f"{stack.ledger_url}/openapi.json").json()
+    body = json.loads(trade.content)
+    assert answer_errors(spec, "get", "/v1/trades/{trade_id}", 200, body) == []
 
     registry = python_clients["registry"]
     registry_client = importlib.import_module(f"{registry.__name__}.client")
