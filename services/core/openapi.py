@@ -123,6 +123,8 @@ def complete_openapi(
                     answers = operation.setdefault("responses", {})
                     answers.setdefault("401", _problem(schemas, "Missing, unknown or disabled API key"))
                     answers.setdefault("403", _problem(schemas, "The partner may not do this"))
+                    if "{" in path:  # another partner's resource is answered as one that does not exist
+                        answers.setdefault("404", _problem(schemas, "Not found (or not the partner's)"))
         for (method, path, status), model in (responses or {}).items():
             operation = paths[path][method]
             schema = _schema_ref(schemas, model) if isinstance(model, type) else model

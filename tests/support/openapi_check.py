@@ -17,6 +17,7 @@ def answer_errors(spec: dict[str, Any], method: str, path: str, status: int, bod
     if answer is None:
         return [f"{method.upper()} {path}: status {status} is not declared"]
     content = answer.get("content") or {}
+    # a problem+json answer is checked against its declared problem schema
     media = next((m for m in content if "json" in m), None)
     if media is None:
         return [f"{method.upper()} {path} {status}: no JSON content is declared"]
