@@ -3,7 +3,6 @@ listener (shared with tests/integration/partners and relay)."""
 
 from __future__ import annotations
 
-import copy
 import uuid
 from typing import Any
 
@@ -11,7 +10,6 @@ import asyncpg
 import pytest
 
 from corridor.core import partners
-from corridor.core.contracts import load_examples
 from tests.integration.relay.relay_helpers import SecureStack, secure_stack
 
 
@@ -37,15 +35,3 @@ def buyer(stack: Any, database_url: str) -> tuple[str, str]:
             await pool.close()
 
     return partner_id, asyncio.run(add())
-
-
-def order_placed(partner_id: str) -> dict[str, Any]:
-    """The OrderPlaced example as a structured CloudEvent of ``partner_id``, with fresh ids."""
-    example = next(e for e in load_examples("valid") if e.type.endswith(".OrderPlaced"))
-    data = copy.deepcopy(example.data)
-    event_id = str(uuid.uuid4())
-    data.update(
-        event_id=event_id, trade_id=str(uuid.uuid4()), sender=partner_id, order_id=f"GEN-{event_id[:8]}"
-    )
-    data["buyer"]["party_id"] = partner_id
-    return {"specversion": "1.0", "id": event_id, "source": "/erp", "type": example.type, "data": data}

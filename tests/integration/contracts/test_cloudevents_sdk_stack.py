@@ -19,7 +19,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from corridor.core.topics import TOPIC_SPECS
-from tests.integration.contracts.conftest import order_placed
+from tests.integration.contracts.contract_helpers import order_placed
 
 pytestmark = pytest.mark.integration
 

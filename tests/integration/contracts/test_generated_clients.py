@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.contracts.conftest import order_placed as _order_placed
+from tests.integration.contracts.contract_helpers import order_placed as _order_placed
 from tests.support.contract_tools import ToolMissing, npm_bin, npm_tools
 from tests.support.openapi_check import answer_errors
 
