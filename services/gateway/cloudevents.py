@@ -222,14 +222,10 @@ def structured(doc: Any) -> IncomingEvent | list[FieldError]:
 def binary(headers: Mapping[str, str], data: Any) -> IncomingEvent | list[FieldError]:
     """Binary mode: attributes from ``ce-*`` headers (percent-decoded, as the HTTP binding says); every
     other ``ce-<name>`` header is an extension attribute."""
+    # HTTP header names are case-insensitive; attribute names are lower case
     attrs = {
-        name[3:]: unquote(value)
-        for name, value in headers.items()
-        if name.lower().startswith("ce-") and name[3:] != "traceparent"
+        name.lower()[3:]: unquote(value) for name, value in headers.items() if name.lower().startswith("ce-")
     }
-    attrs = {name.lower(): value for name, value in attrs.items()}
-    if "ce-traceparent" in headers:
-        attrs["traceparent"] = unquote(headers["ce-traceparent"])
     if "traceparent" not in attrs and "traceparent" in headers:
         attrs["traceparent"] = headers["traceparent"]
     return from_attributes(attrs, data)
