@@ -58,9 +58,12 @@ def schemas_list() -> None:
 
 @schemas.command("docs")
 def schemas_docs() -> None:
-    """Regenerate contracts/reference.md from contracts/asyncapi.yaml and schemas/*.avsc (offline)."""
+    """Regenerate contracts/reference.md from contracts/asyncapi.yaml and schemas/*.avsc, and the
+    self-contained payload schemas contracts/avro/<area>/<Name>.avsc (offline)."""
     from corridor.core import contracts
 
+    for path in contracts.write_payloads():
+        click.echo(f"{'updated' if path.exists() else 'deleted'}: {path}")
     changed = contracts.write_reference()
     click.echo(f"{'updated' if changed else 'up to date'}: {contracts.REFERENCE_PATH}")
 

@@ -1,7 +1,14 @@
-"""The partner contract under ``contracts/``: the AsyncAPI document, its example messages, and the
-Markdown reference generated from both plus the Avro schemas (``corridor schemas docs``).
+"""The partner contract under ``contracts/``: the AsyncAPI document, its example messages, the
+self-contained Avro payload schemas and the Markdown reference generated from both plus the Avro schemas
+(``corridor schemas docs``).
 
-Pure and offline: reading YAML/JSON files and writing one Markdown file. The checks that hold the
+Payloads (docs/adr/0019-contracts-partners-generate-from.md): every message of the AsyncAPI document
+references ``contracts/avro/<area>/<Name>.avsc``, the event's schema with every shared type expanded in
+place — byte for byte the JSON the registry holds for the subject (``EventSchema.schema``), generated from
+``schemas/`` and never edited. So a tool that reads the document alone (the AsyncAPI parser, a model
+generator) sees complete types, and the files in ``schemas/`` stay the single source of truth.
+
+Pure and offline: reading YAML/JSON files and writing Markdown and JSON files. The checks that hold the
 contract to the code (channels = topics, messages = event types, publisher roles = ``roles.py``,
 examples validate and round-trip) live in ``tests/unit/contracts``.
 """
@@ -21,6 +28,8 @@ CONTRACTS_DIR = PROJECT_ROOT / "contracts"
 ASYNCAPI_PATH = CONTRACTS_DIR / "asyncapi.yaml"
 EXAMPLES_DIR = CONTRACTS_DIR / "examples"
 REFERENCE_PATH = CONTRACTS_DIR / "reference.md"
+#: The generated, self-contained payload schemas the AsyncAPI messages reference.
+PAYLOADS_DIR = CONTRACTS_DIR / "avro"
 
 AVRO_SCHEMA_FORMAT = "application/vnd.apache.avro+json;version=1.9.0"
 PUBLISHER_ROLES_KEY = "x-corridor-publisher-roles"
@@ -127,11 +136,17 @@ class ContractMessage:
 def channel_messages(
     doc: dict[str, Any], schemas: SchemaCatalog | None = None, base: Path = ASYNCAPI_PATH
 ) -> list[ContractMessage]:
-    """The messages of every channel, each matched to the event type whose ``.avsc`` its payload is."""
+    """The messages of every trade channel, each matched to the event type whose ``.avsc`` its payload is.
+
+    A channel with parameters (the partner feed ``partner.{partnerId}.v1``) re-carries the trade
+    channels' messages and is left out, so each event type appears once.
+    """
     schemas = schemas or catalog()
-    by_path = {event.path.resolve(): event for event in schemas.events.values()}
+    by_path = {payload_path(event).resolve(): event for event in schemas.events.values()}
     out = []
     for channel_id, channel in (doc.get("channels") or {}).items():
+        if channel.get("parameters"):
+            continue
         for key, raw in (channel.get("messages") or {}).items():
             message = deref(doc, raw)
             ref = ((message.get("payload") or {}).get("schema") or {}).get("$ref", "")
@@ -141,6 +156,85 @@ def channel_messages(
                 raise ContractError(f"{where}: payload {ref!r} is not an event schema")
             out.append(ContractMessage(key, channel_id, channel["address"], message, event))
     return out
+
+
+# -- self-contained payload schemas -------------------------------------------------------------------
+
+
+def payload_path(event: EventSchema, folder: Path | None = None) -> Path:
+    """Where the expanded schema of an event type lives: ``contracts/avro/<area>/<Name>.avsc``."""
+    return (folder or PAYLOADS_DIR) / event.area / f"{event.name}.avsc"
+
+
+def render_payload(event: EventSchema) -> str:
+    """The expanded schema as the registry holds it (``EventSchema.schema``), indented for reading, with
+    each named type's full name written as ``name`` + ``namespace`` (the same Avro schema: the Parsing
+    Canonical Form is unchanged; AsyncAPI's Avro schema definition only accepts simple names)."""
+    return json.dumps(_split_names(event.schema), indent=2, ensure_ascii=False) + "\n"
+
+
+def _split_names(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_split_names(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _split_names(value) for key, value in node.items()}
+    name = out.get("name")
+    if out.get("type") in ("record", "enum", "fixed") and isinstance(name, str) and "." in name:
+        out["namespace"], _, out["name"] = name.rpartition(".")
+    # a fixed key order (the expanded form's order varies between processes): the usual Avro order first
+    ranked = {key: i for i, key in enumerate(_KEY_ORDER)}
+    return {key: out[key] for key in sorted(out, key=lambda k: (ranked.get(k, len(ranked)), k))}
+
+
+_KEY_ORDER = (
+    "name",
+    "namespace",
+    "type",
+    "logicalType",
+    "doc",
+    "default",
+    "symbols",
+    "items",
+    "values",
+    "fields",
+)
+
+
+def write_payloads(folder: Path | None = None, schemas: SchemaCatalog | None = None) -> list[Path]:
+    """Regenerate every payload schema (and delete those of event types that no longer exist); returns
+    the files written or deleted."""
+    folder = folder or PAYLOADS_DIR
+    schemas = schemas or catalog()
+    changed: list[Path] = []
+    wanted = {payload_path(event, folder): render_payload(event) for event in schemas.events.values()}
+    for path, text in wanted.items():
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            changed.append(path)
+    for path in sorted(folder.rglob("*.avsc")) if folder.exists() else []:
+        if path not in wanted:
+            path.unlink()
+            changed.append(path)
+    return changed
+
+
+def stale_payloads(folder: Path | None = None, schemas: SchemaCatalog | None = None) -> list[str]:
+    """What ``write_payloads`` would change, as messages (empty when the files are up to date)."""
+    folder = folder or PAYLOADS_DIR
+    schemas = schemas or catalog()
+    problems = []
+    wanted = {payload_path(event, folder): event for event in schemas.events.values()}
+    for path, event in wanted.items():
+        if not path.exists():
+            problems.append(f"{path}: missing")
+        elif path.read_text(encoding="utf-8") != render_payload(event):
+            problems.append(f"{path}: differs from the expanded schema of {event.full_name}")
+    for path in sorted(folder.rglob("*.avsc")) if folder.exists() else []:
+        if path not in wanted:
+            problems.append(f"{path}: no event type has this schema")
+    return problems
 
 
 # -- examples ------------------------------------------------------------------------------------------
@@ -385,9 +479,16 @@ def render_reference(doc: dict[str, Any] | None = None, schemas: SchemaCatalog |
         out += [f"### `{channel['address']}` — {title}", "", channel.get("description", "").strip(), ""]
         kafka = (channel.get("bindings") or {}).get("kafka")
         if kafka:
+            larger = kafka.get("x-corridor-replication") or {}
+            scaled = (
+                f" (with {larger['brokers']} or more brokers: {larger['replicas']} replicas, "
+                f"`min.insync.replicas={larger['min.insync.replicas']}`)"
+                if larger
+                else ""
+            )
             out += [
-                f"Kafka: {kafka.get('partitions')} partitions, {kafka.get('replicas')} replicas "
-                f"(fewer on a smaller cluster); {_topic_config(kafka)}.",
+                f"Kafka on the local stack: {kafka.get('partitions')} partitions, {kafka.get('replicas')} "
+                f"replica(s){scaled}; {_topic_config(kafka)}.",
                 "",
             ]
         for name, param in (channel.get("parameters") or {}).items():
@@ -522,6 +623,8 @@ def _group_id(doc: dict[str, Any], op: dict[str, Any]) -> str:
     kafka = (deref(doc, op.get("bindings") or {}) or {}).get("kafka") or {}
     group = kafka.get("groupId") or {}
     values = group.get("enum") or ([group["const"]] if "const" in group else [])
+    if not values and kafka.get("x-corridor-group-prefix"):
+        values = [kafka["x-corridor-group-prefix"] + "*"]
     return ", ".join(values)
 
 

@@ -42,6 +42,12 @@ REQUIRED_HEADERS: tuple[str, ...] = (
 )
 
 
+#: CloudEvents context attributes (not extensions), as ``ce_<name>`` headers are named.
+CONTEXT_ATTRIBUTES = frozenset(
+    ("id", "source", "type", "specversion", "time", "subject", "datacontenttype", "dataschema")
+)
+
+
 def new_traceparent() -> str:
     return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
@@ -113,6 +119,17 @@ class CloudEvent:
             ("content-type", self.content_type.encode()),
             ("traceparent", self.traceparent.encode()),
         ]
+
+    @staticmethod
+    def extensions_of(headers: Headers | tuple[tuple[str, bytes], ...]) -> dict[str, str]:
+        """The CloudEvents extension attributes a record carries (``ce_<name>`` headers other than the
+        context attributes): what the gateway took from the partner (docs/adr/0019)."""
+        found = {}
+        for key, value in headers:
+            name = key[3:] if key.startswith("ce_") else ""
+            if name and name not in CONTEXT_ATTRIBUTES and value is not None:
+                found[name] = value.decode("utf-8", "replace")
+        return found
 
     @classmethod
     def from_headers(cls, headers: Headers | tuple[tuple[str, bytes], ...]) -> CloudEvent:

@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -78,14 +79,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(router)
     app.state.rate_limiter = RateLimiter(settings.gateway_rate_per_s, settings.gateway_rate_burst)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=False)
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def prometheus_metrics() -> Response:
         response: Response = metrics.metrics_response()
         return response
 
     _install_error_handlers(app)
     app.add_middleware(RequestContext)
-    _add_security_schemes(app)
+    _document(app)
     return app
 
 
@@ -215,21 +216,27 @@ class RequestContext:
                 log.debug("request", status=status, duration_ms=duration_ms)
 
 
-def _add_security_schemes(app: FastAPI) -> None:
-    original = app.openapi
+def _document(app: FastAPI) -> None:
+    """The OpenAPI document: the partner API key on /v1/, named request schemas per media type, the
+    binary-mode ce-* headers, /metrics as text."""
+    from corridor.core.openapi import Health, complete_openapi
+    from corridor.gateway.handlers import request_schemas
 
-    def openapi() -> dict[str, object]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = original()
-        schema.setdefault("components", {})["securitySchemes"] = {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "cor_<partner id>_<secret>"},
-            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-        }
-        app.openapi_schema = schema
-        return schema
+    complete_openapi(
+        app,
+        protected=lambda path: path.startswith("/v1/"),
+        responses={("get", "/healthz", "200"): Health, ("get", "/readyz", "200"): Readiness},
+        extra=request_schemas,
+    )
 
-    app.openapi = openapi  # type: ignore[method-assign]
+
+class Readiness(BaseModel):
+    """``/readyz``: ready or not, with each dependency's state."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+    checks: dict[str, str] | None = None
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:

@@ -13,6 +13,12 @@ missing ``data.occurred_at`` is filled from ``time``. ``source`` and ``subject``
 accepted as the spec says, but what reaches Kafka is derived from the authenticated partner and the
 event (``/corridor/partners/<id>``, ``order/<id>`` …). An optional ``traceparent`` attribute
 (CloudEvents distributed-tracing extension) gives an item its own trace.
+
+Extension attributes (docs/adr/0019-contracts-partners-generate-from.md) are never dropped: each is carried
+to Kafka as a ``ce_<name>`` record header, as the CloudEvents Kafka binding maps them, within limits — a
+name of 1-20 lower-case letters and digits that is not a core attribute, a string, integer or boolean
+value of at most 256 UTF-8 bytes, at most 8 per event. Anything else is refused with 422 naming the
+attribute. ``dataschema`` is refused too: the data's schema is the registry's, named by the record.
 """
 
 from __future__ import annotations
@@ -38,6 +44,13 @@ JSON = "application/json"
 SPEC_VERSION = "1.0"
 MAX_ID_LENGTH = 255
 _CE_HEADERS = ("id", "source", "type", "specversion", "time", "subject", "datacontenttype", "traceparent")
+#: Attribute names that are not extensions (CloudEvents context attributes and the event's body).
+_NOT_EXTENSIONS = frozenset((*_CE_HEADERS, "data", "data_base64", "dataschema"))
+#: Extension names Corridor sets itself on webhook callbacks (partitioning extension, ADR 13's verdict).
+RESERVED_EXTENSIONS = frozenset(("partitionkey", "signatureverdict", "tracestate"))
+_EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+MAX_EXTENSIONS = 8
+MAX_EXTENSION_BYTES = 256
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,55 @@ class IncomingEvent:
     data: dict[str, Any]
     time: str | None = None
     traceparent: str | None = None
+    #: extension attributes as (name, value in its canonical string form), carried as ``ce_<name>``
+    extensions: tuple[tuple[str, str], ...] = ()
+
+    def extension_headers(self) -> list[tuple[str, bytes]]:
+        return [(f"ce_{name}", value.encode("utf-8")) for name, value in self.extensions]
+
+
+def _extensions(attrs: Mapping[str, Any], errors: list[FieldError]) -> tuple[tuple[str, str], ...]:
+    """The extension attributes of an event, checked against the gateway's limits."""
+    found: list[tuple[str, str]] = []
+    if "dataschema" in attrs:
+        errors.append(
+            FieldError("dataschema", "not accepted: the data's schema is the registry's, given by the type")
+        )
+    for name in sorted(attrs):
+        if name in _NOT_EXTENSIONS:
+            continue
+        value = attrs[name]
+        if name in RESERVED_EXTENSIONS:
+            errors.append(FieldError(name, "reserved: Corridor sets this attribute itself"))
+            continue
+        if not _EXTENSION_NAME.fullmatch(name):
+            errors.append(
+                FieldError(name, "an extension attribute name is 1-20 lower-case letters or digits")
+            )
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int) and -(2**31) <= value < 2**31:
+            text = str(value)
+        elif isinstance(value, str):
+            text = value
+        else:
+            errors.append(
+                FieldError(name, "an extension attribute is a string, a 32-bit integer or a boolean")
+            )
+            continue
+        if len(text.encode("utf-8")) > MAX_EXTENSION_BYTES or _CONTROL_CHARS.search(text):
+            errors.append(
+                FieldError(name, f"at most {MAX_EXTENSION_BYTES} UTF-8 bytes, no control characters")
+            )
+            continue
+        found.append((name, text))
+    if len(found) > MAX_EXTENSIONS:
+        errors.append(FieldError(found[MAX_EXTENSIONS][0], f"at most {MAX_EXTENSIONS} extension attributes"))
+    return tuple(found)
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
@@ -139,6 +201,7 @@ def from_attributes(attrs: Mapping[str, Any], data: Any) -> IncomingEvent | list
         errors.append(
             FieldError("data_base64", "binary data is not accepted; send the event as JSON in data")
         )
+    extensions = _extensions(attrs, errors)
     if data is None:
         errors.append(FieldError("data", "the event's fields are missing"))
     elif not isinstance(data, dict):
@@ -147,7 +210,7 @@ def from_attributes(attrs: Mapping[str, Any], data: Any) -> IncomingEvent | list
         return errors
     assert event_id is not None and event_type is not None and source is not None
     assert isinstance(data, dict)
-    return IncomingEvent(event_id, event_type, source, data, time, traceparent)
+    return IncomingEvent(event_id, event_type, source, data, time, traceparent, extensions)
 
 
 def structured(doc: Any) -> IncomingEvent | list[FieldError]:
@@ -157,8 +220,12 @@ def structured(doc: Any) -> IncomingEvent | list[FieldError]:
 
 
 def binary(headers: Mapping[str, str], data: Any) -> IncomingEvent | list[FieldError]:
-    """Binary mode: attributes from ``ce-*`` headers (percent-decoded, as the HTTP binding says)."""
-    attrs = {name: unquote(headers[f"ce-{name}"]) for name in _CE_HEADERS if f"ce-{name}" in headers}
+    """Binary mode: attributes from ``ce-*`` headers (percent-decoded, as the HTTP binding says); every
+    other ``ce-<name>`` header is an extension attribute."""
+    # HTTP header names are case-insensitive; attribute names are lower case
+    attrs = {
+        name.lower()[3:]: unquote(value) for name, value in headers.items() if name.lower().startswith("ce-")
+    }
     if "traceparent" not in attrs and "traceparent" in headers:
         attrs["traceparent"] = headers["traceparent"]
     return from_attributes(attrs, data)

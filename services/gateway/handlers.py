@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.core.logging import bound_contextvars
 from corridor.core.partners import Partner
@@ -30,6 +30,18 @@ MAX_IDEMPOTENCY_KEY = 255
 class CloudEventIn(BaseModel):
     """A CloudEvents 1.0 event in structured mode; ``data`` holds the event's fields (see the AsyncAPI
     contract for each type). ``data.event_id`` may be omitted (it is taken from ``id``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "additionalProperties": {
+                "type": ["string", "integer", "boolean"],
+                "description": (
+                    "An extension attribute (1-20 lower-case letters or digits, at most 256 bytes, at most "
+                    "8): carried to Kafka as the ce_<name> header."
+                ),
+            }
+        }
+    )
 
     specversion: Literal["1.0"]
     id: str = Field(description="The event id (a UUID); equal to data.event_id. Also the idempotency key.")
@@ -84,7 +96,11 @@ class BatchResult(BaseModel):
 
 def _problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
-        s: {"model": ProblemDetails, "content": {problems.PROBLEM_JSON: {}}, "description": d}
+        s: {
+            "model": ProblemDetails,
+            "content": {problems.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}},
+            "description": d,
+        }
         for s, d in {
             400: "Malformed JSON or headers",
             401: "Missing or unknown API key",
@@ -101,12 +117,73 @@ def _problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
-_EVENT_SCHEMA = CloudEventIn.model_json_schema()
+
+#: One named request schema per media type (a generator keeps each content type), see request_schemas().
+_REQUEST_SCHEMAS = {
+    cloudevents.STRUCTURED: "CloudEventStructured",
+    cloudevents.JSON: "CloudEventJson",
+}
+_BATCH_SCHEMAS = {cloudevents.BATCH: "CloudEventBatch", cloudevents.JSON: "CloudEventBatchJson"}
+#: Binary mode: the CloudEvents attributes as ce-* headers (the body is then the event's data).
+_CE_HEADER_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": f"ce-{name}",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": f"Binary mode: the CloudEvents `{name}` attribute (percent-encoded). {note}",
+    }
+    for name, note in (
+        ("specversion", "Its presence selects binary mode; must be 1.0."),
+        ("id", "Required in binary mode."),
+        ("source", "Required in binary mode."),
+        ("type", "Required in binary mode."),
+        ("time", "Optional."),
+        ("subject", "Optional."),
+        ("traceparent", "Optional: this event's W3C trace context."),
+    )
+]
 
 
 def _request_body(*media: str, batch: bool) -> dict[str, Any]:
-    schema = {"type": "array", "items": _EVENT_SCHEMA, "maxItems": 500} if batch else _EVENT_SCHEMA
-    return {"requestBody": {"required": True, "content": {m: {"schema": schema} for m in media}}}
+    names = _BATCH_SCHEMAS if batch else _REQUEST_SCHEMAS
+    content = {m: {"schema": {"$ref": f"#/components/schemas/{names[m]}"}} for m in media}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def request_schemas(doc: dict[str, Any]) -> None:
+    """Add the request schemas ``_request_body`` references to the OpenAPI document."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    structured = CloudEventIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas["CloudEventStructured"] = {**structured, "title": "CloudEventStructured"}
+    schemas["EventData"] = {
+        "title": "EventData",
+        "type": "object",
+        "description": (
+            "Binary mode: the event's fields (the `data` of the event type the ce-type header names); "
+            "the attributes are the ce-* headers. Extension attributes: further ce-<name> headers."
+        ),
+    }
+    schemas["CloudEventJson"] = {
+        "title": "CloudEventJson",
+        "description": (
+            "application/json: a structured-mode event, or in binary mode (a ce-specversion header) the "
+            "event's data."
+        ),
+        "oneOf": [
+            {"$ref": "#/components/schemas/CloudEventStructured"},
+            {"$ref": "#/components/schemas/EventData"},
+        ],
+    }
+    for name in _BATCH_SCHEMAS.values():
+        schemas[name] = {
+            "title": name,
+            "type": "array",
+            "maxItems": 500,
+            "items": {"$ref": "#/components/schemas/CloudEventStructured"},
+        }
+    events = doc["paths"]["/v1/events"]["post"]
+    events.setdefault("parameters", []).extend(_CE_HEADER_PARAMETERS)
 
 
 # -- helpers ------------------------------------------------------------------------------------------------

@@ -270,6 +270,8 @@ class _Todo:
     event: TradeEvent
     body: bytes
     traceparent: str | None
+    #: the CloudEvents extension attributes, as ce_<name> record headers
+    extension_headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass
@@ -448,7 +450,15 @@ class Gateway:
         if owned:
             # a new span per record: in the event's own trace (CloudEvents traceparent), else the request's
             todo = [
-                _Todo(i, keys[i], events[i], bodies[i], incoming[i].traceparent or traceparent) for i in owned
+                _Todo(
+                    i,
+                    keys[i],
+                    events[i],
+                    bodies[i],
+                    incoming[i].traceparent or traceparent,
+                    tuple(incoming[i].extension_headers()),
+                )
+                for i in owned
             ]
             for i, outcome in await self._produce(partner, token, todo):
                 results[i] = outcome
@@ -606,11 +616,12 @@ class Gateway:
                 try:
                     # a timeout scope, not wait_for: that would start a task per event
                     async with asyncio.timeout(max(deadline - loop.time(), 0.1)):
+                        headers = [*(extra or ()), *t.extension_headers] or None
                         future, generation = await producer.send_pinned(
                             event,
                             source=source,
                             traceparent=t.traceparent,
-                            extra_headers=extra,
+                            extra_headers=headers,
                             body=t.body,
                             generation=generation,
                         )

@@ -161,7 +161,26 @@ def create_app(settings: LedgerSettings, *, run_consumer: bool = True) -> FastAP
         unavailable_detail="the ledger's database is unavailable",
         internal_detail="unexpected error; see the ledger's log",
     )
+    _document(app)
     return app
+
+
+def _document(app: FastAPI) -> None:
+    """The ledger's OpenAPI document: the partner API key on /v1/, and the JSON answers' models."""
+    from corridor.core.openapi import Health, complete_openapi
+    from corridor.ledger import api_models as m
+
+    complete_openapi(
+        app,
+        protected=lambda path: path.startswith("/v1/"),
+        responses={
+            ("get", "/healthz", "200"): Health,
+            ("get", "/readyz", "200"): m.Readiness,
+            ("get", "/v1/trades/{trade_id}", "200"): m.TradeView,
+            ("get", "/v1/trades", "200"): m.TradePage,
+            ("get", "/v1/certificates/{number}/verify", "200"): m.CertificateCheck,
+        },
+    )
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:

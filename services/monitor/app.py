@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -49,7 +50,33 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
     )
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    from corridor.core.openapi import Health, complete_openapi
+
+    # No API key: the monitor is the operators' page on the loopback address (ADR 0009)
+    def stream_and_readiness(doc: dict[str, Any]) -> None:
+        stream = doc["paths"]["/api/stream"]["get"]["responses"]["200"]
+        stream["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
+        ready = doc["paths"]["/readyz"]["get"]["responses"]["200"]
+        ready["content"] = {"application/json": {"schema": _READINESS}}
+
+    from corridor.monitor.api_models import RESPONSES
+
+    complete_openapi(
+        app, responses={("get", "/healthz", "200"): Health, **RESPONSES}, extra=stream_and_readiness
+    )
     return app
+
+
+_READINESS: dict[str, Any] = {
+    "title": "MonitorReadiness",
+    "type": "object",
+    "required": ["ready", "ticks", "errors"],
+    "properties": {
+        "ready": {"type": "boolean"},
+        "ticks": {"type": "integer"},
+        "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:

@@ -67,7 +67,7 @@ def create_app(
     app.include_router(router)
     app.state.max_request_bytes = max_request_bytes
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics")
     async def prometheus_metrics() -> Response:
         """Prometheus metrics: the core's ``corridor_*`` families (services/core/metrics.py)."""
         response: Response = metrics.metrics_response()
@@ -75,6 +75,11 @@ def create_app(
 
     _install_error_handlers(app)
     _install_request_logging(app)
+    from corridor.core.openapi import complete_openapi
+    from corridor.registry import api_models
+
+    # No API key: the registry has no authentication (ADR 0010: production puts a read-only proxy in front)
+    complete_openapi(app, responses=api_models.responses(), extra=api_models.list_schemas)
     return app
 
 

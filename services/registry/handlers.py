@@ -28,6 +28,8 @@ ACCEPTED_MEDIA_TYPES = (
     "application/octet-stream",
 )
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+#: Confluent's default context, the only one this registry has.
+DEFAULT_CONTEXT = "."
 MAX_SUBJECT_BYTES = 1000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -147,6 +149,49 @@ async def root() -> dict[str, Any]:
 # -- schemas -------------------------------------------------------------------------------------
 
 
+@router.get("/v1/metadata/id")
+async def cluster_id() -> dict[str, Any]:
+    # Confluent's ServerClusterId. No Kafka cluster backs this registry (its store is PostgreSQL), so the
+    # kafka-cluster scope is empty; the registry's own cluster name is Confluent's default.
+    clusters = {"kafka-cluster": "", "schema-registry-cluster": "schema-registry"}
+    return {"id": "", "scope": {"path": [], "clusters": clusters}}
+
+
+@router.get("/v1/metadata/version")
+async def server_version() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    return {"version": version("corridor"), "commitId": ""}
+
+
+@router.get("/contexts")
+async def list_contexts(request: Request) -> list[str]:
+    # Contexts are not supported (ADR 0003): every subject lives in Confluent's default context ".",
+    # which Confluent always lists.
+    return _page(request, [DEFAULT_CONTEXT])
+
+
+@router.get("/schemas")
+async def list_schemas(request: Request) -> list[dict[str, Any]]:
+    """Every subject version (or each subject's latest with ``latestOnly``), ordered by subject and
+    version, as Confluent's ``GET /schemas`` lists them."""
+    service = _service(request)
+    deleted, latest_only = _flag(request, "deleted"), _flag(request, "latestOnly", "latest_only")
+    lookup = LookupFilter.from_flags(deleted, False)
+    found: list[dict[str, Any]] = []
+    for subject in await service.list_subjects(_optional(request, "subjectPrefix"), lookup):
+        try:
+            versions = await service.list_versions(subject, lookup)
+        except errors.RegistryError:
+            continue  # deleted between the two reads
+        for version in versions[-1:] if latest_only else versions:
+            try:
+                found.append(version_body(await service.get_version(subject, version, deleted)))
+            except errors.RegistryError:
+                continue
+    return _page(request, found)
+
+
 @router.get("/schemas/types")
 async def schema_types() -> list[str]:
     return list(SUPPORTED_TYPES)
@@ -204,6 +249,25 @@ async def get_version(subject: str, version: str, request: Request) -> dict[str,
     found = await _service(request).get_version(
         subject, errors.parse_version(version), _flag(request, "deleted")
     )
+    return version_body(found)
+
+
+@router.get("/subjects/{subject}/metadata")
+async def latest_with_metadata(subject: str, request: Request) -> dict[str, Any]:
+    """The latest version of a subject whose metadata has every ``key``/``value`` pair asked for.
+
+    This registry stores no metadata (ADR 0003), so no version has any property: without ``key``
+    parameters the answer is the latest version (every version matches the empty filter), with one it
+    is Confluent's 40403 ``Schema not found``; an unknown subject is 40401.
+    """
+    deleted = _flag(request, "deleted")
+    found = await _service(request).get_version(subject, -1, deleted)
+    keys = request.query_params.getlist("key")
+    values = request.query_params.getlist("value")
+    if len(keys) != len(values):
+        raise errors.RegistryError(400, 400, "every key parameter needs a value parameter")
+    if keys:
+        raise errors.schema_not_found()
     return version_body(found)
 
 

@@ -178,6 +178,11 @@ def create_app(settings: RelaySettings) -> FastAPI:
         response: Response = core_metrics.metrics_response(registry)
         return response
 
+    from corridor.core.openapi import Health, Readiness, complete_openapi
+
+    complete_openapi(
+        app, responses={("get", "/healthz", "200"): Health, ("get", "/readyz", "200"): Readiness}
+    )
     return app
 
 

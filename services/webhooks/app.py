@@ -107,7 +107,32 @@ def create_app(settings: WebhooksSettings, *, run_dispatcher: bool = True) -> Fa
     )
     app.include_router(router)
     install_problem_handlers(app, log, service="webhooks", unavailable_detail="the database is unavailable")
+    _document(app)
     return app
+
+
+def _document(app: FastAPI) -> None:
+    """The OpenAPI document: the partner API key on /v1/, the answers' models, and the callback as
+    OpenAPI 3.1 ``webhooks``."""
+    from corridor.core.openapi import Health, complete_openapi
+    from corridor.webhooks import api_models as m
+
+    subscription = "/v1/subscriptions/{subscription_id}"
+    complete_openapi(
+        app,
+        protected=lambda path: path.startswith("/v1/"),
+        responses={
+            ("get", "/healthz", "200"): Health,
+            ("get", "/readyz", "200"): m.Readiness,
+            ("post", "/v1/subscriptions", "201"): m.CreatedSubscription,
+            ("get", "/v1/subscriptions", "200"): m.SubscriptionList,
+            ("get", subscription, "200"): m.SubscriptionView,
+            ("get", f"{subscription}/dead-letters", "200"): m.DeadLetterList,
+            ("post", f"{subscription}/redeliver", "200"): m.Redelivery,
+            ("post", f"{subscription}/redeliver", "202"): m.Redelivery,
+        },
+        extra=m.webhooks_section,
+    )
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:

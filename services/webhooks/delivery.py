@@ -37,9 +37,14 @@ def backoff_delay(attempt: int, *, base_s: float, max_s: float, rng: random.Rand
 
 
 def document(
-    event: TradeEvent, envelope: CloudEvent, *, signature_verdict: str | None = None
+    event: TradeEvent,
+    envelope: CloudEvent,
+    *,
+    signature_verdict: str | None = None,
+    extensions: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The CloudEvents JSON document of an event read from a partner topic."""
+    """The CloudEvents JSON document of an event read from a partner topic; ``extensions`` are the
+    partner's extension attributes the record carries (``ce_<name>``), passed on as they came."""
     doc: dict[str, Any] = {
         "specversion": envelope.specversion,
         "id": envelope.id,
@@ -53,6 +58,8 @@ def document(
         "signatureverdict": signature_verdict,
         "data": event.model_dump(mode="json"),
     }
+    # Corridor's own attributes win; the gateway refuses extensions with their names anyway
+    doc = {**(extensions or {}), **doc}
     return {k: v for k, v in doc.items() if v is not None}
 
 

@@ -257,7 +257,12 @@ class Dispatcher:
                 self.stats.unmatched += 1
                 return
             verdict = next((v for k, v in headers if k == delivery.SIGNATURE_VERDICT_HEADER), None)
-            doc = delivery.document(event, envelope, signature_verdict=verdict.decode() if verdict else None)
+            doc = delivery.document(
+                event,
+                envelope,
+                signature_verdict=verdict.decode() if verdict else None,
+                extensions=CloudEvent.extensions_of(headers),
+            )
             origin = (tp.topic, tp.partition, record.offset)
             await asyncio.gather(*(self._deliver_or_dead_letter(s, doc, origin) for s in wanted))
 

@@ -231,3 +231,34 @@ async def test_the_page_and_its_assets_are_served_from_the_package(monitor_http:
     assert health.json() == {"status": "ok"}
     metrics = await monitor_http.get("/metrics")
     assert metrics.status_code == 200 and "process_cpu_seconds_total" in metrics.text
+
+
+async def test_every_api_answer_matches_the_openapi_document(
+    produced: Produced, monitor_http: httpx.AsyncClient
+) -> None:
+    """What a client generated from /openapi.json expects is what the monitor answers."""
+    from tests.support.openapi_check import answer_errors
+
+    spec = (await monitor_http.get("/openapi.json")).json()
+    problems: list[str] = []
+    recent = await get_json(monitor_http, "/api/events/recent")
+    assert recent["events"], "the produced events are in the tail"
+    item = recent["events"][-1]
+    calls = {
+        "/api/overview": "/api/overview",
+        "/api/topics": "/api/topics",
+        "/api/groups": "/api/groups",
+        "/api/dlq": "/api/dlq",
+        "/api/latency": "/api/latency",
+        "/api/trades/states": "/api/trades/states",
+        "/api/events/recent": "/api/events/recent",
+        "/api/records/{topic}/{partition}/{offset}": (
+            f"/api/records/{item['topic']}/{item['partition']}/{item['offset']}"
+        ),
+        "/healthz": "/healthz",
+        "/readyz": "/readyz",
+    }
+    for template, url in calls.items():
+        answer = await monitor_http.get(url)
+        problems += answer_errors(spec, "get", template, answer.status_code, answer.json())
+    assert not problems, "\n".join(problems)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -80,3 +81,41 @@ async def test_subscriptions_are_the_partners_own(
         assert (await http.delete(f"/v1/subscriptions/{sid}", headers=partner.auth)).status_code == 204
         assert (await http.get(f"/v1/subscriptions/{sid}", headers=partner.auth)).status_code == 404
         assert (await http.get("/v1/subscriptions", headers=partner.auth)).json()["items"] == []
+
+
+async def test_answers_match_the_openapi_document(webhooks: Webhooks, partner: Partner) -> None:
+    """What a client generated from /openapi.json expects is what the API answers."""
+    from tests.support.openapi_check import answer_errors
+
+    problems: list[str] = []
+    async with httpx.AsyncClient(base_url=webhooks.url, timeout=10) as http:
+        spec = (await http.get("/openapi.json")).json()
+
+        async def check(method: str, template: str, url: str, **kwargs: Any) -> Any:
+            answer = await http.request(method, url, **kwargs)
+            body = answer.json() if answer.content else None
+            if body is not None:
+                problems.extend(answer_errors(spec, method, template, answer.status_code, body))
+            return body
+
+        created = await check(
+            "POST",
+            "/v1/subscriptions",
+            "/v1/subscriptions",
+            json={"callback_url": "https://erp.example.com/corridor/events", "location": "PKKHI"},
+            headers=partner.auth,
+        )
+        one = "/v1/subscriptions/{subscription_id}"
+        await check("GET", "/v1/subscriptions", "/v1/subscriptions", headers=partner.auth)
+        await check("GET", one, f"/v1/subscriptions/{created['id']}", headers=partner.auth)
+        await check(
+            "GET",
+            f"{one}/dead-letters",
+            f"/v1/subscriptions/{created['id']}/dead-letters",
+            headers=partner.auth,
+        )
+        await check("GET", "/v1/subscriptions", "/v1/subscriptions")  # 401, problem+json
+        await check("GET", one, f"/v1/subscriptions/{uuid.uuid4()}", headers=partner.auth)  # 404
+        await check("GET", "/healthz", "/healthz")
+        await http.delete(f"/v1/subscriptions/{created['id']}", headers=partner.auth)
+    assert not problems, "\n".join(problems)

@@ -3,6 +3,7 @@ its channels are the trade topics, its messages the event types, its publisher r
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Any
@@ -36,7 +37,7 @@ COMPONENT_NAME = re.compile(r"^[a-zA-Z0-9.\-_]+$")
 
 
 def _trade_channels() -> dict[str, dict[str, Any]]:
-    return {cid: ch for cid, ch in DOC["channels"].items() if not is_planned(ch)}
+    return {cid: ch for cid, ch in DOC["channels"].items() if not is_planned(ch) and cid != "partnerFeed"}
 
 
 # -- the document as AsyncAPI 3.0.0 --------------------------------------------------------------------
@@ -64,7 +65,30 @@ def test_every_ref_resolves() -> None:
         if not ref.startswith("#"):
             files.add(ref_path(ref))
             assert isinstance(target, dict) and target.get("type") == "record", f"{where}: {ref}"
-    assert files == {event.path.resolve() for event in catalog().events.values()}
+    assert files == {contracts.payload_path(event).resolve() for event in catalog().events.values()}
+
+
+def test_payload_schemas_are_the_registered_schemas_and_up_to_date() -> None:
+    """Every payload file stands alone (no named type it does not define) and is the schema registered
+    for its subject: same Parsing Canonical Form as ``EventSchema.schema``."""
+    from fastavro.schema import parse_schema, to_parsing_canonical_form
+
+    assert not contracts.stale_payloads(), "run `corridor schemas docs`"
+    for event in catalog().events.values():
+        standalone = json.loads(contracts.payload_path(event).read_text(encoding="utf-8"))
+        parsed = parse_schema(standalone, named_schemas={})  # raises on an undefined type name
+        assert to_parsing_canonical_form(parsed) == to_parsing_canonical_form(parse_schema(event.schema))
+
+
+def test_write_payloads_regenerates_and_prunes(tmp_path: Any) -> None:
+    stray = tmp_path / "orders" / "Gone.avsc"
+    stray.parent.mkdir(parents=True)
+    stray.write_text("{}", encoding="utf-8")
+    written = contracts.write_payloads(tmp_path)
+    assert stray in written and not stray.exists()
+    assert len(written) == len(catalog().events) + 1
+    assert contracts.stale_payloads(tmp_path) == []
+    assert contracts.write_payloads(tmp_path) == []
 
 
 # Fixed fields of the AsyncAPI 3.0.0 objects and Kafka bindings 0.5.0 this document uses; anything else
@@ -320,7 +344,10 @@ def test_channel_bindings_match_topic_specs(spec: Any) -> None:
     kafka = channel["bindings"]["kafka"]
     assert kafka["topic"] == spec.name
     assert kafka["partitions"] == spec.partitions == 6
-    assert kafka["replicas"] == spec.replication_factor(3)
+    assert kafka["replicas"] == spec.replication_factor(1)  # the local stack, one broker
+    larger = kafka["x-corridor-replication"]
+    assert larger["replicas"] == spec.replication_factor(larger["brokers"])
+    assert str(larger["min.insync.replicas"]) == spec.configs_for(larger["brokers"])["min.insync.replicas"]
 
     def as_config(value: Any) -> str:
         if isinstance(value, bool):
@@ -330,17 +357,32 @@ def test_channel_bindings_match_topic_specs(spec: Any) -> None:
         return str(value)
 
     declared = {k: as_config(v) for k, v in kafka["topicConfiguration"].items()}
-    assert declared == spec.configs_for(3)
+    assert declared == spec.configs_for(1)
     assert isinstance(kafka["topicConfiguration"]["cleanup.policy"], list)  # binding 0.5.0: array
 
 
-def test_partner_channels_have_their_planned_place() -> None:
-    planned = {cid: ch for cid, ch in DOC["channels"].items() if is_planned(ch)}
-    assert [ch["address"] for ch in planned.values()] == ["partner.{partnerId}.v1"]
-    channel = next(iter(planned.values()))
-    assert "planned" in channel["description"].lower()
-    assert "partnerId" in channel["parameters"]
-    assert not channel.get("messages"), "a planned channel gets its messages when it ships"
+def test_partner_feed_channel_is_the_relays_partner_topic() -> None:
+    from corridor.core.routing import PARTNER_TOPIC_CONFIGS, PARTNER_TOPIC_PARTITIONS, partner_topic
+
+    assert not [cid for cid, ch in DOC["channels"].items() if is_planned(ch)], "nothing is planned any more"
+    channel = DOC["channels"]["partnerFeed"]
+    assert channel["address"].replace("{partnerId}", "acme") == partner_topic("acme")
+    assert {s["$ref"] for s in channel["servers"]} == {"#/servers/partners"}
+    # every event type reaches a partner's feed (the relay copies every trade topic)
+    feed = {deref(DOC, m)["x-corridor-ce-type"] for m in channel["messages"].values()}
+    assert feed == set(catalog().events), "partnerFeed lists every event type's message"
+    kafka = channel["bindings"]["kafka"]
+    assert kafka["partitions"] == PARTNER_TOPIC_PARTITIONS
+    declared = {
+        k: ",".join(v) if isinstance(v, list) else str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in kafka["topicConfiguration"].items()
+    }
+    assert declared == {**PARTNER_TOPIC_CONFIGS, "min.insync.replicas": "1"}
+    [receive] = [op for op in DOC["operations"].values() if op["channel"]["$ref"] == "#/channels/partnerFeed"]
+    group = deref(DOC, receive["bindings"])["kafka"]
+    assert group["x-corridor-group-prefix"] == "{partnerId}."
+    Draft7Validator(group["groupId"]).validate("zhob-valley-chromite.erp")
+    assert not Draft7Validator(group["groupId"]).is_valid("erp")
 
 
 # -- messages = event types ----------------------------------------------------------------------------
@@ -365,8 +407,9 @@ def test_message_describes_its_event_type(m: contracts.ContractMessage) -> None:
     # payload: the .avsc by reference, path relative to the document
     payload = message["payload"]
     assert payload["schemaFormat"] == AVRO_SCHEMA_FORMAT
-    expected_ref = os.path.relpath(event.path, ASYNCAPI_PATH.parent).replace(os.sep, "/")
-    assert payload["schema"]["$ref"] == expected_ref == f"../schemas/{event.area}/{event.name}.avsc"
+    # the self-contained payload schema generated from schemas/ (contracts/avro/<area>/<Name>.avsc)
+    expected_ref = os.path.relpath(contracts.payload_path(event), ASYNCAPI_PATH.parent).replace(os.sep, "/")
+    assert payload["schema"]["$ref"] == expected_ref == f"avro/{event.area}/{event.name}.avsc"
     # key and headers
     correlation = deref(DOC, message["correlationId"])
     assert correlation["location"] == "$message.payload#/trade_id"
@@ -428,18 +471,21 @@ def test_send_operations_cover_every_message_with_its_roles() -> None:
     assert by_type == {k: set(v) for k, v in PUBLISHER_ROLES.items()}
 
 
-def test_planned_consumers_receive_every_trade_channel() -> None:
+def test_services_receive_every_trade_channel() -> None:
+    from corridor.ledger.settings import DEFAULT_GROUP_ID as LEDGER_GROUP
+    from corridor.relay.settings import DEFAULT_GROUP_ID as RELAY_GROUP
+
     groups: dict[str, set[str]] = {}
     for oid, op in DOC["operations"].items():
-        if op["action"] != "receive":
+        if op["action"] != "receive" or op["channel"]["$ref"] == "#/channels/partnerFeed":
             continue
-        assert is_planned(op) and "planned" in op["description"].lower(), oid
+        assert not is_planned(op) and "planned" not in op["description"].lower(), oid
         group = deref(DOC, op["bindings"])["kafka"]["groupId"]
         Draft7Validator(group).validate(group["enum"][0])
         assert "messages" not in op, f"{oid}: receives every message of its channel"
         channel = deref(DOC, op["channel"])
         groups.setdefault(group["enum"][0], set()).add(channel["address"])
-    assert groups == {"corridor-ledger": set(TRADE_TOPICS), "corridor-relay": set(TRADE_TOPICS)}
+    assert groups == {LEDGER_GROUP: set(TRADE_TOPICS), RELAY_GROUP: set(TRADE_TOPICS)}
 
 
 def test_servers_local_and_partners() -> None:
@@ -449,7 +495,14 @@ def test_servers_local_and_partners() -> None:
     [scheme_ref] = partners["security"]
     scheme = deref(DOC, scheme_ref)
     assert scheme["type"] == "scramSha512"
-    assert "later release" in scheme["description"]
+    assert "later release" not in scheme["description"] and "later release" not in partners["description"]
+    # no TLS on the local stack: the partner listener is SASL_PLAINTEXT, so the protocol is plain kafka
+    from corridor.stack.config import PARTNER_LISTENER, SCRAM_MECHANISM
+
+    assert PARTNER_LISTENER.security_protocol == "SASL_PLAINTEXT" and partners["protocol"] == "kafka"
+    assert scheme["type"] == "scram" + SCRAM_MECHANISM.split("-", 1)[1].replace("-", "").title()
+    local_port, partner_port = int(local["host"].rsplit(":", 1)[1]), int(partners["host"].rsplit(":", 1)[1])
+    assert partner_port - local_port == PARTNER_LISTENER.port_offset
     assert scheme_ref["$ref"].startswith("#/components/securitySchemes/")
     for var in re.findall(r"\{([^}]+)\}", partners["host"]):
         assert var in partners["variables"]
