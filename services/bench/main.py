@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from corridor.bench.common import STAGES, BenchContext, Scale, load_average, machine_info, quiet_logs
+from corridor.cli_output import JsonCommand
 
 
 async def _run_stages(ctx: BenchContext, stages: list[str]) -> dict[str, Any]:
@@ -77,14 +78,14 @@ async def _profiled(ctx: BenchContext, name: str, run: Any) -> dict[str, Any]:
         ctx.progress(f"profile of stage {name}: {folder / name}.txt")
 
 
-@click.command("bench")
+@click.command("bench", cls=JsonCommand)
 @click.option("--quick", is_flag=True, help="A small smoke run of every stage (under 2 minutes).")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("bench"),
-    show_default=True,
-    help="Where results.json, results.md and results.png go.",
+    default=None,
+    help="Where results.json, results.md and results.png go (default: bench/ of the project; a "
+    "relative path is the current directory's).",
 )
 @click.option(
     "--stage",
@@ -100,7 +101,7 @@ async def _profiled(ctx: BenchContext, name: str, run: Any) -> dict[str, Any]:
     help="Profile this stage with pyinstrument (and the gateway/ledger processes it starts) "
     "into <out>/profiles/.",
 )
-def bench(quick: bool, out: Path, stages: tuple[str, ...], profile: tuple[str, ...]) -> None:
+def bench(quick: bool, out: Path | None, stages: tuple[str, ...], profile: tuple[str, ...]) -> None:
     """Measure Corridor against its anchors (Kafka's tools, raw aiokafka, raw fastavro) on the local stack.
 
     Stages: Kafka ProducerPerformance/ConsumerPerformance, raw aiokafka, Corridor's produce path, the
@@ -108,10 +109,12 @@ def bench(quick: bool, out: Path, stages: tuple[str, ...], profile: tuple[str, .
     event size, batch size and partitions. Each stage uses topics of its own, deleted afterwards.
     """
     from corridor.bench import report
+    from corridor.core.settings import PROJECT_ROOT
     from corridor.stack.api import up
     from corridor.stack.config import StackConfig
     from corridor.stack.kafka import kafka_version
 
+    out = out if out is not None else PROJECT_ROOT / "bench"
     quiet_logs()
     load_before = load_average()
     config = StackConfig.from_settings()

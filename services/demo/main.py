@@ -17,6 +17,7 @@ from typing import Any
 import click
 from aiokafka import TopicPartition
 
+from corridor.cli_output import JsonCommand
 from corridor.core.codec import Codec
 from corridor.core.envelope import REQUIRED_HEADERS
 from corridor.core.evolution import TRADE_SUBJECT_LEVEL, register_all
@@ -229,7 +230,7 @@ def describe_projection(view: dict[str, Any] | None, ledger_url: str) -> str:
     return "\n".join(lines)
 
 
-@click.command("demo")
+@click.command("demo", cls=JsonCommand)
 @click.option(
     "--story", "story_name", type=click.Choice(sorted(STORIES)), default="chromite", show_default=True
 )

@@ -15,8 +15,16 @@ from corridor.sdk.consumer import (
     BACKFILL_HEADER,
     SIGNATURE_HEADER,
     PartnerConsumer,
+    PartnerLoginError,
     PartnerRecord,
     UndecodableRecord,
 )
 
-__all__ = ["BACKFILL_HEADER", "SIGNATURE_HEADER", "PartnerConsumer", "PartnerRecord", "UndecodableRecord"]
+__all__ = [
+    "BACKFILL_HEADER",
+    "SIGNATURE_HEADER",
+    "PartnerConsumer",
+    "PartnerLoginError",
+    "PartnerRecord",
+    "UndecodableRecord",
+]
