@@ -61,8 +61,8 @@ def login_failure(bootstrap: str, username: str, cause: BaseException) -> str:
     if reachable:
         return (
             f"the partner listener at {', '.join(reachable)} refused the SCRAM-SHA-512 login of "
-            f"{username!r}: a wrong or rotated password (use the one `corridor partners add`, `rotate-key` or `enable` "
-            "printed last), or a disabled partner"
+            f"{username!r}: a wrong or rotated password (use the one `corridor partners add`, "
+            "`rotate-key` or `enable` printed last), or a disabled partner"
         )
     return (
         f"no Kafka partner listener answers at {bootstrap} ({type(cause).__name__}: {cause}); check the "
