@@ -42,6 +42,8 @@ log = get_logger("corridor.monitor")
 LATENCY_CHART_WINDOW_S = 60.0
 #: Groups shown in the overview (the API lists them all).
 OVERVIEW_GROUPS = 12
+#: Longest offset span after a group's commit read to tell transaction markers from records.
+MARKER_SPAN = 1_000
 
 
 class Monitor:
@@ -81,6 +83,7 @@ class Monitor:
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._tail_started = False
+        self._not_records: dict[tuple[str, int, int, int], int] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -170,17 +173,62 @@ class Monitor:
             self.errors["groups"] = f"{type(exc).__name__}: {exc}"
             return
         self.errors.pop("groups", None)
+        try:
+            await self._count_markers(groups)
+        except Exception as exc:  # lag then counts markers as records, as before
+            self.errors["markers"] = f"{type(exc).__name__}: {exc}"
+        else:
+            self.errors.pop("markers", None)
         self.groups = groups
         names = {g.group_id for g in groups}
         for info in groups:
-            row_lag = sum(
-                max(0, self.end.get(key, offset) - offset)
-                for key, offset in info.committed.items()
-                if offset >= 0
-            )
+            row_lag = total_lag(group_lag(info.committed, self.end, info.not_records))
             self.group_history.setdefault(info.group_id, deque(maxlen=self.keep)).append((now, row_lag))
         for gone in set(self.group_history) - names:
             del self.group_history[gone]
+
+    async def _count_markers(self, groups: list[GroupInfo]) -> None:
+        """Fill each group's ``not_records``: of the offsets between its commit and the end, those a
+        read_committed consumer never gets (transaction markers, aborted records). Only short spans
+        (``MARKER_SPAN``) are read, each once: a span is remembered by (partition, commit, end)."""
+        from aiokafka import TopicPartition
+
+        from corridor.ops.kafka_io import reader
+        from corridor.ops.lag import count_readable
+
+        spans: dict[tuple[str, int, int, int], None] = {}
+        for info in groups:
+            for (topic, partition), committed in info.committed.items():
+                end = self.end.get((topic, partition))
+                if end is not None and committed >= 0 and 0 < end - committed <= MARKER_SPAN:
+                    spans[(topic, partition, committed, end)] = None
+        todo = [s for s in spans if s not in self._not_records]
+        if todo:
+            wanted = {}
+            for topic, partition, committed, end in todo:  # one read per partition: its earliest commit
+                tp = TopicPartition(topic, partition)
+                if tp not in wanted or committed < wanted[tp][0]:
+                    wanted[tp] = (committed, end)
+            async with reader(self.settings.bootstrap_servers) as consumer:
+                counts = await count_readable(consumer, wanted, timeout_s=2.0)
+            for tp, (committed, end) in wanted.items():
+                self._not_records[(tp.topic, tp.partition, committed, end)] = (end - committed) - counts[tp]
+            for span in todo:  # later commits of the same partition: count again only if needed
+                if span not in self._not_records:
+                    topic, partition, committed, end = span
+                    tp = TopicPartition(topic, partition)
+                    async with reader(self.settings.bootstrap_servers) as consumer:
+                        counts = await count_readable(consumer, {tp: (committed, end)}, timeout_s=2.0)
+                    self._not_records[span] = (end - committed) - counts[tp]
+        for info in groups:
+            info.not_records = {
+                (topic, partition): self._not_records.get((topic, partition, committed, end), 0)
+                for (topic, partition), committed in info.committed.items()
+                if (end := self.end.get((topic, partition))) is not None
+            }
+        live = set(spans)
+        for gone in set(self._not_records) - live:
+            del self._not_records[gone]
 
     async def _sample_ledger(self, now: float) -> None:
         try:
@@ -323,7 +371,9 @@ class Monitor:
         trade_topics = [t for t in topics if t["kind"] == "trade"]
         ledger_group = self.settings.monitor_ledger_group
         ledger = next((g for g in self.groups if g.group_id == ledger_group), None)
-        ledger_lag = total_lag(group_lag(ledger.committed, self.end)) if ledger else None
+        ledger_lag = (
+            total_lag(group_lag(ledger.committed, self.end, ledger.not_records)) if ledger else None
+        )
         return {
             **self._meta(),
             "kpis": {
