@@ -34,7 +34,7 @@ async def _start_tail(stack: Any, *args: str) -> asyncio.subprocess.Process:
     assert process.stderr is not None
     # it says so once it holds its start offsets: what is produced from now on is shown
     line = await asyncio.wait_for(process.stderr.readline(), 60)
-    assert b"tailing" in line, line
+    assert b"waiting for" in line, line
     return process
 
 
