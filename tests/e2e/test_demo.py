@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -52,6 +53,10 @@ def test_demo_prints_the_whole_timeline_and_standard_clients_decode_it(stack) ->
     assert f"certificate CPFTA-PK-2026-118734-{suffix} (CPFTA_ORIGIN): PREFERENCE_GRANTED" in out
     # the read-back group is deleted, and a party reads the trade from its own partner topic
     assert "(deleted afterwards)" in out
+    group = re.search(r"read back by consumer group (\S+) \(deleted afterwards\)", out).group(1)
+    from corridor.ops.lag import consumer_groups
+
+    assert group not in asyncio.run(consumer_groups(stack.bootstrap_servers))
     assert "Partner zhob-valley-chromite read the trade's 22 events from its own topic" in out
 
     found = read_with_confluent(stack.bootstrap_servers, stack.schema_registry_url, trade_id, 22)
