@@ -371,9 +371,7 @@ class Monitor:
         trade_topics = [t for t in topics if t["kind"] == "trade"]
         ledger_group = self.settings.monitor_ledger_group
         ledger = next((g for g in self.groups if g.group_id == ledger_group), None)
-        ledger_lag = (
-            total_lag(group_lag(ledger.committed, self.end, ledger.not_records)) if ledger else None
-        )
+        ledger_lag = total_lag(group_lag(ledger.committed, self.end, ledger.not_records)) if ledger else None
         return {
             **self._meta(),
             "kpis": {

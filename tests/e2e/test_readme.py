@@ -68,4 +68,3 @@ def test_the_readme_and_the_docs_run_as_written(stack) -> None:
     # the README's own first trade ran: the demo, a partner, an order, a partner reading it
     assert len([w for w in ran if w.startswith("README.md")]) >= 10, ran
     assert any(w.startswith("cli.md") for w in ran), ran
-

@@ -228,5 +228,3 @@ def default_addresses(real: dict[str, str | None]) -> dict[str, str]:
 def environment_for(base: dict[str, str]) -> dict[str, str]:
     """The reader's environment: the test process's, without what pytest itself put there."""
     return {k: v for k, v in base.items() if not k.startswith("PYTEST_")} | {"PYTHONUNBUFFERED": "1"}
-
-

@@ -33,7 +33,7 @@ async def test_lag_of_an_unknown_group_is_an_error_naming_the_groups(ops_stack: 
 
 
 async def test_tail_says_what_it_waits_for_and_stops_by_itself(ops_stack: Any) -> None:
-    code, out, err = await run_cli(
+    code, _, err = await run_cli(
         ops_stack, "tail", "trade.orders.v1", "--type", "OrderPlaced", "--idle-timeout", "1", within=60
     )
     assert code == 0, err
