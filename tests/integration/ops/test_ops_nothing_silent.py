@@ -16,6 +16,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from corridor.monitor.collector import Monitor
+from corridor.monitor.kafka_source import GroupInfo
+from corridor.monitor.settings import MonitorSettings
+from corridor.monitor.views import group_row
 from corridor.ops.lag import group_lag
 from tests.integration.ops.ops_helpers import run_cli
 
@@ -86,3 +90,18 @@ async def test_a_transaction_marker_is_not_lag(ops_stack: Any) -> None:
     code, out, err = await run_cli(ops_stack, "lag", "--group", group, "--json")
     assert code == 0, err
     assert json.loads(out)["total"] == 0
+
+    # the dashboard agrees: the marker is no lag there either
+    monitor = Monitor(MonitorSettings(bootstrap_servers=bootstrap))
+    try:
+        monitor.end = {(topic, 0): row.end}
+        info = GroupInfo(group, "consumer", committed={(topic, 0): row.committed})
+        await monitor._count_markers([info])
+        assert info.not_records == {(topic, 0): 1}
+        assert group_row(info, monitor.end)["lag"] == 0
+        # a record produced after the commit is lag again (1 record, 2 offsets with its marker)
+        info_behind = GroupInfo(group, "consumer", committed={(topic, 0): row.committed - 4})
+        await monitor._count_markers([info_behind])
+        assert group_row(info_behind, monitor.end)["lag"] == 3
+    finally:
+        await monitor.registry.close()
