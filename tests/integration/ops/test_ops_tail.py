@@ -25,6 +25,7 @@ async def _start_tail(stack: Any, *args: str) -> asyncio.subprocess.Process:
         "-m",
         "corridor.cli",
         "tail",
+        "--follow",  # the test decides when it has seen enough, however slow the machine
         *args,
         cwd=PROJECT_ROOT,
         env=stack_env(stack),
