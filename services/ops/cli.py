@@ -317,12 +317,13 @@ def trace(trade_id: str, as_json: bool, all_partitions: bool, ledger_schema: str
             progress=_progress(),
         )
     )
+    if not result.events:  # an error, not an empty timeline (and under --json one document: the error)
+        notes = "; ".join(result.notes)
+        raise click.ClickException(f"no events of trade {trade_id} found" + (f" ({notes})" if notes else ""))
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=str))
     else:
         click.echo(render(result))
-    if not result.events:
-        raise click.ClickException(f"no events of trade {trade_id} found")
 
 
 # -- lag --------------------------------------------------------------------------------------------------
