@@ -157,13 +157,12 @@ async def tail(
             if x
         )
         limits = [f"after {max_records} record(s)"] if max_records else []
-        if idle_timeout_s is None:
-            limits.append("never (--follow)")
-        else:
+        if idle_timeout_s is not None:
             limits.append(f"after {idle_timeout_s:g} s without a new record")
+        until = f"stops {' or '.join(limits)}" if limits else "follows until interrupted (--follow)"
         say(
             f"waiting for {what} on {topic} ({len(tps)} partitions, from the "
-            f"{'beginning' if from_beginning else 'end'}); stops {' or '.join(limits)}"
+            f"{'beginning' if from_beginning else 'end'}); {until}"
         )
         loop = asyncio.get_running_loop()
         idle_since = loop.time()
