@@ -204,22 +204,18 @@ class Monitor:
                     spans[(topic, partition, committed, end)] = None
         todo = [s for s in spans if s not in self._not_records]
         if todo:
-            wanted = {}
-            for topic, partition, committed, end in todo:  # one read per partition: its earliest commit
-                tp = TopicPartition(topic, partition)
-                if tp not in wanted or committed < wanted[tp][0]:
-                    wanted[tp] = (committed, end)
+            tps = sorted({TopicPartition(topic, partition) for topic, partition, _, _ in todo})
             async with reader(self.settings.bootstrap_servers) as consumer:
-                counts = await count_readable(consumer, wanted, timeout_s=2.0)
-            for tp, (committed, end) in wanted.items():
-                self._not_records[(tp.topic, tp.partition, committed, end)] = (end - committed) - counts[tp]
-            for span in todo:  # later commits of the same partition: count again only if needed
-                if span not in self._not_records:
-                    topic, partition, committed, end = span
+                # read up to the last stable offset only: the records of a transaction still open are
+                # lag (they will be records), and reading towards them would wait for its end
+                stable = await consumer.end_offsets(tps)
+                for topic, partition, committed, end in todo:
                     tp = TopicPartition(topic, partition)
-                    async with reader(self.settings.bootstrap_servers) as consumer:
-                        counts = await count_readable(consumer, {tp: (committed, end)}, timeout_s=2.0)
-                    self._not_records[span] = (end - committed) - counts[tp]
+                    upto = min(end, stable[tp])
+                    counts = await count_readable(consumer, {tp: (committed, upto)}, timeout_s=2.0)
+                    self._not_records[(topic, partition, committed, end)] = max(
+                        0, upto - committed - counts[tp]
+                    )
         for info in groups:
             info.not_records = {
                 (topic, partition): self._not_records.get((topic, partition, committed, end), 0)
