@@ -21,6 +21,9 @@ from typing import Any, TypeVar
 
 import click
 
+from corridor.cli_output import JsonGroup
+from corridor.core.domain.roles import PUBLISHER_ROLES
+
 T = TypeVar("T")
 
 _CERTIFICATE_TYPES = {
@@ -84,7 +87,7 @@ def _read_event(path: Path) -> tuple[Any, dict[str, Any], bool]:
         raise click.ClickException(f"{path}: {exc}") from None
 
 
-@click.group()
+@click.group(cls=JsonGroup)
 def certificates() -> None:
     """Signed certificates: sign, verify, and the issuing authorities' public keys."""
 
@@ -205,6 +208,24 @@ def keys() -> None:
     """Issuing authorities' Ed25519 public keys (table authority_keys in the partners' schema)."""
 
 
+#: Roles that issue certificates (``roles.PUBLISHER_ROLES`` of CertificateIssued): only they sign.
+SIGNING_ROLES = PUBLISHER_ROLES["corridor.trade.certificates.CertificateIssued"]
+
+
+def _default_private_key_path(key_id: str) -> Path:
+    """``./<key id>.pem`` in the user's directory, unless that is inside this project's repository: a
+    private key lands there only when asked for with ``--private-key-out`` (it is not git-ignored)."""
+    from corridor.core.settings import PROJECT_ROOT
+
+    here = Path.cwd().resolve()
+    if here == PROJECT_ROOT or PROJECT_ROOT in here.parents:
+        raise click.UsageError(
+            f"not writing a private key into the repository ({here}); run this from your own directory "
+            "or give --private-key-out PATH"
+        )
+    return here / f"{key_id}.pem"
+
+
 def _write_private_key(path: Path, pem: bytes) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -228,7 +249,8 @@ def _write_private_key(path: Path, pem: bytes) -> None:
 @click.option(
     "--private-key-out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="With --generate: where to write the private key, mode 0600 (default ./<key id>.pem).",
+    help="With --generate: where to write the private key, created with mode 0600 (default "
+    "./<key id>.pem in the current directory, which must not be inside the repository).",
 )
 @click.option("--key-id", help="Key id (default: <partner>-<first 8 hex digits of the key's SHA-256>).")
 @click.option("--json", "as_json", is_flag=True, help="Print the registered key as JSON.")
@@ -240,7 +262,8 @@ def keys_add(
     key_id: str | None,
     as_json: bool,
 ) -> None:
-    """Register a public key of issuing partner PARTNER_ID (an authority or inspection body)."""
+    """Register a public key of issuing partner PARTNER_ID (an ISSUING_AUTHORITY or INSPECTION_BODY;
+    other roles issue no certificates and are refused)."""
     from corridor.core import partners, signatures
 
     if generate == (public_key_file is not None):
@@ -255,15 +278,27 @@ def keys_add(
     except signatures.SignatureError as exc:
         raise click.ClickException(str(exc)) from None
     key_id = key_id or signatures.default_key_id(partner_id, public_key)
-    if private_key is not None:  # written before registering: a registered key is never without its half
-        private_key_out = private_key_out or Path(f"{key_id}.pem")
-        _write_private_key(private_key_out, signatures.private_key_pem(private_key))
+    if private_key is not None and private_key_out is None:
+        private_key_out = _default_private_key_path(key_id)
+
+    async def check_issuer(pool: Any, schema: str) -> None:
+        partner = await partners.get_partner(pool, partner_id, schema=schema)
+        if partner is None:
+            raise click.ClickException(f"no partner {partner_id!r} (`corridor partners add` registers it)")
+        if partner.role not in SIGNING_ROLES:
+            raise click.ClickException(
+                f"partner {partner_id!r} is a {partner.role}, which issues no certificates; signing keys "
+                f"are for {' and '.join(sorted(SIGNING_ROLES))} partners"
+            )
 
     async def add(pool: Any, schema: str) -> signatures.AuthorityKey:
-        if await partners.get_partner(pool, partner_id, schema=schema) is None:
-            raise click.ClickException(f"no partner {partner_id!r} (`corridor partners add` registers it)")
+        await check_issuer(pool, schema)
         return await signatures.add_key(pool, partner_id, public_key, key_id=key_id, schema=schema)
 
+    _run(check_issuer)  # before a private key is written for a partner that cannot use it
+    if private_key is not None and private_key_out is not None:
+        # written before registering: a registered key is never without its half
+        _write_private_key(private_key_out, signatures.private_key_pem(private_key))
     key = _run(add)
     if as_json:
         _echo_json({**key.to_dict(), "private_key_file": str(private_key_out) if private_key_out else None})

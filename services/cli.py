@@ -6,13 +6,17 @@ from pathlib import Path
 
 import click
 
+from corridor.cli_output import JsonGroup, argv_wants_json, fail_as_json
 from corridor.core.compatibility import CompatibilityLevel
 from corridor.core.evolution import TRADE_SUBJECT_LEVEL
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=JsonGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
-    """Corridor: Pakistan-China trade events over Apache Kafka."""
+    """Corridor: Pakistan-China trade events over Apache Kafka.
+
+    Commands with --json print one JSON document, errors included; every failure exits non-zero
+    (docs/cli.md)."""
 
 
 @cli.command("test", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -29,8 +33,25 @@ def test(pytest_args: tuple[str, ...]) -> None:
     ensure_chromium = PROJECT_ROOT / "deploy" / "local" / "ensure-chromium.sh"
     if subprocess.run(["bash", str(ensure_chromium)], check=False).returncode != 0:
         raise SystemExit(1)
-    args = [sys.executable, "-m", "pytest", *(pytest_args or ("tests",))]
+    # pytest runs in the project (its rootdir and conftest); paths the user gave are theirs, resolved
+    # against the directory they typed the command in
+    paths = pytest_args or (str(PROJECT_ROOT / "tests"),)
+    args = [sys.executable, "-m", "pytest", *(_user_path(a) for a in paths)]
+    os.chdir(PROJECT_ROOT)
     os.execv(sys.executable, args)
+
+
+def _user_path(arg: str) -> str:
+    """``arg`` made absolute when it names a path (``tests/unit``, ``file.py::test``) that exists from
+    the current directory; options and anything else unchanged."""
+    import os
+
+    if arg.startswith("-"):
+        return arg
+    path, sep, rest = arg.partition("::")
+    if path and os.path.exists(path):
+        return os.path.abspath(path) + sep + rest
+    return arg
 
 
 @cli.group()
@@ -158,9 +179,23 @@ def _register_subcommands() -> None:
     cli.add_command(demo)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI as ``corridor`` (the launcher's name, whatever Python module runs it)."""
+    import sys
+
     _register_subcommands()
-    cli()
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = cli.main(args=args, prog_name="corridor", standalone_mode=False)
+    except click.ClickException as exc:
+        if argv_wants_json(args):
+            fail_as_json(exc)
+        exc.show()
+        sys.exit(exc.exit_code or 1)
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

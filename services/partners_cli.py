@@ -25,6 +25,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
+from corridor.cli_output import JsonGroup
 from corridor.core.domain.events import PartyRole
 
 T = TypeVar("T")
@@ -178,7 +179,7 @@ _NO_KAFKA = click.option(
 )
 
 
-@click.group()
+@click.group(cls=JsonGroup)
 def partners() -> None:
     """Partners (parties that publish and read trade events) and their API keys."""
 
@@ -231,7 +232,8 @@ def add(
 @partners.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the partners as a JSON array.")
 def list_(as_json: bool) -> None:
-    """List partners with role, status and the id of their current key (never the key itself)."""
+    """List partners with role, status and the id of their current key (never the key itself); --json
+    prints a JSON array of the same partner objects the other commands print under "partner"."""
     from corridor.core import partners as p
 
     found = _run(lambda pool, schema: p.list_partners(pool, schema=schema))
@@ -255,10 +257,14 @@ def rotate_key(partner_id: str, as_json: bool, no_kafka: bool) -> None:
     within seconds, the password at the next login)."""
     from corridor.core import partners as p
 
-    api_key = _run(lambda pool, schema: p.rotate_key(pool, partner_id, schema=schema))
+    async def rotate(pool: Any, schema: str) -> tuple[Any, str]:
+        api_key = await p.rotate_key(pool, partner_id, schema=schema)
+        return await p.get_partner(pool, partner_id, schema=schema), api_key
+
+    partner, api_key = _run(rotate)
     kafka = None if no_kafka else _grant(partner_id)
     if as_json:
-        _echo_json({"partner_id": partner_id, "api_key": api_key, "kafka": kafka})
+        _echo_json({"partner": partner.to_dict(), "api_key": api_key, "kafka": kafka})
     else:
         click.echo(f"new API key for {partner_id} (shown only now; the old key no longer works): {api_key}")
         _echo_kafka(kafka, what="rotating the password")
@@ -267,7 +273,7 @@ def rotate_key(partner_id: str, as_json: bool, no_kafka: bool) -> None:
 
 @partners.command("disable")
 @click.argument("partner_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the partner as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the partner (and the Kafka outcome) as JSON.")
 @_NO_KAFKA
 def disable(partner_id: str, as_json: bool, no_kafka: bool) -> None:
     """Refuse PARTNER_ID's key and delete its Kafka credential and ACLs from now on (its record and its
@@ -277,7 +283,7 @@ def disable(partner_id: str, as_json: bool, no_kafka: bool) -> None:
     partner = _run(lambda pool, schema: p.disable_partner(pool, partner_id, schema=schema))
     kafka = None if no_kafka else _revoke(partner_id)
     if as_json:
-        _echo_json({**partner.to_dict(), "kafka": kafka})
+        _echo_json({"partner": partner.to_dict(), "kafka": kafka})
     else:
         click.echo(f"partner {partner_id} disabled")
         _echo_kafka(kafka, what="revoking access")
@@ -296,7 +302,7 @@ def enable(partner_id: str, as_json: bool, no_kafka: bool) -> None:
     partner = _run(lambda pool, schema: p.enable_partner(pool, partner_id, schema=schema))
     kafka = None if no_kafka else _grant(partner_id)
     if as_json:
-        _echo_json({**partner.to_dict(), "kafka": kafka})
+        _echo_json({"partner": partner.to_dict(), "kafka": kafka})
         return
     click.echo(f"partner {partner_id} enabled")
     _echo_kafka(kafka, what="granting access")

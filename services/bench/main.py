@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from corridor.bench.common import STAGES, BenchContext, Scale, load_average, machine_info, quiet_logs
+from corridor.cli_output import JsonCommand
 from corridor.core.settings import PROJECT_ROOT
 
 
@@ -80,9 +81,9 @@ async def _profiled(ctx: BenchContext, name: str, run: Any) -> dict[str, Any]:
 
 
 def output_dir(out: Path | None, *, quick: bool, partial: bool) -> Path:
-    """Where a run writes: ``--out`` if given; else the committed results (``bench/``) for a full run
-    of every stage, and a fresh temporary directory for a smoke or partial run, so neither rewrites
-    the committed results."""
+    """Where a run writes: ``--out`` if given (a relative path is the current directory's); else the
+    committed results (``bench/``) for a full run of every stage, and a fresh temporary directory for a
+    smoke or partial run, so neither rewrites the committed results."""
     if out is not None:
         return out
     if quick or partial:
@@ -95,14 +96,15 @@ def updates_readme(out: Path, *, quick: bool, partial: bool) -> bool:
     return not quick and not partial and out.resolve() == (PROJECT_ROOT / "bench").resolve()
 
 
-@click.command("bench")
+@click.command("bench", cls=JsonCommand)
 @click.option("--quick", is_flag=True, help="A small smoke run of every stage (under 2 minutes).")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Where results.json, results.md and results.png go (default: the repository's bench/ for a "
-    "full run of every stage, a new temporary directory for --quick or --stage runs).",
+    "full run of every stage, a new temporary directory for --quick or --stage runs; a relative path "
+    "is the current directory's).",
 )
 @click.option(
     "--stage",
@@ -126,10 +128,12 @@ def bench(quick: bool, out: Path | None, stages: tuple[str, ...], profile: tuple
     event size, batch size and partitions. Each stage uses topics of its own, deleted afterwards.
     """
     from corridor.bench import report
+    from corridor.core.settings import PROJECT_ROOT
     from corridor.stack.api import up
     from corridor.stack.config import StackConfig
     from corridor.stack.kafka import kafka_version
 
+    out = out if out is not None else PROJECT_ROOT / "bench"
     quiet_logs()
     out = output_dir(out, quick=quick, partial=bool(stages))
     load_before = load_average()

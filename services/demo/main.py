@@ -2,12 +2,16 @@
 
 Each event is produced as the party that would send it (its own producer, client id and CloudEvents
 source), with acks=all; a separate consumer group reads the trade back from the three trade topics,
-decoding every record through the schema registry, and the timeline is printed from those records.
+decoding every record through the schema registry (and is deleted afterwards), and the timeline is
+printed from those records. On a stack with the relay, every party gets a Kafka login and the supplier
+reads the trade from its own partner topic (``partner_feed``). Certificate numbers carry a suffix of
+the run's trade id, so reruns never make two certificates of one number.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -17,6 +21,7 @@ from typing import Any
 import click
 from aiokafka import TopicPartition
 
+from corridor.cli_output import JsonCommand
 from corridor.core.codec import Codec
 from corridor.core.envelope import REQUIRED_HEADERS
 from corridor.core.evolution import TRADE_SUBJECT_LEVEL, register_all
@@ -32,15 +37,18 @@ from corridor.core.registry_client import RegistryClient
 from corridor.core.schemas import catalog
 from corridor.core.settings import get_settings
 from corridor.core.topics import TRADE_TOPICS
+from corridor.demo import partner_feed
 from corridor.demo.story import (
     ALL_PARTIES,
     STORIES,
     Story,
     demo_authority_keys,
     register_authority_keys,
+    run_suffix,
     signed,
 )
 from corridor.demo.timeline import render
+from corridor.ops.kafka_io import delete_consumer_groups
 
 
 def _say(message: str) -> None:
@@ -112,6 +120,10 @@ async def read_back(
         ) from None
     finally:
         await consumer.stop()
+        # the group was the demo's own: left behind, its lag would grow with every later event and
+        # show red on the dashboard for ever
+        with contextlib.suppress(Exception):
+            await delete_consumer_groups(bootstrap_servers, [group])
     return group, list(seen.values())
 
 
@@ -124,9 +136,13 @@ async def run_demo(
     gateway_url: str | None = None,
     database_url: str | None = None,
     ledger_url: str | None = None,
+    partner_bootstrap: str | None = None,
 ) -> dict[str, Any]:
     authority_keys = demo_authority_keys(get_settings().state_dir)
-    story = signed(STORIES[story_name](), authority_keys)  # each issuer signs its certificates
+    trade_id = uuid.uuid4()
+    # each issuer signs its certificates; numbered for this run, so `certificates verify NUMBER` names
+    # one certificate however often the demo runs
+    story = signed(STORIES[story_name](trade_id, numbers_suffix=run_suffix(trade_id)), authority_keys)
     keys: dict[str, str] = {}
     registered = await asyncio.to_thread(lambda: list(register_all(catalog(), registry_url)))
     _say(f"▶ {len(registered)} event schemas registered ({TRADE_SUBJECT_LEVEL.value} per subject)")
@@ -166,6 +182,15 @@ async def run_demo(
         )
         _say("▶ reading the trade back in a separate consumer group…")
         group, records = await read_back(story, bootstrap_servers, registry, since=since)
+        logins: dict[str, str] = {}
+        if partner_bootstrap:
+            logins = await partner_feed.grant_logins(
+                bootstrap_servers, {e.sender for e in story.events}, get_settings().state_dir
+            )
+            _say(
+                f"▶ Kafka logins for the {len(logins)} parties (SCRAM-SHA-512 at {partner_bootstrap}) in "
+                f"{get_settings().state_dir / partner_feed.LOGINS_FILE} (mode 0600)"
+            )
     for record in records:
         names = {k for k, _ in record.cloudevent.to_headers()}
         missing = [h for h in REQUIRED_HEADERS if h not in names]
@@ -176,14 +201,41 @@ async def run_demo(
     click.echo(render(records, parties))
     click.echo(
         f"\n{len(records)} events published by {len({e.sender for e in story.events})} parties, "
-        f"read back by consumer group {group} and decoded through the schema registry at {registry_url}."
+        f"read back by consumer group {group} (deleted afterwards) and decoded through the schema "
+        f"registry at {registry_url}."
     )
+    reader_party = None
+    if partner_bootstrap and logins:
+        first = story.events[0]  # OrderPlaced: its supplier is party to the whole trade
+        reader_party = str(first.supplier.party_id)
+        try:
+            topic, count = await partner_feed.read_own_feed(
+                internal_bootstrap=bootstrap_servers,
+                partner_bootstrap=partner_bootstrap,
+                registry_url=registry_url,
+                partner_id=reader_party,
+                password=logins[reader_party],
+                trade_id=story.trade_id,
+                expected=len(story.events),
+            )
+        except TimeoutError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(
+            f"Partner {reader_party} read the trade's {count} events from its own topic {topic}, logged in "
+            f"as itself at {partner_bootstrap} (the relay copied them there)."
+        )
     projection = None
     if ledger_url and keys:
         buyer = story.events[0].sender  # the buyer placed the order and is party to the whole trade
         projection = await ledger_projection(ledger_url, str(story.trade_id), keys[buyer], len(story.events))
         click.echo("\n" + describe_projection(projection, ledger_url))
-    return {"trade_id": str(story.trade_id), "events": len(records), "group": group, "projection": projection}
+    return {
+        "trade_id": str(story.trade_id),
+        "events": len(records),
+        "group": group,
+        "projection": projection,
+        "partner_reader": reader_party,
+    }
 
 
 async def ledger_projection(
@@ -215,10 +267,12 @@ def describe_projection(view: dict[str, Any] | None, ledger_url: str) -> str:
             f"  order {order.get('order_id')}: {order.get('status')} (revision {order.get('revision')})"
         )
     for shipment in view.get("shipments", []):
+        customs = shipment.get("customs_status")
         lines.append(
             f"  shipment {shipment.get('shipment_id')}: {shipment.get('status')}, departed "
-            f"{shipment.get('actual_departure')}, arrived {shipment.get('actual_arrival')}, "
-            f"customs {shipment.get('customs_status')}"
+            f"{shipment.get('actual_departure') or 'not yet'}, arrived "
+            f"{shipment.get('actual_arrival') or 'not yet'}, "
+            + (f"customs {customs}" if customs else "no customs event yet")
         )
     for cert in view.get("certificates", []):
         preference = f", preference {cert['preference']}" if cert.get("preference") else ""
@@ -229,7 +283,7 @@ def describe_projection(view: dict[str, Any] | None, ledger_url: str) -> str:
     return "\n".join(lines)
 
 
-@click.command("demo")
+@click.command("demo", cls=JsonCommand)
 @click.option(
     "--story", "story_name", type=click.Choice(sorted(STORIES)), default="chromite", show_default=True
 )
@@ -252,11 +306,14 @@ def demo(story_name: str, no_stack: bool, via: str | None) -> None:
     bootstrap, registry_url = settings.bootstrap_servers, settings.schema_registry_url
     database_url = settings.database_url
     ledger_url: str | None = settings.ledger_url
+    partner_bootstrap: str | None = None
     if not no_stack:
         status = api.up(api.StackConfig.from_settings(settings))
         bootstrap, registry_url = status.bootstrap_servers, status.schema_registry_url
         database_url = database_url or status.database_url
         ledger_url = status.services.get("ledger")
+        if "relay" in status.services:  # a party reads its own feed only where the relay fills it
+            partner_bootstrap = status.partner_bootstrap_servers
     gateway_url = via_gateway.gateway_url()
     if via != "kafka":
         reachable = via_gateway.gateway_reachable(gateway_url)
@@ -284,6 +341,7 @@ def demo(story_name: str, no_stack: bool, via: str | None) -> None:
                 gateway_url=gateway_url,
                 database_url=database_url,
                 ledger_url=ledger_url,
+                partner_bootstrap=partner_bootstrap,
             )
         )
     except click.ClickException:

@@ -236,7 +236,21 @@ def _chromite_line(tonnes: str) -> dict[str, Any]:
     }
 
 
-def chromite_story(trade_id: uuid.UUID | None = None, start: dt.datetime | None = None) -> Story:
+def run_suffix(trade_id: uuid.UUID) -> str:
+    """A suffix that makes a demo run's certificate numbers its own: a certificate number is unique per
+    issuer, and a second run reusing them would make ``certificates verify NUMBER`` ambiguous."""
+    return trade_id.hex[:6].upper()
+
+
+def _numbered(number: str, suffix: str | None) -> str:
+    return f"{number}-{suffix}" if suffix else number
+
+
+def chromite_story(
+    trade_id: uuid.UUID | None = None, start: dt.datetime | None = None, *, numbers_suffix: str | None = None
+) -> Story:
+    """The chromite trade; ``numbers_suffix`` is appended to its certificate numbers (``corridor demo``
+    passes ``run_suffix(trade_id)``, tests keep the printed numbers)."""
     trade_id = trade_id or uuid.uuid4()
     t0 = start or dt.datetime(2026, 2, 10, 9, 30, tzinfo=CST)
 
@@ -247,8 +261,8 @@ def chromite_story(trade_id: uuid.UUID | None = None, start: dt.datetime | None 
     b = _Builder(trade_id)
     order_id = "TJRD-PO-2026-0117"
     shipment_id = "IOL-KHI-TXG-26-0412"
-    coo_number = "CPFTA-PK-2026-118734"
-    assay_number = "SGS-KHI-MIN-26-03391"
+    coo_number = _numbered("CPFTA-PK-2026-118734", numbers_suffix)
+    assay_number = _numbered("SGS-KHI-MIN-26-03391", numbers_suffix)
 
     b.add(
         OrderPlaced,
@@ -529,7 +543,10 @@ def chromite_story(trade_id: uuid.UUID | None = None, start: dt.datetime | None 
     return Story("chromite FOB Karachi → Tianjin", trade_id, b.events)
 
 
-def explosives_story(trade_id: uuid.UUID | None = None, start: dt.datetime | None = None) -> Story:
+def explosives_story(
+    trade_id: uuid.UUID | None = None, start: dt.datetime | None = None, *, numbers_suffix: str | None = None
+) -> Story:
+    """The explosives trade over the Khunjerab Pass; ``numbers_suffix`` as for ``chromite_story``."""
     trade_id = trade_id or uuid.uuid4()
     t0 = start or dt.datetime(2026, 5, 4, 10, 0, tzinfo=CST)
     b = _Builder(trade_id)
@@ -583,7 +600,7 @@ def explosives_story(trade_id: uuid.UUID | None = None, start: dt.datetime | Non
             CertificateIssued,
             t0 + dt.timedelta(days=12),
             issuer,
-            certificate_number=number,
+            certificate_number=_numbered(number, numbers_suffix),
             certificate_kind=kind,
             issuer=issuer,
             exporter=WAH_NOBEL,

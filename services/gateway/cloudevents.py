@@ -213,10 +213,26 @@ def from_attributes(attrs: Mapping[str, Any], data: Any) -> IncomingEvent | list
     return IncomingEvent(event_id, event_type, source, data, time, traceparent, extensions)
 
 
+#: Members of a contracts/examples/ file: a Kafka record (key, CloudEvents headers, the event), which
+#: people post as they find it; the 422 then says what to send instead.
+_KAFKA_RECORD_MEMBERS = frozenset({"key", "headers"})
+
+
 def structured(doc: Any) -> IncomingEvent | list[FieldError]:
     if not isinstance(doc, dict):
         return [FieldError("(event)", f"a CloudEvent is a JSON object, got {type(doc).__name__}")]
-    return from_attributes(doc, doc.get("data"))
+    parsed = from_attributes(doc, doc.get("data"))
+    if isinstance(parsed, list) and "specversion" not in doc and _KAFKA_RECORD_MEMBERS <= doc.keys():
+        parsed.insert(
+            0,
+            FieldError(
+                "(event)",
+                "this is a Kafka record as contracts/examples/ shows it (key, headers, data), not a "
+                'CloudEvent: send {"specversion": "1.0", "id": <event_id>, "source": "/your/system", '
+                '"type": <its type>, "data": <its data>} (README, "Publishing through the gateway")',
+            ),
+        )
+    return parsed
 
 
 def binary(headers: Mapping[str, str], data: Any) -> IncomingEvent | list[FieldError]:

@@ -1,7 +1,9 @@
 """The ledger's HTTP API: health, readiness, metrics, and the trade query API for partners.
 
 ``GET /v1/trades/{trade_id}``, ``GET /v1/trades`` and ``GET /v1/certificates/{number}/verify`` need
-``Authorization: Bearer <api key>`` (``corridor.core.partners.authenticate``). A partner sees only
+``Authorization: Bearer <api key>`` or ``X-API-Key: <api key>``, as the gateway and the webhooks API
+(``corridor.core.partners.authenticate``). A query parameter the endpoint does not know is a 422 naming
+the valid ones, never silently ignored. A partner sees only
 trades it is party to (named in any of their events, or their sender); any other trade answers 404,
 exactly like one that does not exist, so trade ids do not leak. Errors are
 ``application/problem+json`` (RFC 9457).
@@ -33,16 +35,50 @@ def _not_found(trade_id: str) -> Problem:
     return Problem(404, "Not Found", f"no trade {trade_id} visible to you")
 
 
-async def current_partner(request: Request) -> partners.Partner:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    challenge = {"WWW-Authenticate": 'Bearer realm="corridor"'}
-    if scheme.lower() != "bearer" or not key.strip():
+def _api_key(request: Request) -> str | None:
+    """``Authorization: Bearer <key>`` or ``X-API-Key: <key>``, as the gateway and webhooks accept."""
+    scheme, _, key = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer" and key.strip():
+        return key.strip()
+    header = request.headers.get("x-api-key", "").strip()
+    return header or None
+
+
+def only_query(*names: str) -> Any:
+    """A dependency refusing query parameters other than ``names``: a misspelt filter must not be
+    ignored (answering every trade), it is a 422 naming the valid ones and the nearest."""
+
+    def check(request: Request) -> None:
+        unknown = [k for k in request.query_params if k not in names]
+        if not unknown:
+            return
+        import difflib
+
+        nearest = {k: difflib.get_close_matches(k, names, n=1, cutoff=0.5) for k in unknown}
+        hints = "".join(f" ({k}: did you mean {n[0]}?)" for k, n in nearest.items() if n)
         raise Problem(
-            401, "Unauthorized", "send your API key as 'Authorization: Bearer <key>'", headers=challenge
+            422,
+            "Unprocessable Content",
+            f"unknown query parameter(s) {', '.join(map(repr, unknown))}{hints}; valid: "
+            f"{', '.join(names) or 'none'}",
+            errors=[{"field": f"query.{k}", "reason": "unknown query parameter"} for k in unknown],
+        )
+
+    return Depends(check)
+
+
+async def current_partner(request: Request) -> partners.Partner:
+    key = _api_key(request)
+    challenge = {"WWW-Authenticate": 'Bearer realm="corridor"'}
+    if key is None:
+        raise Problem(
+            401,
+            "Unauthorized",
+            "send your API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+            headers=challenge,
         )
     partner = await partners.authenticate(
-        request.app.state.store.pool, key.strip(), schema=request.app.state.partners_schema
+        request.app.state.store.pool, key, schema=request.app.state.partners_schema
     )
     if partner is None:
         raise Problem(401, "Unauthorized", "unknown, rotated or disabled API key", headers=challenge)
@@ -93,7 +129,7 @@ async def metrics(request: Request) -> Response:
     return response
 
 
-@router.get("/v1/trades/{trade_id}")
+@router.get("/v1/trades/{trade_id}", dependencies=[only_query()])
 async def get_trade(trade_id: str, request: Request, caller: Caller) -> Response:
     try:
         tid = uuid.UUID(trade_id)
@@ -114,7 +150,9 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
-@router.get("/v1/trades")
+@router.get(
+    "/v1/trades", dependencies=[only_query("party", "state", "hs_code", "from", "to", "limit", "cursor")]
+)
 async def search_trades(
     request: Request,
     caller: Caller,
@@ -157,7 +195,7 @@ async def search_trades(
     return JSONResponse({"items": [summary_view(r) for r in page], "next_cursor": next_cursor})
 
 
-@router.get("/v1/certificates/{number}/verify")
+@router.get("/v1/certificates/{number}/verify", dependencies=[only_query("trade_id")])
 async def verify_certificate(
     number: str,
     request: Request,

@@ -42,6 +42,10 @@ log = get_logger("corridor.monitor")
 LATENCY_CHART_WINDOW_S = 60.0
 #: Groups shown in the overview (the API lists them all).
 OVERVIEW_GROUPS = 12
+#: Longest offset span after a group's commit read to tell transaction markers from records.
+MARKER_SPAN = 1_000
+#: Time a sample may spend reading those spans (the rest is read at the next sample).
+MARKER_READ_S = 1.0
 
 
 class Monitor:
@@ -81,6 +85,8 @@ class Monitor:
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._tail_started = False
+        self._not_records: dict[tuple[str, int, int, int], int] = {}
+        self._previous_spans: set[tuple[str, int, int, int]] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -170,17 +176,71 @@ class Monitor:
             self.errors["groups"] = f"{type(exc).__name__}: {exc}"
             return
         self.errors.pop("groups", None)
+        try:
+            await self._count_markers(groups)
+        except Exception as exc:  # lag then counts markers as records, as before
+            self.errors["markers"] = f"{type(exc).__name__}: {exc}"
+        else:
+            self.errors.pop("markers", None)
         self.groups = groups
         names = {g.group_id for g in groups}
         for info in groups:
-            row_lag = sum(
-                max(0, self.end.get(key, offset) - offset)
-                for key, offset in info.committed.items()
-                if offset >= 0
-            )
+            row_lag = total_lag(group_lag(info.committed, self.end, info.not_records))
             self.group_history.setdefault(info.group_id, deque(maxlen=self.keep)).append((now, row_lag))
         for gone in set(self.group_history) - names:
             del self.group_history[gone]
+
+    async def _count_markers(self, groups: list[GroupInfo]) -> None:
+        """Fill each group's ``not_records``: of the offsets between its commit and the end, those a
+        read_committed consumer never gets (transaction markers, aborted records).
+
+        Only spans that stood still since the previous sample are read (a group that keeps committing
+        has a moving, transient lag; a group at rest is where a marker would show as lag for ever),
+        only short ones (``MARKER_SPAN``), each partition once from its earliest such commit up to the
+        last stable offset, within ``MARKER_READ_S``; the result is remembered per span."""
+        from bisect import bisect_left
+
+        from aiokafka import TopicPartition
+
+        from corridor.ops.kafka_io import reader
+        from corridor.ops.lag import readable_offsets
+
+        spans: set[tuple[str, int, int, int]] = set()
+        for info in groups:
+            for (topic, partition), committed in info.committed.items():
+                end = self.end.get((topic, partition))
+                if end is not None and committed >= 0 and 0 < end - committed <= MARKER_SPAN:
+                    spans.add((topic, partition, committed, end))
+        todo = [s for s in spans if s not in self._not_records and s in self._previous_spans]
+        self._previous_spans = spans
+        if todo:
+            wanted: dict[TopicPartition, tuple[int, int]] = {}
+            for topic, partition, committed, end in todo:
+                tp = TopicPartition(topic, partition)
+                start, upto = wanted.get(tp, (committed, end))
+                wanted[tp] = (min(start, committed), max(upto, end))
+            async with reader(self.settings.bootstrap_servers) as consumer:
+                # up to the last stable offset: an open transaction's records are lag (they will be
+                # records), and reading towards them would wait for its end
+                stable = await consumer.end_offsets(list(wanted))
+                wanted = {tp: (start, min(upto, stable[tp])) for tp, (start, upto) in wanted.items()}
+                found, unfinished = await readable_offsets(consumer, wanted, timeout_s=MARKER_READ_S)
+            for topic, partition, committed, end in todo:
+                tp = TopicPartition(topic, partition)
+                if tp in unfinished:
+                    continue  # counted as lag this time; read again at the next sample
+                upto = min(end, wanted[tp][1])
+                offsets = found[tp]
+                records = bisect_left(offsets, upto) - bisect_left(offsets, committed)
+                self._not_records[(topic, partition, committed, end)] = max(0, upto - committed - records)
+        for info in groups:
+            info.not_records = {
+                (topic, partition): self._not_records.get((topic, partition, committed, end), 0)
+                for (topic, partition), committed in info.committed.items()
+                if (end := self.end.get((topic, partition))) is not None
+            }
+        for gone in set(self._not_records) - spans:
+            del self._not_records[gone]
 
     async def _sample_ledger(self, now: float) -> None:
         try:
@@ -323,7 +383,7 @@ class Monitor:
         trade_topics = [t for t in topics if t["kind"] == "trade"]
         ledger_group = self.settings.monitor_ledger_group
         ledger = next((g for g in self.groups if g.group_id == ledger_group), None)
-        ledger_lag = total_lag(group_lag(ledger.committed, self.end)) if ledger else None
+        ledger_lag = total_lag(group_lag(ledger.committed, self.end, ledger.not_records)) if ledger else None
         return {
             **self._meta(),
             "kpis": {

@@ -56,6 +56,9 @@ class GroupInfo:
     members: int = 0
     committed: dict[tuple[str, int], int] = field(default_factory=dict)
     error: str | None = None
+    #: Offsets between the committed offset and the end that hold no record a read_committed consumer
+    #: gets (transaction markers, aborted records): not lag (``Monitor._count_markers``).
+    not_records: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 def _tp_key(tp: TopicPartition) -> tuple[str, int]:

@@ -162,15 +162,21 @@ class PartitionLag:
 
 
 def group_lag(
-    committed: Mapping[tuple[str, int], int], end_offsets: Mapping[tuple[str, int], int]
+    committed: Mapping[tuple[str, int], int],
+    end_offsets: Mapping[tuple[str, int], int],
+    not_records: Mapping[tuple[str, int], int] | None = None,
 ) -> list[PartitionLag]:
-    """Per-partition lag of one group's committed offsets, sorted by topic and partition."""
+    """Per-partition lag of one group's committed offsets, sorted by topic and partition.
+    ``not_records`` counts offsets after the commit that are no records (transaction markers), which
+    are not lag: a consumer that read everything of a transactional partition is one offset short of
+    its end after every commit."""
     rows = []
     for (topic, partition), offset in committed.items():
         end = end_offsets.get((topic, partition))
-        rows.append(
-            PartitionLag(topic, partition, offset if offset >= 0 else None, end, partition_lag(end, offset))
-        )
+        lag = partition_lag(end, offset)
+        if lag is not None and not_records:
+            lag = max(0, lag - not_records.get((topic, partition), 0))
+        rows.append(PartitionLag(topic, partition, offset if offset >= 0 else None, end, lag))
     return sorted(rows, key=lambda r: (r.topic, r.partition))
 
 

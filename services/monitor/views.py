@@ -51,7 +51,7 @@ def group_row(
     history: Iterable[tuple[float, int]] = (),
 ) -> dict[str, Any]:
     """One consumer group: state, members, lag per topic and partition, total lag and its history."""
-    rows = group_lag(info.committed, end_offsets)
+    rows = group_lag(info.committed, end_offsets, info.not_records)
     topics: dict[str, dict[str, Any]] = {}
     for row in rows:
         entry = topics.setdefault(row.topic, {"topic": row.topic, "lag": 0, "partitions": []})

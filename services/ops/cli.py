@@ -17,9 +17,14 @@ from typing import Any, TypeVar
 
 import click
 
+from corridor.cli_output import JsonCommand, JsonGroup
 from corridor.core.settings import get_settings
 
 T = TypeVar("T")
+
+
+#: How long ``tail`` waits for a record before it stops, unless told ``--follow``.
+DEFAULT_IDLE_TIMEOUT_S = 30.0
 
 
 def _say(message: str) -> None:
@@ -64,7 +69,7 @@ def _progress(enabled: bool = True) -> Any:
 # -- tail -------------------------------------------------------------------------------------------------
 
 
-@click.command("tail")
+@click.command("tail", cls=JsonCommand)
 @click.argument("topic")
 @click.option("--type", "event_type", help="Only this event type (OrderPlaced or its full name).")
 @click.option("--partner", help="Only events this party id sends or is named in.")
@@ -75,8 +80,13 @@ def _progress(enabled: bool = True) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line: headers and decoded event.")
 @click.option("--max", "max_records", type=click.IntRange(min=1), help="Stop after N records shown.")
 @click.option(
-    "--idle-timeout", type=float, help="Stop when no record arrived for this many seconds (default: follow)."
+    "--idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_IDLE_TIMEOUT_S,
+    show_default=True,
+    help="Stop when no record arrived for this many seconds.",
 )
+@click.option("--follow", is_flag=True, help="Wait for new records for ever (no --idle-timeout).")
 def tail(
     topic: str,
     event_type: str | None,
@@ -85,13 +95,20 @@ def tail(
     from_beginning: bool,
     as_json: bool,
     max_records: int | None,
-    idle_timeout: float | None,
+    idle_timeout: float,
+    follow: bool,
 ) -> None:
-    """Follow TOPIC, decoding each record through the schema registry."""
-    from corridor.ops.tail import TailFilter
+    """Show TOPIC's records, decoded through the schema registry, as they arrive; stops after
+    --idle-timeout seconds without a record (--follow: never) or after --max records."""
+    from corridor.ops.tail import TailFilter, check_event_type
     from corridor.ops.tail import tail as run_tail
 
     settings = get_settings()
+    if event_type is not None:
+        try:
+            event_type = check_event_type(event_type, topic)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--type") from None
 
     def emit(line: str) -> None:
         click.echo(line)
@@ -105,7 +122,7 @@ def tail(
             filt=TailFilter(event_type, partner, trade),
             from_beginning=from_beginning,
             max_records=max_records,
-            idle_timeout_s=idle_timeout,
+            idle_timeout_s=None if follow else idle_timeout,
             as_json=as_json,
             emit=emit,
             say=_say,
@@ -117,7 +134,7 @@ def tail(
 # -- dlq --------------------------------------------------------------------------------------------------
 
 
-@click.group("dlq")
+@click.group("dlq", cls=JsonGroup)
 def dlq() -> None:
     """Inspect the dead-letter topic (trade.dlq.v1) and replay dead letters once their cause is fixed."""
 
@@ -277,7 +294,7 @@ def dlq_replay(dry_run: bool, filters: tuple[str, ...], as_json: bool) -> None:
 # -- trace ------------------------------------------------------------------------------------------------
 
 
-@click.command("trace")
+@click.command("trace", cls=JsonCommand)
 @click.argument("trade_id")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
 @click.option("--all-partitions", is_flag=True, help="Scan every partition, not only the trade key's.")
@@ -301,18 +318,19 @@ def trace(trade_id: str, as_json: bool, all_partitions: bool, ledger_schema: str
             progress=_progress(),
         )
     )
+    if not result.events:  # an error, not an empty timeline (and under --json one document: the error)
+        notes = "; ".join(result.notes)
+        raise click.ClickException(f"no events of trade {trade_id} found" + (f" ({notes})" if notes else ""))
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=str))
     else:
         click.echo(render(result))
-    if not result.events:
-        raise click.ClickException(f"no events of trade {trade_id} found")
 
 
 # -- lag --------------------------------------------------------------------------------------------------
 
 
-@click.command("lag")
+@click.command("lag", cls=JsonCommand)
 @click.option("--group", default="corridor-ledger", show_default=True, help="Consumer group.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
 @click.option("--all", "show_all", is_flag=True, help="Also partitions with no lag.")

@@ -48,6 +48,38 @@ async def topic_partitions(bootstrap_servers: str, topics: Sequence[str]) -> dic
     }
 
 
+async def unknown_topic_message(bootstrap_servers: str, topic: str) -> str:
+    """``topic 'x' does not exist`` with the nearest existing topics and the trade topics."""
+    import difflib
+
+    from corridor.core.topics import TRADE_TOPICS
+
+    known = [t for t in await list_topics(bootstrap_servers) if not t.startswith("__")]
+    nearest = difflib.get_close_matches(topic, known, n=3, cutoff=0.5)
+    hint = f"did you mean {' or '.join(nearest)}? " if nearest else ""
+    return f"topic {topic!r} does not exist; {hint}trade topics: {', '.join(TRADE_TOPICS)}"
+
+
+async def delete_consumer_groups(bootstrap_servers: str, groups: Sequence[str]) -> dict[str, int]:
+    """Delete ``groups`` (they must have no active members); group id → Kafka error code (0: deleted).
+    aiokafka's admin client has no call for it, so the DeleteGroups request goes to each group's
+    coordinator directly."""
+    from aiokafka.protocol.admin import DeleteGroupsRequest
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="corridor-ops")
+    await admin.start()
+    out: dict[str, int] = {}
+    try:
+        for group in groups:
+            node = await admin.find_coordinator(group)
+            response = await admin._send_request(DeleteGroupsRequest([group]), node)
+            for result in response.to_object()["results"]:
+                out[str(result["group_id"])] = int(result["error_code"])
+    finally:
+        await admin.close()
+    return out
+
+
 async def list_topics(bootstrap_servers: str) -> list[str]:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers, **client_security(), client_id="corridor-ops"

@@ -20,7 +20,7 @@ from aiokafka import TopicPartition
 from corridor.core.codec import Codec
 from corridor.core.registry_client import RegistryClient
 from corridor.demo.timeline import key_facts
-from corridor.ops.kafka_io import Decoded, Decoder, reader, topic_partitions
+from corridor.ops.kafka_io import Decoded, Decoder, reader, topic_partitions, unknown_topic_message
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,32 @@ class TailFilter:
         if self.trade is not None and decoded.key != self.trade:
             return False
         return self.partner is None or self.partner in partners_of(decoded)
+
+
+def check_event_type(name: str, topic: str) -> str:
+    """``name`` (short or full) if it is an event type that can be on ``topic``; else ValueError naming
+    the nearest type and the valid ones. Topics other than the trade topics (dead letters, partner
+    topics, retries) may carry any type."""
+    import difflib
+
+    from corridor.core.schemas import catalog
+
+    events = catalog().events.values()
+    by_short = {e.name: e for e in events}
+    by_full = {e.full_name: e for e in events}
+    found = by_full.get(name) or by_short.get(name)
+    on_topic = sorted(e.name for e in events if e.topic == topic)
+    if found is None:
+        choices = on_topic or sorted(by_short)
+        nearest = difflib.get_close_matches(name, list(by_short), n=1, cutoff=0.5)
+        hint = f"did you mean {nearest[0]}? " if nearest else ""
+        raise ValueError(f"unknown event type {name!r}; {hint}valid: {', '.join(choices)}")
+    if on_topic and found.topic != topic:
+        raise ValueError(
+            f"{found.name} is published on {found.topic}, never on {topic}; {topic} carries "
+            f"{', '.join(on_topic)}"
+        )
+    return name
 
 
 def partners_of(decoded: Decoded) -> set[str]:
@@ -106,7 +132,7 @@ async def tail(
     record, or the task is cancelled; returns how many were printed."""
     counts = await topic_partitions(bootstrap_servers, [topic])
     if topic not in counts:
-        raise LookupError(f"topic {topic!r} does not exist")
+        raise LookupError(await unknown_topic_message(bootstrap_servers, topic))
     tps = [TopicPartition(topic, p) for p in range(counts[topic])]
     shown = 0
     trade_key = filt.trade.encode() if filt.trade else None
@@ -121,9 +147,22 @@ async def tail(
                 consumer.seek(tp, ends[tp])
         for tp in tps:
             await consumer.position(tp)  # resolve now, so "from the end" means from this moment
+        what = " ".join(
+            x
+            for x in (
+                f"{filt.type} records" if filt.type else "records",
+                f"of trade {filt.trade}" if filt.trade else "",
+                f"involving {filt.partner}" if filt.partner else "",
+            )
+            if x
+        )
+        limits = [f"after {max_records} record(s)"] if max_records else []
+        if idle_timeout_s is not None:
+            limits.append(f"after {idle_timeout_s:g} s without a new record")
+        until = f"stops {' or '.join(limits)}" if limits else "follows until interrupted (--follow)"
         say(
-            f"tailing {topic} ({len(tps)} partitions) from the {'beginning' if from_beginning else 'end'}"
-            + (f", up to {max_records} records" if max_records else "")
+            f"waiting for {what} on {topic} ({len(tps)} partitions, from the "
+            f"{'beginning' if from_beginning else 'end'}); {until}"
         )
         loop = asyncio.get_running_loop()
         idle_since = loop.time()

@@ -9,6 +9,10 @@ Hops of an event, each a wall-clock time:
 3. **ledger commit** — ``ledger.events.ingested_at``: the ledger's PostgreSQL transaction that stored it;
 4. **partners** — records of the event on ``partner.*.v1`` topics (the relay's), when such topics exist.
 
+The hops are causal, not a chain: the ledger and the relay both consume the trade topics, each on its
+own, so the partner hop is measured from Kafka (gateway → Kafka → ledger; Kafka → relay → partner);
+measuring it from the ledger's commit gave negative times whenever the relay was the faster reader.
+
 The trade's records are found where its key puts them (murmur2, like Kafka's default partitioner) and
 where the ledger says it read them; ``--all-partitions`` scans every partition instead (records produced
 by a client with another partitioner). Dead letters of the trade are listed with their reason.
@@ -125,7 +129,8 @@ class EventTrace:
         return {
             "gateway_to_kafka": between(self.received_ms, self.published_ms),
             "kafka_to_ledger": between(self.published_ms, self.ledger_ms),
-            "ledger_to_partner": between(self.ledger_ms, self.partner_ms),
+            # the relay reads Kafka beside the ledger, not after it: its hop starts at Kafka too
+            "kafka_to_partner": between(self.published_ms, self.partner_ms),
             "total": max(points) - min(points) if len(points) > 1 else None,
         }
 
@@ -163,7 +168,7 @@ class TradeTrace:
 
     def hop_stats(self) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
-        for hop in ("gateway_to_kafka", "kafka_to_ledger", "ledger_to_partner", "total"):
+        for hop in ("gateway_to_kafka", "kafka_to_ledger", "kafka_to_partner", "total"):
             values = [v for e in self.events if (v := e.latencies_ms()[hop]) is not None]
             if values:
                 out[hop] = {
@@ -350,7 +355,7 @@ def render(trace: TradeTrace) -> str:
     lines.append("")
     header = (
         f"{'event time (UTC)':<20} {'type':<23} {'where':<28} "
-        f"{'gateway accept':>14} {'→ kafka':>11} {'→ ledger':>11} {'→ partner':>11} {'total':>11}"
+        f"{'gateway accept':>14} {'→ kafka':>11} {'kafka→ledger':>13} {'kafka→partner':>13} {'total':>11}"
     )
     lines += [header, "─" * len(header)]
     for e in trace.events:
@@ -362,7 +367,7 @@ def render(trace: TradeTrace) -> str:
         total = f"{lat['total']:,} ms" if lat["total"] is not None else "—"
         lines.append(
             f"{when:<20} {e.type:<23} {where:<28} {accept:>14} {_plus(lat['gateway_to_kafka']):>11} "
-            f"{_plus(lat['kafka_to_ledger']):>11} {_plus(lat['ledger_to_partner']):>11} "
+            f"{_plus(lat['kafka_to_ledger']):>13} {_plus(lat['kafka_to_partner']):>13} "
             f"{total:>11}"
         )
         detail = [f"event {e.event_id}"]

@@ -49,6 +49,7 @@ from corridor.sdk.consumer import (
     SIGNATURE_HEADER,
     Handler,
     PartnerConsumer,
+    PartnerLoginError,
     PartnerRecord,
     UndecodableRecord,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "EventDecoder",
     "Handler",
     "PartnerConsumer",
+    "PartnerLoginError",
     "PartnerRecord",
     "TradeEvent",
     "UndecodableRecord",

@@ -15,7 +15,9 @@ transactions, and records of an aborted transaction are never handed out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import ssl
 import time
 import uuid
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from corridor.core.domain.base import TradeEvent
@@ -47,6 +50,33 @@ __all__ = [
     "PartnerRecord",
     "UndecodableRecord",
 ]
+
+
+class PartnerLoginError(ConnectionError):
+    """The partner listener could not be reached, or it refused your SCRAM login."""
+
+
+def login_failure(bootstrap: str, username: str, cause: BaseException) -> str:
+    """Why ``start`` failed, for people: a listener that answers TCP but ends the session refused the
+    login (a wrong or rotated password, a disabled partner); no answer means a wrong address."""
+    reachable = []
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=2):
+                reachable.append(server.strip())
+        except (OSError, ValueError):
+            continue
+    if reachable:
+        return (
+            f"the partner listener at {', '.join(reachable)} refused the SCRAM-SHA-512 login of "
+            f"{username!r}: a wrong or rotated password (use the one `corridor partners add`, "
+            "`rotate-key` or `enable` printed last), or a disabled partner"
+        )
+    return (
+        f"no Kafka partner listener answers at {bootstrap} ({type(cause).__name__}: {cause}); check the "
+        "address (`corridor stack status` prints partner_bootstrap_servers)"
+    )
 
 
 class UndecodableRecord(Exception):
@@ -175,9 +205,21 @@ class PartnerConsumer:
     # -- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Log in and join the group; :class:`PartnerLoginError` (saying which of the likely causes)
+        when the broker cannot be reached or refuses the login, instead of aiokafka's "Unable to
+        bootstrap" (which it says for both)."""
         if self._consumer is None:
             self._consumer = AIOKafkaConsumer(**self._config)
-        await self._consumer.start()
+        try:
+            await self._consumer.start()
+        except KafkaError as exc:
+            with contextlib.suppress(Exception):
+                await self._consumer.stop()
+            self._consumer = None
+            await self._registry.close()
+            raise PartnerLoginError(
+                login_failure(self._config["bootstrap_servers"], self._config["sasl_plain_username"], exc)
+            ) from exc
         self._consumer.subscribe([self.topic], listener=_Revocations(self))
         self._started = True
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from corridor.cli_output import JsonGroup
 from corridor.stack import api
 from corridor.stack.config import DEFAULT_LISTENERS, MAX_BROKERS, StackConfig
 from corridor.stack.errors import StackError
@@ -40,7 +41,7 @@ def _fail(exc: StackError) -> None:
     sys.exit(1)
 
 
-@click.group()
+@click.group(cls=JsonGroup)
 @click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),

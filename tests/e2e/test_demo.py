@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,26 +14,6 @@ from corridor.core.envelope import REQUIRED_HEADERS
 from tests.support.confluent import read_with_confluent
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def demo_services_stopped_after(stack) -> Iterator[None]:
-    """`corridor demo` starts the whole stack (the monitor, the relay, the webhooks dispatcher too); stop
-    what it started beyond what ran before, so the session leaves no service behind it."""
-    from corridor.stack import down
-    from corridor.stack.processes import StackState
-    from tests.conftest import _default_stack_config
-
-    config = _default_stack_config()
-
-    def running() -> set[str]:
-        return {n for n, r in StackState.load(config.state_file).processes.items() if r.alive()}
-
-    before = running()
-    yield
-    started = running() - before
-    if started:
-        down(config, only=started, include_postgres=False)
 
 
 @pytest.mark.usefixtures("demo_services_stopped_after")
@@ -68,7 +48,16 @@ def test_demo_prints_the_whole_timeline_and_standard_clients_decode_it(stack) ->
     assert f"/v1/trades/{trade_id}): trade CLOSED" in out
     assert "order TJRD-PO-2026-0117: CLOSED (revision 1)" in out
     assert "shipment IOL-KHI-TXG-26-0412: DELIVERED" in out and "customs RELEASED" in out
-    assert "certificate CPFTA-PK-2026-118734 (CPFTA_ORIGIN): PREFERENCE_GRANTED" in out
+    # numbered per run (a suffix of the trade id), so a second run's certificates are its own
+    suffix = trade_id.replace("-", "")[:6].upper()
+    assert f"certificate CPFTA-PK-2026-118734-{suffix} (CPFTA_ORIGIN): PREFERENCE_GRANTED" in out
+    # the read-back group is deleted, and a party reads the trade from its own partner topic
+    assert "(deleted afterwards)" in out
+    group = re.search(r"read back by consumer group (\S+) \(deleted afterwards\)", out).group(1)
+    from corridor.ops.lag import consumer_groups
+
+    assert group not in asyncio.run(consumer_groups(stack.bootstrap_servers))
+    assert "Partner zhob-valley-chromite read the trade's 22 events from its own topic" in out
 
     found = read_with_confluent(stack.bootstrap_servers, stack.schema_registry_url, trade_id, 22)
     assert len(found) == 22

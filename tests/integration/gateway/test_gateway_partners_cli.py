@@ -56,7 +56,11 @@ def test_add_list_rotate_disable_with_json(cli, http, trade) -> None:
 
     rotated = cli("rotate-key", partner_id, "--json")
     assert rotated.exit_code == 0, rotated.output
-    new_key = json.loads(rotated.output)["api_key"]
+    rotated_body = json.loads(rotated.output)
+    new_key = rotated_body["api_key"]
+    # one shape for the same thing (docs/cli.md): add, rotate-key, disable and enable all say "partner"
+    assert set(rotated_body) == set(body) == {"partner", "api_key", "kafka"}
+    assert rotated_body["partner"]["partner_id"] == partner_id
     assert new_key != key and new_key.startswith(f"cor_{partner_id}_")
     listed = json.loads(cli("list", "--json").output)
     assert next(p for p in listed if p["partner_id"] == partner_id)["rotated_at"] is not None
@@ -74,7 +78,7 @@ def test_add_list_rotate_disable_with_json(cli, http, trade) -> None:
     assert status_with(new_key) == 201
 
     disabled = cli("disable", partner_id, "--json")
-    assert disabled.exit_code == 0 and json.loads(disabled.output)["status"] == "disabled"
+    assert disabled.exit_code == 0 and json.loads(disabled.output)["partner"]["status"] == "disabled"
     deadline = time.monotonic() + partners.AUTH_CACHE_TTL_S + 2
     while status_with(new_key) != 401 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -92,6 +96,13 @@ def test_human_output_and_clear_errors(cli) -> None:
     duplicate = cli("add", partner_id, "--role", "CARRIER", "--name", "again")
     assert duplicate.exit_code == 1
     assert "already exists" in duplicate.output
+    # under --json the failure is JSON too, and still exits non-zero
+    duplicate = cli("add", partner_id, "--role", "CARRIER", "--name", "again", "--json")
+    assert duplicate.exit_code == 1
+    error = json.loads(duplicate.output)["error"]
+    assert "already exists" in error["message"] and error["exit_code"] == 1 and error["kind"] == "error"
+    missing = cli("rotate-key", "no-such-partner", "--json")
+    assert missing.exit_code == 1 and "no partner" in json.loads(missing.output)["error"]["message"]
 
     listed = cli("list")
     assert partner_id in listed.output and "INSPECTION_BODY" in listed.output and "cor_" not in listed.output

@@ -25,6 +25,7 @@ async def _start_tail(stack: Any, *args: str) -> asyncio.subprocess.Process:
         "-m",
         "corridor.cli",
         "tail",
+        "--follow",  # the test decides when it has seen enough, however slow the machine
         *args,
         cwd=PROJECT_ROOT,
         env=stack_env(stack),
@@ -34,7 +35,7 @@ async def _start_tail(stack: Any, *args: str) -> asyncio.subprocess.Process:
     assert process.stderr is not None
     # it says so once it holds its start offsets: what is produced from now on is shown
     line = await asyncio.wait_for(process.stderr.readline(), 60)
-    assert b"tailing" in line, line
+    assert b"waiting for" in line, line
     return process
 
 

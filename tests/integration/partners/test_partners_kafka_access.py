@@ -214,7 +214,7 @@ def test_rotate_disable_enable(partner_stack: SecureStack, two_partners: Any) ->
     disabled = partners_cli(partner_stack, "disable", partner_id, "--json")
     assert disabled.exit_code == 0, disabled.output
     body = json.loads(disabled.stdout)
-    assert body["status"] == "disabled"
+    assert body["partner"]["status"] == "disabled"
     assert body["kafka"] == {"scram_credential_deleted": True, "acls_deleted": 3}
     assert not asyncio.run(can_log_in(partner_stack, partner_id, new))
     access = asyncio.run(partners.describe_kafka_access(partner_stack.bootstrap, partner_id))
