@@ -42,7 +42,7 @@ def _view(name: str, state: type[BaseModel], **added: Any) -> Any:
     fields: dict[str, Any] = {
         field: (info.annotation, info) for field, info in state.model_fields.items() if field not in added
     }
-    return create_model(name, **fields, **{field: (kind, ...) for field, kind in added.items()})
+    return create_model(name, **fields, **{field: (kind, ...) for field, kind in added.items()})  # type: ignore[call-overload]
 
 
 CustomsView = _view("CustomsView", CustomsControl, status=str | None)
@@ -51,7 +51,7 @@ ShipmentView = _view(
     "ShipmentView",
     ShipmentState,
     milestones=list[MilestoneView],
-    customs=list[CustomsView],
+    customs=list[CustomsView],  # type: ignore[valid-type]
     actual_departure=str | None,
     actual_arrival=str | None,
     customs_status=str | None,

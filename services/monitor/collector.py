@@ -202,8 +202,7 @@ class Monitor:
 
         from aiokafka import TopicPartition
 
-        from corridor.ops.kafka_io import reader
-        from corridor.ops.lag import readable_offsets
+        from corridor.core.kafka_read import readable_offsets, reader
 
         spans: set[tuple[str, int, int, int]] = set()
         for info in groups:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ from corridor.core.codec import Codec
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import EVENT_TYPES
 from corridor.core.kafka import client_security
+from corridor.core.kafka_read import reader
 from corridor.ops.progress import Progress
 
 Record = ConsumerRecord[bytes, bytes]
@@ -89,24 +89,6 @@ async def list_topics(bootstrap_servers: str) -> list[str]:
         return sorted(await admin.list_topics())
     finally:
         await admin.close()
-
-
-@asynccontextmanager
-async def reader(bootstrap_servers: str) -> AsyncIterator[AIOKafkaConsumer]:
-    """A consumer without a group (assigns partitions itself, commits nothing), read_committed."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        **client_security(),
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        client_id="corridor-ops",
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
-    await consumer.start()
-    try:
-        yield consumer
-    finally:
-        await consumer.stop()
 
 
 async def scan(

@@ -16,19 +16,17 @@ An unknown group is an error naming the groups that exist (the nearest first), n
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from corridor.core.kafka import client_security
-from corridor.ops.kafka_io import reader
+from corridor.core.kafka_read import COUNT_LIMIT, count_readable, reader
 
 #: Largest offset span read record by record to count what is readable (markers excluded).
-COUNT_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -71,43 +69,6 @@ def unknown_group_message(group: str, known: list[str]) -> str:
     return f"no consumer group {group!r} on this cluster{hint} Groups: {listed or '(none)'}"
 
 
-async def readable_offsets(
-    consumer: AIOKafkaConsumer, spans: dict[TopicPartition, tuple[int, int]], timeout_s: float = 10.0
-) -> tuple[dict[TopicPartition, list[int]], set[TopicPartition]]:
-    """For each partition, the offsets in [start, end) of the records a read_committed consumer gets
-    (transaction markers and aborted records have offsets but are not among them), all partitions in
-    one read; and the partitions not read to their end within ``timeout_s``."""
-    found: dict[TopicPartition, list[int]] = {tp: [] for tp in spans}
-    todo = {tp for tp, (start, end) in spans.items() if end > start}
-    if not todo:
-        return found, set()
-    consumer.assign(sorted(todo))
-    for tp in todo:
-        consumer.seek(tp, spans[tp][0])
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while todo and loop.time() < deadline:
-        batches = await consumer.getmany(*todo, timeout_ms=200, max_records=COUNT_LIMIT)
-        for tp, records in batches.items():
-            found[tp] += [r.offset for r in records if r.offset < spans[tp][1]]
-        for tp in list(todo):
-            if await consumer.position(tp) >= spans[tp][1]:
-                todo.discard(tp)
-    return found, todo
-
-
-async def count_readable(
-    consumer: AIOKafkaConsumer, spans: dict[TopicPartition, tuple[int, int]], timeout_s: float = 10.0
-) -> dict[TopicPartition, int]:
-    """For each partition, how many records a read_committed consumer gets in [start, end). A partition
-    not read to its end within ``timeout_s`` counts what was read plus the offsets left (an upper
-    bound)."""
-    found, unfinished = await readable_offsets(consumer, spans, timeout_s)
-    counts = {tp: len(offsets) for tp, offsets in found.items()}
-    for tp in unfinished:
-        read_to = (found[tp][-1] + 1) if found[tp] else spans[tp][0]
-        counts[tp] += max(0, spans[tp][1] - read_to)
-    return counts
 
 
 async def group_lag(

@@ -178,7 +178,7 @@ def list_schemas(doc: dict[str, Any]) -> None:
     array_of("/schemas", "SubjectVersionSchema")
     array_of("/schemas/ids/{schema_id}/versions", "SubjectVersion")
     # the bodies the handlers read by hand (so every error keeps Confluent's shape)
-    bodies = {
+    bodies: dict[tuple[str, str], type[BaseModel]] = {
         ("post", "/subjects/{subject}/versions"): RegisterSchema,
         ("post", "/subjects/{subject}"): RegisterSchema,
         ("post", "/compatibility/subjects/{subject}/versions/{version}"): RegisterSchema,
@@ -188,12 +188,12 @@ def list_schemas(doc: dict[str, Any]) -> None:
         ("put", "/mode"): ModeUpdate,
         ("put", "/mode/{subject}"): ModeUpdate,
     }
-    for (method, path), model in bodies.items():
-        generated = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for (method, path), body_model in bodies.items():
+        generated = body_model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, definition in generated.pop("$defs", {}).items():
             schemas.setdefault(name, definition)
-        schemas.setdefault(model.__name__, generated)
-        ref = {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+        schemas.setdefault(body_model.__name__, generated)
+        ref = {"schema": {"$ref": f"#/components/schemas/{body_model.__name__}"}}
         paths[path][method]["requestBody"] = {
             "required": True,
             "content": {content: ref, "application/json": ref},

@@ -9,7 +9,8 @@ docs/adr/0022-partner-sdk-distribution.md. The public surface is what this modul
   yours (``<your id>.<anything>``), decodes every record into the models of :mod:`events` and commits a
   record only after your code is done with it; :class:`PartnerRecord` is one record with its metadata
   (headers :data:`BACKFILL_HEADER`, :data:`SIGNATURE_HEADER`), :data:`Handler` the callback type of
-  ``run`` and :class:`UndecodableRecord` a record that is no Corridor event::
+  ``run`` and :class:`UndecodableRecord` a record that is no Corridor event; a refused login (wrong
+  password, disabled partner) raises :class:`PartnerLoginError` saying so::
 
     async with PartnerConsumer(bootstrap=..., username=..., password=..., partner_id="acme",
                                registry_url=..., group="acme.erp") as consumer:
