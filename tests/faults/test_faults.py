@@ -602,7 +602,7 @@ async def test_trade_topic_deleted_and_recreated_under_load(corridor: Corridor) 
     * the ledger reads the new topic from its start (its committed offsets were past the new end), and
       no process restarted.
 
-    Keep this case last in the file: until the ledger's defect (below) is repaired, it leaves the
+    Keep this case last in the file: until the ledger's defect (below) is repaired, it may leave the
     ledger reading nothing of ``trade.orders.v1``.
     """
     await corridor.healthy()
