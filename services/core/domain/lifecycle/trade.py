@@ -28,11 +28,14 @@ from corridor.core.domain.events import (
     OrderPlaced,
     OrderResponded,
     Party,
+    PartyAdmitted,
+    PartyWithdrawn,
     PreferenceDecided,
     ShipmentBooked,
     ShipmentDelivered,
     TransportEventRecorded,
 )
+from corridor.core.domain import trust
 from corridor.core.domain.lifecycle import certificate, order, shipment
 from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
 from corridor.core.domain.lifecycle.state import PartyRef, TimelineEntry, TradeState
@@ -40,11 +43,19 @@ from corridor.core.domain.lifecycle.summary import summarize
 
 _Step = Callable[[TradeState, Any], TradeState]
 
+
+def _admission(trade: TradeState, e: PartyAdmitted | PartyWithdrawn) -> TradeState:
+    """Admissions change only the trade's trust facts (folded for every event in :func:`apply`)."""
+    return trade
+
+
 _STEPS: dict[type[TradeEvent], _Step] = {
     OrderPlaced: order.placed,
     OrderResponded: order.responded,
     OrderAmended: order.amended,
     OrderCancelled: order.cancelled,
+    PartyAdmitted: _admission,
+    PartyWithdrawn: _admission,
     InvoiceIssued: order.invoiced,
     ShipmentBooked: shipment.booked,
     TransportEventRecorded: shipment.transport_event,
@@ -68,6 +79,7 @@ def _subject_fields(cls: type[TradeEvent]) -> tuple[str, str] | None:
         ("certificate_number", "certificate"),
         ("shipment_id", "shipment"),
         ("order_id", "order"),
+        ("party_id", "party"),
     ):
         if attr in cls.model_fields:
             return attr, prefix
@@ -160,6 +172,7 @@ def apply(state: TradeState | None, event: TradeEvent) -> TradeState:
     return after.evolve(
         **{
             "parties": _merge_parties(after.parties, event),
+            "trust": trust.admit(after.trust, event),
             "timeline": _insert(after.timeline, timeline_entry(event)),
             "applied": after.applied | {event.event_id},
             "version": after.version + 1,
