@@ -43,7 +43,7 @@ from corridor.core.domain.base import TradeEvent
 from corridor.core.logging import get_logger
 from corridor.core.partners import ensure_partner_topics
 from corridor.core.registry_client import RegistryError
-from corridor.core.routing import TradeRoute, parties_of, partner_of_topic, partner_topic, route
+from corridor.core.routing import TradeRoute, partner_of_topic, partner_topic, route
 from corridor.core.topics import TRADE_TOPICS
 from corridor.relay.settings import RelaySettings
 from corridor.relay.state import (
@@ -82,6 +82,7 @@ class RelayStats:
     deliveries: int = 0  # partner records committed (back-fills included)
     backfilled: int = 0
     skipped: int = 0  # undecodable records: routed to nobody
+    refused: int = 0  # records breaking a trust rule (ADR 0016): routed to nobody
     transactions: int = 0
     aborted: int = 0
     history_fetches: int = 0
@@ -468,7 +469,7 @@ class Relay:
         changed: dict[str, TradeRoute[Ref]] = {}
         changed_ids: dict[str, frozenset[str]] = {}
         sent: list[tuple[str, str, bool]] = []  # (partner topic, event type, back-fill) per delivery
-        relayed = skipped = duplicates = 0
+        relayed = skipped = duplicates = refused = 0
         await producer.begin_transaction()
         committed = False
         try:
@@ -489,11 +490,22 @@ class Relay:
                     log.warning("duplicate_event_skipped", event_id=event_id, topic=record.topic,
                                 partition=record.partition, offset=record.offset)  # fmt: skip
                     continue
-                relayed += 1
                 ref = (TOPIC_INDEX[record.topic], record.offset)
-                self.history.put(slot.partition, ref, current)
                 before = changed.get(key) or slot.routes.get(key)
-                after, deliveries = route(before, ref, current.parties)
+                assert current.event is not None
+                after, deliveries, broken = route(before, ref, current.event)
+                if broken:
+                    # refused by the trust rules (ADR 0016): a record that reached a trade topic past the
+                    # gateway, or that speaks for another party, goes to nobody
+                    refused += 1
+                    metrics.ERRORS.labels(SERVICE, "trust_violation").inc()
+                    log.warning("event_refused", event_id=event_id, topic=record.topic,
+                                partition=record.partition, offset=record.offset,
+                                rules=sorted({v.rule for v in broken}),
+                                reason="; ".join(map(str, broken))[:500])  # fmt: skip
+                    continue
+                relayed += 1
+                self.history.put(slot.partition, ref, current)
                 changed[key] = after
                 if event_id:
                     changed_ids[key] = seen | {event_id}
@@ -554,6 +566,7 @@ class Relay:
         self.stats.relayed += relayed
         self.stats.skipped += skipped
         self.stats.duplicates += duplicates
+        self.stats.refused += refused
         self.stats.deliveries += len(sent)
 
     async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> TradeEvent | None:
@@ -588,7 +601,7 @@ class Relay:
             value=record.value,
             timestamp_ms=record.timestamp,
             headers=await self._headers(record, event),
-            parties=frozenset(parties_of(event)),
+            event=event,
             event_type=type(event).__name__,
         )
 

@@ -62,11 +62,13 @@ from corridor.core.domain.roles import PUBLISHER_ROLES
 __all__ = [
     "ACTOR_FIELDS",
     "ADMISSIBLE_ROLES",
+    "FACT_TYPES",
     "NAMED_PARTIES",
     "PREFERENCE_KINDS",
     "PRINCIPAL_ROLES",
     "RECEIVES",
     "RULES",
+    "STATUS_CHANGE_TYPES",
     "CertificateFacts",
     "Member",
     "TrustState",
@@ -116,8 +118,12 @@ RECEIVES: dict[str, frozenset[str]] = {
     PartyRole.SUPPLIER: _ALL,
     PartyRole.CARRIER: _SHIPMENT,
     PartyRole.CUSTOMS: _SHIPMENT | {InvoiceIssued.avro_name} | _CERTIFICATE_CONTENT | _CERTIFICATE_CLAIM,
-    PartyRole.ISSUING_AUTHORITY: {ShipmentBooked.avro_name} | _CERTIFICATE_CONTENT | _CERTIFICATE_CLAIM,
-    PartyRole.INSPECTION_BODY: {ShipmentBooked.avro_name} | _CERTIFICATE_CONTENT | _CERTIFICATE_CLAIM,
+    PartyRole.ISSUING_AUTHORITY: frozenset({ShipmentBooked.avro_name})
+    | _CERTIFICATE_CONTENT
+    | _CERTIFICATE_CLAIM,
+    PartyRole.INSPECTION_BODY: frozenset({ShipmentBooked.avro_name})
+    | _CERTIFICATE_CONTENT
+    | _CERTIFICATE_CLAIM,
 }
 
 #: Event type → the field that names who acts; it must be the sender.
@@ -142,6 +148,23 @@ NAMED_PARTIES: dict[str, tuple[str, ...]] = {
 #: decision): the CPFTA preferential certificate of origin. A non-preferential origin certificate, an
 #: assay or an explosives licence supports no preference claim.
 PREFERENCE_KINDS: frozenset[str] = frozenset({CertificateKind.CPFTA_ORIGIN})
+
+#: Event types that change a trade's trust facts (:func:`admit`); a reader that keeps only these events
+#: of a trade can fold its :class:`TrustState` again.
+FACT_TYPES: frozenset[str] = frozenset(
+    {
+        OrderPlaced.avro_name,
+        PartyAdmitted.avro_name,
+        PartyWithdrawn.avro_name,
+        ShipmentBooked.avro_name,
+        CertificateIssued.avro_name,
+        CertificateAmended.avro_name,
+        CertificatePresented.avro_name,
+    }
+)
+
+#: Changes to a certificate that must be signed with its issuer's key when the certificate was signed.
+STATUS_CHANGE_TYPES: frozenset[str] = frozenset({CertificateAmended.avro_name, CertificateRevoked.avro_name})
 
 #: Rule name → what it says; problem+json answers and dead letters name the rule.
 RULES: dict[str, str] = {
@@ -500,10 +523,10 @@ def admit(state: TrustState | None, event: TradeEvent) -> TrustState:
         )
         return state.evolve(certificates={**state.certificates, event.certificate_number: new})
     if isinstance(event, CertificatePresented):
-        facts = state.certificates.get(event.certificate_number)
-        if facts is None:
+        shown = state.certificates.get(event.certificate_number)
+        if shown is None:
             return state
-        presented = facts.evolve(presented_to=event.customs.party_id)
+        presented = shown.evolve(presented_to=event.customs.party_id)
         return state.evolve(certificates={**state.certificates, event.certificate_number: presented})
     return state
 

@@ -16,8 +16,6 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict
 
-from corridor.core.domain.trust import TrustState
-
 from corridor.core.domain.events import (
     CertificateKind,
     CustomsEventType,
@@ -27,6 +25,7 @@ from corridor.core.domain.events import (
     PreferenceDecision,
     VerificationResult,
 )
+from corridor.core.domain.trust import TrustState
 
 
 class Frozen(BaseModel):

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from corridor.core.domain import trust
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import (
     CertificateAmended,
@@ -35,7 +36,6 @@ from corridor.core.domain.events import (
     ShipmentDelivered,
     TransportEventRecorded,
 )
-from corridor.core.domain import trust
 from corridor.core.domain.lifecycle import certificate, order, shipment
 from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
 from corridor.core.domain.lifecycle.state import PartyRef, TimelineEntry, TradeState
