@@ -417,7 +417,10 @@ def _ensure_services(
         if service.available():
             chosen.append(service)
         else:
-            report(f"warning: {service.module}.__main__ does not exist yet; skipping the {service.title}")
+            report(
+                f"warning: {service.module}.__main__ does not exist yet; "
+                f"skipping the {service.title}"
+            )
     code = processes.code_fingerprint(PROJECT_ROOT)  # the code every service should be running
     for stage in services.stages(chosen):
         ours: dict[Service, ProcessRecord] = {}

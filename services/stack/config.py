@@ -74,6 +74,7 @@ class Listener:
     advertised: bool = True
     properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
+
     @property
     def sasl(self) -> bool:
         """Clients of this listener authenticate (SASL_PLAINTEXT or SASL_SSL)."""
