@@ -81,7 +81,10 @@ def test_rotated_key_stops_working_and_the_new_one_works(http, admin, trade) -> 
     while (status := _post(http, _order(trade), old).status_code) != 401 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert status == 401
-    again = cloudevent(ORDER_PLACED, {**first["data"], "event_id": str(uuid.uuid4())})
+    # a trade is opened once (ADR 0016): the new key opens another one
+    again = cloudevent(
+        ORDER_PLACED, {**first["data"], "event_id": str(uuid.uuid4()), "trade_id": str(uuid.uuid4())}
+    )
     assert _post(http, again, new).status_code == 201
 
 
