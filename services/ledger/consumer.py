@@ -53,6 +53,7 @@ from corridor.core import metrics, signatures, tracing
 from corridor.core.codec import Codec, WireFormatError
 from corridor.core.domain import trust
 from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import OrderPlaced
 from corridor.core.domain.lifecycle import LifecycleViolation, PrerequisiteMissing, TradeState, apply
 from corridor.core.domain.lifecycle.trade import subject_of
 from corridor.core.envelope import trace_id as trace_id_of
@@ -787,8 +788,11 @@ class Ledger:
             self.stats.duplicates += 1
             item.outcome = "duplicate"
             return
-        broken = trust.check(
-            state.trust if state else None, event, verdict=self._verdicts.get(event.event_id)
+        # a trade not seen yet: apply() parks the event until its order comes (with the lifecycle's reason)
+        broken = (
+            trust.check(state.trust if state else None, event, verdict=self._verdicts.get(event.event_id))
+            if state is not None or isinstance(event, OrderPlaced)
+            else []
         )
         if broken:
             reason = "; ".join(map(str, broken))
