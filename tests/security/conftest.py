@@ -17,3 +17,12 @@ from tests.integration.gateway.conftest import (  # noqa: F401  (pytest finds fi
     settings,
     trade,
 )
+from tests.integration.ledger.conftest import (  # noqa: F401
+    api_key,
+    db,
+    ledger,
+    ledger_setup,
+    publish,
+    registry,
+    tail,
+)
