@@ -83,6 +83,7 @@ class RelayStats:
     backfilled: int = 0
     skipped: int = 0  # undecodable records: routed to nobody
     refused: int = 0  # records breaking a trust rule (ADR 0016): routed to nobody
+    deferred: int = 0  # polls stopped at a record whose cure may still be in another partition
     transactions: int = 0
     aborted: int = 0
     history_fetches: int = 0
@@ -470,12 +471,14 @@ class Relay:
         changed_ids: dict[str, frozenset[str]] = {}
         sent: list[tuple[str, str, bool]] = []  # (partner topic, event type, back-fill) per delivery
         relayed = skipped = duplicates = refused = 0
+        deferred: ConsumerRecord[bytes, bytes] | None = None
         await producer.begin_transaction()
         committed = False
         try:
             futures = []
-            for record in todo:
+            for index, record in enumerate(todo):
                 tp = TopicPartition(record.topic, record.partition)
+                before_position = positions.get(tp)
                 positions[tp] = record.offset + 1
                 metrics.EVENTS_IN.labels(SERVICE, record.topic, _type_of(record)).inc()
                 current = await self._relay_record(record)
@@ -494,6 +497,15 @@ class Relay:
                 before = changed.get(key) or slot.routes.get(key)
                 assert current.event is not None
                 after, deliveries, broken = route(before, ref, current.event)
+                if broken and all(v.pending for v in broken) and self._may_still_come(slot, todo, index):
+                    # what would cure it (the admission, the booking, the certificate) may be in another
+                    # partition of the slot not read this far yet: stop here and read again
+                    deferred = record
+                    if before_position is None:
+                        positions.pop(tp)
+                    else:
+                        positions[tp] = before_position
+                    break
                 if broken:
                     # refused by the trust rules (ADR 0016): a record that reached a trade topic past the
                     # gateway, or that speaks for another party, goes to nobody
@@ -538,6 +550,11 @@ class Relay:
                     )
                 )
             await asyncio.gather(*futures)
+            if not positions:  # deferred at the first record: nothing to commit
+                await producer.abort_transaction()
+                committed = True
+                self._seek_back(slot, todo)
+                return
             await producer.send_offsets_to_transaction(positions, self.group_id)
             if self.settings.relay_pause_before_commit_ms:
                 log.info("pausing_before_commit", partition=slot.partition, deliveries=len(sent))
@@ -553,6 +570,9 @@ class Relay:
         slot.routes.update(changed)
         slot.ids.update(changed_ids)
         slot.positions.update(positions)
+        if deferred is not None:
+            self.stats.deferred += 1
+            self._seek_back(slot, todo)
         now_ms = metrics.now_ms()
         for record in todo:
             metrics.observe_e2e(
@@ -568,6 +588,38 @@ class Relay:
         self.stats.duplicates += duplicates
         self.stats.refused += refused
         self.stats.deliveries += len(sent)
+
+    def _may_still_come(self, slot: Slot, todo: list[ConsumerRecord[bytes, bytes]], index: int) -> bool:
+        """Whether a record that an earlier event of another trade topic could cure (``pending``) may be
+        waiting for that event: some other partition of the slot has, in this poll, no record later
+        than this one and was not read to its end. An admission is acknowledged before the events it
+        allows are even sent, so once every other partition is read past this record's time, nothing
+        will cure it: it is refused then, never held for ever."""
+        assert self._consumer is not None
+        record = todo[index]
+        for topic in TRADE_TOPICS:
+            if topic == record.topic:
+                continue
+            tp = TopicPartition(topic, record.partition)
+            if any(r.topic == topic and r.timestamp > record.timestamp for r in todo[index + 1 :]):
+                continue
+            last = max((r.offset for r in todo if r.topic == topic), default=None)
+            read = last + 1 if last is not None else slot.positions.get(tp)
+            high = self._consumer.highwater(tp)
+            if read is None or high is None or read < high:
+                return True
+        return False
+
+    def _seek_back(self, slot: Slot, todo: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Read the slot's partitions of ``todo`` again from the first record not relayed."""
+        assert self._consumer is not None
+        assignment = self._consumer.assignment()
+        firsts: dict[TopicPartition, int] = {}
+        for r in todo:
+            firsts.setdefault(TopicPartition(r.topic, r.partition), r.offset)
+        for tp, first in firsts.items():
+            if tp in assignment:
+                self._consumer.seek(tp, max(slot.positions.get(tp, first), first))
 
     async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> TradeEvent | None:
         """The record's event, or None when it can never be decoded (it is then routed to nobody)."""
