@@ -374,7 +374,7 @@ def _check_certificate(state: TrustState, event: TradeEvent, verdict: str | None
                     "data.signature",
                     "signed-status-change",
                     f"certificate {number} is signed; its {_short(event.avro_name)} must be signed with "
-                    f"{facts.issuer!r}'s registered key (signature: {verdict})",
+                    f"a registered key of its issuer {facts.issuer!r} (signature: {verdict})",
                 )
             ]
         return []
