@@ -30,6 +30,7 @@ shipment is not known *yet*): the gateway refuses it, the ledger holds it like a
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -233,6 +234,7 @@ class TrustState(Frozen):
     members: dict[str, Member] = {}
     certificates: dict[str, CertificateFacts] = {}
     carriers: dict[str, str] = {}  # shipment id → the carrier that booked it
+    facts: dict[uuid.UUID, str] = {}  # id → sender of every event folded in (a replay is not news)
 
     @property
     def opened(self) -> bool:
@@ -409,6 +411,10 @@ def check(state: TrustState | None, event: TradeEvent, *, verdict: str | None = 
     that holds the keys.
     """
     state = state or TrustState()
+    if state.facts.get(event.event_id) == event.sender:
+        # the same sender sending an accepted event again (a client's retry): the gateway's idempotency
+        # store answers it (the stored result, or 409 for another body), readers skip it by its id
+        return []
     event_type = event.avro_name
     actor = _actor(event)
     if isinstance(event, OrderPlaced):
@@ -486,6 +492,10 @@ def check(state: TrustState | None, event: TradeEvent, *, verdict: str | None = 
 def admit(state: TrustState | None, event: TradeEvent) -> TrustState:
     """The trust facts after an accepted event (one that :func:`check` found nothing against)."""
     state = state or TrustState()
+    if event.event_id in state.facts:
+        return state
+    if event.avro_name in FACT_TYPES:
+        state = state.evolve(facts={**state.facts, event.event_id: event.sender})
     if isinstance(event, OrderPlaced):
         if state.opened:
             return state

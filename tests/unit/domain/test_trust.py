@@ -218,3 +218,13 @@ def test_an_issued_certificate_records_its_issuer_kind_and_signature() -> None:
     assert isinstance(issued, CertificateIssued)
     facts = admit(state, issued).certificates[issued.certificate_number]
     assert (facts.issuer, facts.kind, facts.signed) == ("sgs-pakistan", "ASSAY", False)
+
+
+def test_a_replay_by_its_sender_is_left_to_idempotency_and_an_id_reused_by_another_is_not() -> None:
+    events = chromite_story().events
+    state = _state(events[:8])
+    placed, admission = events[0], events[4]
+    assert check(state, placed) == [] and check(state, admission) == []  # the same events again
+    assert admit(state, admission) is state
+    reused = placed.model_copy(update={"sender": story.SUPPLIER.party_id, "buyer": story.SUPPLIER})
+    assert _rules(state, reused) == ["trade-opened-by-buyer"]
