@@ -291,7 +291,19 @@ def _actor(event: TradeEvent) -> Violation | None:
 def _check_open(state: TrustState, event: TradeEvent) -> list[Violation]:
     assert isinstance(event, OrderPlaced)
     if state.opened:
-        return [_v("data.trade_id", "trade-opened-by-buyer", f"trade {event.trade_id} is already opened")]
+        principals = {m.role: p for p, m in state.members.items() if m.role in PRINCIPAL_ROLES}
+        if (event.buyer.party_id, event.supplier.party_id) == (
+            principals.get(PartyRole.BUYER),
+            principals.get(PartyRole.SUPPLIER),
+        ):
+            return []  # the trade's own buyer ordering again: nothing changes who is a party (ledger judges)
+        return [
+            _v(
+                "data.trade_id",
+                "trade-opened-by-buyer",
+                f"trade {event.trade_id} was opened by another order; its buyer and supplier are fixed",
+            )
+        ]
     out = []
     if event.buyer.role != PartyRole.BUYER:
         out.append(_v("data.buyer.role", "trade-opened-by-buyer", "the buyer of an order has role BUYER"))

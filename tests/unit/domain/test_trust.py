@@ -181,7 +181,10 @@ def test_shipment_events_come_from_the_carrier_that_booked_it() -> None:
 def test_a_trade_is_opened_once_by_its_buyer() -> None:
     placed = chromite_story().events[0]
     state = _state([placed])
-    assert _rules(state, _as(placed)) == ["trade-opened-by-buyer"]
+    assert _rules(state, _as(placed)) == []  # its own buyer ordering again: parties unchanged
+    rival = _named(story.SUPPLIER, "rival-supplier", "SUPPLIER")
+    assert _rules(state, _as(placed, supplier=rival)) == ["trade-opened-by-buyer"]
+    assert admit(state, _as(placed, supplier=rival)).parties == state.parties
     assert _rules(TrustState(), _as(placed, sender=story.SUPPLIER.party_id)) == ["actor-is-sender"]
     booked = next(e for e in chromite_story().events if isinstance(e, ShipmentBooked))
     broken = check(None, booked)
