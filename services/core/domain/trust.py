@@ -169,7 +169,7 @@ STATUS_CHANGE_TYPES: frozenset[str] = frozenset({CertificateAmended.avro_name, C
 
 #: Rule name → what it says; problem+json answers and dead letters name the rule.
 RULES: dict[str, str] = {
-    "trade-opened-by-buyer": "a trade is opened by its buyer's OrderPlaced, once",
+    "trade-opened-by-buyer": "a trade is opened by its buyer's OrderPlaced; its buyer and supplier are fixed",
     "admitted-party": "only a party admitted to the trade (and not withdrawn) may publish about it",
     "role-in-trade": "a party publishes only the event types of the role it was admitted in",
     "actor-is-sender": "the field naming who acts must be the sender's own partner id",
