@@ -31,6 +31,7 @@ from corridor.core.domain.events import (  # noqa: E402
     CertificateRevoked,
     OrderCancelled,
     Party,
+    PartyWithdrawn,
 )
 from corridor.core.domain.validation import InvalidEvent, parse_event  # noqa: E402
 from corridor.core.envelope import CloudEvent  # noqa: E402
@@ -134,6 +135,15 @@ def _hand_made() -> dict[str, TradeEvent]:
             goods=amended_goods,
             reason="Box 7: shipping marks corrected to the full purchase order number TJRD-PO-2026-0117",
         ),
+        "PartyWithdrawn": PartyWithdrawn(
+            event_id=uuid.uuid4(),
+            trade_id=CHROMITE_TRADE,
+            occurred_at=dt.datetime(2026, 2, 20, 9, 0, tzinfo=story.PKT),
+            sender=story.SUPPLIER.party_id,
+            party_id=story.SGS.party_id,
+            role="INSPECTION_BODY",
+            reason="load-port assay moved to another inspection body at the buyer's request",
+        ),
         "CertificateRevoked": CertificateRevoked(
             event_id=uuid.uuid4(),
             trade_id=COPPER_TRADE,
@@ -163,6 +173,7 @@ def valid_examples() -> dict[str, dict[str, Any]]:
         ),
         "CustomsEventRecorded": _pick(chromite, "CustomsEventRecorded", customs_event_type="CUSI"),
         "ShipmentDelivered": _pick(chromite, "ShipmentDelivered"),
+        "PartyAdmitted": _pick(chromite, "PartyAdmitted", party_id=story.GACC_TIANJIN.party_id),
         "CertificateIssued": _pick(chromite, "CertificateIssued", certificate_kind="CPFTA_ORIGIN"),
         "CertificatePresented": _pick(chromite, "CertificatePresented"),
         "CertificateVerified": _pick(chromite, "CertificateVerified"),

@@ -244,6 +244,19 @@ async def get_partner(pool: asyncpg.Pool, partner_id: str, *, schema: str = DEFA
     return _partner(row) if row else None
 
 
+async def get_partners(
+    pool: asyncpg.Pool, partner_ids: Iterable[str], *, schema: str = DEFAULT_SCHEMA
+) -> dict[str, Partner]:
+    """The registered partners among ``partner_ids`` (active or not), by id; unknown ids are absent."""
+    ids = sorted(set(partner_ids))
+    if not ids:
+        return {}
+    rows = await pool.fetch(
+        f"SELECT {_COLUMNS} FROM {_table(schema)} WHERE partner_id = ANY($1::text[])", ids
+    )
+    return {row["partner_id"]: _partner(row) for row in rows}
+
+
 async def list_partners(pool: asyncpg.Pool, *, schema: str = DEFAULT_SCHEMA) -> list[Partner]:
     rows = await pool.fetch(f"SELECT {_COLUMNS} FROM {_table(schema)} ORDER BY partner_id")
     return [_partner(r) for r in rows]

@@ -1,31 +1,31 @@
-"""Which partners are entitled to an event, and where each partner reads them (pure, no I/O).
+"""Which partners receive an event, and where each partner reads them (pure, no I/O).
 
-A partner is entitled to every event of the trades it is party to (docs/domain.md §2: a supplier, buyer,
-carrier, inspection body, issuing authority or customs office "sees its own trades"). The parties of
-a trade are the union over its events of :func:`parties_of`: the party ids named in the event's
-``Party`` fields (buyer, supplier, carrier, issuer, exporter, consignee, customs, authority) and its
-``sender``. That is the same set the ledger keeps as a trade's parties (``TradeState.parties``), so a
-partner reads in its topic exactly the trades the ledger's query API shows it.
+A partner receives the events of the trades it was admitted to, cut to its role's need to know: the
+policy is data in ``corridor.core.domain.trust`` (docs/adr/0016-trade-admission-and-need-to-know.md),
+the same the gateway, the ledger and the ledger's query API apply. Naming a partner in a payload
+admits nobody: the parties of a trade are its buyer and supplier (OrderPlaced) and whoever they
+admitted (PartyAdmitted) and did not withdraw (PartyWithdrawn).
 
-Parties accumulate: a carrier joins with ``ShipmentBooked``, an inspection body or an issuing authority
-with its first certificate, customs with its first control. :class:`TradeRoute` is what the relay knows
-of one trade (its parties in join order, and the events relayed so far, in relay order) and
-:func:`route` is the one routing rule: the current event goes to every party, and a party that joins
-with it first receives every earlier event of the trade, in the same order the others received them
-(back-fill). So every party of a trade sees all of its events, once, in one order.
+:class:`TradeRoute` is what the relay knows of one trade (its trust facts, the parties that received
+it in join order, and the events relayed so far with their types, in relay order) and :func:`route` is
+the one routing rule: an event that breaks a trust rule goes to nobody; otherwise it goes to every
+active party whose role receives it, and a party admitted with it first receives every earlier event
+of the trade its role receives, in the order the others received them (back-fill). A withdrawn party
+receives its withdrawal and nothing after it.
 
 Partner topics are ``partner.<partner id>.v1``, keyed by trade id like the trade topics (so a trade's
 events keep their order in one partition), with as many partitions as the trade topics.
-Decisions: docs/adr/0010-partner-isolation.md and docs/adr/0011-relay-exactly-once.md.
+Decisions: docs/adr/0010-partner-isolation.md, docs/adr/0011-relay-exactly-once.md, ADR 0016.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Generic, TypeVar
 
+from corridor.core.domain import trust as policy
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import Party
 from corridor.core.domain.validators import check_party_id
@@ -124,12 +124,15 @@ Ref = TypeVar("Ref", bound=Hashable)
 
 @dataclass(frozen=True)
 class TradeRoute(Generic[Ref]):
-    """What the relay knows of one trade: its parties in the order they joined, and references to the
-    events relayed so far, in the order every party received them. Immutable: :func:`route` returns a
-    new one, so a transaction that aborts simply drops it."""
+    """What the relay knows of one trade: its trust facts, the parties that received it in the order
+    they joined, and references to the events relayed so far (with their types), in the order every
+    party received them. Immutable: :func:`route` returns a new one, so an aborted transaction simply
+    drops it."""
 
     parties: tuple[str, ...] = ()
     events: tuple[Ref, ...] = ()
+    types: tuple[str, ...] = ()  # the full event type of each of ``events``
+    trust: policy.TrustState = field(default_factory=policy.TrustState)
 
     def __contains__(self, partner_id: object) -> bool:
         return partner_id in self.parties
@@ -146,19 +149,30 @@ class Delivery(Generic[Ref]):
 
 
 def route(
-    current: TradeRoute[Ref] | None, ref: Ref, parties: Iterable[str]
-) -> tuple[TradeRoute[Ref], list[Delivery[Ref]]]:
-    """Route event ``ref``, which names ``parties`` (:func:`parties_of`), within its trade.
+    current: TradeRoute[Ref] | None, ref: Ref, event: TradeEvent
+) -> tuple[TradeRoute[Ref], list[Delivery[Ref]], list[policy.Violation]]:
+    """Route ``event`` (relayed as ``ref``) within its trade.
 
-    Returns the trade's new route and the deliveries, in the order to produce them: first, for each
-    party that joins with this event (in sorted order), every earlier event of the trade, then this
-    event to every party. Per partner, that order is the trade's relay order.
+    Returns the trade's new route, the deliveries in the order to produce them (first, for each party
+    admitted with this event, every earlier event its role receives; then this event to each party that
+    receives it), and the trust rules the event breaks (then: no deliveries, route unchanged).
     """
     current = current or TradeRoute()
-    joining = sorted(set(parties) - set(current.parties))
-    deliveries: list[Delivery[Ref]] = [
-        Delivery(partner_id, earlier, backfill=True) for partner_id in joining for earlier in current.events
-    ]
-    everyone = (*current.parties, *joining)
-    deliveries += [Delivery(partner_id, ref) for partner_id in everyone]
-    return TradeRoute(everyone, (*current.events, ref)), deliveries
+    broken = policy.check(current.trust, event)
+    if broken:
+        return current, [], broken
+    after = policy.admit(current.trust, event)
+    joining = [p for p in after.parties if p not in current.parties]
+    deliveries: list[Delivery[Ref]] = []
+    for partner_id in joining:
+        role = after.role_of(partner_id) or ""
+        deliveries += [
+            Delivery(partner_id, earlier, backfill=True)
+            for earlier, event_type in zip(current.events, current.types, strict=True)
+            if policy.receives_type(role, event_type)
+        ]
+    deliveries += [Delivery(partner_id, ref) for partner_id in policy.recipients(after, event)]
+    new = TradeRoute(
+        (*current.parties, *joining), (*current.events, ref), (*current.types, event.avro_name), after
+    )
+    return new, deliveries, []

@@ -40,6 +40,7 @@ from corridor.core.domain.events import (
     OrderPlaced,
     OrderResponded,
     Party,
+    PartyAdmitted,
     PreferenceDecided,
     ShipmentBooked,
     ShipmentDelivered,
@@ -219,6 +220,10 @@ class _Builder:
             )
         )
 
+    def admit(self, at: dt.datetime, by: Party, admitted: Party, note: str) -> None:
+        """The buyer or the supplier (``by``) admits a party in the role it is registered in."""
+        self.add(PartyAdmitted, at, by, party_id=admitted.party_id, role=admitted.role, note=note)
+
 
 def _chromite_line(tonnes: str) -> dict[str, Any]:
     return {
@@ -296,6 +301,11 @@ def chromite_story(
     b.add(
         OrderResponded, day(4, 12), SUPPLIER, order_id=order_id, response="ACCEPTED", responds_to_revision=1
     )
+    # every other party is admitted explicitly, by the principal that deals with it
+    b.admit(day(4, 13), BUYER, CARRIER, "FOB Karachi: the buyer nominates the vessel")
+    b.admit(day(4, 13), SUPPLIER, SGS, "load-port assay of the chromite")
+    b.admit(day(4, 13), SUPPLIER, TDAP, "CPFTA certificate of origin for the exporter")
+    b.admit(day(4, 13), BUYER, GACC_TIANJIN, "import declaration at Tianjin Xingang")
     b.add(
         ShipmentBooked,
         day(8, 15),
@@ -592,6 +602,10 @@ def explosives_story(
         response="ACCEPTED",
         responds_to_revision=0,
     )
+    admitted = t0 + dt.timedelta(days=1, hours=2)
+    b.admit(admitted, WAH_NOBEL, PK_EXPLOSIVES_DEPT, "export licence, PK Form EL-01")
+    b.admit(admitted, MINING_CONTRACTOR, MIIT, "import approval for civil explosives")
+    b.admit(admitted, WAH_NOBEL, NLC, "CPT Kashgar: the seller contracts the road carriage")
     for kind, issuer, number in (
         ("EXPLOSIVES_EXPORT_LICENCE", PK_EXPLOSIVES_DEPT, "EL-01-2026-0311"),
         ("EXPLOSIVES_IMPORT_APPROVAL", MIIT, "MIIT-BP-2026-08817"),

@@ -46,6 +46,8 @@ _FACTS: dict[str, Callable[[Any], str]] = {
     "OrderAmended": lambda e: f"{e.order_id} rev {e.revision}: {_lines(e.lines)} — {e.reason}",
     "OrderCancelled": lambda e: f"{e.order_id}: {e.reason}",
     "InvoiceIssued": lambda e: f"{e.invoice_kind} {e.invoice_number}: {_money(e.total)}",
+    "PartyAdmitted": lambda e: f"{e.party_id} admitted as {e.role}" + (f" ({e.note})" if e.note else ""),
+    "PartyWithdrawn": lambda e: f"{e.party_id} ({e.role}) withdrawn" + (f": {e.reason}" if e.reason else ""),
     "ShipmentBooked": lambda e: (
         f"{e.shipment_id} {e.transport_mode} {_place(e.place_of_loading)} → "
         f"{_place(e.place_of_discharge)}"

@@ -2,7 +2,7 @@
 
 Each problem has a ``type`` URI (``urn:corridor:problem:<slug>``), a ``title`` that is fixed per type,
 a ``detail`` for this occurrence, and, where fields are at fault, ``errors: [{"field", "reason"}]``
-(plus ``index`` for items of a batch). Pure: no I/O.
+(plus ``index`` for items of a batch, and ``rule`` when a trust rule refused it). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -59,12 +59,15 @@ class Problem(Exception):
         return json.dumps(self.body(), ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def error_list(errors: Iterable[FieldError], index: int | None = None) -> list[dict[str, Any]]:
+def error_list(errors: Iterable[FieldError | Any], index: int | None = None) -> list[dict[str, Any]]:
     """``[{"field", "reason"}]`` (with ``index`` first when the errors belong to a batch item)."""
     out = []
     for err in errors:
         entry: dict[str, Any] = {} if index is None else {"index": index}
         entry.update(field=err.field, reason=err.reason)
+        rule = getattr(err, "rule", None)  # a trust rule (corridor.core.domain.trust.RULES) names itself
+        if rule:
+            entry["rule"] = rule
         out.append(entry)
     return out
 

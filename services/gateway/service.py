@@ -4,7 +4,8 @@
 batch is all-or-nothing up to the point where Kafka is involved:
 
 1. validation — CloudEvents attributes and ``parse_event`` (every bad field): 422, nothing produced;
-2. authorisation — role, sender, trade party (``parties``): 403, nothing produced;
+2. authorisation (``parties``) — every party the payload names is a registered, active partner (422);
+   role, sender, admission and actor rules (``corridor.core.domain.trust``): 403, nothing produced;
 3. idempotency claims (``store``): an event already acknowledged is answered from its stored result, a
    key reused for a different event is 409, a key another request is producing is waited for;
 4. produce with acks=all through one idempotent ``TradeProducer``, in the order received, and await
@@ -32,8 +33,9 @@ import asyncpg
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import RecordMetadata
 
-from corridor.core import metrics, partners
+from corridor.core import metrics, partners, signatures
 from corridor.core.codec import Codec, frame
+from corridor.core.domain import trust
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.validation import FieldError, InvalidEvent
 from corridor.core.envelope import RECEIVED_MS_HEADER, CloudEvent, source_for, trace_id
@@ -45,7 +47,7 @@ from corridor.core.topic_limits import RECORD_BATCH_OVERHEAD, TopicLimits, read_
 from corridor.core.topics import TRADE_TOPICS
 from corridor.gateway import cloudevents, problems
 from corridor.gateway.cloudevents import IncomingEvent
-from corridor.gateway.parties import TradeView, joining_parties, role_errors
+from corridor.gateway.parties import TradeView, registry_errors, role_errors
 from corridor.gateway.problems import Problem
 from corridor.gateway.settings import GatewaySettings
 from corridor.gateway.store import ClaimState, Completion, GatewayStore
@@ -292,6 +294,7 @@ class Gateway:
     kafka: KafkaLink
     codec: Codec
     registry: RegistryClient
+    keyring: signatures.KeyringCache | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
@@ -326,7 +329,8 @@ class Gateway:
             request_timeout_ms=settings.gateway_kafka_request_timeout_ms,
             start_timeout_s=settings.gateway_produce_timeout_s,
         )
-        gateway = cls(settings, pool, store, kafka, codec, registry)
+        keyring = signatures.KeyringCache(pool, schema=settings.partners_db_schema)
+        gateway = cls(settings, pool, store, kafka, codec, registry, keyring)
         gateway._spawn(gateway._warm_up())
         return gateway
 
@@ -395,7 +399,11 @@ class Gateway:
         for event in events:
             metrics.EVENTS_IN.labels("gateway", event.topic, type(event).__name__).inc()
         incoming = [i for i in items if isinstance(i, IncomingEvent)]
-        self._authorize(partner, events, at, await self.store.members(e.trade_id for e in events))
+        await self._check_named_parties(events, at)
+        verdicts = await self._verdicts(events)
+        self._authorize(
+            partner, events, at, await self.store.trust_states(e.trade_id for e in events), verdicts
+        )
 
         keys = [idempotency_key] if idempotency_key and not batch else [str(e.event_id) for e in events]
         # encoded once: the digest of the Avro body identifies the event, and the same body is produced
@@ -574,11 +582,43 @@ class Gateway:
             errors,
         )
 
-    def _authorize(self, partner: partners.Partner, events: list[TradeEvent], at: Any, members: Any) -> None:
-        view = TradeView.of(members)
+    async def _check_named_parties(self, events: list[TradeEvent], at: Any) -> None:
+        """422 naming each field whose party id is not a registered, active partner in that role."""
+        ids = {p for e in events for p in trust.named_parties(e).values()}
+        registered = await partners.get_partners(self.pool, ids, schema=self.settings.partners_db_schema)
         errors: list[dict[str, Any]] = []
         for i, event in enumerate(events):
-            reasons = view.check(partner.partner_id, partner.role, event)
+            errors += problems.error_list(registry_errors(event, registered), at(i))
+        if errors:
+            log.warning("publish_unknown_parties", errors=errors[:10])
+            raise problems.invalid(
+                "every party an event names must be a registered, active partner in that role; "
+                "nothing was produced",
+                errors,
+            )
+
+    async def _verdicts(self, events: list[TradeEvent]) -> dict[uuid.UUID, str]:
+        """The signature verdicts of the amendments and revocations among ``events`` (ADR 0016: a signed
+        certificate changes only by a change signed with its issuer's key)."""
+        changes = [e for e in events if e.avro_name in trust.STATUS_CHANGE_TYPES]
+        if not changes or self.keyring is None:
+            return {}
+        key_ids = [s.key_id for e in changes if (s := getattr(e, "signature", None)) is not None]
+        ring = await self.keyring.get(key_ids)
+        return {e.event_id: signatures.verify_event(e, ring).status.value for e in changes}
+
+    def _authorize(
+        self,
+        partner: partners.Partner,
+        events: list[TradeEvent],
+        at: Any,
+        states: Any,
+        verdicts: dict[uuid.UUID, str] | None = None,
+    ) -> None:
+        view = TradeView(dict(states))
+        errors: list[dict[str, Any]] = []
+        for i, event in enumerate(events):
+            reasons = view.check(partner.partner_id, event, (verdicts or {}).get(event.event_id))
             if reasons:
                 errors += problems.error_list(reasons, at(i))
             else:
@@ -700,7 +740,7 @@ class Gateway:
                         s.event.trade_id,
                         s.event.event_id,
                         s.event.avro_name,
-                        joining_parties(s.event),
+                        s.event.model_dump_json() if s.event.avro_name in trust.FACT_TYPES else None,
                     )
                 )
         try:

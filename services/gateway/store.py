@@ -1,14 +1,15 @@
 """PostgreSQL state of the gateway (its own schema, default ``gateway``).
 
-* ``trade_parties`` — (trade id, party id, role): who is a party to which trade, recorded from the
-  accepted events that name parties (``parties.JOIN_FIELDS``), with the event that brought them in.
+* ``trade_facts`` — the accepted events that change a trade's trust facts (``trust.FACT_TYPES``:
+  OrderPlaced, PartyAdmitted/Withdrawn, ShipmentBooked, certificate issue, amendment, presentation),
+  in acknowledgement order; ``trust_states`` folds them into each trade's ``TrustState``.
 * ``idempotency`` — one row per (partner, idempotency key): the SHA-256 of the event as encoded (so the
   same event sent with other JSON spacing or number formatting is the same), ``state`` ``pending``
   while a request owns the key and produces, ``done`` with the broker's answer once acknowledged.
 
 A request *claims* its keys first (``INSERT … ON CONFLICT DO NOTHING``: of two concurrent requests with
 one key exactly one gets the row), produces only what it claimed, and completes the rows after the
-broker acknowledged — in the same transaction that records the trade's new parties. A failed produce
+broker acknowledged — in the same transaction that records the trade's new trust facts. A failed produce
 deletes its claim so the client can retry. A claim left ``pending`` by a crashed process becomes
 claimable again after ``stale_after_s``.
 """
@@ -27,7 +28,9 @@ from typing import Any
 import asyncpg
 
 from corridor.core.db import apply_ddl
-from corridor.gateway.parties import Member
+from corridor.core.domain import trust
+from corridor.core.domain.events import EVENT_TYPES
+from corridor.core.domain.trust import TrustState
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -48,14 +51,15 @@ class Claim:
 
 @dataclass(frozen=True)
 class Completion:
-    """An acknowledged event: its key, the result to replay, and the parties it adds to its trade."""
+    """An acknowledged event: its key, the result to replay, and (``fact``: its JSON) the event itself
+    when it changes its trade's trust facts (``trust.FACT_TYPES``)."""
 
     key: str
     result: dict[str, Any]
     trade_id: uuid.UUID
     event_id: uuid.UUID
     event_type: str
-    joins: Sequence[Member]
+    fact: str | None = None
 
 
 class GatewayStore:
@@ -67,20 +71,21 @@ class GatewayStore:
         self.pool = pool
         self.db_schema = db_schema
         self.stale_after_s = stale_after_s
-        self._parties = f'"{db_schema}".trade_parties'
+        self._facts = f'"{db_schema}".trade_facts'
         self._idem = f'"{db_schema}".idempotency'
 
     async def ensure_schema(self) -> None:
         statements = [
             f'CREATE SCHEMA IF NOT EXISTS "{self.db_schema}"',
-            f"""CREATE TABLE IF NOT EXISTS {self._parties} (
+            # the accepted events that change a trade's trust facts, in acknowledgement order
+            f"""CREATE TABLE IF NOT EXISTS {self._facts} (
+                    seq        bigserial,
                     trade_id   uuid NOT NULL,
-                    party_id   text NOT NULL,
-                    role       text NOT NULL,
                     event_id   uuid NOT NULL,
                     event_type text NOT NULL,
-                    joined_at  timestamptz NOT NULL DEFAULT now(),
-                    PRIMARY KEY (trade_id, party_id, role)
+                    payload    jsonb NOT NULL,
+                    stored_at  timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (trade_id, event_id)
                 )""",
             f"""CREATE TABLE IF NOT EXISTS {self._idem} (
                     partner_id   text NOT NULL,
@@ -101,14 +106,18 @@ class GatewayStore:
 
     # -- trade parties ----------------------------------------------------------------------------------
 
-    async def members(self, trade_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[Member]]:
+    async def trust_states(self, trade_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, TrustState]:
+        """The trust facts of these trades, folded from their accepted fact events (absent: unknown)."""
         ids = list(set(trade_ids))
         rows = await self.pool.fetch(
-            f"SELECT trade_id, party_id, role FROM {self._parties} WHERE trade_id = ANY($1::uuid[])", ids
+            f"""SELECT trade_id, event_type, payload::text AS payload FROM {self._facts}
+                WHERE trade_id = ANY($1::uuid[]) ORDER BY seq""",
+            ids,
         )
-        out: dict[uuid.UUID, set[Member]] = {}
+        out: dict[uuid.UUID, TrustState] = {}
         for row in rows:
-            out.setdefault(row["trade_id"], set()).add(Member(row["party_id"], row["role"]))
+            event = EVENT_TYPES[row["event_type"]].model_validate_json(row["payload"])
+            out[row["trade_id"]] = trust.admit(out.get(row["trade_id"]), event)
         return out
 
     # -- idempotency --------------------------------------------------------------------------------------
@@ -213,17 +222,16 @@ class GatewayStore:
             if failed:
                 await self.release(partner_id, token, failed)
             return
-        joins = [(c, m) for c in done for m in c.joins]
+        facts = [c for c in done if c.fact is not None]
         args = (
             partner_id,
             token,
             [c.key for c in done],
             [json.dumps(c.result) for c in done],
-            [c.trade_id for c, _ in joins],
-            [m.party_id for _, m in joins],
-            [m.role for _, m in joins],
-            [c.event_id for c, _ in joins],
-            [c.event_type for c, _ in joins],
+            [c.trade_id for c in facts],
+            [c.event_id for c in facts],
+            [c.event_type for c in facts],
+            [c.fact for c in facts],
         )
         statement = f"""
             WITH done AS (
@@ -233,8 +241,9 @@ class GatewayStore:
                 WHERE i.partner_id = $1 AND i.key = d.key AND i.claim_token = $2
                 RETURNING 1
             ), joined AS (
-                INSERT INTO {self._parties} (trade_id, party_id, role, event_id, event_type)
-                SELECT * FROM unnest($5::uuid[], $6::text[], $7::text[], $8::uuid[], $9::text[])
+                INSERT INTO {self._facts} (trade_id, event_id, event_type, payload)
+                SELECT t, e, y, p::jsonb
+                FROM unnest($5::uuid[], $6::uuid[], $7::text[], $8::text[]) AS f(t, e, y, p)
                 ON CONFLICT DO NOTHING
                 RETURNING 1
             )

@@ -28,7 +28,7 @@ from corridor.ledger.store import LedgerStore, SignatureRecord
 
 async def record_verdicts(events: Sequence[TradeEvent], keyring: KeyringCache) -> list[SignatureRecord]:
     """The signature verdict of each certificate-issuing event among ``events`` (keys from the cache)."""
-    issued = [e for e in events if e.avro_name in signatures.SIGNED_TYPES]
+    issued = [e for e in events if e.avro_name in signatures.CERTIFICATE_TYPES]
     if not issued:
         return []
     key_ids = [s.key_id for e in issued if (s := getattr(e, "signature", None)) is not None]

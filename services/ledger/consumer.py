@@ -12,7 +12,11 @@ Per batch (``getmany``, the orders topic drained first):
    come from an in-memory cache, loaded from PostgreSQL on a miss. Events waiting for a prerequisite
    (their trade's order, their shipment …) get another try after the others; what still waits is held
    in memory for a while (its offset is not committed), then parked in the next retry topic; after the
-   last one it is dead-lettered, as is every lifecycle violation.
+   last one it is dead-lettered, as is every lifecycle violation. Before an event is applied, the trade's
+   trust rules (``corridor.core.domain.trust.check``, the gateway's own) are checked: an event that
+   breaks one is dead-lettered as ``TrustViolation`` naming the rule, so a record produced to a trade
+   topic past the gateway can neither admit anyone nor speak for another party; one whose sender is
+   not admitted *yet* (or whose certificate or shipment is not known yet) waits like any prerequisite.
 4. ONE transaction: new events appended (``ON CONFLICT (event_id) DO NOTHING``), trade states and
    projections updated, with optimistic version checks per trade.
 5. Parked and dead-lettered records are produced (acks=all) and awaited.
@@ -45,9 +49,11 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
-from corridor.core import metrics, tracing
+from corridor.core import metrics, signatures, tracing
 from corridor.core.codec import Codec, WireFormatError
+from corridor.core.domain import trust
 from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import OrderPlaced
 from corridor.core.domain.lifecycle import LifecycleViolation, PrerequisiteMissing, TradeState, apply
 from corridor.core.domain.lifecycle.trade import subject_of
 from corridor.core.envelope import trace_id as trace_id_of
@@ -220,6 +226,7 @@ class Ledger:
         self.max_held = max_held
         self.cache = _Cache(cache_trades)
         self.keyring = keyring  # authority keys: certificate signatures are checked on the way in
+        self._verdicts: dict[uuid.UUID, str] = {}  # of the current batch's amendments and revocations
         self.stats = Stats()
         self.assigned: set[TopicPartition] = set()
         self.paused: dict[TopicPartition, float] = {}  # partition → monotonic time it is due
@@ -697,6 +704,9 @@ class Ledger:
         missing = [t for t in trade_ids if t not in self.cache]
         for state in (await self.store.load_states(missing)).values():
             self.cache.put(state)
+        self._verdicts = await self._status_change_verdicts(
+            [i.event for i in itertools.chain(held, *streams) if i.event is not None]
+        )
         for _ in range(_MAX_STALE_RETRIES):
             states: dict[uuid.UUID, TradeState | None] = {t: self.cache.get(t) for t in trade_ids}
             before = dict(states)
@@ -770,6 +780,15 @@ class Ledger:
                         e2e_ms=round(latency * 1000, 1) if latency is not None else None,
                     )
 
+    async def _status_change_verdicts(self, events: list[TradeEvent]) -> dict[uuid.UUID, str]:
+        """Signature verdicts of the amendments and revocations among ``events`` (signed-status-change)."""
+        changes = [e for e in events if e.avro_name in trust.STATUS_CHANGE_TYPES]
+        if not changes or self.keyring is None:
+            return {}
+        key_ids = [sig.key_id for e in changes if (sig := getattr(e, "signature", None)) is not None]
+        ring = await self.keyring.get(key_ids)
+        return {e.event_id: signatures.verify_event(e, ring).status.value for e in changes}
+
     def _apply(
         self,
         item: Item,
@@ -784,6 +803,19 @@ class Ledger:
         if state is not None and event.event_id in state.applied:
             self.stats.duplicates += 1
             item.outcome = "duplicate"
+            return
+        # a trade not seen yet: apply() parks the event until its order comes (with the lifecycle's reason)
+        broken = (
+            trust.check(state.trust if state else None, event, verdict=self._verdicts.get(event.event_id))
+            if state is not None or isinstance(event, OrderPlaced)
+            else []
+        )
+        if broken:
+            reason = "; ".join(map(str, broken))
+            if all(v.pending for v in broken):
+                waiting.append((item, reason))
+            else:
+                violations.append((item, "TrustViolation", reason))
             return
         try:
             states[event.trade_id] = apply(state, event)

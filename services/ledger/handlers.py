@@ -4,8 +4,10 @@
 ``Authorization: Bearer <api key>`` or ``X-API-Key: <api key>``, as the gateway and the webhooks API
 (``corridor.core.partners.authenticate``). A query parameter the endpoint does not know is a 422 naming
 the valid ones, never silently ignored. A partner sees only
-trades it is party to (named in any of their events, or their sender); any other trade answers 404,
-exactly like one that does not exist, so trade ids do not leak. Errors are
+trades it was admitted to and not withdrawn from (its buyer and supplier, and the parties they admitted:
+``TradeState.trust``); any other trade answers 404, exactly like one that does not exist, so trade ids
+do not leak. What a party sees of a trade is cut to its role's need to know (``trust.RECEIVES``, applied
+by ``views.trade_view``); ``verify`` answers only parties whose role receives certificates. Errors are
 ``application/problem+json`` (RFC 9457).
 """
 
@@ -20,6 +22,8 @@ from fastapi.responses import JSONResponse, Response
 
 from corridor.core import metrics as core_metrics
 from corridor.core import partners, signatures
+from corridor.core.domain import trust
+from corridor.core.domain.events import CertificateIssued
 from corridor.core.domain.lifecycle import OrderStatus
 from corridor.core.problems import Problem
 from corridor.ledger import certificates
@@ -139,9 +143,12 @@ async def get_trade(trade_id: str, request: Request, caller: Caller) -> Response
     if found is None:
         raise _not_found(trade_id)
     state, updated_at = found
-    if caller.partner_id not in state.parties:
+    role = state.trust.role_of(caller.partner_id)
+    if role is None:
         raise _not_found(trade_id)
-    return JSONResponse(trade_view(state, updated_at, dt.datetime.now(dt.UTC).date()))
+    return JSONResponse(
+        trade_view(state, updated_at, dt.datetime.now(dt.UTC).date(), reader=caller.partner_id)
+    )
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -214,6 +221,14 @@ async def verify_certificate(
     store = _store(request)
     keyring = await signatures.load_keyring(store.pool, schema=request.app.state.partners_schema)
     found = await certificates.check(store, keyring, number, visible_to=caller.partner_id, trade_id=tid)
+    # need to know: only a party whose role receives certificates may check them (a carrier may not)
+    kept = []
+    for cert in found:
+        trade = await store.trade(cert.trade_id)
+        role = trade[0].trust.role_of(caller.partner_id) if trade else None
+        if role is not None and trust.receives_type(role, CertificateIssued.avro_name):
+            kept.append(cert)
+    found = kept
     if not found:
         raise Problem(404, "Not Found", f"no certificate {number} visible to you")
     if len(found) > 1:

@@ -31,7 +31,7 @@ import asyncpg
 
 from corridor.core.db import apply_ddl
 from corridor.core.domain.lifecycle import TradeState
-from corridor.core.signatures import SIGNED_TYPES as CERTIFICATE_EVENT_TYPES
+from corridor.core.signatures import CERTIFICATE_TYPES as CERTIFICATE_EVENT_TYPES
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

@@ -1,4 +1,10 @@
-"""JSON views of a trade for the query API (shapes partners read; no I/O)."""
+"""JSON views of a trade for the query API (shapes partners read; no I/O).
+
+A view is cut to the reader's role (``corridor.core.domain.trust.RECEIVES``): the order and its
+invoices only for a role that receives OrderPlaced / InvoiceIssued, shipments for one that receives
+ShipmentBooked, certificates for one that receives CertificateIssued, and timeline entries of the event
+types the role receives (plus the admission naming the reader). The buyer and supplier see everything.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from corridor.core.domain import trust
 from corridor.core.domain.lifecycle import TradeState
 from corridor.core.domain.lifecycle.state import Milestone
 
@@ -31,8 +38,38 @@ def _milestone(m: Milestone) -> dict[str, Any]:
     }
 
 
-def trade_view(state: TradeState, updated_at: dt.datetime | None, today: dt.date) -> dict[str, Any]:
-    """The whole trade: order, shipments, certificates (status as of ``today``), parties, timeline."""
+def trade_view(
+    state: TradeState, updated_at: dt.datetime | None, today: dt.date, reader: str | None = None
+) -> dict[str, Any]:
+    """The trade as party ``reader`` may see it, cut to its role's need to know (``None``: all of it,
+    for the operator's tools): order, shipments, certificates (status as of ``today``), parties,
+    timeline. A reader that is not an active party of the trade sees nothing: callers answer 404."""
+    view = _whole_view(state, updated_at, today)
+    if reader is None:
+        return view
+    role = state.trust.role_of(reader)
+
+    def sees(event_type: str) -> bool:
+        return role is not None and trust.receives_type(role, event_type)
+
+    order = view["order"]
+    if not sees("OrderPlaced"):
+        # a customs office gets the commercial invoices (customs value), not the negotiation
+        invoices = order.get("invoices") if isinstance(order, dict) else None
+        view["order"] = {"invoices": invoices} if invoices is not None and sees("InvoiceIssued") else None
+        view["hs_codes"] = [] if not sees("CertificateIssued") else view["hs_codes"]
+    if not sees("ShipmentBooked"):
+        view["shipments"] = []
+    if not sees("CertificateIssued"):
+        view["certificates"] = []
+    own = f"party/{reader}"
+    view["timeline"] = [t for t in view["timeline"] if sees(t["type"]) or t["subject"] == own]
+    visible = set(state.trust.parties)
+    view["parties"] = [p for p in view["parties"] if p["party_id"] in visible]
+    return view
+
+
+def _whole_view(state: TradeState, updated_at: dt.datetime | None, today: dt.date) -> dict[str, Any]:
     data = state.model_dump(
         mode="json", exclude={"applied", "shipments", "certificates", "parties", "timeline"}
     )

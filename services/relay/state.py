@@ -6,7 +6,9 @@ same transaction as the partner records and the consumed offsets: after a crash 
 (read_committed) is exactly the state of the last committed transaction.
 
 A reference to a relayed event is ``(topic index in TRADE_TOPICS, offset)``; its partition is the
-trade's. The JSON value: ``{"v": 1, "parties": [...], "events": [[topic index, offset], ...], "ids": [...]}``;
+trade's. The JSON value: ``{"v": 2, "parties": [...], "events": [[topic index, offset], ...], "types": [...],
+"trust": {...}, "ids": [...]}`` (``types``: each event's type, for need-to-know back-fills; ``trust``:
+the trade's ``TrustState``; a v1 record, from before admissions, reads with neither);
 ``ids`` (the events' ``ce_id``) lets the relay skip a second record of an event it relayed already.
 """
 
@@ -18,13 +20,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.trust import TrustState
 from corridor.core.routing import TradeRoute
 from corridor.core.topics import TRADE_TOPICS
 
 Ref = tuple[int, int]  # (index of the trade topic, offset) within the trade's partition
 
 TOPIC_INDEX: dict[str, int] = {topic: i for i, topic in enumerate(TRADE_TOPICS)}
-STATE_VERSION = 1
+STATE_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 #: The state topic keeps one record per trade (compacted) forever.
 STATE_TOPIC_CONFIGS: dict[str, str] = {
@@ -46,6 +51,8 @@ def encode_route(route: TradeRoute[Ref], ids: Iterable[str] = ()) -> bytes:
         "v": STATE_VERSION,
         "parties": list(route.parties),
         "events": [list(ref) for ref in route.events],
+        "types": list(route.types),
+        "trust": route.trust.model_dump(mode="json"),
     }
     if ids:
         doc["ids"] = sorted(ids)
@@ -55,13 +62,17 @@ def encode_route(route: TradeRoute[Ref], ids: Iterable[str] = ()) -> bytes:
 def decode_route(value: bytes) -> TradeRoute[Ref]:
     try:
         doc: Any = json.loads(value)
-        if doc.get("v") != STATE_VERSION:
+        if doc.get("v") not in _READABLE_VERSIONS:
             raise StateError(f"state record version {doc.get('v')!r}, this relay reads {STATE_VERSION}")
         parties = tuple(str(p) for p in doc["parties"])
         events = tuple((int(t), int(o)) for t, o in doc["events"])
+        types = tuple(str(t) for t in doc.get("types", ("",) * len(events)))
+        trust = TrustState.model_validate(doc.get("trust") or {})
+        if len(types) != len(events):
+            raise ValueError(f"{len(types)} types for {len(events)} events")
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise StateError(f"unreadable relay state record: {exc}") from exc
-    return TradeRoute(parties, events)
+    return TradeRoute(parties, events, types, trust)
 
 
 def decode_ids(value: bytes) -> frozenset[str]:
@@ -84,13 +95,13 @@ def topic_of(ref: Ref) -> str:
 @dataclass(frozen=True)
 class RelayRecord:
     """A trade event as the relay forwards it: the source record's key, value, timestamp and headers
-    (plus the relay's own), and the parties it names (empty when it came from the history)."""
+    (plus the relay's own), and the decoded event (None when it came from the history)."""
 
     key: bytes
     value: bytes
     timestamp_ms: int
     headers: tuple[tuple[str, bytes], ...]
-    parties: frozenset[str] = frozenset()
+    event: TradeEvent | None = None
     event_type: str = "unknown"
 
 

@@ -10,6 +10,14 @@ carries its ``event_id``, the CloudEvents ``ce_id``).
 
 Records are read with ``isolation_level=read_committed``: the relay writes partner topics in Kafka
 transactions, and records of an aborted transaction are never handed out.
+
+What arrives: the events of the trades the partner was admitted to (``PartyAdmitted`` by the trade's
+buyer or supplier), only the event types its role receives (``corridor.core.domain.trust.RECEIVES``:
+a carrier gets shipment events, never prices or certificates; a customs office the shipment, invoices
+and certificates; issuers the booking and certificates; buyer and supplier everything), plus its own
+admission and withdrawal. A party admitted late first receives the earlier events its role receives
+(header ``corridor_relay_backfill: true``); after its withdrawal nothing more arrives
+(docs/adr/0016-trade-admission-and-need-to-know.md).
 """
 
 from __future__ import annotations

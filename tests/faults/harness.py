@@ -37,7 +37,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 
 from corridor.core import partners
 from corridor.core.domain.base import TradeEvent
-from corridor.core.routing import parties_of, partner_of_topic
+from corridor.core.routing import TradeRoute, partner_of_topic, route
 from corridor.core.settings import PROJECT_ROOT, get_settings
 from corridor.core.topics import TRADE_TOPICS
 from corridor.demo.story import Story, chromite_story, explosives_story
@@ -774,14 +774,20 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float, interv
         await asyncio.sleep(interval)
 
 
-def entitled_partners(attempts: list[Attempt], stored: Mapping[str, Any]) -> set[str]:
-    """The parties of a trade as the relay knows it: everyone named by its events that reached Kafka
-    (acknowledged, or not acknowledged but stored by the ledger all the same)."""
-    found: set[str] = set()
+def entitled_partners(attempts: list[Attempt], stored: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Per event of a trade that reached Kafka (acknowledged, or not acknowledged but stored by the
+    ledger all the same): the partners the relay owes a copy — its admitted parties whose role receives
+    it (ADR 16), back-fills included — routed over those events in story order."""
+    trade_route: TradeRoute[str] | None = None
+    out: dict[str, set[str]] = {}
     for attempt in attempts:
-        if attempt.acknowledged or attempt.event_id in stored:
-            found |= parties_of(attempt.event)
-    return found
+        if not (attempt.acknowledged or attempt.event_id in stored) or attempt.event_id in out:
+            continue
+        out[attempt.event_id] = set()
+        trade_route, deliveries, _ = route(trade_route, attempt.event_id, attempt.event)
+        for delivery in deliveries:
+            out.setdefault(delivery.ref, set()).add(delivery.partner_id)
+    return out
 
 
 def acks_back_after(generator: LoadGenerator, fault_at: float, silence_s: float = 1.0) -> float:
@@ -912,10 +918,10 @@ async def check(
     if reader is not None:
         expected: dict[str, set[str]] = {}
         for attempts_of_trade in trades.values():
-            partners_of_trade = entitled_partners(attempts_of_trade, stored)
+            owed = entitled_partners(attempts_of_trade, stored)
             for a in attempts_of_trade:
                 if a.acknowledged:
-                    expected[a.event_id] = partners_of_trade
+                    expected[a.event_id] = owed.get(a.event_id, set())
 
         def missing() -> list[tuple[str, str]]:
             return [

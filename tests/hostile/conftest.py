@@ -329,7 +329,11 @@ def gateway(loop: Loop, database_url: str, gateway_settings: Any) -> Iterator[Ga
     """The gateway, and a partner for every sender of the valid examples (plus a spare buyer)."""
     from corridor.gateway.app import create_app
 
-    roles = {e.sender: e.role for e in EXAMPLES_BY_NAME.values()}
+    # a partner has one role: the one of the first example it sends that only that role publishes (the
+    # supplier sends PartyWithdrawn, which a buyer may send too, and InvoiceIssued, which only it does)
+    roles: dict[str, str] = {}
+    for e in sorted(EXAMPLES_BY_NAME.values(), key=lambda e: len(PUBLISHER_ROLES[e.type])):
+        roles.setdefault(e.sender, e.role)
     roles["hostile-spare-buyer"] = "BUYER"
     keys = register_partners(loop, database_url, gateway_settings.partners_db_schema, roles)
     server = Server(create_app(gateway_settings), "gateway").start()

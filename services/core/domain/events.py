@@ -206,6 +206,7 @@ class CertificateRevoked(TradeEvent):
     certificate_number: Annotated[str, t.REFERENCE] = Field(description='Certificate number as printed on it, unique per issuer.')
     issuer: Party = Field(description='The issuer revoking it.')
     reason: Annotated[str, t.TEXT] = Field(description='Why it was revoked.')
+    signature: Signature | None = Field(None, description="The issuer's Ed25519 signature over the canonical encoding of this event without this field (docs/adr/0013-signed-certificates.md); a revocation of a signed certificate must carry it.")
 
 
 class VerificationResult(StrEnum):
@@ -428,6 +429,36 @@ class OrderResponded(TradeEvent):
     reason: Annotated[str | None, t.TEXT] = Field(None, description='Why the order was rejected or changed; required when REJECTED.')
 
 
+class PartyAdmitted(TradeEvent):
+    """The buyer or the supplier admitted a registered partner to the trade in one role."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.orders.PartyAdmitted'
+    topic: ClassVar[str] = 'trade.orders.v1'
+
+    event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
+    trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
+    occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the party was admitted, as a UTC instant (milliseconds).')
+    sender: Annotated[str, t.PARTY_ID] = Field(description="Partner id of the party that published this event: the trade's buyer or supplier.")
+    party_id: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the admitted party; must be a registered, active partner whose registered role is role.')
+    role: PartyRole = Field(description='The role it is admitted in: CARRIER, INSPECTION_BODY, ISSUING_AUTHORITY or CUSTOMS.')
+    note: Annotated[str | None, t.TEXT] = Field(None, description="Why it was admitted, for the audit trail (e.g. 'booked on the 12 March sailing').")
+
+
+class PartyWithdrawn(TradeEvent):
+    """The buyer or the supplier withdrew a party it had admitted."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.orders.PartyWithdrawn'
+    topic: ClassVar[str] = 'trade.orders.v1'
+
+    event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
+    trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
+    occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the party was withdrawn, as a UTC instant (milliseconds).')
+    sender: Annotated[str, t.PARTY_ID] = Field(description="Partner id of the party that published this event: the trade's buyer or supplier.")
+    party_id: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the withdrawn party; must be a party admitted to the trade and not withdrawn yet.')
+    role: PartyRole = Field(description='The role it had been admitted in.')
+    reason: Annotated[str | None, t.TEXT] = Field(None, description='Why it was withdrawn, for the audit trail.')
+
+
 class CustomsEventType(StrEnum):
     """CUSS selected for scan, CUSI selected for inspection (e.g. GACC radiation check, sampling), CUSR released."""
     CUSS = 'CUSS'
@@ -588,6 +619,8 @@ EVENT_TYPES: dict[str, type[TradeEvent]] = {
     'corridor.trade.orders.OrderCancelled': OrderCancelled,
     'corridor.trade.orders.OrderPlaced': OrderPlaced,
     'corridor.trade.orders.OrderResponded': OrderResponded,
+    'corridor.trade.orders.PartyAdmitted': PartyAdmitted,
+    'corridor.trade.orders.PartyWithdrawn': PartyWithdrawn,
     'corridor.trade.shipments.CustomsEventRecorded': CustomsEventRecorded,
     'corridor.trade.shipments.EquipmentEventRecorded': EquipmentEventRecorded,
     'corridor.trade.shipments.ShipmentBooked': ShipmentBooked,

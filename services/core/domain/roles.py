@@ -28,6 +28,9 @@ PUBLISHER_ROLES: dict[str, frozenset[str]] = {
     # the supplier answers and invoices
     _ORDERS + "OrderResponded": _SUPPLIER,
     _ORDERS + "InvoiceIssued": _SUPPLIER,
+    # the trade's principals admit and withdraw every other party (docs/adr/0016)
+    _ORDERS + "PartyAdmitted": _BUYER | _SUPPLIER,
+    _ORDERS + "PartyWithdrawn": _BUYER | _SUPPLIER,
     # the carrier or forwarder reports the movement of the goods
     _SHIPMENTS + "ShipmentBooked": _CARRIER,
     _SHIPMENTS + "EquipmentEventRecorded": _CARRIER,

@@ -40,8 +40,8 @@ def coo_of(story: Story) -> CertificateIssued:
 
 
 def order_and(story: Story, *events: TradeEvent) -> list[TradeEvent]:
-    """The trade's order negotiation (the certificate's prerequisite), then ``events``."""
-    return [*story.events[:4], *events]
+    """The trade's order negotiation and admissions (the certificate's prerequisites), then ``events``."""
+    return [*story.events[:8], *events]
 
 
 async def wait_for_versions(http: httpx.AsyncClient, key: str, trades: dict[uuid.UUID, int]) -> None:
@@ -82,16 +82,20 @@ async def test_every_verdict_through_the_ledger_its_api_and_the_cli(
     b_story = signed(chromite_story(), keys)
     forged = coo_of(b_story).model_copy(update={"remarks": "Preference: 100 % duty exemption"})
     tampered = order_and(b_story, forged)
-    # C: signed, then revoked by TDAP
+    # C: signed, then revoked by TDAP (a signed certificate's revocation is signed too, ADR 16)
     c_story = signed(chromite_story(), keys)
-    revocation = CertificateRevoked(
-        event_id=uuid.uuid4(),
-        trade_id=c_story.trade_id,
-        occurred_at=coo_of(c_story).occurred_at + dt.timedelta(days=2),
-        sender="tdap",
-        certificate_number=COO,
-        issuer=TDAP,
-        reason="Origin criterion not met on verification visit",
+    revocation = signatures.sign_event(
+        CertificateRevoked(
+            event_id=uuid.uuid4(),
+            trade_id=c_story.trade_id,
+            occurred_at=coo_of(c_story).occurred_at + dt.timedelta(days=2),
+            sender="tdap",
+            certificate_number=COO,
+            issuer=TDAP,
+            reason="Origin criterion not met on verification visit",
+        ),
+        tdap_key,
+        tdap.key_id,
     )
     revoked = order_and(c_story, coo_of(c_story), revocation)
     # D: signed, then superseded by a signed amendment

@@ -81,7 +81,10 @@ def test_rotated_key_stops_working_and_the_new_one_works(http, admin, trade) -> 
     while (status := _post(http, _order(trade), old).status_code) != 401 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert status == 401
-    again = cloudevent(ORDER_PLACED, {**first["data"], "event_id": str(uuid.uuid4())})
+    # a trade is opened once (ADR 0016): the new key opens another one
+    again = cloudevent(
+        ORDER_PLACED, {**first["data"], "event_id": str(uuid.uuid4()), "trade_id": str(uuid.uuid4())}
+    )
     assert _post(http, again, new).status_code == 201
 
 
@@ -104,6 +107,7 @@ def test_sender_other_than_the_partner_is_403(http, admin, trade) -> None:
         {
             "field": "data.sender",
             "reason": f"must be your partner id {other_buyer!r}, not {trade.cast.buyer!r}",
+            "rule": "actor-is-sender",
         }
     ]
 
@@ -118,16 +122,26 @@ def test_trade_party_rules(http, admin, trade) -> None:
 
     # nothing but the buyer's order opens a trade: the supplier's answer to an unknown trade is refused
     body = _assert_problem(send("OrderResponded", trade.cast.supplier), 403)
-    assert body["errors"][0]["field"] == "data.trade_id" and "unknown" in body["errors"][0]["reason"]
+    assert body["errors"][0]["field"] == "data.trade_id" and "not opened" in body["errors"][0]["reason"]
     assert send("OrderPlaced", trade.cast.buyer).status_code == 201
     # now buyer and supplier are parties
     assert send("OrderResponded", trade.cast.supplier).status_code == 201
     assert send("OrderAmended", trade.cast.buyer).status_code == 201
 
-    # a carrier that is no party and is not named as carrier: refused; named in its own role: joins
+    # a carrier is a party only once the buyer or the supplier admitted it: naming itself gets it nowhere
     stranger, stranger_key = admin.add("CARRIER")
     body = _assert_problem(send("TransportEventRecorded", stranger, stranger_key, sender=stranger), 403)
-    assert "not a party" in body["errors"][0]["reason"]
+    assert "not admitted" in body["errors"][0]["reason"]
+    carrier_party = {**events["ShipmentBooked"][1]["carrier"], "party_id": stranger}
+    body = _assert_problem(
+        send("ShipmentBooked", stranger, stranger_key, sender=stranger, carrier=carrier_party), 403
+    )
+    assert body["errors"][0]["rule"] == "admitted-party"
+    body = _assert_problem(send("ShipmentBooked", trade.cast.carrier), 403)  # not admitted yet either
+    admission = next(
+        d for t, d in trade.cast.events if t.endswith("PartyAdmitted") and d["role"] == "CARRIER"
+    )
+    assert send("PartyAdmitted", admission["sender"], party_id=admission["party_id"]).status_code == 201
     assert send("ShipmentBooked", trade.cast.carrier).status_code == 201
     assert send("TransportEventRecorded", trade.cast.carrier).status_code == 201
     # a stranger that names someone else as carrier does not get in
@@ -143,26 +157,23 @@ def test_trade_party_rules(http, admin, trade) -> None:
     assert "opened by another order" in body["errors"][0]["reason"]
 
     rows = admin.fetch(
-        "SELECT party_id, role FROM {gw}.trade_parties WHERE trade_id = $1 ORDER BY role",
+        "SELECT event_type FROM {gw}.trade_facts WHERE trade_id = $1 ORDER BY seq",
         uuid.UUID(trade.cast.trade_id),
     )
-    assert {(r["party_id"], r["role"]) for r in rows} == {
-        (trade.cast.buyer, "BUYER"),
-        (trade.cast.supplier, "SUPPLIER"),
-        (trade.cast.carrier, "CARRIER"),
-    }
+    assert [r["event_type"].rsplit(".", 1)[-1] for r in rows] == [
+        "OrderPlaced",
+        "PartyAdmitted",
+        "ShipmentBooked",
+    ]
 
 
-def test_certificate_issuer_and_customs_join_an_unknown_trade_in_their_own_role(http, trade) -> None:
-    """Trades that began before the gateway (published straight to Kafka) are unknown to it; an issuer
-    or customs office that names itself in its role may still report on them."""
-    for short in ("CertificateIssued", "CustomsEventRecorded"):
+def test_an_issuer_or_customs_naming_itself_does_not_join_a_trade(http, trade) -> None:
+    """Naming yourself in your own role (issuer, customs) admits no one: before ADR 16 it did, on any
+    trade, known or not. Only the buyer's order opens a trade and only its principals admit."""
+    for short in ("CertificateIssued", "CustomsEventRecorded", "TransportEventRecorded"):
         event_type, data = next((t, d) for t, d in trade.cast.events if t.endswith(short))
-        response = _post(http, cloudevent(event_type, data), trade.keys[data["sender"]])
-        assert response.status_code == 201, response.text
-    # but a carrier's milestone on a trade it never booked is refused
-    event_type, data = next((t, d) for t, d in trade.cast.events if t.endswith("TransportEventRecorded"))
-    _assert_problem(_post(http, cloudevent(event_type, data), trade.keys[data["sender"]]), 403)
+        body = _assert_problem(_post(http, cloudevent(event_type, data), trade.keys[data["sender"]]), 403)
+        assert body["errors"][0]["rule"] == "trade-opened-by-buyer", body
 
 
 def test_forbidden_batch_item_refuses_the_whole_batch(http, trade) -> None:

@@ -10,6 +10,9 @@ import sys
 
 import pytest
 
+from corridor.core.domain import trust
+from corridor.core.domain.events import EVENT_TYPES
+
 pytestmark = pytest.mark.integration
 
 
@@ -49,9 +52,18 @@ def test_demo_through_the_gateway(stack, database_url, gateway, schemas, admin, 
         "nlc-sost",
     }
     assert oct((tmp_path / "demo-keys.json").stat().st_mode & 0o777) == "0o600"
-    # each event went in as its own party: the gateway recorded the trade's parties from them
-    rows = admin.fetch("SELECT party_id, role FROM {gw}.trade_parties WHERE trade_id = $1::uuid", trade_id)
-    assert {(r["party_id"], r["role"]) for r in rows} == {
+    # each event went in as its own party: the gateway recorded the trade's parties (its buyer and
+    # supplier, and those they admitted) from its order and admissions
+    rows = admin.fetch(
+        "SELECT event_type, payload::text AS payload FROM {gw}.trade_facts"
+        " WHERE trade_id = $1::uuid ORDER BY seq",
+        trade_id,
+    )
+    state = None
+    for r in rows:
+        state = trust.admit(state, EVENT_TYPES[r["event_type"]].model_validate_json(r["payload"]))
+    assert state is not None
+    assert {(p, m.role) for p, m in state.members.items()} == {
         ("mcc-kashgar-mining", "BUYER"),
         ("wah-nobel", "SUPPLIER"),
         ("pk-department-of-explosives", "ISSUING_AUTHORITY"),

@@ -134,12 +134,12 @@ def test_batch_of_many_events_plain_json_array(http, admin, trade) -> None:
     assert response.status_code == 201, response.text
     print(f"batch of 100: 201 in {elapsed_ms:.1f} ms")
     assert len(response.json()["results"]) == 100
-    # each new trade now has its buyer and supplier recorded
+    # each new trade now has its opening order recorded (its buyer and supplier)
     rows = admin.fetch(
-        "SELECT count(*) AS n FROM {gw}.trade_parties WHERE trade_id = ANY($1::uuid[])",
+        "SELECT count(*) AS n FROM {gw}.trade_facts WHERE trade_id = ANY($1::uuid[])",
         [e["data"]["trade_id"] for e in events],
     )
-    assert rows[0]["n"] == 200
+    assert rows[0]["n"] == 100
 
 
 def test_health_readiness_and_openapi(http) -> None:

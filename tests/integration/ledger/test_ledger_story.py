@@ -112,9 +112,19 @@ async def test_explosives_story_ends_accepted_arrived_with_both_licences(
 ) -> None:
     story = explosives_story()
     await publish(*story.events)
+    buyer = await api_key("mcc-kashgar-mining", "BUYER")
     carrier = await api_key("nlc-sost", "CARRIER")
     async with httpx.AsyncClient(base_url=ledger.url, timeout=10) as http:
-        trade = await trade_when(http, story.trade_id, carrier, len(story.events))
+        trade = await trade_when(http, story.trade_id, buyer, len(story.events))
+        # need to know (ADR 16): the carrier sees the shipment, not the order's prices or the licences
+        carried = await trade_when(http, story.trade_id, carrier, len(story.events))
+    assert carried["order"] is None and carried["certificates"] == []
+    assert [s["shipment_id"] for s in carried["shipments"]] == [s["shipment_id"] for s in trade["shipments"]]
+    assert {t["type"] for t in carried["timeline"]} <= {
+        "PartyAdmitted",
+        "ShipmentBooked",
+        "TransportEventRecorded",
+    }
     assert trade["status"] == "ACCEPTED"
     (shipment,) = trade["shipments"]
     assert (shipment["status"], shipment["transport_mode"], shipment["un_numbers"]) == (

@@ -41,7 +41,8 @@ async def test_a_traceparent_sent_to_the_gateway_reaches_the_ledger(
     order = story.events[0]
     keys = await ensure_partner_keys(
         ops_stack.database_url,
-        [p for p in ALL_PARTIES if p.party_id == order.sender],
+        # the order names its supplier, which must be a registered partner too (ADR 16)
+        [p for p in ALL_PARTIES if p.party_id in (order.sender, order.supplier.party_id)],  # type: ignore[attr-defined]
         tmp_path,
         schema=iso.partners_schema,
     )

@@ -35,7 +35,8 @@ from corridor.core.codec import Codec
 from corridor.core.domain.base import TradeEvent
 from corridor.core.kafka import TradeProducer
 from corridor.core.registry_client import RegistryClient
-from corridor.core.routing import parties_of, partner_topic
+from corridor.core.routing import TradeRoute, parties_of, partner_topic
+from corridor.core.routing import route as route_event
 from corridor.demo.story import chromite_story, explosives_story
 from corridor.stack import StackConfig, StackStatus, down, up
 from corridor.stack.config import PARTNER_LISTENERS
@@ -265,7 +266,24 @@ class Trade:
 
     @property
     def parties(self) -> set[str]:
-        return set().union(*(parties_of(e) for e in self.events))
+        """The trade's admitted parties at its end (the relay writes to their topics only, ADR 16)."""
+        return set(self._routed()[0])
+
+    def receives(self, partner_id: str) -> list[TradeEvent]:
+        """The events the relay owes ``partner_id``: its role's need to know, back-fills included, in
+        the trade's order (``routing.route`` over the events in story order)."""
+        return self._routed()[1].get(partner_id, [])
+
+    def _routed(self) -> tuple[tuple[str, ...], dict[str, list[TradeEvent]]]:
+        route: TradeRoute[int] | None = None
+        got: dict[str, list[int]] = {}
+        for i, event in enumerate(self.events):
+            route, deliveries, broken = route_event(route, i, event)
+            assert not broken, broken
+            for delivery in deliveries:
+                got.setdefault(delivery.partner_id, []).append(delivery.ref)
+        assert route is not None
+        return route.trust.parties, {p: [self.events[i] for i in sorted(refs)] for p, refs in got.items()}
 
 
 def story_trade(kind: str, suffix: str) -> Trade:

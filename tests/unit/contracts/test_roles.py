@@ -19,8 +19,8 @@ def test_domain_brief_mapping() -> None:
         for role in roles:
             by_role.setdefault(role, set()).add(full_name.rsplit(".", 1)[-1])
     assert by_role == {
-        "BUYER": {"OrderPlaced", "OrderAmended", "OrderCancelled"},
-        "SUPPLIER": {"OrderResponded", "InvoiceIssued"},
+        "BUYER": {"OrderPlaced", "OrderAmended", "OrderCancelled", "PartyAdmitted", "PartyWithdrawn"},
+        "SUPPLIER": {"OrderResponded", "InvoiceIssued", "PartyAdmitted", "PartyWithdrawn"},
         "CARRIER": {
             "ShipmentBooked",
             "EquipmentEventRecorded",

@@ -6,8 +6,16 @@ import uuid
 
 import pytest
 
-from corridor.core.domain.events import CertificateIssued, OrderPlaced, ShipmentBooked, TransportEventRecorded
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import (
+    CertificateIssued,
+    OrderPlaced,
+    PartyAdmitted,
+    ShipmentBooked,
+    TransportEventRecorded,
+)
 from corridor.core.domain.lifecycle.trade import replay
+from corridor.core.domain.trust import receives_type
 from corridor.core.routing import (
     Delivery,
     TradeRoute,
@@ -59,42 +67,71 @@ def test_parties_of_includes_the_sender() -> None:
     assert parties_of(transport) == {transport.sender}
 
 
-def test_the_first_event_goes_to_everyone_it_names() -> None:
-    after, deliveries = route(None, "e1", {"buyer", "supplier"})
-    assert after == TradeRoute(("buyer", "supplier"), ("e1",))
-    assert deliveries == [Delivery("buyer", "e1"), Delivery("supplier", "e1")]
-
-
-def test_a_late_party_is_back_filled_in_order_before_the_current_event() -> None:
-    trade, _ = route(None, "e1", {"buyer", "supplier"})
-    trade, _ = route(trade, "e2", {"supplier"})
-    trade, deliveries = route(trade, "e3", {"carrier"})
-    assert trade.parties == ("buyer", "supplier", "carrier")
-    assert trade.events == ("e1", "e2", "e3")
-    assert deliveries == [
-        Delivery("carrier", "e1", backfill=True),
-        Delivery("carrier", "e2", backfill=True),
-        Delivery("buyer", "e3"),
-        Delivery("supplier", "e3"),
-        Delivery("carrier", "e3"),
-    ]
-    assert "carrier" in trade and "customs" not in trade
-
-
-def test_every_party_ends_with_every_event_once_in_one_order() -> None:
-    events = chromite_story().events
+def _routed(events: list[TradeEvent]) -> tuple[TradeRoute[uuid.UUID] | None, dict[str, list[uuid.UUID]]]:
     received: dict[str, list[uuid.UUID]] = {}
     trade: TradeRoute[uuid.UUID] | None = None
     for event in events:
-        trade, deliveries = route(trade, event.event_id, parties_of(event))
+        trade, deliveries, broken = route(trade, event.event_id, event)
+        assert broken == [], broken
         for delivery in deliveries:
             received.setdefault(delivery.partner_id, []).append(delivery.ref)
+    return trade, received
+
+
+def test_the_order_goes_to_its_buyer_and_supplier_only() -> None:
+    placed = chromite_story().events[0]
+    after, deliveries, broken = route(None, "e1", placed)
+    assert broken == []
+    assert after.parties == ("tianjin-rongda-smelting", "zhob-valley-chromite")
+    assert after.events == ("e1",) and after.types == (placed.avro_name,)
+    assert deliveries == [Delivery("tianjin-rongda-smelting", "e1"), Delivery("zhob-valley-chromite", "e1")]
+
+
+def test_an_admitted_party_is_back_filled_with_what_its_role_receives_only() -> None:
+    events = chromite_story().events
+    admission = next(e for e in events if isinstance(e, PartyAdmitted) and e.role == "CARRIER")
+    before = events[: events.index(admission)]
+    trade, _ = _routed(before)
+    assert trade is not None
+    after, deliveries, _ = route(trade, admission.event_id, admission)
+    carrier = admission.party_id
+    # the carrier gets its own admission and no order negotiation (no back-fill of order events)
+    assert [d for d in deliveries if d.partner_id == carrier] == [Delivery(carrier, admission.event_id)]
+    assert carrier in after
+
+
+def test_each_party_receives_its_roles_events_once_in_one_order() -> None:
+    events = chromite_story().events
+    trade, received = _routed(events)
+    assert trade is not None
     order = [e.event_id for e in events]
-    assert set(received) == set().union(*(parties_of(e) for e in events))
-    assert all(sequence == order for sequence in received.values())
+    by_id = {e.event_id: e for e in events}
+    for partner_id, sequence in received.items():
+        role = trade.trust.role_of(partner_id)
+        assert role is not None
+        assert sequence == [i for i in order if i in set(sequence)], partner_id  # relay order, once
+        expected = [
+            e.event_id
+            for e in events
+            if receives_type(role, e.avro_name) or getattr(e, "party_id", None) == partner_id
+        ]
+        assert sequence == expected, partner_id
+        if role == "CARRIER":
+            assert not any(by_id[i].avro_name.endswith(("OrderPlaced", "InvoiceIssued")) for i in sequence)
+    assert set(received) == set(trade.trust.parties)
+
+
+def test_an_event_from_a_partner_that_was_not_admitted_goes_to_nobody() -> None:
+    events = chromite_story().events
+    trade, _ = _routed(events[:1])
+    intruder = next(e for e in events if isinstance(e, CertificateIssued))  # before SGS's admission
+    after, deliveries, broken = route(trade, "x", intruder)
+    assert deliveries == [] and after is trade
+    assert [v.rule for v in broken] == ["admitted-party"]
 
 
 def test_route_does_not_change_its_input() -> None:
-    first, _ = route(None, 1, {"a"})
-    route(first, 2, {"b"})
-    assert first == TradeRoute(("a",), (1,))
+    events = chromite_story().events
+    first, _, _ = route(None, 1, events[0])
+    route(first, 2, events[1])
+    assert first.events == (1,)

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from corridor.core.domain.trust import admit
 from corridor.core.routing import TradeRoute
+from corridor.demo.story import chromite_story
 from corridor.relay.settings import RelaySettings
 from corridor.relay.state import (
     HistoryCache,
@@ -21,13 +23,20 @@ from corridor.relay.state import (
 
 
 def test_state_record_round_trip() -> None:
-    trade = TradeRoute(("buyer-x", "supplier-y"), ((0, 12), (1, 3), (2, 40)))
+    trust = admit(None, chromite_story().events[0])
+    types = ("corridor.trade.orders.OrderPlaced", "x.A", "x.B")
+    trade = TradeRoute(("buyer-x", "supplier-y"), ((0, 12), (1, 3), (2, 40)), types, trust)
     encoded = encode_route(trade)
-    assert encoded == b'{"v":1,"parties":["buyer-x","supplier-y"],"events":[[0,12],[1,3],[2,40]]}'
+    assert encoded.startswith(b'{"v":2,"parties":["buyer-x","supplier-y"],"events":[[0,12],[1,3],[2,40]],')
     assert decode_route(encoded) == trade
 
 
-@pytest.mark.parametrize("value", [b"not json", b'{"v":2,"parties":[],"events":[]}', b'{"v":1}', b"[]"])
+def test_a_version_1_record_reads_without_types_or_trust() -> None:
+    old = decode_route(b'{"v":1,"parties":["buyer-x"],"events":[[0,12]]}')
+    assert old.parties == ("buyer-x",) and old.types == ("",) and not old.trust.opened
+
+
+@pytest.mark.parametrize("value", [b"not json", b'{"v":3,"parties":[],"events":[]}', b'{"v":1}', b"[]"])
 def test_unreadable_state_records_are_refused(value: bytes) -> None:
     with pytest.raises(StateError):
         decode_route(value)

@@ -25,6 +25,7 @@ from corridor.core.domain.events import (
     PreferenceDecision,
     VerificationResult,
 )
+from corridor.core.domain.trust import TrustState
 
 
 class Frozen(BaseModel):
@@ -387,7 +388,8 @@ class TradeState(Frozen):
     order: OrderState | None = None
     shipments: dict[str, ShipmentState] = {}
     certificates: dict[str, CertificateState] = {}
-    parties: dict[str, PartyRef] = {}
+    parties: dict[str, PartyRef] = {}  # every party named in its events (names for display only)
+    trust: TrustState = TrustState()  # who is admitted, and what the actor rules need (trust.py)
     timeline: tuple[TimelineEntry, ...] = ()
     applied: frozenset[uuid.UUID] = frozenset()
     version: int = 0  # number of events applied; the ledger's optimistic-concurrency token
@@ -399,7 +401,9 @@ class TradeState(Frozen):
 
     @property
     def party_ids(self) -> tuple[str, ...]:
-        return tuple(sorted(self.parties))
+        """Who may read the trade: its admitted parties that were not withdrawn (not whoever an event
+        names: naming a partner admits nobody, docs/adr/0016-trade-admission-and-need-to-know.md)."""
+        return self.trust.parties
 
     @property
     def hs_codes(self) -> tuple[str, ...]:

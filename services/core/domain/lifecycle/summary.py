@@ -78,6 +78,10 @@ _SUMMARIES: dict[str, Callable[[Any], str]] = {
     "OrderResponded": _order_responded,
     "OrderAmended": lambda e: f"{e.order_id} revision {e.revision}: {_lines(e.lines)} — {e.reason}",
     "OrderCancelled": lambda e: f"{e.order_id} cancelled: {e.reason}",
+    "PartyAdmitted": lambda e: f"{e.party_id} admitted as {e.role.value}" + (f": {e.note}" if e.note else ""),
+    "PartyWithdrawn": lambda e: (
+        f"{e.party_id} ({e.role.value}) withdrawn" + (f": {e.reason}" if e.reason else "")
+    ),
     "InvoiceIssued": lambda e: (
         f"{e.invoice_kind.value} invoice {e.invoice_number} on {e.order_id}: {_money(e.total)}"
     ),

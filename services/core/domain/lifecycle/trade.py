@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from corridor.core.domain import trust
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import (
     CertificateAmended,
@@ -28,6 +29,8 @@ from corridor.core.domain.events import (
     OrderPlaced,
     OrderResponded,
     Party,
+    PartyAdmitted,
+    PartyWithdrawn,
     PreferenceDecided,
     ShipmentBooked,
     ShipmentDelivered,
@@ -40,11 +43,19 @@ from corridor.core.domain.lifecycle.summary import summarize
 
 _Step = Callable[[TradeState, Any], TradeState]
 
+
+def _admission(trade: TradeState, e: PartyAdmitted | PartyWithdrawn) -> TradeState:
+    """Admissions change only the trade's trust facts (folded for every event in :func:`apply`)."""
+    return trade
+
+
 _STEPS: dict[type[TradeEvent], _Step] = {
     OrderPlaced: order.placed,
     OrderResponded: order.responded,
     OrderAmended: order.amended,
     OrderCancelled: order.cancelled,
+    PartyAdmitted: _admission,
+    PartyWithdrawn: _admission,
     InvoiceIssued: order.invoiced,
     ShipmentBooked: shipment.booked,
     TransportEventRecorded: shipment.transport_event,
@@ -68,6 +79,7 @@ def _subject_fields(cls: type[TradeEvent]) -> tuple[str, str] | None:
         ("certificate_number", "certificate"),
         ("shipment_id", "shipment"),
         ("order_id", "order"),
+        ("party_id", "party"),
     ):
         if attr in cls.model_fields:
             return attr, prefix
@@ -160,6 +172,7 @@ def apply(state: TradeState | None, event: TradeEvent) -> TradeState:
     return after.evolve(
         **{
             "parties": _merge_parties(after.parties, event),
+            "trust": trust.admit(after.trust, event),
             "timeline": _insert(after.timeline, timeline_entry(event)),
             "applied": after.applied | {event.event_id},
             "version": after.version + 1,
