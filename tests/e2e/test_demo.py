@@ -57,7 +57,7 @@ def test_demo_prints_the_whole_timeline_and_standard_clients_decode_it(stack) ->
     from corridor.ops.lag import consumer_groups
 
     assert group not in asyncio.run(consumer_groups(stack.bootstrap_servers))
-    assert "Partner zhob-valley-chromite read the trade's 22 events from its own topic" in out
+    assert "Partner zhob-valley-chromite read the trade's 26 events from its own topic" in out
 
     found = read_with_confluent(stack.bootstrap_servers, stack.schema_registry_url, trade_id, 26)
     assert len(found) == 26

@@ -17,8 +17,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     ClusterAuthorizationFailedError,
+    CommitFailedError,
     GroupAuthorizationFailedError,
+    IllegalGenerationError,
+    RebalanceInProgressError,
     TopicAuthorizationFailedError,
+    UnknownMemberIdError,
 )
 
 from corridor.core import partners
@@ -89,6 +93,10 @@ async def produce(login: dict[str, Any], topic: str, *, idempotent: bool = True,
         await producer.stop()
 
 
+#: Commit refusals a group's coordinator gives a client that is not one of its members.
+NOT_A_MEMBER = (CommitFailedError, UnknownMemberIdError, IllegalGenerationError, RebalanceInProgressError)
+
+
 async def fetch_one(login: dict[str, Any], topic: str, group: str | None = None) -> None:
     """Read partition 0 of ``topic`` from its start (and commit, with a group)."""
     consumer = AIOKafkaConsumer(**login, group_id=group, enable_auto_commit=False, request_timeout_ms=10_000)
@@ -99,7 +107,16 @@ async def fetch_one(login: dict[str, Any], topic: str, group: str | None = None)
         await consumer.seek_to_beginning(tp)
         await consumer.getmany(tp, timeout_ms=1000)
         if group is not None:
-            await consumer.commit({tp: await consumer.position(tp)})
+            # The group may be the running service's own (the session's stack runs the relay, the
+            # ledger …): commit what it committed already, so its offsets never move. The broker checks
+            # the group's READ ACL before membership, so a refusal for not being a member still proves
+            # the commit was authorised (an unauthorised one is GroupAuthorizationFailedError).
+            committed = await consumer.committed(tp)
+            if committed is not None:
+                try:
+                    await consumer.commit({tp: committed})
+                except NOT_A_MEMBER:
+                    pass
     finally:
         await consumer.stop()
 
