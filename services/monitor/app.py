@@ -1,7 +1,8 @@
 """The monitor's ASGI application: lifespan (the sampler and the live tail), routes, static files.
 
-Nothing is required to start: with Kafka or PostgreSQL away the page says so in its banner and fills
-in as soon as they answer (``/readyz`` is 503 until Kafka has been sampled once).
+Nothing but the operator token is required to start: with Kafka or PostgreSQL away the page says so in
+its banner and fills in as soon as they answer (``/readyz`` is 503 until Kafka has been sampled once).
+Every request passes the Host check and the operator login first (security.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from corridor.core import logging as core_logging
 from corridor.monitor.collector import Monitor
 from corridor.monitor.handlers import STATIC_DIR, router
+from corridor.monitor.security import AllowedHosts, OperatorLogin
 from corridor.monitor.settings import MonitorSettings
 
 log = structlog.get_logger("corridor.monitor")
@@ -49,6 +51,10 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
     )
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.state.record_topics = tuple(t for t in settings.monitor_record_topics.split(",") if t.strip())
+    # outermost first: the Host check runs before the login (a rebinding page learns nothing)
+    app.add_middleware(OperatorLogin, token=settings.effective_token())
+    app.add_middleware(AllowedHosts, allowed=settings.monitor_allowed_hosts.split(","))
     return app
 
 
