@@ -65,7 +65,8 @@ def test_the_readme_example_reads_the_partners_trade(partner_stack: SecureStack,
 
     trade = story_trade("explosives", uuid.uuid4().hex[:8])
     buyer = next(e for e in trade.events if type(e).__name__ == "OrderPlaced").buyer.party_id  # type: ignore[attr-defined]
-    login = add_partner(partner_stack, buyer, "BUYER")["kafka"]
+    added = add_partner(partner_stack, buyer, "BUYER")
+    login = added["kafka"]
     asyncio.run(publish(partner_stack, trade.events))
 
     env = partner_stack.env(
@@ -73,6 +74,8 @@ def test_the_readme_example_reads_the_partners_trade(partner_stack: SecureStack,
         PARTNER_BOOTSTRAP=login["bootstrap_servers"],
         PARTNER_PASSWORD=login["password"],
         SCHEMA_REGISTRY_URL=partner_stack.registry_url,
+        # the partner's own registry login (read role), as `partners add` printed it
+        CORRIDOR_SCHEMA_REGISTRY_USER_INFO=added["schema_registry"]["basic.auth.user.info"],
     )
     process = subprocess.Popen(
         [sys.executable, "-c", code],
