@@ -182,12 +182,13 @@ _NO_KAFKA = click.option(
 def _registry_users_file() -> Path:
     """The registry's users file: ``CORRIDOR_REGISTRY_USERS_FILE``, else the local stack's."""
     from corridor.core import credentials
-    from corridor.core.settings import get_settings
+    from corridor.core.settings import Settings
 
     configured = os.environ.get("CORRIDOR_REGISTRY_USERS_FILE")
     if configured:
         return Path(configured)
-    return credentials.credentials_dir(get_settings().state_dir) / credentials.REGISTRY_USERS
+    # read now, not cached: the CLI may run in-process in tests
+    return credentials.credentials_dir(Settings().state_dir) / credentials.REGISTRY_USERS
 
 
 def _registry_login(partner_id: str) -> dict[str, Any]:

@@ -99,7 +99,7 @@ def test_the_readme_example_reads_the_partners_trade(partner_stack: SecureStack,
         everything = asyncio.run(handled_all(partner_stack.bootstrap, partner_topic(buyer)))
         deadline = time.monotonic() + 20
         while asyncio.run(committed(partner_stack.bootstrap, group)) != everything:
-            assert time.monotonic() < deadline, "the example did not commit what it handled"
+            assert time.monotonic() < deadline, f"the example did not commit what it handled: {lines}"
             time.sleep(0.2)
     finally:
         process.terminate()
