@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from corridor.core import logging as core_logging
 from corridor.monitor.collector import Monitor
 from corridor.monitor.handlers import STATIC_DIR, router
-from corridor.monitor.security import AllowedHosts, OperatorLogin
+from corridor.monitor.security import MIN_TOKEN_LENGTH, AllowedHosts, OperatorLogin
 from corridor.monitor.settings import MonitorSettings
 
 log = structlog.get_logger("corridor.monitor")
@@ -53,7 +53,10 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.record_topics = tuple(t for t in settings.monitor_record_topics.split(",") if t.strip())
     # outermost first: the Host check runs before the login (a rebinding page learns nothing)
-    app.add_middleware(OperatorLogin, token=settings.effective_token())
+    token = settings.effective_token()
+    if len(token) < MIN_TOKEN_LENGTH:  # checked now: Starlette builds its middlewares on the first request
+        raise ValueError(f"the monitor's operator token must have at least {MIN_TOKEN_LENGTH} characters")
+    app.add_middleware(OperatorLogin, token=token)
     app.add_middleware(AllowedHosts, allowed=settings.monitor_allowed_hosts.split(","))
     return app
 

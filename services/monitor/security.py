@@ -32,6 +32,7 @@ OPERATOR_USER = "operator"
 REALM = "Corridor monitor"
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
 DEFAULT_ALLOWED_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+MIN_TOKEN_LENGTH = 16
 
 
 def host_name(host_header: str) -> str:
@@ -106,8 +107,8 @@ class OperatorLogin:
     """401 (with a Basic challenge, so a browser asks) unless the request carries the operator token."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
-        if len(token) < 16:
-            raise ValueError("the monitor's operator token must have at least 16 characters")
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"the monitor's operator token must have at least {MIN_TOKEN_LENGTH} characters")
         self.app = app
         self.token = token
 

@@ -72,3 +72,18 @@ def test_each_service_gets_only_its_own_secret(tmp_path: Path, monkeypatch: pyte
         assert ("CORRIDOR_REGISTRY_USERS_FILE" in env) == (name == "registry"), name
         assert ("CORRIDOR_MONITOR_TOKEN_FILE" in env) == (name == "monitor"), name
         assert ("CORRIDOR_WEBHOOKS_SECRETS_KEY_FILE" in env) == (name == "webhooks"), name
+
+
+def test_services_refuse_to_start_without_their_secret(tmp_path: Path) -> None:
+    """No anonymous fallback: the dashboard needs its token, the webhooks service its key."""
+    from corridor.monitor.app import create_app as monitor_app
+    from corridor.monitor.settings import MonitorSettings
+    from corridor.webhooks.app import create_app as webhooks_app
+    from corridor.webhooks.settings import WebhooksSettings
+
+    with pytest.raises(ValueError, match="no operator token"):
+        monitor_app(MonitorSettings(state_dir=tmp_path))
+    with pytest.raises(ValueError, match="no key for the webhook secrets"):
+        webhooks_app(WebhooksSettings(state_dir=tmp_path))
+    with pytest.raises(ValueError, match="at least 16"):
+        monitor_app(MonitorSettings(state_dir=tmp_path, monitor_token="short"))
