@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -98,7 +99,8 @@ def _install_authentication(app: FastAPI, users: Users) -> None:
     async def authenticate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if request.url.path in PUBLIC_PATHS:
             return await call_next(request)
-        user = users.authenticate(request.headers.get("authorization"))
+        header = request.headers.get("authorization")
+        user = users.cached(header) or await asyncio.to_thread(users.authenticate, header)
         if user is None:
             metrics.ERRORS.labels("registry", "http_401").inc()
             log.info("registry_unauthenticated", method=request.method, path=request.url.path)

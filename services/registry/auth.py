@@ -10,7 +10,8 @@ mode. A ``read`` user asking for a write gets 403. The check runs before the bod
 
 The users file is re-read when its modification time changes (``partners add`` adds a user while the
 registry runs). A verified password's SHA-256 is cached per user, so scrypt runs once per credential,
-not once per request; a changed file empties the cache.
+not once per request; a changed file empties the cache. The scrypt check runs in a worker thread, so
+a stream of wrong passwords cannot stall the event loop.
 """
 
 from __future__ import annotations
@@ -76,20 +77,28 @@ class Users:
             self._verified = {}
             self._stamp = stamp
 
-    def authenticate(self, authorization: str | None) -> User | None:
-        if not authorization:
+    def cached(self, authorization: str | None) -> User | None:
+        """The user when this exact credential was verified since the file last changed (no scrypt);
+        None otherwise (then :meth:`authenticate`, in a worker thread, decides)."""
+        parsed = _parse_basic(authorization)
+        if parsed is None:
             return None
-        scheme, _, encoded = authorization.partition(" ")
-        if scheme.lower() != "basic":
-            return None
+        name, password = parsed
         try:
-            name, sep, password = (
-                base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
-            )
-        except (binascii.Error, UnicodeDecodeError):
+            self._reload()
+        except (OSError, ValueError):
             return None
-        if not sep:
+        known, entry = self._verified.get(name), self._users.get(name)
+        quick = hashlib.sha256(password.encode("utf-8")).digest()
+        if known is None or entry is None or not hmac.compare_digest(known, quick):
             return None
+        return User(name, str(entry["role"]))
+
+    def authenticate(self, authorization: str | None) -> User | None:
+        parsed = _parse_basic(authorization)
+        if parsed is None:
+            return None
+        name, password = parsed
         try:
             self._reload()
         except (OSError, ValueError):
@@ -106,3 +115,18 @@ class Users:
                 return None
             self._verified[name] = quick
         return User(name, str(entry["role"]))
+
+
+def _parse_basic(authorization: str | None) -> tuple[str, str] | None:
+    """(user, password) of a ``Basic`` Authorization header, or None."""
+    if not authorization:
+        return None
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    name, sep, password = decoded.partition(":")
+    return (name, password) if sep else None

@@ -41,10 +41,12 @@ def test_users_authenticate_and_reload(tmp_path: Path) -> None:
     users = Users(path)
     found = users.authenticate(basic("reader", "pw-reader-0123"))
     assert found is not None and not found.can_write
-    assert users.authenticate(basic("reader", "pw-reader-0123")) == found  # cached
+    assert users.cached(basic("reader", "pw-reader-0123")) == found  # verified once, then cached
+    assert users.cached(basic("reader", "wrong")) is None
     for bad in (None, "", "Bearer x", "Basic !!!", basic("reader", "wrong"), basic("nobody", "x")):
         assert users.authenticate(bad) is None, bad
     credentials.set_user(path, "reader", "pw-new-456789", credentials.WRITE)  # rotated while running
+    assert users.cached(basic("reader", "pw-reader-0123")) is None  # the change empties the cache
     assert users.authenticate(basic("reader", "pw-reader-0123")) is None
     rotated = users.authenticate(basic("reader", "pw-new-456789"))
     assert rotated is not None and rotated.can_write
