@@ -313,7 +313,9 @@ def rotate_key(partner_id: str, as_json: bool, no_kafka: bool) -> None:
     kafka = None if no_kafka else _grant(partner_id)
     registry = _registry_login(partner_id)
     if as_json:
-        _echo_json({"partner": partner.to_dict(), "api_key": api_key, "kafka": kafka, "schema_registry": registry})
+        _echo_json(
+            {"partner": partner.to_dict(), "api_key": api_key, "kafka": kafka, "schema_registry": registry}
+        )
     else:
         click.echo(f"new API key for {partner_id} (shown only now; the old key no longer works): {api_key}")
         _echo_registry(registry)

@@ -50,7 +50,11 @@ REGISTRY_SECURITY: list[dict[str, list[str]]] = [{"basicAuth": []}]
 #: The monitor's operator token (ADR 0023): Bearer for scripts, or Basic (``operator`` / token).
 OPERATOR_SCHEMES: dict[str, Any] = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "The operator token."},
-    "basicAuth": {"type": "http", "scheme": "basic", "description": "User `operator`, the token as password."},
+    "basicAuth": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "User `operator`, the token as password.",
+    },
 }
 OPERATOR_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"basicAuth": []}]
 

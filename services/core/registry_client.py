@@ -11,6 +11,8 @@ local stack's operator credential; ``corridor.core.settings.registry_user_info``
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -39,8 +41,16 @@ def basic_auth(user_info: str | None) -> httpx.BasicAuth | None:
 
 
 def default_auth() -> httpx.BasicAuth | None:
-    from corridor.core.settings import registry_user_info
-
+    """The process's registry login: the settings (with the local stack's operator file as fallback)
+    on a server; in the partner SDK's wheel, which ships no settings, the two environment variables."""
+    try:
+        from corridor.core.settings import registry_user_info
+    except ImportError:  # corridor-sdk: only CORRIDOR_SCHEMA_REGISTRY_USER_INFO[_FILE]
+        value = os.environ.get("CORRIDOR_SCHEMA_REGISTRY_USER_INFO")
+        file = os.environ.get("CORRIDOR_SCHEMA_REGISTRY_USER_INFO_FILE")
+        if not value and file:
+            value = Path(file).read_text(encoding="utf-8").strip()
+        return basic_auth(value)
     return basic_auth(registry_user_info())
 
 

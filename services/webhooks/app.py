@@ -140,6 +140,7 @@ def _document(app: FastAPI) -> None:
             ("get", f"{subscription}/dead-letters", "200"): m.DeadLetterList,
             ("post", f"{subscription}/redeliver", "200"): m.Redelivery,
             ("post", f"{subscription}/redeliver", "202"): m.Redelivery,
+            ("post", f"{subscription}/secret", "200"): m.CreatedSubscription,  # with the new secret
         },
         extra=m.webhooks_section,
     )

@@ -39,7 +39,9 @@ def _apps() -> Iterator[tuple[str, FastAPI]]:
         credentials.set_user(users, "reader", "pw-reader-0123", credentials.READ)
         yield "registry", registry("postgresql://unused@127.0.0.1:1/unused", users_file=users)
     yield "relay", relay(RelaySettings())
-    yield "webhooks", webhooks(WebhooksSettings(), run_dispatcher=False)
+    from corridor.webhooks.secrets_box import new_key
+
+    yield "webhooks", webhooks(WebhooksSettings(webhooks_secrets_key=new_key()), run_dispatcher=False)
 
 
 DOCS = {name: app.openapi() for name, app in _apps()}
