@@ -87,7 +87,9 @@ async def test_subscriptions_are_the_partners_own(
         assert (await http.get("/v1/subscriptions", headers=partner.auth)).json()["items"] == []
 
 
-async def test_answers_match_the_openapi_document(webhooks: Webhooks, partner: Partner) -> None:
+async def test_answers_match_the_openapi_document(
+    webhooks: Webhooks, partner: Partner, receivers: Any
+) -> None:
     """What a client generated from /openapi.json expects is what the API answers."""
     from tests.support.openapi_check import answer_errors
 
@@ -106,10 +108,14 @@ async def test_answers_match_the_openapi_document(webhooks: Webhooks, partner: P
             "POST",
             "/v1/subscriptions",
             "/v1/subscriptions",
-            json={"callback_url": "https://erp.example.com/corridor/events", "location": "PKKHI"},
+            # a receiver that confirms the subscription (callbacks are verified before they exist)
+            json={"callback_url": receivers(SECRET)[1], "secret": SECRET, "location": "PKKHI"},
             headers=partner.auth,
         )
         one = "/v1/subscriptions/{subscription_id}"
+        await check(
+            "POST", f"{one}/secret", f"/v1/subscriptions/{created['id']}/secret", headers=partner.auth
+        )
         await check("GET", "/v1/subscriptions", "/v1/subscriptions", headers=partner.auth)
         await check("GET", one, f"/v1/subscriptions/{created['id']}", headers=partner.auth)
         await check(
