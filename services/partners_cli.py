@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import click
@@ -179,6 +180,49 @@ _NO_KAFKA = click.option(
 )
 
 
+def _registry_users_file() -> Path:
+    """The registry's users file: ``CORRIDOR_REGISTRY_USERS_FILE``, else the local stack's."""
+    from corridor.core import credentials
+    from corridor.core.settings import Settings
+
+    configured = os.environ.get("CORRIDOR_REGISTRY_USERS_FILE")
+    if configured:
+        return Path(configured)
+    # read now, not cached: the CLI may run in-process in tests
+    return credentials.credentials_dir(Settings().state_dir) / credentials.REGISTRY_USERS
+
+
+def _registry_login(partner_id: str) -> dict[str, Any]:
+    """A new ``read`` login of the schema registry for the partner (any older one replaced): the
+    registry reloads its users file, so it works at once. Its password is printed once, never stored."""
+    from corridor.core import credentials
+
+    users = _registry_users_file()
+    if not users.exists():
+        return {"error": f"no registry users file at {users} (run `corridor stack up` first)"}
+    user = credentials.partner_user(partner_id)
+    password = credentials.new_password()
+    credentials.set_user(users, user, password, credentials.READ)
+    return {"basic.auth.user.info": f"{user}:{password}", "role": credentials.READ}
+
+
+def _revoke_registry_login(partner_id: str) -> bool:
+    from corridor.core import credentials
+
+    users = _registry_users_file()
+    return users.exists() and credentials.remove_user(users, credentials.partner_user(partner_id))
+
+
+def _echo_registry(registry: dict[str, Any]) -> None:
+    if "error" in registry:
+        click.echo(f"warning: no schema registry login: {registry['error']}", err=True)
+    else:
+        click.echo(
+            "schema registry login (basic.auth.user.info, read only; shown only now): "
+            f"{registry['basic.auth.user.info']}"
+        )
+
+
 @click.group(cls=JsonGroup)
 def partners() -> None:
     """Partners (parties that publish and read trade events) and their API keys."""
@@ -219,13 +263,17 @@ def add(
             raise click.BadParameter(str(exc), param_hint="PARTNER_ID") from None
     partner, api_key = _run(lambda pool, schema: p.add_partner(pool, partner_id, role, name, schema=schema))
     kafka = None if no_kafka or kafka_manifest is not None else _grant(partner_id)
+    registry = _registry_login(partner_id)
     if kafka_manifest is not None:
         kafka_manifest.write(manifest)
     if as_json:
-        _echo_json({"partner": partner.to_dict(), "api_key": api_key, "kafka": kafka})
+        _echo_json(
+            {"partner": partner.to_dict(), "api_key": api_key, "kafka": kafka, "schema_registry": registry}
+        )
         return
     click.echo(f"partner {partner.partner_id} ({partner.role}, {partner.name}) added")
     click.echo(f"API key (shown only now; store it safely): {api_key}")
+    _echo_registry(registry)
     _echo_kafka(kafka, what="granting access")
 
 
@@ -263,10 +311,14 @@ def rotate_key(partner_id: str, as_json: bool, no_kafka: bool) -> None:
 
     partner, api_key = _run(rotate)
     kafka = None if no_kafka else _grant(partner_id)
+    registry = _registry_login(partner_id)
     if as_json:
-        _echo_json({"partner": partner.to_dict(), "api_key": api_key, "kafka": kafka})
+        _echo_json(
+            {"partner": partner.to_dict(), "api_key": api_key, "kafka": kafka, "schema_registry": registry}
+        )
     else:
         click.echo(f"new API key for {partner_id} (shown only now; the old key no longer works): {api_key}")
+        _echo_registry(registry)
         _echo_kafka(kafka, what="rotating the password")
     _must_have_succeeded(kafka, "rotate-key", partner_id)
 
@@ -282,6 +334,7 @@ def disable(partner_id: str, as_json: bool, no_kafka: bool) -> None:
 
     partner = _run(lambda pool, schema: p.disable_partner(pool, partner_id, schema=schema))
     kafka = None if no_kafka else _revoke(partner_id)
+    _revoke_registry_login(partner_id)
     if as_json:
         _echo_json({"partner": partner.to_dict(), "kafka": kafka})
     else:
@@ -301,8 +354,10 @@ def enable(partner_id: str, as_json: bool, no_kafka: bool) -> None:
 
     partner = _run(lambda pool, schema: p.enable_partner(pool, partner_id, schema=schema))
     kafka = None if no_kafka else _grant(partner_id)
+    registry = _registry_login(partner_id)
     if as_json:
-        _echo_json({"partner": partner.to_dict(), "kafka": kafka})
+        _echo_json({"partner": partner.to_dict(), "kafka": kafka, "schema_registry": registry})
         return
     click.echo(f"partner {partner_id} enabled")
+    _echo_registry(registry)
     _echo_kafka(kafka, what="granting access")

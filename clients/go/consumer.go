@@ -19,8 +19,10 @@ type Config struct {
 	Password    string
 	Group       string
 	RegistryURL string
-	TLS         *tls.Config
-	FromLatest  bool // a new group starts at the end instead of the whole history
+	// RegistryUserInfo is the partner's registry login, "partner-<id>:<password>" (partners add).
+	RegistryUserInfo string
+	TLS              *tls.Config
+	FromLatest       bool // a new group starts at the end instead of the whole history
 }
 
 // Record is one decoded record of the partner topic.
@@ -73,7 +75,7 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Consumer{client: client, decoder: NewDecoder(RegistrySource(cfg.RegistryURL))}, nil
+	return &Consumer{client: client, decoder: NewDecoder(RegistrySource(cfg.RegistryURL, cfg.RegistryUserInfo))}, nil
 }
 
 // Poll hands each record of one fetch to handle, then commits their offsets. A handler error stops the

@@ -17,9 +17,12 @@ import (
 // SchemaSource gives the writer's schema text of a schema id.
 type SchemaSource func(ctx context.Context, id int) (string, error)
 
-// RegistrySource asks a Confluent-compatible registry: GET <url>/schemas/ids/{id}.
-func RegistrySource(url string) SchemaSource {
+// RegistrySource asks a Confluent-compatible registry: GET <url>/schemas/ids/{id}, logged in with
+// userInfo ("user:password", Confluent's basic.auth.user.info: the read-only partner-<id> login that
+// `corridor partners add` prints). The registry answers 401 without it.
+func RegistrySource(url, userInfo string) SchemaSource {
 	base := strings.TrimRight(url, "/")
+	user, password, hasLogin := strings.Cut(userInfo, ":")
 	client := &http.Client{Timeout: 10 * time.Second}
 	return func(ctx context.Context, id int) (string, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/schemas/ids/%d", base, id), nil)
@@ -27,6 +30,10 @@ func RegistrySource(url string) SchemaSource {
 			return "", err
 		}
 		req.Header.Set("Accept", "application/vnd.schemaregistry.v1+json")
+		if !hasLogin {
+			return "", fmt.Errorf("the schema registry login is user:password (basic.auth.user.info)")
+		}
+		req.SetBasicAuth(user, password)
 		resp, err := client.Do(req)
 		if err != nil {
 			return "", err

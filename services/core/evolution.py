@@ -113,10 +113,12 @@ def check_against_history(
     return findings
 
 
-def check_against_registry(current: SchemaCatalog, registry_url: str) -> list[Finding]:
+def check_against_registry(
+    current: SchemaCatalog, registry_url: str, *, user_info: str | None = None
+) -> list[Finding]:
     """Ask a live registry whether each subject would accept the working tree's schema (verbose)."""
     findings: list[Finding] = []
-    with httpx.Client(base_url=registry_url.rstrip("/"), timeout=30) as http:
+    with httpx.Client(base_url=registry_url.rstrip("/"), timeout=30, auth=_auth(user_info)) as http:
         for event in sorted(current.events.values(), key=lambda e: e.subject):
             response = http.post(
                 f"/compatibility/subjects/{quote(event.subject, safe='')}/versions",
@@ -141,14 +143,24 @@ class Registered:
     version: int
 
 
+def _auth(user_info: str | None) -> httpx.BasicAuth | None:
+    from corridor.core.registry_client import basic_auth, default_auth
+
+    return basic_auth(user_info) if user_info is not None else default_auth()
+
+
 def register_all(
-    current: SchemaCatalog, registry_url: str, level: CompatibilityLevel = TRADE_SUBJECT_LEVEL
+    current: SchemaCatalog,
+    registry_url: str,
+    level: CompatibilityLevel = TRADE_SUBJECT_LEVEL,
+    *,
+    user_info: str | None = None,
 ) -> Iterable[Registered]:
     """Set each subject's compatibility level (if unset) and register its schema; yields as it goes.
 
     Raises ``httpx.HTTPStatusError`` on a refusal; a 409 carries the registry's reason.
     """
-    with httpx.Client(base_url=registry_url.rstrip("/"), timeout=30) as http:
+    with httpx.Client(base_url=registry_url.rstrip("/"), timeout=30, auth=_auth(user_info)) as http:
         for event in sorted(current.events.values(), key=lambda e: e.subject):
             path = quote(event.subject, safe="")
             config = http.get(f"/config/{path}")

@@ -5,7 +5,8 @@ cached on the app like FastAPI's own):
 
 * the partner API-key security schemes (``Authorization: Bearer <key>`` or ``X-API-Key``), and on every
   protected operation its ``security`` and the ``401``/``403`` problem responses, so a generated client
-  sends the key;
+  sends the key (services with other logins pass their own ``schemes``/``security`` and error answers:
+  the registry's HTTP basic authentication, the monitor's operator token; ADR 0023);
 * ``/metrics`` as the Prometheus text exposition (``text/plain``), not JSON;
 * response schemas FastAPI cannot see (handlers that build their ``JSONResponse`` themselves): each named
   pydantic model goes under ``components/schemas``;
@@ -36,6 +37,26 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }
 #: Either scheme authenticates: a client sends one of them.
 SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
+#: The schema registry's login (ADR 0023): HTTP basic, ``basic.auth.user.info`` of Confluent's clients.
+REGISTRY_SCHEMES: dict[str, Any] = {
+    "basicAuth": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "A registry user (`user:password`): the services', the operator's, or the partner's "
+        "read-only `partner-<id>` login that `corridor partners add` prints.",
+    }
+}
+REGISTRY_SECURITY: list[dict[str, list[str]]] = [{"basicAuth": []}]
+#: The monitor's operator token (ADR 0023): Bearer for scripts, or Basic (``operator`` / token).
+OPERATOR_SCHEMES: dict[str, Any] = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "The operator token."},
+    "basicAuth": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "User `operator`, the token as password.",
+    },
+}
+OPERATOR_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"basicAuth": []}]
 
 
 class FieldIssue(BaseModel):
@@ -97,13 +118,18 @@ def complete_openapi(
     responses: Mapping[ResponseKey, type[BaseModel] | dict[str, Any]] | None = None,
     extra: Callable[[dict[str, Any]], None] | None = None,
     metrics_path: str | None = "/metrics",
+    schemes: dict[str, Any] | None = None,
+    security: list[dict[str, list[str]]] | None = None,
+    error: Callable[[dict[str, Any], str], dict[str, Any]] | None = None,
 ) -> None:
     """Complete ``app``'s OpenAPI document (see the module docstring).
 
     ``protected(path)`` says which paths need the partner API key; ``responses`` gives the JSON schema
     (a pydantic model, or a JSON schema) of the answers FastAPI cannot infer; ``extra`` edits the document
-    last (e.g. adds ``webhooks``).
+    last (e.g. adds ``webhooks``). ``schemes``/``security`` replace the partner API key, ``error(schemas,
+    description)`` the problem+json 401/403 answers.
     """
+    error = error or _problem
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -113,24 +139,6 @@ def complete_openapi(
         components = doc.setdefault("components", {})
         schemas = components.setdefault("schemas", {})
         paths = doc.setdefault("paths", {})
-        if protected is not None:
-            components["securitySchemes"] = SECURITY_SCHEMES
-            for path, operations in paths.items():
-                if not protected(path):
-                    continue
-                for operation in operations.values():
-                    operation["security"] = SECURITY
-                    answers = operation.setdefault("responses", {})
-                    answers.setdefault("401", _problem(schemas, "Missing, unknown or disabled API key"))
-                    answers.setdefault("403", _problem(schemas, "The partner may not do this"))
-                    if "{" in path:  # another partner's resource is answered as one that does not exist
-                        answers.setdefault("404", _problem(schemas, "Not found (or not the partner's)"))
-        for (method, path, status), model in (responses or {}).items():
-            operation = paths[path][method]
-            schema = _schema_ref(schemas, model) if isinstance(model, type) else model
-            answer = operation.setdefault("responses", {}).setdefault(status, {"description": "OK"})
-            media = next(iter(answer.get("content") or {}), "application/json")
-            answer["content"] = {media: {"schema": schema}}
         if metrics_path is not None:
             paths[metrics_path] = {
                 "get": {
@@ -145,6 +153,28 @@ def complete_openapi(
                     },
                 }
             }
+        if protected is not None:
+            components["securitySchemes"] = schemes or SECURITY_SCHEMES
+            for path, operations in paths.items():
+                if not protected(path):
+                    continue
+                for operation in operations.values():
+                    operation["security"] = security or SECURITY
+                    answers = operation.setdefault("responses", {})
+                    if schemes is None:
+                        answers.setdefault("401", error(schemas, "Missing, unknown or disabled API key"))
+                        answers.setdefault("403", error(schemas, "The partner may not do this"))
+                    else:
+                        answers.setdefault("401", error(schemas, "Missing or wrong login"))
+                        answers.setdefault("403", error(schemas, "This login may not do this"))
+                    if "{" in path and schemes is None:  # another partner's resource looks absent
+                        answers.setdefault("404", _problem(schemas, "Not found (or not the partner's)"))
+        for (method, path, status), model in (responses or {}).items():
+            operation = paths[path][method]
+            schema = _schema_ref(schemas, model) if isinstance(model, type) else model
+            answer = operation.setdefault("responses", {}).setdefault(status, {"description": "OK"})
+            media = next(iter(answer.get("content") or {}), "application/json")
+            answer["content"] = {media: {"schema": schema}}
         if extra is not None:
             extra(doc)
         app.openapi_schema = doc

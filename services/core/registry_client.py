@@ -2,11 +2,17 @@
 
 Only what producers and consumers need on their hot path: register / look up a subject's schema and
 fetch a schema by id. Both answers are cached for the life of the client: ids are immutable.
+
+The registry wants HTTP basic authentication (``user:password``, Confluent's ``basic.auth.user.info``):
+given as ``user_info``, else from the settings (``CORRIDOR_SCHEMA_REGISTRY_USER_INFO[_FILE]``, else the
+local stack's operator credential; ``corridor.core.settings.registry_user_info``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -24,13 +30,38 @@ class RegistryError(RuntimeError):
         self.error_code = error_code
 
 
+def basic_auth(user_info: str | None) -> httpx.BasicAuth | None:
+    """httpx auth for a ``user:password`` credential (None: anonymous, which the registry refuses)."""
+    if not user_info:
+        return None
+    user, sep, password = user_info.partition(":")
+    if not sep:
+        raise ValueError("a registry credential is 'user:password' (basic.auth.user.info)")
+    return httpx.BasicAuth(user, password)
+
+
+def default_auth() -> httpx.BasicAuth | None:
+    """The process's registry login: the settings (with the local stack's operator file as fallback)
+    on a server; in the partner SDK's wheel, which ships no settings, the two environment variables."""
+    try:
+        from corridor.core.settings import registry_user_info
+    except ImportError:  # corridor-sdk: only CORRIDOR_SCHEMA_REGISTRY_USER_INFO[_FILE]
+        value = os.environ.get("CORRIDOR_SCHEMA_REGISTRY_USER_INFO")
+        file = os.environ.get("CORRIDOR_SCHEMA_REGISTRY_USER_INFO_FILE")
+        if not value and file:
+            value = Path(file).read_text(encoding="utf-8").strip()
+        return basic_auth(value)
+    return basic_auth(registry_user_info())
+
+
 class RegistryClient:
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 10.0, user_info: str | None = None) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.AsyncClient(
             base_url=self.url,
             timeout=timeout,
             headers={"Content-Type": _CONTENT_TYPE, "Accept": _CONTENT_TYPE},
+            auth=basic_auth(user_info) if user_info is not None else default_auth(),
         )
         self._ids_by_subject_schema: dict[tuple[str, str], int] = {}
         self._schemas_by_id: dict[int, str] = {}

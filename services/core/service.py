@@ -119,8 +119,13 @@ def run_service(
     quiet = max(logging.getLevelNamesMapping()[level], logging.WARNING)
     for logger in quiet_loggers:
         logging.getLogger(logger).setLevel(quiet)
+    try:
+        app = create_app(service_settings)
+    except (ValueError, OSError) as exc:  # a credential or key missing or unreadable: say which, exit 2
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
     config = uvicorn.Config(
-        create_app(service_settings),
+        app,
         host=args.host,
         port=args.port,
         log_config=None,  # keep configure_logging's handler

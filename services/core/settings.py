@@ -38,12 +38,28 @@ class Settings(BaseSettings):
     monitor_url: str = DEFAULT_MONITOR_URL  # the operations dashboard (python -m corridor.monitor)
     relay_url: str = DEFAULT_RELAY_URL  # the relay's health/metrics (python -m corridor.relay)
     webhooks_url: str = DEFAULT_WEBHOOKS_URL  # the subscriptions API (python -m corridor.webhooks)
+    #: ``user:password`` for the schema registry (basic.auth.user.info), or a 0600 file holding it; unset,
+    #: the local stack's operator credential (``<state dir>/credentials/registry-operator.userinfo``).
+    schema_registry_user_info: str | None = Field(default=None, repr=False)
+    schema_registry_user_info_file: Path | None = None
     database_url: str | None = None
     postgres_port: int = DEFAULT_POSTGRES_PORT  # the embedded server's port (when database_url is unset)
     state_dir: Path = Field(default=PROJECT_ROOT / ".corridor")
     log_level: str = "INFO"
     log_format: str = "json"  # "json" for machines, "console" for people
     service_name: str = "corridor"
+
+
+def registry_user_info(settings: Settings | None = None) -> str | None:
+    """The registry credential this process uses (read afresh: a rotated file is picked up)."""
+    from corridor.core.credentials import REGISTRY_OPERATOR, credentials_dir, resolve_secret
+
+    settings = settings or Settings()
+    return resolve_secret(
+        settings.schema_registry_user_info,
+        settings.schema_registry_user_info_file,
+        credentials_dir(settings.state_dir) / REGISTRY_OPERATOR,
+    )
 
 
 @lru_cache(maxsize=1)

@@ -183,13 +183,18 @@ async def run_demo(
         _say("▶ reading the trade back in a separate consumer group…")
         group, records = await read_back(story, bootstrap_servers, registry, since=since)
         logins: dict[str, str] = {}
+        registry_logins: dict[str, str] = {}
         if partner_bootstrap:
             logins = await partner_feed.grant_logins(
                 bootstrap_servers, {e.sender for e in story.events}, get_settings().state_dir
             )
+            registry_logins = partner_feed.grant_registry_logins(
+                {e.sender for e in story.events}, get_settings().state_dir
+            )
             _say(
                 f"▶ Kafka logins for the {len(logins)} parties (SCRAM-SHA-512 at {partner_bootstrap}) in "
-                f"{get_settings().state_dir / partner_feed.LOGINS_FILE} (mode 0600)"
+                f"{get_settings().state_dir / partner_feed.LOGINS_FILE}, their schema registry logins "
+                f"in {get_settings().state_dir / partner_feed.REGISTRY_LOGINS_FILE} (mode 0600)"
             )
     for record in records:
         names = {k for k, _ in record.cloudevent.to_headers()}
@@ -215,6 +220,7 @@ async def run_demo(
                 registry_url=registry_url,
                 partner_id=reader_party,
                 password=logins[reader_party],
+                registry_user_info=registry_logins.get(reader_party),
                 trade_id=story.trade_id,
                 expected=len(story.events),
             )

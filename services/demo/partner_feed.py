@@ -5,7 +5,9 @@ integrations").
 ``grant_logins`` gives each demo party a Kafka login (SCRAM-SHA-512 credentials, its ACLs and its
 topic ``partner.<id>.v1``, as ``corridor partners add`` does) and keeps the passwords in
 ``<state dir>/demo-kafka-logins.json``, created with mode 0600 (a new password each run: the broker
-stores only a salted hash, so the old one cannot be printed again). ``read_own_feed`` then reads with
+stores only a salted hash, so the old one cannot be printed again), and a ``read`` login of the schema
+registry (``partner-<id>:<password>``, as ``partners add`` prints it) in ``demo-registry-logins.json``
+(also 0600; only when the stack's registry users file exists). ``read_own_feed`` then reads with
 the SDK until every event of the trade has arrived through the relay, and deletes its consumer group
 afterwards, so no demo run leaves a group behind whose lag would grow for ever.
 """
@@ -19,11 +21,12 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from corridor.core import partners
+from corridor.core import credentials, partners
 from corridor.ops.kafka_io import delete_consumer_groups
 from corridor.sdk import PartnerConsumer
 
 LOGINS_FILE = "demo-kafka-logins.json"
+REGISTRY_LOGINS_FILE = "demo-registry-logins.json"
 
 
 def _write_secret(path: Path, content: str) -> None:
@@ -46,6 +49,21 @@ async def grant_logins(bootstrap_servers: str, party_ids: Iterable[str], state_d
     return logins
 
 
+def grant_registry_logins(party_ids: Iterable[str], state_dir: Path) -> dict[str, str]:
+    """A fresh registry ``read`` login per party (partner id → ``user:password``), as ``partners add``
+    makes it, also written to the registry logins file; empty when the stack has no users file."""
+    users = credentials.credentials_dir(state_dir) / credentials.REGISTRY_USERS
+    if not users.exists():
+        return {}
+    logins: dict[str, str] = {}
+    for party_id in sorted(set(party_ids)):
+        user, password = credentials.partner_user(party_id), credentials.new_password()
+        credentials.set_user(users, user, password, credentials.READ)
+        logins[party_id] = f"{user}:{password}"
+    _write_secret(state_dir / REGISTRY_LOGINS_FILE, json.dumps(logins, indent=2, sort_keys=True) + "\n")
+    return logins
+
+
 async def read_own_feed(
     *,
     internal_bootstrap: str,
@@ -55,6 +73,7 @@ async def read_own_feed(
     password: str,
     trade_id: uuid.UUID,
     expected: int,
+    registry_user_info: str | None = None,
     wait_s: float = 60.0,
 ) -> tuple[str, int]:
     """Read ``partner.<partner_id>.v1`` as the partner until ``expected`` events of ``trade_id`` came;
@@ -67,6 +86,7 @@ async def read_own_feed(
         password=password,
         partner_id=partner_id,
         registry_url=registry_url,
+        registry_user_info=registry_user_info,
         group=group,
         on_undecodable="skip",
     )

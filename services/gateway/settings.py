@@ -40,8 +40,9 @@ class GatewaySettings(BaseSettings):
     gateway_max_event_bytes: int = Field(default=1 * MiB, ge=1024)
     gateway_max_batch_bytes: int = Field(default=8 * MiB, ge=1024)
     gateway_max_batch_items: int = Field(default=500, ge=1)
-    #: Register event schemas that the registry lacks (False: only look their ids up).
-    gateway_auto_register: bool = True
+    #: Register event schemas that the registry lacks (False: only look their ids up). Off: the gateway
+    #: holds the registry's read role; `stack up` / `corridor schemas register` register as the operator.
+    gateway_auto_register: bool = False
     #: Seconds a 503 asks clients to wait (``Retry-After``).
     gateway_retry_after_s: int = Field(default=5, ge=1)
     #: Per-partner rate limit (services/gateway/limits.py): events a second refilled into each partner's

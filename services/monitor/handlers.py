@@ -17,7 +17,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from corridor.core import metrics as core_metrics
+from corridor.core.topics import TRADE_TOPICS
 from corridor.monitor.collector import Monitor
+from corridor.monitor.security import record_topic_allowed
+from corridor.monitor.views import DLQ_TOPIC
 
 STATIC_DIR = Path(__file__).parent / "static"
 #: Seconds between SSE keep-alive comments (proxies drop silent connections).
@@ -113,7 +116,15 @@ async def recent_events(request: Request, limit: Annotated[int, Query(ge=1, le=1
 
 @router.get("/api/records/{topic}/{partition}/{offset}")
 async def record(request: Request, topic: str, partition: int, offset: int) -> Response:
-    """One record with its headers and its decoded Avro payload (what the page shows on click)."""
+    """One record with its headers and its decoded Avro payload (what the page shows on click).
+
+    Only of the backbone's own topics (the trade topics and the dead letters) unless the operator named
+    more (``CORRIDOR_MONITOR_RECORD_TOPICS``): a partner topic's records are that partner's business."""
+    if not record_topic_allowed(topic, (*TRADE_TOPICS, DLQ_TOPIC), request.app.state.record_topics):
+        raise HTTPException(
+            403,
+            f"topic {topic!r} is not one of the backbone's own; CORRIDOR_MONITOR_RECORD_TOPICS opens more",
+        )
     monitor = _monitor(request)
     if not monitor.kafka.started:
         raise HTTPException(503, "Kafka is not reachable")

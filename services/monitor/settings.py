@@ -8,13 +8,17 @@ and the ledger panels say why they are empty.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from corridor.core.credentials import MONITOR_TOKEN, credentials_dir, resolve_secret
 from corridor.core.settings import (
     DEFAULT_BOOTSTRAP_SERVERS,
     DEFAULT_POSTGRES_PORT,
     DEFAULT_SCHEMA_REGISTRY_URL,
+    PROJECT_ROOT,
 )
 
 DEFAULT_HOST = "127.0.0.1"
@@ -32,6 +36,17 @@ class MonitorSettings(BaseSettings):
     postgres_port: int = DEFAULT_POSTGRES_PORT
     log_level: str = "INFO"
     log_format: str = "json"
+    state_dir: Path = Field(default=PROJECT_ROOT / ".corridor")
+
+    #: The operator's login (security.py): the token itself, or a 0600 file holding it; unset, the
+    #: local stack's ``<state dir>/credentials/monitor-operator.token``. Required: no anonymous access.
+    monitor_token: str | None = Field(default=None, repr=False)
+    monitor_token_file: Path | None = None
+    #: Names the dashboard answers to (Host header, against DNS rebinding), comma-separated.
+    monitor_allowed_hosts: str = "127.0.0.1,localhost,[::1]"
+    #: Topics besides the backbone's own (trade topics, trade.dlq.v1) whose records /api/records may
+    #: decode, comma-separated; ``*`` for every topic. Partner topics stay closed unless named here.
+    monitor_record_topics: str = ""
 
     #: Seconds between two samples of offsets, groups and the ledger's tables (the page refreshes as often).
     monitor_refresh_s: float = Field(default=2.0, ge=0.2, le=60)
@@ -48,6 +63,17 @@ class MonitorSettings(BaseSettings):
     monitor_dlq_scan_per_partition: int = Field(default=20_000, ge=0)
     #: Seconds of ledger commits the latency percentiles cover.
     monitor_latency_window_s: float = Field(default=300.0, gt=0)
+
+    def effective_token(self) -> str:
+        """The operator token; raises ValueError, saying where it was looked for, when there is none."""
+        default = credentials_dir(self.state_dir) / MONITOR_TOKEN
+        token = resolve_secret(self.monitor_token, self.monitor_token_file, default)
+        if not token:
+            raise ValueError(
+                "no operator token: set CORRIDOR_MONITOR_TOKEN[_FILE] or run `corridor stack up` "
+                f"(creates {default})"
+            )
+        return token
 
     def effective_database_url(self) -> str:
         """The configured database, else the local stack's embedded PostgreSQL."""

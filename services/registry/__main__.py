@@ -1,7 +1,8 @@
 """``python -m corridor.registry --host 127.0.0.1 --port 8081``: serve the registry with uvicorn.
 
-The database comes from ``CORRIDOR_DATABASE_URL`` (the stack launcher sets it); without it the process
-exits at once with a message saying so, rather than failing later on the first request.
+The database comes from ``CORRIDOR_DATABASE_URL`` (the stack launcher sets it), the users from
+``CORRIDOR_REGISTRY_USERS_FILE`` (default: the stack's ``credentials/registry-users.json``); without
+either the process exits at once with a message saying so, rather than failing later on a request.
 """
 
 from __future__ import annotations
@@ -17,8 +18,17 @@ from corridor.registry.settings import DEFAULT_HOST, DEFAULT_PORT, RegistrySetti
 
 def _app(settings: RegistrySettings) -> FastAPI:
     assert settings.database_url  # run_service refuses to start without one
+    users_file = settings.effective_users_file()
+    if not users_file.is_file():
+        print(
+            f"registry: no users file at {users_file}; `corridor stack up` creates one, or set "
+            "CORRIDOR_REGISTRY_USERS_FILE (the registry has no anonymous access)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     return create_app(
         settings.database_url,
+        users_file=settings.effective_users_file(),
         db_schema=settings.registry_db_schema,
         pool_min_size=settings.registry_pool_min_size,
         pool_max_size=max(settings.registry_pool_max_size, settings.registry_pool_min_size),

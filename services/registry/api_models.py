@@ -158,6 +158,17 @@ def responses() -> dict[tuple[str, str, str], Any]:
     return out
 
 
+def login_error(schemas: dict[str, Any], description: str) -> dict[str, Any]:
+    """401 (no or a wrong login) and 403 (a ``read`` login asking for a write) in Confluent's shape."""
+    from corridor.registry.handlers import CONTENT_TYPE
+
+    schemas.setdefault("RegistryError", RegistryError.model_json_schema())
+    return {
+        "description": description,
+        "content": {CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/RegistryError"}}},
+    }
+
+
 def list_schemas(doc: dict[str, Any]) -> None:
     """``GET /schemas`` and ``…/versions`` by id answer arrays of the models above."""
     paths = doc["paths"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from http import HTTPStatus
+from pathlib import Path
 
 import structlog
 from fastapi import FastAPI, Request
@@ -17,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from corridor.core import logging as core_logging
 from corridor.core import metrics
 from corridor.registry import errors
+from corridor.registry.auth import PUBLIC_PATHS, REALM, Users, needs_write
 from corridor.registry.handlers import DEFAULT_MAX_REQUEST_BYTES, RegistryResponse, router
 from corridor.registry.service import STORE_EXCEPTIONS, RegistryService
 from corridor.registry.store import Store
@@ -27,6 +30,7 @@ log = structlog.get_logger("corridor.registry")
 def create_app(
     database_url: str,
     *,
+    users_file: Path,
     db_schema: str = "registry",
     pool_min_size: int = 1,
     pool_max_size: int = 10,
@@ -37,7 +41,10 @@ def create_app(
     The pool is opened (and the tables created) in the lifespan, so a server built from this app does
     not answer until the database is usable, and fails to start with the reason if it is not.
     ``db_schema`` exists so tests can use a throwaway schema next to a running stack's ``registry``.
+    ``users_file`` holds the users and their roles (``corridor.registry.auth``); there is no anonymous
+    access, so it is required, and the app refuses to build when it cannot be read.
     """
+    users = Users(users_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,14 +80,58 @@ def create_app(
         response: Response = metrics.metrics_response()
         return response
 
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> dict[str, str]:
+        """For the stack's readiness probe, without a credential (the lifespan opened the database)."""
+        return {"status": "ok"}
+
     _install_error_handlers(app)
+    _install_authentication(app, users)
     _install_request_logging(app)
-    from corridor.core.openapi import complete_openapi
+    from corridor.core.openapi import REGISTRY_SCHEMES, REGISTRY_SECURITY, complete_openapi
     from corridor.registry import api_models
 
-    # No API key: the registry has no authentication (ADR 0010: production puts a read-only proxy in front)
-    complete_openapi(app, responses=api_models.responses(), extra=api_models.list_schemas)
+    # HTTP basic authentication on every path (ADR 0023); /readyz is open and not in the document
+    complete_openapi(
+        app,
+        protected=lambda path: path not in PUBLIC_PATHS,
+        schemes=REGISTRY_SCHEMES,
+        security=REGISTRY_SECURITY,
+        error=api_models.login_error,
+        responses=api_models.responses(),
+        extra=api_models.list_schemas,
+    )
     return app
+
+
+def _install_authentication(app: FastAPI, users: Users) -> None:
+    """401 without a valid credential, 403 for a write by a ``read`` user; before routing, before the
+    body is read."""
+
+    @app.middleware("http")
+    async def authenticate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if request.url.path in PUBLIC_PATHS:
+            return await call_next(request)
+        header = request.headers.get("authorization")
+        user = users.cached(header) or await asyncio.to_thread(users.authenticate, header)
+        if user is None:
+            metrics.ERRORS.labels("registry", "http_401").inc()
+            log.info("registry_unauthenticated", method=request.method, path=request.url.path)
+            response = _error_response(401, 401, "Unauthorized")
+            response.headers["WWW-Authenticate"] = f'Basic realm="{REALM}"'
+            return response
+        raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        if needs_write(request.method, raw_path.split("?", 1)[0]) and not user.can_write:
+            metrics.ERRORS.labels("registry", "http_403").inc()
+            log.warning("registry_forbidden", user=user.name, method=request.method, path=request.url.path)
+            return _error_response(
+                403,
+                403,
+                f"User {user.name} is denied {request.method} {request.url.path}: the read role "
+                "cannot change the registry",
+            )
+        request.state.user = user.name
+        return await call_next(request)
 
 
 def _error_response(status: int, error_code: int, message: str) -> Response:

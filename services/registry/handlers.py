@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 
 from corridor.registry import errors
 from corridor.registry.schemas import SUPPORTED_TYPES
-from corridor.registry.service import READWRITE, RegistryService, schema_fields, version_body
+from corridor.registry.service import RegistryService, schema_fields, version_body
 from corridor.registry.store import LookupFilter
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
@@ -349,32 +349,34 @@ async def delete_subject_config(subject: str, request: Request) -> dict[str, Any
     return {"compatibilityLevel": await _service(request).delete_subject_compatibility(subject)}
 
 
-# -- mode (READWRITE only) -----------------------------------------------------------------------
+# -- mode (READWRITE, READONLY, READONLY_OVERRIDE) -------------------------------------------------
 
 
 @router.get("/mode")
-async def get_mode() -> dict[str, Any]:
-    return {"mode": READWRITE}
+async def get_mode(request: Request) -> dict[str, Any]:
+    return {"mode": await _service(request).get_mode(None)}
 
 
 @router.put("/mode")
 async def put_mode(request: Request) -> dict[str, Any]:
-    return {"mode": RegistryService.set_mode(await _body(request))}
+    return {"mode": await _service(request).set_mode(None, await _body(request))}
 
 
 @router.get("/mode/{subject}")
-async def get_subject_mode(subject: str) -> dict[str, Any]:
-    return {"mode": READWRITE}
+async def get_subject_mode(subject: str, request: Request) -> dict[str, Any]:
+    # Confluent answers a subject without a mode of its own with the global one
+    default_to_global = request.query_params.get("defaultToGlobal", "true").strip().lower() != "false"
+    return {"mode": await _service(request).get_mode(subject, default_to_global)}
 
 
 @router.put("/mode/{subject}")
 async def put_subject_mode(subject: str, request: Request) -> dict[str, Any]:
-    return {"mode": RegistryService.set_mode(await _body(request))}
+    return {"mode": await _service(request).set_mode(_subject(subject), await _body(request))}
 
 
 @router.delete("/mode/{subject}")
-async def delete_subject_mode(subject: str) -> dict[str, Any]:
-    return {"mode": READWRITE}
+async def delete_subject_mode(subject: str, request: Request) -> dict[str, Any]:
+    return {"mode": await _service(request).delete_subject_mode(subject)}
 
 
 # -- compatibility -------------------------------------------------------------------------------

@@ -36,7 +36,11 @@ from corridor.registry.schemas import (
 from corridor.registry.store import Executor, LookupFilter, Store, StoredSchema, SubjectVersion
 
 READWRITE = "READWRITE"
+READONLY = "READONLY"
+READONLY_OVERRIDE = "READONLY_OVERRIDE"
 KNOWN_MODES = ("READWRITE", "READONLY", "READONLY_OVERRIDE", "IMPORT")
+#: Modes this registry can be put in (IMPORT, choosing ids, is not supported).
+SUPPORTED_MODES = (READWRITE, READONLY, READONLY_OVERRIDE)
 # References may nest; a chain deeper than this is almost certainly a cycle.
 MAX_REFERENCE_DEPTH = 32
 
@@ -202,6 +206,7 @@ class RegistryService:
         * The id is the existing global id of the same canonical schema, or a new one.
         """
         async with self.store.subject_transaction(subject) as conn:
+            await self._check_writable(subject, conn)
             prepared = await self._prepare(body, conn)
             versions = await self.store.subject_versions(subject, conn)
             live = [v for v in versions if not v.deleted]
@@ -273,6 +278,7 @@ class RegistryService:
 
     async def delete_subject(self, subject: str, permanent: bool) -> list[int]:
         async with self.store.subject_transaction(subject) as conn:
+            await self._check_writable(subject, conn)
             versions = await self.store.subject_versions(subject, conn)
             if not versions:
                 raise errors.subject_not_found(subject)
@@ -305,6 +311,7 @@ class RegistryService:
 
     async def delete_version(self, subject: str, version: int, permanent: bool) -> int:
         async with self.store.subject_transaction(subject) as conn:
+            await self._check_writable(subject, conn)
             target = await self.store.get_version(subject, version, include_deleted=True, conn=conn)
             if target is None:
                 if not await self.store.subject_exists(subject, include_deleted=True, conn=conn):
@@ -393,18 +400,46 @@ class RegistryService:
         return old
 
     # -- mode ----------------------------------------------------------------------------------
+    # READONLY refuses registrations and deletions (42205), globally or for one subject; a global
+    # READONLY_OVERRIDE wins over every subject's own mode (an operator freezing the whole registry).
 
-    @staticmethod
-    def set_mode(body: object) -> str:
+    async def effective_mode(self, subject: str, conn: Executor | None = None) -> str:
+        global_mode = await self.store.get_mode(None, conn)
+        if global_mode == READONLY_OVERRIDE:
+            return READONLY_OVERRIDE
+        return await self.store.get_mode(subject, conn) or global_mode or READWRITE
+
+    async def _check_writable(self, subject: str, conn: Executor) -> None:
+        mode = await self.effective_mode(subject, conn)
+        if mode != READWRITE:
+            raise errors.operation_not_permitted(f"Subject {subject} is in read-only mode ({mode})")
+
+    async def get_mode(self, subject: str | None, default_to_global: bool = True) -> str:
+        if subject is None:
+            return await self.store.get_mode(None) or READWRITE
+        own = await self.store.get_mode(subject)
+        if own is not None:
+            return own
+        if not default_to_global:
+            raise errors.mode_not_configured(subject)
+        return await self.store.get_mode(None) or READWRITE
+
+    async def set_mode(self, subject: str | None, body: object) -> str:
         mode = body.get("mode") if isinstance(body, dict) else None
         normalized = mode.strip().upper() if isinstance(mode, str) else None
         if normalized not in KNOWN_MODES:
             raise errors.invalid_mode(mode)
-        if normalized != READWRITE:
+        if normalized not in SUPPORTED_MODES:
             raise errors.operation_not_permitted(
-                f"mode {normalized} is not supported by this registry; it always runs READWRITE"
+                f"mode {normalized} is not supported by this registry (ids are always chosen by it)"
             )
-        return READWRITE
+        await self.store.set_mode(subject, normalized)
+        return normalized
+
+    async def delete_subject_mode(self, subject: str) -> str:
+        """Remove the subject's own mode; returns what it was (READWRITE's default when it had none)."""
+        old = await self.store.delete_mode(subject)
+        return old or await self.get_mode(None)
 
 
 def version_body(found: SubjectVersion) -> dict[str, Any]:

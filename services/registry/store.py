@@ -87,6 +87,7 @@ class Store:
         self._schemas = f"{s}.schemas"
         self._versions = f"{s}.subject_versions"
         self._config = f"{s}.config"
+        self._modes = f"{s}.modes"
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -150,6 +151,17 @@ class Store:
             "WHERE subject IS NULL",
             f"INSERT INTO {self._config} (subject, compatibility) SELECT NULL, '{DEFAULT_LEVEL.value}' "
             f"WHERE NOT EXISTS (SELECT 1 FROM {self._config} WHERE subject IS NULL)",
+            # Modes (READWRITE, READONLY, READONLY_OVERRIDE): NULL subject = the global mode; no row =
+            # READWRITE.
+            f"""CREATE TABLE IF NOT EXISTS {self._modes} (
+                    subject    text,
+                    mode       text NOT NULL,
+                    updated_at timestamptz NOT NULL DEFAULT now()
+                )""",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS modes_subject_uq ON {self._modes} (subject) "
+            "WHERE subject IS NOT NULL",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS modes_global_uq ON {self._modes} ((subject IS NULL)) "
+            "WHERE subject IS NULL",
         ]
         async with self.pool.acquire() as conn, conn.transaction():
             # CREATE ... IF NOT EXISTS still races between sessions; the lock makes startup of several
@@ -398,6 +410,40 @@ class Store:
         """Remove the subject's own level; returns what it was (None if it had none)."""
         value = await (conn or self.pool).fetchval(
             f"DELETE FROM {self._config} WHERE subject = $1 RETURNING compatibility", subject
+        )
+        return str(value) if value is not None else None
+
+    # -- modes ---------------------------------------------------------------------------------
+
+    async def get_mode(self, subject: str | None, conn: Executor | None = None) -> str | None:
+        """The mode stored for ``subject`` (None = the global row), or None if there is none."""
+        executor = conn or self.pool
+        if subject is None:
+            value = await executor.fetchval(f"SELECT mode FROM {self._modes} WHERE subject IS NULL")
+        else:
+            value = await executor.fetchval(f"SELECT mode FROM {self._modes} WHERE subject = $1", subject)
+        return str(value) if value is not None else None
+
+    async def set_mode(self, subject: str | None, mode: str) -> None:
+        if subject is None:
+            await self.pool.execute(
+                f"""INSERT INTO {self._modes} (subject, mode) VALUES (NULL, $1)
+                    ON CONFLICT ((subject IS NULL)) WHERE subject IS NULL
+                    DO UPDATE SET mode = EXCLUDED.mode, updated_at = now()""",
+                mode,
+            )
+        else:
+            await self.pool.execute(
+                f"""INSERT INTO {self._modes} (subject, mode) VALUES ($1, $2)
+                    ON CONFLICT (subject) WHERE subject IS NOT NULL
+                    DO UPDATE SET mode = EXCLUDED.mode, updated_at = now()""",
+                subject,
+                mode,
+            )
+
+    async def delete_mode(self, subject: str) -> str | None:
+        value = await self.pool.fetchval(
+            f"DELETE FROM {self._modes} WHERE subject = $1 RETURNING mode", subject
         )
         return str(value) if value is not None else None
 

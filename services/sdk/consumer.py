@@ -141,7 +141,8 @@ class PartnerConsumer:
 
     ``async for event in consumer`` yields typed events; ``async for record in consumer.records()``
     yields :class:`PartnerRecord` (event plus offset, CloudEvents attributes and headers);
-    ``await consumer.run(handler)`` calls ``handler(record)`` for each. ``ssl_context`` switches to
+    ``await consumer.run(handler)`` calls ``handler(record)`` for each. ``registry_user_info`` is the
+    schema registry login ``partners add`` printed (``user:password``). ``ssl_context`` switches to
     SASL_SSL for a broker listener with TLS. ``start_from`` is where a new group starts: the whole
     history (``earliest``, default) or new events only (``latest``).
     """
@@ -155,6 +156,7 @@ class PartnerConsumer:
         partner_id: str,
         registry_url: str,
         group: str,
+        registry_user_info: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         start_from: str = "earliest",
         on_undecodable: str = "raise",
@@ -178,7 +180,8 @@ class PartnerConsumer:
         self.on_undecodable = on_undecodable
         self.commit_interval_s = commit_interval_s
         self.max_poll_records = max_poll_records
-        self._decoder = EventDecoder(registry_url)
+        # the registry login `partners add` printed (read role); None: CORRIDOR_SCHEMA_REGISTRY_USER_INFO
+        self._decoder = EventDecoder(registry_url, registry_user_info=registry_user_info)
         self._registry = self._decoder.registry
         self._codec = self._decoder.codec
         self._config = self.kafka_config(

@@ -41,12 +41,17 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class EventDecoder:
-    """Decodes records through the schema registry at ``registry_url`` (writer schemas are fetched once
-    per schema id and cached; the events are resolved against the schemas this SDK was built with, so a
-    record written with an older or newer compatible schema decodes to the same model)."""
+    """Decodes records through the schema registry at ``registry_url``, logging in with
+    ``registry_user_info`` (writer schemas are fetched once per schema id and cached; the events are
+    resolved against the schemas this SDK was built with, so a record written with an older or newer
+    compatible schema decodes to the same model)."""
 
-    def __init__(self, registry_url: str, *, timeout: float = 10.0) -> None:
-        self.registry = RegistryClient(registry_url, timeout=timeout)
+    def __init__(
+        self, registry_url: str, *, timeout: float = 10.0, registry_user_info: str | None = None
+    ) -> None:
+        # the registry login `partners add` printed (``partner-<id>:<password>``, read role); None: the
+        # CORRIDOR_SCHEMA_REGISTRY_USER_INFO[_FILE] setting (anonymous requests get 401)
+        self.registry = RegistryClient(registry_url, timeout=timeout, user_info=registry_user_info)
         self.codec = Codec(self.registry, auto_register=False)
 
     async def decode(

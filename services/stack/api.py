@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from corridor.core import credentials
 from corridor.core.settings import PROJECT_ROOT
 from corridor.core.topics import TOPIC_SPECS
 from corridor.stack import admin, kafka, processes, services
@@ -411,16 +412,17 @@ def _ensure_services(
     started: list[str],
     reused: list[str],
 ) -> None:
-    """Start (or reuse) the chosen services stage by stage, each stage once the earlier ones are ready."""
+    """Start (or reuse) the chosen services stage by stage, each stage once the earlier ones are ready.
+
+    The stack's credentials are made first (kept if they exist); once the registry answers, the event
+    schemas are registered with the operator's credential (the services only have the read role)."""
+    credentials.ensure_stack_credentials(config.state_dir)
     chosen = []
     for service in config.enabled_services:
         if service.available():
             chosen.append(service)
         else:
-            report(
-                f"warning: {service.module}.__main__ does not exist yet; "
-                f"skipping the {service.title}"
-            )
+            report(f"warning: {service.module}.__main__ does not exist yet; skipping the {service.title}")
     code = processes.code_fingerprint(PROJECT_ROOT)  # the code every service should be running
     for stage in services.stages(chosen):
         ours: dict[Service, ProcessRecord] = {}
@@ -442,6 +444,25 @@ def _ensure_services(
             report(f"{service.title} answers at {service.ready_url(config)}")
 
         services.wait_ready(config, list(ours), config.startup_timeout, check, ready)
+        if services.REGISTRY in stage:
+            _register_schemas(config, report)
+
+
+def _register_schemas(config: StackConfig, report: Report) -> None:
+    """``corridor schemas register`` as the operator: the services look schemas up, never register."""
+    import httpx
+
+    from corridor.core.evolution import register_all
+    from corridor.core.schemas import catalog
+
+    operator = credentials.read_secret(
+        credentials.credentials_dir(config.state_dir) / credentials.REGISTRY_OPERATOR
+    )
+    try:
+        done = list(register_all(catalog(), config.registry_url, user_info=operator))
+    except httpx.HTTPError as exc:
+        raise StackError(f"registering the event schemas failed: {exc}") from None
+    report(f"{len(done)} event schemas registered at {config.registry_url}")
 
 
 def _start_service(

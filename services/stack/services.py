@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from corridor.core import credentials
 from corridor.stack.errors import StackError
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class Service:
         return [sys.executable, "-m", self.module, "--host", config.host, "--port", str(self.port(config))]
 
 
-REGISTRY = Service("registry", "schema registry", "corridor.registry", "registry_port", "/subjects", 0)
+REGISTRY = Service("registry", "schema registry", "corridor.registry", "registry_port", "/readyz", 0)
 LEDGER = Service("ledger", "ledger", "corridor.ledger", "ledger_port", "/readyz", 1)
 GATEWAY = Service("gateway", "gateway", "corridor.gateway", "gateway_port", "/readyz", 1)
 MONITOR = Service("monitor", "monitor", "corridor.monitor", "monitor_port", "/readyz", 1)
@@ -80,8 +81,35 @@ def stages(chosen: Sequence[Service]) -> list[list[Service]]:
     return [[s for s in chosen if s.stage == n] for n in numbers]
 
 
+#: Secrets a service must not inherit from the shell that ran ``stack up`` (the operator's own).
+_NOT_INHERITED = (
+    "CORRIDOR_SCHEMA_REGISTRY_USER_INFO",
+    "CORRIDOR_SCHEMA_REGISTRY_USER_INFO_FILE",
+    "CORRIDOR_REGISTRY_USERS_FILE",
+    "CORRIDOR_MONITOR_TOKEN",
+    "CORRIDOR_MONITOR_TOKEN_FILE",
+    "CORRIDOR_WEBHOOKS_SECRETS_KEY_FILE",
+)
+
+
+def credential_environment(config: StackConfig, service: Service) -> dict[str, str]:
+    """Which of the stack's credential files ``service`` is pointed at (corridor.core.credentials):
+    every service reads the registry with the ``read`` credential; only the registry gets the users file,
+    only the monitor the operator's login, only the webhooks service the key of the webhook secrets."""
+    directory = credentials.credentials_dir(config.state_dir)
+    env = {"CORRIDOR_SCHEMA_REGISTRY_USER_INFO_FILE": str(directory / credentials.REGISTRY_SERVICES)}
+    if service.name == "registry":
+        env["CORRIDOR_REGISTRY_USERS_FILE"] = str(directory / credentials.REGISTRY_USERS)
+    elif service.name == "monitor":
+        env["CORRIDOR_MONITOR_TOKEN_FILE"] = str(directory / credentials.MONITOR_TOKEN)
+    elif service.name == "webhooks":
+        env["CORRIDOR_WEBHOOKS_SECRETS_KEY_FILE"] = str(directory / credentials.WEBHOOKS_KEY)
+    return env
+
+
 def environment(config: StackConfig, service: Service, database_url: str, bootstrap: str) -> dict[str, str]:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+    env.update(credential_environment(config, service))
     env.update(
         {
             "CORRIDOR_DATABASE_URL": database_url,

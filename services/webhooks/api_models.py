@@ -27,6 +27,10 @@ class SubscriptionView(BaseModel):
     trade_id: str | None
     location: str | None
     created_at: str | None
+    verified_at: str | None = Field(None, description="When the endpoint echoed the verification challenge.")
+    previous_secret_until: str | None = Field(
+        None, description="After a secret rotation: until when the previous secret still signs deliveries."
+    )
 
 
 class CreatedSubscription(SubscriptionView):

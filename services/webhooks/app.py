@@ -13,7 +13,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-import httpx
 import structlog
 from fastapi import FastAPI
 
@@ -22,9 +21,11 @@ from corridor.core import partners
 from corridor.core.codec import Codec
 from corridor.core.problems import install_problem_handlers
 from corridor.core.registry_client import RegistryClient
+from corridor.webhooks.callbacks import CallbackPolicy, guarded_client
 from corridor.webhooks.delivery import USER_AGENT
 from corridor.webhooks.dispatcher import Dispatcher
-from corridor.webhooks.handlers import router
+from corridor.webhooks.handlers import RequestSizeLimit, router
+from corridor.webhooks.secrets_box import SecretBox
 from corridor.webhooks.settings import WebhooksSettings
 from corridor.webhooks.store import WebhookStore
 
@@ -47,7 +48,12 @@ async def _supervise(dispatcher: Dispatcher) -> None:
 
 
 def create_app(settings: WebhooksSettings, *, run_dispatcher: bool = True) -> FastAPI:
-    """The webhooks app. ``run_dispatcher=False`` serves the API only (redeliveries still run)."""
+    """The webhooks app. ``run_dispatcher=False`` serves the API only (redeliveries still run).
+
+    Refuses to build without the secrets key or with a malformed allow-list (a clear error at startup).
+    """
+    box = SecretBox.from_text(settings.effective_secrets_key())
+    policy = CallbackPolicy.from_setting(settings.webhooks_allowed_callbacks)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +62,7 @@ def create_app(settings: WebhooksSettings, *, run_dispatcher: bool = True) -> Fa
         try:
             store = await WebhookStore.open(
                 settings.database_url,
+                box,
                 db_schema=settings.webhooks_db_schema,
                 min_size=settings.webhooks_pool_min_size,
                 max_size=max(settings.webhooks_pool_max_size, settings.webhooks_pool_min_size),
@@ -69,12 +76,14 @@ def create_app(settings: WebhooksSettings, *, run_dispatcher: bool = True) -> Fa
             settings=settings,
             store=store,
             codec=Codec(registry, auto_register=False),
-            http=httpx.AsyncClient(headers={"User-Agent": USER_AGENT}),
+            http=guarded_client(policy, headers={"User-Agent": USER_AGENT}),
         )
         app.state.store = store
         app.state.dispatcher = dispatcher
         app.state.partners_schema = settings.webhooks_partners_schema
         app.state.allow_http = settings.webhooks_allow_http
+        app.state.settings = settings
+        app.state.policy = policy
         task = asyncio.create_task(_supervise(dispatcher)) if run_dispatcher else None
         log.info(
             "webhooks_serving", db_schema=settings.webhooks_db_schema, group_id=settings.webhooks_group_id
@@ -106,6 +115,7 @@ def create_app(settings: WebhooksSettings, *, run_dispatcher: bool = True) -> Fa
         lifespan=lifespan,
     )
     app.include_router(router)
+    app.add_middleware(RequestSizeLimit, limit=settings.webhooks_max_request_bytes)
     install_problem_handlers(app, log, service="webhooks", unavailable_detail="the database is unavailable")
     _document(app)
     return app
@@ -130,6 +140,7 @@ def _document(app: FastAPI) -> None:
             ("get", f"{subscription}/dead-letters", "200"): m.DeadLetterList,
             ("post", f"{subscription}/redeliver", "200"): m.Redelivery,
             ("post", f"{subscription}/redeliver", "202"): m.Redelivery,
+            ("post", f"{subscription}/secret", "200"): m.CreatedSubscription,  # with the new secret
         },
         extra=m.webhooks_section,
     )

@@ -67,10 +67,10 @@ def body(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def headers(secret: str, payload: bytes, *, delivery_id: str, attempt: int) -> dict[str, str]:
+def headers(secrets: str | list[str], payload: bytes, *, delivery_id: str, attempt: int) -> dict[str, str]:
     return {
         "Content-Type": CONTENT_TYPE,
-        signing.HEADER: signing.sign(secret, payload),
+        signing.HEADER: signing.sign_all([secrets] if isinstance(secrets, str) else secrets, payload),
         DELIVERY_HEADER: delivery_id,
         ATTEMPT_HEADER: str(attempt),
         "User-Agent": USER_AGENT,

@@ -47,6 +47,7 @@ from corridor.webhooks import delivery
 from corridor.webhooks.settings import WebhooksSettings
 from corridor.webhooks.store import DeadLetter, WebhookStore
 from corridor.webhooks.subscriptions import Subscription, partner_of_topic
+from corridor.webhooks.verification import verify_endpoint
 
 log = get_logger("corridor.webhooks")
 
@@ -159,6 +160,7 @@ class Dispatcher:
         self._workers: dict[str, _PartnerWorker] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
+        self._verified: set[uuid.UUID] = set()  # older subscriptions confirmed by their endpoint since start
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -374,7 +376,23 @@ class Dispatcher:
         self, subscription: Subscription, payload: bytes, delivery_id: str, attempt: int
     ) -> tuple[int | None, str | None, float | None]:
         """(HTTP status, error or None for success, Retry-After seconds)."""
-        headers = delivery.headers(subscription.secret, payload, delivery_id=delivery_id, attempt=attempt)
+        if subscription.verified_at is None and subscription.id not in self._verified:
+            # made before verification existed: the endpoint confirms before its first delivery
+            refusal = await verify_endpoint(
+                self.http,
+                subscription.callback_url,
+                subscription.secret,
+                subscription_id=subscription.id,
+                partner_id=subscription.partner_id,
+                timeout_s=self.settings.webhooks_timeout_s,
+            )
+            if refusal is not None:
+                return None, f"the endpoint did not confirm the subscription: {refusal}", None
+            await self.store.mark_verified(subscription.id)
+            self._verified.add(subscription.id)
+        headers = delivery.headers(
+            subscription.signing_secrets(), payload, delivery_id=delivery_id, attempt=attempt
+        )
         try:
             response = await self.http.post(
                 subscription.callback_url,

@@ -10,7 +10,10 @@ For every POST it
 4. reads the CloudEvents JSON document and is **idempotent on its ``id``**: the dispatcher delivers at
    least once (a retry after a lost answer, a redelivery), so an event processed before is acknowledged
    (200, ``duplicate``) and not processed again;
-5. answers 2xx only once the event is safely handled (``on_event`` returned); any other answer, or none
+5. answers the subscription's verification request (a signed document of type
+   ``corridor.webhooks.subscription.verification``, verification.py), once its signature checked, by
+   echoing its challenge;
+6. answers 2xx only once the event is safely handled (``on_event`` returned); any other answer, or none
    within the dispatcher's timeout, is retried with backoff.
 
 It is a plain ASGI application (no framework), run with any ASGI server::
@@ -35,6 +38,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from corridor.webhooks import signing
+from corridor.webhooks.verification import VERIFICATION_TYPE
 
 MAX_BODY = 1024 * 1024
 _MAX_REMEMBERED_IDS = 100_000
@@ -79,6 +83,9 @@ class Receiver:
             return 401, {"error": "stale" if mismatch.stale else "bad_signature", "detail": mismatch.reason}
         try:
             document = json.loads(body)
+            if isinstance(document, dict) and document.get("type") == VERIFICATION_TYPE:
+                # the service asks whether this endpoint wants the subscription: echo its challenge
+                return 200, {"challenge": document["data"]["challenge"]}
             event_id = document["id"]
             if not isinstance(event_id, str) or not event_id:
                 raise ValueError("id")

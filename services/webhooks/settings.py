@@ -7,10 +7,13 @@ with every service; the ``CORRIDOR_WEBHOOKS_*`` variables tune this one. Command
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from corridor.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_SCHEMA_REGISTRY_URL
+from corridor.core.credentials import WEBHOOKS_KEY, credentials_dir, resolve_secret
+from corridor.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_SCHEMA_REGISTRY_URL, PROJECT_ROOT
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8085
@@ -26,6 +29,7 @@ class WebhooksSettings(BaseSettings):
     schema_registry_url: str = DEFAULT_SCHEMA_REGISTRY_URL
     log_level: str = "INFO"
     log_format: str = "json"
+    state_dir: Path = Field(default=PROJECT_ROOT / ".corridor")
 
     webhooks_group_id: str = DEFAULT_GROUP_ID
     #: PostgreSQL schema of the subscriptions and dead letters.
@@ -47,5 +51,28 @@ class WebhooksSettings(BaseSettings):
     webhooks_metadata_max_age_ms: int = Field(default=10_000, ge=500)
     #: How long the dispatcher trusts its copy of a partner's subscriptions.
     webhooks_subscription_ttl_s: float = Field(default=2.0, ge=0)
+    #: Callback hosts, addresses or networks (``host[:port]``, ``10.1.0.0/16``) reached although they are
+    #: not public (callbacks.py), comma-separated. Empty: public addresses only.
+    webhooks_allowed_callbacks: str = ""
+    #: Subscriptions one partner may have.
+    webhooks_max_subscriptions_per_partner: int = Field(default=20, ge=1)
+    #: Largest request body of the subscription API (checked before it is read).
+    webhooks_max_request_bytes: int = Field(default=64 * 1024, ge=1024)
+    #: How long a rotated-out secret keeps signing deliveries next to the new one.
+    webhooks_secret_overlap_s: float = Field(default=24 * 3600.0, ge=0)
+    #: Key of the secrets at rest (secrets_box.py): the key itself, or its 0600 file; unset, the local
+    #: stack's ``<state dir>/credentials/webhooks-secrets.key``. Required.
+    webhooks_secrets_key: str | None = Field(default=None, repr=False)
+    webhooks_secrets_key_file: Path | None = None
     webhooks_pool_min_size: int = Field(default=1, ge=1)
     webhooks_pool_max_size: int = Field(default=8, ge=1)
+
+    def effective_secrets_key(self) -> str:
+        default = credentials_dir(self.state_dir) / WEBHOOKS_KEY
+        key = resolve_secret(self.webhooks_secrets_key, self.webhooks_secrets_key_file, default)
+        if not key:
+            raise ValueError(
+                "no key for the webhook secrets: set CORRIDOR_WEBHOOKS_SECRETS_KEY[_FILE] or run "
+                f"`corridor stack up` (creates {default})"
+            )
+        return key

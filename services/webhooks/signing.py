@@ -40,6 +40,12 @@ def sign(secret: str, body: bytes, *, timestamp: int | None = None) -> str:
     return f"t={t},{SCHEME}={mac(secret, t, body)}"
 
 
+def sign_all(secrets: list[str], body: bytes, *, timestamp: int | None = None) -> str:
+    """The header value with one ``v1=`` per secret (the current and, during a rotation, the old one)."""
+    t = int(time.time()) if timestamp is None else timestamp
+    return ",".join([f"t={t}", *(f"{SCHEME}={mac(secret, t, body)}" for secret in secrets)])
+
+
 def parse(header: str) -> tuple[int, list[str]]:
     """(timestamp, the ``v1`` signatures) of a header value; raises :class:`SignatureMismatch`."""
     timestamp: int | None = None

@@ -2,9 +2,12 @@
 
 Tables:
 
-* ``subscriptions`` — one row per subscription: its partner, callback URL, shared secret (kept as is:
-  the dispatcher needs it to sign; the API shows it only once, when the subscription is made) and
-  filters.
+* ``subscriptions`` — one row per subscription: its partner, callback URL, shared secret and, during a
+  rotation, the previous one with the end of its overlap (encrypted: the dispatcher needs them in
+  clear to sign, so they are sealed with the service's own key, ``secrets_box.py``; the API shows a
+  secret only once, when it is made), when the endpoint confirmed it, and filters. At most
+  ``max_per_partner`` per partner (checked under a per-partner lock, so concurrent requests cannot
+  exceed it).
 * ``dead_letters`` — deliveries that failed every attempt: the CloudEvents document as sent, where the
   event was read, how many attempts, the last answer; ``redelivered_at`` once a redelivery succeeded.
   Deleting a subscription deletes its dead letters.
@@ -23,7 +26,15 @@ from typing import Any
 import asyncpg
 
 from corridor.core.db import apply_ddl
+from corridor.webhooks.secrets_box import SecretBox
 from corridor.webhooks.subscriptions import Filters, Subscription
+
+
+class TooManySubscriptions(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} subscriptions per partner; delete one first")
+        self.limit = limit
+
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -80,6 +91,9 @@ def _ddl(s: str) -> list[str]:
                 created_at   timestamptz NOT NULL DEFAULT now()
             )""",
         f'CREATE INDEX IF NOT EXISTS subscriptions_partner ON "{s}".subscriptions (partner_id, created_at)',
+        f'ALTER TABLE "{s}".subscriptions ADD COLUMN IF NOT EXISTS previous_secret text',
+        f'ALTER TABLE "{s}".subscriptions ADD COLUMN IF NOT EXISTS previous_secret_until timestamptz',
+        f'ALTER TABLE "{s}".subscriptions ADD COLUMN IF NOT EXISTS verified_at timestamptz',
         f"""CREATE TABLE IF NOT EXISTS "{s}".dead_letters (
                 id               uuid PRIMARY KEY,
                 subscription_id  uuid NOT NULL REFERENCES "{s}".subscriptions (id) ON DELETE CASCADE,
@@ -103,21 +117,11 @@ def _ddl(s: str) -> list[str]:
     ]
 
 
-_SUBSCRIPTION = "id, partner_id, callback_url, secret, event_types, trade_id, location, created_at"
+_SUBSCRIPTION = """id, partner_id, callback_url, secret, event_types, trade_id, location, created_at,
+                   previous_secret, previous_secret_until, verified_at"""
 _DEAD_LETTER = """id, subscription_id, partner_id, event_id, event_type, trade_id, topic, "partition",
                   "offset", document::text AS document, attempts, last_status, last_error, first_attempt_at,
                   dead_lettered_at, redelivered_at"""
-
-
-def _subscription(row: asyncpg.Record) -> Subscription:
-    return Subscription(
-        id=row["id"],
-        partner_id=row["partner_id"],
-        callback_url=row["callback_url"],
-        secret=row["secret"],
-        filters=Filters(tuple(row["event_types"]), row["trade_id"], row["location"]),
-        created_at=row["created_at"],
-    )
 
 
 def _dead_letter(row: asyncpg.Record) -> DeadLetter:
@@ -127,21 +131,29 @@ def _dead_letter(row: asyncpg.Record) -> DeadLetter:
 
 
 class WebhookStore:
-    def __init__(self, pool: asyncpg.Pool, db_schema: str = "webhooks") -> None:
+    def __init__(self, pool: asyncpg.Pool, box: SecretBox, db_schema: str = "webhooks") -> None:
         if not _IDENTIFIER.match(db_schema):
             raise ValueError(f"invalid PostgreSQL schema name {db_schema!r}")
         self.pool = pool
+        self.box = box
         self.schema = db_schema
         self._s = f'"{db_schema}"'
 
     @classmethod
     async def open(
-        cls, database_url: str, *, db_schema: str = "webhooks", min_size: int = 1, max_size: int = 8
+        cls,
+        database_url: str,
+        box: SecretBox,
+        *,
+        db_schema: str = "webhooks",
+        min_size: int = 1,
+        max_size: int = 8,
     ) -> WebhookStore:
         pool = await asyncpg.create_pool(database_url, min_size=min_size, max_size=max_size)
-        store = cls(pool, db_schema)
+        store = cls(pool, box, db_schema)
         try:
             await store.migrate()
+            await store.reseal()
         except BaseException:
             await pool.close()
             raise
@@ -157,24 +169,108 @@ class WebhookStore:
     async def ping(self) -> None:
         await self.pool.fetchval("SELECT 1")
 
+    def _subscription(self, row: asyncpg.Record) -> Subscription:
+        previous = row["previous_secret"]
+        return Subscription(
+            id=row["id"],
+            partner_id=row["partner_id"],
+            callback_url=row["callback_url"],
+            secret=self.box.open(row["secret"], row["id"])[0],
+            filters=Filters(tuple(row["event_types"]), row["trade_id"], row["location"]),
+            created_at=row["created_at"],
+            previous_secret=self.box.open(previous, row["id"])[0] if previous else None,
+            previous_secret_until=row["previous_secret_until"],
+            verified_at=row["verified_at"],
+        )
+
+    async def reseal(self) -> int:
+        """Encrypt under the current key every secret stored in clear (older versions) or under an older
+        key (a key rotation); returns how many rows changed."""
+        changed = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"SELECT id, secret, previous_secret FROM {self._s}.subscriptions FOR UPDATE"
+            )
+            for row in rows:
+                values: list[str | None] = []
+                current = True
+                for stored in (row["secret"], row["previous_secret"]):
+                    if stored is None:
+                        values.append(None)
+                        continue
+                    plain, fresh = self.box.open(stored, row["id"])
+                    current = current and fresh
+                    values.append(self.box.seal(plain, row["id"]))
+                if not current:
+                    await conn.execute(
+                        f"UPDATE {self._s}.subscriptions SET secret = $2, previous_secret = $3 WHERE id = $1",
+                        row["id"],
+                        *values,
+                    )
+                    changed += 1
+        return changed
+
     # -- subscriptions ---------------------------------------------------------------------------------
 
     async def create_subscription(
-        self, partner_id: str, callback_url: str, secret: str, filters: Filters
+        self,
+        partner_id: str,
+        callback_url: str,
+        secret: str,
+        filters: Filters,
+        *,
+        max_per_partner: int,
+        subscription_id: uuid.UUID | None = None,
+        verified: bool = False,
     ) -> Subscription:
+        """Insert a subscription; raises :class:`TooManySubscriptions` at the partner's limit."""
+        sid = subscription_id or uuid.uuid4()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{self.schema}:subs:{partner_id}"
+            )
+            count = await conn.fetchval(
+                f"SELECT count(*) FROM {self._s}.subscriptions WHERE partner_id = $1", partner_id
+            )
+            if count >= max_per_partner:
+                raise TooManySubscriptions(max_per_partner)
+            row = await conn.fetchrow(
+                f"""INSERT INTO {self._s}.subscriptions (id, partner_id, callback_url, secret, event_types,
+                                                         trade_id, location, verified_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8 THEN now() END)
+                    RETURNING {_SUBSCRIPTION}""",
+                sid,
+                partner_id,
+                callback_url,
+                self.box.seal(secret, sid),
+                list(filters.event_types),
+                filters.trade_id,
+                filters.location,
+                verified,
+            )
+        return self._subscription(row)
+
+    async def rotate_secret(
+        self, subscription_id: uuid.UUID, partner_id: str, secret: str, overlap_until: dt.datetime
+    ) -> Subscription | None:
+        """The new secret becomes current; the old one still signs deliveries until ``overlap_until``
+        (its ciphertext moves column: the associated data is the same subscription id)."""
         row = await self.pool.fetchrow(
-            f"""INSERT INTO {self._s}.subscriptions (id, partner_id, callback_url, secret, event_types,
-                                                     trade_id, location)
-                VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_SUBSCRIPTION}""",
-            uuid.uuid4(),
+            f"""UPDATE {self._s}.subscriptions
+                SET previous_secret = secret, previous_secret_until = $4, secret = $3
+                WHERE id = $1 AND partner_id = $2 RETURNING {_SUBSCRIPTION}""",
+            subscription_id,
             partner_id,
-            callback_url,
-            secret,
-            list(filters.event_types),
-            filters.trade_id,
-            filters.location,
+            self.box.seal(secret, subscription_id),
+            overlap_until,
         )
-        return _subscription(row)
+        return self._subscription(row) if row else None
+
+    async def mark_verified(self, subscription_id: uuid.UUID) -> None:
+        await self.pool.execute(
+            f"UPDATE {self._s}.subscriptions SET verified_at = now() WHERE id = $1 AND verified_at IS NULL",
+            subscription_id,
+        )
 
     async def subscriptions(self, partner_id: str) -> list[Subscription]:
         rows = await self.pool.fetch(
@@ -182,7 +278,7 @@ class WebhookStore:
                 ORDER BY created_at, id""",
             partner_id,
         )
-        return [_subscription(r) for r in rows]
+        return [self._subscription(r) for r in rows]
 
     async def subscription(self, subscription_id: uuid.UUID, partner_id: str) -> Subscription | None:
         row = await self.pool.fetchrow(
@@ -190,7 +286,7 @@ class WebhookStore:
             subscription_id,
             partner_id,
         )
-        return _subscription(row) if row else None
+        return self._subscription(row) if row else None
 
     async def delete_subscription(self, subscription_id: uuid.UUID, partner_id: str) -> bool:
         status = await self.pool.execute(

@@ -64,6 +64,17 @@ class Subscription:
     secret: str
     filters: Filters = field(default_factory=Filters)
     created_at: dt.datetime | None = None
+    #: During a secret rotation: the old secret, which still signs deliveries until ``previous_secret_until``.
+    previous_secret: str | None = None
+    previous_secret_until: dt.datetime | None = None
+    verified_at: dt.datetime | None = None  # when the endpoint confirmed it wants the subscription
+
+    def signing_secrets(self, now: dt.datetime | None = None) -> list[str]:
+        """The secrets a delivery is signed with now: the current one, plus the previous one during the
+        overlap of a rotation (one ``v1=`` each; a receiver that knows either accepts)."""
+        now = now or dt.datetime.now(dt.UTC)
+        keep = self.previous_secret and self.previous_secret_until and self.previous_secret_until > now
+        return [self.secret, self.previous_secret] if keep and self.previous_secret else [self.secret]
 
     def matches(self, event: TradeEvent) -> bool:
         f = self.filters
@@ -80,6 +91,10 @@ class Subscription:
             "callback_url": self.callback_url,
             **self.filters.to_dict(),
             "created_at": self.created_at.isoformat() if self.created_at else None,
+            "verified_at": self.verified_at.isoformat() if self.verified_at else None,
+            "previous_secret_until": (
+                self.previous_secret_until.isoformat() if self.previous_secret_until else None
+            ),
         }
         if with_secret:
             body["secret"] = self.secret

@@ -109,7 +109,9 @@ async def corridor() -> AsyncIterator[Corridor]:
             stack = await asyncio.to_thread(up, config, lambda _message: None)
         assert stack.database_url, stack.problems
         keys = await register_partners(stack.database_url)
-        env = service_env(stack.database_url, stack.bootstrap_servers, stack.schema_registry_url)
+        env = service_env(
+            stack.database_url, stack.bootstrap_servers, stack.schema_registry_url, config.state_dir
+        )
         logs = config.state_dir / "logs"
         ledger = ServiceProcess("ledger", ports.ledger, env, logs / "ledger.log")
         gateway = ServiceProcess("gateway", ports.gateway, env, logs / "gateway.log")

@@ -36,6 +36,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.metadata import MetadataRequest
 
 from corridor.core import partners
+from corridor.core.credentials import REGISTRY_SERVICES, credentials_dir
 from corridor.core.domain.base import TradeEvent
 from corridor.core.routing import TradeRoute, partner_of_topic, route
 from corridor.core.settings import PROJECT_ROOT, get_settings
@@ -310,9 +311,11 @@ class ServiceProcess:
             return ""
 
 
-def service_env(database_url: str, bootstrap: str, registry_url: str) -> dict[str, str]:
+def service_env(database_url: str, bootstrap: str, registry_url: str, state_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORRIDOR_")}
     env.update(
+        # the fault corridor's own registry login for services (read role), made by its `stack up`
+        CORRIDOR_SCHEMA_REGISTRY_USER_INFO_FILE=str(credentials_dir(state_dir) / REGISTRY_SERVICES),
         CORRIDOR_DATABASE_URL=database_url,
         CORRIDOR_BOOTSTRAP_SERVERS=bootstrap,
         CORRIDOR_SCHEMA_REGISTRY_URL=registry_url,

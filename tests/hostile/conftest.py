@@ -407,7 +407,10 @@ def registry_server(request: pytest.FixtureRequest, database_url: str, loop: Loo
 
     name = schema_name(request, "registry_hostile")
     drop_schemas(loop, database_url, name)
-    server = Server(create_app(database_url, db_schema=name, pool_max_size=4), "registry").start()
+    from tests.integration.registry.conftest import registry_users_file
+
+    app = create_app(database_url, users_file=registry_users_file(), db_schema=name, pool_max_size=4)
+    server = Server(app, "registry").start()
     yield server
     server.stop()
     drop_schemas(loop, database_url, name)
@@ -415,7 +418,9 @@ def registry_server(request: pytest.FixtureRequest, database_url: str, loop: Loo
 
 @pytest.fixture(scope="module")
 def registry_http(registry_server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=registry_server.url, timeout=REQUEST_TIMEOUT_S) as client:
+    from tests.integration.registry.conftest import writer_auth
+
+    with httpx.Client(base_url=registry_server.url, timeout=REQUEST_TIMEOUT_S, auth=writer_auth()) as client:
         yield client
 
 

@@ -156,7 +156,13 @@ def test_the_request_limit_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("CORRIDOR_REGISTRY_MAX_REQUEST_BYTES", "65536")
     settings = RegistrySettings()
     assert settings.registry_max_request_bytes == 65536
-    app = create_app("postgresql://unused", max_request_bytes=settings.registry_max_request_bytes)
+    from tests.integration.registry.conftest import registry_users_file
+
+    app = create_app(
+        "postgresql://unused",
+        users_file=registry_users_file(),
+        max_request_bytes=settings.registry_max_request_bytes,
+    )
     assert app.state.max_request_bytes == 65536
 
 

@@ -11,6 +11,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from corridor.core.settings import Settings, registry_user_info
 from corridor.core.topics import TRADE_TOPICS
 
 
@@ -18,7 +19,11 @@ def read_with_confluent(
     bootstrap: str, registry_url: str, trade_id: str, count: int, timeout: float = 30.0
 ) -> list[tuple[Any, Any]]:
     """Every record of one trade from all trade topics, decoded by confluent-kafka's AvroDeserializer."""
-    deserializer = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
+    # a partner's client: basic.auth.user.info with a read credential (the stack's services' one here)
+    user_info = registry_user_info(Settings()) or ""
+    deserializer = AvroDeserializer(
+        SchemaRegistryClient({"url": registry_url, "basic.auth.user.info": user_info})
+    )
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,

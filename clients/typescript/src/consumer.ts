@@ -15,6 +15,7 @@ export interface PartnerConfig {
   password: string;
   group: string;
   registryUrl: string;
+  registryUserInfo: string; // the partner's registry login, partner-<id>:<password> (partners add)
   ssl?: boolean | ConnectionOptions; // the partner listener with TLS
   fromBeginning?: boolean;
 }
@@ -51,7 +52,7 @@ export async function consumePartnerTopic(
     sasl: { mechanism: 'scram-sha-512', username: config.username ?? config.partnerId, password: config.password },
     logLevel: logLevel.ERROR,
   });
-  const decoder = new Decoder(registrySource(config.registryUrl));
+  const decoder = new Decoder(registrySource(config.registryUrl, config.registryUserInfo));
   const consumer = kafka.consumer({ groupId: config.group, readUncommitted: false });
   await consumer.connect();
   await consumer.subscribe({ topic: partnerTopic(config.partnerId), fromBeginning: config.fromBeginning ?? true });

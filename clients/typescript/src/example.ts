@@ -5,7 +5,7 @@
  * per record (the format every Corridor example client prints: clients/README.md).
  *
  * Environment: PARTNER_ID, PARTNER_PASSWORD, PARTNER_BOOTSTRAP (host:port of the partner listener),
- * SCHEMA_REGISTRY_URL, KEYRING_FILE (`corridor certificates keys list --json`), optional PARTNER_GROUP
+ * SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USER_INFO (the partner's registry login), KEYRING_FILE (`corridor certificates keys list --json`), optional PARTNER_GROUP
  * (default <partner id>.ts-example), PARTNER_TLS (1: TLS to the listener, CA from PARTNER_TLS_CA),
  * MAX_RECORDS (stop after that many), IDLE_TIMEOUT_S (stop when nothing came for that long; default 20).
  */
@@ -65,6 +65,7 @@ async function main(): Promise<void> {
       password: env('PARTNER_PASSWORD'),
       group: process.env.PARTNER_GROUP || `${partnerId}.ts-example`,
       registryUrl: env('SCHEMA_REGISTRY_URL'),
+      registryUserInfo: env('SCHEMA_REGISTRY_USER_INFO'),
       ssl: tls ? { ca: process.env.PARTNER_TLS_CA ? [readFileSync(process.env.PARTNER_TLS_CA)] : undefined } : undefined,
     },
     async (record) => {

@@ -21,11 +21,17 @@ export function unframe(data: Buffer): { schemaId: number; body: Buffer } {
 
 export type SchemaSource = (id: number) => Promise<string>;
 
-/** Fetches writer schemas from a Confluent-compatible registry (Corridor's own, or any other). */
-export function registrySource(url: string, headers: Record<string, string> = {}): SchemaSource {
+/**
+ * Fetches writer schemas from a Confluent-compatible registry (Corridor's own, or any other), logged in
+ * with `userInfo` ("user:password", Confluent's basic.auth.user.info: the read-only partner-<id> login
+ * `corridor partners add` prints); the registry answers 401 without it.
+ */
+export function registrySource(url: string, userInfo: string, headers: Record<string, string> = {}): SchemaSource {
   const base = url.replace(/\/+$/, '');
+  if (!userInfo.includes(':')) throw new Error('the schema registry login is user:password (basic.auth.user.info)');
+  const authorization = `Basic ${Buffer.from(userInfo, 'utf8').toString('base64')}`;
   return async (id: number) => {
-    const response = await fetch(`${base}/schemas/ids/${id}`, { headers: { Accept: 'application/vnd.schemaregistry.v1+json', ...headers } });
+    const response = await fetch(`${base}/schemas/ids/${id}`, { headers: { Accept: 'application/vnd.schemaregistry.v1+json', Authorization: authorization, ...headers } });
     if (!response.ok) throw new Error(`schema registry answered ${response.status} for schema id ${id}: ${await response.text()}`);
     const body = (await response.json()) as { schema?: string };
     if (typeof body.schema !== 'string') throw new Error(`schema registry gave no schema for id ${id}`);

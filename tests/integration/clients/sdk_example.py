@@ -100,6 +100,7 @@ async def main() -> None:
         password=os.environ["PARTNER_PASSWORD"],
         partner_id=partner_id,
         registry_url=os.environ["SCHEMA_REGISTRY_URL"],
+        registry_user_info=os.environ["SCHEMA_REGISTRY_USER_INFO"],
         group=os.environ.get("PARTNER_GROUP") or f"{partner_id}.python-example",
     ) as consumer:
         await consumer.run(

@@ -1,7 +1,8 @@
 """Each partner client (clients/java, clients/go, clients/typescript) reads the chromite demo trade from
 the partner listener of a live stack — SCRAM-SHA-512, read_committed, its own consumer group — decodes
-every record through the registry, verifies both signed certificates as valid and a tampered copy as
-tampered, and prints exactly what the Python SDK prints for the same records (clients/README.md).
+every record through the registry (logged in as the partner's read-only registry user), verifies both
+signed certificates as valid and a tampered copy as tampered, and prints exactly what the Python SDK
+prints for the same records (clients/README.md).
 
 The trade is the demo's chromite story with fresh party ids, its two certificates signed by their
 issuers' keys registered in the stack (as ``corridor demo`` does), published to the trade topics and
@@ -90,7 +91,8 @@ def test_every_client_reads_the_demo_trade_like_the_python_sdk(
     keyring.write_text(json.dumps(keys), encoding="utf-8")
 
     buyer = trade.events[0].buyer.party_id  # type: ignore[attr-defined]
-    login = add_partner(partner_stack, buyer, "BUYER")["kafka"]
+    added = add_partner(partner_stack, buyer, "BUYER")
+    login = added["kafka"]
     asyncio.run(publish(partner_stack, trade.events))
     deadline = time.monotonic() + 60
     while len(asyncio.run(read_topic(partner_stack.bootstrap, partner_topic(buyer)))) < EVENTS:
@@ -106,6 +108,8 @@ def test_every_client_reads_the_demo_trade_like_the_python_sdk(
                 PARTNER_PASSWORD=login["password"],
                 PARTNER_BOOTSTRAP=login["bootstrap_servers"],
                 SCHEMA_REGISTRY_URL=partner_stack.registry_url,
+                # the partner's read-only registry login (the registry answers 401 without one)
+                SCHEMA_REGISTRY_USER_INFO=added["schema_registry"]["basic.auth.user.info"],
                 KEYRING_FILE=str(keyring),
                 PARTNER_GROUP=f"{buyer}.{name}-example",
                 MAX_RECORDS=str(EVENTS),

@@ -18,6 +18,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from corridor.core.credentials import REGISTRY_SERVICES, credentials_dir, read_secret
 from corridor.core.topics import TOPIC_SPECS
 from tests.integration.contracts.contract_helpers import order_placed
 
@@ -71,7 +72,11 @@ async def test_sdk_converts_a_produced_record_with_its_extension(stack: Any, buy
     assert converted.get_source() == f"/corridor/partners/{partner_id}"
     assert converted.get_extension("erpref") == "PO 42"
     assert converted.get_extension("partitionkey") == event["data"]["trade_id"]
-    deserialize = AvroDeserializer(SchemaRegistryClient({"url": stack.schema_registry_url}))
+    # a read-role registry login (the stack's services'), as a partner passes its own
+    user_info = read_secret(credentials_dir(stack.state_dir) / REGISTRY_SERVICES)
+    deserialize = AvroDeserializer(
+        SchemaRegistryClient({"url": stack.schema_registry_url, "basic.auth.user.info": user_info})
+    )
     data = deserialize(converted.get_data(), SerializationContext(topic, MessageField.VALUE))
     assert data["order_id"] == event["data"]["order_id"]
     assert data["buyer"]["party_id"] == partner_id

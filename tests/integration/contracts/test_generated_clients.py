@@ -1,10 +1,12 @@
 """Clients generated from the running services' OpenAPI documents — by openapi-python-client and by
 openapi-typescript (+ openapi-fetch, compiled with ``tsc --strict``) — make one authenticated call each
-against the stack: publish an event through the gateway, search the ledger; and the registry's (keyless)
-client lists subjects. The answers come back typed as the documents say; without the key, 401."""
+against the stack: publish an event through the gateway, search the ledger; and the registry's client,
+logged in with HTTP basic authentication as its document declares (ADR 0023), lists subjects. The answers
+come back typed as the documents say; without the key or the login, 401."""
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import os
@@ -20,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from corridor.core.credentials import REGISTRY_SERVICES, credentials_dir, read_secret
 from tests.integration.contracts.contract_helpers import order_placed as _order_placed
 from tests.support.contract_tools import ToolMissing, npm_bin, npm_tools
 from tests.support.openapi_check import answer_errors
@@ -28,10 +31,17 @@ from tests.support.openapi_check import answer_errors
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 
-def _spec(url: str, folder: Path, name: str) -> Path:
+def _spec(url: str, folder: Path, name: str, auth: httpx.Auth | None = None) -> Path:
     path = folder / f"{name}.json"
-    path.write_text(httpx.get(f"{url}/openapi.json", timeout=10).text, encoding="utf-8")
+    answer = httpx.get(f"{url}/openapi.json", timeout=10, auth=auth)
+    answer.raise_for_status()
+    path.write_text(answer.text, encoding="utf-8")
     return path
+
+
+def _registry_reader(stack: Any) -> str:
+    """A read-role registry login (the stack's services'): the registry answers 401 without one."""
+    return read_secret(credentials_dir(stack.state_dir) / REGISTRY_SERVICES)
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +54,7 @@ def python_clients(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
     urls = {"gateway": stack.gateway_url, "ledger": stack.ledger_url, "registry": stack.schema_registry_url}
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     packages = {}
+    auth = httpx.BasicAuth(*_registry_reader(stack).split(":", 1))
     for service, url in urls.items():
         package = f"corridor_{service}_client_{uuid.uuid4().hex[:6]}"
         done = subprocess.run(
@@ -51,7 +62,7 @@ def python_clients(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 generator,
                 "generate",
                 "--path",
-                str(_spec(url, folder, service)),
+                str(_spec(url, folder, service, auth=auth if service == "registry" else None)),
                 "--meta",
                 "none",
                 "--output-path",
@@ -132,7 +143,14 @@ def test_python_clients_make_authenticated_calls(
     registry_client = importlib.import_module(f"{registry.__name__}.client")
     list_subjects = _module(registry, "list_subjects")
     with registry_client.Client(base_url=stack.schema_registry_url) as anonymous:
-        subjects = list_subjects.sync_detailed(client=anonymous)
+        assert list_subjects.sync_detailed(client=anonymous).status_code == 401
+    # a read-role login (the stack's services'), sent as the document's basicAuth scheme says
+    user_info = _registry_reader(stack)
+    login = base64.b64encode(user_info.encode()).decode()
+    with registry_client.AuthenticatedClient(
+        base_url=stack.schema_registry_url, token=login, prefix="Basic"
+    ) as reader:
+        subjects = list_subjects.sync_detailed(client=reader)
     assert subjects.status_code == 200 and isinstance(subjects.parsed, list)
     assert "trade.orders.v1-corridor.trade.orders.OrderPlaced" in subjects.parsed
 

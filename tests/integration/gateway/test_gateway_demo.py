@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from corridor.core.credentials import REGISTRY_OPERATOR, credentials_dir
 from corridor.core.domain import trust
 from corridor.core.domain.events import EVENT_TYPES
 
@@ -32,6 +33,8 @@ def test_demo_through_the_gateway(stack, database_url, gateway, schemas, admin, 
         **os.environ,
         "CORRIDOR_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
         "CORRIDOR_SCHEMA_REGISTRY_URL": stack.schema_registry_url,
+        # the demo is an operator's tool: the stack's operator login (its state dir is the test's own)
+        "CORRIDOR_SCHEMA_REGISTRY_USER_INFO_FILE": str(credentials_dir(stack.state_dir) / REGISTRY_OPERATOR),
         "CORRIDOR_DATABASE_URL": database_url,
         "CORRIDOR_GATEWAY_URL": gateway.url,
         "CORRIDOR_PARTNERS_DB_SCHEMA": schemas.partners,
@@ -85,6 +88,8 @@ def test_demo_falls_back_to_kafka_without_a_gateway(stack, database_url, tmp_pat
         **os.environ,
         "CORRIDOR_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
         "CORRIDOR_SCHEMA_REGISTRY_URL": stack.schema_registry_url,
+        # the demo is an operator's tool: the stack's operator login (its state dir is the test's own)
+        "CORRIDOR_SCHEMA_REGISTRY_USER_INFO_FILE": str(credentials_dir(stack.state_dir) / REGISTRY_OPERATOR),
         "CORRIDOR_DATABASE_URL": database_url,
         "CORRIDOR_GATEWAY_URL": "http://127.0.0.1:1",
         "CORRIDOR_STATE_DIR": str(tmp_path),

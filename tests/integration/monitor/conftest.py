@@ -35,6 +35,7 @@ from tests.integration.ledger.ledger_helpers import (
     wait_ready,
 )
 from tests.integration.monitor.monitor_helpers import (
+    OPERATOR_TOKEN,
     InProcessMonitor,
     Produced,
     World,
@@ -69,6 +70,7 @@ async def monitor_world(stack: Any) -> AsyncIterator[World]:
                 monitor_ledger_schema=setup.db_schema,
                 monitor_ledger_group=setup.group_id,
                 monitor_refresh_s=REFRESH_S,
+                monitor_token=OPERATOR_TOKEN,
                 log_level="WARNING",
             )
         )
@@ -89,7 +91,7 @@ async def monitor_world(stack: Any) -> AsyncIterator[World]:
 
 @pytest.fixture(scope="module")
 async def monitor_http(monitor_world: World) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=monitor_world.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=monitor_world.url, timeout=30, headers=monitor_world.login) as http:
         yield http
 
 

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,13 @@ from corridor.core.topics import TRADE_TOPICS
 from corridor.monitor.app import create_app
 from corridor.monitor.settings import MonitorSettings
 from tests.integration.ledger.ledger_helpers import InProcessLedger, LedgerSetup
+
+#: The operator token of the tests' monitors (random per session).
+OPERATOR_TOKEN = f"tok_{uuid.uuid4().hex}{uuid.uuid4().hex}"
+
+
+def operator_login() -> dict[str, str]:
+    return {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
 class InProcessMonitor:
@@ -161,3 +169,8 @@ class World:
     @property
     def url(self) -> str:
         return self.monitor.url
+
+    @property
+    def login(self) -> dict[str, str]:
+        """The operator's login, as a script sends it."""
+        return operator_login()

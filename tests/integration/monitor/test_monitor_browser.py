@@ -11,6 +11,7 @@ clicking an event shows its decoded payload. Screenshots go to pytest's tmp dir 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import shutil
@@ -24,8 +25,14 @@ import pytest
 from corridor.core.kafka import TradeProducer
 from corridor.core.topics import TRADE_TOPICS
 from corridor.demo.story import explosives_story
-from tests.integration.monitor.monitor_helpers import Produced, World, get_json, group_of
+from tests.integration.monitor.monitor_helpers import OPERATOR_TOKEN, Produced, World, get_json, group_of
 from tests.support.browser import Chromium, find_chromium
+
+
+def basic_login() -> dict[str, str]:
+    credential = base64.b64encode(f"operator:{OPERATOR_TOKEN}".encode()).decode()
+    return {"Authorization": f"Basic {credential}"}
+
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -71,6 +78,10 @@ def browser(tmp_path: Path) -> Any:
             pytest.fail(message)
         pytest.skip(message)
     with Chromium(tmp_path, width=1400, height=1000) as chromium:
+        # the operator's login, sent with every request of the page (fetch and EventSource too), as the
+        # browser does once the operator answered its Basic prompt
+        chromium.send("Network.enable")
+        chromium.send("Network.setExtraHTTPHeaders", headers=basic_login())
         yield chromium
 
 

@@ -6,6 +6,10 @@ a free 127.0.0.1 port, against the real PostgreSQL of the ``database_url`` fixtu
 
 Isolation: each module gets its own throwaway PostgreSQL schema (dropped before and after), so tests
 never touch the ``registry`` schema of a developer's running stack that may share the database.
+
+Authentication is on, as in production: the servers share one users file (made once per session, 0600)
+with a ``write`` user (``REGISTRY_WRITER``, what the clients below use) and a ``read`` user
+(``REGISTRY_READER``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -26,7 +31,31 @@ import pytest
 import uvicorn
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from corridor.core import credentials
 from corridor.registry.app import create_app
+
+#: ``basic.auth.user.info`` of the test users (random per session; the file keeps only their hashes).
+REGISTRY_WRITER = f"writer:{credentials.new_password()}"
+REGISTRY_READER = f"reader:{credentials.new_password()}"
+_USERS_FILE: list[Path] = []
+
+
+def registry_users_file() -> Path:
+    """The session's users file (writer and reader), made on first use."""
+    if not _USERS_FILE:
+        import tempfile
+
+        path = Path(tempfile.mkdtemp(prefix="corridor-registry-users-")) / "registry-users.json"
+        for user_info, role in ((REGISTRY_WRITER, credentials.WRITE), (REGISTRY_READER, credentials.READ)):
+            user, _, password = user_info.partition(":")
+            credentials.set_user(path, user, password, role)
+        _USERS_FILE.append(path)
+    return _USERS_FILE[0]
+
+
+def writer_auth() -> httpx.BasicAuth:
+    user, _, password = REGISTRY_WRITER.partition(":")
+    return httpx.BasicAuth(user, password)
 
 
 def _run(coro_factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -72,7 +101,7 @@ class RunningRegistry:
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(database_url, db_schema=db_schema, pool_max_size=8),
+            create_app(database_url, users_file=registry_users_file(), db_schema=db_schema, pool_max_size=8),
             log_config=None,
             access_log=False,
             lifespan="on",
@@ -203,14 +232,14 @@ def pg_connection(database_url: str) -> Iterator[SyncConnection]:
 @pytest.fixture(scope="module")
 def sr_client(registry_url: str) -> Iterator[SchemaRegistryClient]:
     """confluent-kafka's own client, unmodified, pointed at our registry."""
-    client = SchemaRegistryClient({"url": registry_url})
+    client = SchemaRegistryClient({"url": registry_url, "basic.auth.user.info": REGISTRY_WRITER})
     yield client
     client.close()
 
 
 @pytest.fixture(scope="module")
 def http(registry_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=registry_url, timeout=30.0) as client:
+    with httpx.Client(base_url=registry_url, timeout=30.0, auth=writer_auth()) as client:
         yield client
 
 

@@ -217,8 +217,39 @@ def test_schema_types_and_mode(sr_client: SchemaRegistryClient) -> None:
     assert sr_client.update_mode("any.subject-x.Y", "READWRITE") == "READWRITE"
     assert sr_client.delete_mode("any.subject-x.Y") == "READWRITE"
     with pytest.raises(SchemaRegistryError) as exc:
-        sr_client.update_global_mode("READONLY")
+        sr_client.update_global_mode("IMPORT")  # choosing ids is not supported
     assert exc.value.error_code == 42205
+
+
+def test_readonly_mode_refuses_registrations_and_deletions(
+    sr_client: SchemaRegistryClient, unique: str
+) -> None:
+    subject = f"pk.corridor.orders.Frozen.{unique}"
+    v1 = Schema(order_schema(doc=unique), "AVRO")
+    assert sr_client.register_schema(subject, v1) > 0
+    assert sr_client.update_mode(subject, "READONLY") == "READONLY"
+    assert sr_client.get_mode(subject) == "READONLY"
+    for refused in (
+        lambda: sr_client.register_schema(subject, Schema(order_schema(doc=unique + "2"), "AVRO")),
+        lambda: sr_client.delete_subject(subject),
+        lambda: sr_client.delete_version(subject, 1),
+    ):
+        with pytest.raises(SchemaRegistryError) as exc:
+            refused()
+        assert exc.value.error_code == 42205
+    assert sr_client.get_latest_version(subject).version == 1  # reading still works
+    assert sr_client.delete_mode(subject) == "READONLY"
+    assert sr_client.get_mode(subject) == "READWRITE"
+    try:  # the whole registry frozen; a subject's own READWRITE does not escape READONLY_OVERRIDE
+        assert sr_client.update_global_mode("READONLY_OVERRIDE") == "READONLY_OVERRIDE"
+        sr_client.update_mode(subject, "READWRITE")
+        with pytest.raises(SchemaRegistryError) as exc:
+            sr_client.delete_subject(subject)
+        assert exc.value.error_code == 42205
+    finally:
+        sr_client.update_global_mode("READWRITE")
+        sr_client.delete_mode(subject)
+    assert sr_client.delete_subject(subject) == [1]
 
 
 def test_references(sr_client: SchemaRegistryClient, unique: str) -> None:

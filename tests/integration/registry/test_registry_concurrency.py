@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from corridor.registry.schemas import Reference, canonical_form, fingerprint
+from tests.integration.registry.conftest import writer_auth
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,7 @@ def register_all(urls: list[str], jobs: list[tuple[str, str]]) -> list[httpx.Res
 
     def run(index: int) -> httpx.Response:
         subject, schema = jobs[index]
-        with httpx.Client(base_url=urls[index % len(urls)], timeout=60.0) as client:
+        with httpx.Client(base_url=urls[index % len(urls)], timeout=60.0, auth=writer_auth()) as client:
             barrier.wait()
             return client.post(f"/subjects/{subject}/versions", json={"schema": schema})
 
@@ -153,11 +154,14 @@ def test_delete_racing_a_referencing_registration_is_refused(
                 f"{registry_url}/subjects/{invoice_subject}/versions",
                 json={"schema": invoice, "references": refs},
                 timeout=60,
+                auth=writer_auth(),
             )
         )
         wait_for_waiters(1)
         deleting = pool.submit(
-            lambda: httpx.delete(f"{registry_url}/subjects/{money_subject}/versions/1", timeout=60)
+            lambda: httpx.delete(
+                f"{registry_url}/subjects/{money_subject}/versions/1", timeout=60, auth=writer_auth()
+            )
         )
         wait_for_waiters(2)
         pg_connection.execute("ROLLBACK")

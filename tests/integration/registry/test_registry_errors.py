@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.registry.conftest import writer_auth
+
 pytestmark = pytest.mark.integration
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
@@ -225,7 +227,7 @@ def test_invalid_compatibility_42203(http: httpx.Client, unique: str) -> None:
 
 def test_modes_42204_42205(http: httpx.Client) -> None:
     expect(http.put("/mode", json={"mode": "SOMETIMES"}), 422, 42204)
-    expect(http.put("/mode", json={"mode": "READONLY"}), 422, 42205)
+    expect(http.put("/mode", json={"mode": "IMPORT"}), 422, 42205)
 
 
 def test_unknown_route_and_bad_json(http: httpx.Client, unique: str) -> None:
@@ -248,5 +250,5 @@ def test_store_error_50001(
     server = start_registry(f"registry_broken_{unique}")
     # the database loses the table under a running registry: requests must fail as store errors
     execute_sql(f'DROP TABLE "{server.db_schema}".subject_versions CASCADE')
-    with httpx.Client(base_url=server.url) as client:
+    with httpx.Client(base_url=server.url, auth=writer_auth()) as client:
         expect(client.get("/subjects"), 500, 50001)

@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.integration.registry.conftest import registry_users_file, writer_auth
+
 pytestmark = pytest.mark.integration
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -28,6 +30,7 @@ def free_port() -> int:
 
 def registry_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORRIDOR_")}
+    env["CORRIDOR_REGISTRY_USERS_FILE"] = str(registry_users_file())
     env.update(overrides)
     return env
 
@@ -69,6 +72,17 @@ def test_exits_with_a_clear_message_without_database_url(
     assert "CORRIDOR_DATABASE_URL is not set" in stderr
 
 
+def test_exits_with_a_clear_message_without_users_file(
+    launched: Callable[..., subprocess.Popen[str]], database_url: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "registry-users.json"
+    env = registry_env(CORRIDOR_DATABASE_URL=database_url, CORRIDOR_REGISTRY_USERS_FILE=str(missing))
+    process = launched(free_port(), env)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert f"no users file at {missing}" in stderr
+
+
 def test_exits_when_the_database_is_unreachable(launched: Callable[..., subprocess.Popen[str]]) -> None:
     env = registry_env(CORRIDOR_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/corridor")
     process = launched(free_port(), env)
@@ -94,7 +108,7 @@ def test_serves_subjects_and_logs_json(
         while True:
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/subjects", timeout=2)
+                response = httpx.get(f"http://127.0.0.1:{port}/subjects", timeout=2, auth=writer_auth())
                 if response.status_code == 200:
                     break
             except httpx.TransportError:
@@ -103,7 +117,7 @@ def test_serves_subjects_and_logs_json(
             time.sleep(0.2)
         assert response.json() == []
         assert response.headers["content-type"].startswith("application/vnd.schemaregistry.v1+json")
-        httpx.get(f"http://127.0.0.1:{port}/subjects/nope/versions", timeout=5)
+        httpx.get(f"http://127.0.0.1:{port}/subjects/nope/versions", timeout=5, auth=writer_auth())
 
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)

@@ -12,7 +12,11 @@ import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from tests.integration.registry.conftest import REGISTRY_READER
+
 pytestmark = pytest.mark.integration
+#: The registry answers 401 without a login (ADR 0023): these reads use the read role.
+READER = httpx.BasicAuth(*REGISTRY_READER.split(":", 1))
 
 
 def _schema(name: str, *fields: str) -> Schema:
@@ -51,7 +55,7 @@ def test_list_schemas(sr_client: SchemaRegistryClient, registry_url: str, unique
         sr_client.register_schema(f"{prefix}-b", _schema("B")),
     ]
     ids.append(sr_client.register_schema(f"{prefix}-b", _schema("B", "more")))
-    every = httpx.get(f"{registry_url}/schemas", params={"subjectPrefix": prefix}).json()
+    every = httpx.get(f"{registry_url}/schemas", params={"subjectPrefix": prefix}, auth=READER).json()
     assert [(s["subject"], s["version"], s["id"]) for s in every] == [
         (f"{prefix}-a", 1, ids[0]),
         (f"{prefix}-b", 1, ids[1]),
@@ -59,21 +63,22 @@ def test_list_schemas(sr_client: SchemaRegistryClient, registry_url: str, unique
     ]
     assert all("schemaType" not in s and json.loads(s["schema"])["type"] == "record" for s in every)
     latest = httpx.get(
-        f"{registry_url}/schemas", params={"subjectPrefix": prefix, "latestOnly": "true"}
+        f"{registry_url}/schemas", params={"subjectPrefix": prefix, "latestOnly": "true"}, auth=READER
     ).json()
     assert [(s["subject"], s["version"]) for s in latest] == [(f"{prefix}-a", 1), (f"{prefix}-b", 2)]
     page = httpx.get(
-        f"{registry_url}/schemas", params={"subjectPrefix": prefix, "offset": 1, "limit": 1}
+        f"{registry_url}/schemas", params={"subjectPrefix": prefix, "offset": 1, "limit": 1}, auth=READER
     ).json()
     assert [(s["subject"], s["version"]) for s in page] == [(f"{prefix}-b", 1)]
 
 
 def test_cluster_id_and_version(registry_url: str) -> None:
-    answer = httpx.get(f"{registry_url}/v1/metadata/id")
+    assert httpx.get(f"{registry_url}/v1/metadata/id").status_code == 401  # not without a login
+    answer = httpx.get(f"{registry_url}/v1/metadata/id", auth=READER)
     assert answer.status_code == 200
     body = answer.json()
     assert body["scope"]["path"] == []
     assert body["scope"]["clusters"]["schema-registry-cluster"] == "schema-registry"
     assert "kafka-cluster" in body["scope"]["clusters"]
-    version = httpx.get(f"{registry_url}/v1/metadata/version").json()
+    version = httpx.get(f"{registry_url}/v1/metadata/version", auth=READER).json()
     assert version["version"]

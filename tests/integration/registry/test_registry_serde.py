@@ -17,6 +17,8 @@ from confluent_kafka.schema_registry import (
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from tests.integration.registry.conftest import REGISTRY_WRITER
+
 pytestmark = pytest.mark.integration
 
 SHIPMENT = json.dumps(
@@ -48,7 +50,7 @@ RECORD = {
 @pytest.fixture
 def fresh_client(registry_url: str) -> Iterator[SchemaRegistryClient]:
     """A client with an empty cache, as a consumer in another process would have."""
-    client = SchemaRegistryClient({"url": registry_url})
+    client = SchemaRegistryClient({"url": registry_url, "basic.auth.user.info": REGISTRY_WRITER})
     yield client
     client.close()
 

@@ -32,6 +32,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from click.testing import CliRunner
 
 from corridor.core.codec import Codec
+from corridor.core.credentials import REGISTRY_OPERATOR, credentials_dir, read_secret
 from corridor.core.domain.base import TradeEvent
 from corridor.core.kafka import TradeProducer
 from corridor.core.registry_client import RegistryClient
@@ -311,7 +312,8 @@ def interleave(trades: list[Trade]) -> list[TradeEvent]:
 
 async def publish(stack: SecureStack, events: list[TradeEvent], *, pause_s: float = 0.0) -> int:
     """Produce events in order (acks=all, one at a time when pausing); returns how many."""
-    async with RegistryClient(stack.registry_url) as registry:
+    operator = read_secret(credentials_dir(stack.config.state_dir) / REGISTRY_OPERATOR)  # this stack's own
+    async with RegistryClient(stack.registry_url, user_info=operator) as registry:
         async with TradeProducer(stack.bootstrap, Codec(registry)) as producer:
             if not pause_s:
                 await producer.publish_many(events)

@@ -63,7 +63,9 @@ def test_the_readme_example_reads_the_partners_trade(partner_stack: SecureStack,
 
     trade = story_trade("explosives", uuid.uuid4().hex[:8])
     buyer = next(e for e in trade.events if type(e).__name__ == "OrderPlaced").buyer.party_id  # type: ignore[attr-defined]
-    login = add_partner(partner_stack, buyer, "BUYER")["kafka"]
+    added = add_partner(partner_stack, buyer, "BUYER")
+    login = added["kafka"]
+    registry_login = added["schema_registry"]["basic.auth.user.info"]
     asyncio.run(publish(partner_stack, trade.events))
 
     env = partner_stack.env(
@@ -71,7 +73,8 @@ def test_the_readme_example_reads_the_partners_trade(partner_stack: SecureStack,
         CORRIDOR_SCHEMA_REGISTRY_URL=partner_stack.registry_url,
     )
     process = subprocess.Popen(
-        [sys.executable, "-c", code, buyer, login["password"], "no-such-order"],
+        # the partner's own registry login (read role), as `partners add` printed it
+        [sys.executable, "-c", code, buyer, login["password"], registry_login, "no-such-order"],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -92,7 +95,7 @@ def test_the_readme_example_reads_the_partners_trade(partner_stack: SecureStack,
         everything = asyncio.run(handled_all(partner_stack.bootstrap, partner_topic(buyer)))
         deadline = time.monotonic() + 20
         while asyncio.run(committed(partner_stack.bootstrap, group)) != everything:
-            assert time.monotonic() < deadline, "the example did not commit what it handled"
+            assert time.monotonic() < deadline, f"the example did not commit what it handled: {lines}"
             time.sleep(0.2)
     finally:
         process.terminate()

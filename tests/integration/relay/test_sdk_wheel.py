@@ -123,7 +123,8 @@ def test_the_sdk_readme_example_runs_from_the_wheel(
 ) -> None:
     trade = story_trade("explosives", uuid.uuid4().hex[:8])
     buyer = next(e for e in trade.events if type(e).__name__ == "OrderPlaced").buyer.party_id  # type: ignore[attr-defined]
-    login = add_partner(partner_stack, buyer, "BUYER")["kafka"]
+    added = add_partner(partner_stack, buyer, "BUYER")
+    login = added["kafka"]
 
     # the issuers sign their certificates with keys of this test; the partner knows their public keys
     private: dict[str, Ed25519PrivateKey] = {}
@@ -147,6 +148,8 @@ def test_the_sdk_readme_example_runs_from_the_wheel(
         "PARTNER_BOOTSTRAP": login["bootstrap_servers"],
         "PARTNER_PASSWORD": login["password"],
         "SCHEMA_REGISTRY_URL": partner_stack.registry_url,
+        # the partner's read-only registry login; no state dir here, so nothing else to fall back on
+        "SCHEMA_REGISTRY_USER_INFO": added["schema_registry"]["basic.auth.user.info"],
         "AUTHORITY_KEYS": json.dumps(public_keys),
         "PYTHONUNBUFFERED": "1",
     }

@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import pytest
 
+from corridor.core.credentials import REGISTRY_SERVICES, credentials_dir, read_secret
 from corridor.core.settings import get_settings
 from corridor.stack import StackStatus
 from corridor.stack.admin import registered_brokers
@@ -30,7 +31,10 @@ def test_fixtures_describe_one_stack(
         assert stack.database_url == database_url  # the very same embedded server
     assert asyncio.run(registered_brokers(bootstrap_servers)) == {b.node_id for b in stack.brokers}
     assert stack.services == {"registry": schema_registry_url, "ledger": ledger_url, "gateway": gateway_url}
-    assert httpx.get(f"{schema_registry_url}/subjects", timeout=5).status_code == 200
+    assert httpx.get(f"{schema_registry_url}/subjects", timeout=5).status_code == 401  # no anonymous access
+    services_login = read_secret(credentials_dir(stack.state_dir) / REGISTRY_SERVICES).partition(":")
+    login = httpx.BasicAuth(services_login[0], services_login[2])
+    assert httpx.get(f"{schema_registry_url}/subjects", timeout=5, auth=login).status_code == 200
     for url in (gateway_url, ledger_url):
         assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200, url
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from corridor.core.credentials import REGISTRY_SERVICES, credentials_dir, read_secret
 from corridor.core.topics import TOPIC_SPECS
 from corridor.stack import (
     StackConfig,
@@ -73,7 +74,10 @@ def test_first_up_started_everything(single: tuple[StackConfig, StackStatus]) ->
 
 def test_the_services_answer(single: tuple[StackConfig, StackStatus]) -> None:
     config, _ = single
-    assert httpx.get(f"{config.registry_url}/subjects", timeout=5).status_code == 200
+    assert httpx.get(f"{config.registry_url}/subjects", timeout=5).status_code == 401  # no anonymous access
+    services_login = read_secret(credentials_dir(config.state_dir) / REGISTRY_SERVICES).partition(":")
+    login = httpx.BasicAuth(services_login[0], services_login[2])
+    assert httpx.get(f"{config.registry_url}/subjects", timeout=5, auth=login).status_code == 200
     for url in (config.ledger_url, config.gateway_url):
         assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
         assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200

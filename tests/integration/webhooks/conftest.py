@@ -21,6 +21,7 @@ from corridor.core.codec import Codec
 from corridor.core.registry_client import RegistryClient
 from corridor.webhooks.app import create_app
 from corridor.webhooks.receiver import Receiver
+from corridor.webhooks.secrets_box import new_key
 from corridor.webhooks.settings import WebhooksSettings
 from corridor.webhooks.subscriptions import partner_topic
 from tests.integration.ledger.ledger_helpers import drop_schemas, eventually, unique
@@ -63,6 +64,8 @@ async def webhooks(kafka_stack: Any) -> AsyncIterator[Webhooks]:
         webhooks_timeout_s=5,
         webhooks_metadata_max_age_ms=1000,
         webhooks_subscription_ttl_s=0.5,
+        webhooks_allowed_callbacks="127.0.0.1",  # the tests' receivers; public addresses only otherwise
+        webhooks_secrets_key=new_key(),
         log_level="WARNING",
     )
     schemas = (settings.webhooks_db_schema, settings.webhooks_partners_schema)

@@ -12,9 +12,11 @@ from tests.integration.webhooks.conftest import Partner, Webhooks
 
 pytestmark = pytest.mark.integration
 
+SECRET = "whsec_api-test-secret-0042"
+
 
 async def test_subscriptions_are_the_partners_own(
-    webhooks: Webhooks, partner: Partner, partner_factory: Any
+    webhooks: Webhooks, partner: Partner, partner_factory: Any, receivers: Any
 ) -> None:
     stranger: Partner = await partner_factory()
     async with httpx.AsyncClient(base_url=webhooks.url, timeout=10) as http:
@@ -41,10 +43,12 @@ async def test_subscriptions_are_the_partners_own(
         ]
         assert (await http.post("/v1/subscriptions", json={}, headers=partner.auth)).status_code == 422
 
+        _, url = receivers(SECRET)  # a receiver that confirms the subscription (verification.py)
         created = await http.post(
             "/v1/subscriptions",
             json={
-                "callback_url": "https://erp.example.com/corridor/events",
+                "callback_url": url,
+                "secret": SECRET,
                 "event_types": ["CertificateIssued", "corridor.trade.certificates.PreferenceDecided"],
                 "location": "CNTXG",
             },
@@ -52,7 +56,7 @@ async def test_subscriptions_are_the_partners_own(
         )
         assert created.status_code == 201, created.text
         body = created.json()
-        assert body["secret"].startswith("whsec_") and len(body["secret"]) > 40
+        assert body["secret"] == SECRET and body["verified_at"] is not None
         assert body["partner_id"] == partner.partner_id and body["trade_id"] is None
         assert body["event_types"] == [
             "corridor.trade.certificates.CertificateIssued",
@@ -83,7 +87,9 @@ async def test_subscriptions_are_the_partners_own(
         assert (await http.get("/v1/subscriptions", headers=partner.auth)).json()["items"] == []
 
 
-async def test_answers_match_the_openapi_document(webhooks: Webhooks, partner: Partner) -> None:
+async def test_answers_match_the_openapi_document(
+    webhooks: Webhooks, partner: Partner, receivers: Any
+) -> None:
     """What a client generated from /openapi.json expects is what the API answers."""
     from tests.support.openapi_check import answer_errors
 
@@ -102,10 +108,14 @@ async def test_answers_match_the_openapi_document(webhooks: Webhooks, partner: P
             "POST",
             "/v1/subscriptions",
             "/v1/subscriptions",
-            json={"callback_url": "https://erp.example.com/corridor/events", "location": "PKKHI"},
+            # a receiver that confirms the subscription (callbacks are verified before they exist)
+            json={"callback_url": receivers(SECRET)[1], "secret": SECRET, "location": "PKKHI"},
             headers=partner.auth,
         )
         one = "/v1/subscriptions/{subscription_id}"
+        await check(
+            "POST", f"{one}/secret", f"/v1/subscriptions/{created['id']}/secret", headers=partner.auth
+        )
         await check("GET", "/v1/subscriptions", "/v1/subscriptions", headers=partner.auth)
         await check("GET", one, f"/v1/subscriptions/{created['id']}", headers=partner.auth)
         await check(

@@ -4,6 +4,7 @@ producer that writes partner topics the way the relay does."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -20,6 +21,7 @@ from corridor.core.domain.base import TradeEvent
 from corridor.core.envelope import CloudEvent
 from corridor.webhooks.delivery import SIGNATURE_VERDICT_HEADER
 from corridor.webhooks.receiver import Receiver, read_body
+from corridor.webhooks.verification import VERIFICATION_TYPE
 
 
 class ServerThread:
@@ -79,6 +81,11 @@ class FlakyFront:
             return
         body = await read_body(receive) or b""
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        if VERIFICATION_TYPE.encode() in body:  # the subscription's verification: not an event, never flaky
+            status, answer = await self.receiver.receive(headers, body)
+            await send({"type": "http.response.start", "status": status, "headers": []})
+            await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+            return
         event_id = _event_id(body)
         if self.fail_next > 0 or event_id in self.fail_ids:
             self.fail_next = max(0, self.fail_next - 1)

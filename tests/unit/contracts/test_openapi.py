@@ -1,11 +1,14 @@
 """Every service's OpenAPI document is valid (openapi-spec-validator) and complete enough to generate a
-client from: the partner API key on every protected route with its 401/403, a schema for every JSON
+client from: the partner API key on every protected route with its 401/403 (the registry's HTTP basic
+login and the monitor's operator token on theirs, ADR 0023), a schema for every JSON
 answer, /metrics as text, one named request schema per content type on the gateway, binary mode's ce-*
 headers, and the webhook callback as OpenAPI 3.1 ``webhooks`` with its signature header."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,10 +19,12 @@ from corridor.core.domain.events import EVENT_TYPES
 
 
 def _apps() -> Iterator[tuple[str, FastAPI]]:
+    from corridor.core import credentials
     from corridor.gateway.app import create_app as gateway
     from corridor.ledger.app import create_app as ledger
     from corridor.ledger.settings import LedgerSettings
     from corridor.monitor.app import create_app as monitor
+    from corridor.monitor.settings import MonitorSettings
     from corridor.registry.app import create_app as registry
     from corridor.relay.app import create_app as relay
     from corridor.relay.settings import RelaySettings
@@ -28,15 +33,25 @@ def _apps() -> Iterator[tuple[str, FastAPI]]:
 
     yield "gateway", gateway()
     yield "ledger", ledger(LedgerSettings(), run_consumer=False)
-    yield "monitor", monitor()
-    yield "registry", registry("postgresql://unused@127.0.0.1:1/unused")
+    yield "monitor", monitor(MonitorSettings(monitor_token="t" * 32))
+    with tempfile.TemporaryDirectory() as tmp:
+        users = Path(tmp) / credentials.REGISTRY_USERS
+        credentials.set_user(users, "reader", "pw-reader-0123", credentials.READ)
+        yield "registry", registry("postgresql://unused@127.0.0.1:1/unused", users_file=users)
     yield "relay", relay(RelaySettings())
-    yield "webhooks", webhooks(WebhooksSettings(), run_dispatcher=False)
+    from corridor.webhooks.secrets_box import new_key
+
+    yield "webhooks", webhooks(WebhooksSettings(webhooks_secrets_key=new_key()), run_dispatcher=False)
 
 
 DOCS = {name: app.openapi() for name, app in _apps()}
 #: The services partners call with their API key, and the path prefix it protects.
 PROTECTED = {"gateway": "/v1/", "ledger": "/v1/", "webhooks": "/v1/"}
+#: Services with a login of their own (ADR 0023): its schemes, and the paths left open.
+LOGINS = {
+    "registry": ({"basicAuth": "basic"}, set()),
+    "monitor": ({"bearer": "bearer", "basicAuth": "basic"}, {"/healthz", "/readyz"}),
+}
 
 
 def _operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -56,6 +71,17 @@ def test_document_is_valid_openapi(service: str) -> None:
 def test_protected_routes_declare_the_api_key_and_401_403(service: str) -> None:
     doc = DOCS[service]
     prefix = PROTECTED.get(service)
+    if service in LOGINS:
+        expected, open_paths = LOGINS[service]
+        schemes = doc["components"]["securitySchemes"]
+        assert {name: scheme["scheme"] for name, scheme in schemes.items()} == expected
+        for path, method, op in _operations(doc):
+            if path in open_paths:
+                assert not op.get("security"), f"{method} {path} is open"
+                continue
+            assert op["security"] == [{name: []} for name in expected], f"{method} {path}"
+            assert {"401", "403"} <= set(op["responses"]), f"{method} {path}"
+        return
     if prefix is None:
         assert not any(op.get("security") for _, _, op in _operations(doc)), "no key on this service"
         return

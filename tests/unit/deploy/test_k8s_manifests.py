@@ -194,7 +194,8 @@ def test_workloads_are_probed_bounded_non_root_and_covered(overlay: str) -> None
         service = name.removeprefix("corridor-")
         c = container(workload)
         assert c["readinessProbe"]["httpGet"]["path"] == health[service]
-        assert c["livenessProbe"]["httpGet"]["path"] in {"/healthz", "/"}
+        # the registry's only path open without a login is /readyz (ADR 0023)
+        assert c["livenessProbe"]["httpGet"]["path"] in {"/healthz", "/readyz"}
         assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
         assert c["securityContext"]["runAsNonRoot"] is True and c["securityContext"]["runAsUser"] == uid
         assert c["securityContext"]["allowPrivilegeEscalation"] is False

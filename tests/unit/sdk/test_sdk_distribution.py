@@ -33,7 +33,13 @@ OWNED = SDK_PYPROJECT["tool"]["corridor-sdk"]
 ALLOWED_EXTERNAL = {"aiokafka", "fastavro", "pydantic", "pydantic_core", "httpx", "cryptography"}
 #: Edges out of the SDK that are never taken by it: the authority-key registry of
 #: corridor.core.signatures works on the caller's PostgreSQL pool (the server's, never a partner's).
-EXCEPTIONS = {("corridor.core.signatures", "corridor.core.db"), ("corridor.core.signatures", "asyncpg")}
+#: The registry client's default login reads the server's settings; the wheel has none, and the client
+#: then reads CORRIDOR_SCHEMA_REGISTRY_USER_INFO[_FILE] itself (registry_client.default_auth).
+EXCEPTIONS = {
+    ("corridor.core.signatures", "corridor.core.db"),
+    ("corridor.core.signatures", "asyncpg"),
+    ("corridor.core.registry_client", "corridor.core.settings"),
+}
 
 
 def owned_modules() -> set[str]:

@@ -29,6 +29,10 @@ class FakeStore:
         self.subs: list[Subscription] = []
         self.redelivered: list[tuple[uuid.UUID, int]] = []
         self.failed: list[tuple[uuid.UUID, int, int | None]] = []
+        self.verified: list[uuid.UUID] = []
+
+    async def mark_verified(self, subscription_id: uuid.UUID) -> None:
+        self.verified.append(subscription_id)
 
     async def subscriptions(self, partner_id: str) -> list[Subscription]:
         return [s for s in self.subs if s.partner_id == partner_id]
@@ -78,7 +82,13 @@ def dispatcher(endpoint: Endpoint, store: FakeStore, **settings: Any) -> Dispatc
 def store() -> FakeStore:
     fake = FakeStore()
     fake.subs.append(
-        Subscription(uuid.uuid4(), "tianjin-rongda-smelting", "https://erp.example.com/hooks", SECRET)
+        Subscription(
+            uuid.uuid4(),
+            "tianjin-rongda-smelting",
+            "https://erp.example.com/hooks",
+            SECRET,
+            verified_at=dt.datetime.now(dt.UTC),  # confirmed by its endpoint when it was made
+        )
     )
     return fake
 
@@ -156,3 +166,42 @@ async def test_redelivery_marks_what_got_through(store: FakeStore) -> None:
     assert store.failed == [(letters[0].id, 2, 500)] and store.redelivered == [(letters[1].id, 1)]
     assert [json.loads(r.content)["id"] for r in endpoint.requests] == ["ev-1", "ev-1", "ev-2"]
     await d.stop()
+
+
+async def test_a_subscription_made_before_verification_is_confirmed_before_its_first_delivery(
+    store: FakeStore,
+) -> None:
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        document = json.loads(request.content)
+        signing.verify(request.headers[signing.HEADER], request.content, SECRET)
+        if document["type"] == "corridor.webhooks.subscription.verification":
+            return httpx.Response(200, json={"challenge": document["data"]["challenge"]})
+        return httpx.Response(200)
+
+    seen: list[str] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content)["type"])
+        return endpoint(request)
+
+    legacy = Subscription(uuid.uuid4(), "tianjin-rongda-smelting", "https://erp.example.com/hooks", SECRET)
+    store.subs[:] = [legacy]
+    d = Dispatcher(
+        settings=WebhooksSettings(
+            webhooks_subscription_ttl_s=0, webhooks_max_attempts=2, webhooks_backoff_base_s=0.01
+        ),
+        store=store,  # type: ignore[arg-type]
+        codec=None,  # type: ignore[arg-type]
+        http=httpx.AsyncClient(transport=httpx.MockTransport(recording)),
+    )
+    assert (await d.deliver(legacy, DOC)).delivered  # type: ignore[union-attr]
+    assert (await d.deliver(legacy, DOC)).delivered  # type: ignore[union-attr]
+    assert seen == ["corridor.webhooks.subscription.verification", DOC["type"], DOC["type"]]
+    assert store.verified == [legacy.id]
+
+    refusing = Subscription(uuid.uuid4(), "tianjin-rongda-smelting", "https://other.example.com/x", SECRET)
+    store.subs[:] = [refusing]
+    d.http = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(200)))
+    outcome = await d.deliver(refusing, DOC)
+    assert outcome is not None and not outcome.delivered
+    assert outcome.last_error is not None and "did not confirm the subscription" in outcome.last_error

@@ -2,7 +2,8 @@
 // decodes every record through the registry, verifies certificates offline with the issuers' keys,
 // and prints one JSON line per record (the format every Corridor example client prints).
 //
-// Environment: PARTNER_ID, PARTNER_PASSWORD, PARTNER_BOOTSTRAP, SCHEMA_REGISTRY_URL, KEYRING_FILE
+// Environment: PARTNER_ID, PARTNER_PASSWORD, PARTNER_BOOTSTRAP, SCHEMA_REGISTRY_URL,
+// SCHEMA_REGISTRY_USER_INFO (the partner's registry login), KEYRING_FILE
 // (`corridor certificates keys list --json`); optional PARTNER_GROUP (default <id>.go-example),
 // PARTNER_TLS=1 (with PARTNER_TLS_CA), MAX_RECORDS, IDLE_TIMEOUT_S (default 20).
 package main
@@ -82,6 +83,8 @@ func main() {
 		Password:    env("PARTNER_PASSWORD", ""),
 		Group:       env("PARTNER_GROUP", partnerID+".go-example"),
 		RegistryURL: env("SCHEMA_REGISTRY_URL", ""),
+		// the partner's registry login (read only), as `corridor partners add` printed it
+		RegistryUserInfo: env("SCHEMA_REGISTRY_USER_INFO", ""),
 	}
 	if os.Getenv("PARTNER_TLS") == "1" {
 		cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12}

@@ -15,7 +15,8 @@ import java.util.Map;
  * the registry, verifies certificates offline with the issuers' keys, and prints one JSON line per
  * record (the format every Corridor example client prints).
  *
- * <p>Environment: PARTNER_ID, PARTNER_PASSWORD, PARTNER_BOOTSTRAP, SCHEMA_REGISTRY_URL, KEYRING_FILE
+ * <p>Environment: PARTNER_ID, PARTNER_PASSWORD, PARTNER_BOOTSTRAP, SCHEMA_REGISTRY_URL,
+ * SCHEMA_REGISTRY_USER_INFO (the partner's registry login), KEYRING_FILE
  * ({@code corridor certificates keys list --json}); optional PARTNER_GROUP (default &lt;id&gt;.java-example),
  * PARTNER_TLS=1 (with PARTNER_TRUSTSTORE, PARTNER_TRUSTSTORE_PASSWORD), MAX_RECORDS, IDLE_TIMEOUT_S (20).
  */
@@ -77,7 +78,8 @@ public final class Example {
         System.getenv("PARTNER_TRUSTSTORE_PASSWORD"));
     int maxRecords = Integer.parseInt(env("MAX_RECORDS", "0"));
     long idleMs = (long) (Double.parseDouble(env("IDLE_TIMEOUT_S", "20")) * 1000);
-    try (PartnerConsumer consumer = new PartnerConsumer(config, partnerId, env("SCHEMA_REGISTRY_URL", null))) {
+    try (PartnerConsumer consumer = new PartnerConsumer(config, partnerId, env("SCHEMA_REGISTRY_URL", null),
+        env("SCHEMA_REGISTRY_USER_INFO", null))) {
       int seen = 0;
       long last = System.currentTimeMillis();
       while ((maxRecords == 0 || seen < maxRecords) && System.currentTimeMillis() - last < idleMs) {

@@ -74,9 +74,10 @@ public final class PartnerConsumer implements AutoCloseable {
     return value.replace("\\", "\\\\").replace("\"", "\\\"");
   }
 
-  public PartnerConsumer(Properties config, String partnerId, String registryUrl) {
+  /** {@code registryUserInfo}: the partner's registry login ({@code partner-<id>:<password>}). */
+  public PartnerConsumer(Properties config, String partnerId, String registryUrl, String registryUserInfo) {
+    this.decoder = new Wire.Decoder(Wire.registry(registryUrl, registryUserInfo));
     this.consumer = new KafkaConsumer<>(config);
-    this.decoder = new Wire.Decoder(Wire.registry(registryUrl));
     consumer.subscribe(List.of(partnerTopic(partnerId)));
   }
 

@@ -33,13 +33,24 @@ public final class Wire {
   /** A decoded record value: writer schema id and schema, event type (record full name), plain value. */
   public record Decoded(int schemaId, Schema schema, String type, Map<String, Object> value) {}
 
-  public static SchemaSource registry(String url) {
+  /**
+   * The registry at {@code url}, logged in with {@code userInfo} ({@code user:password}, Confluent's
+   * basic.auth.user.info: the read-only {@code partner-<id>} login {@code corridor partners add} prints).
+   * The registry answers 401 without it.
+   */
+  public static SchemaSource registry(String url, String userInfo) {
     String base = url.replaceAll("/+$", "");
+    if (userInfo == null || !userInfo.contains(":")) {
+      throw new IllegalArgumentException("the schema registry login is user:password (basic.auth.user.info)");
+    }
+    String authorization = "Basic " + java.util.Base64.getEncoder()
+        .encodeToString(userInfo.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     ObjectMapper json = new ObjectMapper();
     return id -> {
       HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/schemas/ids/" + id))
-          .header("Accept", "application/vnd.schemaregistry.v1+json").timeout(Duration.ofSeconds(10)).GET().build();
+          .header("Accept", "application/vnd.schemaregistry.v1+json").header("Authorization", authorization)
+          .timeout(Duration.ofSeconds(10)).GET().build();
       HttpResponse<String> response;
       try {
         response = http.send(request, HttpResponse.BodyHandlers.ofString());
