@@ -34,6 +34,7 @@ TRANSPORT = EXAMPLES_BY_NAME["TransportEventRecorded"]
 ORDER = EXAMPLES_BY_NAME["OrderPlaced"]
 BOOKED = EXAMPLES_BY_NAME["ShipmentBooked"]
 CUSTOMS = EXAMPLES_BY_NAME["CustomsEventRecorded"]
+ADMITTED = EXAMPLES_BY_NAME["PartyAdmitted"]
 PARTITIONS = 6  # of every trade topic (services/core/topics.py)
 _partitioner = DefaultPartitioner()
 
@@ -60,12 +61,18 @@ def publish(
 
 
 def open_trade(http: httpx.Client, gateway: GatewayHandle, trade_id: str) -> list[dict[str, Any]]:
-    """The buyer's order and the carrier's booking, which make the carrier a party of the trade."""
-    carrier = TRANSPORT.sender
+    """The buyer's order, its admission of the carrier and the customs office (ADR 16: naming a
+    partner admits nobody), and the carrier's booking."""
+    carrier, buyer = TRANSPORT.sender, ORDER.sender
     booked = {**BOOKED.data["carrier"], "party_id": carrier}
     return [
         publish(http, gateway, ORDER, trade_id)[1],
-        publish(http, gateway, BOOKED, trade_id, sender=carrier, carrier=booked)[1],
+        publish(http, gateway, ADMITTED, trade_id, sender=buyer, party_id=carrier, role="CARRIER")[1],
+        publish(http, gateway, ADMITTED, trade_id, sender=buyer, party_id=CUSTOMS.sender, role="CUSTOMS")[1],
+        publish(
+            http, gateway, BOOKED, trade_id,
+            sender=carrier, carrier=booked, shipment_id=TRANSPORT.data["shipment_id"],
+        )[1],
     ]
 
 

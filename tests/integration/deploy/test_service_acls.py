@@ -111,12 +111,15 @@ async def fetch_one(login: dict[str, Any], topic: str, group: str | None = None)
             # ledger …): commit what it committed already, so its offsets never move. The broker checks
             # the group's READ ACL before membership, so a refusal for not being a member still proves
             # the commit was authorised (an unauthorised one is GroupAuthorizationFailedError).
+            # A group without commits gets the partition's log start: where the services' groups
+            # (auto_offset_reset=earliest) start anyway.
             committed = await consumer.committed(tp)
-            if committed is not None:
-                try:
-                    await consumer.commit({tp: committed})
-                except NOT_A_MEMBER:
-                    pass
+            if committed is None:
+                committed = (await consumer.beginning_offsets([tp]))[tp]
+            try:
+                await consumer.commit({tp: committed})
+            except NOT_A_MEMBER:
+                pass
     finally:
         await consumer.stop()
 

@@ -59,7 +59,7 @@ def test_add_list_rotate_disable_with_json(cli, http, trade) -> None:
     rotated_body = json.loads(rotated.output)
     new_key = rotated_body["api_key"]
     # one shape for the same thing (docs/cli.md): add, rotate-key, disable and enable all say "partner"
-    assert set(rotated_body) == set(body) == {"partner", "api_key", "kafka"}
+    assert set(rotated_body) == set(body) == {"partner", "api_key", "kafka", "schema_registry"}
     assert rotated_body["partner"]["partner_id"] == partner_id
     assert new_key != key and new_key.startswith(f"cor_{partner_id}_")
     listed = json.loads(cli("list", "--json").output)

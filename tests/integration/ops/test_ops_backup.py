@@ -16,6 +16,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from corridor.core.credentials import REGISTRY_OPERATOR, credentials_dir, read_secret
+from corridor.core.settings import get_settings
 from corridor.ops.backup import BackupError, archive_schemas, create_backup, restore_backup
 from corridor.ops.cli import backup
 from corridor.stack.postgres import EmbeddedPostgres
@@ -43,7 +45,10 @@ async def test_backup_restores_rows_and_registry_ids(
     probe = f"backup_probe_{uuid.uuid4().hex[:8]}"
     subject = f"{probe}-value"
     schema = {"type": "record", "name": probe, "fields": [{"name": "trade_id", "type": "string"}]}
-    async with httpx.AsyncClient(base_url=schema_registry_url) as client:
+    # registering takes the registry's write role: the stack's operator login (ADR 23)
+    operator = read_secret(credentials_dir(get_settings().state_dir) / REGISTRY_OPERATOR)
+    user, _, password = operator.partition(":")
+    async with httpx.AsyncClient(base_url=schema_registry_url, auth=(user, password)) as client:
         answer = await client.post(f"/subjects/{subject}/versions", json={"schema": json.dumps(schema)})
         answer.raise_for_status()
         schema_id = answer.json()["id"]
