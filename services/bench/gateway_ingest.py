@@ -72,6 +72,12 @@ async def start_gateway(ctx: BenchContext, stage: str, topics: dict[str, str]) -
         _, api_key = await partners.add_partner(
             pool, BENCH_PARTNER.party_id, "BUYER", BENCH_PARTNER.name_en, schema=partners_schema
         )
+        # every party an order names must be a registered, active partner in its role (ADR 16)
+        supplier = order_json_for_gateway(uuid.uuid4(), uuid.uuid4())["data"]["supplier"]
+        await partners.add_partner(
+            pool, supplier["party_id"], "SUPPLIER", supplier.get("name_en") or supplier["party_id"],
+            schema=partners_schema,
+        )
     finally:
         await pool.close()
     args = ["--topics", ",".join(topics[t] for t in TRADE_TOPICS)]
