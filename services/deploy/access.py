@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from corridor.core.partners import AclBinding, partner_acls
 from corridor.core.routing import PARTNER_TOPIC_PREFIX, partner_topic_spec
-from corridor.core.topics import TOPIC_SPECS, TRADE_TOPICS, TopicSpec
+from corridor.core.topics import ACCEPTED, TOPIC_SPECS, TRADE_TOPICS, TopicSpec
 from corridor.ledger.settings import DEFAULT_GROUP_ID as LEDGER_GROUP
 from corridor.ledger.topics import DLQ_TOPIC, LEDGER_TOPIC_SPECS, RETRY_TOPICS
 from corridor.ops.dlq import MARKER_SPEC, MARKER_TOPIC, REPLAYER_TRANSACTIONAL_ID
@@ -48,8 +48,8 @@ CLUSTER_BROKERS = 3
 
 
 def relay_state_topic_spec(partitions: int = 6) -> TopicSpec:
-    """The relay's compacted state topic (``<group>.state.v1``), one partition per trade-topic partition."""
-    return TopicSpec(f"{RELAY_GROUP}.state.v1", partitions, dict(STATE_TOPIC_CONFIGS))
+    """The relay's compacted state topic (``<group>.state.v2``), one partition per trade-topic partition."""
+    return TopicSpec(f"{RELAY_GROUP}.state.v2", partitions, dict(STATE_TOPIC_CONFIGS))
 
 
 def backbone_topics() -> tuple[TopicSpec, ...]:
@@ -116,13 +116,15 @@ def service_acls(service: str) -> list[AclBinding]:
         for topic in RETRY_TOPICS:
             bindings += _topic(who, topic, "READ", "WRITE", "DESCRIBE")
         bindings += _topic(who, DLQ_TOPIC, "WRITE", "DESCRIBE")
+        # its publisher puts every accepted event on the accepted stream (ADR 0027)
+        bindings += _topic(who, ACCEPTED, "WRITE", "DESCRIBE")
         bindings += _group(who, LEDGER_GROUP, "READ", "DESCRIBE")
         bindings += _cluster(who, "IDEMPOTENT_WRITE")
     elif service == "relay":
-        # Reads the trade topics (group corridor-relay, static membership), keeps its routes in the
-        # compacted state topic, writes partner topics in transactions corridor-relay-<partition>.
-        for topic in TRADE_TOPICS:
-            bindings += _topic(who, topic, "READ", "DESCRIBE")
+        # Reads the ledger's accepted stream only (group corridor-relay, static membership; ADR 0027),
+        # keeps its routes in the compacted state topic, writes partner topics in transactions
+        # corridor-relay-<partition>.
+        bindings += _topic(who, ACCEPTED, "READ", "DESCRIBE")
         bindings += _topic(who, state_topic, "READ", "WRITE", "DESCRIBE")
         bindings += _topic(who, PARTNER_TOPIC_PREFIX, "WRITE", "DESCRIBE", "CREATE", pattern="PREFIXED")
         bindings += _group(who, RELAY_GROUP, "READ", "DESCRIBE")

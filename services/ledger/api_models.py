@@ -120,3 +120,19 @@ class Readiness(BaseModel):
 
     status: str
     checks: dict[str, str]
+
+
+class Receipt(BaseModel):
+    """The ledger's word on an event its sender published (ADR 0027)."""
+
+    event_id: str
+    trade_id: str | None
+    type: str | None
+    status: str  # accepted | pending | rejected
+    position: int | None  # the ledger's position of an accepted event (header corridor_ledger_seq)
+    decided_at: str | None
+    published_at: str | None  # when it went onto trade.accepted.v1
+    rule: str | None  # of a rejection (e.g. LifecycleViolation, TrustViolation, PrerequisiteMissing)
+    reason: str | None  # why it was rejected, or what it waits for
+    attempts: int | None
+    retry_at: str | None  # next attempt of a pending event

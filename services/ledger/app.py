@@ -25,6 +25,7 @@ from corridor.core.problems import install_problem_handlers
 from corridor.core.registry_client import RegistryClient
 from corridor.ledger.consumer import Ledger
 from corridor.ledger.handlers import router
+from corridor.ledger.publisher import Publisher
 from corridor.ledger.settings import LedgerSettings
 from corridor.ledger.store import LedgerStore
 from corridor.ledger.topics import quiet_aiokafka
@@ -59,6 +60,13 @@ class _StatsCollector(Collector):
         for error_class, count in sorted(s.dead_by_class.items()):
             dead.add_metric([error_class], count)
         yield dead
+        publisher: Publisher | None = getattr(self.app.state, "publisher", None)
+        if publisher is not None:
+            yield CounterMetricFamily(
+                "ledger_events_published",
+                "accepted events put on trade.accepted.v1",
+                value=publisher.stats.published,
+            )
         yield GaugeMetricFamily(
             "ledger_cached_trades", "trade states cached in memory", value=len(ledger.cache)
         )
@@ -82,6 +90,7 @@ async def _supervise(app: FastAPI, settings: LedgerSettings, registry: RegistryC
             hold_s=settings.ledger_hold_s,
             max_hold_s=settings.ledger_max_hold_s,
             keyring=signatures.KeyringCache(app.state.store.pool, schema=settings.ledger_partners_schema),
+            on_stored=app.state.publisher.wake if app.state.publisher is not None else None,
         )
         if app.state.ledger is not None:
             ledger.stats = app.state.ledger.stats  # counters survive a restart of the consumer
@@ -122,8 +131,19 @@ def create_app(settings: LedgerSettings, *, run_consumer: bool = True) -> FastAP
             raise
         app.state.store = store
         app.state.partners_schema = settings.ledger_partners_schema
+        app.state.receipt_max_wait_s = settings.ledger_receipt_max_wait_s
         app.state.ledger = None
         registry = RegistryClient(settings.schema_registry_url)
+        publisher = app.state.publisher = (
+            Publisher(
+                bootstrap_servers=settings.bootstrap_servers,
+                store=store,
+                pause_before_publish_ms=settings.ledger_publish_pause_ms,
+            )
+            if run_consumer
+            else None
+        )
+        publishing = asyncio.create_task(publisher.run()) if publisher is not None else None
         task = asyncio.create_task(_supervise(app, settings, registry)) if run_consumer else None
         log.info("ledger_serving", db_schema=settings.ledger_db_schema, group_id=settings.ledger_group_id)
         try:
@@ -140,6 +160,16 @@ def create_app(settings: LedgerSettings, *, run_consumer: bool = True) -> FastAP
                         await task
                 except Exception as exc:
                     log.warning("consumer_stop_failed", error=f"{type(exc).__name__}: {exc}")
+            if publisher is not None and publishing is not None:
+                publisher.request_stop()
+                try:
+                    await asyncio.wait_for(publishing, timeout=15)
+                except (TimeoutError, asyncio.CancelledError):
+                    publishing.cancel()
+                    with suppress(BaseException):
+                        await publishing
+                except Exception as exc:
+                    log.warning("publisher_stop_failed", error=f"{type(exc).__name__}: {exc}")
             await registry.close()
             await store.close()
             log.info("ledger_stopped")
@@ -150,6 +180,7 @@ def create_app(settings: LedgerSettings, *, run_consumer: bool = True) -> FastAP
         lifespan=lifespan,
     )
     app.state.ledger = None
+    app.state.publisher = None
     metrics = CollectorRegistry(auto_describe=True)
     metrics.register(_StatsCollector(app))
     app.state.metrics = metrics
@@ -179,6 +210,7 @@ def _document(app: FastAPI) -> None:
             ("get", "/v1/trades/{trade_id}", "200"): m.TradeView,
             ("get", "/v1/trades", "200"): m.TradePage,
             ("get", "/v1/certificates/{number}/verify", "200"): m.CertificateCheck,
+            ("get", "/v1/events/{event_id}", "200"): m.Receipt,
         },
     )
 

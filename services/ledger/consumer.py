@@ -39,7 +39,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,7 +65,8 @@ from corridor.core.signatures import KeyringCache
 from corridor.core.topics import ORDERS, TRADE_TOPICS
 from corridor.ledger import deadletter as dl
 from corridor.ledger.certificates import record_verdicts
-from corridor.ledger.store import LedgerStore, StaleState, StoredEvent, TradeWrite
+from corridor.ledger.publisher import encode_headers
+from corridor.ledger.store import LedgerStore, Receipt, StaleState, StoredEvent, TradeWrite
 from corridor.ledger.topics import CONSUMED_TOPICS, DLQ_TOPIC, RETRY_TOPICS, ensure_topics, partitions_of
 
 log = get_logger("corridor.ledger")
@@ -96,6 +97,9 @@ class Item:
     published_ms: int | None = None  # producer wall clock at send (header corridor_published_ms)
     span: Any = None  # its CONSUMER span in the batch it was first read in (when tracing exports)
     outcome: str | None = None  # stored, duplicate, held, parked, dead_lettered
+    #: the sender's receipt: (pending|rejected, error class, reason, next attempt); written when due
+    receipt: tuple[str, str | None, str, dt.datetime | None] | None = None
+    receipt_due: bool = False
 
     @property
     def headers(self) -> Sequence[tuple[str, bytes]]:
@@ -211,6 +215,7 @@ class Ledger:
         max_hold_s: float = 60.0,
         max_held: int = 100_000,
         keyring: KeyringCache | None = None,
+        on_stored: Callable[[], None] | None = None,
     ) -> None:
         if len(retry_delays_s) != len(RETRY_TOPICS):
             raise ValueError(f"one retry delay per retry topic ({len(RETRY_TOPICS)})")
@@ -226,6 +231,7 @@ class Ledger:
         self.max_held = max_held
         self.cache = _Cache(cache_trades)
         self.keyring = keyring  # authority keys: certificate signatures are checked on the way in
+        self.on_stored = on_stored  # new accepted events are in the outbox (wakes the publisher)
         self._verdicts: dict[uuid.UUID, str] = {}  # of the current batch's amendments and revocations
         self.stats = Stats()
         self.assigned: set[TopicPartition] = set()
@@ -540,6 +546,15 @@ class Ledger:
             except Exception as exc:
                 await self._recover_producer(exc, Stage.ACK)
                 raise
+        # the senders' receipts (ADR 0027), before the offsets are committed: a crash writes them again
+        for item in hold:
+            if item.receipt is None:
+                item.receipt = ("pending", None, item.reason or "", None)
+                item.receipt_due = True
+        told = itertools.chain(hold, (item for item, _ in park), (item for item, _, _ in dead))
+        await self.store.write_receipts(
+            [self._receipt(item) for item in told if item.receipt_due and item.event is not None]
+        )
         self._schedule_commit()
         self.stats.batches += 1
         self.stats.last_batch_at = time.time()
@@ -751,6 +766,8 @@ class Ledger:
                     self.cache.put(state)
                 continue
             self._committed_events(applied)
+            if inserted and self.on_stored is not None:
+                self.on_stored()
             for write in writes:
                 self.cache.put(write.state)
             self.stats.stored += inserted
@@ -832,6 +849,24 @@ class Ledger:
             return
         applied.append(item)
 
+    @staticmethod
+    def _receipt(item: Item) -> Receipt:
+        event = item.event
+        assert event is not None and item.receipt is not None
+        status, error_class, reason, retry_at = item.receipt
+        item.receipt_due = False
+        return Receipt(
+            event_id=event.event_id,
+            trade_id=event.trade_id,
+            sender=event.sender,
+            type=event.avro_name,
+            status=status,
+            error_class=error_class,
+            reason=reason,
+            attempts=item.origin.attempts,
+            retry_at=retry_at,
+        )
+
     def _stored(self, item: Item) -> StoredEvent:
         event = item.event
         assert event is not None
@@ -854,6 +889,9 @@ class Ledger:
                 if item.published_ms is not None
                 else None
             ),
+            record_key=item.record.key or b"",
+            record_value=item.record.value or b"",
+            record_headers=encode_headers(dl.original_headers(item.headers)),
         )
 
     # -- side outputs ----------------------------------------------------------------------------------
@@ -895,6 +933,7 @@ class Ledger:
         )
         self.stats.parked += 1
         item.outcome = "parked"
+        item.receipt, item.receipt_due = ("pending", None, reason, not_before), True
         with bound_contextvars(
             event_id=str(item.event.event_id) if item.event else None, trace_id=item.trace_id
         ):
@@ -912,6 +951,7 @@ class Ledger:
         self.stats.dead_lettered += 1
         self.stats.dead_by_class[error_class] = self.stats.dead_by_class.get(error_class, 0) + 1
         item.outcome = "dead_lettered"
+        item.receipt, item.receipt_due = ("rejected", error_class, reason, None), True
         metrics.DEAD_LETTERS.labels("ledger", item.origin.topic, error_class).inc()
         with bound_contextvars(
             event_id=str(item.event.event_id) if item.event else dl.header(item.headers, "ce_id"),

@@ -236,3 +236,73 @@ async def verify_certificate(
             409, "Conflict", f"certificates of several of your trades are numbered {number}: add ?trade_id="
         )
     return JSONResponse(found[0].to_dict())
+
+
+#: Receipt statuses that end a wait: the ledger's decision (``pending`` may still change).
+FINAL = ("accepted", "rejected")
+
+
+def receipt_view(found: dict[str, Any]) -> dict[str, Any]:
+    """A receipt as the API answers it (ADR 0027): the same fields whatever the status, null when they
+    do not apply."""
+    status = found["status"]
+    return {
+        "event_id": str(found["event_id"]),
+        "trade_id": str(found["trade_id"]) if found.get("trade_id") else None,
+        "type": found.get("type"),
+        "status": status,
+        "position": found.get("seq") if status == "accepted" else None,
+        "decided_at": _iso(found.get("ingested_at") if status == "accepted" else found.get("updated_at")),
+        "published_at": _iso(found.get("published_at")),
+        "rule": found.get("error_class"),
+        "reason": found.get("reason"),
+        "attempts": found.get("attempts"),
+        "retry_at": _iso(found.get("retry_at")),
+    }
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@router.get("/v1/events/{event_id}", dependencies=[only_query("wait_s")])
+async def get_receipt(
+    event_id: str,
+    request: Request,
+    caller: Caller,
+    wait_s: Annotated[
+        float, Query(ge=0, description="seconds to wait for the ledger's decision (accepted or rejected)")
+    ] = 0.0,
+) -> Response:
+    """The ledger's word on an event the caller sent: ``accepted`` (with the ledger's position),
+    ``pending`` (waiting for a prerequisite: what for, and the next attempt) or ``rejected`` (the rule
+    and the reason). Only the event's sender gets its receipt; any other caller, and an event the ledger
+    has no word on yet, answer 404."""
+    try:
+        eid = uuid.UUID(event_id)
+    except ValueError:
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            f"event id {event_id!r} is not a UUID",
+            errors=[{"field": "path.event_id", "reason": "not a UUID"}],
+        ) from None
+    import asyncio
+
+    store = _store(request)
+    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(
+        seconds=min(wait_s, request.app.state.receipt_max_wait_s)
+    )
+    while True:
+        found = await store.receipt(eid)
+        mine = found is not None and found.get("sender") == caller.partner_id
+        if (mine and found is not None and found["status"] in FINAL) or dt.datetime.now(dt.UTC) >= deadline:
+            break
+        await asyncio.sleep(0.05)
+    if found is None or not mine:
+        raise Problem(
+            404,
+            "Not Found",
+            f"the ledger has no word on event {event_id} of yours (not received yet, or not yours)",
+        )
+    return JSONResponse(receipt_view(found))

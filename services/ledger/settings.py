@@ -47,6 +47,11 @@ class LedgerSettings(BaseSettings):
     #: … and up to this long while the trade's partitions still have records to read (a backlog).
     ledger_max_hold_s: float = Field(default=60.0, ge=0)
     ledger_cache_trades: int = Field(default=50_000, ge=0)
+    #: Test only: how long the publisher waits between reading accepted events from the outbox and
+    #: producing them (the window a crash between commit and publication needs, ADR 0027).
+    ledger_publish_pause_ms: int = Field(default=0, ge=0)
+    #: The longest a receipt request may wait for the ledger's decision (``GET /v1/events/{id}?wait_s=``).
+    ledger_receipt_max_wait_s: float = Field(default=30.0, ge=0)
     ledger_pool_min_size: int = Field(default=1, ge=1)
     ledger_pool_max_size: int = Field(default=8, ge=1)
 

@@ -13,9 +13,18 @@ Tables:
   checked when the ledger took it in (``signature_verdict``, ``signature_key_id``, ``signature_reason``;
   services/ledger/certificates.py).
 
+* ``outbox`` — the transactional outbox of the accepted stream (ADR 0027): one row per event the ledger
+  accepted, written in the same transaction as the event, numbered by ``seq`` (the ledger's position,
+  in the order the ledger applied the events), holding the original record (key, Avro value, headers)
+  until the publisher has put it on ``trade.accepted.v1`` (``published_at``; the bytes are then dropped).
+* ``receipts`` — the ledger's word on events it has not accepted (yet): ``pending`` (waiting for a
+  prerequisite, with the reason and the next attempt) or ``rejected`` (the rule broken and why). An
+  accepted event's receipt is its ``events`` and ``outbox`` rows.
+
 ``write_batch`` writes one consumed batch in ONE transaction: events (``ON CONFLICT (event_id) DO
-NOTHING``, so a redelivered batch adds nothing), trade states, projections. Each table is written with
-one statement over arrays (``unnest``), so a batch costs a handful of round trips whatever its size.
+NOTHING``, so a redelivered batch adds nothing), their outbox rows, trade states, projections. Each
+table is written with one statement over arrays (``unnest``), so a batch costs a handful of round trips
+whatever its size.
 """
 
 from __future__ import annotations
@@ -62,6 +71,38 @@ class StoredEvent:
     attempts: int
     payload: str  # the event as JSON
     published_at: dt.datetime | None = None  # producer wall clock at send (header corridor_published_ms)
+    #: the original record, for the accepted stream: its key, value and headers as [[name, base64]]
+    record_key: bytes = b""
+    record_value: bytes = b""
+    record_headers: str = "[]"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The ledger's word on an event it has not accepted (yet): ``pending`` or ``rejected``."""
+
+    event_id: uuid.UUID
+    trade_id: uuid.UUID | None
+    sender: str | None
+    type: str | None
+    status: str  # pending | rejected
+    error_class: str | None
+    reason: str
+    attempts: int
+    retry_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    """An accepted event's record waiting for the publisher."""
+
+    seq: int
+    event_id: uuid.UUID
+    trade_id: uuid.UUID
+    key: bytes
+    value: bytes
+    headers: str  # [[name, base64 value], ...]
+    source: str  # topic:partition:offset the ledger read it from
 
 
 @dataclass(frozen=True)
@@ -182,12 +223,31 @@ def _ddl(s: str) -> list[str]:
         f'ALTER TABLE "{s}".certificates ADD COLUMN IF NOT EXISTS signature_key_id text',
         f'ALTER TABLE "{s}".certificates ADD COLUMN IF NOT EXISTS signature_reason text',
         f'CREATE INDEX IF NOT EXISTS certificates_number ON "{s}".certificates (certificate_number)',
+        f"""CREATE TABLE IF NOT EXISTS "{s}".outbox (
+                seq            bigserial PRIMARY KEY,
+                event_id       uuid NOT NULL UNIQUE,
+                trade_id       uuid NOT NULL,
+                source         text NOT NULL,
+                record_key     bytea,
+                record_value   bytea,
+                record_headers jsonb,
+                accepted_at    timestamptz NOT NULL DEFAULT now(),
+                published_at   timestamptz
+            )""",
+        f'CREATE INDEX IF NOT EXISTS outbox_unpublished ON "{s}".outbox (seq) WHERE published_at IS NULL',
+        f"""CREATE TABLE IF NOT EXISTS "{s}".receipts (
+                event_id    uuid PRIMARY KEY,
+                trade_id    uuid,
+                sender      text,
+                type        text,
+                status      text NOT NULL CHECK (status IN ('pending', 'rejected')),
+                error_class text,
+                reason      text NOT NULL,
+                attempts    integer NOT NULL DEFAULT 1,
+                retry_at    timestamptz,
+                updated_at  timestamptz NOT NULL DEFAULT now()
+            )""",
     ]
-
-
-def _count(status: str) -> int:
-    """Rows affected, from a command status such as ``INSERT 0 12`` or ``UPDATE 3``."""
-    return int(status.rsplit(" ", 1)[-1])
 
 
 def _joined(values: Iterable[str]) -> str:
@@ -213,6 +273,16 @@ class LedgerStore:
                         $13::text[], $14::timestamptz[])
                  AS u(event_id, trade_id, type, topic, partition, off, occurred_at, sender, subject,
                       schema_id, trace_id, attempts, payload, published_at)
+            ON CONFLICT (event_id) DO NOTHING
+            RETURNING event_id"""
+        # in the order of the batch (WITH ORDINALITY … ORDER BY): seq numbers follow the order applied
+        self._insert_outbox = f"""
+            INSERT INTO {s}.outbox (event_id, trade_id, source, record_key, record_value, record_headers)
+            SELECT u.event_id, u.trade_id, u.source, u.record_key, u.record_value, u.record_headers::jsonb
+            FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[], $5::bytea[], $6::text[])
+                 WITH ORDINALITY AS u(event_id, trade_id, source, record_key, record_value, record_headers, n)
+            WHERE u.event_id = ANY($7::uuid[])
+            ORDER BY u.n
             ON CONFLICT (event_id) DO NOTHING"""
         trade_columns = """$1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
                            $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[],
@@ -332,7 +402,7 @@ class LedgerStore:
             await self._write_trades(conn, trades)
             inserted = 0
             if events:
-                status = await conn.execute(
+                new = await conn.fetch(
                     self._insert_events,
                     [e.event_id for e in events],
                     [e.trade_id for e in events],
@@ -349,7 +419,23 @@ class LedgerStore:
                     [e.payload for e in events],
                     [e.published_at for e in events],
                 )
-                inserted = _count(status)
+                inserted = len(new)
+                if new:
+                    await conn.execute(
+                        self._insert_outbox,
+                        [e.event_id for e in events],
+                        [e.trade_id for e in events],
+                        [f"{e.topic}:{e.partition}:{e.offset}" for e in events],
+                        [e.record_key for e in events],
+                        [e.record_value for e in events],
+                        [e.record_headers for e in events],
+                        [row["event_id"] for row in new],
+                    )
+                    # a pending receipt is superseded by the acceptance
+                    await conn.execute(
+                        f'DELETE FROM "{self.schema}".receipts WHERE event_id = ANY($1::uuid[])',
+                        [row["event_id"] for row in new],
+                    )
             await self._write_projections(conn, trades)
             if signatures:
                 await conn.execute(
@@ -471,6 +557,92 @@ class LedgerStore:
         ):
             if rows:
                 await conn.execute(statement, *(list(column) for column in zip(*rows, strict=True)))
+
+    # -- receipts and the accepted stream's outbox -----------------------------------------------------
+
+    async def write_receipts(self, receipts: Sequence[Receipt]) -> None:
+        """Record pending and rejected events (a later word replaces an earlier one; an event already
+        accepted keeps its acceptance: rows of accepted events are never written here)."""
+        if not receipts:
+            return
+        await self.pool.execute(
+            f"""INSERT INTO "{self.schema}".receipts (event_id, trade_id, sender, type, status, error_class,
+                                                    reason, attempts, retry_at)
+                SELECT u.* FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+                                       $6::text[], $7::text[], $8::int[], $9::timestamptz[])
+                     AS u(event_id, trade_id, sender, type, status, error_class, reason, attempts, retry_at)
+                WHERE NOT EXISTS (SELECT 1 FROM "{self.schema}".events e WHERE e.event_id = u.event_id)
+                ON CONFLICT (event_id) DO UPDATE SET
+                    status = EXCLUDED.status, error_class = EXCLUDED.error_class, reason = EXCLUDED.reason,
+                    attempts = EXCLUDED.attempts, retry_at = EXCLUDED.retry_at, updated_at = now()""",
+            [r.event_id for r in receipts],
+            [r.trade_id for r in receipts],
+            [r.sender for r in receipts],
+            [r.type for r in receipts],
+            [r.status for r in receipts],
+            [r.error_class for r in receipts],
+            [r.reason[:2000] for r in receipts],
+            [r.attempts for r in receipts],
+            [r.retry_at for r in receipts],
+        )
+
+    async def receipt(self, event_id: uuid.UUID) -> dict[str, Any] | None:
+        """The ledger's word on ``event_id``: accepted (with its position), pending or rejected; None when
+        the ledger has not decided anything about it yet (or never saw it)."""
+        s = f'"{self.schema}"'
+        row = await self.pool.fetchrow(
+            f"""SELECT e.event_id, e.trade_id, e.sender, e.type, e.ingested_at, o.seq, o.accepted_at,
+                       o.published_at
+                FROM {s}.events e LEFT JOIN {s}.outbox o ON o.event_id = e.event_id
+                WHERE e.event_id = $1""",
+            event_id,
+        )
+        if row is not None:
+            return {"status": "accepted", **dict(row)}
+        row = await self.pool.fetchrow(
+            f"""SELECT event_id, trade_id, sender, type, status, error_class, reason, attempts, retry_at,
+                       updated_at
+                FROM {s}.receipts WHERE event_id = $1""",
+            event_id,
+        )
+        return dict(row) if row is not None else None
+
+    async def unpublished(self, limit: int) -> list[OutboxRecord]:
+        """The oldest accepted events not on the accepted stream yet, in the ledger's order."""
+        rows = await self.pool.fetch(
+            f"""SELECT seq, event_id, trade_id, record_key, record_value, record_headers::text AS headers,
+                       source
+                FROM "{self.schema}".outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1""",
+            limit,
+        )
+        return [
+            OutboxRecord(
+                seq=r["seq"],
+                event_id=r["event_id"],
+                trade_id=r["trade_id"],
+                key=bytes(r["record_key"] or b""),
+                value=bytes(r["record_value"] or b""),
+                headers=r["headers"] or "[]",
+                source=r["source"],
+            )
+            for r in rows
+        ]
+
+    async def mark_published(self, seqs: Sequence[int]) -> None:
+        """The publisher put these on the accepted stream: keep the position, drop the bytes."""
+        await self.pool.execute(
+            f"""UPDATE "{self.schema}".outbox
+                SET published_at = now(), record_key = NULL, record_value = NULL, record_headers = NULL
+                WHERE seq = ANY($1::bigint[])""",
+            list(seqs),
+        )
+
+    async def outbox_backlog(self) -> int:
+        return int(
+            await self.pool.fetchval(
+                f'SELECT count(*) FROM "{self.schema}".outbox WHERE published_at IS NULL'
+            )
+        )
 
     # -- the query API's side --------------------------------------------------------------------------
 

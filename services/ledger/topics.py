@@ -1,4 +1,5 @@
-"""The ledger's own topics: three retry tiers for parked events and the dead-letter topic.
+"""The ledger's own topics: three retry tiers for parked events, the dead-letter topic, and the accepted
+stream (``trade.accepted.v1``, ADR 0027) its publisher writes the accepted events to.
 
 They are created by the ledger at startup when missing (the stack creates only the trade topics). Like
 the trade topics they are keyed by trade id with 6 partitions, so a trade's parked events stay in order.
@@ -15,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from corridor.core.kafka import client_security
 from corridor.core.logging import get_logger
-from corridor.core.topics import TRADE_TOPICS, TopicSpec
+from corridor.core.topics import ACCEPTED_SPEC, TRADE_TOPICS, TopicSpec
 
 log = get_logger("corridor.ledger.topics")
 
@@ -33,6 +34,7 @@ _WEEK_MS = str(7 * 24 * 3600 * 1000)
 LEDGER_TOPIC_SPECS: tuple[TopicSpec, ...] = (
     *(TopicSpec(name, 6, {**_COMMON, "retention.ms": _WEEK_MS}) for name in RETRY_TOPICS),
     TopicSpec(DLQ_TOPIC, 6, {**_COMMON, "retention.ms": "-1", "retention.bytes": "-1"}),
+    ACCEPTED_SPEC,
 )
 
 #: What the ledger consumes: the trade topics and its retry tiers.

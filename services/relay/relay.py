@@ -1,9 +1,13 @@
-"""The relay worker: consume the trade topics, route each event to its trade's partner topics, exactly once.
+"""The relay worker: consume the ledger's accepted stream, route each event to its trade's partner topics,
+exactly once.
 
-Work is split by **partition number**. A trade's events share its key (the trade id), so they sit in the
-same partition number ``p`` of all three trade topics; partition number ``p`` of the three topics is
-one *slot*. The consumer group uses the range assignor, which gives a member the same partition
-numbers of every topic, so each slot is owned by one instance. Per slot the relay keeps:
+The relay reads ``SOURCE_TOPICS`` (state.py): the accepted stream ``trade.accepted.v1`` only, so an event
+the ledger refused never reaches a partner (ADR 0027); it used to read the three trade topics, and the
+code still works on several source topics sharing partition numbers. Work is split by **partition
+number**. A trade's events share its key (the trade id), so they sit in the same partition number ``p``
+of every source topic; partition number ``p`` of the source topics is one *slot*. The consumer group
+uses the range assignor, which gives a member the same partition numbers of every topic, so each slot
+is owned by one instance. Per slot the relay keeps:
 
 * a transactional producer with ``transactional.id = <prefix>-<p>``: stable for the slot whichever
   instance owns it, so a new owner's ``InitProducerId`` fences the old one and aborts its open
@@ -11,7 +15,7 @@ numbers of every topic, so each slot is owned by one instance. Per slot the rela
   equivalent);
 * the routes of its trades (services/core/routing.py), restored from the compacted state topic's
   partition ``p`` when the slot is opened;
-* the next offset to relay of each of its three partitions.
+* the next offset to relay of each of its partitions.
 
 Each poll is relayed per slot in one transaction: the partner records (back-fills first), the changed
 trade routes to the state topic, and the consumed offsets (``send_offsets_to_transaction`` with the
@@ -46,9 +50,9 @@ from corridor.core.partners import ensure_partner_topics
 from corridor.core.produce_errors import Stage, classify
 from corridor.core.registry_client import RegistryError
 from corridor.core.routing import TradeRoute, partner_of_topic, partner_topic, route
-from corridor.core.topics import TRADE_TOPICS
 from corridor.relay.settings import RelaySettings
 from corridor.relay.state import (
+    SOURCE_TOPICS,
     STATE_TOPIC_CONFIGS,
     TOPIC_INDEX,
     HistoryCache,
@@ -99,7 +103,7 @@ class RelayStats:
 
 @dataclass
 class Slot:
-    """Partition number ``partition`` of the trade topics, owned by this instance."""
+    """Partition number ``partition`` of the source topics, owned by this instance."""
 
     partition: int
     transactional_id: str
@@ -188,7 +192,7 @@ class Relay:
             heartbeat_interval_ms=max(1000, s.relay_session_timeout_ms // 4),
         )
         await self._consumer.start()
-        self._consumer.subscribe(list(TRADE_TOPICS), listener=_Listener(self))
+        self._consumer.subscribe(list(SOURCE_TOPICS), listener=_Listener(self))
         self._started = True
         log.info(
             "relay_started",
@@ -233,12 +237,12 @@ class Relay:
 
     async def _ensure_state_topic(self) -> None:
         assert self._admin is not None
-        described = await self._admin.describe_topics(list(TRADE_TOPICS))
+        described = await self._admin.describe_topics(list(SOURCE_TOPICS))
         counts = {t["topic"]: len(t.get("partitions") or ()) for t in described}
-        if any(counts.get(topic, 0) == 0 for topic in TRADE_TOPICS):
-            raise RelayError(f"trade topics missing or without partitions: {counts}")
+        if any(counts.get(topic, 0) == 0 for topic in SOURCE_TOPICS):
+            raise RelayError(f"source topics missing or without partitions (is the ledger up?): {counts}")
         if len(set(counts.values())) != 1:
-            raise RelayError(f"the trade topics must have equal partition counts (one slot each): {counts}")
+            raise RelayError(f"the source topics must have equal partition counts (one slot each): {counts}")
         self.partitions = next(iter(counts.values()))
         brokers = max(1, len((await self._admin.describe_cluster())["brokers"]))
         existing = set(await self._admin.list_topics())
@@ -260,7 +264,7 @@ class Relay:
                 break
             if time.monotonic() > deadline:
                 raise RelayError(
-                    f"{self.state_topic} has {have} partitions, the trade topics {self.partitions}"
+                    f"{self.state_topic} has {have} partitions, the source topics {self.partitions}"
                 )
             await asyncio.sleep(0.2)
 
@@ -292,10 +296,10 @@ class Relay:
                 numbers: dict[int, set[str]] = {}
                 for tp in assigned:
                     numbers.setdefault(tp.partition, set()).add(tp.topic)
-                partial = {p: sorted(t) for p, t in numbers.items() if t != set(TRADE_TOPICS)}
+                partial = {p: sorted(t) for p, t in numbers.items() if t != set(SOURCE_TOPICS)}
                 if partial:
                     raise RelayError(
-                        f"partition numbers assigned without all three trade topics: {partial}; every "
+                        f"partition numbers assigned without all the source topics: {partial}; every "
                         "relay instance must subscribe to the same topics with the range assignor"
                     )
                 for p in sorted(set(self.slots) - set(numbers)):
@@ -342,7 +346,7 @@ class Relay:
         slot = Slot(p, transactional_id, producer)
         try:
             assert self._admin is not None and self._reader is not None
-            tps = [TopicPartition(topic, p) for topic in TRADE_TOPICS]
+            tps = [TopicPartition(topic, p) for topic in SOURCE_TOPICS]
             beginnings = await self._list_offsets(tps, earliest=True)
             committed = await self._admin.list_consumer_group_offsets(self.group_id, partitions=tps)
             for tp in tps:
@@ -668,7 +672,7 @@ class Relay:
         since = self._pending_since.setdefault((record.topic, record.partition, record.offset), now)
         if now - since > PENDING_HOLD_S:
             return False  # under steady load the other partitions never run dry: give up after a while
-        others = [TopicPartition(topic, record.partition) for topic in TRADE_TOPICS if topic != record.topic]
+        others = [TopicPartition(topic, record.partition) for topic in SOURCE_TOPICS if topic != record.topic]
         if any(
             TopicPartition(r.topic, r.partition) in others
             and TopicPartition(r.topic, r.partition) not in blocked

@@ -39,7 +39,8 @@ class RelaySettings(BaseSettings):
     #: Transactional ids are ``<prefix>-<partition>``: one per partition number of the trade topics, so
     #: whichever instance owns partition p fences any earlier owner of it (default: the group id).
     relay_transactional_id_prefix: str | None = Field(default=None, pattern=_NAME)
-    #: Compacted topic of each trade's parties and relayed events (default ``<group>.state.v1``).
+    #: Compacted topic of each trade's parties and relayed events (default ``<group>.state.v2``;
+    #: v1 referred to the trade topics, ADR 0027).
     relay_state_topic: str | None = Field(default=None, pattern=_NAME)
     #: Partitions of a partner topic created by the relay (key = trade id).
     relay_partner_partitions: int = Field(default=6, ge=1, le=100)
@@ -61,4 +62,4 @@ class RelaySettings(BaseSettings):
 
     @property
     def state_topic(self) -> str:
-        return self.relay_state_topic or f"{self.relay_group_id}.state.v1"
+        return self.relay_state_topic or f"{self.relay_group_id}.state.v2"

@@ -1,14 +1,16 @@
 """The relay's state: per trade, its parties and the events relayed so far (pure, no I/O).
 
-It lives in memory per owned partition number and in a compacted topic (``<group>.state.v1``, one
+It lives in memory per owned partition number and in a compacted topic (``<group>.state.v2``, one
 record per trade, key = trade id, in the same partition number as the trade's events), written in the
 same transaction as the partner records and the consumed offsets: after a crash the state read back
 (read_committed) is exactly the state of the last committed transaction.
 
-A reference to a relayed event is ``(topic index in TRADE_TOPICS, offset)``; its partition is the
-trade's. The JSON value: ``{"v": 2, "parties": [...], "events": [[topic index, offset], ...], "types": [...],
+The relay reads the ledger's accepted stream only (``SOURCE_TOPICS``, ADR 0027). A reference to a
+relayed event is ``(topic index in SOURCE_TOPICS, offset)``; its partition is the trade's. The JSON
+value: ``{"v": 3, "parties": [...], "events": [[topic index, offset], ...], "types": [...],
 "trust": {...}, "ids": [...]}`` (``types``: each event's type, for need-to-know back-fills; ``trust``:
-the trade's ``TrustState``; a v1 record, from before admissions, reads with neither);
+the trade's ``TrustState``). Versions 1 and 2 referred to the three trade topics, which the relay no
+longer reads: their records live in the ``.state.v1`` topic, which this relay does not read;
 ``ids`` (the events' ``ce_id``) lets the relay skip a second record of an event it relayed already.
 """
 
@@ -23,13 +25,15 @@ from typing import Any
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.trust import TrustState
 from corridor.core.routing import TradeRoute
-from corridor.core.topics import TRADE_TOPICS
+from corridor.core.topics import ACCEPTED
 
-Ref = tuple[int, int]  # (index of the trade topic, offset) within the trade's partition
+Ref = tuple[int, int]  # (index of the source topic, offset) within the trade's partition
 
-TOPIC_INDEX: dict[str, int] = {topic: i for i, topic in enumerate(TRADE_TOPICS)}
-STATE_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
+#: What the relay reads: the events the ledger accepted, in the ledger's order (ADR 0027).
+SOURCE_TOPICS: tuple[str, ...] = (ACCEPTED,)
+TOPIC_INDEX: dict[str, int] = {topic: i for i, topic in enumerate(SOURCE_TOPICS)}
+STATE_VERSION = 3
+_READABLE_VERSIONS = (3,)
 
 #: The state topic keeps one record per trade (compacted) forever.
 STATE_TOPIC_CONFIGS: dict[str, str] = {
@@ -89,7 +93,7 @@ def ref_of(topic: str, offset: int) -> Ref:
 
 
 def topic_of(ref: Ref) -> str:
-    return TRADE_TOPICS[ref[0]]
+    return SOURCE_TOPICS[ref[0]]
 
 
 @dataclass(frozen=True)

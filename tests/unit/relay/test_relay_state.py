@@ -25,27 +25,34 @@ from corridor.relay.state import (
 def test_state_record_round_trip() -> None:
     trust = admit(None, chromite_story().events[0])
     types = ("corridor.trade.orders.OrderPlaced", "x.A", "x.B")
-    trade = TradeRoute(("buyer-x", "supplier-y"), ((0, 12), (1, 3), (2, 40)), types, trust)
+    trade = TradeRoute(("buyer-x", "supplier-y"), ((0, 12), (0, 3), (0, 40)), types, trust)
     encoded = encode_route(trade)
-    assert encoded.startswith(b'{"v":2,"parties":["buyer-x","supplier-y"],"events":[[0,12],[1,3],[2,40]],')
+    assert encoded.startswith(b'{"v":3,"parties":["buyer-x","supplier-y"],"events":[[0,12],[0,3],[0,40]],')
     assert decode_route(encoded) == trade
 
 
-def test_a_version_1_record_reads_without_types_or_trust() -> None:
-    old = decode_route(b'{"v":1,"parties":["buyer-x"],"events":[[0,12]]}')
-    assert old.parties == ("buyer-x",) and old.types == ("",) and not old.trust.opened
-
-
-@pytest.mark.parametrize("value", [b"not json", b'{"v":3,"parties":[],"events":[]}', b'{"v":1}', b"[]"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"not json",
+        b'{"v":4,"parties":[],"events":[]}',
+        b'{"v":3}',
+        b"[]",
+        # versions 1 and 2 referred to the trade topics, which the relay no longer reads (ADR 0027)
+        b'{"v":1,"parties":["buyer-x"],"events":[[0,12]]}',
+        b'{"v":2,"parties":["buyer-x"],"events":[[2,12]],"types":["x"]}',
+    ],
+)
 def test_unreadable_state_records_are_refused(value: bytes) -> None:
     with pytest.raises(StateError):
         decode_route(value)
 
 
-def test_refs_name_the_trade_topic() -> None:
-    assert ref_of("trade.orders.v1", 7) == (0, 7)
-    assert ref_of("trade.certificates.v1", 1) == (2, 1)
-    assert topic_of((1, 5)) == "trade.shipments.v1"
+def test_refs_name_the_accepted_stream() -> None:
+    assert ref_of("trade.accepted.v1", 7) == (0, 7)
+    assert topic_of((0, 5)) == "trade.accepted.v1"
+    with pytest.raises(KeyError):
+        ref_of("trade.orders.v1", 7)  # the relay never reads a trade topic: nothing there is decided
 
 
 def record(n: int) -> RelayRecord:
@@ -89,9 +96,9 @@ def test_settings_defaults_derive_from_the_group(monkeypatch: pytest.MonkeyPatch
         monkeypatch.delenv(name, raising=False)
     settings = RelaySettings()
     assert settings.relay_group_id == "corridor-relay"
-    assert settings.state_topic == "corridor-relay.state.v1"
+    assert settings.state_topic == "corridor-relay.state.v2"
     assert settings.transactional_id_prefix == "corridor-relay"
     other = RelaySettings(relay_group_id="relay-test", relay_transactional_id_prefix="tx")
-    assert (other.state_topic, other.transactional_id_prefix) == ("relay-test.state.v1", "tx")
+    assert (other.state_topic, other.transactional_id_prefix) == ("relay-test.state.v2", "tx")
     with pytest.raises(ValueError):
         RelaySettings(relay_group_id="bad group")
