@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 
+import httpx
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -50,6 +51,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             log.error("gateway_database_unavailable", error=f"{type(exc).__name__}: {exc}")
             raise
         app.state.gateway = gateway
+        app.state.http = httpx.AsyncClient()  # asks the ledger for receipts
         log.info(
             "gateway_started",
             bootstrap_servers=settings.bootstrap_servers,
@@ -60,6 +62,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.http.aclose()
             await gateway.close()
             log.info("gateway_stopped")
 

@@ -1,4 +1,5 @@
-"""HTTP routes of the gateway: ``POST /v1/events``, ``POST /v1/events/batch``, ``/healthz``, ``/readyz``.
+"""HTTP routes of the gateway: ``POST /v1/events``, ``POST /v1/events/batch``, ``GET /v1/events/{id}`` (the
+sender's receipt, ADR 0027), ``/healthz``, ``/readyz``.
 
 Bodies are read by hand (bounded, before parsing) rather than through FastAPI's body validation, so
 every failure leaves as problem details with the field and the reason; the request schemas are still
@@ -7,9 +8,10 @@ published in ``/openapi.json``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import uuid
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +19,7 @@ from corridor.core.logging import bound_contextvars
 from corridor.core.partners import Partner
 from corridor.gateway import cloudevents, problems
 from corridor.gateway.limits import limiter_of
+from corridor.gateway.receipts import MAX_WAIT_S, LedgerUnavailable, ledger_receipt, received
 from corridor.gateway.service import Gateway
 
 router = APIRouter()
@@ -55,9 +58,34 @@ class CloudEventIn(BaseModel):
 
 
 class Accepted(BaseModel):
-    """Where the broker stored the acknowledged event (acks=all)."""
+    """Where the broker stored the acknowledged event (acks=all), and where to learn the ledger's
+    decision on it (``receipt_url``). ``status`` is ``received`` (Kafka has it; the ledger decides next),
+    or with ``?wait=accepted`` the ledger's word: ``accepted``, ``pending`` or ``rejected`` (then
+    ``receipt`` holds it)."""
 
     event_id: str
+    topic: str
+    partition: int
+    offset: int
+    status: str
+    receipt_url: str
+    receipt: dict[str, Any] | None = None
+
+
+class ReceiptOut(BaseModel):
+    """What became of an event the caller published (ADR 0027)."""
+
+    event_id: str
+    trade_id: str | None
+    type: str | None
+    status: str = Field(description="received | accepted | pending | rejected")
+    position: int | None = Field(None, description="the ledger's position of an accepted event")
+    decided_at: str | None
+    published_at: str | None = Field(None, description="when the accepted event reached partners' feed")
+    rule: str | None = Field(None, description="the rule a rejected event broke")
+    reason: str | None = Field(None, description="why it was rejected, or what a pending event waits for")
+    attempts: int | None
+    retry_at: str | None = Field(None, description="next attempt of a pending event")
     topic: str
     partition: int
     offset: int
@@ -298,7 +326,14 @@ async def readyz(request: Request) -> Response:
         "security": _SECURITY,
     },
 )
-async def post_event(request: Request) -> Response:
+async def post_event(
+    request: Request,
+    wait: Annotated[
+        Literal["accepted"] | None,
+        Query(description="wait for the ledger's decision (at most wait_s seconds) and answer it"),
+    ] = None,
+    wait_s: Annotated[float, Query(gt=0, le=MAX_WAIT_S)] = 10.0,
+) -> Response:
     gateway = _gateway(request)
     limit = gateway.settings.gateway_max_event_bytes
     _check_declared_length(request, limit)
@@ -321,7 +356,71 @@ async def post_event(request: Request) -> Response:
     if result.problem is not None:
         raise result.problem
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
-    return JSONResponse(result.result, status_code=201, headers=headers)
+    acknowledged = dict(result.result or {})
+    event = str(acknowledged.get("event_id"))
+    answer: dict[str, Any] = {**acknowledged, "status": "received", "receipt_url": f"/v1/events/{event}"}
+    if wait is not None:
+        api_key = api_key_of(request.headers)
+        assert api_key is not None
+        try:
+            found = await ledger_receipt(
+                request.app.state.http, gateway.settings.ledger_url, api_key, event, wait_s
+            )
+        except LedgerUnavailable as exc:
+            found = None
+            answer["receipt_error"] = str(exc)
+        if found is not None:
+            answer.update(status=found["status"], receipt=found)
+    return JSONResponse(answer, status_code=201, headers=headers)
+
+
+@router.get(
+    "/v1/events/{event_id}",
+    tags=["events"],
+    summary="The receipt of an event you published: received, accepted, pending or rejected",
+    description=(
+        "The ledger decides what happens to every acknowledged event: accepted (with its position), "
+        "pending (waiting for a prerequisite: what for and the next attempt) or rejected (the rule and "
+        "the reason). Only the event's sender gets its receipt; ``received`` means Kafka has the event "
+        "and the ledger has not decided yet. ``wait_s`` waits (bounded) for a decision."
+    ),
+    response_model=ReceiptOut,
+    responses=_problem_responses(401, 404, 422, 503),
+    openapi_extra={"security": _SECURITY},
+)
+async def get_receipt(
+    event_id: str,
+    request: Request,
+    wait_s: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0.0,
+) -> Response:
+    gateway = _gateway(request)
+    partner = await _partner(request, gateway)
+    try:
+        uuid.UUID(event_id)
+    except ValueError:
+        raise problems.Problem(
+            422, "invalid-event-id", "Invalid event id", f"event id {event_id!r} is not a UUID",
+            errors=[{"field": "path.event_id", "reason": "not a UUID"}],
+        ) from None  # fmt: skip
+    api_key = api_key_of(request.headers)
+    assert api_key is not None
+    try:
+        found = await ledger_receipt(
+            request.app.state.http, gateway.settings.ledger_url, api_key, event_id, wait_s
+        )
+    except LedgerUnavailable as exc:
+        raise problems.unavailable(
+            "ledger-unavailable", "Ledger unavailable", f"{exc}; ask again later",
+            gateway.settings.gateway_retry_after_s,
+        ) from None  # fmt: skip
+    if found is None:
+        acknowledged = await gateway.store.acknowledged(partner.partner_id, event_id)
+        if acknowledged is None:
+            raise problems.Problem(
+                404, "not-found", "Not Found", f"no event {event_id} of yours was acknowledged here"
+            )
+        found = received(event_id, acknowledged)
+    return JSONResponse(found)
 
 
 @router.post(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from corridor.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_SCHEMA_REGISTRY_URL
+from corridor.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_LEDGER_URL, DEFAULT_SCHEMA_REGISTRY_URL
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -23,6 +23,8 @@ class GatewaySettings(BaseSettings):
     bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
     schema_registry_url: str = DEFAULT_SCHEMA_REGISTRY_URL
     database_url: str | None = None
+    #: The ledger's API, asked for receipts (``GET /v1/events/{id}``, ``?wait=accepted``; ADR 0027).
+    ledger_url: str = DEFAULT_LEDGER_URL
     log_level: str = "INFO"
     log_format: str = "json"  # "console" for people
 

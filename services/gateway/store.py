@@ -122,6 +122,20 @@ class GatewayStore:
 
     # -- idempotency --------------------------------------------------------------------------------------
 
+    async def acknowledged(self, partner_id: str, event_id: str) -> dict[str, Any] | None:
+        """The result stored when Kafka acknowledged ``event_id`` for this partner (None: never)."""
+        row = await self.pool.fetchrow(
+            f"""SELECT result::text AS result FROM {self._idem}
+                WHERE partner_id = $1 AND state = 'done' AND (key = $2 OR result->>'event_id' = $2)
+                LIMIT 1""",
+            partner_id,
+            event_id,
+        )
+        if row is None or row["result"] is None:
+            return None
+        found: dict[str, Any] = json.loads(row["result"])
+        return found
+
     async def claim(
         self, partner_id: str, keys: Sequence[str], hashes: Sequence[bytes], token: uuid.UUID
     ) -> dict[str, Claim]:

@@ -108,7 +108,7 @@ _stack: SecureStack | None = None
 
 def _secure_config() -> StackConfig:
     for _ in range(20):
-        config = isolated_config(1, listeners=PARTNER_LISTENERS, services=("registry",))
+        config = isolated_config(1, listeners=PARTNER_LISTENERS, services=("registry", "ledger"))
         partner_port = config.port(1, "PARTNER")
         if _port_free(partner_port):
             return config
