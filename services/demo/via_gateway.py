@@ -95,10 +95,17 @@ async def ensure_partner_keys(
     return keys
 
 
+#: How long the demo lets the gateway wait for the ledger's decision on each event (``?wait=accepted``).
+DECISION_WAIT_S = 20
+
+
 async def publish_via_gateway(story: Story, url: str, keys: dict[str, str]) -> list[Published]:
-    """Post each event as its sender (structured CloudEvents), in order; the gateway's acks."""
+    """Post each event as its sender (structured CloudEvents), in order, waiting for the ledger's
+    decision on each (ADR 0027: receipts); the gateway's acks. A rejection stops the demo with the
+    ledger's rule and reason; an event still undecided after the wait is reported."""
     acks: list[Published] = []
-    async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
+    undecided: list[str] = []
+    async with httpx.AsyncClient(base_url=url, timeout=DECISION_WAIT_S + 30.0) as client:
         for event in story.events:
             document = {
                 "specversion": "1.0",
@@ -110,6 +117,7 @@ async def publish_via_gateway(story: Story, url: str, keys: dict[str, str]) -> l
             }
             response = await client.post(
                 "/v1/events",
+                params={"wait": "accepted", "wait_s": DECISION_WAIT_S},
                 content=json.dumps(document, ensure_ascii=False).encode(),
                 headers={
                     "Content-Type": "application/cloudevents+json",
@@ -123,4 +131,21 @@ async def publish_via_gateway(story: Story, url: str, keys: dict[str, str]) -> l
                 )
             body = response.json()
             acks.append(Published(body["event_id"], body["topic"], body["partition"], body["offset"]))
+            short = event.avro_name.rsplit(".", 1)[-1]
+            if body.get("status") == "rejected":
+                receipt = body.get("receipt") or {}
+                raise click.ClickException(
+                    f"the ledger rejected {short} from {event.sender} ({receipt.get('rule')}): "
+                    f"{receipt.get('reason')}"
+                )
+            if body.get("status") != "accepted":
+                undecided.append(f"{short} {body['event_id']}: {body.get('status')}")
+    if undecided:
+        click.echo(
+            f"⚠ {len(undecided)} event(s) not decided by the ledger within {DECISION_WAIT_S}s "
+            f"(ask GET /v1/events/<id> later): {'; '.join(undecided)}",
+            err=True,
+        )
+    else:
+        click.echo(f"✔ the ledger accepted all {len(acks)} events (receipts: GET /v1/events/<id>)", err=True)
     return acks

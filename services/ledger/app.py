@@ -138,6 +138,7 @@ def create_app(settings: LedgerSettings, *, run_consumer: bool = True) -> FastAP
             Publisher(
                 bootstrap_servers=settings.bootstrap_servers,
                 store=store,
+                topic=settings.ledger_accepted_topic,
                 pause_before_publish_ms=settings.ledger_publish_pause_ms,
             )
             if run_consumer

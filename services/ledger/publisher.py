@@ -16,8 +16,9 @@ Invariants:
   hold, and its readers drop it by ``ce_id`` (the relay keeps every relayed id per trade, ADR 11).
 * Per trade, the stream's order is the ledger's: rows are sent in ``seq`` order by one idempotent
   producer, and a trade's rows get increasing ``seq`` (its writes are serialised by the version check).
-* One publisher at a time per ledger schema: a PostgreSQL advisory lock held on a connection of its
-  own. Another ledger process waits for it; when the holder dies its connection and lock go with it.
+* One publisher at a time per ledger schema: a PostgreSQL advisory lock (keyed by the schema's name)
+  held on a connection of its own. Another ledger process of the same schema waits for it; when the
+  holder dies its connection and lock go with it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -39,14 +41,16 @@ from corridor.core.logging import get_logger
 from corridor.core.produce_errors import Stage, classify
 from corridor.core.topics import ACCEPTED, ACCEPTED_SPEC
 from corridor.ledger.store import LedgerStore, OutboxRecord
+from corridor.ledger.topics import ensure_topics
 
 log = get_logger("corridor.ledger.publisher")
 
 SEQ_HEADER = "corridor_ledger_seq"
 SOURCE_HEADER = "corridor_ledger_source"
 _OWN_HEADERS = (SEQ_HEADER, SOURCE_HEADER)
-#: pg_advisory_lock key of the publisher (any fixed bigint; per database, shared by ledger schemas)
-_LOCK_KEY = 0x636F72726964  # "corrid"
+#: the publisher's advisory lock: hashtext() of this and the ledger's schema name
+_LOCK = "SELECT pg_try_advisory_lock(hashtext('corridor-ledger-publisher:' || $1))"
+_UNLOCK = "SELECT pg_advisory_unlock(hashtext('corridor-ledger-publisher:' || $1))"
 MAX_BACKOFF_S = 5.0
 
 
@@ -90,12 +94,14 @@ class Publisher:
         *,
         bootstrap_servers: str,
         store: LedgerStore,
+        topic: str = ACCEPTED,
         batch_max_records: int = 1000,
         idle_s: float = 0.5,
         pause_before_publish_ms: int = 0,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.store = store
+        self.topic = topic
         self.batch_max_records = batch_max_records
         self.idle_s = idle_s
         self.pause_before_publish_ms = pause_before_publish_ms
@@ -125,7 +131,7 @@ class Publisher:
                     finally:
                         self.leading = False
                         with contextlib.suppress(Exception):
-                            await lock_conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+                            await lock_conn.execute(_UNLOCK, self.store.schema)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -138,9 +144,9 @@ class Publisher:
     async def _lead(self, conn: asyncpg.Connection) -> bool:
         """Take the publisher's advisory lock (waiting while another ledger process holds it)."""
         while not self._stopping.is_set():
-            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK_KEY):
+            if await conn.fetchval(_LOCK, self.store.schema):
                 self.leading = True
-                log.info("publisher_leading", topic=ACCEPTED)
+                log.info("publisher_leading", topic=self.topic, db_schema=self.store.schema)
                 return True
             await self._sleep(2.0)
         return False
@@ -174,7 +180,7 @@ class Publisher:
             await asyncio.sleep(self.pause_before_publish_ms / 1000)
         started = time.perf_counter()
         futures = [
-            await producer.send(ACCEPTED, key=row.key, value=row.value, headers=accepted_headers(row))
+            await producer.send(self.topic, key=row.key, value=row.value, headers=accepted_headers(row))
             for row in rows
         ]
         await asyncio.gather(*futures)
@@ -187,6 +193,10 @@ class Publisher:
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
+            if self.topic != ACCEPTED:  # a ledger of its own (tests, benchmarks): its own stream
+                await ensure_topics(
+                    self.bootstrap_servers, (dataclasses.replace(ACCEPTED_SPEC, name=self.topic),)
+                )
             producer = AIOKafkaProducer(
                 **producer_config(
                     self.bootstrap_servers,

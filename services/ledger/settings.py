@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from corridor.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_SCHEMA_REGISTRY_URL
+from corridor.core.topics import ACCEPTED
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8082
@@ -47,6 +48,9 @@ class LedgerSettings(BaseSettings):
     #: … and up to this long while the trade's partitions still have records to read (a backlog).
     ledger_max_hold_s: float = Field(default=60.0, ge=0)
     ledger_cache_trades: int = Field(default=50_000, ge=0)
+    #: Where the publisher puts the accepted events (ADR 0027). Only a ledger of its own (a test's, a
+    #: benchmark's) changes it: the relay reads ``trade.accepted.v1``.
+    ledger_accepted_topic: str = Field(default=ACCEPTED, pattern=r"^[A-Za-z0-9._-]{1,249}$")
     #: Test only: how long the publisher waits between reading accepted events from the outbox and
     #: producing them (the window a crash between commit and publication needs, ADR 0027).
     ledger_publish_pause_ms: int = Field(default=0, ge=0)

@@ -30,6 +30,7 @@ from tests.integration.ledger.ledger_helpers import (
     InProcessLedger,
     LedgerSetup,
     TopicTail,
+    delete_topics,
     drop_schemas,
     ledger_env,
     unique,
@@ -54,6 +55,7 @@ async def ledger(stack: Any, ledger_setup: LedgerSetup) -> AsyncIterator[InProce
     finally:
         await asyncio.to_thread(server.stop)
         await drop_schemas(stack.database_url, ledger_setup.db_schema, ledger_setup.partners_schema)
+        await delete_topics(stack.bootstrap_servers, [server.settings.ledger_accepted_topic])
 
 
 @pytest.fixture
@@ -151,7 +153,7 @@ def launch_ledger(stack: Any, tmp_path: Path) -> Iterator[Callable[..., subproce
                 setup.retry_delays,
             ],
             cwd=PROJECT_ROOT,
-            env=ledger_env(stack),
+            env={**ledger_env(stack), "CORRIDOR_LEDGER_ACCEPTED_TOPIC": f"{setup.group_id}.accepted"},
             stdout=subprocess.DEVNULL,
             stderr=log,
             text=True,

@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from corridor.ledger.app import create_app
 from corridor.ledger.settings import LedgerSettings
@@ -45,6 +46,19 @@ async def drop_schemas(database_url: str, *schemas: str) -> None:
         await conn.close()
 
 
+async def delete_topics(bootstrap_servers: str, topics: list[str]) -> None:
+    """Delete a test ledger's own topics (its accepted stream), if they were created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        gone = [t for t in topics if t in existing]
+        if gone:
+            await admin.delete_topics(gone)
+    finally:
+        await admin.close()
+
+
 @dataclass
 class LedgerSetup:
     """Where one test ledger keeps its state."""
@@ -63,6 +77,8 @@ class LedgerSetup:
             ledger_db_schema=self.db_schema,
             ledger_partners_schema=self.partners_schema,
             ledger_start_from="latest",
+            # its own accepted stream: the shared stack's relay reads only the stack ledger's decisions
+            ledger_accepted_topic=f"{self.group_id}.accepted",
             ledger_retry_delays_s=self.retry_delays,
             ledger_hold_s=0.5,
             ledger_max_hold_s=2.0,
@@ -79,6 +95,7 @@ class InProcessLedger:
         self._sock.bind(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        self.settings = settings
         self.app = create_app(settings)
         config = uvicorn.Config(
             self.app, log_config=None, access_log=False, lifespan="on", log_level="warning"
