@@ -23,6 +23,9 @@ docs/adr/0022-partner-sdk-distribution.md. The public surface is what this modul
   into a :class:`DecodedEvent`, :class:`CloudEvent`, :class:`WireFormatError`, :func:`is_transient`;
 * certificates: :func:`verify_certificate` with :func:`authority_key` (Ed25519 over the canonical JSON) of an
   :class:`AuthorityKey`, :class:`Verdict`, :class:`VerdictStatus`, :func:`canonical_bytes`;
+* receipts of the events you published (accepted, pending, rejected): :func:`fetch_receipt` gives a
+  :class:`Receipt` or raises :class:`ReceiptError`; :attr:`PartnerRecord.ledger_position` is where the
+  ledger accepted an event you read (every event in your topic was accepted by the ledger);
 * broker login: :func:`kafka_config` (:data:`SCRAM_MECHANISM`, ``read_committed``), :func:`tls_context`
   for ``SASL_SSL``;
 * :data:`__version__`, the version of the distribution ``corridor-sdk`` (``sdk/CHANGELOG.md``).
@@ -30,7 +33,7 @@ docs/adr/0022-partner-sdk-distribution.md. The public surface is what this modul
 Everything else under ``corridor`` is internal to Corridor and may change without notice.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from corridor.core.codec import WireFormatError
 from corridor.core.domain import events
@@ -47,6 +50,7 @@ from corridor.sdk.certificates import (
 )
 from corridor.sdk.consumer import (
     BACKFILL_HEADER,
+    LEDGER_POSITION_HEADER,
     SIGNATURE_HEADER,
     Handler,
     PartnerConsumer,
@@ -55,11 +59,13 @@ from corridor.sdk.consumer import (
     UndecodableRecord,
 )
 from corridor.sdk.decoding import DecodedEvent, EventDecoder, is_transient
+from corridor.sdk.receipts import Receipt, ReceiptError, fetch_receipt
 from corridor.sdk.security import SCRAM_MECHANISM, kafka_config, tls_context
 
 __all__ = [
     "BACKFILL_HEADER",
     "EVENT_TYPES",
+    "LEDGER_POSITION_HEADER",
     "SCRAM_MECHANISM",
     "SIGNATURE_HEADER",
     "AuthorityKey",
@@ -70,6 +76,8 @@ __all__ = [
     "PartnerConsumer",
     "PartnerLoginError",
     "PartnerRecord",
+    "Receipt",
+    "ReceiptError",
     "TradeEvent",
     "UndecodableRecord",
     "Verdict",
@@ -79,6 +87,7 @@ __all__ = [
     "authority_key",
     "canonical_bytes",
     "events",
+    "fetch_receipt",
     "is_transient",
     "kafka_config",
     "tls_context",

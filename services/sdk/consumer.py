@@ -48,6 +48,7 @@ log = logging.getLogger("corridor.sdk")
 
 BACKFILL_HEADER = "corridor_relay_backfill"  # an earlier event of a trade you joined later
 SIGNATURE_HEADER = "corridor_signature_verdict"  # certificates: the relay's check of the issuer's signature
+LEDGER_POSITION_HEADER = "corridor_ledger_seq"  # the ledger's position of the accepted event (ADR 0027)
 
 __all__ = [
     "BACKFILL_HEADER",
@@ -119,6 +120,13 @@ class PartnerRecord:
     def signature_verdict(self) -> str | None:
         """For certificates: ``valid``, ``tampered``, ``unknown_signer``, ``revoked``, ``unsigned`` …"""
         return self.headers.get(SIGNATURE_HEADER)
+
+    @property
+    def ledger_position(self) -> int | None:
+        """Where the ledger accepted this event: every event in your topic was accepted by the ledger,
+        and a trade's events come in increasing position (the shared record's order)."""
+        value = self.headers.get(LEDGER_POSITION_HEADER)
+        return int(value) if value and value.isdigit() else None
 
 
 Handler = Callable[[PartnerRecord], Awaitable[None]]
