@@ -45,6 +45,9 @@ STAGES: tuple[str, ...] = (
     "scaling",
 )
 
+#: Stages run only when asked for (``--stage``): they need more than a bare stack.
+OPTIONAL_STAGES: tuple[str, ...] = ("partner_feed",)  # the stack's gateway, ledger and relay running
+
 AREAS: dict[str, str] = {ORDERS: "orders", SHIPMENTS: "shipments", CERTIFICATES: "certificates"}
 _TOPIC_ALREADY_EXISTS = 36
 

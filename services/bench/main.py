@@ -13,7 +13,15 @@ from typing import Any
 
 import click
 
-from corridor.bench.common import STAGES, BenchContext, Scale, load_average, machine_info, quiet_logs
+from corridor.bench.common import (
+    OPTIONAL_STAGES,
+    STAGES,
+    BenchContext,
+    Scale,
+    load_average,
+    machine_info,
+    quiet_logs,
+)
 from corridor.cli_output import JsonCommand
 from corridor.core.settings import PROJECT_ROOT
 
@@ -25,6 +33,7 @@ async def _run_stages(ctx: BenchContext, stages: list[str]) -> dict[str, Any]:
         gateway_ingest,
         kafka_tools,
         ledger_ingest,
+        partner_feed,
         produce,
         raw_kafka,
         scaling,
@@ -39,6 +48,7 @@ async def _run_stages(ctx: BenchContext, stages: list[str]) -> dict[str, Any]:
         "gateway": gateway_ingest,
         "e2e": e2e,
         "scaling": scaling,
+        "partner_feed": partner_feed,
     }
     results: dict[str, Any] = {}
     try:
@@ -110,8 +120,9 @@ def updates_readme(out: Path, *, quick: bool, partial: bool) -> bool:
     "--stage",
     "stages",
     multiple=True,
-    type=click.Choice(STAGES),
-    help="Run only this stage (repeatable); the report marks the others as not run.",
+    type=click.Choice((*STAGES, *OPTIONAL_STAGES)),
+    help="Run only this stage (repeatable); the report marks the others as not run. partner_feed "
+    "(gateway → partner topic through the running stack's ledger and relay) runs only when named.",
 )
 @click.option(
     "--profile",
@@ -159,7 +170,7 @@ def bench(quick: bool, out: Path | None, stages: tuple[str, ...], profile: tuple
         scale=Scale.quick() if quick else Scale.full(),
         profile=set(profile),
     )
-    chosen = [s for s in STAGES if not stages or s in stages]
+    chosen = [s for s in STAGES if not stages or s in stages] + [s for s in OPTIONAL_STAGES if s in stages]
     ctx.progress(f"bench run {ctx.run_id} ({'quick' if quick else 'full'}): stages {', '.join(chosen)}")
     began = time.monotonic()
     results = asyncio.run(_run_stages(ctx, chosen))

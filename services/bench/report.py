@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from corridor.bench.common import STAGES
+from corridor.bench.common import OPTIONAL_STAGES, STAGES
 
 #: The targets of issue 7.
 PRODUCE_VS_RAW_MIN = 0.50
@@ -161,6 +161,7 @@ def _clean(value: Any) -> Any:
 def build(machine: dict[str, Any], run: dict[str, Any], stages: dict[str, Any]) -> dict[str, Any]:
     ratio_rows = ratios(stages)
     complete = {name: stages.get(name, {"status": "not run"}) for name in STAGES}
+    complete.update({name: stages[name] for name in OPTIONAL_STAGES if name in stages})
     return _clean({
         "machine": machine,
         "run": run,
@@ -208,7 +209,28 @@ def markdown(data: dict[str, Any]) -> str:
         "",
     ]
     lines += _stage_sections(st)
+    if "partner_feed" in st:
+        lines += _partner_feed_section(st["partner_feed"])
     return "\n".join(lines) + "\n"
+
+
+def _partner_feed_section(s: dict[str, Any]) -> list[str]:
+    out = ["### Partner feed: gateway request → the counterparty's partner topic (the running stack)", ""]
+    failed = _failed("partner_feed", s)
+    if failed:
+        return out + failed
+    out += [
+        "| offered/s | sent | received | gateway ack p50 / p99 ms | to partner topic p50 / p99 / max ms |",
+        "|---:|---:|---:|---|---|",
+    ]
+    for load in s["loads"]:
+        ack, feed = load["gateway_ack"], load["to_partner_topic"]
+        out.append(
+            f"| {load['offered_per_s']} | {load['sent']} | {load['received']} | "
+            f"{ack['p50_ms']:.0f} / {ack['p99_ms']:.0f} | "
+            f"{feed['p50_ms']:.0f} / {feed['p99_ms']:.0f} / {feed['max_ms']:.0f} |"
+        )
+    return [*out, ""]
 
 
 #: The README's copy of the last full run's summary sits between these lines (``sync_readme``).

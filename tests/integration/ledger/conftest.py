@@ -129,7 +129,7 @@ def launch_ledger(stack: Any, tmp_path: Path) -> Iterator[Callable[..., subproce
     processes: list[subprocess.Popen[str]] = []
     logs: list[Any] = []
 
-    def launch(setup: LedgerSetup, port: int) -> subprocess.Popen[str]:
+    def launch(setup: LedgerSetup, port: int, **env: str) -> subprocess.Popen[str]:
         log = (tmp_path / f"ledger-{len(processes)}.log").open("w")
         logs.append(log)
         process = subprocess.Popen(
@@ -153,7 +153,11 @@ def launch_ledger(stack: Any, tmp_path: Path) -> Iterator[Callable[..., subproce
                 setup.retry_delays,
             ],
             cwd=PROJECT_ROOT,
-            env={**ledger_env(stack), "CORRIDOR_LEDGER_ACCEPTED_TOPIC": f"{setup.group_id}.accepted"},
+            env={
+                **ledger_env(stack),
+                "CORRIDOR_LEDGER_ACCEPTED_TOPIC": f"{setup.group_id}.accepted",
+                **env,
+            },
             stdout=subprocess.DEVNULL,
             stderr=log,
             text=True,
