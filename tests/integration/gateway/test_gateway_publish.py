@@ -32,7 +32,8 @@ def test_single_event_is_acknowledged_and_really_in_kafka_with_cloudevents_heade
     elapsed_ms = (time.perf_counter() - started) * 1000
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"event_id", "topic", "partition", "offset"}
+    assert set(body) == {"event_id", "topic", "partition", "offset", "status", "receipt_url"}
+    assert body["status"] == "received" and body["receipt_url"] == f"/v1/events/{data['event_id']}"
     assert body["event_id"] == data["event_id"] and body["topic"] == ORDERS
     print(f"single event: 201 in {elapsed_ms:.1f} ms")
 

@@ -2,7 +2,10 @@
 
 A real gateway and a real ledger (its own consumer group, PostgreSQL schema and accepted stream, the
 module's partners) on the session's Kafka and PostgreSQL. Short retry tiers (1 s) let a parked event
-expire within the test. Checked in each case: the sender's receipt (through the gateway and the ledger),
+expire within the test. The gateway refuses most events a ledger would have to park (a departure of a
+shipment not booked is a 403), so those are produced straight to the trade topics, as a partner's
+records that passed an older gateway would be; their receipts come from the ledger all the same.
+Checked in each case: the sender's receipt (through the gateway and the ledger),
 that only the sender gets it, and that the accepted stream carries every accepted event once, in the
 order the ledger applied them, and never a rejected or pending one.
 """
@@ -19,6 +22,10 @@ from typing import Any
 import httpx
 import pytest
 
+from corridor.core.codec import Codec
+from corridor.core.domain.events import EVENT_TYPES
+from corridor.core.kafka import TradeProducer
+from corridor.core.registry_client import RegistryClient
 from corridor.ledger.settings import LedgerSettings
 from tests.integration.ledger.ledger_helpers import InProcessLedger, delete_topics, drop_schemas, unique
 from tests.integration.relay.relay_helpers import header, read_topic
@@ -99,6 +106,17 @@ def accepted_ids(ledger: InProcessLedger) -> list[str]:
     return [header(r, "ce_id") or "" for r in records]
 
 
+def produce(stack: Any, trade: Any, event_type: str, data: dict[str, Any]) -> None:
+    """One event straight to its trade topic (acks=all), past the gateway."""
+
+    async def send() -> None:
+        async with RegistryClient(stack.schema_registry_url) as registry:
+            async with TradeProducer(stack.bootstrap_servers, Codec(registry)) as producer:
+                await producer.publish(EVENT_TYPES[event_type].model_validate(data))
+
+    asyncio.run(send())
+
+
 def story(trade: Any, *types: str) -> list[tuple[str, dict[str, Any]]]:
     wanted = set(types)
     return [(t, d) for t, d in trade.cast.events if t.rsplit(".", 1)[-1] in wanted]
@@ -133,14 +151,14 @@ def test_an_accepted_event_and_a_refused_second_order(client: httpx.Client, trad
 
 
 def test_pending_until_its_prerequisite_comes_then_accepted(
-    client: httpx.Client, trade: Any, receipts_ledger: InProcessLedger
+    client: httpx.Client, trade: Any, receipts_ledger: InProcessLedger, stack: Any
 ) -> None:
     events = story_before(trade, "ShipmentBooked")
     for event_type, data in events:
         assert post(client, trade, event_type, data, wait="accepted", wait_s=20)["status"] == "accepted"
     [(transport_type, departure)] = story(trade, "TransportEventRecorded")[:1]
-    # the carrier reports a departure of a shipment it has not booked yet: it waits for the booking
-    post(client, trade, transport_type, departure)
+    # the carrier's departure of a shipment it has not booked yet: it waits for the booking
+    produce(stack, trade, transport_type, departure)
     pending = until(client, trade, departure["event_id"], departure["sender"], "pending")
     assert pending["reason"] and pending["rule"] is None
     [(booking_type, booking)] = story(trade, "ShipmentBooked")[:1]
@@ -162,13 +180,13 @@ def test_pending_until_its_prerequisite_comes_then_accepted(
 
 
 def test_pending_until_it_expires_then_rejected(
-    client: httpx.Client, trade: Any, receipts_ledger: InProcessLedger
+    client: httpx.Client, trade: Any, receipts_ledger: InProcessLedger, stack: Any
 ) -> None:
     for event_type, data in story_before(trade, "ShipmentBooked"):
         assert post(client, trade, event_type, data, wait="accepted", wait_s=20)["status"] == "accepted"
     [(transport_type, departure)] = story(trade, "TransportEventRecorded")[:1]
     orphan = {**new_ids(departure), "shipment_id": "NEVER-BOOKED-1"}
-    post(client, trade, transport_type, orphan)
+    produce(stack, trade, transport_type, orphan)
     seen = receipt(client, trade, orphan["event_id"], orphan["sender"], wait_s=5).json()
     assert seen["status"] in ("pending", "rejected"), seen
     rejected = until(client, trade, orphan["event_id"], orphan["sender"], "rejected")
