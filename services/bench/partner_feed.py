@@ -32,7 +32,7 @@ from corridor.core.routing import partner_topic
 from corridor.core.settings import get_settings
 
 #: (events/s, seconds) offered, one request per event; quick runs offer the first only, briefly.
-LOADS: tuple[tuple[int, float], ...] = ((20, 20.0), (100, 15.0), (300, 10.0))
+LOADS: tuple[tuple[int, float], ...] = ((10, 20.0), (25, 20.0), (50, 15.0))
 GRACE_S = 20.0
 
 

@@ -9,9 +9,12 @@ Hops of an event, each a wall-clock time:
 3. **ledger commit** — ``ledger.events.ingested_at``: the ledger's PostgreSQL transaction that stored it;
 4. **partners** — records of the event on ``partner.*.v1`` topics (the relay's), when such topics exist.
 
-The hops are causal, not a chain: the ledger and the relay both consume the trade topics, each on its
-own, so the partner hop is measured from Kafka (gateway → Kafka → ledger; Kafka → relay → partner);
-measuring it from the ledger's commit gave negative times whenever the relay was the faster reader.
+Since ADR 27 the hops are a chain: the relay reads only what the ledger accepted (the accepted stream),
+so the partner hop is measured from the ledger's commit (``ledger_to_partner``); ``kafka_to_partner``
+spans both. (Copies made by an older relay, which read the trade topics beside the ledger, can predate
+the commit: their ledger hop is left out.) Each event also shows the ledger's decision — accepted (with
+its position), pending (what it waits for) or rejected (the rule and the reason) — from the ledger's
+``events``, ``outbox`` and ``receipts`` tables.
 
 The trade's records are found where its key puts them (murmur2, like Kafka's default partitioner) and
 where the ledger says it read them; ``--all-partitions`` scans every partition instead (records produced
@@ -96,6 +99,8 @@ class EventTrace:
     ledger_position: tuple[str, int, int] | None = None
     partners: list[Delivery] = field(default_factory=list)
     dead_letters: list[Delivery] = field(default_factory=list)
+    decision: str | None = None  # the ledger's: accepted, pending, rejected (None: no word yet)
+    decision_note: str | None = None  # the position, what it waits for, or the rule and reason
 
     @property
     def primary(self) -> Delivery | None:
@@ -126,10 +131,12 @@ class EventTrace:
             return b - a if a is not None and b is not None else None
 
         points = [t for t in (self.received_ms, self.published_ms, self.ledger_ms, self.partner_ms) if t]
+        after_ledger = between(self.ledger_ms, self.partner_ms)
         return {
             "gateway_to_kafka": between(self.received_ms, self.published_ms),
             "kafka_to_ledger": between(self.published_ms, self.ledger_ms),
-            # the relay reads Kafka beside the ledger, not after it: its hop starts at Kafka too
+            # the relay follows the ledger (ADR 27); an older relay's copy may predate the commit
+            "ledger_to_partner": after_ledger if after_ledger is None or after_ledger >= 0 else None,
             "kafka_to_partner": between(self.published_ms, self.partner_ms),
             "total": max(points) - min(points) if len(points) > 1 else None,
         }
@@ -154,6 +161,8 @@ class EventTrace:
             },
             "latency_ms": self.latencies_ms(),
             "ledger_attempts": self.ledger_attempts,
+            "decision": self.decision,
+            "decision_note": self.decision_note,
             "copies": [r.to_json() for r in self.records],
             "dead_letters": [d.to_json() for d in self.dead_letters],
         }
@@ -168,7 +177,7 @@ class TradeTrace:
 
     def hop_stats(self) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
-        for hop in ("gateway_to_kafka", "kafka_to_ledger", "kafka_to_partner", "total"):
+        for hop in ("gateway_to_kafka", "kafka_to_ledger", "ledger_to_partner", "kafka_to_partner", "total"):
             values = [v for e in self.events if (v := e.latencies_ms()[hop]) is not None]
             if values:
                 out[hop] = {
@@ -206,30 +215,38 @@ def partner_time(headers: dict[str, str], original_published_ms: int | None) -> 
 
 async def _ledger_rows(
     database_url: str | None, schema: str, trade_id: uuid.UUID, notes: list[str]
-) -> list[Any]:
+) -> tuple[list[Any], list[Any]]:
+    """The trade's stored events (with their position on the accepted stream) and the ledger's
+    receipts of its events not accepted (pending, rejected)."""
     if not database_url:
         notes.append("no database URL: ledger commits not shown (set CORRIDOR_DATABASE_URL)")
-        return []
+        return [], []
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
         raise ValueError(f"invalid ledger schema {schema!r}")
     try:
         conn = await asyncpg.connect(database_url, timeout=10)
     except (OSError, asyncpg.PostgresError) as exc:
         notes.append(f"ledger database unreachable ({type(exc).__name__}: {exc}): ledger commits not shown")
-        return []
+        return [], []
     try:
         rows = await conn.fetch(
-            f"""SELECT event_id::text AS event_id, type, topic, partition, "offset", occurred_at, ingested_at,
-                       trace_id, attempts
-                FROM "{schema}".events WHERE trade_id = $1 ORDER BY occurred_at, ingested_at""",
+            f"""SELECT e.event_id::text AS event_id, e.type, e.topic, e.partition, e."offset", e.occurred_at,
+                       e.ingested_at, e.trace_id, e.attempts, o.seq
+                FROM "{schema}".events e LEFT JOIN "{schema}".outbox o ON o.event_id = e.event_id
+                WHERE e.trade_id = $1 ORDER BY e.occurred_at, e.ingested_at""",
+            trade_id,
+        )
+        receipts = await conn.fetch(
+            f"""SELECT event_id::text AS event_id, type, status, error_class, reason, retry_at
+                FROM "{schema}".receipts WHERE trade_id = $1""",
             trade_id,
         )
     except asyncpg.UndefinedTableError:
-        notes.append(f"no table {schema}.events: the ledger has not run on this database")
-        return []
+        notes.append(f"no table {schema}.events (or outbox, receipts): the ledger has not run here (yet)")
+        return [], []
     finally:
         await conn.close()
-    return list(rows)
+    return list(rows), list(receipts)
 
 
 async def trace_trade(
@@ -245,10 +262,22 @@ async def trace_trade(
     tid = uuid.UUID(trade_id)
     key = str(tid).encode()
     notes: list[str] = []
-    rows = await _ledger_rows(database_url, ledger_schema, tid, notes)
+    rows, receipts = await _ledger_rows(database_url, ledger_schema, tid, notes)
     events: dict[str, EventTrace] = {}
+    for row in receipts:
+        e = events.setdefault(row["event_id"], EventTrace(row["event_id"], row["type"].rsplit(".", 1)[-1]))
+        e.decision = row["status"]
+        if row["status"] == "rejected":
+            e.decision_note = f"{row['error_class']}: {row['reason']}"
+        else:
+            retry = (
+                f" (next attempt {row['retry_at'].isoformat(timespec='seconds')})" if row["retry_at"] else ""
+            )
+            e.decision_note = f"waits: {row['reason']}{retry}"
     for row in rows:
         e = events.setdefault(row["event_id"], EventTrace(row["event_id"], row["type"].rsplit(".", 1)[-1]))
+        e.decision = "accepted"
+        e.decision_note = f"position {row['seq']}" if row["seq"] is not None else None
         e.ledger_ms = int(row["ingested_at"].timestamp() * 1000)
         e.ledger_attempts = row["attempts"]
         e.ledger_position = (row["topic"], row["partition"], row["offset"])
@@ -355,7 +384,7 @@ def render(trace: TradeTrace) -> str:
     lines.append("")
     header = (
         f"{'event time (UTC)':<20} {'type':<23} {'where':<28} "
-        f"{'gateway accept':>14} {'→ kafka':>11} {'kafka→ledger':>13} {'kafka→partner':>13} {'total':>11}"
+        f"{'gateway accept':>14} {'→ kafka':>11} {'kafka→ledger':>13} {'ledger→partner':>14} {'total':>11}"
     )
     lines += [header, "─" * len(header)]
     for e in trace.events:
@@ -367,15 +396,21 @@ def render(trace: TradeTrace) -> str:
         total = f"{lat['total']:,} ms" if lat["total"] is not None else "—"
         lines.append(
             f"{when:<20} {e.type:<23} {where:<28} {accept:>14} {_plus(lat['gateway_to_kafka']):>11} "
-            f"{_plus(lat['kafka_to_ledger']):>13} {_plus(lat['kafka_to_partner']):>13} "
+            f"{_plus(lat['kafka_to_ledger']):>13} {_plus(lat['ledger_to_partner']):>14} "
             f"{total:>11}"
         )
         detail = [f"event {e.event_id}"]
         if e.sender:
             detail.append(f"from {e.sender}")
-        if e.ledger_ms is None:
-            detail.append("NOT in the ledger")
-        elif e.ledger_attempts and e.ledger_attempts > 1:
+        if e.decision == "rejected":
+            detail.append(f"REJECTED by the ledger ({e.decision_note})")
+        elif e.decision == "pending":
+            detail.append(f"PENDING at the ledger ({e.decision_note})")
+        elif e.ledger_ms is None:
+            detail.append("NOT in the ledger (no decision yet)")
+        elif e.decision_note:
+            detail.append(f"accepted, {e.decision_note}")
+        if e.ledger_ms is not None and e.ledger_attempts and e.ledger_attempts > 1:
             detail.append(f"stored on attempt {e.ledger_attempts}")
         if len(e.records) > 1:
             detail.append(f"{len(e.records)} copies in Kafka")

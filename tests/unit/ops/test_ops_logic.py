@@ -125,14 +125,18 @@ def test_event_hops_and_latencies() -> None:
     assert e.latencies_ms() == {
         "gateway_to_kafka": 4,
         "kafka_to_ledger": 36,
+        "ledger_to_partner": None,
         "kafka_to_partner": None,
         "total": 40,
     }
     e.partners = [Delivery("partner.sgs.v1", 0, 1, _ms(1.100))]
-    assert e.latencies_ms()["kafka_to_partner"] == 96 and e.latencies_ms()["total"] == 100
-    # the relay reads beside the ledger: a copy made before the ledger's commit is a positive hop from Kafka
+    lat = e.latencies_ms()
+    assert (lat["ledger_to_partner"], lat["kafka_to_partner"], lat["total"]) == (60, 96, 100)
+    # a copy an older relay (reading the trade topics beside the ledger) made before the commit: no
+    # ledger hop for it, never a negative one
     e.partners = [Delivery("partner.sgs.v1", 0, 1, _ms(1.020))]
-    assert e.latencies_ms()["kafka_to_partner"] == 16 and e.latencies_ms()["total"] == 40
+    lat = e.latencies_ms()
+    assert (lat["ledger_to_partner"], lat["kafka_to_partner"], lat["total"]) == (None, 16, 40)
     assert "+-" not in render(TradeTrace(TRADE, [e], {"trade.orders.v1": [4]}))
     e.partners = [Delivery("partner.sgs.v1", 0, 1, _ms(1.100))]
     body = e.to_json()
@@ -145,15 +149,18 @@ def test_event_hops_and_latencies() -> None:
     assert direct.latencies_ms() == {
         "gateway_to_kafka": None,
         "kafka_to_ledger": None,
+        "ledger_to_partner": None,
         "kafka_to_partner": None,
         "total": None,
     }
+    rejected = EventTrace("ev-3", "OrderPlaced", decision="rejected", decision_note="LifecycleViolation: x")
 
-    trace = TradeTrace(TRADE, [e, direct], {"trade.orders.v1": [4]}, ["no partner.*.v1 topics yet"])
+    trace = TradeTrace(TRADE, [e, direct, rejected], {"trade.orders.v1": [4]}, ["no partner.*.v1 topics yet"])
     stats = trace.hop_stats()
     assert stats["kafka_to_ledger"] == {"events": 1, "median_ms": 36.0, "max_ms": 36.0}
     text = render(trace)
-    assert f"Trade {TRADE}: 2 event(s)" in text
+    assert f"Trade {TRADE}: 3 event(s)" in text
+    assert "REJECTED by the ledger (LifecycleViolation: x)" in text
     assert "trade.orders.v1/4@9" in text and "+4 ms" in text and "+36 ms" in text and "100 ms" in text
     assert "2 copies in Kafka" in text and "→ partner.sgs.v1/0@1" in text
     assert "(direct)" in text and "NOT in the ledger" in text
