@@ -144,6 +144,8 @@ class TradeStates(Sample):
     certificates: dict[str, int]
     trades_total: int
     events_stored: int
+    #: the ledger's decisions (ADR 27): pending and rejected events, accepted ones not yet published
+    decisions: dict[str, int]
     error: str | None
 
 

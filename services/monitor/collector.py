@@ -370,6 +370,8 @@ class Monitor:
             "certificates": states["certificates"] if states else {},
             "trades_total": sum(states["trades"].values()) if states else 0,
             "events_stored": states["events"] if states else 0,
+            # events the ledger has not accepted (yet), and accepted ones not yet on the accepted stream
+            "decisions": states.get("decisions", {}) if states else {},
             "error": self.errors.get("ledger"),
         }
 

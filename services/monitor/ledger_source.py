@@ -68,6 +68,19 @@ class LedgerSource:
                 SELECT 'certificates', status, count(*), NULL FROM {s}.certificates GROUP BY status"""
         )
         out: dict[str, Any] = {"trades": {}, "shipments": {}, "certificates": {}, "events": 0}
+        # the ledger's decisions (ADR 27): events not accepted (yet), and accepted ones not on the
+        # accepted stream yet (a ledger from before receipts has neither table)
+        decisions: dict[str, int] = {"pending": 0, "rejected": 0, "unpublished": 0}
+        try:
+            for row in await self._fetch(
+                f"""SELECT status, count(*) AS n FROM {s}.receipts GROUP BY status
+                    UNION ALL
+                    SELECT 'unpublished', count(*) FROM {s}.outbox WHERE published_at IS NULL"""
+            ):
+                decisions[row["status"]] = int(row["n"])
+        except LedgerUnavailable:
+            pass
+        out["decisions"] = decisions
         for row in rows:
             out[row["kind"]][row["status"]] = int(row["n"])
             if row["events"] is not None:

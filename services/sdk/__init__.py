@@ -24,8 +24,9 @@ docs/adr/0022-partner-sdk-distribution.md. The public surface is what this modul
 * certificates: :func:`verify_certificate` with :func:`authority_key` (Ed25519 over the canonical JSON) of an
   :class:`AuthorityKey`, :class:`Verdict`, :class:`VerdictStatus`, :func:`canonical_bytes`;
 * receipts of the events you published (accepted, pending, rejected): :func:`fetch_receipt` gives a
-  :class:`Receipt` or raises :class:`ReceiptError`; :attr:`PartnerRecord.ledger_position` (header :data:`LEDGER_POSITION_HEADER`)
-  is where the ledger accepted an event you read (every event in your topic was accepted by the ledger);
+  :class:`Receipt` or raises :class:`ReceiptError`; :attr:`PartnerRecord.ledger_position` (header
+  :data:`LEDGER_POSITION_HEADER`) is where the ledger accepted an event you read (every event in your
+  topic was accepted by the ledger);
 * broker login: :func:`kafka_config` (:data:`SCRAM_MECHANISM`, ``read_committed``), :func:`tls_context`
   for ``SASL_SSL``;
 * :data:`__version__`, the version of the distribution ``corridor-sdk`` (``sdk/CHANGELOG.md``).

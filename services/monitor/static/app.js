@@ -409,7 +409,11 @@
   }
 
   function renderTrades(t) {
-    document.getElementById("trades-schema").textContent = `ledger schema ${t.ledger_schema} · ${fmtInt(t.events_stored)} events stored`;
+    const d = t.decisions || {};
+    document.getElementById("trades-schema").textContent =
+      `ledger schema ${t.ledger_schema} · ${fmtInt(t.events_stored)} events accepted · ` +
+      `${fmtInt(d.pending || 0)} pending · ${fmtInt(d.rejected || 0)} rejected · ` +
+      `${fmtInt(d.unpublished || 0)} not yet on the accepted stream`;
     const note = document.getElementById("trades-note");
     note.hidden = t.available;
     note.textContent = t.available ? "" : t.error || "the ledger's tables are not readable";
