@@ -395,6 +395,7 @@ async def get_receipt(
 ) -> Response:
     gateway = _gateway(request)
     partner = await _partner(request, gateway)
+    _charge(request, partner, 1)  # asking costs a token like publishing: polling is bounded too
     try:
         uuid.UUID(event_id)
     except ValueError:

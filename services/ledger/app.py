@@ -132,6 +132,8 @@ def create_app(settings: LedgerSettings, *, run_consumer: bool = True) -> FastAP
         app.state.store = store
         app.state.partners_schema = settings.ledger_partners_schema
         app.state.receipt_max_wait_s = settings.ledger_receipt_max_wait_s
+        #: receipt requests that may wait at once (each polls the database): more answer at once
+        app.state.receipt_waiters = asyncio.Semaphore(256)
         app.state.ledger = None
         registry = RegistryClient(settings.schema_registry_url)
         publisher = app.state.publisher = (

@@ -13,6 +13,8 @@ by ``views.trade_view``); ``verify`` answers only parties whose role receives ce
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import uuid
 from typing import Annotated, Any
@@ -123,6 +125,13 @@ async def readyz(request: Request) -> Response:
             cached_trades=len(ledger.cache),
             stats=ledger.stats.as_dict(),
         )
+    publisher = request.app.state.publisher
+    if publisher is not None:
+        body["publisher"] = {
+            "topic": publisher.topic,
+            "leading": publisher.leading,
+            **publisher.stats.as_dict(),
+        }
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
@@ -287,18 +296,26 @@ async def get_receipt(
             f"event id {event_id!r} is not a UUID",
             errors=[{"field": "path.event_id", "reason": "not a UUID"}],
         ) from None
-    import asyncio
-
     store = _store(request)
+    waiters: asyncio.Semaphore = request.app.state.receipt_waiters
+    if waiters.locked():
+        wait_s = 0.0  # as many waits as the process allows are open: answer what is known now
     deadline = dt.datetime.now(dt.UTC) + dt.timedelta(
         seconds=min(wait_s, request.app.state.receipt_max_wait_s)
     )
-    while True:
-        found = await store.receipt(eid)
-        mine = found is not None and found.get("sender") == caller.partner_id
-        if (mine and found is not None and found["status"] in FINAL) or dt.datetime.now(dt.UTC) >= deadline:
-            break
-        await asyncio.sleep(0.05)
+    pause = 0.05
+    async with contextlib.AsyncExitStack() as stack:
+        if wait_s:
+            await stack.enter_async_context(waiters)
+        while True:
+            found = await store.receipt(eid)
+            mine = found is not None and found.get("sender") == caller.partner_id
+            if (mine and found is not None and found["status"] in FINAL) or dt.datetime.now(
+                dt.UTC
+            ) >= deadline:
+                break
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, 0.5)  # a long wait costs the database a query every 0.5 s at most
     if found is None or not mine:
         raise Problem(
             404,
