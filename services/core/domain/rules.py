@@ -31,7 +31,24 @@ def rule(
 
 def check(event: Any) -> list[Violation]:
     fn = _RULES.get(type(event).__name__)
-    return list(fn(event)) if fn else []
+    return [*(fn(event) if fn else ()), *_created_after_actual(event)]
+
+
+# -- rules of every event --------------------------------------------------------------------------------
+
+
+def _created_after_actual(e: Any) -> Iterable[Violation]:
+    """An actual (ACT) event reports what happened, so it cannot be created before it happened (ADR 0026;
+    the rules against the clock are in ``timing.py``, as they need one)."""
+    from corridor.core.domain.timing import CLOCK_SKEW, is_actual
+
+    created = getattr(e, "created_at", None)
+    if created is not None and is_actual(e) and created + CLOCK_SKEW < e.occurred_at:
+        yield (
+            "created_at",
+            f"an actual (ACT) event cannot be created ({created.isoformat()}) before it happened "
+            f"(occurred_at {e.occurred_at.isoformat()})",
+        )
 
 
 # -- shared checks -------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The shipment's state machine (DOMAIN §4, DCSA Track & Trace).
 
 booked → milestones per (event type, place): ACT beats EST beats PLN, so an estimate never overwrites an
-actual; a second actual departure (or arrival) at the same call is a violation, unless it is a
+actual; a newer plan or estimate (by ``created_at``, the event created time) replaces an older one, never
+the other way round; a second actual departure (or arrival) at the same call is a violation, unless it is a
 correction (``corrects_event_id``) of the first → customs selected / released per place → delivered.
 """
 
@@ -32,6 +33,7 @@ from corridor.core.domain.lifecycle.state import (
     equipment_key,
     transport_key,
 )
+from corridor.core.domain.timing import supersedes
 
 #: Certificates that must be issued before explosives leave (DOMAIN §5, §8).
 DEPARTURE_CERTIFICATES = frozenset(
@@ -145,6 +147,12 @@ def _record(
                 "send a correction (corrects_event_id) instead"
             )
         return shipment  # a repeated actual equipment move (e.g. bulk loaded in parts): keep the first
+    if (
+        existing is not None
+        and classifier != EventClassifier.ACT
+        and not supersedes(slot.created_at, existing.created_at)
+    ):
+        return shipment  # an older plan or estimate arriving late: the newer one stands (ADR 0026)
     name = {EventClassifier.PLN: "planned", EventClassifier.EST: "estimated", EventClassifier.ACT: "actual"}[
         classifier
     ]
@@ -189,7 +197,7 @@ def transport_event(trade: TradeState, e: TransportEventRecorded) -> TradeState:
         transport_key(e.transport_event_type.value, location),
         fresh,
         e.classifier,
-        Slot(at=e.occurred_at, event_id=e.event_id),
+        Slot(at=e.occurred_at, event_id=e.event_id, created_at=e.created_at),
         what,
         unique_actual=True,
     )
@@ -212,7 +220,7 @@ def equipment_event(trade: TradeState, e: EquipmentEventRecorded) -> TradeState:
         equipment_key(e.equipment_event_type.value, e.location.unlocode, e.equipment_reference),
         fresh,
         e.classifier,
-        Slot(at=e.occurred_at, event_id=e.event_id),
+        Slot(at=e.occurred_at, event_id=e.event_id, created_at=e.created_at),
         what,
         unique_actual=False,
     )

@@ -172,6 +172,9 @@ class CustomsStatus(StrEnum):
 class Slot(Frozen):
     at: dt.datetime
     event_id: uuid.UUID
+    #: When the event was created (its ``created_at``; None for events without it): successive planned
+    #: or estimated times replace each other in this order (domain/timing.py ``supersedes``).
+    created_at: dt.datetime | None = None
 
 
 _RANK = {EventClassifier.PLN: 0, EventClassifier.EST: 1, EventClassifier.ACT: 2}
