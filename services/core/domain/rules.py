@@ -171,8 +171,10 @@ def _booked(e: Any) -> Iterable[Violation]:
     yield from _parties((e.carrier, "carrier"))
     yield from _role(e.carrier, "carrier", "CARRIER")
     yield from _incoterm_fits_mode(e.incoterm, e.transport_mode, "incoterm")
-    if e.place_of_loading.unlocode == e.place_of_discharge.unlocode:
-        yield "place_of_discharge", "must differ from place_of_loading"
+    loading, discharge = e.place_of_loading.unlocode, e.place_of_discharge.unlocode
+    if reference.canonical_locode(loading) == reference.canonical_locode(discharge):
+        same = "" if loading == discharge else f" ({loading} and {discharge} are the same place)"
+        yield "place_of_discharge", f"must differ from place_of_loading{same}"
 
 
 @rule("CustomsEventRecorded")

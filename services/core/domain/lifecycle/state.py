@@ -25,6 +25,7 @@ from corridor.core.domain.events import (
     PreferenceDecision,
     VerificationResult,
 )
+from corridor.core.domain.reference import canonical_locode
 from corridor.core.domain.trust import TrustState
 
 
@@ -298,11 +299,12 @@ class ShipmentState(Frozen):
 
 
 def transport_key(event_type: str, location: str) -> str:
-    return f"{event_type}@{location}"
+    # aliases of one place are one milestone (docs/domain.md §6)
+    return f"{event_type}@{canonical_locode(location)}"
 
 
 def equipment_key(event_type: str, location: str, equipment_reference: str | None) -> str:
-    return f"{event_type}@{location}#{equipment_reference or ''}"
+    return f"{event_type}@{canonical_locode(location)}#{equipment_reference or ''}"
 
 
 # -- certificates --------------------------------------------------------------------------------------
