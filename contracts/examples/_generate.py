@@ -355,6 +355,22 @@ CASES: dict[str, tuple[str, list[str], str, Mutation]] = {
         "The party in the supplier slot is declared with the BUYER role.",
         _set("supplier.role", "BUYER"),
     ),
+    "actual-created-before-it-happened": (
+        "TransportEventRecorded",
+        ["created_at"],
+        "An actual (ACT) departure whose event was created a day before the departure it reports: an actual "
+        "has happened when it is reported (estimates and plans are created before their time).",
+        _set("created_at", "2026-02-28T22:00:00+05:00"),
+    ),
+    "loading-and-discharge-one-port-under-two-codes": (
+        "ShipmentBooked",
+        ["place_of_discharge"],
+        "A booking from CNSHA to CNSHG: both codes are Shanghai, and places are compared as one UN/LOCODE.",
+        _all(
+            _set("place_of_loading.unlocode", "CNSHA"),
+            _set("place_of_discharge.unlocode", "CNSHG"),
+        ),
+    ),
 }
 
 
