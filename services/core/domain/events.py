@@ -581,6 +581,66 @@ class ShipmentDelivered(TradeEvent):
     received_by: Annotated[str | None, t.TEXT] = Field(None, description='Name of the person who signed for the goods.')
 
 
+class TransportDocumentEventType(StrEnum):
+    """What happened to the transport document, after DCSA's document event codes: ISSU issued, AMND amended (re-issued under the same number with corrected content; DCSA has no code of its own for it), SURR surrendered (the original bills of lading handed back to the carrier against delivery or for a switch), VOID voided (cancelled; never valid again)."""
+    ISSU = 'ISSU'
+    AMND = 'AMND'
+    SURR = 'SURR'
+    VOID = 'VOID'
+
+
+class TransportDocumentType(StrEnum):
+    """Kind of transport document: BILL_OF_LADING (ocean bill of lading, a document of title), SEA_WAYBILL (non-negotiable sea waybill), CMR (road consignment note under the CMR Convention), TIR_CARNET (TIR carnet for road transit under customs seal)."""
+    BILL_OF_LADING = 'BILL_OF_LADING'
+    SEA_WAYBILL = 'SEA_WAYBILL'
+    CMR = 'CMR'
+    TIR_CARNET = 'TIR_CARNET'
+
+
+class BillOfLadingType(StrEnum):
+    """How a bill of lading transfers title: STRAIGHT (to a named consignee, not negotiable), TO_ORDER (to the order of the shipper, a bank or the consignee; transferred by endorsement), BEARER (to whoever holds an original)."""
+    STRAIGHT = 'STRAIGHT'
+    TO_ORDER = 'TO_ORDER'
+    BEARER = 'BEARER'
+
+
+class DocumentEquipment(AvroModel):
+    """A container the document covers, with its seals."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.shipments.DocumentEquipment'
+
+    container_number: Annotated[str, t.ISO6346] = Field(description='ISO 6346 container number: owner code, category U/J/Z, 6-digit serial, check digit (e.g. IOLU4127057); the check digit is verified.')
+    seal_numbers: Annotated[list[str], t.REFERENCE] = Field(default_factory=list, description='Seal numbers on the container (ISO 17712 seals carry no check digit: checked as references).')
+
+
+class TransportDocumentEventRecorded(TradeEvent):
+    """A transport document (bill of lading, sea waybill, CMR consignment note, TIR carnet) was issued, amended, surrendered or voided (DCSA document event)."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.shipments.TransportDocumentEventRecorded'
+    topic: ClassVar[str] = 'trade.shipments.v1'
+
+    event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
+    trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
+    occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the document was issued, amended, surrendered or voided, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
+    sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
+    document_event_type: TransportDocumentEventType = Field(description='Issued, amended, surrendered or voided.')
+    document_number: Annotated[str, t.REFERENCE] = Field(description="The document's number as printed on it (B/L number, sea waybill number, CMR number, TIR carnet number); unique per carrier.")
+    document_type: TransportDocumentType = Field(description='Kind of document; it never changes after issue.')
+    carrier: Party = Field(description='The carrier that issued the document (for a TIR carnet, the road haulier holding it); must be the sender and the carrier of every shipment covered.')
+    bill_of_lading_type: BillOfLadingType | None = Field(None, description='Type of a bill of lading; required when issuing or amending one, absent on other documents.')
+    number_of_originals: Annotated[Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None, t.POSITIVE] = Field(None, description='Number of originals issued (a set of usually 3 for a bill of lading); required when issuing or amending a bill of lading.')
+    place_of_issue: Location | None = Field(None, description='Where the document was issued; required when issuing or amending.')
+    date_of_issue: dt.date | None = Field(None, description='Date of issue printed on the document (calendar date); required when issuing or amending.')
+    shipper: Party | None = Field(None, description="The shipper (consignor): the trade's supplier; required when issuing or amending.")
+    consignee: Party | None = Field(None, description="The consignee: the trade's buyer; required unless the bill of lading is TO_ORDER or BEARER.")
+    notify_party: Party | None = Field(None, description='Party to notify on arrival; required on a TO_ORDER or BEARER bill of lading, where no consignee is named.')
+    shipment_ids: Annotated[list[str], t.REFERENCE] = Field(default_factory=list, description='Carrier booking references of the shipments the document covers; at least one when issuing or amending, each booked by this carrier.')
+    equipment: list[DocumentEquipment] = Field(default_factory=list, description='Containers covered, with their seals; empty for bulk cargo and for documents without containers.')
+    vessel_imo_number: Annotated[str | None, t.IMO] = Field(None, description="IMO ship identification number of the vessel: 7 digits, the last a check digit, without the 'IMO' prefix (e.g. 9345673); only on a bill of lading or sea waybill.")
+    reason: Annotated[str | None, t.TEXT] = Field(None, description='Why the document was amended or voided; required for AMND and VOID.')
+
+
 class TransportEventType(StrEnum):
     """DCSA transport event codes: DEPA departed, ARRI arrived."""
     DEPA = 'DEPA'
@@ -643,5 +703,6 @@ EVENT_TYPES: dict[str, type[TradeEvent]] = {
     'corridor.trade.shipments.EquipmentEventRecorded': EquipmentEventRecorded,
     'corridor.trade.shipments.ShipmentBooked': ShipmentBooked,
     'corridor.trade.shipments.ShipmentDelivered': ShipmentDelivered,
+    'corridor.trade.shipments.TransportDocumentEventRecorded': TransportDocumentEventRecorded,
     'corridor.trade.shipments.TransportEventRecorded': TransportEventRecorded,
 }
