@@ -226,3 +226,12 @@ def test_named_parties_must_be_parties_of_the_trade() -> None:
     stranger = {**data()["notify_party"], "party_id": "stranger-bank"}
     violations = trust.check(booked().trust, doc(notify_party=stranger))
     assert [(v.field, v.rule) for v in violations] == [("data.notify_party.party_id", "named-party-admitted")]
+
+
+def test_the_gateway_reports_a_bad_container_number_and_a_rule_violation_together() -> None:
+    from corridor.gateway.validate import validate_event
+
+    bad = data(equipment=[{"container_number": "IOLU4127054", "seal_numbers": []}], notify_party=None)
+    with pytest.raises(InvalidEvent) as info:
+        validate_event(TYPE, bad)
+    assert sorted(e.field for e in info.value.errors) == ["equipment[0].container_number", "notify_party"]
