@@ -32,6 +32,7 @@ from corridor.core.domain.events import (  # noqa: E402
     OrderCancelled,
     Party,
     PartyWithdrawn,
+    TransportDocumentEventRecorded,
 )
 from corridor.core.domain.validation import InvalidEvent, parse_event  # noqa: E402
 from corridor.core.envelope import CloudEvent  # noqa: E402
@@ -143,6 +144,28 @@ def _hand_made() -> dict[str, TradeEvent]:
             party_id=story.SGS.party_id,
             role="INSPECTION_BODY",
             reason="load-port assay moved to another inspection body at the buyer's request",
+        ),
+        "TransportDocumentEventRecorded": TransportDocumentEventRecorded.model_validate(
+            {
+                "event_id": uuid.uuid4(),
+                "trade_id": CHROMITE_TRADE,
+                "occurred_at": dt.datetime(2026, 3, 1, 20, 0, tzinfo=story.PKT),
+                "created_at": dt.datetime(2026, 3, 1, 20, 5, tzinfo=story.PKT),
+                "sender": story.CARRIER.party_id,
+                "document_event_type": "ISSU",
+                "document_number": "IOLU-KHI-26-004127",
+                "document_type": "BILL_OF_LADING",
+                "carrier": story.CARRIER,
+                "bill_of_lading_type": "TO_ORDER",
+                "number_of_originals": 3,
+                "place_of_issue": story.loc("PKKHI", "Karachi"),
+                "date_of_issue": dt.date(2026, 3, 1),
+                "shipper": story.SUPPLIER,
+                "notify_party": story.BUYER,
+                "shipment_ids": ["IOL-KHI-TXG-26-0412"],
+                "equipment": [],  # chromite ore in bulk: no containers
+                "vessel_imo_number": "9345673",
+            }
         ),
         "CertificateRevoked": CertificateRevoked(
             event_id=uuid.uuid4(),
@@ -354,6 +377,46 @@ CASES: dict[str, tuple[str, list[str], str, Mutation]] = {
         ["supplier.role"],
         "The party in the supplier slot is declared with the BUYER role.",
         _set("supplier.role", "BUYER"),
+    ),
+    "container-number-check-digit": (
+        "TransportDocumentEventRecorded",
+        ["equipment[0].container_number"],
+        "A container number whose ISO 6346 check digit is wrong (IOLU4127054; the right one ends in 7).",
+        _set("equipment", [{"container_number": "IOLU4127054", "seal_numbers": ["PK-CUS-0048812"]}]),
+    ),
+    "vessel-imo-number-check-digit": (
+        "TransportDocumentEventRecorded",
+        ["vessel_imo_number"],
+        "An IMO ship number whose last digit is not its check digit.",
+        _set("vessel_imo_number", "9345674"),
+    ),
+    "to-order-bill-of-lading-without-notify-party": (
+        "TransportDocumentEventRecorded",
+        ["notify_party"],
+        "A to-order bill of lading names no consignee, so it must name the party to notify on arrival.",
+        _set("notify_party", None),
+    ),
+    "voided-document-without-reason": (
+        "TransportDocumentEventRecorded",
+        ["reason"],
+        "A bill of lading voided without saying why.",
+        _set("document_event_type", "VOID"),
+    ),
+    "actual-created-before-it-happened": (
+        "TransportEventRecorded",
+        ["created_at"],
+        "An actual (ACT) departure whose event was created a day before the departure it reports: an actual "
+        "has happened when it is reported (estimates and plans are created before their time).",
+        _set("created_at", "2026-02-28T22:00:00+05:00"),
+    ),
+    "loading-and-discharge-one-port-under-two-codes": (
+        "ShipmentBooked",
+        ["place_of_discharge"],
+        "A booking from CNSHA to CNSHG: both codes are Shanghai, and places are compared as one UN/LOCODE.",
+        _all(
+            _set("place_of_loading.unlocode", "CNSHA"),
+            _set("place_of_discharge.unlocode", "CNSHG"),
+        ),
     ),
 }
 

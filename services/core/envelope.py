@@ -61,7 +61,12 @@ def source_for(party_id: str) -> str:
     return f"/corridor/partners/{party_id}"
 
 
-_SUBJECT_FIELDS = (("certificate_number", "certificate"), ("shipment_id", "shipment"), ("order_id", "order"))
+_SUBJECT_FIELDS = (
+    ("certificate_number", "certificate"),
+    ("document_number", "document"),
+    ("shipment_id", "shipment"),
+    ("order_id", "order"),
+)
 
 
 @cache
@@ -72,7 +77,8 @@ def _subject_fields(model: type[TradeEvent]) -> tuple[tuple[str, str], ...]:
 
 
 def subject_of(event: TradeEvent) -> str:
-    """The business object an event is about, as ``ce_subject`` (order, shipment or certificate)."""
+    """The business object an event is about, as ``ce_subject`` (order, shipment, certificate or transport
+    document)."""
     for attr, prefix in _subject_fields(type(event)):
         value = getattr(event, attr)
         if value:

@@ -74,6 +74,10 @@ _FACTS: dict[str, Callable[[Any], str]] = {
             else ""
         )
     ),
+    "TransportDocumentEventRecorded": lambda e: (
+        f"{e.document_event_type} {e.document_type} {e.document_number}"
+        + (f" ({e.bill_of_lading_type})" if e.bill_of_lading_type else "")
+    ),
     "CertificateAmended": lambda e: f"{e.certificate_number} supersedes {e.supersedes_certificate_number}",
     "CertificateRevoked": lambda e: f"{e.certificate_number}: {e.reason}",
     "CertificatePresented": lambda e: f"{e.certificate_number} on declaration {e.declaration_number}",

@@ -9,9 +9,10 @@
 
 Rules of the gateway on top of the spec (docs/adr/0005-gateway.md): ``id`` is the event id, so
 ``data.event_id`` may be left out (it is filled from ``id``) and must equal ``id`` when present; a
-missing ``data.occurred_at`` is filled from ``time``. ``source`` and ``subject`` are required or
-accepted as the spec says, but what reaches Kafka is derived from the authenticated partner and the
-event (``/corridor/partners/<id>``, ``order/<id>`` …). An optional ``traceparent`` attribute
+missing ``data.occurred_at`` is filled from ``time``; ``data.created_at`` and an actual milestone's
+``data.occurred_at`` may not be ahead of the gateway's clock (ADR 0026). ``source`` and ``subject`` are
+required or accepted as the spec says, but what reaches Kafka is derived from the authenticated partner
+and the event (``/corridor/partners/<id>``, ``order/<id>`` …). An optional ``traceparent`` attribute
 (CloudEvents distributed-tracing extension) gives an item its own trace.
 
 Extension attributes (docs/adr/0019-contracts-partners-generate-from.md) are never dropped: each is carried
@@ -23,6 +24,7 @@ attribute. ``dataschema`` is refused too: the data's schema is the registry's, n
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import uuid
@@ -32,6 +34,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
+from corridor.core.domain import timing
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import EVENT_TYPES
 from corridor.core.domain.validation import FieldError, InvalidEvent
@@ -277,11 +280,15 @@ def parse_batch(content_type: str | None, body: bytes) -> list[IncomingEvent | l
     return [structured(item) for item in doc]
 
 
-def to_event(incoming: IncomingEvent) -> TradeEvent:
+def to_event(
+    incoming: IncomingEvent, now: dt.datetime | None = None, skew: dt.timedelta = timing.CLOCK_SKEW
+) -> TradeEvent:
     """Validate the data as the event type; raises ``InvalidEvent`` naming every bad field.
 
     Data fields are reported as ``data.<path>``; ``id`` fills a missing ``data.event_id`` and must equal
-    it when both are given; ``time`` fills a missing ``data.occurred_at``.
+    it when both are given; ``time`` fills a missing ``data.occurred_at``. A valid event's times are then
+    held to the clock ``now`` (default: the wall clock): no ``created_at`` and no actual (ACT) milestone
+    later than ``now`` + ``skew`` (``corridor.core.domain.timing``).
     """
     data = dict(incoming.data)
     errors: list[FieldError] = []
@@ -299,6 +306,10 @@ def to_event(incoming: IncomingEvent) -> TradeEvent:
     except InvalidEvent as exc:
         errors.extend(_data_error(err, id_filled) for err in exc.errors)
         raise InvalidEvent(exc.event_type, errors) from None
+    errors.extend(
+        FieldError(f"data.{field}", reason)
+        for field, reason in timing.time_violations(event, now or dt.datetime.now(dt.UTC), skew)
+    )
     if errors:
         raise InvalidEvent(event.avro_name, errors)
     return event

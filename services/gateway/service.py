@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Sequence
@@ -35,7 +36,7 @@ from aiokafka.structs import RecordMetadata
 
 from corridor.core import metrics, partners, signatures
 from corridor.core.codec import Codec, frame
-from corridor.core.domain import trust
+from corridor.core.domain import timing, trust
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.validation import FieldError, InvalidEvent
 from corridor.core.envelope import RECEIVED_MS_HEADER, CloudEvent, source_for, trace_id
@@ -395,7 +396,8 @@ class Gateway:
         def at(i: int) -> int | None:
             return i if batch else None
 
-        events = self._validate(partner, items, at)
+        received_at = _received_at()
+        events = self._validate(partner, items, at, received_at)
         for event in events:
             metrics.EVENTS_IN.labels("gateway", event.topic, type(event).__name__).inc()
         incoming = [i for i in items if isinstance(i, IncomingEvent)]
@@ -409,6 +411,14 @@ class Gateway:
         # encoded once: the digest of the Avro body identifies the event, and the same body is produced
         bodies = [self.codec.encode_body(e) for e in events]
         hashes = [event_digest(e, b) for e, b in zip(events, bodies, strict=True)]
+        # created_at is set after the digest, so a retry of an event sent without it is the same event
+        # (and replays its stored result) although the gateway stamps a different time each time
+        stamped = [timing.stamped(e, received_at) for e in events]
+        bodies = [
+            b if s is e else self.codec.encode_body(s)
+            for e, s, b in zip(events, stamped, bodies, strict=True)
+        ]
+        events = stamped
         token = uuid.uuid4()
         claims = await self.store.wait_for_others(
             partner.partner_id, keys, hashes, token, self.settings.gateway_produce_timeout_s + 1
@@ -474,7 +484,11 @@ class Gateway:
         return [r for r in results if r is not None]
 
     def _validate(
-        self, partner: partners.Partner, items: Sequence[IncomingEvent | list[FieldError]], at: Any
+        self,
+        partner: partners.Partner,
+        items: Sequence[IncomingEvent | list[FieldError]],
+        at: Any,
+        received_at: dt.datetime,
     ) -> list[TradeEvent]:
         """The events, or a 403 if the partner's role may not publish some type (checked before the
         data: such an event is refused whatever it says), or a 422 naming every bad field."""
@@ -491,7 +505,9 @@ class Gateway:
                 forbidden += problems.error_list(refused, at(i))
                 continue
             try:
-                event = cloudevents.to_event(item)
+                event = cloudevents.to_event(
+                    item, received_at, dt.timedelta(seconds=self.settings.gateway_clock_skew_s)
+                )
             except InvalidEvent as exc:
                 errors += problems.error_list(exc.errors, at(i))
                 continue
@@ -786,6 +802,15 @@ class Gateway:
 #: Room for the headers added at send beside the CloudEvents ones: traceparent, corridor_published_ms,
 #: corridor_received_ms (with their names and varint lengths).
 _SEND_HEADERS_ALLOWANCE = 192
+
+
+def _received_at() -> dt.datetime:
+    """When the current request arrived (the app's middleware notes it), else now: the gateway's clock
+    for the time rules and for the ``created_at`` it sets."""
+    received_ms = REQUEST_RECEIVED_MS.get()
+    if received_ms is None:
+        received_ms = metrics.now_ms()
+    return dt.datetime.fromtimestamp(received_ms / 1000, dt.UTC)
 
 
 def record_size(event: TradeEvent, body: bytes, source: str) -> int:

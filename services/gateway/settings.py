@@ -45,6 +45,9 @@ class GatewaySettings(BaseSettings):
     #: Register event schemas that the registry lacks (False: only look their ids up). Off: the gateway
     #: holds the registry's read role; `stack up` / `corridor schemas register` register as the operator.
     gateway_auto_register: bool = False
+    #: How far ahead of the gateway's clock an event's ``created_at`` and an actual (ACT) milestone's
+    #: ``occurred_at`` may be (a sender's clock skew) before the event is refused with 422 (ADR 0026).
+    gateway_clock_skew_s: float = Field(default=300.0, ge=0)
     #: Seconds a 503 asks clients to wait (``Retry-After``).
     gateway_retry_after_s: int = Field(default=5, ge=1)
     #: Per-partner rate limit (services/gateway/limits.py): events a second refilled into each partner's

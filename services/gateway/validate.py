@@ -51,6 +51,10 @@ _CANDIDATES: tuple[Any, ...] = (
     "UN0081",
     "REF-STANDIN-1",
     "REF-STANDIN-2",
+    "IOLU4127057",  # ISO 6346 container numbers (check digit right)
+    "CSQU3054383",
+    "9345673",  # IMO ship numbers
+    "9000003",
     Decimal("1"),
     Decimal("2"),
     1,

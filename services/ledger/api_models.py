@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, create_model
 from corridor.core.domain.lifecycle.state import (
     CertificateState,
     CustomsControl,
+    DocumentState,
     Line,
     OrderState,
     PartyRef,
@@ -57,6 +58,7 @@ ShipmentView = _view(
     customs_status=str | None,
 )
 CertificateView = _view("CertificateView", CertificateState, status=str, expired=bool)
+DocumentView = _view("DocumentView", DocumentState)
 
 
 class TradeView(BaseModel):
@@ -72,6 +74,7 @@ class TradeView(BaseModel):
     order: OrderView | None  # type: ignore[valid-type]
     shipments: list[ShipmentView]  # type: ignore[valid-type]
     certificates: list[CertificateView]  # type: ignore[valid-type]
+    documents: list[DocumentView]  # type: ignore[valid-type]
     parties: list[PartyRef]
     timeline: list[TimelineEntry]
 

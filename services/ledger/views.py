@@ -2,7 +2,8 @@
 
 A view is cut to the reader's role (``corridor.core.domain.trust.RECEIVES``): the order and its
 invoices only for a role that receives OrderPlaced / InvoiceIssued, shipments for one that receives
-ShipmentBooked, certificates for one that receives CertificateIssued, and timeline entries of the event
+ShipmentBooked, certificates for one that receives CertificateIssued, transport documents for one that
+receives TransportDocumentEventRecorded, and timeline entries of the event
 types the role receives (plus the admission naming the reader). The buyer and supplier see everything.
 """
 
@@ -62,6 +63,8 @@ def trade_view(
         view["shipments"] = []
     if not sees("CertificateIssued"):
         view["certificates"] = []
+    if not sees("TransportDocumentEventRecorded"):
+        view["documents"] = []
     own = f"party/{reader}"
     view["timeline"] = [t for t in view["timeline"] if sees(t["type"]) or t["subject"] == own]
     visible = set(state.trust.parties)
@@ -71,7 +74,7 @@ def trade_view(
 
 def _whole_view(state: TradeState, updated_at: dt.datetime | None, today: dt.date) -> dict[str, Any]:
     data = state.model_dump(
-        mode="json", exclude={"applied", "shipments", "certificates", "parties", "timeline"}
+        mode="json", exclude={"applied", "shipments", "certificates", "documents", "parties", "timeline"}
     )
     order = state.order
     if order is not None:
@@ -117,6 +120,10 @@ def _whole_view(state: TradeState, updated_at: dt.datetime | None, today: dt.dat
         "order": data["order"],
         "shipments": shipments,
         "certificates": certificates,
+        "documents": [
+            d.model_dump(mode="json")
+            for d in sorted(state.documents.values(), key=lambda d: (d.issued_at, d.document_number))
+        ],
         "parties": [
             p.model_dump(mode="json") for p in sorted(state.parties.values(), key=lambda p: p.party_id)
         ],

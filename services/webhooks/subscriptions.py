@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import EVENT_TYPES
+from corridor.core.domain.reference import canonical_locode
 
 #: Partner topics, as the relay writes them; the group names the partner id.
 PARTNER_TOPIC = re.compile(r"^partner\.(?P<partner>[a-z0-9][a-z0-9-]*)\.v1$")
@@ -82,7 +83,10 @@ class Subscription:
             return False
         if f.trade_id is not None and event.trade_id != f.trade_id:
             return False
-        return f.location is None or f.location in locations_of(event)
+        # a filter on CNSHG matches an event at CNSHA: one place, one code (docs/domain.md §6)
+        return f.location is None or canonical_locode(f.location) in {
+            canonical_locode(code) for code in locations_of(event)
+        }
 
     def to_dict(self, *, with_secret: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {

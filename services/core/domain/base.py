@@ -34,6 +34,7 @@ class TradeEvent(AvroModel):
     event_id: uuid.UUID
     trade_id: uuid.UUID
     occurred_at: dt.datetime
+    created_at: dt.datetime | None = None  # DCSA event created time; domain/timing.py
     sender: str
 
     @model_validator(mode="after")

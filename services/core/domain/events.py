@@ -101,6 +101,7 @@ class CertificateAmended(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the replacement was issued, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     certificate_number: Annotated[str, t.REFERENCE] = Field(description='Certificate number as printed on it, unique per issuer.')
     supersedes_certificate_number: Annotated[str, t.REFERENCE] = Field(description='Number of the certificate this one replaces.')
@@ -161,6 +162,7 @@ class CertificateIssued(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the certificate was issued, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     certificate_number: Annotated[str, t.REFERENCE] = Field(description='Certificate number as printed on it, unique per issuer.')
     certificate_kind: CertificateKind = Field(description='What the certificate attests.')
@@ -186,6 +188,7 @@ class CertificatePresented(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the certificate was presented, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     certificate_number: Annotated[str, t.REFERENCE] = Field(description='Certificate number as printed on it, unique per issuer.')
     declaration_number: Annotated[str, t.REFERENCE] = Field(description='Import goods declaration number on which the certificate is claimed.')
@@ -202,6 +205,7 @@ class CertificateRevoked(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the certificate was revoked, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     certificate_number: Annotated[str, t.REFERENCE] = Field(description='Certificate number as printed on it, unique per issuer.')
     issuer: Party = Field(description='The issuer revoking it.')
@@ -224,6 +228,7 @@ class CertificateVerified(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the verification finished, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     certificate_number: Annotated[str, t.REFERENCE] = Field(description='Certificate number as printed on it, unique per issuer.')
     declaration_number: Annotated[str, t.REFERENCE] = Field(description='Import goods declaration number on which the certificate is claimed.')
@@ -247,6 +252,7 @@ class PreferenceDecided(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the decision was taken, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     certificate_number: Annotated[str, t.REFERENCE] = Field(description='Certificate number as printed on it, unique per issuer.')
     declaration_number: Annotated[str, t.REFERENCE] = Field(description='Import goods declaration number on which the certificate is claimed.')
@@ -284,6 +290,7 @@ class InvoiceIssued(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the invoice was issued, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     order_id: Annotated[str, t.REFERENCE] = Field(description="Buyer's purchase order number, unique per buyer (e.g. 'TJS-PO-2026-0117').")
     invoice_number: Annotated[str, t.REFERENCE] = Field(description="Supplier's invoice number.")
@@ -328,6 +335,7 @@ class OrderAmended(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the amendment was sent, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     order_id: Annotated[str, t.REFERENCE] = Field(description="Buyer's purchase order number, unique per buyer (e.g. 'TJS-PO-2026-0117').")
     revision: Annotated[Annotated[int, Field(ge=-(2**31), le=2**31 - 1)], t.POSITIVE] = Field(description='Revision number of this amendment: 1 for the first, incrementing by one.')
@@ -345,6 +353,7 @@ class OrderCancelled(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the cancellation was sent, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     order_id: Annotated[str, t.REFERENCE] = Field(description="Buyer's purchase order number, unique per buyer (e.g. 'TJS-PO-2026-0117').")
     reason: Annotated[str, t.TEXT] = Field(description='Why the order was cancelled.')
@@ -390,6 +399,7 @@ class OrderPlaced(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the order was placed, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     order_id: Annotated[str, t.REFERENCE] = Field(description="Buyer's purchase order number, unique per buyer (e.g. 'TJS-PO-2026-0117').")
     buyer: Party = Field(description='The buyer (usually a Chinese enterprise identified by its USCC).')
@@ -421,6 +431,7 @@ class OrderResponded(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the response was sent, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     order_id: Annotated[str, t.REFERENCE] = Field(description="Buyer's purchase order number, unique per buyer (e.g. 'TJS-PO-2026-0117').")
     response: OrderResponseCode = Field(description="The supplier's answer.")
@@ -438,6 +449,7 @@ class PartyAdmitted(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the party was admitted, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description="Partner id of the party that published this event: the trade's buyer or supplier.")
     party_id: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the admitted party; must be a registered, active partner whose registered role is role.')
     role: PartyRole = Field(description='The role it is admitted in: CARRIER, INSPECTION_BODY, ISSUING_AUTHORITY or CUSTOMS.')
@@ -453,6 +465,7 @@ class PartyWithdrawn(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the party was withdrawn, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description="Partner id of the party that published this event: the trade's buyer or supplier.")
     party_id: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the withdrawn party; must be a party admitted to the trade and not withdrawn yet.')
     role: PartyRole = Field(description='The role it had been admitted in.')
@@ -475,6 +488,7 @@ class CustomsEventRecorded(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the customs decision was taken, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     shipment_id: Annotated[str, t.REFERENCE] = Field(description='Carrier booking reference of the shipment (DCSA carrierBookingReference).')
     customs_event_type: CustomsEventType = Field(description='The customs event.')
@@ -514,6 +528,7 @@ class EquipmentEventRecorded(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the equipment event happened (or is planned or estimated to happen), as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     shipment_id: Annotated[str, t.REFERENCE] = Field(description='Carrier booking reference of the shipment (DCSA carrierBookingReference).')
     equipment_event_type: EquipmentEventType = Field(description='What happened to the equipment.')
@@ -532,6 +547,7 @@ class ShipmentBooked(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the booking was confirmed, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     shipment_id: Annotated[str, t.REFERENCE] = Field(description='Carrier booking reference of the shipment (DCSA carrierBookingReference).')
     order_id: Annotated[str, t.REFERENCE] = Field(description='Purchase order the shipment fulfils.')
@@ -557,11 +573,72 @@ class ShipmentDelivered(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when delivery took place, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     shipment_id: Annotated[str, t.REFERENCE] = Field(description='Carrier booking reference of the shipment (DCSA carrierBookingReference).')
     location: Location = Field(description='Place of delivery.')
     received_quantity: Quantity | None = Field(None, description='Quantity received, when weighed at delivery.')
     received_by: Annotated[str | None, t.TEXT] = Field(None, description='Name of the person who signed for the goods.')
+
+
+class TransportDocumentEventType(StrEnum):
+    """What happened to the transport document, after DCSA's document event codes: ISSU issued, AMND amended (re-issued under the same number with corrected content; DCSA has no code of its own for it), SURR surrendered (the original bills of lading handed back to the carrier against delivery or for a switch), VOID voided (cancelled; never valid again)."""
+    ISSU = 'ISSU'
+    AMND = 'AMND'
+    SURR = 'SURR'
+    VOID = 'VOID'
+
+
+class TransportDocumentType(StrEnum):
+    """Kind of transport document: BILL_OF_LADING (ocean bill of lading, a document of title), SEA_WAYBILL (non-negotiable sea waybill), CMR (road consignment note under the CMR Convention), TIR_CARNET (TIR carnet for road transit under customs seal)."""
+    BILL_OF_LADING = 'BILL_OF_LADING'
+    SEA_WAYBILL = 'SEA_WAYBILL'
+    CMR = 'CMR'
+    TIR_CARNET = 'TIR_CARNET'
+
+
+class BillOfLadingType(StrEnum):
+    """How a bill of lading transfers title: STRAIGHT (to a named consignee, not negotiable), TO_ORDER (to the order of the shipper, a bank or the consignee; transferred by endorsement), BEARER (to whoever holds an original)."""
+    STRAIGHT = 'STRAIGHT'
+    TO_ORDER = 'TO_ORDER'
+    BEARER = 'BEARER'
+
+
+class DocumentEquipment(AvroModel):
+    """A container the document covers, with its seals."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.shipments.DocumentEquipment'
+
+    container_number: Annotated[str, t.ISO6346] = Field(description='ISO 6346 container number: owner code, category U/J/Z, 6-digit serial, check digit (e.g. IOLU4127057); the check digit is verified.')
+    seal_numbers: Annotated[list[str], t.REFERENCE] = Field(default_factory=list, description='Seal numbers on the container (ISO 17712 seals carry no check digit: checked as references).')
+
+
+class TransportDocumentEventRecorded(TradeEvent):
+    """A transport document (bill of lading, sea waybill, CMR consignment note, TIR carnet) was issued, amended, surrendered or voided (DCSA document event)."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.shipments.TransportDocumentEventRecorded'
+    topic: ClassVar[str] = 'trade.shipments.v1'
+
+    event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
+    trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
+    occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the document was issued, amended, surrendered or voided, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
+    sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
+    document_event_type: TransportDocumentEventType = Field(description='Issued, amended, surrendered or voided.')
+    document_number: Annotated[str, t.REFERENCE] = Field(description="The document's number as printed on it (B/L number, sea waybill number, CMR number, TIR carnet number); unique per carrier.")
+    document_type: TransportDocumentType = Field(description='Kind of document; it never changes after issue.')
+    carrier: Party = Field(description='The carrier that issued the document (for a TIR carnet, the road haulier holding it); must be the sender and the carrier of every shipment covered.')
+    bill_of_lading_type: BillOfLadingType | None = Field(None, description='Type of a bill of lading; required when issuing or amending one, absent on other documents.')
+    number_of_originals: Annotated[Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None, t.POSITIVE] = Field(None, description='Number of originals issued (a set of usually 3 for a bill of lading); required when issuing or amending a bill of lading.')
+    place_of_issue: Location | None = Field(None, description='Where the document was issued; required when issuing or amending.')
+    date_of_issue: dt.date | None = Field(None, description='Date of issue printed on the document (calendar date); required when issuing or amending.')
+    shipper: Party | None = Field(None, description="The shipper (consignor): the trade's supplier; required when issuing or amending.")
+    consignee: Party | None = Field(None, description="The consignee: the trade's buyer; required unless the bill of lading is TO_ORDER or BEARER.")
+    notify_party: Party | None = Field(None, description='Party to notify on arrival; required on a TO_ORDER or BEARER bill of lading, where no consignee is named.')
+    shipment_ids: Annotated[list[str], t.REFERENCE] = Field(default_factory=list, description='Carrier booking references of the shipments the document covers; at least one when issuing or amending, each booked by this carrier.')
+    equipment: list[DocumentEquipment] = Field(default_factory=list, description='Containers covered, with their seals; empty for bulk cargo and for documents without containers.')
+    vessel_imo_number: Annotated[str | None, t.IMO] = Field(None, description="IMO ship identification number of the vessel: 7 digits, the last a check digit, without the 'IMO' prefix (e.g. 9345673); only on a bill of lading or sea waybill.")
+    reason: Annotated[str | None, t.TEXT] = Field(None, description='Why the document was amended or voided; required for AMND and VOID.')
 
 
 class TransportEventType(StrEnum):
@@ -598,6 +675,7 @@ class TransportEventRecorded(TradeEvent):
     event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
     trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the departure or arrival happened (or is planned or estimated to happen), as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     shipment_id: Annotated[str, t.REFERENCE] = Field(description='Carrier booking reference of the shipment (DCSA carrierBookingReference).')
     transport_event_type: TransportEventType = Field(description='Departure or arrival.')
@@ -625,5 +703,6 @@ EVENT_TYPES: dict[str, type[TradeEvent]] = {
     'corridor.trade.shipments.EquipmentEventRecorded': EquipmentEventRecorded,
     'corridor.trade.shipments.ShipmentBooked': ShipmentBooked,
     'corridor.trade.shipments.ShipmentDelivered': ShipmentDelivered,
+    'corridor.trade.shipments.TransportDocumentEventRecorded': TransportDocumentEventRecorded,
     'corridor.trade.shipments.TransportEventRecorded': TransportEventRecorded,
 }

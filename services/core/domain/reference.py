@@ -65,6 +65,50 @@ def location_name(code: str) -> str:
     return KNOWN_LOCODES.get(code) or private_locodes().get(code) or code
 
 
+#: Codes of one place that carriers, customs and traders write interchangeably (docs/domain.md §6), each
+#: mapped to the one code Corridor compares and stores for that place: the code carriers' and DCSA's
+#: data use (CNSHA for Shanghai, CNTAO for Qingdao), so most events need no translation. Extendable
+#: with ``CORRIDOR_LOCODE_ALIASES="ALIAS=CODE,…"``; the ledger applies it to the events it applies from
+#: then on (ADR 0026).
+DEFAULT_LOCODE_ALIASES = MappingProxyType(
+    {
+        "CNSGH": "CNSHA",
+        "CNSHG": "CNSHA",
+        "CNQIN": "CNTAO",
+        "CNQDG": "CNTAO",
+    }
+)
+
+
+def locode_aliases() -> Mapping[str, str]:
+    return _parse_locode_aliases(os.environ.get("CORRIDOR_LOCODE_ALIASES", ""))
+
+
+@lru_cache(maxsize=8)
+def _parse_locode_aliases(raw: str) -> Mapping[str, str]:
+    aliases = dict(DEFAULT_LOCODE_ALIASES)
+    for item in filter(None, raw.split(",")):
+        alias, _, code = item.partition("=")
+        alias, code = alias.strip().upper(), code.strip().upper()
+        if alias and code and alias != code:
+            aliases[alias] = code
+    # an alias of an alias resolves to the final code (A=B, B=C: A → C), a cycle to its first member
+    resolved: dict[str, str] = {}
+    for alias in aliases:
+        code, seen = alias, {alias}
+        while code in aliases and aliases[code] not in seen:
+            code = aliases[code]
+            seen.add(code)
+        resolved[alias] = code
+    return MappingProxyType(resolved)
+
+
+def canonical_locode(code: str) -> str:
+    """The one UN/LOCODE of the place ``code`` names: codes are compared only after this (``CNSHG`` and
+    ``CNSHA`` are both Shanghai, so a booking to one and an arrival at the other match)."""
+    return locode_aliases().get(code, code)
+
+
 #: HS 2022 subheadings that move on the corridor (DOMAIN §6), 6 digits without dots.
 KNOWN_HS_CODES = MappingProxyType(
     {

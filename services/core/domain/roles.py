@@ -36,6 +36,8 @@ PUBLISHER_ROLES: dict[str, frozenset[str]] = {
     _SHIPMENTS + "EquipmentEventRecorded": _CARRIER,
     _SHIPMENTS + "TransportEventRecorded": _CARRIER,
     _SHIPMENTS + "ShipmentDelivered": _CARRIER,
+    # the carrier issues, amends, takes back and voids its transport documents (a B/L is never a buyer's)
+    _SHIPMENTS + "TransportDocumentEventRecorded": _CARRIER,
     # customs: controls and release, and the certificate-of-origin closed loop
     _SHIPMENTS + "CustomsEventRecorded": _CUSTOMS,
     _CERTIFICATES + "CertificatePresented": _CUSTOMS,

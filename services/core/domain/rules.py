@@ -31,7 +31,24 @@ def rule(
 
 def check(event: Any) -> list[Violation]:
     fn = _RULES.get(type(event).__name__)
-    return list(fn(event)) if fn else []
+    return [*(fn(event) if fn else ()), *_created_after_actual(event)]
+
+
+# -- rules of every event --------------------------------------------------------------------------------
+
+
+def _created_after_actual(e: Any) -> Iterable[Violation]:
+    """An actual (ACT) event reports what happened, so it cannot be created before it happened (ADR 0026;
+    the rules against the clock are in ``timing.py``, as they need one)."""
+    from corridor.core.domain.timing import CLOCK_SKEW, is_actual
+
+    created = getattr(e, "created_at", None)
+    if created is not None and is_actual(e) and created + CLOCK_SKEW < e.occurred_at:
+        yield (
+            "created_at",
+            f"an actual (ACT) event cannot be created ({created.isoformat()}) before it happened "
+            f"(occurred_at {e.occurred_at.isoformat()})",
+        )
 
 
 # -- shared checks -------------------------------------------------------------------------------------
@@ -154,8 +171,50 @@ def _booked(e: Any) -> Iterable[Violation]:
     yield from _parties((e.carrier, "carrier"))
     yield from _role(e.carrier, "carrier", "CARRIER")
     yield from _incoterm_fits_mode(e.incoterm, e.transport_mode, "incoterm")
-    if e.place_of_loading.unlocode == e.place_of_discharge.unlocode:
-        yield "place_of_discharge", "must differ from place_of_loading"
+    loading, discharge = e.place_of_loading.unlocode, e.place_of_discharge.unlocode
+    if reference.canonical_locode(loading) == reference.canonical_locode(discharge):
+        same = "" if loading == discharge else f" ({loading} and {discharge} are the same place)"
+        yield "place_of_discharge", f"must differ from place_of_loading{same}"
+
+
+@rule("TransportDocumentEventRecorded")
+def _transport_document(e: Any) -> Iterable[Violation]:
+    """What each document event must say (ADR 0026): an issue or an amendment states the document's
+    content; a B/L its type and originals; an amendment or voiding its reason."""
+    yield from _parties(
+        (e.carrier, "carrier"),
+        (e.shipper, "shipper"),
+        (e.consignee, "consignee"),
+        (e.notify_party, "notify_party"),
+    )
+    yield from _role(e.carrier, "carrier", "CARRIER")
+    kind = e.document_event_type
+    is_bl = e.document_type == "BILL_OF_LADING"
+    if kind in ("ISSU", "AMND"):
+        for name in ("place_of_issue", "date_of_issue", "shipper"):
+            if getattr(e, name) is None:
+                yield name, f"required when a document is issued or amended ({kind})"
+        if not e.shipment_ids:
+            yield "shipment_ids", "name at least one shipment the document covers"
+        if is_bl and e.bill_of_lading_type is None:
+            yield "bill_of_lading_type", "a bill of lading is STRAIGHT, TO_ORDER or BEARER"
+        if is_bl and e.number_of_originals is None:
+            yield "number_of_originals", "say how many originals of the bill of lading were issued"
+        if e.consignee is None and e.bill_of_lading_type not in ("TO_ORDER", "BEARER"):
+            yield "consignee", "required unless the bill of lading is TO_ORDER or BEARER"
+        if e.bill_of_lading_type in ("TO_ORDER", "BEARER") and e.notify_party is None:
+            yield "notify_party", f"a {e.bill_of_lading_type} bill of lading names the party to notify"
+    if kind in ("AMND", "VOID") and not e.reason:
+        yield "reason", f"say why the document is {'amended' if kind == 'AMND' else 'voided'}"
+    if not is_bl and e.bill_of_lading_type is not None:
+        yield "bill_of_lading_type", f"only a bill of lading has one, not a {e.document_type}"
+    if e.vessel_imo_number is not None and e.document_type not in ("BILL_OF_LADING", "SEA_WAYBILL"):
+        yield "vessel_imo_number", f"a {e.document_type} covers road transport: no vessel"
+    if e.shipment_ids and len(set(e.shipment_ids)) != len(e.shipment_ids):
+        yield "shipment_ids", "each shipment is named once"
+    containers = [q.container_number for q in e.equipment]
+    if len(set(containers)) != len(containers):
+        yield "equipment", "each container is named once"
 
 
 @rule("CustomsEventRecorded")

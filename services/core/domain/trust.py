@@ -56,6 +56,7 @@ from corridor.core.domain.events import (
     PreferenceDecided,
     ShipmentBooked,
     ShipmentDelivered,
+    TransportDocumentEventRecorded,
     TransportEventRecorded,
 )
 from corridor.core.domain.roles import PUBLISHER_ROLES
@@ -90,6 +91,7 @@ _SHIPMENT = frozenset(
         TransportEventRecorded.avro_name,
         ShipmentDelivered.avro_name,
         CustomsEventRecorded.avro_name,
+        TransportDocumentEventRecorded.avro_name,
     }
 )
 _CERTIFICATE_CONTENT = frozenset(
@@ -131,6 +133,7 @@ RECEIVES: dict[str, frozenset[str]] = {
 ACTOR_FIELDS: dict[str, str] = {
     OrderPlaced.avro_name: "buyer",
     ShipmentBooked.avro_name: "carrier",
+    TransportDocumentEventRecorded.avro_name: "carrier",
     CustomsEventRecorded.avro_name: "authority",
     CertificateIssued.avro_name: "issuer",
     CertificateAmended.avro_name: "issuer",
@@ -143,6 +146,7 @@ ACTOR_FIELDS: dict[str, str] = {
 #: Event type → the other Party fields it names; each must be a party of the trade already.
 NAMED_PARTIES: dict[str, tuple[str, ...]] = {
     CertificateIssued.avro_name: ("exporter", "consignee"),
+    TransportDocumentEventRecorded.avro_name: ("shipper", "consignee", "notify_party"),
 }
 
 #: Certificate kinds a customs office can grant a tariff preference on (presentation, verification,
@@ -161,6 +165,7 @@ FACT_TYPES: frozenset[str] = frozenset(
         CertificateIssued.avro_name,
         CertificateAmended.avro_name,
         CertificatePresented.avro_name,
+        TransportDocumentEventRecorded.avro_name,
     }
 )
 
@@ -178,6 +183,8 @@ RULES: dict[str, str] = {
     "admissible-role": "a party is admitted as carrier, inspection body, issuing authority or customs",
     "certificate-issuer": "a certificate is amended and revoked only by its issuer",
     "shipment-carrier": "a shipment's events come from the carrier that booked it",
+    "document-issuer": "a transport document is amended, surrendered and voided only by the carrier that "
+    "issued it, and covers only shipments that carrier booked",
     "presented-customs": "verification and the preference decision come from the customs office the "
     "certificate was presented to",
     "preference-kind": "only a certificate that can carry a preference is presented, verified or decided",
@@ -234,6 +241,7 @@ class TrustState(Frozen):
     members: dict[str, Member] = {}
     certificates: dict[str, CertificateFacts] = {}
     carriers: dict[str, str] = {}  # shipment id → the carrier that booked it
+    documents: dict[str, str] = {}  # transport document number → the carrier that issued it
     facts: dict[uuid.UUID, str] = {}  # id → sender of every event folded in (a replay is not news)
 
     @property
@@ -464,7 +472,10 @@ def check(state: TrustState | None, event: TradeEvent, *, verdict: str | None = 
         ]
     out = [actor] if actor is not None else []
     for name in NAMED_PARTIES.get(event_type, ()):
-        party_id = getattr(event, name).party_id
+        named = getattr(event, name)
+        if named is None:  # an optional party left out
+            continue
+        party_id = named.party_id
         if state.active(party_id) is None:
             out.append(
                 _v(
@@ -496,8 +507,63 @@ def check(state: TrustState | None, event: TradeEvent, *, verdict: str | None = 
                     f"shipment {shipment_id} is carried by {carrier!r}",
                 )
             ]
+    if isinstance(event, TransportDocumentEventRecorded):
+        return _check_document(state, event)
     if event_type in _CERTIFICATE_CONTENT | _CERTIFICATE_CLAIM:
         return _check_certificate(state, event, verdict)
+    return []
+
+
+def _check_document(state: TrustState, event: TransportDocumentEventRecorded) -> list[Violation]:
+    for i, shipment_id in enumerate(event.shipment_ids):
+        carrier = state.carriers.get(shipment_id)
+        if carrier is None:
+            return [
+                _v(
+                    f"data.shipment_ids[{i}]",
+                    "document-issuer",
+                    f"shipment {shipment_id} is not booked",
+                    pending=True,
+                )
+            ]
+        if carrier != event.sender:
+            return [
+                _v(
+                    f"data.shipment_ids[{i}]",
+                    "document-issuer",
+                    f"shipment {shipment_id} is carried by {carrier!r}; a carrier documents only its own "
+                    "shipments",
+                )
+            ]
+    issuer = state.documents.get(event.document_number)
+    if event.document_event_type.value == "ISSU":
+        if issuer is not None and issuer != event.sender:
+            return [
+                _v(
+                    "data.document_number",
+                    "document-issuer",
+                    f"document {event.document_number} was issued by {issuer!r}",
+                )
+            ]
+        return []
+    if issuer is None:
+        return [
+            _v(
+                "data.document_number",
+                "document-issuer",
+                f"document {event.document_number} is not issued in this trade",
+                pending=True,
+            )
+        ]
+    if issuer != event.sender:
+        return [
+            _v(
+                "data.document_number",
+                "document-issuer",
+                f"document {event.document_number} was issued by {issuer!r}; only its issuer amends, "
+                "surrenders or voids it",
+            )
+        ]
     return []
 
 
@@ -529,6 +595,10 @@ def admit(state: TrustState | None, event: TradeEvent) -> TrustState:
         )
     if isinstance(event, ShipmentBooked):
         return state.evolve(carriers={**state.carriers, event.shipment_id: event.carrier.party_id})
+    if isinstance(event, TransportDocumentEventRecorded):
+        if event.document_number in state.documents:
+            return state
+        return state.evolve(documents={**state.documents, event.document_number: event.sender})
     if isinstance(event, CertificateIssued):
         facts = CertificateFacts(
             issuer=event.issuer.party_id,

@@ -49,6 +49,8 @@ REFERENCE = _rule("reference", v.check_reference)
 NON_NEGATIVE = _rule("non_negative", v.check_non_negative)
 POSITIVE = _rule("positive", v.check_positive)
 PERCENT = _rule("percent", v.check_percent)
+ISO6346 = _rule("iso6346", v.check_container_number)
+IMO = _rule("imo", v.check_imo_number)
 
 #: ``corridor.format`` value → validator; the code generator refuses unknown formats.
 FORMATS: dict[str, str] = {
@@ -64,6 +66,8 @@ FORMATS: dict[str, str] = {
     "non_negative": "NON_NEGATIVE",
     "positive": "POSITIVE",
     "percent": "PERCENT",
+    "iso6346": "ISO6346",
+    "imo": "IMO",
     "base64": "BASE64",
 }
 

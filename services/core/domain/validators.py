@@ -9,6 +9,9 @@ import re
 from decimal import Decimal
 from functools import lru_cache
 
+from stdnum import imo, iso6346
+from stdnum.exceptions import ValidationError as StdnumError
+
 from corridor.core.domain import iso_codes, reference
 
 # USCC (GB 32100-2015): 18 characters from 0-9 and A-Z without I, O, S, V, Z; the 18th is a mod-31 check.
@@ -154,6 +157,28 @@ def check_percent(value: Decimal | int) -> str | None:
 
 
 @lru_cache(maxsize=4096)  # the same few legal entities trade again and again; the USCC check is 5 µs
+def check_container_number(value: str) -> str | None:
+    """ISO 6346 container number, check digit verified by python-stdnum (a maintained implementation)."""
+    if not isinstance(value, str) or iso6346.compact(value) != value:
+        return "must be an ISO 6346 container number in capitals without spaces, e.g. IOLU4127057"
+    try:
+        iso6346.validate(value)
+    except StdnumError as exc:
+        return f"not a valid ISO 6346 container number: {str(exc).rstrip('.').lower()}"
+    return None
+
+
+def check_imo_number(value: str) -> str | None:
+    """IMO ship identification number (7 digits, the last a check digit), verified by python-stdnum."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{7}", value, re.ASCII):
+        return "must be the 7 digits of an IMO number without the 'IMO' prefix, e.g. 9345673"
+    try:
+        imo.validate(value)
+    except StdnumError as exc:
+        return f"not a valid IMO number: {str(exc).rstrip('.').lower()}"
+    return None
+
+
 def check_legal_id(scheme: str, value: str) -> str | None:
     if scheme == "NTN":
         return check_ntn(value)

@@ -61,18 +61,20 @@ def test_payloads_that_do_not_stand_alone_lose_their_types(
 def _lost_by_the_avro_parser(event: Any) -> set[str]:
     """Top-level fields that @asyncapi/avro-schema-parser 3.1 cannot type, whatever the contract says: it
     converts array items and map values with a fresh cache of named types, so a by-name reference inside
-    an array, or to a type first defined inside an array, becomes an empty schema (a tool limitation,
-    reported upstream-style in docs/adr/0019; the Avro schema itself is complete)."""
+    an array, or to a type first defined inside an array, becomes an empty schema; union branches are
+    converted the same way, so an optional by-name reference (``["null", "corridor.trade.common.Party"]``,
+    the shipper of a transport document) is lost too (a tool limitation, reported upstream-style in
+    docs/adr/0019 and 0026; the Avro schema itself is complete)."""
     defined: set[str] = set()
     lost: set[str] = set()
 
-    def walk(node: Any, in_array: bool, field: str) -> None:
+    def walk(node: Any, in_array: bool, field: str, in_union: bool = False) -> None:
         if isinstance(node, str):
-            if "." in node and (in_array or node not in defined):
+            if "." in node and (in_array or in_union or node not in defined):
                 lost.add(field)
         elif isinstance(node, list):
             for branch in node:
-                walk(branch, in_array, field)
+                walk(branch, in_array, field, True)
         elif isinstance(node, dict):
             kind = node["type"]
             if kind in ("record", "enum", "fixed"):

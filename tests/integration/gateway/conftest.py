@@ -257,6 +257,7 @@ class Record:
     headers: dict[str, str]
     cloudevent: CloudEvent
     event: Any
+    timestamp_ms: int = 0  # the Kafka record timestamp (CreateTime: when the gateway published it)
 
 
 class KafkaReader:
@@ -291,6 +292,7 @@ class KafkaReader:
             headers,
             CloudEvent.from_headers(raw.headers),
             event,
+            raw.timestamp,
         )
 
     def count(self, topic: str, partition: int, ce_id: str, start: int) -> int:

@@ -26,6 +26,7 @@ def test_domain_brief_mapping() -> None:
             "EquipmentEventRecorded",
             "TransportEventRecorded",
             "ShipmentDelivered",
+            "TransportDocumentEventRecorded",
         },
         "CUSTOMS": {
             "CustomsEventRecorded",

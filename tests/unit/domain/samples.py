@@ -24,6 +24,8 @@ FORMAT_VALUES: dict[str, Any] = {
     "percent": Decimal("10"),
     "non_negative": Decimal("2"),
     "base64": bytes(range(64)),
+    "iso6346": "IOLU4127057",
+    "imo": "9345673",
 }
 
 ROLE_BY_FIELD = {

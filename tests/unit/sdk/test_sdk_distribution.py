@@ -30,7 +30,7 @@ from tests.unit.core.test_codec_envelope import InMemoryRegistry
 SDK_PYPROJECT = tomllib.loads((PROJECT_ROOT / "sdk" / "pyproject.toml").read_text())
 OWNED = SDK_PYPROJECT["tool"]["corridor-sdk"]
 #: Import names of the SDK's declared dependencies (and pydantic's own core).
-ALLOWED_EXTERNAL = {"aiokafka", "fastavro", "pydantic", "pydantic_core", "httpx", "cryptography"}
+ALLOWED_EXTERNAL = {"aiokafka", "fastavro", "pydantic", "pydantic_core", "httpx", "cryptography", "stdnum"}
 #: Edges out of the SDK that are never taken by it: the authority-key registry of
 #: corridor.core.signatures works on the caller's PostgreSQL pool (the server's, never a partner's).
 #: The registry client's default login reads the server's settings; the wheel has none, and the client

@@ -32,6 +32,7 @@ from corridor.core.domain.lifecycle.state import (
     ShipmentStatus,
     TradeState,
 )
+from corridor.core.domain.reference import canonical_locode
 
 
 def lines_of(lines: Iterable[Any]) -> tuple[Line, ...]:
@@ -103,7 +104,7 @@ def placed(trade: TradeState, e: OrderPlaced) -> TradeState:
         supplier=e.supplier.party_id,
         placed_at=e.occurred_at,
         incoterm=e.incoterm.value,
-        incoterm_place=e.incoterm_place.unlocode,
+        incoterm_place=canonical_locode(e.incoterm_place.unlocode),
         transport_mode=e.transport_mode.value,
         payment_terms=e.payment_terms.value,
         delivery_earliest=e.delivery_earliest,

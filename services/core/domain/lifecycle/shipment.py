@@ -1,8 +1,10 @@
 """The shipment's state machine (DOMAIN §4, DCSA Track & Trace).
 
 booked → milestones per (event type, place): ACT beats EST beats PLN, so an estimate never overwrites an
-actual; a second actual departure (or arrival) at the same call is a violation, unless it is a
+actual; a newer plan or estimate (by ``created_at``, the event created time) replaces an older one, never
+the other way round; a second actual departure (or arrival) at the same call is a violation, unless it is a
 correction (``corrects_event_id``) of the first → customs selected / released per place → delivered.
+Places are kept as their one UN/LOCODE (``reference.canonical_locode``), so aliases of a port compare equal.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from corridor.core.domain.lifecycle.state import (
     equipment_key,
     transport_key,
 )
+from corridor.core.domain.reference import canonical_locode
+from corridor.core.domain.timing import supersedes
 
 #: Certificates that must be issued before explosives leave (DOMAIN §5, §8).
 DEPARTURE_CERTIFICATES = frozenset(
@@ -96,9 +100,9 @@ def booked(trade: TradeState, e: ShipmentBooked) -> TradeState:
         carrier=e.carrier.party_id,
         transport_mode=e.transport_mode.value,
         incoterm=e.incoterm.value,
-        place_of_loading=e.place_of_loading.unlocode,
-        place_of_discharge=e.place_of_discharge.unlocode,
-        route=tuple(loc.unlocode for loc in e.route),
+        place_of_loading=canonical_locode(e.place_of_loading.unlocode),
+        place_of_discharge=canonical_locode(e.place_of_discharge.unlocode),
+        route=tuple(canonical_locode(loc.unlocode) for loc in e.route),
         vessel_name=e.vessel_name,
         voyage_number=e.voyage_number,
         un_numbers=tuple(e.un_numbers),
@@ -145,6 +149,12 @@ def _record(
                 "send a correction (corrects_event_id) instead"
             )
         return shipment  # a repeated actual equipment move (e.g. bulk loaded in parts): keep the first
+    if (
+        existing is not None
+        and classifier != EventClassifier.ACT
+        and not supersedes(slot.created_at, existing.created_at)
+    ):
+        return shipment  # an older plan or estimate arriving late: the newer one stands (ADR 0026)
     name = {EventClassifier.PLN: "planned", EventClassifier.EST: "estimated", EventClassifier.ACT: "actual"}[
         classifier
     ]
@@ -177,7 +187,7 @@ def transport_event(trade: TradeState, e: TransportEventRecorded) -> TradeState:
         shipment = _without_event(shipment, e.corrects_event_id, what)
     if e.transport_event_type.value == "DEPA" and e.classifier == EventClassifier.ACT:
         _check_departure_certificates(trade, shipment, e.occurred_at)
-    location = e.transport_call.location.unlocode
+    location = canonical_locode(e.transport_call.location.unlocode)
     fresh = Milestone(
         kind="TRANSPORT",
         event_type=e.transport_event_type.value,
@@ -189,7 +199,7 @@ def transport_event(trade: TradeState, e: TransportEventRecorded) -> TradeState:
         transport_key(e.transport_event_type.value, location),
         fresh,
         e.classifier,
-        Slot(at=e.occurred_at, event_id=e.event_id),
+        Slot(at=e.occurred_at, event_id=e.event_id, created_at=e.created_at),
         what,
         unique_actual=True,
     )
@@ -204,7 +214,7 @@ def equipment_event(trade: TradeState, e: EquipmentEventRecorded) -> TradeState:
     fresh = Milestone(
         kind="EQUIPMENT",
         event_type=e.equipment_event_type.value,
-        location=e.location.unlocode,
+        location=canonical_locode(e.location.unlocode),
         equipment_reference=e.equipment_reference,
     )
     shipment = _record(
@@ -212,7 +222,7 @@ def equipment_event(trade: TradeState, e: EquipmentEventRecorded) -> TradeState:
         equipment_key(e.equipment_event_type.value, e.location.unlocode, e.equipment_reference),
         fresh,
         e.classifier,
-        Slot(at=e.occurred_at, event_id=e.event_id),
+        Slot(at=e.occurred_at, event_id=e.event_id, created_at=e.created_at),
         what,
         unique_actual=False,
     )
@@ -220,7 +230,7 @@ def equipment_event(trade: TradeState, e: EquipmentEventRecorded) -> TradeState:
 
 
 def customs_event(trade: TradeState, e: CustomsEventRecorded) -> TradeState:
-    location = e.location.unlocode
+    location = canonical_locode(e.location.unlocode)
     shipment = _require_shipment(trade, e.shipment_id, f"customs {e.customs_event_type.value}", e.occurred_at)
     control = shipment.customs.get(location) or CustomsControl(
         location=location, authority=e.authority.party_id
@@ -251,7 +261,7 @@ def delivered(trade: TradeState, e: ShipmentDelivered) -> TradeState:
     shipment = shipment.evolve(
         **{
             "delivered_at": e.occurred_at,
-            "delivered_to": e.location.unlocode,
+            "delivered_to": canonical_locode(e.location.unlocode),
             "received_quantity": e.received_quantity.value if e.received_quantity else None,
             "received_unit": e.received_quantity.unit if e.received_quantity else None,
         }

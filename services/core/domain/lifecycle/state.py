@@ -25,6 +25,7 @@ from corridor.core.domain.events import (
     PreferenceDecision,
     VerificationResult,
 )
+from corridor.core.domain.reference import canonical_locode
 from corridor.core.domain.trust import TrustState
 
 
@@ -172,6 +173,9 @@ class CustomsStatus(StrEnum):
 class Slot(Frozen):
     at: dt.datetime
     event_id: uuid.UUID
+    #: When the event was created (its ``created_at``; None for events without it): successive planned
+    #: or estimated times replace each other in this order (domain/timing.py ``supersedes``).
+    created_at: dt.datetime | None = None
 
 
 _RANK = {EventClassifier.PLN: 0, EventClassifier.EST: 1, EventClassifier.ACT: 2}
@@ -295,11 +299,12 @@ class ShipmentState(Frozen):
 
 
 def transport_key(event_type: str, location: str) -> str:
-    return f"{event_type}@{location}"
+    # aliases of one place are one milestone (docs/domain.md §6)
+    return f"{event_type}@{canonical_locode(location)}"
 
 
 def equipment_key(event_type: str, location: str, equipment_reference: str | None) -> str:
-    return f"{event_type}@{location}#{equipment_reference or ''}"
+    return f"{event_type}@{canonical_locode(location)}#{equipment_reference or ''}"
 
 
 # -- certificates --------------------------------------------------------------------------------------
@@ -381,6 +386,41 @@ class TimelineEntry(Frozen):
     summary: str  # the key facts, one line
 
 
+class DocumentStatus(StrEnum):
+    """Where a transport document stands (DCSA document events): issued (and perhaps amended), then
+    surrendered (bills of lading only) or voided; the last two are final."""
+
+    ISSUED = "ISSUED"
+    SURRENDERED = "SURRENDERED"
+    VOIDED = "VOIDED"
+
+
+class DocumentState(Frozen):
+    """A transport document as its events left it (``lifecycle.document``)."""
+
+    document_number: str
+    document_type: str  # BILL_OF_LADING, SEA_WAYBILL, CMR, TIR_CARNET; never changes
+    carrier: str  # who issued it; the only party that amends, surrenders or voids it
+    status: DocumentStatus = DocumentStatus.ISSUED
+    bill_of_lading_type: str | None = None
+    number_of_originals: int | None = None
+    place_of_issue: str | None = None  # UN/LOCODE, canonical
+    date_of_issue: dt.date | None = None
+    shipper: str | None = None
+    consignee: str | None = None
+    notify_party: str | None = None
+    shipment_ids: tuple[str, ...] = ()
+    container_numbers: tuple[str, ...] = ()
+    seal_numbers: tuple[str, ...] = ()
+    vessel_imo_number: str | None = None
+    issued_at: dt.datetime
+    amendments: int = 0
+    amended_at: dt.datetime | None = None
+    surrendered_at: dt.datetime | None = None
+    voided_at: dt.datetime | None = None
+    reason: str | None = None  # of the last amendment or of the voiding
+
+
 class TradeState(Frozen):
     """Everything the ledger knows about one trade. A trade exists once its order was placed."""
 
@@ -388,6 +428,7 @@ class TradeState(Frozen):
     order: OrderState | None = None
     shipments: dict[str, ShipmentState] = {}
     certificates: dict[str, CertificateState] = {}
+    documents: dict[str, DocumentState] = {}  # transport documents by number
     parties: dict[str, PartyRef] = {}  # every party named in its events (names for display only)
     trust: TrustState = TrustState()  # who is admitted, and what the actor rules need (trust.py)
     timeline: tuple[TimelineEntry, ...] = ()

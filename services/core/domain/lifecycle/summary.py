@@ -73,6 +73,8 @@ def _certificate_issued(e: Any) -> str:
     return text
 
 
+_DOCUMENT_VERBS = {"ISSU": "issued", "AMND": "amended", "SURR": "surrendered", "VOID": "voided"}
+
 _SUMMARIES: dict[str, Callable[[Any], str]] = {
     "OrderPlaced": _order_placed,
     "OrderResponded": _order_responded,
@@ -98,6 +100,12 @@ _SUMMARIES: dict[str, Callable[[Any], str]] = {
     "ShipmentDelivered": lambda e: (
         f"{e.shipment_id} delivered at {_place(e.location)}"
         + (f", received {_quantity(e.received_quantity)}" if e.received_quantity else "")
+    ),
+    "TransportDocumentEventRecorded": lambda e: (
+        f"{e.document_type.value} {e.document_number} {_DOCUMENT_VERBS[e.document_event_type.value]}"
+        + (f" ({e.bill_of_lading_type.value})" if e.bill_of_lading_type else "")
+        + (f" for {', '.join(e.shipment_ids)}" if e.shipment_ids else "")
+        + (f": {e.reason}" if e.reason else "")
     ),
     "CertificateIssued": _certificate_issued,
     "CertificateAmended": lambda e: (

@@ -34,9 +34,10 @@ from corridor.core.domain.events import (
     PreferenceDecided,
     ShipmentBooked,
     ShipmentDelivered,
+    TransportDocumentEventRecorded,
     TransportEventRecorded,
 )
-from corridor.core.domain.lifecycle import certificate, order, shipment
+from corridor.core.domain.lifecycle import certificate, document, order, shipment
 from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
 from corridor.core.domain.lifecycle.state import PartyRef, TimelineEntry, TradeState
 from corridor.core.domain.lifecycle.summary import summarize
@@ -62,6 +63,7 @@ _STEPS: dict[type[TradeEvent], _Step] = {
     EquipmentEventRecorded: shipment.equipment_event,
     CustomsEventRecorded: shipment.customs_event,
     ShipmentDelivered: shipment.delivered,
+    TransportDocumentEventRecorded: document.recorded,
     CertificateIssued: certificate.issued,
     CertificateAmended: certificate.amended,
     CertificateRevoked: certificate.revoked,
@@ -71,12 +73,24 @@ _STEPS: dict[type[TradeEvent], _Step] = {
 }
 
 #: Fields of event types that name a party (with its role in the trade).
-_PARTY_FIELDS = ("buyer", "supplier", "carrier", "authority", "customs", "issuer", "exporter", "consignee")
+_PARTY_FIELDS = (
+    "buyer",
+    "supplier",
+    "carrier",
+    "authority",
+    "customs",
+    "issuer",
+    "exporter",
+    "consignee",
+    "shipper",
+    "notify_party",
+)
 
 
 def _subject_fields(cls: type[TradeEvent]) -> tuple[str, str] | None:
     for attr, prefix in (
         ("certificate_number", "certificate"),
+        ("document_number", "document"),
         ("shipment_id", "shipment"),
         ("order_id", "order"),
         ("party_id", "party"),
