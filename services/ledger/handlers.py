@@ -308,15 +308,12 @@ async def get_receipt(
         if wait_s:
             await stack.enter_async_context(waiters)
         while True:
-            found = await store.receipt(eid)
-            mine = found is not None and found.get("sender") == caller.partner_id
-            if (mine and found is not None and found["status"] in FINAL) or dt.datetime.now(
-                dt.UTC
-            ) >= deadline:
+            found = await store.receipt(eid, caller.partner_id)  # only the sender's own
+            if (found is not None and found["status"] in FINAL) or dt.datetime.now(dt.UTC) >= deadline:
                 break
             await asyncio.sleep(pause)
             pause = min(pause * 1.5, 0.5)  # a long wait costs the database a query every 0.5 s at most
-    if found is None or not mine:
+    if found is None:
         raise Problem(
             404,
             "Not Found",

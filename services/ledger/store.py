@@ -236,16 +236,18 @@ def _ddl(s: str) -> list[str]:
             )""",
         f'CREATE INDEX IF NOT EXISTS outbox_unpublished ON "{s}".outbox (seq) WHERE published_at IS NULL',
         f"""CREATE TABLE IF NOT EXISTS "{s}".receipts (
-                event_id    uuid PRIMARY KEY,
+                event_id    uuid NOT NULL,
                 trade_id    uuid,
-                sender      text,
+                sender      text NOT NULL,
                 type        text,
                 status      text NOT NULL CHECK (status IN ('pending', 'rejected')),
                 error_class text,
                 reason      text NOT NULL,
                 attempts    integer NOT NULL DEFAULT 1,
                 retry_at    timestamptz,
-                updated_at  timestamptz NOT NULL DEFAULT now()
+                updated_at  timestamptz NOT NULL DEFAULT now(),
+                -- per sender: a partner who reuses another's event id never reads or changes its receipt
+                PRIMARY KEY (event_id, sender)
             )""",
     ]
 
@@ -431,10 +433,14 @@ class LedgerStore:
                         [e.record_headers for e in events],
                         [row["event_id"] for row in new],
                     )
-                    # a pending receipt is superseded by the acceptance
+                    # a pending receipt is superseded by the acceptance (the sender's own, not one of a
+                    # partner who reused the id)
                     await conn.execute(
-                        f'DELETE FROM "{self.schema}".receipts WHERE event_id = ANY($1::uuid[])',
-                        [row["event_id"] for row in new],
+                        f"""DELETE FROM "{self.schema}".receipts r
+                            USING unnest($1::uuid[], $2::text[]) AS a(event_id, sender)
+                            WHERE r.event_id = a.event_id AND r.sender = a.sender""",
+                        [e.event_id for e in events],
+                        [e.sender for e in events],
                     )
             await self._write_projections(conn, trades)
             if signatures:
@@ -571,8 +577,11 @@ class LedgerStore:
                 SELECT u.* FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
                                        $6::text[], $7::text[], $8::int[], $9::timestamptz[])
                      AS u(event_id, trade_id, sender, type, status, error_class, reason, attempts, retry_at)
-                WHERE NOT EXISTS (SELECT 1 FROM "{self.schema}".events e WHERE e.event_id = u.event_id)
-                ON CONFLICT (event_id) DO UPDATE SET
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM "{self.schema}".events e
+                    WHERE e.event_id = u.event_id AND e.sender = u.sender
+                )
+                ON CONFLICT (event_id, sender) DO UPDATE SET
                     status = EXCLUDED.status, error_class = EXCLUDED.error_class, reason = EXCLUDED.reason,
                     attempts = EXCLUDED.attempts, retry_at = EXCLUDED.retry_at, updated_at = now()""",
             [r.event_id for r in receipts],
@@ -586,24 +595,27 @@ class LedgerStore:
             [r.retry_at for r in receipts],
         )
 
-    async def receipt(self, event_id: uuid.UUID) -> dict[str, Any] | None:
-        """The ledger's word on ``event_id``: accepted (with its position), pending or rejected; None when
-        the ledger has not decided anything about it yet (or never saw it)."""
+    async def receipt(self, event_id: uuid.UUID, sender: str) -> dict[str, Any] | None:
+        """The ledger's word on ``sender``'s event ``event_id``: accepted (with its position), pending or
+        rejected; None when the ledger has not decided anything about it yet (or never saw it, or it is
+        not ``sender``'s)."""
         s = f'"{self.schema}"'
         row = await self.pool.fetchrow(
             f"""SELECT e.event_id, e.trade_id, e.sender, e.type, e.ingested_at, o.seq, o.accepted_at,
                        o.published_at
                 FROM {s}.events e LEFT JOIN {s}.outbox o ON o.event_id = e.event_id
-                WHERE e.event_id = $1""",
+                WHERE e.event_id = $1 AND e.sender = $2""",
             event_id,
+            sender,
         )
         if row is not None:
             return {"status": "accepted", **dict(row)}
         row = await self.pool.fetchrow(
             f"""SELECT event_id, trade_id, sender, type, status, error_class, reason, attempts, retry_at,
                        updated_at
-                FROM {s}.receipts WHERE event_id = $1""",
+                FROM {s}.receipts WHERE event_id = $1 AND sender = $2""",
             event_id,
+            sender,
         )
         return dict(row) if row is not None else None
 
