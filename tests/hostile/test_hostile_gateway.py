@@ -73,7 +73,7 @@ def check_answer(response: httpx.Response, allowed: set[int] | None = None) -> d
             assert isinstance(error["field"], str) and error["field"], body
             assert isinstance(error["reason"], str) and error["reason"], body
     elif status == 201 and "results" not in body:
-        assert set(body) == {"event_id", "topic", "partition", "offset"}, body
+        assert set(body) == {"event_id", "topic", "partition", "offset", "status", "receipt_url"}, body
     return body
 
 
