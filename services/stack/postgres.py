@@ -73,13 +73,12 @@ class EmbeddedPostgres:
     host: str = "127.0.0.1"
 
     @property
-    def state_dir(self) -> Path:
-        """The stack's state dir (the data directory is ``<state dir>/postgres/data``)."""
-        return self.data_dir.parent.parent
-
-    @property
     def password_file(self) -> Path:
-        return credentials.credentials_dir(self.state_dir) / OPERATOR_PASSWORD
+        """``<state dir>/credentials/postgres-operator.password`` for a stack's server (data directory
+        ``<state dir>/postgres/data``); for a server elsewhere, ``credentials/`` beside its data directory."""
+        if self.data_dir.parent.name == "postgres":
+            return credentials.credentials_dir(self.data_dir.parent.parent) / OPERATOR_PASSWORD
+        return self.data_dir.parent / credentials.CREDENTIALS_DIR / OPERATOR_PASSWORD
 
     def password(self) -> str:
         """The superuser's password, generated (0600) the first time it is needed."""
