@@ -33,12 +33,15 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
 
 __all__ = [
     "DATABASE_ROLES",
     "PARTNERS_SCHEMA",
     "DatabaseRole",
     "by_service",
+    "compose_credentials",
     "provision",
     "provision_statements",
 ]
@@ -176,9 +179,49 @@ async def provision(superuser_url: str, passwords: Mapping[str, str]) -> None:
         await pool.close()
 
 
-def main() -> int:
+COMPOSE_HOST = "postgres"  # the PostgreSQL container of deploy/compose.yaml
+
+
+def compose_credentials(directory: Path) -> list[Path]:
+    """Make (once) the passwords of deploy/compose.yaml's PostgreSQL and write its env files, 0600:
+    ``postgres.env`` (the superuser's ``POSTGRES_PASSWORD``), ``db-init.env`` (the superuser's URL and
+    every role's password) and ``<service>.env`` (``PGPASSWORD`` of that service's role only). Existing
+    passwords are kept; returns the env files."""
+    from corridor.core import credentials
+
+    def password(name: str) -> str:
+        return credentials.ensure_secret(directory / f"postgres-{name}.password", credentials.new_password)
+
+    operator = password("operator")
+    roles = {role.service: password(role.service) for role in DATABASE_ROLES}
+    superuser = f"postgresql://postgres:{quote(operator, safe='')}@{COMPOSE_HOST}:5432/corridor"
+    files = {
+        "postgres.env": [f"POSTGRES_PASSWORD={operator}"],
+        "db-init.env": [
+            f"CORRIDOR_DATABASE_URL={superuser}",
+            *(f"{role.password_env()}={roles[role.service]}" for role in DATABASE_ROLES),
+        ],
+        **{f"{role.service}.env": [f"PGPASSWORD={roles[role.service]}"] for role in DATABASE_ROLES},
+    }
+    written = []
+    for name, lines in files.items():
+        credentials.write_secret(directory / name, "\n".join(lines) + "\n")
+        written.append(directory / name)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
     """``python -m corridor.deploy.database``: provision from the environment (the compose ``db-init``
-    job): ``CORRIDOR_DATABASE_URL`` (the superuser) and one ``CORRIDOR_DB_<SERVICE>_PASSWORD`` per role."""
+    job): ``CORRIDOR_DATABASE_URL`` (the superuser) and one ``CORRIDOR_DB_<SERVICE>_PASSWORD`` per role.
+    ``… compose-credentials DIR``: make the compose file's passwords and env files in DIR."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["compose-credentials"] and len(args) == 2:
+        for path in compose_credentials(Path(args[1])):
+            print(path)
+        return 0
+    if args:
+        print("usage: python -m corridor.deploy.database [compose-credentials DIR]", file=sys.stderr)
+        return 2
     url = os.environ.get("CORRIDOR_DATABASE_URL")
     missing = [r.password_env() for r in DATABASE_ROLES if not os.environ.get(r.password_env())]
     if not url or missing:

@@ -9,6 +9,7 @@ and the ledger panels say why they are empty.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,9 +81,8 @@ class MonitorSettings(BaseSettings):
         role (its password from the stack's credentials, docs/adr/0025-postgresql-roles.md)."""
         if self.database_url:
             return self.database_url
-        from corridor.stack.postgres import role_url
-
         password_file = credentials_dir(self.state_dir) / "postgres-monitor.password"
-        if not password_file.exists():
-            return f"postgresql://corridor_monitor@127.0.0.1:{self.postgres_port}/corridor"
-        return role_url("127.0.0.1", self.postgres_port, "corridor_monitor", read_secret(password_file))
+        login = "corridor_monitor"
+        if password_file.exists():
+            login += ":" + quote(read_secret(password_file), safe="")
+        return f"postgresql://{login}@127.0.0.1:{self.postgres_port}/corridor"

@@ -383,9 +383,11 @@ def _ensure_postgres(
     if pid is None:
         started.append("postgres")
     report("PostgreSQL: password authentication; provisioning one role per service…")
+    import asyncpg
+
     try:
         _run(database.provision(url, services.database_passwords(config)))
-    except (OSError, asyncpg_errors()) as exc:
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise StackError(
             f"provisioning the services' PostgreSQL roles failed: {exc}", server.log_file
         ) from exc
@@ -411,12 +413,6 @@ async def _check_database(url: str) -> None:
 
 def _redacted(url: str) -> str:
     return redacted(url)
-
-
-def asyncpg_errors() -> tuple[type[Exception], ...]:
-    import asyncpg
-
-    return (asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def _ensure_services(
