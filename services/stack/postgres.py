@@ -236,14 +236,23 @@ class EmbeddedPostgres:
     def _ensure_database(self) -> None:
         psql = self._psql("postgres")
         env = self._client_env()
-        exists = subprocess.run(
+        probe = subprocess.run(
             [*psql, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"],
             capture_output=True,
             text=True,
-            check=True,
+            check=False,
             env=env,
-        ).stdout.strip()
-        if exists != "1":
+        )
+        if probe.returncode != 0:
+            hint = ""
+            if "password authentication failed" in probe.stderr:
+                hint = (
+                    f"; the password in {self.password_file} is not the server's (was the file replaced or "
+                    "deleted while the data directory was kept?): put the right one back, or delete "
+                    f"{self.data_dir} to start over"
+                )
+            raise PostgresError(f"cannot log in to PostgreSQL as {SUPERUSER}: {probe.stderr.strip()}{hint}")
+        if probe.stdout.strip() != "1":
             subprocess.run(
                 [*psql, "-c", f"CREATE DATABASE {DATABASE}"], capture_output=True, check=True, env=env
             )
