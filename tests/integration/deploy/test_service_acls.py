@@ -77,7 +77,15 @@ async def logins(secured: SecureStack) -> AsyncIterator[dict[str, dict[str, Any]
             await partners._delete_acls(kafka, principal.principal)
 
 
-async def produce(login: dict[str, Any], topic: str, *, idempotent: bool = True, **extra: Any) -> None:
+async def produce(
+    login: dict[str, Any],
+    topic: str,
+    *,
+    idempotent: bool = True,
+    value: bytes | None = b"acl-check",
+    key: bytes = b"acl-check",
+    **extra: Any,
+) -> None:
     """One record to ``topic`` (idempotent like every Corridor producer, unless told otherwise)."""
     producer = AIOKafkaProducer(
         **login, acks="all", enable_idempotence=idempotent, request_timeout_ms=10_000, **extra
@@ -86,9 +94,9 @@ async def produce(login: dict[str, Any], topic: str, *, idempotent: bool = True,
     try:
         if "transactional_id" in extra:
             async with producer.transaction():
-                await producer.send_and_wait(topic, b"acl-check", key=b"acl-check")
+                await producer.send_and_wait(topic, value, key=key)
         else:
-            await producer.send_and_wait(topic, b"acl-check", key=b"acl-check")
+            await producer.send_and_wait(topic, value, key=key)
     finally:
         await producer.stop()
 
@@ -166,7 +174,11 @@ async def test_relay_writes_partner_topics_in_its_transactions(logins: dict[str,
         await admin.close()
     await fetch_one(relay, ORDERS, group="corridor-relay")
     await produce(relay, topic, transactional_id="corridor-relay-acl-0")
-    await produce(relay, access.relay_state_topic_spec().name, transactional_id="corridor-relay-acl-0")
+    # A tombstone for a key no trade has: the session's relay shares this state topic, and a record it
+    # cannot read stops it (a state record only the relay writes is trusted or nothing is).
+    tombstone = f"acl-check-{uuid.uuid4().hex}".encode()
+    state = access.relay_state_topic_spec().name
+    await produce(relay, state, value=None, key=tombstone, transactional_id="corridor-relay-acl-0")
     with pytest.raises(TopicAuthorizationFailedError):
         await produce(relay, ORDERS, transactional_id="corridor-relay-acl-0")
 
