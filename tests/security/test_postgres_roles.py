@@ -18,7 +18,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from corridor.core import credentials
-from corridor.deploy.database import DATABASE_ROLES, by_service
+from corridor.deploy.database import DATABASE_ROLES, by_service, provision
 from corridor.gateway.store import GatewayStore
 from corridor.ledger.store import _ddl as ledger_ddl
 from corridor.stack.api import StackStatus
@@ -45,6 +45,15 @@ def _url(stack: StackStatus, service: str, password: str | None = None) -> str:
 async def roles(kafka_stack: StackStatus) -> AsyncIterator[dict[str, asyncpg.Connection]]:
     """One connection per service role, after each ran its own startup DDL as that role."""
     assert kafka_stack.postgres.embedded, "these tests need the stack's embedded PostgreSQL"
+    assert kafka_stack.database_url
+    # what `up` did at the session's start, again: tables an operator's test made meanwhile in a
+    # service's schema go back to the service's role
+    directory = credentials.credentials_dir(kafka_stack.state_dir)
+    passwords = {
+        r.service: credentials.read_secret(directory / f"postgres-{r.service}.password")
+        for r in DATABASE_ROLES
+    }
+    await provision(kafka_stack.database_url, passwords)
     conns = {r.service: await asyncpg.connect(_url(kafka_stack, r.service)) for r in DATABASE_ROLES}
     try:
         gateway_pool = await asyncpg.create_pool(_url(kafka_stack, "gateway"), min_size=1, max_size=1)
