@@ -9,11 +9,12 @@ and the ledger panels say why they are empty.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from corridor.core.credentials import MONITOR_TOKEN, credentials_dir, resolve_secret
+from corridor.core.credentials import MONITOR_TOKEN, credentials_dir, read_secret, resolve_secret
 from corridor.core.settings import (
     DEFAULT_BOOTSTRAP_SERVERS,
     DEFAULT_POSTGRES_PORT,
@@ -76,5 +77,12 @@ class MonitorSettings(BaseSettings):
         return token
 
     def effective_database_url(self) -> str:
-        """The configured database, else the local stack's embedded PostgreSQL."""
-        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.postgres_port}/corridor"
+        """The configured database, else the local stack's embedded PostgreSQL as the monitor's read-only
+        role (its password from the stack's credentials, docs/adr/0025-postgresql-roles.md)."""
+        if self.database_url:
+            return self.database_url
+        password_file = credentials_dir(self.state_dir) / "postgres-monitor.password"
+        login = "corridor_monitor"
+        if password_file.exists():
+            login += ":" + quote(read_secret(password_file), safe="")
+        return f"postgresql://{login}@127.0.0.1:{self.postgres_port}/corridor"

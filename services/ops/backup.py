@@ -15,10 +15,12 @@ the archive (replicated, RF 3); see docs/operations.md, "Backups and restore".
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
@@ -75,8 +77,48 @@ async def project_schemas(database_url: str) -> tuple[str, ...]:
     return tuple(r["nspname"] for r in rows)
 
 
-def _run(args: list[str], what: str) -> None:
-    done = subprocess.run(args, capture_output=True, text=True, check=False)
+def _without_password(database_url: str) -> tuple[str, dict[str, str]]:
+    """``database_url`` without its password, and the environment that carries it instead: a command
+    line is visible to every local user (``ps``), a process's environment only to its owner."""
+    parts = urlsplit(database_url)
+    env = {k: v for k, v in os.environ.items() if k != "PGPASSWORD"}
+    if parts.password is None:
+        return database_url, env
+    env["PGPASSWORD"] = unquote(parts.password)
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[1]}")), env
+
+
+async def _drop_empty_schemas(database_url: str, names: set[str]) -> list[str]:
+    """Drop those of ``names`` that hold nothing (a fresh stack makes each service's schema, empty, for
+    its role: docs/adr/0025-postgresql-roles.md); the next ``corridor stack up`` hands the restored ones
+    back to the roles. Returns the dropped names."""
+    if not names:
+        return []
+    conn = await asyncpg.connect(database_url)
+    try:
+        empty = await conn.fetch(
+            "SELECT n.nspname FROM pg_namespace n WHERE n.nspname = ANY($1::text[]) "
+            "AND NOT EXISTS (SELECT FROM pg_class c WHERE c.relnamespace = n.oid) "
+            "AND NOT EXISTS (SELECT FROM pg_proc p WHERE p.pronamespace = n.oid) "
+            "AND NOT EXISTS (SELECT FROM pg_type t WHERE t.typnamespace = n.oid)",
+            sorted(names),
+        )
+        dropped = [row["nspname"] for row in empty]
+        for name in dropped:
+            await conn.execute(f'DROP SCHEMA "{name}" RESTRICT')
+    finally:
+        await conn.close()
+    return dropped
+
+
+def _run(args: list[str], what: str, database_url: str | None = None) -> None:
+    env = None
+    if database_url is not None:
+        url, env = _without_password(database_url)
+        args = [*args, f"--dbname={url}"]
+    done = subprocess.run(args, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise BackupError(f"{what} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
 
@@ -93,7 +135,7 @@ def _dump(database_url: str, path: Path, schemas: tuple[str, ...]) -> BackupResu
     path.parent.mkdir(parents=True, exist_ok=True)
     args = [_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--file={path}"]
     args += [f"--schema={name}" for name in schemas]
-    _run([*args, f"--dbname={database_url}"], "pg_dump")
+    _run(args, "pg_dump", database_url)
     return BackupResult(path, schemas, path.stat().st_size)
 
 
@@ -117,11 +159,12 @@ def archive_schemas(path: Path) -> tuple[str, ...]:
 async def restore_backup(path: Path, database_url: str) -> tuple[str, ...]:
     """Restore the archive at ``path`` into ``database_url``, which must not have its schemas yet."""
     schemas = await asyncio.to_thread(archive_schemas, path)
-    clash = sorted(set(schemas) & set(await project_schemas(database_url)))
+    existing = set(schemas) & set(await project_schemas(database_url))
+    clash = sorted(existing - set(await _drop_empty_schemas(database_url, existing)))
     if clash:
         raise BackupError(
             f"the target database already has schema(s) {', '.join(clash)}: restore into a fresh database"
         )
     args = [_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction"]
-    await asyncio.to_thread(_run, [*args, f"--dbname={database_url}", str(path)], "pg_restore")
+    await asyncio.to_thread(_run, [*args, str(path)], "pg_restore", database_url)
     return schemas

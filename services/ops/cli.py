@@ -55,9 +55,15 @@ def _database_url() -> str:
     settings = get_settings()
     if settings.database_url:
         return settings.database_url
-    from corridor.stack.postgres import DATABASE, SUPERUSER
+    # the local stack's embedded server, as the operator (its superuser, password from the credentials)
+    from corridor.stack import StackConfig, status
 
-    return f"postgresql://{SUPERUSER}@127.0.0.1:{settings.postgres_port}/{DATABASE}"
+    url = status(StackConfig.from_settings(settings)).database_url
+    if not url:
+        raise click.ClickException(
+            "no database: set CORRIDOR_DATABASE_URL, or start the local stack with `corridor stack up`"
+        )
+    return url
 
 
 def _progress(enabled: bool = True) -> Any:

@@ -26,6 +26,7 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from corridor.core.compatibility import DEFAULT_LEVEL
+from corridor.core.db import run_ddl
 from corridor.registry.schemas import Reference
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -169,8 +170,7 @@ class Store:
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", self._lock_key("migrate")
             )
-            for statement in statements:
-                await conn.execute(statement)
+            await run_ddl(conn, self.db_schema, statements)
 
     def _lock_key(self, what: str) -> str:
         return f"corridor-registry:{self.db_schema}:{what}"

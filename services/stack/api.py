@@ -25,10 +25,11 @@ from urllib.parse import urlsplit
 from corridor.core import credentials
 from corridor.core.settings import PROJECT_ROOT
 from corridor.core.topics import TOPIC_SPECS
+from corridor.deploy import database
 from corridor.stack import admin, kafka, processes, services
 from corridor.stack.config import MAX_BROKERS, StackConfig
 from corridor.stack.errors import StackError
-from corridor.stack.postgres import EmbeddedPostgres, PostgresError
+from corridor.stack.postgres import EmbeddedPostgres, PostgresError, redacted
 from corridor.stack.prereqs import check_prerequisites
 from corridor.stack.processes import ProcessRecord, StackState
 from corridor.stack.services import SERVICES, Service
@@ -107,8 +108,13 @@ class StackStatus:
         return self.service_status.get(REGISTRY)
 
     def to_dict(self) -> dict[str, Any]:
+        """For output: the database URLs without their password (it stays in the credentials dir)."""
         data = asdict(self)
         data["state_dir"] = str(self.state_dir)
+        if self.database_url:
+            data["database_url"] = redacted(self.database_url)
+        if self.postgres.url:
+            data["postgres"]["url"] = redacted(self.postgres.url)
         data["ok"] = self.ok
         return data
 
@@ -376,11 +382,20 @@ def _ensure_postgres(
         raise StackError(f"PostgreSQL did not start: {exc}", server.log_file) from exc
     if pid is None:
         started.append("postgres")
+    report("PostgreSQL: password authentication; provisioning one role per service…")
+    import asyncpg
+
+    try:
+        _run(database.provision(url, services.database_passwords(config)))
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StackError(
+            f"provisioning the services' PostgreSQL roles failed: {exc}", server.log_file
+        ) from exc
     state.postgres = {
         "embedded": True,
         "data_dir": str(config.postgres_data_dir),
         "port": config.postgres_port,
-        "url": url,
+        "url": redacted(url),  # the password stays in the credentials directory
     }
     state.save(config.state_file)
     return url
@@ -397,10 +412,7 @@ async def _check_database(url: str) -> None:
 
 
 def _redacted(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@")
-    return url
+    return redacted(url)
 
 
 def _ensure_services(

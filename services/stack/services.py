@@ -20,7 +20,11 @@ from typing import TYPE_CHECKING
 import httpx
 
 from corridor.core import credentials
+from corridor.deploy.database import DATABASE_ROLES, by_service
 from corridor.stack.errors import StackError
+from corridor.stack.postgres import role_url
+
+DEFAULT_PG_HOST = "127.0.0.1"  # the embedded server listens there only (services/stack/postgres.py)
 
 if TYPE_CHECKING:
     from corridor.stack.config import StackConfig
@@ -89,6 +93,9 @@ _NOT_INHERITED = (
     "CORRIDOR_MONITOR_TOKEN",
     "CORRIDOR_MONITOR_TOKEN_FILE",
     "CORRIDOR_WEBHOOKS_SECRETS_KEY_FILE",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGUSER",
 )
 
 
@@ -107,12 +114,40 @@ def credential_environment(config: StackConfig, service: Service) -> dict[str, s
     return env
 
 
-def environment(config: StackConfig, service: Service, database_url: str, bootstrap: str) -> dict[str, str]:
+def database_password_file(config: StackConfig, service: str) -> Path:
+    """Where the stack keeps the PostgreSQL password of ``service``'s role (0600)."""
+    return credentials.credentials_dir(config.state_dir) / f"postgres-{service}.password"
+
+
+def database_passwords(config: StackConfig) -> dict[str, str]:
+    """Every service role's password (made the first time), by service name."""
+    return {
+        role.service: credentials.ensure_secret(
+            database_password_file(config, role.service), credentials.new_password
+        )
+        for role in DATABASE_ROLES
+    }
+
+
+def database_url(config: StackConfig, service: Service, operator_url: str) -> str:
+    """The URL ``service`` connects with: on the embedded server its own role (docs/adr/0025); an
+    external server given by ``CORRIDOR_DATABASE_URL`` is used as it is, by every service."""
+    role = by_service(service.name)
+    if not config.embedded_postgres or role is None:
+        return operator_url
+    password = credentials.ensure_secret(
+        database_password_file(config, service.name), credentials.new_password
+    )
+    return role_url(DEFAULT_PG_HOST, config.postgres_port, role.role, password)
+
+
+def environment(config: StackConfig, service: Service, database_url_: str, bootstrap: str) -> dict[str, str]:
+    """``database_url_`` is the operator's; the service gets its own role's (:func:`database_url`)."""
     env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
     env.update(credential_environment(config, service))
     env.update(
         {
-            "CORRIDOR_DATABASE_URL": database_url,
+            "CORRIDOR_DATABASE_URL": database_url(config, service, database_url_),
             "CORRIDOR_BOOTSTRAP_SERVERS": bootstrap,
             "CORRIDOR_SCHEMA_REGISTRY_URL": config.registry_url,
             "CORRIDOR_GATEWAY_URL": config.gateway_url,

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from corridor.core import partners
+from tests.integration.contracts.contract_helpers import supplier_of
 from tests.integration.relay.relay_helpers import SecureStack, secure_stack
 
 
@@ -20,7 +21,8 @@ def partner_stack(request: pytest.FixtureRequest) -> SecureStack:
 
 @pytest.fixture(scope="module")
 def buyer(stack: Any, database_url: str) -> tuple[str, str]:
-    """A fresh BUYER partner of the stack's gateway and ledger: (partner id, API key)."""
+    """A fresh BUYER partner of the stack's gateway and ledger: (partner id, API key); its order's
+    supplier (``supplier_of``) is registered too."""
     import asyncio
 
     partner_id = f"gen-client-{uuid.uuid4().hex[:8]}"
@@ -30,6 +32,7 @@ def buyer(stack: Any, database_url: str) -> tuple[str, str]:
         try:
             await partners.ensure_schema(pool)
             _, key = await partners.add_partner(pool, partner_id, "BUYER", "Generated client check")
+            await partners.add_partner(pool, supplier_of(partner_id), "SUPPLIER", "Generated client check")
             return key
         finally:
             await pool.close()

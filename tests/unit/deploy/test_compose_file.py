@@ -8,11 +8,13 @@ import json
 import shlex
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from corridor.core.partners import SCRAM_MECHANISM
 from corridor.core.settings import PROJECT_ROOT
+from corridor.deploy.database import DATABASE_ROLES, compose_credentials, provision_statements
 from corridor.deploy.render import compose_topic_commands
 from corridor.deploy.validate import compose_config
 from corridor.stack.config import INTERNAL_PRINCIPAL, STANDARD_AUTHORIZER
@@ -24,6 +26,8 @@ COMPOSE = PROJECT_ROOT / "deploy" / "compose.yaml"
 
 @pytest.fixture(scope="module")
 def model() -> dict[str, Any]:
+    # the env files of the passwords (gitignored), made as an operator makes them before the first `up`
+    compose_credentials(COMPOSE.parent / "credentials")
     done = compose_config(COMPOSE)
     assert done.returncode == 0, done.stderr
     loaded: dict[str, Any] = json.loads(done.stdout)
@@ -32,10 +36,11 @@ def model() -> dict[str, Any]:
 
 def test_the_loader_refuses_what_compose_would_refuse(tmp_path: Path) -> None:
     text = COMPOSE.read_text()
+    compose_credentials(tmp_path / "credentials")
     broken = tmp_path / "compose.yaml"
     broken.write_text(text.replace("condition: service_completed_successfully", "condition: finished"))
     done = compose_config(broken)
-    assert done.returncode == 1 and "depends_on.kafka-init.condition" in done.stderr
+    assert done.returncode == 1 and ".condition value must be one of" in done.stderr
     broken.write_text(
         text.replace(
             "      registry:\n        condition: service_healthy",
@@ -76,3 +81,62 @@ def test_no_service_publishes_beyond_the_loopback_address(model: dict[str, Any])
     for name, service in model["services"].items():
         for port in service.get("ports") or ():
             assert port["host_ip"] == "127.0.0.1", name
+
+
+def test_postgres_wants_a_password_from_every_login(model: dict[str, Any]) -> None:
+    """No trust (ADR 25): SCRAM-SHA-256 for local and host logins, the superuser's password from its
+    owner-only env file."""
+    postgres = model["services"]["postgres"]
+    env = postgres["environment"]
+    assert env["POSTGRES_HOST_AUTH_METHOD"] == "scram-sha-256"
+    assert env["POSTGRES_INITDB_ARGS"] == "--auth-local=scram-sha-256 --auth-host=scram-sha-256"
+    assert env["POSTGRES_PASSWORD"]  # from deploy/credentials/postgres.env
+    assert "trust" not in json.dumps(postgres)
+
+
+def test_each_service_logs_in_as_its_own_role(model: dict[str, Any]) -> None:
+    """db-init provisions the roles with the project's code; each service has its role's URL and only
+    its own password (the env file of another service is not given to it)."""
+    db_init = model["services"]["db-init"]
+    assert db_init["command"] == ["python", "-m", "corridor.deploy.database"]
+    assert db_init["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert urlsplit(db_init["environment"]["CORRIDOR_DATABASE_URL"]).username == "postgres"
+    assert model["services"]["registry"]["depends_on"]["db-init"]["condition"] == (
+        "service_completed_successfully"
+    )
+    passwords = {r.service: db_init["environment"][r.password_env()] for r in DATABASE_ROLES}
+    assert len(set(passwords.values())) == len(passwords)
+    for role in DATABASE_ROLES:
+        env = model["services"][role.service]["environment"]
+        url = urlsplit(env["CORRIDOR_DATABASE_URL"])
+        assert (url.username, url.hostname, url.password) == (role.role, "postgres", None)
+        assert env["PGPASSWORD"] == passwords[role.service]
+        others = set(passwords.values()) - {passwords[role.service]}
+        assert not others & set(env.values()), role.service
+
+
+def test_compose_credentials_are_owner_only_and_kept(tmp_path: Path) -> None:
+    first = {p.name: p.read_text() for p in compose_credentials(tmp_path)}
+    assert {p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {0o600}
+    assert {p.name: p.read_text() for p in compose_credentials(tmp_path)} == first  # rerun: same passwords
+    assert first["gateway.env"].startswith("PGPASSWORD=") and first["gateway.env"].count("\n") == 1
+
+
+def test_the_provisioning_confines_every_role() -> None:
+    """The statements: no role is a superuser or may create databases or roles; the monitor is read-only;
+    PUBLIC loses its default rights on the database and ``public``."""
+    statements = provision_statements("corridor", {r.service: f"pw-{r.service}" for r in DATABASE_ROLES})
+    assert statements[:2] == [
+        'REVOKE ALL ON DATABASE "corridor" FROM PUBLIC',
+        "REVOKE ALL ON SCHEMA public FROM PUBLIC",
+    ]
+    for role in DATABASE_ROLES:
+        alter = next(s for s in statements if s.startswith(f'ALTER ROLE "{role.role}" WITH'))
+        assert "NOSUPERUSER NOCREATEDB NOCREATEROLE" in alter
+        assert f"PASSWORD 'pw-{role.service}'" in alter
+    assert (
+        'ALTER ROLE "corridor_monitor" IN DATABASE "corridor" SET default_transaction_read_only = on'
+        in statements
+    )
+    grants = [s for s in statements if s.startswith("GRANT") and "ON DATABASE" not in s]
+    assert not any("corridor_monitor" in s and "SELECT" not in s and "USAGE" not in s for s in grants)

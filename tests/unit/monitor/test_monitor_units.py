@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from corridor.core.credentials import write_secret
 from corridor.ledger import deadletter as ledger_dl
 from corridor.ledger import topics as ledger_topics
 from corridor.monitor.kafka_source import GroupInfo
@@ -296,11 +298,15 @@ def test_avro_records_become_exact_json() -> None:
 # -- settings --------------------------------------------------------------------------------------
 
 
-def test_settings_default_to_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_default_to_the_local_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Without a URL: the local stack's server, as the monitor's read-only role with its password."""
     monkeypatch.delenv("CORRIDOR_DATABASE_URL", raising=False)
     monkeypatch.setenv("CORRIDOR_POSTGRES_PORT", "55999")
+    monkeypatch.setenv("CORRIDOR_STATE_DIR", str(tmp_path))
     settings = MonitorSettings()
-    assert settings.effective_database_url() == "postgresql://postgres@127.0.0.1:55999/corridor"
+    assert settings.effective_database_url() == "postgresql://corridor_monitor@127.0.0.1:55999/corridor"
+    write_secret(tmp_path / "credentials" / "postgres-monitor.password", "s3cret")
+    assert settings.effective_database_url() == "postgresql://corridor_monitor:s3cret@127.0.0.1:55999/corridor"
     assert settings.monitor_refresh_s == 2.0
     assert settings.monitor_ledger_schema == "ledger"
 

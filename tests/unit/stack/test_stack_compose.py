@@ -185,7 +185,14 @@ def test_python_services(compose: dict[str, Any], service: Service, tmp_path: Pa
     assert found["command"] == ["python", "-m", service.module, "--host", "0.0.0.0", "--port", str(port)]
     assert found["ports"] == [f"127.0.0.1:{port}:{port}"]
     env = found["environment"]
-    assert urlsplit(env["CORRIDOR_DATABASE_URL"]).hostname == "postgres"
+    database = urlsplit(env["CORRIDOR_DATABASE_URL"])
+    # its own role (ADR 25), the password from its own env file (PGPASSWORD), never in the file itself
+    assert (database.hostname, database.username, database.password) == (
+        "postgres",
+        f"corridor_{service.name}",
+        None,
+    )
+    assert found["env_file"] == [{"path": f"./credentials/{service.name}.env", "required": True}]
     # the DOCKER listener of every node
     assert env["CORRIDOR_BOOTSTRAP_SERVERS"] == ",".join(f"kafka-{n}:19092" for n in NODES)
     assert env["CORRIDOR_SERVICE_NAME"] == service.name

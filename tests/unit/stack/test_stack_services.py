@@ -89,7 +89,16 @@ def test_environment(tmp_path: Path) -> None:
         monitor_port=18083, relay_port=18084, webhooks_port=18085,
     )  # fmt: skip
     env = services.environment(config, services.LEDGER, "postgresql://db/x", "127.0.0.1:19092")
-    assert env["CORRIDOR_DATABASE_URL"] == "postgresql://db/x"
+    # The embedded server: the ledger logs in as its own role, with the password the stack keeps (0600).
+    password_file = tmp_path / "credentials" / "postgres-ledger.password"
+    assert env["CORRIDOR_DATABASE_URL"] == (
+        f"postgresql://corridor_ledger:{password_file.read_text()}@127.0.0.1:55432/corridor"
+    )
+    assert password_file.stat().st_mode & 0o077 == 0
+    # One URL given by the operator (an external server): every service uses it as it is.
+    external = config.replace(database_url="postgresql://u:p@db.example/x")
+    env_external = services.environment(external, services.LEDGER, "postgresql://u:p@db.example/x", "b:1")
+    assert env_external["CORRIDOR_DATABASE_URL"] == "postgresql://u:p@db.example/x"
     assert env["CORRIDOR_BOOTSTRAP_SERVERS"] == "127.0.0.1:19092"
     assert env["CORRIDOR_SCHEMA_REGISTRY_URL"] == "http://127.0.0.1:18081"
     assert env["CORRIDOR_GATEWAY_URL"] == "http://127.0.0.1:18080"
