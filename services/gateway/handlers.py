@@ -360,18 +360,25 @@ async def post_event(
     event = str(acknowledged.get("event_id"))
     answer: dict[str, Any] = {**acknowledged, "status": "received", "receipt_url": f"/v1/events/{event}"}
     if wait is not None:
-        api_key = api_key_of(request.headers)
-        assert api_key is not None
         try:
-            found = await ledger_receipt(
-                request.app.state.http, gateway.settings.ledger_url, api_key, event, wait_s
-            )
+            found = await _ask_ledger(request, gateway, event, wait_s)
         except LedgerUnavailable as exc:
             found = None
             answer["receipt_error"] = str(exc)
         if found is not None:
             answer.update(status=found["status"], receipt=found)
     return JSONResponse(answer, status_code=201, headers=headers)
+
+
+async def _ask_ledger(
+    request: Request, gateway: Gateway, event_id: str, wait_s: float
+) -> dict[str, Any] | None:
+    """The ledger's receipt, asked with the caller's own key (the ledger shows the sender only)."""
+    api_key = api_key_of(request.headers)
+    assert api_key is not None  # the caller was authenticated with it
+    return await ledger_receipt(
+        request.app.state.http, gateway.settings.ledger_url, api_key, event_id, wait_s
+    )
 
 
 @router.get(
@@ -403,12 +410,8 @@ async def get_receipt(
             422, "invalid-event-id", "Invalid event id", f"event id {event_id!r} is not a UUID",
             errors=[{"field": "path.event_id", "reason": "not a UUID"}],
         ) from None  # fmt: skip
-    api_key = api_key_of(request.headers)
-    assert api_key is not None
     try:
-        found = await ledger_receipt(
-            request.app.state.http, gateway.settings.ledger_url, api_key, event_id, wait_s
-        )
+        found = await _ask_ledger(request, gateway, event_id, wait_s)
     except LedgerUnavailable as exc:
         raise problems.unavailable(
             "ledger-unavailable", "Ledger unavailable", f"{exc}; ask again later",

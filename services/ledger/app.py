@@ -23,6 +23,7 @@ from corridor.core import partners, signatures, tracing
 from corridor.core.codec import Codec
 from corridor.core.problems import install_problem_handlers
 from corridor.core.registry_client import RegistryClient
+from corridor.core.tasks import stop_task
 from corridor.ledger.consumer import Ledger
 from corridor.ledger.handlers import router
 from corridor.ledger.publisher import Publisher
@@ -152,27 +153,12 @@ def create_app(settings: LedgerSettings, *, run_consumer: bool = True) -> FastAP
         try:
             yield
         finally:
-            if task is not None:
-                if app.state.ledger is not None:
-                    app.state.ledger.request_stop()
-                try:
-                    await asyncio.wait_for(task, timeout=15)
-                except (TimeoutError, asyncio.CancelledError):
-                    task.cancel()
-                    with suppress(BaseException):
-                        await task
-                except Exception as exc:
-                    log.warning("consumer_stop_failed", error=f"{type(exc).__name__}: {exc}")
-            if publisher is not None and publishing is not None:
+            if app.state.ledger is not None:
+                app.state.ledger.request_stop()
+            await stop_task(task, log, "consumer")
+            if publisher is not None:
                 publisher.request_stop()
-                try:
-                    await asyncio.wait_for(publishing, timeout=15)
-                except (TimeoutError, asyncio.CancelledError):
-                    publishing.cancel()
-                    with suppress(BaseException):
-                        await publishing
-                except Exception as exc:
-                    log.warning("publisher_stop_failed", error=f"{type(exc).__name__}: {exc}")
+            await stop_task(publishing, log, "publisher")
             await registry.close()
             await store.close()
             log.info("ledger_stopped")

@@ -26,6 +26,7 @@ from corridor.core import metrics as core_metrics
 from corridor.core.codec import Codec
 from corridor.core.domain.base import TradeEvent
 from corridor.core.registry_client import RegistryClient
+from corridor.core.tasks import stop_task
 from corridor.relay.relay import Relay, Verifier
 from corridor.relay.settings import RelaySettings
 
@@ -125,14 +126,7 @@ def create_app(settings: RelaySettings) -> FastAPI:
         finally:
             if app.state.relay is not None:
                 app.state.relay.request_stop()
-            try:
-                await asyncio.wait_for(task, timeout=15)
-            except (TimeoutError, asyncio.CancelledError):
-                task.cancel()
-                with suppress(BaseException):
-                    await task
-            except Exception as exc:
-                log.warning("relay_stop_failed", error=f"{type(exc).__name__}: {exc}")
+            await stop_task(task, log, "relay")
             await registry.close()
             if pool is not None:
                 await pool.close()

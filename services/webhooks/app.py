@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
@@ -21,6 +21,7 @@ from corridor.core import partners
 from corridor.core.codec import Codec
 from corridor.core.problems import install_problem_handlers
 from corridor.core.registry_client import RegistryClient
+from corridor.core.tasks import stop_task
 from corridor.webhooks.callbacks import CallbackPolicy, guarded_client
 from corridor.webhooks.delivery import USER_AGENT
 from corridor.webhooks.dispatcher import Dispatcher
@@ -92,15 +93,7 @@ def create_app(settings: WebhooksSettings, *, run_dispatcher: bool = True) -> Fa
             yield
         finally:
             await dispatcher.stop()
-            if task is not None:
-                try:
-                    await asyncio.wait_for(task, timeout=15)
-                except (TimeoutError, asyncio.CancelledError):
-                    task.cancel()
-                    with suppress(BaseException):
-                        await task
-                except Exception as exc:
-                    log.warning("dispatcher_stop_failed", error=f"{type(exc).__name__}: {exc}")
+            await stop_task(task, log, "dispatcher")
             await registry.close()
             await store.close()
             log.info("webhooks_stopped")
