@@ -147,7 +147,7 @@ def provision_statements(database: str, passwords: Mapping[str, str]) -> list[st
 
 
 def _hand_tables_to(schema: str, role: str) -> str:
-    """Give every table, view and free-standing sequence of ``schema`` to ``role`` (a column's
+    """Give every table, view, free-standing sequence and function of ``schema`` to ``role`` (a column's
     sequence follows its table)."""
     return f"""DO $$ DECLARE r record; BEGIN
     FOR r IN SELECT c.oid::regclass AS name FROM pg_class c
@@ -157,7 +157,11 @@ def _hand_tables_to(schema: str, role: str) -> str:
           AND NOT (c.relkind = 'S' AND EXISTS (
               SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                 AND d.deptype IN ('a', 'i')))
-    LOOP EXECUTE format('ALTER TABLE %s OWNER TO %I', r.name, {_literal(role)}); END LOOP; END $$"""
+    LOOP EXECUTE format('ALTER TABLE %s OWNER TO %I', r.name, {_literal(role)}); END LOOP;
+    -- functions too (the ledger's append-only trigger function): its owner replaces them on start
+    FOR r IN SELECT p.oid::regprocedure AS name FROM pg_proc p
+        WHERE p.pronamespace = {_literal(schema)}::regnamespace AND p.proowner <> {_literal(role)}::regrole
+    LOOP EXECUTE format('ALTER FUNCTION %s OWNER TO %I', r.name, {_literal(role)}); END LOOP; END $$"""
 
 
 async def provision(superuser_url: str, passwords: Mapping[str, str]) -> None:

@@ -249,6 +249,16 @@ def _ddl(s: str) -> list[str]:
                 -- per sender: a partner who reuses another's event id never reads or changes its receipt
                 PRIMARY KEY (event_id, sender)
             )""",
+        # receipts of an early version were keyed by the event id alone: key them by sender too
+        f"""DO $$ BEGIN
+                IF EXISTS (SELECT FROM pg_constraint
+                           WHERE conrelid = '"{s}".receipts'::regclass AND contype = 'p'
+                             AND array_length(conkey, 1) = 1) THEN
+                    DELETE FROM "{s}".receipts WHERE sender IS NULL;
+                    ALTER TABLE "{s}".receipts DROP CONSTRAINT receipts_pkey,
+                        ALTER COLUMN sender SET NOT NULL, ADD PRIMARY KEY (event_id, sender);
+                END IF;
+            END $$""",
     ]
 
 
