@@ -89,7 +89,8 @@ def _extensions(attrs: Mapping[str, Any], errors: list[FieldError]) -> tuple[tup
             continue
         if not _EXTENSION_NAME.fullmatch(name):
             errors.append(
-                FieldError(name, "an extension attribute name is 1-20 lower-case letters or digits")
+                # an empty name still gets a field to point at (a client must see where it is)
+                FieldError(name or '""', "an extension attribute name is 1-20 lower-case letters or digits")
             )
             continue
         if isinstance(value, bool):

@@ -51,6 +51,7 @@ def test_binary_mode_extension_headers() -> None:
     ("extra", "field", "reason"),
     [
         ({"Bad_Name": "x"}, "Bad_Name", "lower-case"),
+        ({"": None}, '""', "lower-case"),  # found by the hostile suite: an empty name is still named
         ({"averyveryverylongextensionname": "x"}, "averyveryverylongextensionname", "1-20"),
         ({"big": "x" * (MAX_EXTENSION_BYTES + 1)}, "big", "UTF-8 bytes"),
         ({"crlf": "a\r\nX-Injected: yes"}, "crlf", "control"),
