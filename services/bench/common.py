@@ -195,7 +195,7 @@ class BenchContext:
             self._topics.extend(n for n in names if n not in self._topics)
         finally:
             await admin.close()
-        await _wait_for_leaders(self.bootstrap_servers, names)
+        await wait_for_leaders(self.bootstrap_servers, names)
         return names
 
     async def delete_topics(self, names: Sequence[str]) -> None:
@@ -254,7 +254,7 @@ class BenchContext:
             self.progress(f"warning: could not delete bench consumer groups: {exc}")
 
 
-async def _wait_for_leaders(bootstrap_servers: str, topics: list[str], wait_s: float = 30.0) -> None:
+async def wait_for_leaders(bootstrap_servers: str, topics: list[str], wait_s: float = 30.0) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="corridor-bench")
     await admin.start()
     try:

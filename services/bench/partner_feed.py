@@ -24,7 +24,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from corridor.bench.common import BenchContext, latency_summary
+from corridor.bench.common import BenchContext, latency_summary, wait_for_leaders
 from corridor.bench.payloads import order_json_for_gateway
 from corridor.core import partners
 from corridor.core.kafka import client_security
@@ -158,6 +158,7 @@ async def _tail(bootstrap: str, partner_id: str) -> AIOKafkaConsumer:
         described = await admin.describe_topics([topic])
     finally:
         await admin.close()
+    await wait_for_leaders(bootstrap, [topic])  # a topic just created has no leaders for a moment
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, **client_security(), isolation_level="read_committed", group_id=None
     )
