@@ -30,6 +30,7 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from corridor.core.codec import Codec
+from corridor.core.kafka import client_security
 from corridor.core.registry_client import RegistryClient
 from corridor.core.topics import CERTIFICATES, ORDERS, SHIPMENTS
 
@@ -171,7 +172,9 @@ class BenchContext:
 
     async def create_topics(self, names: Iterable[str], partitions: int = 6) -> list[str]:
         names = list(names)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, client_id="corridor-bench")
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap_servers, **client_security(), client_id="corridor-bench"
+        )
         await admin.start()
         try:
             response = await admin.create_topics(
@@ -199,7 +202,9 @@ class BenchContext:
         names = [n for n in names if n.startswith("bench.")]  # never anything but our own
         if not names:
             return
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, client_id="corridor-bench")
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap_servers, **client_security(), client_id="corridor-bench"
+        )
         await admin.start()
         try:
             existing = set(await admin.list_topics())
@@ -252,7 +257,9 @@ class BenchContext:
 
 
 async def _wait_for_leaders(bootstrap_servers: str, topics: list[str], wait_s: float = 30.0) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="corridor-bench")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **client_security(), client_id="corridor-bench"
+    )
     await admin.start()
     try:
         deadline = time.monotonic() + wait_s

@@ -368,7 +368,8 @@ _SCRAM_SHA_512 = 2  # ScramMechanism in the admin protocol: 1 = SHA-256, 2 = SHA
 _RESOURCE = {"ANY": 1, "TOPIC": 2, "GROUP": 3, "CLUSTER": 4, "TRANSACTIONAL_ID": 5}
 _PATTERN = {"ANY": 1, "LITERAL": 3, "PREFIXED": 4}
 _OPERATION = {
-    "ANY": 1, "ALL": 2, "READ": 3, "WRITE": 4, "CREATE": 5, "DESCRIBE": 8, "IDEMPOTENT_WRITE": 12,
+    "ANY": 1, "ALL": 2, "READ": 3, "WRITE": 4, "CREATE": 5, "DESCRIBE": 8, "DESCRIBE_CONFIGS": 10,
+    "IDEMPOTENT_WRITE": 12,
 }  # fmt: skip
 _PERMISSION = {"ANY": 1, "DENY": 2, "ALLOW": 3}
 _NAMES = {

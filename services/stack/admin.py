@@ -25,6 +25,17 @@ Login = Mapping[str, Any] | None
 _TOPIC_ALREADY_EXISTS = 36
 
 
+class _PlainOnLoopback(logging.Filter):
+    """aiokafka warns at every PLAIN login without TLS; the stack's own (the brokers' login,
+    kafka.broker_login) only ever goes to its loopback listeners, so the warning says nothing there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "Sending username and password in the clear"
+
+
+logging.getLogger("aiokafka.conn").addFilter(_PlainOnLoopback())
+
+
 @contextlib.contextmanager
 def _quiet_aiokafka() -> Iterator[None]:
     """aiokafka logs every refused connection at ERROR; while a broker boots that is expected."""
