@@ -80,9 +80,7 @@ def _int(value: str | None) -> int | None:
 
 async def read_limits(bootstrap_servers: str, topics: Sequence[str], *, client_id: str) -> TopicLimits:
     """The effective limits of ``topics`` (missing topics are left out)."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id=client_id, **client_security()
-    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id=client_id, **client_security())
     await admin.start()
     try:
         responses = await admin.describe_configs(

@@ -307,14 +307,16 @@ def _ensure_principals(config: StackConfig, bootstrap: str, login: dict[str, Any
     (``corridor.deploy.access``); passwords made once in the stack's credentials (0600), kept across
     restarts, stored again on every ``up`` (idempotent). ACLs a newer version no longer grants are not
     removed here: ``corridor stack down --purge`` starts afresh."""
-    from corridor.core.partners import ensure_principals
+    from corridor.core.partners import AclBinding, ensure_principals
     from corridor.deploy.access import SERVICE_PRINCIPALS, service_acls
 
     def password(username: str) -> str:
         path = credentials.kafka_password_file(config.state_dir, username)
         return credentials.ensure_secret(path, credentials.new_password)
 
-    principals = [(credentials.KAFKA_OPERATOR_USER, password(credentials.KAFKA_OPERATOR_USER), [])]
+    principals: list[tuple[str, str, list[AclBinding]]] = [
+        (credentials.KAFKA_OPERATOR_USER, password(credentials.KAFKA_OPERATOR_USER), [])
+    ]
     principals += [(p.username, password(p.username), service_acls(p.service)) for p in SERVICE_PRINCIPALS]
     _run(ensure_principals(bootstrap, principals, login=login))
     report(f"Kafka principals: {', '.join(name for name, _p, _b in principals)}")
