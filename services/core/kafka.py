@@ -126,12 +126,18 @@ def _password_from_file(env: Mapping[str, str]) -> str | None:
         raise ValueError(f"CORRIDOR_KAFKA_SASL_PASSWORD_FILE: {exc}") from None
 
 
+def operator_password_file(state_dir: Path | None = None) -> Path:
+    """Where the local stack in ``state_dir`` (default ``CORRIDOR_STATE_DIR``, else ``.corridor``) keeps
+    the operator's Kafka password."""
+    if state_dir is None:
+        state_dir = Path(os.environ.get("CORRIDOR_STATE_DIR") or PROJECT_ROOT / ".corridor")
+    return kafka_password_file(state_dir, KAFKA_OPERATOR_USER)
+
+
 def operator_login(state_dir: Path | None = None) -> dict[str, Any]:
     """The operator's SCRAM login of the local stack in ``state_dir`` (default ``CORRIDOR_STATE_DIR``,
     else ``.corridor``), from ``credentials/kafka-corridor-operator.password``; ``{}`` without that file."""
-    if state_dir is None:
-        state_dir = Path(os.environ.get("CORRIDOR_STATE_DIR") or PROJECT_ROOT / ".corridor")
-    path = kafka_password_file(state_dir, KAFKA_OPERATOR_USER)
+    path = operator_password_file(state_dir)
     if not path.exists():
         return {}
     return {

@@ -341,6 +341,19 @@ def _start_kafka(
             f"({state.layout.get('brokers')} broker(s) from port {state.layout.get('kafka_port')}); "
             "run `corridor stack down` first"
         )
+    running = _running_listeners(state.layout.get("listeners"))
+    if alive and running is not None and config.inter_broker_listener not in running:
+        # Brokers of an older version, whose internal listener let anyone in as User:ANONYMOUS (ADR 24):
+        # their data is kept, they start again with the authenticated listeners.
+        report(
+            f"restarting {', '.join(sorted(alive))}: "
+            f"started without the {config.inter_broker_listener} listener"
+        )
+        processes.terminate([state.processes[name] for name in sorted(alive)], config.stop_timeout)
+        for name in alive:
+            del state.processes[name]
+        state.save(config.state_file)
+        alive = set()
     for name in sorted(alive):
         report(f"reusing {name} (pid {state.processes[name].pid})")
         reused.append(name)

@@ -46,7 +46,7 @@ def secured(request: pytest.FixtureRequest) -> SecureStack:
 async def logins(secured: SecureStack) -> AsyncIterator[dict[str, dict[str, Any]]]:
     """Every service principal with its ACLs and a fresh SCRAM password; the backbone's topics created
     by the super user, as Strimzi's Topic Operator creates them from the KafkaTopics."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=secured.bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=secured.bootstrap, **client_security())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

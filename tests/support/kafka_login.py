@@ -1,0 +1,20 @@
+"""The operator's Kafka login for the stacks a test session starts besides the default one.
+
+Test code logs in as the operator through ``corridor.core.kafka.client_security()``, which reads the
+default stack's password file (``.corridor/credentials/kafka-corridor-operator.password``). An isolated
+stack (own state dir, own ports) gets that same password before its first ``up``, so one login works on
+every stack of the session; each stack still has its own brokers' password and service logins.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from corridor.core import credentials
+from corridor.core.kafka import operator_password_file
+
+
+def share_operator_login(state_dir: Path) -> None:
+    """Give the stack in ``state_dir`` the operator password of the default stack (made if missing)."""
+    password = credentials.ensure_secret(operator_password_file(), credentials.new_password)
+    credentials.write_secret(operator_password_file(state_dir), password)
