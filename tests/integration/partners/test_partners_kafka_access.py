@@ -108,7 +108,7 @@ async def can_log_in(stack: SecureStack, username: str, password: str) -> bool:
 
 
 async def put(stack: SecureStack, topic: str, value: bytes) -> None:
-    """Write as the internal super user (what the relay does)."""
+    """Write as the operator (a super user) (what the relay does)."""
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, **client_security())
     await producer.start()
     try:

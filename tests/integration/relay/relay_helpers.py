@@ -72,7 +72,7 @@ class SecureStack:
 
     @property
     def bootstrap(self) -> str:
-        """The internal (plaintext, super user) listener."""
+        """The internal listener (SCRAM; tests log in as the operator, ADR 24)."""
         return self.status.bootstrap_servers
 
     @property
@@ -328,7 +328,7 @@ async def publish(stack: SecureStack, events: list[TradeEvent], *, pause_s: floa
 
 
 async def read_topic(bootstrap: str, topic: str, *, isolation_level: str = "read_committed") -> list[Any]:
-    """Every record of ``topic`` (as a super user), partition by partition in offset order."""
+    """Every record of ``topic`` (as the operator, a super user), partition by partition in offset order."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_security())
     await admin.start()
     try:
