@@ -70,13 +70,8 @@ def open_trade(http: httpx.Client, gateway: GatewayHandle, trade_id: str) -> lis
         publish(http, gateway, ADMITTED, trade_id, sender=buyer, party_id=carrier, role="CARRIER")[1],
         publish(http, gateway, ADMITTED, trade_id, sender=buyer, party_id=CUSTOMS.sender, role="CUSTOMS")[1],
         publish(
-            http,
-            gateway,
-            BOOKED,
-            trade_id,
-            sender=carrier,
-            carrier=booked,
-            shipment_id=TRANSPORT.data["shipment_id"],
+            http, gateway, BOOKED, trade_id,
+            sender=carrier, carrier=booked, shipment_id=TRANSPORT.data["shipment_id"],
         )[1],
     ]
 
