@@ -12,7 +12,7 @@ import re
 import statistics
 from typing import Any
 
-from corridor.bench.common import BenchContext, rate_summary
+from corridor.bench.common import BenchContext, java_login_file, login_props, rate_summary
 from corridor.bench.payloads import median_wire_size, wire_sizes
 
 MAIN_PRODUCER = "org.apache.kafka.tools.ProducerPerformance"
@@ -84,6 +84,7 @@ async def _java(ctx: BenchContext, main: str, args: list[str], wait_s: float = 6
 def producer_props(bootstrap_servers: str) -> list[str]:
     """Corridor's producer_config in Java client property names."""
     return [
+        *login_props(),
         f"bootstrap.servers={bootstrap_servers}",
         "acks=all",
         "enable.idempotence=true",
@@ -118,21 +119,23 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
             f"p99 {result['p99_ms']:.0f} ms"
         )
     consumed: list[dict[str, float]] = []
-    for rep in range(ctx.scale.reps):
-        out = await _java(
-            ctx,
-            MAIN_CONSUMER,
-            [
-                "--bootstrap-server", ctx.bootstrap_servers, "--topic", topic, "--messages", str(n),
-                "--group", ctx.group("cp", str(rep)), "--timeout", "60000",
-            ],
-        )  # fmt: skip
-        result = parse_consumer_performance(out)
-        consumed.append(result)
-        ctx.progress(
-            f"  ConsumerPerformance rep {rep + 1}/{ctx.scale.reps}: "
-            f"{result['fetch_records_per_s']:,.0f} records/s (fetch)"
-        )
+    with java_login_file() as config_file:
+        for rep in range(ctx.scale.reps):
+            out = await _java(
+                ctx,
+                MAIN_CONSUMER,
+                [
+                    "--bootstrap-server", ctx.bootstrap_servers, "--topic", topic, "--messages", str(n),
+                    "--group", ctx.group("cp", str(rep)), "--timeout", "60000",
+                    "--consumer.config", config_file,
+                ],
+            )  # fmt: skip
+            result = parse_consumer_performance(out)
+            consumed.append(result)
+            ctx.progress(
+                f"  ConsumerPerformance rep {rep + 1}/{ctx.scale.reps}: "
+                f"{result['fetch_records_per_s']:,.0f} records/s (fetch)"
+            )
     await ctx.delete_topics([topic])
     return {
         "record_size_bytes": size,
