@@ -12,7 +12,7 @@ import re
 import statistics
 from typing import Any
 
-from corridor.bench.common import BenchContext, java_login_file, login_props, rate_summary
+from corridor.bench.common import BenchContext, java_login_file, rate_summary
 from corridor.bench.payloads import median_wire_size, wire_sizes
 
 MAIN_PRODUCER = "org.apache.kafka.tools.ProducerPerformance"
@@ -84,7 +84,6 @@ async def _java(ctx: BenchContext, main: str, args: list[str], wait_s: float = 6
 def producer_props(bootstrap_servers: str) -> list[str]:
     """Corridor's producer_config in Java client property names."""
     return [
-        *login_props(),
         f"bootstrap.servers={bootstrap_servers}",
         "acks=all",
         "enable.idempotence=true",
@@ -102,22 +101,25 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
     await ctx.create_topics([topic])
     ctx.progress(f"stage 1 kafka tools: ProducerPerformance, {n:,} records of {size} B on {topic}")
     produced: list[dict[str, float]] = []
-    for rep in range(ctx.scale.reps):
-        out = await _java(
-            ctx,
-            MAIN_PRODUCER,
-            [
-                "--topic", topic, "--num-records", str(n), "--record-size", str(size),
-                "--throughput", "-1", "--producer-props", *producer_props(ctx.bootstrap_servers),
-            ],
-        )  # fmt: skip
-        result = parse_producer_performance(out)
-        produced.append(result)
-        ctx.progress(
-            f"  ProducerPerformance rep {rep + 1}/{ctx.scale.reps}: "
-            f"{result['records_per_s']:,.0f} records/s, "
-            f"p99 {result['p99_ms']:.0f} ms"
-        )
+    # The login goes in a file: --producer-props takes no value with '=' in it (the JAAS line has some).
+    with java_login_file() as login:
+        for rep in range(ctx.scale.reps):
+            out = await _java(
+                ctx,
+                MAIN_PRODUCER,
+                [
+                    "--topic", topic, "--num-records", str(n), "--record-size", str(size),
+                    "--throughput", "-1", "--producer.config", login,
+                    "--producer-props", *producer_props(ctx.bootstrap_servers),
+                ],
+            )  # fmt: skip
+            result = parse_producer_performance(out)
+            produced.append(result)
+            ctx.progress(
+                f"  ProducerPerformance rep {rep + 1}/{ctx.scale.reps}: "
+                f"{result['records_per_s']:,.0f} records/s, "
+                f"p99 {result['p99_ms']:.0f} ms"
+            )
     consumed: list[dict[str, float]] = []
     with java_login_file() as config_file:
         for rep in range(ctx.scale.reps):
