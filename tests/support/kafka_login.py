@@ -11,10 +11,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from corridor.core import credentials
-from corridor.core.kafka import operator_password_file
+from corridor.core.kafka import client_security, operator_password_file
 
 
 def share_operator_login(state_dir: Path) -> None:
     """Give the stack in ``state_dir`` the operator password of the default stack (made if missing)."""
     password = credentials.ensure_secret(operator_password_file(), credentials.new_password)
     credentials.write_secret(operator_password_file(state_dir), password)
+
+
+def confluent_login() -> dict[str, str]:
+    """The operator's login (``client_security()``) in librdkafka's property names, for confluent-kafka."""
+    security = client_security()
+    if not security:
+        return {}
+    return {
+        "security.protocol": security["security_protocol"],
+        "sasl.mechanisms": security["sasl_mechanism"],
+        "sasl.username": security["sasl_plain_username"],
+        "sasl.password": security["sasl_plain_password"],
+    }
