@@ -31,3 +31,13 @@ def confluent_login() -> dict[str, str]:
         "sasl.username": security["sasl_plain_username"],
         "sasl.password": security["sasl_plain_password"],
     }
+
+
+def operator_env(state_dir: Path) -> dict[str, str]:
+    """``CORRIDOR_KAFKA_*`` of the operator's login of the stack in ``state_dir``, for a CLI process run
+    with a ``CORRIDOR_STATE_DIR`` of its own (where no stack's credentials are to fall back to)."""
+    return {
+        "CORRIDOR_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "CORRIDOR_KAFKA_SASL_USERNAME": credentials.KAFKA_OPERATOR_USER,
+        "CORRIDOR_KAFKA_SASL_PASSWORD_FILE": str(operator_password_file(state_dir)),
+    }
