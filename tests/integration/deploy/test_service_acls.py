@@ -71,8 +71,11 @@ async def produce(login: dict[str, Any], topic: str, *, idempotent: bool = True,
     await producer.start()
     try:
         if "transactional_id" in extra:
-            async with producer.transaction():
-                await producer.send_and_wait(topic, b"acl-check", key=b"acl-check")
+            # Accepted by the broker proves the ACL; aborted, so no read_committed reader (the session's
+            # relay restoring its state topic, a partner) ever sees a record it could not decode.
+            await producer.begin_transaction()
+            await producer.send_and_wait(topic, b"acl-check", key=b"acl-check")
+            await producer.abort_transaction()
         else:
             await producer.send_and_wait(topic, b"acl-check", key=b"acl-check")
     finally:
