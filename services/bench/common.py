@@ -10,6 +10,7 @@ written to.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -20,8 +21,9 @@ import secrets
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from corridor.core.codec import Codec
+from corridor.core.kafka import client_security
 from corridor.core.registry_client import RegistryClient
 from corridor.core.topics import CERTIFICATES, ORDERS, SHIPMENTS
 
@@ -174,7 +177,9 @@ class BenchContext:
 
     async def create_topics(self, names: Iterable[str], partitions: int = 6) -> list[str]:
         names = list(names)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, client_id="corridor-bench")
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap_servers, **client_security(), client_id="corridor-bench"
+        )
         await admin.start()
         try:
             response = await admin.create_topics(
@@ -202,7 +207,9 @@ class BenchContext:
         names = [n for n in names if n.startswith("bench.")]  # never anything but our own
         if not names:
             return
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, client_id="corridor-bench")
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap_servers, **client_security(), client_id="corridor-bench"
+        )
         await admin.start()
         try:
             existing = set(await admin.list_topics())
@@ -241,21 +248,60 @@ class BenchContext:
 
     def _delete_groups(self, groups: list[str]) -> None:
         """Consumer groups through Kafka's own tool (aiokafka's admin client cannot delete groups)."""
-        argv = [
-            self.java, "-Xmx256m", "-cp", f"{self.libs_dir}/*",
-            "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
-            "--bootstrap-server", self.bootstrap_servers, "--delete",
-        ]  # fmt: skip
-        for group in groups:
-            argv += ["--group", group]
-        try:
-            subprocess.run(argv, capture_output=True, timeout=60, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            self.progress(f"warning: could not delete bench consumer groups: {exc}")
+        with java_login_file() as login:
+            argv = [
+                self.java, "-Xmx256m", "-cp", f"{self.libs_dir}/*",
+                "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+                "--bootstrap-server", self.bootstrap_servers, "--command-config", login, "--delete",
+            ]  # fmt: skip
+            for group in groups:
+                argv += ["--group", group]
+            try:
+                subprocess.run(argv, capture_output=True, timeout=60, check=False)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                self.progress(f"warning: could not delete bench consumer groups: {exc}")
+
+
+def login_props(security: dict[str, Any] | None = None) -> list[str]:
+    """The aiokafka login of ``client_security()`` (the operator's on the local stack, ADR 24) in Java
+    client property names: Kafka's tools log in the same way as everything else of the bench."""
+    security = client_security() if security is None else security
+    if not security:
+        return []
+    props = [f"security.protocol={security['security_protocol']}"]
+    if "sasl_mechanism" in security:
+        mechanism = security["sasl_mechanism"]
+        module = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule"
+            if mechanism == "PLAIN"
+            else "org.apache.kafka.common.security.scram.ScramLoginModule"
+        )
+        username = security["sasl_plain_username"].replace('"', '\\"')
+        password = security["sasl_plain_password"].replace('"', '\\"')
+        props += [
+            f"sasl.mechanism={mechanism}",
+            f'sasl.jaas.config={module} required username="{username}" password="{password}";',
+        ]
+    return props
+
+
+@contextlib.contextmanager
+def java_login_file() -> Iterator[str]:
+    """A properties file with :func:`login_props` for Kafka's tools that take one (``--consumer.config``,
+    ``--command-config``): it holds a password, so 0600 from the start (mkstemp) and deleted afterwards."""
+    fd, name = tempfile.mkstemp(prefix="corridor-bench-", suffix=".properties")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write("".join(f"{prop}\n" for prop in login_props()))
+        yield name
+    finally:
+        os.unlink(name)
 
 
 async def wait_for_leaders(bootstrap_servers: str, topics: list[str], wait_s: float = 30.0) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="corridor-bench")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **client_security(), client_id="corridor-bench"
+    )
     await admin.start()
     try:
         deadline = time.monotonic() + wait_s

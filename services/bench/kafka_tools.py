@@ -12,7 +12,7 @@ import re
 import statistics
 from typing import Any
 
-from corridor.bench.common import BenchContext, rate_summary
+from corridor.bench.common import BenchContext, java_login_file, rate_summary
 from corridor.bench.payloads import median_wire_size, wire_sizes
 
 MAIN_PRODUCER = "org.apache.kafka.tools.ProducerPerformance"
@@ -101,38 +101,43 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
     await ctx.create_topics([topic])
     ctx.progress(f"stage 1 kafka tools: ProducerPerformance, {n:,} records of {size} B on {topic}")
     produced: list[dict[str, float]] = []
-    for rep in range(ctx.scale.reps):
-        out = await _java(
-            ctx,
-            MAIN_PRODUCER,
-            [
-                "--topic", topic, "--num-records", str(n), "--record-size", str(size),
-                "--throughput", "-1", "--producer-props", *producer_props(ctx.bootstrap_servers),
-            ],
-        )  # fmt: skip
-        result = parse_producer_performance(out)
-        produced.append(result)
-        ctx.progress(
-            f"  ProducerPerformance rep {rep + 1}/{ctx.scale.reps}: "
-            f"{result['records_per_s']:,.0f} records/s, "
-            f"p99 {result['p99_ms']:.0f} ms"
-        )
+    # The login goes in a file: --producer-props takes no value with '=' in it (the JAAS line has some).
+    with java_login_file() as login:
+        for rep in range(ctx.scale.reps):
+            out = await _java(
+                ctx,
+                MAIN_PRODUCER,
+                [
+                    "--topic", topic, "--num-records", str(n), "--record-size", str(size),
+                    "--throughput", "-1", "--producer.config", login,
+                    "--producer-props", *producer_props(ctx.bootstrap_servers),
+                ],
+            )  # fmt: skip
+            result = parse_producer_performance(out)
+            produced.append(result)
+            ctx.progress(
+                f"  ProducerPerformance rep {rep + 1}/{ctx.scale.reps}: "
+                f"{result['records_per_s']:,.0f} records/s, "
+                f"p99 {result['p99_ms']:.0f} ms"
+            )
     consumed: list[dict[str, float]] = []
-    for rep in range(ctx.scale.reps):
-        out = await _java(
-            ctx,
-            MAIN_CONSUMER,
-            [
-                "--bootstrap-server", ctx.bootstrap_servers, "--topic", topic, "--messages", str(n),
-                "--group", ctx.group("cp", str(rep)), "--timeout", "60000",
-            ],
-        )  # fmt: skip
-        result = parse_consumer_performance(out)
-        consumed.append(result)
-        ctx.progress(
-            f"  ConsumerPerformance rep {rep + 1}/{ctx.scale.reps}: "
-            f"{result['fetch_records_per_s']:,.0f} records/s (fetch)"
-        )
+    with java_login_file() as config_file:
+        for rep in range(ctx.scale.reps):
+            out = await _java(
+                ctx,
+                MAIN_CONSUMER,
+                [
+                    "--bootstrap-server", ctx.bootstrap_servers, "--topic", topic, "--messages", str(n),
+                    "--group", ctx.group("cp", str(rep)), "--timeout", "60000",
+                    "--consumer.config", config_file,
+                ],
+            )  # fmt: skip
+            result = parse_consumer_performance(out)
+            consumed.append(result)
+            ctx.progress(
+                f"  ConsumerPerformance rep {rep + 1}/{ctx.scale.reps}: "
+                f"{result['fetch_records_per_s']:,.0f} records/s (fetch)"
+            )
     await ctx.delete_topics([topic])
     return {
         "record_size_bytes": size,

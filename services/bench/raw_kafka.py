@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from corridor.bench.common import BenchContext, latency_summary, rate_summary, repeat
 from corridor.bench.payloads import WireRecord, fresh_trades, wire_records
-from corridor.core.kafka import producer_config
+from corridor.core.kafka import client_security, producer_config
 
 
 class AckTimes:
@@ -58,6 +58,7 @@ async def consume_raw(
     """Read ``n`` records from the start of ``topics`` (no group, read_committed like our consumers)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
+        **client_security(),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",

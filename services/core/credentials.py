@@ -13,6 +13,12 @@
 * ``registry-partner-<id>.userinfo`` — one ``read`` user per partner (``partners add``).
 * ``monitor-operator.token`` — the dashboard's operator login.
 * ``webhooks-secrets.key`` — the key that encrypts webhook secrets at rest (only the webhooks service).
+* ``kafka-broker.password`` — the brokers' own PLAIN login (``corridor-broker``, super user), also
+  rendered into each broker's ``server.properties`` (0600); only the brokers and ``stack up`` use it.
+* ``kafka-corridor-operator.password`` — the operator's SCRAM login (super user): the CLI and the
+  tests fall back to it (``corridor.core.kafka.client_security``) when no ``CORRIDOR_KAFKA_*`` is set.
+* ``kafka-corridor-<service>.password`` — one SCRAM login per service (``corridor.deploy.access``),
+  handed to that service only, as ``CORRIDOR_KAFKA_SASL_PASSWORD_FILE`` (docs/adr/0024).
 
 Invariant: a secret file is never readable by group or others, not even for an instant (it is created
 0600 before anything is written into it, then renamed into place).
@@ -38,6 +44,10 @@ REGISTRY_SERVICES = "registry-services.userinfo"
 MONITOR_TOKEN = "monitor-operator.token"
 WEBHOOKS_KEY = "webhooks-secrets.key"
 
+#: The brokers' PLAIN principal and the operator's SCRAM principal on the local stack (ADR 0024).
+KAFKA_BROKER_USER = "corridor-broker"
+KAFKA_OPERATOR_USER = "corridor-operator"
+
 READ = "read"
 WRITE = "write"
 ROLES = (READ, WRITE)
@@ -50,6 +60,12 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 
 def credentials_dir(state_dir: Path) -> Path:
     return state_dir / CREDENTIALS_DIR
+
+
+def kafka_password_file(state_dir: Path, username: str) -> Path:
+    """Where the stack keeps the Kafka password of ``username`` (a broker, service or operator login)."""
+    name = "broker" if username == KAFKA_BROKER_USER else username
+    return credentials_dir(state_dir) / f"kafka-{name}.password"
 
 
 def partner_user(partner_id: str) -> str:

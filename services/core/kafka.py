@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -26,9 +27,11 @@ from aiokafka.structs import ConsumerRecord, RecordMetadata
 
 from corridor.core import metrics, tracing
 from corridor.core.codec import Codec
+from corridor.core.credentials import KAFKA_OPERATOR_USER, kafka_password_file, read_secret
 from corridor.core.domain.base import TradeEvent
 from corridor.core.envelope import CloudEvent, Headers
 from corridor.core.logging import bound_contextvars, get_logger
+from corridor.core.paths import PROJECT_ROOT
 from corridor.core.produce_errors import ProducerReplacedError, Stage, classify
 
 log = get_logger("corridor.kafka")
@@ -44,13 +47,15 @@ class Published:
     offset: int
 
 
-#: Environment variables of a client's login on a secured listener (a cluster, deploy/k8s); unset on
-#: the laptop stack, where services use the internal plaintext listener (docs/adr/0010, 0020).
+#: Environment variables of a client's login on a secured listener. The stack gives each service its own
+#: (its SCRAM principal, the password as a file); unset, the operator's login of the local stack is used
+#: (docs/adr/0010, 0020, 0024).
 SECURITY_ENV = (
     "CORRIDOR_KAFKA_SECURITY_PROTOCOL",
     "CORRIDOR_KAFKA_SASL_MECHANISM",
     "CORRIDOR_KAFKA_SASL_USERNAME",
     "CORRIDOR_KAFKA_SASL_PASSWORD",
+    "CORRIDOR_KAFKA_SASL_PASSWORD_FILE",
     "CORRIDOR_KAFKA_SSL_CAFILE",
 )
 _PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -58,14 +63,21 @@ _MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 
 
 def client_security(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """aiokafka settings for the listener's security, read from :data:`SECURITY_ENV`; ``{}`` when unset.
+    """aiokafka settings for the listener's security, read from :data:`SECURITY_ENV`.
 
     Every producer, consumer and admin client of the services takes these, so one set of variables
-    moves a service from the internal listener to its own SCRAM login over TLS. Invalid combinations
-    raise ``ValueError`` naming the variable and the reason, at startup rather than at first use.
+    moves a service to its own SCRAM login (the password given directly or as a file). Invalid
+    combinations raise ``ValueError`` naming the variable and the reason, at startup rather than at
+    first use. ``CORRIDOR_KAFKA_SECURITY_PROTOCOL=PLAINTEXT`` means no login at all.
+
+    With none of them set in the process environment (``environ`` not given), the operator's login of the
+    local stack is used when its file exists (:func:`operator_login`): the CLI and the tests log in as
+    the operator without being told; a process with no stack around (a cluster pod) gets ``{}``.
     """
     env = os.environ if environ is None else environ
     protocol = env.get("CORRIDOR_KAFKA_SECURITY_PROTOCOL", "").strip().upper()
+    if not protocol and environ is None:
+        return operator_login()
     if not protocol or protocol == "PLAINTEXT":
         return {}
     if protocol not in _PROTOCOLS:
@@ -77,13 +89,20 @@ def client_security(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         if mechanism not in _MECHANISMS:
             choices = ", ".join(_MECHANISMS)
             raise ValueError(f"CORRIDOR_KAFKA_SASL_MECHANISM: {mechanism!r} is not one of {choices}")
-        for name in ("CORRIDOR_KAFKA_SASL_USERNAME", "CORRIDOR_KAFKA_SASL_PASSWORD"):
-            if not env.get(name):
-                raise ValueError(f"{name}: required with CORRIDOR_KAFKA_SECURITY_PROTOCOL={protocol}")
+        password = env.get("CORRIDOR_KAFKA_SASL_PASSWORD") or _password_from_file(env)
+        if not env.get("CORRIDOR_KAFKA_SASL_USERNAME"):
+            raise ValueError(
+                f"CORRIDOR_KAFKA_SASL_USERNAME: required with CORRIDOR_KAFKA_SECURITY_PROTOCOL={protocol}"
+            )
+        if not password:
+            raise ValueError(
+                "CORRIDOR_KAFKA_SASL_PASSWORD: required (or CORRIDOR_KAFKA_SASL_PASSWORD_FILE) "
+                f"with CORRIDOR_KAFKA_SECURITY_PROTOCOL={protocol}"
+            )
         config |= {
             "sasl_mechanism": mechanism,
             "sasl_plain_username": env["CORRIDOR_KAFKA_SASL_USERNAME"],
-            "sasl_plain_password": env["CORRIDOR_KAFKA_SASL_PASSWORD"],
+            "sasl_plain_password": password,
         }
     if protocol.endswith("SSL"):
         from aiokafka.helpers import create_ssl_context
@@ -93,6 +112,40 @@ def client_security(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             raise ValueError(f"CORRIDOR_KAFKA_SSL_CAFILE: no file {cafile!r}")
         config["ssl_context"] = create_ssl_context(cafile=cafile)
     return config
+
+
+def _password_from_file(env: Mapping[str, str]) -> str | None:
+    name = env.get("CORRIDOR_KAFKA_SASL_PASSWORD_FILE")
+    if not name:
+        return None
+    try:
+        return read_secret(Path(name))
+    except FileNotFoundError:
+        raise ValueError(f"CORRIDOR_KAFKA_SASL_PASSWORD_FILE: no file {name!r}") from None
+    except PermissionError as exc:
+        raise ValueError(f"CORRIDOR_KAFKA_SASL_PASSWORD_FILE: {exc}") from None
+
+
+def operator_password_file(state_dir: Path | None = None) -> Path:
+    """Where the local stack in ``state_dir`` (default ``CORRIDOR_STATE_DIR``, else ``.corridor``) keeps
+    the operator's Kafka password."""
+    if state_dir is None:
+        state_dir = Path(os.environ.get("CORRIDOR_STATE_DIR") or PROJECT_ROOT / ".corridor")
+    return kafka_password_file(state_dir, KAFKA_OPERATOR_USER)
+
+
+def operator_login(state_dir: Path | None = None) -> dict[str, Any]:
+    """The operator's SCRAM login of the local stack in ``state_dir`` (default ``CORRIDOR_STATE_DIR``,
+    else ``.corridor``), from ``credentials/kafka-corridor-operator.password``; ``{}`` without that file."""
+    path = operator_password_file(state_dir)
+    if not path.exists():
+        return {}
+    return {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": KAFKA_OPERATOR_USER,
+        "sasl_plain_password": read_secret(path),
+    }
 
 
 def producer_config(bootstrap_servers: str, **overrides: Any) -> dict[str, Any]:

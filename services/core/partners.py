@@ -368,7 +368,8 @@ _SCRAM_SHA_512 = 2  # ScramMechanism in the admin protocol: 1 = SHA-256, 2 = SHA
 _RESOURCE = {"ANY": 1, "TOPIC": 2, "GROUP": 3, "CLUSTER": 4, "TRANSACTIONAL_ID": 5}
 _PATTERN = {"ANY": 1, "LITERAL": 3, "PREFIXED": 4}
 _OPERATION = {
-    "ANY": 1, "ALL": 2, "READ": 3, "WRITE": 4, "CREATE": 5, "DESCRIBE": 8, "IDEMPOTENT_WRITE": 12,
+    "ANY": 1, "ALL": 2, "READ": 3, "WRITE": 4, "CREATE": 5, "DESCRIBE": 8, "DESCRIBE_CONFIGS": 10,
+    "IDEMPOTENT_WRITE": 12,
 }  # fmt: skip
 _PERMISSION = {"ANY": 1, "DENY": 2, "ALLOW": 3}
 _NAMES = {
@@ -604,16 +605,23 @@ _PROTOCOL: dict[str, Any] | None = None
 
 
 class _KafkaAdmin:
-    """aiokafka's admin client on the internal (super user) listener, raising KafkaAccessError."""
+    """aiokafka's admin client on the internal listener as a super user, raising KafkaAccessError.
 
-    def __init__(self, bootstrap_servers: str, timeout_s: float = 10.0) -> None:
+    ``login``: aiokafka security settings; by default the operator's (``client_security``)."""
+
+    def __init__(
+        self, bootstrap_servers: str, timeout_s: float = 10.0, login: dict[str, Any] | None = None
+    ) -> None:
         from aiokafka.admin import AIOKafkaAdminClient
+
+        from corridor.core.kafka import client_security
 
         self.bootstrap_servers = bootstrap_servers
         self.client = AIOKafkaAdminClient(
             bootstrap_servers=bootstrap_servers,
             client_id="corridor-partners",
             request_timeout_ms=int(timeout_s * 1000),
+            **(client_security() if login is None else login),
         )
 
     async def __aenter__(self) -> _KafkaAdmin:
@@ -798,6 +806,27 @@ async def grant_kafka_access(
         await _upsert_scram(admin, credentials.username, credentials.password)
         await _await_scram_user(admin, credentials.username)
     return credentials
+
+
+async def ensure_principals(
+    bootstrap_servers: str,
+    principals: list[tuple[str, str, list[AclBinding]]],
+    *,
+    login: dict[str, Any] | None = None,
+) -> None:
+    """Store each ``(username, password, bindings)``: its ACLs first, then its SCRAM credential, and wait
+    until the broker knows them all (``corridor stack up``'s service and operator principals).
+
+    Idempotent: ACLs that exist are kept (Kafka's CreateAcls adds nothing twice), the credential is
+    rewritten with the same password. ``login`` is who asks (the brokers' own login while no SCRAM user
+    exists yet)."""
+    async with _KafkaAdmin(bootstrap_servers, login=login) as admin:
+        for username, password, bindings in principals:
+            if bindings:
+                await _create_acls(admin, bindings)
+            await _upsert_scram(admin, username, password)
+        for username, _password, _bindings in principals:
+            await _await_scram_user(admin, username)
 
 
 async def _await_scram_user(admin: _KafkaAdmin, username: str, wait_s: float = 5.0) -> None:

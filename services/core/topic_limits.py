@@ -20,6 +20,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
+from corridor.core.kafka import client_security
+
 #: A record batch's own header (v2 format), counted by the broker against ``max.message.bytes``.
 RECORD_BATCH_OVERHEAD = 61
 
@@ -78,7 +80,7 @@ def _int(value: str | None) -> int | None:
 
 async def read_limits(bootstrap_servers: str, topics: Sequence[str], *, client_id: str) -> TopicLimits:
     """The effective limits of ``topics`` (missing topics are left out)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id=client_id)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id=client_id, **client_security())
     await admin.start()
     try:
         responses = await admin.describe_configs(

@@ -9,12 +9,13 @@ Three renderings read this module and nothing else for topics and access:
   ``KafkaUser`` and ``KafkaTopic`` from ``corridor deploy partner`` with the same ``partner_acls``;
 * ``deploy/compose.yaml`` creates the same topics with the same partitions and configs.
 
-Services: on the laptop stack (and in compose) they connect on the internal listener as the super
-user ``User:ANONYMOUS`` (ADR 10); on a cluster each is ``User:corridor-<service>`` with exactly the
-bindings below, derived from what its code does: the topics it reads and writes, its consumer group,
-its transactional ids. Topics are created by the operator from ``KafkaTopic``, so no service needs
-``Create`` except the relay, which creates a new partner's topic when it meets the partner before the
-operator has (the same code path as on the laptop). Partners: exactly :func:`partner_acls`.
+Services: on the laptop stack (``corridor stack up``, ADR 24) and on a cluster each is
+``User:corridor-<service>`` with exactly the bindings below (in compose they still share the internal
+listener's ``User:ANONYMOUS``), derived from what its code does: the topics it reads and writes, its
+consumer group, its transactional ids. Topics are created by the operator (``KafkaTopic``; ``stack up``
+locally), so no service needs ``Create`` except the relay, which creates a new partner's topic when it
+meets the partner before the operator has (the same code path as on the laptop).
+Partners: exactly :func:`partner_acls`.
 Decisions: docs/adr/0020-cluster-deployment.md.
 """
 
@@ -104,9 +105,10 @@ def service_acls(service: str) -> list[AclBinding]:
     state_topic = relay_state_topic_spec().name
     bindings: list[AclBinding] = []
     if service == "gateway":
-        # TradeProducer: idempotent (acks=all), keyed by trade id, to the three trade topics.
+        # TradeProducer: idempotent (acks=all), keyed by trade id, to the three trade topics; reads their
+        # size and timestamp limits (corridor.core.topic_limits: DescribeConfigs) to refuse early.
         for topic in TRADE_TOPICS:
-            bindings += _topic(who, topic, "WRITE", "DESCRIBE")
+            bindings += _topic(who, topic, "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS")
         bindings += _cluster(who, "IDEMPOTENT_WRITE")
     elif service == "ledger":
         # Consumes trade + retry topics in group corridor-ledger; parks in a retry tier, dead-letters

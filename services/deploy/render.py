@@ -62,6 +62,7 @@ _OPERATION = {
     "WRITE": "Write",
     "CREATE": "Create",
     "DESCRIBE": "Describe",
+    "DESCRIBE_CONFIGS": "DescribeConfigs",
     "IDEMPOTENT_WRITE": "IdempotentWrite",
     "ALL": "All",
 }

@@ -66,7 +66,9 @@ async def delete_consumer_groups(bootstrap_servers: str, groups: Sequence[str]) 
     coordinator directly."""
     from aiokafka.protocol.admin import DeleteGroupsRequest
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="corridor-ops")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **client_security(), client_id="corridor-ops"
+    )
     await admin.start()
     out: dict[str, int] = {}
     try:

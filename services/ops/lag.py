@@ -54,7 +54,9 @@ class UnknownGroup(LookupError):
 
 
 async def consumer_groups(bootstrap_servers: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="corridor-ops")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **client_security(), client_id="corridor-ops"
+    )
     await admin.start()
     try:
         return sorted(str(g[0]) for g in await admin.list_consumer_groups())
@@ -67,8 +69,6 @@ def unknown_group_message(group: str, known: list[str]) -> str:
     hint = f"; did you mean {' or '.join(nearest)}?" if nearest else ""
     listed = ", ".join(known[:20]) + (f" … ({len(known)} in all)" if len(known) > 20 else "")
     return f"no consumer group {group!r} on this cluster{hint} Groups: {listed or '(none)'}"
-
-
 
 
 async def group_lag(

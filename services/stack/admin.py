@@ -14,12 +14,26 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.metadata import MetadataRequest
 
+from corridor.core.kafka import client_security
 from corridor.core.topics import TopicSpec
 from corridor.stack.errors import StackError
 
 Report = Callable[[str], None]
+#: aiokafka security settings of the admin client; None: the operator's (client_security)
+Login = Mapping[str, Any] | None
 
 _TOPIC_ALREADY_EXISTS = 36
+
+
+class _PlainOnLoopback(logging.Filter):
+    """aiokafka warns at every PLAIN login without TLS; the stack's own (the brokers' login,
+    kafka.broker_login) only ever goes to its loopback listeners, so the warning says nothing there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "Sending username and password in the clear"
+
+
+logging.getLogger("aiokafka.conn").addFilter(_PlainOnLoopback())
 
 
 @contextlib.contextmanager
@@ -36,10 +50,15 @@ def _quiet_aiokafka() -> Iterator[None]:
 
 @contextlib.asynccontextmanager
 async def admin_client(
-    bootstrap_servers: str, request_timeout_ms: int = 10_000
+    bootstrap_servers: str, request_timeout_ms: int = 10_000, login: Login = None
 ) -> AsyncIterator[AIOKafkaAdminClient]:
+    """An admin client logged in with ``login`` (aiokafka settings; ``stack up`` passes the brokers' own
+    login, kafka.broker_login), else as the operator (corridor.core.kafka.client_security)."""
     client = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id="corridor-stack", request_timeout_ms=request_timeout_ms
+        bootstrap_servers=bootstrap_servers,
+        client_id="corridor-stack",
+        request_timeout_ms=request_timeout_ms,
+        **(client_security() if login is None else login),
     )
     await client.start()
     try:
@@ -48,9 +67,9 @@ async def admin_client(
         await client.close()
 
 
-async def registered_brokers(bootstrap_servers: str) -> set[int]:
+async def registered_brokers(bootstrap_servers: str, login: Login = None) -> set[int]:
     """Node ids of the brokers the cluster metadata lists (in KRaft: registered and unfenced)."""
-    async with admin_client(bootstrap_servers, request_timeout_ms=5_000) as client:
+    async with admin_client(bootstrap_servers, request_timeout_ms=5_000, login=login) as client:
         cluster = await client.describe_cluster()
     return {int(b["node_id"]) for b in cluster["brokers"]}
 
@@ -60,6 +79,7 @@ async def wait_for_brokers(
     wait_s: float,
     report: Report,
     check_processes: Callable[[], None] | None = None,
+    login: Login = None,
 ) -> set[int]:
     """Wait until every node answers a metadata request on its own address and lists itself there.
 
@@ -81,7 +101,7 @@ async def wait_for_brokers(
                 if node_id in ready:
                     continue
                 try:
-                    if node_id in await registered_brokers(address):
+                    if node_id in await registered_brokers(address, login):
                         ready.add(node_id)
                 except (TimeoutError, KafkaError, OSError) as exc:
                     last_error = f"{type(exc).__name__}: {exc}"
@@ -100,7 +120,12 @@ async def wait_for_brokers(
 
 
 async def ensure_topics(
-    bootstrap_servers: str, specs: Iterable[TopicSpec], brokers: int, report: Report, wait_s: float = 60.0
+    bootstrap_servers: str,
+    specs: Iterable[TopicSpec],
+    brokers: int,
+    report: Report,
+    wait_s: float = 60.0,
+    login: Login = None,
 ) -> tuple[list[str], list[str]]:
     """Create the missing topics with explicit partitions, replication and configs.
 
@@ -108,7 +133,7 @@ async def ensure_topics(
     Returns (created, existing).
     """
     specs = list(specs)
-    async with admin_client(bootstrap_servers) as client:
+    async with admin_client(bootstrap_servers, login=login) as client:
         existing = set(await client.list_topics())
         missing = [s for s in specs if s.name not in existing]
         present = [s.name for s in specs if s.name in existing]
@@ -138,11 +163,13 @@ async def ensure_topics(
                     f"TOPIC_SPECS says {spec.partitions} (left alone)"
                 )
     # Existing topics too: right after a restart their partitions may still be electing leaders.
-    await wait_for_leaders(bootstrap_servers, [s.name for s in specs], wait_s)
+    await wait_for_leaders(bootstrap_servers, [s.name for s in specs], wait_s, login)
     return [s.name for s in missing], present
 
 
-async def wait_for_leaders(bootstrap_servers: str, topics: list[str], wait_s: float) -> None:
+async def wait_for_leaders(
+    bootstrap_servers: str, topics: list[str], wait_s: float, login: Login = None
+) -> None:
     """Wait until every broker's metadata shows every partition of ``topics`` with a leader.
 
     Each broker is asked itself: metadata reaches the brokers of a cluster one by one, and a client
@@ -151,7 +178,7 @@ async def wait_for_leaders(bootstrap_servers: str, topics: list[str], wait_s: fl
     if not topics:
         return
     deadline = time.monotonic() + wait_s
-    async with admin_client(bootstrap_servers) as client:
+    async with admin_client(bootstrap_servers, login=login) as client:
         nodes = sorted(int(b["node_id"]) for b in (await client.describe_cluster())["brokers"])
         while True:
             lagging: list[str] = []
@@ -177,9 +204,11 @@ async def wait_for_leaders(bootstrap_servers: str, topics: list[str], wait_s: fl
             await asyncio.sleep(0.2)
 
 
-async def describe_topics(bootstrap_servers: str, topics: list[str]) -> dict[str, dict[str, Any]]:
+async def describe_topics(
+    bootstrap_servers: str, topics: list[str], login: Login = None
+) -> dict[str, dict[str, Any]]:
     """{topic: {"partitions": n, "replication_factor": rf, "configs": {name: value}}}."""
-    async with admin_client(bootstrap_servers) as client:
+    async with admin_client(bootstrap_servers, login=login) as client:
         described = await client.describe_topics(topics)
         responses = await client.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, name) for name in topics]

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from corridor.core import credentials
 from corridor.core.settings import PROJECT_ROOT
-from corridor.core.topics import TOPIC_SPECS
+from corridor.core.topics import TOPIC_SPECS, TopicSpec
 from corridor.deploy import database
 from corridor.stack import admin, kafka, processes, services
 from corridor.stack.config import MAX_BROKERS, StackConfig
@@ -266,12 +266,19 @@ def up(config: StackConfig, report: Report | None = None) -> StackStatus:
                         _broker_failure_log(config, node_id),
                     )
 
+        login = kafka.broker_login(config)
         _run(
-            admin.wait_for_brokers(_addresses(config, brokers), config.startup_timeout, report, check_brokers)
+            admin.wait_for_brokers(
+                _addresses(config, brokers), config.startup_timeout, report, check_brokers, login=login
+            )
         )
-        created, _existing = _run(admin.ensure_topics(bootstrap, TOPIC_SPECS, brokers, report))
+        specs: tuple[TopicSpec, ...] = TOPIC_SPECS
+        if config.secured:
+            _ensure_principals(config, bootstrap, login, report)
+            specs = _backbone_topics()  # the services may not create topics (ADR 0024)
+        created, _existing = _run(admin.ensure_topics(bootstrap, specs, brokers, report, login=login))
         if not created:
-            report(f"topics {', '.join(s.name for s in TOPIC_SPECS)} exist (left alone)")
+            report(f"topics {', '.join(s.name for s in specs)} exist (left alone)")
         _ensure_services(config, state, database_url, bootstrap, report, started, reused)
 
         state.layout = _layout(config, brokers)
@@ -295,6 +302,32 @@ def up(config: StackConfig, report: Report | None = None) -> StackStatus:
     return result
 
 
+def _backbone_topics() -> tuple[TopicSpec, ...]:
+    from corridor.deploy.access import backbone_topics  # imports the services' settings: only when needed
+
+    return backbone_topics()
+
+
+def _ensure_principals(config: StackConfig, bootstrap: str, login: dict[str, Any], report: Report) -> None:
+    """The operator's SCRAM principal (a super user) and one per service with exactly its ACLs
+    (``corridor.deploy.access``); passwords made once in the stack's credentials (0600), kept across
+    restarts, stored again on every ``up`` (idempotent). ACLs a newer version no longer grants are not
+    removed here: ``corridor stack down --purge`` starts afresh."""
+    from corridor.core.partners import AclBinding, ensure_principals
+    from corridor.deploy.access import SERVICE_PRINCIPALS, service_acls
+
+    def password(username: str) -> str:
+        path = credentials.kafka_password_file(config.state_dir, username)
+        return credentials.ensure_secret(path, credentials.new_password)
+
+    principals: list[tuple[str, str, list[AclBinding]]] = [
+        (credentials.KAFKA_OPERATOR_USER, password(credentials.KAFKA_OPERATOR_USER), [])
+    ]
+    principals += [(p.username, password(p.username), service_acls(p.service)) for p in SERVICE_PRINCIPALS]
+    _run(ensure_principals(bootstrap, principals, login=login))
+    report(f"Kafka principals: {', '.join(name for name, _p, _b in principals)}")
+
+
 def _start_kafka(
     config: StackConfig,
     state: StackState,
@@ -314,6 +347,19 @@ def _start_kafka(
             f"({state.layout.get('brokers')} broker(s) from port {state.layout.get('kafka_port')}); "
             "run `corridor stack down` first"
         )
+    running = _running_listeners(state.layout.get("listeners"))
+    if alive and running is not None and config.inter_broker_listener not in running:
+        # Brokers of an older version, whose internal listener let anyone in as User:ANONYMOUS (ADR 24):
+        # their data is kept, they start again with the authenticated listeners.
+        report(
+            f"restarting {', '.join(sorted(alive))}: "
+            f"started without the {config.inter_broker_listener} listener"
+        )
+        processes.terminate([state.processes[name] for name in sorted(alive)], config.stop_timeout)
+        for name in alive:
+            del state.processes[name]
+        state.save(config.state_file)
+        alive = set()
     for name in sorted(alive):
         report(f"reusing {name} (pid {state.processes[name].pid})")
         reused.append(name)
@@ -778,5 +824,13 @@ def start_broker(config: StackConfig, node_id: int, wait: bool = True) -> Broker
 
         port = record.ports.get(config.inter_broker_listener, config.client_port(node_id))
         address = {node_id: f"{config.host}:{port}"}
-        _run(admin.wait_for_brokers(address, config.startup_timeout, lambda _message: None, check))
+        _run(
+            admin.wait_for_brokers(
+                address,
+                config.startup_timeout,
+                lambda _message: None,
+                check,
+                login=kafka.broker_login(config),
+            )
+        )
     return status(config).broker(node_id)

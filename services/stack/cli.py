@@ -178,7 +178,8 @@ def _print_table(result: api.StackStatus) -> None:
     click.echo(f"{'component':<{width}}  {'state':<7}  {'pid':>7}  address")
     for name, st, pid, address in rows:
         click.echo(f"{name:<{width}}  {st:<7}  {pid:>7}  {address}")
-    click.echo(f"bootstrap servers: {result.bootstrap_servers}")
+    click.echo(f"bootstrap servers: {result.bootstrap_servers} (SASL_PLAINTEXT, SCRAM-SHA-512)")
+    click.echo("operator login:    credentials/kafka-corridor-operator.password (the CLI uses it)")
     if result.partner_bootstrap_servers:
         click.echo(f"partner listener:  {result.partner_bootstrap_servers} (SASL_PLAINTEXT, SCRAM-SHA-512)")
     click.echo(f"state dir:         {result.state_dir}")

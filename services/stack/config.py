@@ -8,15 +8,18 @@ block each listener has a fixed offset (client ``+0``, controller ``+1``). So no
 9092 and its controller on 9093, node 2 on 9192/9193, node 3 on 9292/9293. The partner listener
 (SASL_PLAINTEXT with SCRAM-SHA-512, ``+2``: 9094, 9194, 9294) is where partners log in with their own
 credentials; the stack's default config (``StackConfig.from_settings``) has it, a bare ``StackConfig``
-keeps the two plaintext listeners unless given ``listeners=PARTNER_LISTENERS``.
+keeps the internal and controller listeners only unless given ``listeners=PARTNER_LISTENERS``.
 The HTTP services (services/stack/services.py): gateway 8080, schema registry 8081, ledger 8082,
 monitor 8083, relay 8084, webhooks 8085.
 
-Security (docs/adr/0010-partner-isolation.md): as soon as one listener authenticates (SASL), the broker
-runs KRaft's ``StandardAuthorizer`` with deny-by-default ACLs. The plaintext client and controller
-listeners bind the loopback address only and their connections carry the principal ``User:ANONYMOUS``,
-which is the super user: our own services, the CLI and the brokers among themselves. Partners only
-reach the SASL listener, as ``User:<partner id>``, and see what their ACLs allow.
+Security (docs/adr/0010-partner-isolation.md, docs/adr/0024-kafka-principals.md): every listener
+authenticates and the broker runs KRaft's ``StandardAuthorizer`` with deny-by-default ACLs; nobody is
+``User:ANONYMOUS``. The internal listener (``INTERNAL``, SASL_PLAINTEXT) takes SCRAM-SHA-512 logins:
+one principal per service with exactly its ACLs (``corridor.deploy.access``) and the operator (super
+user: the CLI, the tests); the brokers log in there and on the controller listener with PLAIN as
+``User:corridor-broker`` (super user; KRaft's controller listener cannot use SCRAM, whose credentials
+live in the metadata log the controllers serve). Partners only reach the partner listener, as
+``User:<partner id>``, and see what their ACLs allow. No listener has TLS, so all bind loopback only.
 """
 
 from __future__ import annotations
@@ -74,19 +77,46 @@ class Listener:
     advertised: bool = True
     properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
-
     @property
     def sasl(self) -> bool:
         """Clients of this listener authenticate (SASL_PLAINTEXT or SASL_SSL)."""
         return self.security_protocol.startswith("SASL_")
 
+    @property
+    def mechanisms(self) -> tuple[str, ...]:
+        return tuple(m for m in self.properties.get("sasl.enabled.mechanisms", "").split(",") if m)
+
 
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 #: The broker-side login module of SCRAM: credentials live in the KRaft metadata log (no JAAS file).
 SCRAM_JAAS = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+#: What the brokers log in with among themselves and to the controllers: SCRAM credentials live in the
+#: metadata log, which a controller cannot read before it is up, so KRaft's controller listener supports
+#: PLAIN only (its one user is in server.properties, mode 0600). Rendered by kafka.security_properties.
+PLAIN_MECHANISM = "PLAIN"
 
-CLIENT_LISTENER = Listener("PLAINTEXT", "PLAINTEXT", 0)
-CONTROLLER_LISTENER = Listener("CONTROLLER", "PLAINTEXT", 1, controller=True, advertised=False)
+#: Services, the CLI and the brokers among themselves: SCRAM for the services' and operator's logins,
+#: PLAIN for the broker's own (docs/adr/0024-kafka-principals.md). Nobody is anonymous.
+CLIENT_LISTENER = Listener(
+    "INTERNAL",
+    "SASL_PLAINTEXT",
+    0,
+    properties=MappingProxyType(
+        {
+            "sasl.enabled.mechanisms": f"{SCRAM_MECHANISM},{PLAIN_MECHANISM}",
+            f"{SCRAM_MECHANISM.lower()}.sasl.jaas.config": SCRAM_JAAS,
+        }
+    ),
+)
+#: KRaft's quorum: the brokers talk to the controllers here, authenticated with PLAIN.
+CONTROLLER_LISTENER = Listener(
+    "CONTROLLER",
+    "SASL_PLAINTEXT",
+    1,
+    controller=True,
+    advertised=False,
+    properties=MappingProxyType({"sasl.enabled.mechanisms": PLAIN_MECHANISM}),
+)
 DEFAULT_LISTENERS: tuple[Listener, ...] = (CLIENT_LISTENER, CONTROLLER_LISTENER)
 #: Where partners log in with SCRAM-SHA-512 (TLS is not configured locally: SASL_SSL in production).
 PARTNER_LISTENER = Listener(
@@ -100,13 +130,16 @@ PARTNER_LISTENER = Listener(
         }
     ),
 )
-#: The default stack's listeners: the two plaintext ones and the partner listener.
+#: The default stack's listeners: the internal and controller ones and the partner listener.
 PARTNER_LISTENERS: tuple[Listener, ...] = (*DEFAULT_LISTENERS, PARTNER_LISTENER)
 
 #: KRaft's ACL authorizer (ACLs stored in the metadata log), used whenever a listener authenticates.
 STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
-#: The principal of every connection on a PLAINTEXT listener; super user on a secured stack.
+#: The principal of a connection on a PLAINTEXT listener: on the local stack no listener is plaintext any
+#: more, so nothing is ANONYMOUS; kept for deploy/compose.yaml, whose internal listener still is.
 INTERNAL_PRINCIPAL = "User:ANONYMOUS"
+#: The brokers' own principal (PLAIN, on the internal and controller listeners): a super user.
+BROKER_USER = "corridor-broker"
 
 
 @dataclass(frozen=True)
@@ -150,8 +183,8 @@ class StackConfig:
             raise ValueError(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_NAMES)}")
         if self.secured and self.host not in LOOPBACK_HOSTS:
             raise ValueError(
-                f"host {self.host} is not a loopback address: with a partner listener the plaintext "
-                "listeners are super users and must stay on 127.0.0.1 (docs/adr/0010-partner-isolation.md)"
+                f"host {self.host} is not a loopback address: the local stack's listeners speak SASL "
+                "without TLS, so passwords must stay on 127.0.0.1 (docs/adr/0024-kafka-principals.md)"
             )
 
     @classmethod
@@ -220,13 +253,20 @@ class StackConfig:
 
     @property
     def partner_listener(self) -> Listener | None:
-        """The first listener whose clients authenticate (partners log in there), if any."""
-        return next((listener for listener in self.listeners if listener.sasl), None)
+        """The listener partners log in on (SCRAM, not the internal or controller one), if any."""
+        return next(
+            (
+                lst
+                for lst in self.listeners
+                if lst.sasl and not lst.controller and lst.name != self.inter_broker_listener
+            ),
+            None,
+        )
 
     @property
     def secured(self) -> bool:
         """A listener authenticates, so the broker runs the authorizer with deny-by-default ACLs."""
-        return self.partner_listener is not None
+        return any(listener.sasl for listener in self.listeners)
 
     def partner_bootstrap_servers(self, brokers: int) -> str | None:
         """``host:port`` of every node's partner listener, or None without one."""

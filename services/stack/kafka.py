@@ -16,8 +16,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from corridor.stack.config import INTERNAL_PRINCIPAL, STANDARD_AUTHORIZER, StackConfig
+from corridor.core import credentials
+from corridor.stack.config import PLAIN_MECHANISM, STANDARD_AUTHORIZER, StackConfig
 from corridor.stack.errors import StackError
 
 Report = Callable[[str], None]
@@ -96,18 +98,54 @@ def server_properties(config: StackConfig, node_id: int, brokers: int) -> dict[s
 
 
 def security_properties(config: StackConfig) -> dict[str, str]:
-    """The authorizer of a stack with a SASL listener (docs/adr/0010-partner-isolation.md).
+    """The authorizer and the brokers' own login of a secured stack (docs/adr/0024-kafka-principals.md).
 
-    Deny by default: a partner (``User:<partner id>`` on the SASL listener) may do exactly what its ACLs
-    allow. Every connection on the plaintext listeners is ``User:ANONYMOUS``, the one super user: the
-    brokers and controllers among themselves, our services, the CLI. That is safe only because those
-    listeners bind the loopback address (``config.host``); a stack on another interface must not run
-    them in plaintext.
+    Deny by default, and nobody is anonymous: every listener authenticates. The super users are the
+    brokers themselves (``User:corridor-broker``, PLAIN on the internal and controller listeners, its
+    password in this 0600 file and in the stack's credentials) and the operator
+    (``User:corridor-operator``, SCRAM: the CLI and the tests). Each service is its own SCRAM principal
+    with exactly its ACLs, partners are ``User:<partner id>`` with theirs.
     """
-    return {
+    password = broker_password(config)
+    user = credentials.KAFKA_BROKER_USER
+    # The broker's client side (username/password) and the server side's one user (user_<name>) at once.
+    plain_jaas = (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'username="{user}" password="{password}" user_{user}="{password}";'
+    )
+    props = {
         "authorizer.class.name": STANDARD_AUTHORIZER,
-        "super.users": INTERNAL_PRINCIPAL,
+        "super.users": f"User:{user};User:{credentials.KAFKA_OPERATOR_USER}",
         "allow.everyone.if.no.acl.found": "false",
+    }
+    internal = config.listener(config.inter_broker_listener)
+    if internal.sasl:
+        props["sasl.mechanism.inter.broker.protocol"] = PLAIN_MECHANISM
+    if config.controller_listener.sasl:
+        props["sasl.mechanism.controller.protocol"] = PLAIN_MECHANISM
+    for listener in (internal, config.controller_listener):
+        if PLAIN_MECHANISM in listener.mechanisms:
+            props[f"listener.name.{listener.name.lower()}.plain.sasl.jaas.config"] = plain_jaas
+    return props
+
+
+def broker_password(config: StackConfig) -> str:
+    """The brokers' PLAIN password, made once per state dir (``credentials/kafka-broker.password``)."""
+    path = credentials.kafka_password_file(config.state_dir, credentials.KAFKA_BROKER_USER)
+    return credentials.ensure_secret(path, credentials.new_password)
+
+
+def broker_login(config: StackConfig) -> dict[str, Any]:
+    """aiokafka settings of the brokers' own login: what ``stack up`` uses before any SCRAM user exists
+    (it creates the operator's and the services' with it); ``{}`` on a stack without authentication."""
+    internal = config.listener(config.inter_broker_listener)
+    if not internal.sasl:
+        return {}
+    return {
+        "security_protocol": internal.security_protocol,
+        "sasl_mechanism": PLAIN_MECHANISM,
+        "sasl_plain_username": credentials.KAFKA_BROKER_USER,
+        "sasl_plain_password": broker_password(config),
     }
 
 
@@ -136,7 +174,8 @@ def write_server_properties(config: StackConfig, node_id: int, brokers: int) -> 
     path = config.broker_properties(node_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     config.broker_logs_dir(node_id).mkdir(parents=True, exist_ok=True)
-    path.write_text(render_server_properties(config, node_id, brokers))
+    # The file holds the brokers' password: readable by its owner only, from the first byte.
+    credentials.write_secret(path, render_server_properties(config, node_id, brokers))
     return path
 
 

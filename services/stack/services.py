@@ -96,7 +96,22 @@ _NOT_INHERITED = (
     "PGPASSWORD",
     "PGPASSFILE",
     "PGUSER",
+    "CORRIDOR_KAFKA_SECURITY_PROTOCOL",
+    "CORRIDOR_KAFKA_SASL_MECHANISM",
+    "CORRIDOR_KAFKA_SASL_USERNAME",
+    "CORRIDOR_KAFKA_SASL_PASSWORD",
+    "CORRIDOR_KAFKA_SASL_PASSWORD_FILE",
 )
+
+#: The Kafka principal each service logs in as (corridor.deploy.access.SERVICE_PRINCIPALS; the registry
+#: keeps its schemas in PostgreSQL and has no Kafka login).
+KAFKA_USERS = {
+    "gateway": "corridor-gateway",
+    "ledger": "corridor-ledger",
+    "relay": "corridor-relay",
+    "webhooks": "corridor-webhooks",
+    "monitor": "corridor-monitor",
+}
 
 
 def credential_environment(config: StackConfig, service: Service) -> dict[str, str]:
@@ -111,6 +126,21 @@ def credential_environment(config: StackConfig, service: Service) -> dict[str, s
         env["CORRIDOR_MONITOR_TOKEN_FILE"] = str(directory / credentials.MONITOR_TOKEN)
     elif service.name == "webhooks":
         env["CORRIDOR_WEBHOOKS_SECRETS_KEY_FILE"] = str(directory / credentials.WEBHOOKS_KEY)
+    username = KAFKA_USERS.get(service.name)
+    if config.secured and username is not None:
+        # Its own SCRAM login with exactly its ACLs (docs/adr/0024-kafka-principals.md), never the operator's.
+        env |= {
+            "CORRIDOR_KAFKA_SECURITY_PROTOCOL": config.listener(
+                config.inter_broker_listener
+            ).security_protocol,
+            "CORRIDOR_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "CORRIDOR_KAFKA_SASL_USERNAME": username,
+            "CORRIDOR_KAFKA_SASL_PASSWORD_FILE": str(
+                credentials.kafka_password_file(config.state_dir, username)
+            ),
+        }
+    else:
+        env["CORRIDOR_KAFKA_SECURITY_PROTOCOL"] = "PLAINTEXT"  # no fallback to the operator's login
     return env
 
 

@@ -38,6 +38,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 from corridor.core import partners
 from corridor.core.credentials import REGISTRY_SERVICES, credentials_dir
 from corridor.core.domain.base import TradeEvent
+from corridor.core.kafka import client_security
 from corridor.core.routing import TradeRoute, partner_of_topic, route
 from corridor.core.settings import PROJECT_ROOT, get_settings
 from corridor.core.topics import TRADE_TOPICS
@@ -46,6 +47,7 @@ from corridor.stack import StackConfig
 from corridor.stack import kafka as stack_kafka
 from corridor.stack.kafka import jars_current
 from corridor.stack.postgres import EmbeddedPostgres
+from tests.support.kafka_login import share_operator_login
 
 RELAY_MAIN = PROJECT_ROOT / "services" / "relay" / "__main__.py"
 try:
@@ -111,6 +113,7 @@ def fault_stack_config(brokers: int = 3) -> tuple[StackConfig, Ports]:
                 services=("registry",),  # the gateway, ledger and relay are ours to kill
                 startup_timeout=180,
             )
+            share_operator_login(config.state_dir)
             _seed_jars(config)
             return config, ports
     raise RuntimeError("no free block of ports found")
@@ -176,7 +179,7 @@ async def partition_states(
     paused broker is never asked: a request to it would hang)."""
     address = f"{config.host}:{config.client_port(ask)}"
     client = AIOKafkaAdminClient(
-        bootstrap_servers=address, request_timeout_ms=10_000, client_id="corridor-faults"
+        bootstrap_servers=address, **client_security(), request_timeout_ms=10_000, client_id="corridor-faults"
     )
     await client.start()
     try:
@@ -623,6 +626,7 @@ class PartnerTopicsReader:
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
+            **client_security(),
             group_id=None,
             enable_auto_commit=False,
             isolation_level="read_committed",

@@ -28,6 +28,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.partitioner import DefaultPartitioner
 
 from corridor.core.domain.base import TradeEvent
+from corridor.core.kafka import client_security
 from corridor.core.topics import CERTIFICATES, ORDERS, TOPIC_SPECS
 from corridor.demo.story import chromite_story, explosives_story
 from corridor.stack import kill_broker, start_broker
@@ -251,7 +252,7 @@ def _cloudevent(event: TradeEvent) -> dict[str, Any]:
 async def _alter_trade_topics(bootstrap: str, max_message_bytes: int) -> None:
     """Set the trade topics' ``max.message.bytes`` (AlterConfigs replaces a topic's whole set: the
     others are given as the stack created them)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="faults-alter")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_security(), client_id="faults-alter")
     await admin.start()
     try:
         resources = [
@@ -364,7 +365,7 @@ async def test_max_message_bytes_lowered_under_load(corridor: Corridor) -> None:
 async def _alter_topic(bootstrap: str, topic: str, overrides: dict[str, str]) -> None:
     """Set ``overrides`` on one trade topic (its other configs as the stack created them)."""
     spec = next(s for s in TOPIC_SPECS if s.name == topic)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="faults-alter")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_security(), client_id="faults-alter")
     await admin.start()
     try:
         resource = ConfigResource(
@@ -565,7 +566,7 @@ async def _recreate_topic(bootstrap: str, topic: str, within: float = 60.0) -> f
     KRaft answers TopicAlreadyExists while the deletion is under way, so the create is retried.
     Returns when it was created again (:func:`now`)."""
     spec = next(s for s in TOPIC_SPECS if s.name == topic)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="faults-recreate")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_security(), client_id="faults-recreate")
     await admin.start()
     try:
         await admin.delete_topics([topic])

@@ -44,6 +44,7 @@ from hypothesis import HealthCheck, settings
 from corridor.core import partners
 from corridor.core.codec import Codec
 from corridor.core.domain.roles import PUBLISHER_ROLES
+from corridor.core.kafka import client_security
 from corridor.core.registry_client import RegistryClient
 
 HERE = Path(__file__).resolve().parent
@@ -379,7 +380,9 @@ class KafkaReader:
         return result
 
     async def _record(self, topic: str, partition: int, offset: int) -> tuple[Any, Any]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, **client_security(), enable_auto_commit=False
+        )
         await consumer.start()
         tp = TopicPartition(topic, partition)
         try:

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from corridor.core.codec import Codec, WireFormatError, frame
 from corridor.core.domain.events import OrderPlaced
 from corridor.core.envelope import CloudEvent
+from corridor.core.kafka import client_security
 from corridor.core.registry_client import RegistryClient, RegistryError
 from corridor.core.schemas import catalog
 from corridor.core.topics import TOPIC_SPECS
@@ -71,7 +72,9 @@ async def private_topics(stack: Any) -> AsyncIterator[dict[str, str]]:
     """Copies of the three trade topics (same configs, one partition: every record behind the others)."""
     run = uuid.uuid4().hex[:8]
     names = {spec.name: f"hostile-{run}.{spec.name}" for spec in TOPIC_SPECS}
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap_servers, client_id="hostile-suite")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=stack.bootstrap_servers, **client_security(), client_id="hostile-suite"
+    )
     await admin.start()
     try:
         await admin.create_topics(
@@ -219,7 +222,10 @@ async def test_hostile_records_are_dead_lettered_and_the_good_ones_behind_them_s
     codec = Codec(registry)
     dlq = await TopicTail(stack.bootstrap_servers, DLQ_TOPIC).start()
     producer = AIOKafkaProducer(
-        bootstrap_servers=stack.bootstrap_servers, acks="all", max_request_size=2 * 1024 * 1024
+        bootstrap_servers=stack.bootstrap_servers,
+        **client_security(),
+        acks="all",
+        max_request_size=2 * 1024 * 1024,
     )
     await producer.start()
     sent: dict[str, Sent] = {}

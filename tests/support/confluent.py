@@ -13,6 +13,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from corridor.core.settings import Settings, registry_user_info
 from corridor.core.topics import TRADE_TOPICS
+from tests.support.kafka_login import confluent_login
 
 
 def read_with_confluent(
@@ -27,6 +28,7 @@ def read_with_confluent(
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
+            **confluent_login(),  # the operator (ADR 24): no listener of the stack is anonymous
             "group.id": f"confluent-{uuid.uuid4().hex[:8]}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,

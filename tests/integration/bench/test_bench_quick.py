@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from corridor.bench.common import STAGES
+from corridor.core.kafka import client_security
 from corridor.core.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
@@ -106,7 +107,7 @@ def test_bench_leaves_no_topics_behind(quick_run: Path, bootstrap_servers: str) 
     run_id = json.loads((quick_run / "results.json").read_text())["run"]["run_id"]
 
     async def topics() -> list[str]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_security())
         await admin.start()
         try:
             return list(await admin.list_topics())

@@ -19,6 +19,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from corridor.core.credentials import REGISTRY_SERVICES, credentials_dir, read_secret
+from corridor.core.kafka import client_security
 from corridor.core.topics import TOPIC_SPECS
 from tests.integration.contracts.contract_helpers import order_placed
 
@@ -34,7 +35,9 @@ async def test_sdk_converts_a_produced_record_with_its_extension(stack: Any, buy
     partner_id, key = buyer
     event = order_placed(partner_id)
     topic = "trade.orders.v1"
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.bootstrap_servers, **client_security(), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         spec = next(s for s in TOPIC_SPECS if s.name == topic)

@@ -15,6 +15,7 @@ from corridor.core.registry_client import RegistryClient
 from corridor.core.topics import TRADE_TOPICS
 from corridor.demo.story import chromite_story
 from corridor.stack import api
+from tests.support.kafka_login import share_operator_login
 
 pytestmark = pytest.mark.integration
 
@@ -28,6 +29,7 @@ def isolated_kafka(tmp_path: Path, stack, database_url: str):
         database_url=database_url,
         with_registry=False,
     )
+    share_operator_login(config.state_dir)
     status = api.up(config)
     try:
         yield config, status

@@ -16,6 +16,7 @@ from fastavro.schema import parse_schema
 
 from corridor.core.codec import Codec
 from corridor.core.domain.events import OrderCancelled
+from corridor.core.kafka import client_security
 from corridor.core.registry_client import RegistryClient
 from corridor.core.schemas import SchemaCatalog, catalog, subject_for
 from corridor.demo.story import BUYER
@@ -38,7 +39,7 @@ def _v2(schema: dict) -> dict:
 
 async def test_old_and_new_consumers_read_each_others_records(stack, tmp_path) -> None:
     topic = f"test.evolution.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap_servers, **client_security())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
@@ -70,7 +71,10 @@ async def test_old_and_new_consumers_read_each_others_records(stack, tmp_path) -
         v2_bytes = Codec.encode_record(new._writers[v2.full_name], v2_record)
 
         producer = AIOKafkaProducer(
-            bootstrap_servers=stack.bootstrap_servers, acks="all", enable_idempotence=True
+            bootstrap_servers=stack.bootstrap_servers,
+            **client_security(),
+            acks="all",
+            enable_idempotence=True,
         )
         await producer.start()
         try:
@@ -82,6 +86,7 @@ async def test_old_and_new_consumers_read_each_others_records(stack, tmp_path) -
         consumer = AIOKafkaConsumer(
             topic,
             bootstrap_servers=stack.bootstrap_servers,
+            **client_security(),
             auto_offset_reset="earliest",
             group_id=f"evolution-{uuid.uuid4().hex[:6]}",
         )

@@ -2,12 +2,11 @@
 service, logged in with SCRAM through ``client_security`` (CORRIDOR_KAFKA_*), can do what its code does
 and is refused the rest. This is what a cluster's KafkaUsers grant (deploy/k8s/base/kafka/users.yaml).
 
-Runs on the session's isolated stack with the SASL listener (tests/integration/relay/relay_helpers.py);
-the users get the ACLs through the same admin requests ``corridor partners`` uses."""
+Runs on the session's isolated stack with the SASL listener (tests/integration/relay/relay_helpers.py),
+with the principals its ``stack up`` made (services/stack/api.py, _ensure_principals)."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,6 +25,7 @@ from aiokafka.errors import (
 )
 
 from corridor.core import partners
+from corridor.core.credentials import kafka_password_file
 from corridor.core.kafka import client_security
 from corridor.deploy import access
 from corridor.ledger.topics import DLQ_TOPIC, RETRY_TOPICS
@@ -44,37 +44,23 @@ def secured(request: pytest.FixtureRequest) -> SecureStack:
 
 @pytest.fixture(scope="module")
 async def logins(secured: SecureStack) -> AsyncIterator[dict[str, dict[str, Any]]]:
-    """Every service principal with its ACLs and a fresh SCRAM password; the backbone's topics created
-    by the super user, as Strimzi's Topic Operator creates them from the KafkaTopics."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=secured.bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [s for s in access.backbone_topics() if s.name not in existing]
-        if missing:
-            new = [NewTopic(s.name, s.partitions, 1, topic_configs=s.configs_for(1)) for s in missing]
-            await admin.create_topics(new)
-    finally:
-        await admin.close()
+    """Every service principal as ``stack up`` made it (docs/adr/0024-kafka-principals.md): its ACLs on the
+    broker are exactly ``access.service_acls``, its password in the stack's credentials; each logs in on
+    the internal listener through ``client_security`` as the stack's services do."""
     found: dict[str, dict[str, Any]] = {}
     async with partners._KafkaAdmin(secured.bootstrap) as kafka:
         for principal in access.SERVICE_PRINCIPALS:
-            password = secrets.token_urlsafe(24)
-            await partners._create_acls(kafka, access.service_acls(principal.service))
-            await partners._upsert_scram(kafka, principal.username, password)
-            await partners._await_scram_user(kafka, principal.username)
+            granted = await partners._describe_acls(kafka, principal.principal)
+            assert sorted(set(granted)) == access.service_acls(principal.service), principal
+            password_file = kafka_password_file(secured.config.state_dir, principal.username)
+            assert password_file.stat().st_mode & 0o077 == 0
             env = {
                 "CORRIDOR_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
                 "CORRIDOR_KAFKA_SASL_USERNAME": principal.username,
-                "CORRIDOR_KAFKA_SASL_PASSWORD": password,
+                "CORRIDOR_KAFKA_SASL_PASSWORD_FILE": str(password_file),
             }
-            login = {"bootstrap_servers": secured.partner_bootstrap, **client_security(env)}
-            found[principal.service] = login
+            found[principal.service] = {"bootstrap_servers": secured.bootstrap, **client_security(env)}
     yield found
-    async with partners._KafkaAdmin(secured.bootstrap) as kafka:
-        for principal in access.SERVICE_PRINCIPALS:
-            await partners._delete_scram(kafka, principal.username)
-            await partners._delete_acls(kafka, principal.principal)
 
 
 async def produce(
@@ -93,8 +79,11 @@ async def produce(
     await producer.start()
     try:
         if "transactional_id" in extra:
-            async with producer.transaction():
-                await producer.send_and_wait(topic, value, key=key)
+            # Accepted by the broker proves the ACL; aborted, so no read_committed reader (the session's
+            # relay restoring its state topic, a partner) ever sees a record it could not decode.
+            await producer.begin_transaction()
+            await producer.send_and_wait(topic, value, key=key)
+            await producer.abort_transaction()
         else:
             await producer.send_and_wait(topic, value, key=key)
     finally:

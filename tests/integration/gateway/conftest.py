@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from corridor.core import partners
 from corridor.core.codec import Codec
 from corridor.core.envelope import CloudEvent
+from corridor.core.kafka import client_security
 from corridor.core.logging import configure_logging
 from corridor.core.registry_client import RegistryClient
 from corridor.gateway.app import create_app
@@ -272,7 +273,9 @@ class KafkaReader:
         return self.loop.run(self._record(topic, partition, offset))
 
     async def _record(self, topic: str, partition: int, offset: int) -> Record:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, **client_security(), enable_auto_commit=False
+        )
         await consumer.start()
         tp = TopicPartition(topic, partition)
         try:
@@ -300,7 +303,9 @@ class KafkaReader:
         return int(self.loop.run(self._count(topic, partition, ce_id, start)))
 
     async def _count(self, topic: str, partition: int, ce_id: str, start: int) -> int:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, **client_security(), enable_auto_commit=False
+        )
         await consumer.start()
         tp = TopicPartition(topic, partition)
         found = 0

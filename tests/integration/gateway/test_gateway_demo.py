@@ -13,6 +13,7 @@ import pytest
 from corridor.core.credentials import REGISTRY_OPERATOR, credentials_dir
 from corridor.core.domain import trust
 from corridor.core.domain.events import EVENT_TYPES
+from tests.support.kafka_login import operator_env
 
 pytestmark = pytest.mark.integration
 
@@ -39,6 +40,7 @@ def test_demo_through_the_gateway(stack, database_url, gateway, schemas, admin, 
         "CORRIDOR_GATEWAY_URL": gateway.url,
         "CORRIDOR_PARTNERS_DB_SCHEMA": schemas.partners,
         "CORRIDOR_STATE_DIR": str(tmp_path),
+        **operator_env(stack.state_dir),  # and its Kafka login (ADR 24)
     }
     first = _demo(env, "--story", "explosives")
     assert first.returncode == 0, first.stderr
@@ -93,6 +95,7 @@ def test_demo_falls_back_to_kafka_without_a_gateway(stack, database_url, tmp_pat
         "CORRIDOR_DATABASE_URL": database_url,
         "CORRIDOR_GATEWAY_URL": "http://127.0.0.1:1",
         "CORRIDOR_STATE_DIR": str(tmp_path),
+        **operator_env(stack.state_dir),  # and its Kafka login (ADR 24)
     }
     refused = _demo(env, "--via", "gateway")
     assert refused.returncode == 1 and "no gateway answers at http://127.0.0.1:1" in refused.stderr

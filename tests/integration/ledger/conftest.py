@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaProducer
 from corridor.core import partners
 from corridor.core.codec import Codec
 from corridor.core.domain.base import TradeEvent
-from corridor.core.kafka import Published, TradeProducer
+from corridor.core.kafka import Published, TradeProducer, client_security
 from corridor.core.registry_client import RegistryClient
 from tests.integration.ledger.ledger_helpers import (
     PROJECT_ROOT,
@@ -100,7 +100,7 @@ async def publish(stack: Any, registry: RegistryClient) -> AsyncIterator[Callabl
 @pytest.fixture
 async def raw_producer(stack: Any) -> AsyncIterator[AIOKafkaProducer]:
     producer = AIOKafkaProducer(
-        bootstrap_servers=stack.bootstrap_servers, acks="all", enable_idempotence=True
+        bootstrap_servers=stack.bootstrap_servers, **client_security(), acks="all", enable_idempotence=True
     )
     await producer.start()
     yield producer

@@ -20,6 +20,7 @@ import uvicorn
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from corridor.core.kafka import client_security
 from corridor.ledger.app import create_app
 from corridor.ledger.settings import LedgerSettings
 from corridor.ledger.topics import partitions_of
@@ -162,7 +163,9 @@ class TopicTail:
     def __init__(self, bootstrap_servers: str, topic: str) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers, **client_security(), enable_auto_commit=False
+        )
         self.records: list[Any] = []
 
     async def start(self) -> TopicTail:

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from corridor.core.kafka import client_security
 from corridor.demo.story import chromite_story
 from corridor.ledger.topics import CONSUMED_TOPICS, partitions_of
 from tests.integration.ledger.ledger_helpers import (
@@ -24,7 +25,9 @@ pytestmark = pytest.mark.integration
 
 
 async def committed_offsets(bootstrap: str, group_id: str) -> dict[TopicPartition, int | None]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, **client_security(), group_id=group_id, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         tps = await partitions_of(bootstrap, CONSUMED_TOPICS)
@@ -35,7 +38,9 @@ async def committed_offsets(bootstrap: str, group_id: str) -> dict[TopicPartitio
 
 
 async def rewind(bootstrap: str, group_id: str, offsets: dict[TopicPartition, int | None]) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, **client_security(), group_id=group_id, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         consumer.assign(list(offsets))

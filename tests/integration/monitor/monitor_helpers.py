@@ -16,7 +16,7 @@ import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from corridor.core.kafka import Published
+from corridor.core.kafka import Published, client_security
 from corridor.core.topics import TRADE_TOPICS
 from corridor.monitor.app import create_app
 from corridor.monitor.settings import MonitorSettings
@@ -95,7 +95,9 @@ async def get_json(http: httpx.AsyncClient, path: str, **params: Any) -> Any:
 
 async def trade_end_offsets(bootstrap_servers: str) -> dict[tuple[str, int], int]:
     """End offsets of every trade topic partition, read straight from Kafka."""
-    consumer = AIOKafkaConsumer(*TRADE_TOPICS, bootstrap_servers=bootstrap_servers)  # no group: reads nothing
+    consumer = AIOKafkaConsumer(
+        *TRADE_TOPICS, bootstrap_servers=bootstrap_servers, **client_security()
+    )  # no group: reads nothing
     await consumer.start()
     try:
         parts = [TopicPartition(t, p) for t in TRADE_TOPICS for p in consumer.partitions_for_topic(t) or ()]
@@ -109,7 +111,7 @@ async def trade_end_offsets(bootstrap_servers: str) -> dict[tuple[str, int], int
 async def commit_group(bootstrap_servers: str, group: str, offsets: dict[tuple[str, int], int]) -> None:
     """Create consumer group ``group`` with these committed offsets (no member stays)."""
     committer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+        bootstrap_servers=bootstrap_servers, **client_security(), group_id=group, enable_auto_commit=False
     )
     await committer.start()
     try:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from corridor.core.kafka import TradeProducer
+from corridor.core.kafka import TradeProducer, client_security
 from corridor.core.topics import TRADE_TOPICS
 from corridor.demo.story import chromite_story
 from corridor.monitor.stats import reason_pattern
@@ -138,7 +138,7 @@ async def test_dead_letters_are_counted_by_reason(
     tag = uuid.uuid4().hex[:8]
     reason = f"monitor test {tag}: trade 0b0f5a4e-0000-4000-8000-00000000000{{}} has no order"
     before = await get_json(monitor_http, "/api/dlq")
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap_servers, **client_security(), acks="all")
     await producer.start()
     try:
         for i in range(3):

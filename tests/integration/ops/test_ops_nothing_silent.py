@@ -16,6 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from corridor.core.kafka import client_security
 from corridor.monitor.collector import Monitor
 from corridor.monitor.kafka_source import GroupInfo
 from corridor.monitor.settings import MonitorSettings
@@ -51,13 +52,15 @@ async def test_tail_says_what_it_waits_for_and_stops_by_itself(ops_stack: Any) -
 async def test_a_transaction_marker_is_not_lag(ops_stack: Any) -> None:
     bootstrap = ops_stack.bootstrap_servers
     topic, group = f"it-markers-{uuid.uuid4().hex[:8]}", f"it-markers-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_security())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 1, 1)])
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=f"{topic}-tx")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, **client_security(), transactional_id=f"{topic}-tx"
+    )
     await producer.start()
     try:
         for batch in range(2):  # two transactions: records, marker, records, marker
@@ -69,6 +72,7 @@ async def test_a_transaction_marker_is_not_lag(ops_stack: Any) -> None:
     tp = TopicPartition(topic, 0)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        **client_security(),
         group_id=group,
         isolation_level="read_committed",
         enable_auto_commit=False,

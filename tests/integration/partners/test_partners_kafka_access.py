@@ -23,6 +23,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka import KafkaError as ConfluentError
 
 from corridor.core import partners
+from corridor.core.kafka import client_security
 from corridor.core.routing import partner_topic
 from tests.integration.relay.relay_helpers import SecureStack, add_partner, partners_cli
 
@@ -107,8 +108,8 @@ async def can_log_in(stack: SecureStack, username: str, password: str) -> bool:
 
 
 async def put(stack: SecureStack, topic: str, value: bytes) -> None:
-    """Write as the internal super user (what the relay does)."""
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
+    """Write as the operator (a super user) (what the relay does)."""
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, **client_security())
     await producer.start()
     try:
         await producer.send_and_wait(topic, value, key=b"trade")

@@ -34,7 +34,7 @@ from click.testing import CliRunner
 from corridor.core.codec import Codec
 from corridor.core.credentials import REGISTRY_OPERATOR, credentials_dir, read_secret
 from corridor.core.domain.base import TradeEvent
-from corridor.core.kafka import TradeProducer
+from corridor.core.kafka import TradeProducer, client_security
 from corridor.core.registry_client import RegistryClient
 from corridor.core.routing import TradeRoute, parties_of, partner_topic
 from corridor.core.routing import route as route_event
@@ -72,7 +72,7 @@ class SecureStack:
 
     @property
     def bootstrap(self) -> str:
-        """The internal (plaintext, super user) listener."""
+        """The internal listener (SCRAM; tests log in as the operator, ADR 24)."""
         return self.status.bootstrap_servers
 
     @property
@@ -328,8 +328,8 @@ async def publish(stack: SecureStack, events: list[TradeEvent], *, pause_s: floa
 
 
 async def read_topic(bootstrap: str, topic: str, *, isolation_level: str = "read_committed") -> list[Any]:
-    """Every record of ``topic`` (as a super user), partition by partition in offset order."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    """Every record of ``topic`` (as the operator, a super user), partition by partition in offset order."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_security())
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -341,6 +341,7 @@ async def read_topic(bootstrap: str, topic: str, *, isolation_level: str = "read
     tps = [TopicPartition(topic, p) for p in sorted(partitions)]
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        **client_security(),
         group_id=None,
         enable_auto_commit=False,
         isolation_level=isolation_level,

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import ProducerFenced
 
+from corridor.core.kafka import client_security
 from tests.integration.relay.relay_helpers import SecureStack, read_topic
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 async def new_topic(bootstrap: str, partitions: int = 1) -> str:
     name = f"test.txn.{uuid.uuid4().hex[:10]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_security())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1)])
@@ -36,11 +37,13 @@ async def new_topic(bootstrap: str, partitions: int = 1) -> str:
 
 
 def transactional(bootstrap: str, transactional_id: str) -> AIOKafkaProducer:
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=transactional_id, acks="all")
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap, **client_security(), transactional_id=transactional_id, acks="all"
+    )
 
 
 async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_security())
     await admin.start()
     try:
         found = await admin.list_consumer_group_offsets(group)

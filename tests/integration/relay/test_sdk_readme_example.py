@@ -18,6 +18,7 @@ import uuid
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from corridor.core.kafka import client_security
 from corridor.core.routing import partner_topic
 from tests.integration.relay.relay_helpers import (
     PROJECT_ROOT,
@@ -40,7 +41,7 @@ def readme_example() -> str:
 
 
 async def committed(bootstrap: str, group: str) -> dict[int, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_security())
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)

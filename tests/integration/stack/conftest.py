@@ -19,6 +19,7 @@ import pytest
 from corridor.core.settings import get_settings
 from corridor.stack import StackConfig, down
 from corridor.stack.kafka import jars_current
+from tests.support.kafka_login import share_operator_login
 
 
 def _free(port: int) -> bool:
@@ -71,6 +72,7 @@ def isolated_config(brokers: int, *, resolve_jars: bool = False, **overrides: ob
                 startup_timeout=120,
                 **overrides,  # type: ignore[arg-type]
             )
+            share_operator_login(config.state_dir)
             if not resolve_jars:
                 _seed_jars(config)
             return config

@@ -19,6 +19,7 @@ from corridor.core import signatures
 from corridor.core.codec import Codec
 from corridor.core.domain.base import TradeEvent
 from corridor.core.envelope import CloudEvent
+from corridor.core.kafka import client_security
 from corridor.webhooks.delivery import SIGNATURE_VERDICT_HEADER
 from corridor.webhooks.receiver import Receiver, read_body
 from corridor.webhooks.verification import VERIFICATION_TYPE
@@ -109,7 +110,9 @@ def _event_id(body: bytes) -> str | None:
 
 
 async def create_topic(bootstrap_servers: str, topic: str, partitions: int = 3) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="webhooks-tests")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **client_security(), client_id="webhooks-tests"
+    )
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name=topic, num_partitions=partitions, replication_factor=1)])
@@ -118,7 +121,9 @@ async def create_topic(bootstrap_servers: str, topic: str, partitions: int = 3) 
 
 
 async def delete_topic(bootstrap_servers: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="webhooks-tests")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **client_security(), client_id="webhooks-tests"
+    )
     await admin.start()
     try:
         await admin.delete_topics([topic])
@@ -131,7 +136,9 @@ async def delete_topic(bootstrap_servers: str, topic: str) -> None:
 async def produce_as_relay(bootstrap_servers: str, codec: Codec, topic: str, *events: TradeEvent) -> None:
     """What the relay does: the original Avro value, key = trade id, the CloudEvents headers kept, and on
     certificates the verdict of their signature."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers, **client_security(), acks="all", enable_idempotence=True
+    )
     await producer.start()
     try:
         futures = []

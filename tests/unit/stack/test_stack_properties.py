@@ -30,11 +30,11 @@ def test_single_node(config: StackConfig, tmp_path: Path) -> None:
     assert p["process.roles"] == "broker,controller"
     assert p["node.id"] == "1"
     assert p["controller.quorum.voters"] == "1@127.0.0.1:9093"
-    assert p["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
-    assert p["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092"
-    assert p["listener.security.protocol.map"] == "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    assert p["listeners"] == "INTERNAL://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert p["advertised.listeners"] == "INTERNAL://127.0.0.1:9092"
+    assert p["listener.security.protocol.map"] == "INTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
     assert p["controller.listener.names"] == "CONTROLLER"
-    assert p["inter.broker.listener.name"] == "PLAINTEXT"
+    assert p["inter.broker.listener.name"] == "INTERNAL"
     assert p["log.dirs"] == str(tmp_path / "kafka" / "broker-1" / "data")
     assert p["auto.create.topics.enable"] == "false"
     assert p["group.initial.rebalance.delay.ms"] == "0"
@@ -53,8 +53,8 @@ def test_three_nodes(config: StackConfig, node_id: int, port: int, controller: i
     p = props(config, node_id, 3)
     assert p["node.id"] == str(node_id)
     assert p["controller.quorum.voters"] == "1@127.0.0.1:9093,2@127.0.0.1:9193,3@127.0.0.1:9293"
-    assert p["listeners"] == f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}"
-    assert p["advertised.listeners"] == f"PLAINTEXT://127.0.0.1:{port}"
+    assert p["listeners"] == f"INTERNAL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}"
+    assert p["advertised.listeners"] == f"INTERNAL://127.0.0.1:{port}"
     assert p["default.replication.factor"] == "3"
     assert p["min.insync.replicas"] == "2"
     assert p["offsets.topic.replication.factor"] == "3"
@@ -82,7 +82,7 @@ def test_replication_follows_cluster_size() -> None:
 def test_other_ports_for_an_isolated_stack(tmp_path: Path) -> None:
     config = StackConfig(state_dir=tmp_path, kafka_port=19092, port_stride=10)
     p = props(config, 2, 2)
-    assert p["listeners"] == "PLAINTEXT://127.0.0.1:19102,CONTROLLER://127.0.0.1:19103"
+    assert p["listeners"] == "INTERNAL://127.0.0.1:19102,CONTROLLER://127.0.0.1:19103"
     assert p["controller.quorum.voters"] == "1@127.0.0.1:19093,2@127.0.0.1:19103"
     assert config.bootstrap_servers(2) == "127.0.0.1:19092,127.0.0.1:19102"
 
@@ -99,10 +99,10 @@ def test_a_partner_listener_slots_in(tmp_path: Path) -> None:
     config = config.replace(listeners=(*config.listeners, partner))
     p = props(config, 1, 1)
     assert p["listeners"].endswith(",PARTNER://127.0.0.1:9094")
-    assert p["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092,PARTNER://127.0.0.1:9094"
+    assert p["advertised.listeners"] == "INTERNAL://127.0.0.1:9092,PARTNER://127.0.0.1:9094"
     assert "PARTNER:SASL_PLAINTEXT" in p["listener.security.protocol.map"]
     assert p["listener.name.partner.sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
-    assert p["inter.broker.listener.name"] == "PLAINTEXT"
+    assert p["inter.broker.listener.name"] == "INTERNAL"
 
 
 def test_broker_command_line(config: StackConfig, tmp_path: Path) -> None:
