@@ -27,6 +27,7 @@ from aiokafka.errors import (
 from corridor.core import partners
 from corridor.core.credentials import kafka_password_file
 from corridor.core.kafka import client_security
+from corridor.core.topics import ACCEPTED
 from corridor.deploy import access
 from corridor.ledger.topics import DLQ_TOPIC, RETRY_TOPICS
 from corridor.ops.dlq import MARKER_TOPIC, REPLAYER_TRANSACTIONAL_ID
@@ -161,7 +162,10 @@ async def test_relay_writes_partner_topics_in_its_transactions(logins: dict[str,
         await admin.create_topics([NewTopic(topic, 1, 1)])
     finally:
         await admin.close()
-    await fetch_one(relay, ORDERS, group="corridor-relay")
+    # it reads the ledger's accepted stream, never the trade topics (ADR 27: nothing undecided)
+    await fetch_one(relay, ACCEPTED, group="corridor-relay")
+    with pytest.raises(TopicAuthorizationFailedError):
+        await fetch_one(relay, ORDERS, group="corridor-relay")
     await produce(relay, topic, transactional_id="corridor-relay-acl-0")
     # A tombstone for a key no trade has: the session's relay shares this state topic, and a record it
     # cannot read stops it (a state record only the relay writes is trusted or nothing is).

@@ -49,7 +49,7 @@ async def drop_schemas(database_url: str, *schemas: str) -> None:
 
 async def delete_topics(bootstrap_servers: str, topics: list[str]) -> None:
     """Delete a test ledger's own topics (its accepted stream), if they were created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_security())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
