@@ -606,6 +606,7 @@ class Copy:
     partition: int
     offset: int
     relayed_at: float  # the relay's own stamp (corridor_relayed_ms), else when we read it
+    ledger_seq: int | None = None  # the ledger's position (corridor_ledger_seq, ADR 27)
 
 
 class PartnerTopicsReader:
@@ -691,6 +692,7 @@ class PartnerTopicsReader:
                     headers = dict(record.headers or ())
                     event_id = headers.get("ce_id", b"").decode()
                     relayed = headers.get(RELAYED_MS_HEADER)
+                    seq = headers.get("corridor_ledger_seq")
                     self.records += 1
                     self.copies[event_id].append(
                         Copy(
@@ -700,6 +702,7 @@ class PartnerTopicsReader:
                             tp.partition,
                             record.offset,
                             int(relayed) / 1000 if relayed else seen_at,
+                            int(seq) if seq else None,
                         )
                     )
 
@@ -724,7 +727,7 @@ class Outcome:
     duplicates: int = 0  # extra copies in the ledger and the partner topics
     lost: int = 0  # acknowledged, missing from the ledger or an entitled partner topic
     relayed: int | None = None  # acknowledged events in every entitled partner topic (None: no relay)
-    out_of_order: int = 0  # trades whose partner copies break ADR 11's order (per topic, shared)
+    out_of_order: int = 0  # trades whose partner copies break the ledger's order or differ among parties
     inversions: int = 0  # (partner, trade) pairs ordered across topics otherwise than sent (allowed)
     misrouted: int = 0  # copies in the topic of a partner not party to the trade
     acks_back_s: float = 0.0
@@ -836,26 +839,29 @@ def sequence(copies: list[Copy]) -> list[str]:
 
 
 def order_problems(attempts: list[Attempt], by_partner: Mapping[str, list[Copy]]) -> tuple[list[str], int]:
-    """What ADR 11 promises about one trade's order in the partner topics, broken, and how many partner
-    topics hold its acknowledged events in an order other than the one they were sent in.
+    """What ADR 27 (and ADR 11) promise about one trade's order in the partner topics, broken, and how
+    many partner topics hold its acknowledged events in an order other than the one they were sent in.
 
-    Promised: the events of each trade topic keep the order they were acknowledged in, and every party
-    of the trade sees its events in one and the same order (the relay's merge, fixed by the commit).
-    Not promised: that the merge across the three trade topics equals the sending order (Kafka has no
-    order across topics; the relay merges what one poll returns by record timestamp)."""
-    topic_of = {a.event_id: type(a.event).topic for a in attempts}
+    Promised: every party of the trade sees its events in one and the same order, and that order is the
+    ledger's: the copies' ``corridor_ledger_seq`` increase along each partner topic. Not promised: that
+    the ledger's order equals the order of acknowledgement: an event the ledger held for a prerequisite
+    (a retried order that came after its shipment's event) follows what it applied meanwhile, and Kafka
+    has no order across the three trade topics. Those differences are counted as inversions."""
     acked = [a.event_id for a in attempts if a.acknowledged]
     broken: list[str] = []
     inversions = 0
     sequences = {partner: sequence(copies) for partner, copies in by_partner.items()}
     acked_set = set(acked)
-    for partner, seen in sequences.items():
+    for partner, copies in by_partner.items():
+        positions = [c.ledger_seq for c in sorted(copies, key=lambda c: (c.partition, c.offset))]
+        if None in positions:
+            broken.append(f"partner.{partner}.v1 holds a copy without the ledger's position")
+        elif positions != sorted(positions) or len(set(positions)) != len(positions):
+            broken.append(f"the ledger's order broken in partner.{partner}.v1")
+    for seen in sequences.values():
         got = [e for e in seen if e in acked_set]
         delivered = set(got)
         want = [e for e in acked if e in delivered]
-        for topic in {topic_of[e] for e in want}:
-            if [e for e in got if topic_of[e] == topic] != [e for e in want if topic_of[e] == topic]:
-                broken.append(f"{topic} order broken in partner.{partner}.v1")
         inversions += got != want
     common = set.intersection(*(set(seen) for seen in sequences.values())) if sequences else set()
     shared = {tuple(e for e in seen if e in common) for seen in sequences.values()}
