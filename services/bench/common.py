@@ -35,6 +35,7 @@ from corridor.core.codec import Codec
 from corridor.core.kafka import client_security
 from corridor.core.registry_client import RegistryClient
 from corridor.core.topics import CERTIFICATES, ORDERS, SHIPMENTS
+from corridor.stack.admin import wait_for_leaders
 
 #: The stages in run order, with their result keys.
 STAGES: tuple[str, ...] = (
@@ -53,6 +54,8 @@ OPTIONAL_STAGES: tuple[str, ...] = ("partner_feed",)  # the stack's gateway, led
 
 AREAS: dict[str, str] = {ORDERS: "orders", SHIPMENTS: "shipments", CERTIFICATES: "certificates"}
 _TOPIC_ALREADY_EXISTS = 36
+#: Seconds a bench topic just created may take until every partition has a leader on every broker.
+LEADERS_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,7 @@ class BenchContext:
             self._topics.extend(n for n in names if n not in self._topics)
         finally:
             await admin.close()
-        await wait_for_leaders(self.bootstrap_servers, names)
+        await wait_for_leaders(self.bootstrap_servers, names, LEADERS_WAIT_S)
         return names
 
     async def delete_topics(self, names: Sequence[str]) -> None:
@@ -296,27 +299,6 @@ def java_login_file() -> Iterator[str]:
         yield name
     finally:
         os.unlink(name)
-
-
-async def wait_for_leaders(bootstrap_servers: str, topics: list[str], wait_s: float = 30.0) -> None:
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, **client_security(), client_id="corridor-bench"
-    )
-    await admin.start()
-    try:
-        deadline = time.monotonic() + wait_s
-        while True:
-            described = await admin.describe_topics(topics)
-            if len(described) == len(topics) and all(
-                t["error_code"] == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])
-                for t in described
-            ):
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"bench topics {topics} have no leaders after {wait_s:.0f}s")
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
 
 
 # -- statistics ----------------------------------------------------------------------------------------

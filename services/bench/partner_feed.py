@@ -24,12 +24,13 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from corridor.bench.common import BenchContext, latency_summary, wait_for_leaders
+from corridor.bench.common import LEADERS_WAIT_S, BenchContext, latency_summary
 from corridor.bench.payloads import order_json_for_gateway
 from corridor.core import partners
 from corridor.core.kafka import client_security
 from corridor.core.routing import partner_topic
 from corridor.core.settings import get_settings
+from corridor.stack.admin import wait_for_leaders
 
 #: (events/s, seconds) offered, one request per event; quick runs offer the first only, briefly.
 LOADS: tuple[tuple[int, float], ...] = ((10, 20.0), (25, 20.0), (50, 15.0))
@@ -158,7 +159,7 @@ async def _tail(bootstrap: str, partner_id: str) -> AIOKafkaConsumer:
         described = await admin.describe_topics([topic])
     finally:
         await admin.close()
-    await wait_for_leaders(bootstrap, [topic])  # a topic just created has no leaders for a moment
+    await wait_for_leaders(bootstrap, [topic], LEADERS_WAIT_S)  # a new topic has no leaders for a moment
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, **client_security(), isolation_level="read_committed", group_id=None
     )

@@ -673,6 +673,8 @@ class Relay:
         if now - since > PENDING_HOLD_S:
             return False  # under steady load the other partitions never run dry: give up after a while
         others = [TopicPartition(topic, record.partition) for topic in SOURCE_TOPICS if topic != record.topic]
+        if not others:
+            return False  # one source topic (the accepted stream): no other partition can cure it
         if any(
             TopicPartition(r.topic, r.partition) in others
             and TopicPartition(r.topic, r.partition) not in blocked
