@@ -705,12 +705,36 @@ async def _delete_acls(admin: _KafkaAdmin, principal: str) -> int:
         _OPERATION["ANY"],
         _PERMISSION["ANY"],
     )
-    response = await admin.send(_protocol()["DeleteAcls"]([any_filter]))
+    return await _delete_acl_filters(admin, [any_filter], f"the ACLs of {principal}")
+
+
+async def _delete_acl_filters(admin: _KafkaAdmin, filters: list[tuple[Any, ...]], what: str) -> int:
+    response = await admin.send(_protocol()["DeleteAcls"](filters))
     deleted = 0
     for code, message, matching in response.filter_responses:
-        _check(code, message, f"deleting the ACLs of {principal}")
+        _check(code, message, f"deleting {what}")
         deleted += len(matching)
     return deleted
+
+
+async def remove_acls(bootstrap_servers: str, bindings: list[AclBinding]) -> int:
+    """Delete exactly these bindings (an operator revoking one right, or a fault test); returns how
+    many the broker had. ``add_acls`` puts them back."""
+    exact = [
+        (
+            _RESOURCE[b.resource_type], b.resource_name, _PATTERN[b.pattern_type], b.principal, b.host,
+            _OPERATION[b.operation], _PERMISSION[b.permission],
+        )
+        for b in bindings
+    ]  # fmt: skip
+    async with _KafkaAdmin(bootstrap_servers) as admin:
+        return await _delete_acl_filters(admin, exact, f"{len(bindings)} ACL(s)")
+
+
+async def add_acls(bootstrap_servers: str, bindings: list[AclBinding]) -> None:
+    """Create these bindings (kept if they exist)."""
+    async with _KafkaAdmin(bootstrap_servers) as admin:
+        await _create_acls(admin, bindings)
 
 
 async def _describe_acls(admin: _KafkaAdmin, principal: str) -> list[AclBinding]:

@@ -109,13 +109,19 @@ async def corridor() -> AsyncIterator[Corridor]:
             stack = await asyncio.to_thread(up, config, lambda _message: None)
         assert stack.database_url, stack.problems
         keys = await register_partners(stack.database_url)
-        env = service_env(
-            stack.database_url, stack.bootstrap_servers, stack.schema_registry_url, config.state_dir
-        )
+
+        def env(service: str) -> dict[str, str]:
+            assert stack.database_url is not None
+            return service_env(
+                config, service, stack.database_url, stack.bootstrap_servers, stack.schema_registry_url
+            )
+
         logs = config.state_dir / "logs"
-        ledger = ServiceProcess("ledger", ports.ledger, env, logs / "ledger.log")
-        gateway = ServiceProcess("gateway", ports.gateway, env, logs / "gateway.log")
-        relay = ServiceProcess("relay", ports.relay, env, logs / "relay.log") if relay_available() else None
+        ledger = ServiceProcess("ledger", ports.ledger, env("ledger"), logs / "ledger.log")
+        gateway = ServiceProcess("gateway", ports.gateway, env("gateway"), logs / "gateway.log")
+        relay = None
+        if relay_available():
+            relay = ServiceProcess("relay", ports.relay, env("relay"), logs / "relay.log")
         services += [s for s in (ledger, gateway, relay) if s is not None]
         for service in services:
             service.start()

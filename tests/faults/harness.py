@@ -36,7 +36,6 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.metadata import MetadataRequest
 
 from corridor.core import partners
-from corridor.core.credentials import REGISTRY_SERVICES, credentials_dir
 from corridor.core.domain.base import TradeEvent
 from corridor.core.kafka import client_security
 from corridor.core.routing import TradeRoute, partner_of_topic, route
@@ -45,6 +44,7 @@ from corridor.core.topics import TRADE_TOPICS
 from corridor.demo.story import Story, chromite_story, explosives_story
 from corridor.stack import StackConfig
 from corridor.stack import kafka as stack_kafka
+from corridor.stack import services as stack_services
 from corridor.stack.kafka import jars_current
 from corridor.stack.postgres import EmbeddedPostgres
 from tests.support.kafka_login import share_operator_login
@@ -314,12 +314,17 @@ class ServiceProcess:
             return ""
 
 
-def service_env(database_url: str, bootstrap: str, registry_url: str, state_dir: Path) -> dict[str, str]:
+def service_env(
+    config: StackConfig, service: str, database_url: str, bootstrap: str, registry_url: str
+) -> dict[str, str]:
+    """What ``service`` runs with in the fault corridor: as on the local stack, its own Kafka principal
+    with exactly its ACLs (ADR 0024), its own PostgreSQL role (ADR 0025) and the registry's read login,
+    never the operator's (a fault that takes a right away must hit the service as it runs for real)."""
+    described = stack_services.by_name(service)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORRIDOR_")}
+    env.update(stack_services.credential_environment(config, described))
     env.update(
-        # the fault corridor's own registry login for services (read role), made by its `stack up`
-        CORRIDOR_SCHEMA_REGISTRY_USER_INFO_FILE=str(credentials_dir(state_dir) / REGISTRY_SERVICES),
-        CORRIDOR_DATABASE_URL=database_url,
+        CORRIDOR_DATABASE_URL=stack_services.database_url(config, described, database_url),
         CORRIDOR_BOOTSTRAP_SERVERS=bootstrap,
         CORRIDOR_SCHEMA_REGISTRY_URL=registry_url,
         CORRIDOR_LOG_LEVEL="WARNING",

@@ -29,8 +29,10 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from corridor.core.domain.base import TradeEvent
 from corridor.core.kafka import client_security
+from corridor.core.partners import add_acls, remove_acls
 from corridor.core.topics import CERTIFICATES, ORDERS, TOPIC_SPECS
 from corridor.demo.story import chromite_story, explosives_story
+from corridor.deploy.access import service_acls
 from corridor.stack import kill_broker, start_broker
 from tests.faults.conftest import Corridor
 from tests.faults.harness import (
@@ -547,6 +549,79 @@ async def test_min_insync_replicas_unmet_past_the_produce_timeout(corridor: Corr
     for answer in first:  # refused past the timeout, with a retry hint; nothing else
         assert answer.status_code == 503, answer.text
     assert waited >= 9.0, waited  # the gateway's produce timeout, not an early refusal
+    assert retried == [201] * len(orders), retried
+    assert [c for _, _, c, _ in answers] == [201] * len(answers), [a for a in answers if a[2] != 201][:5]
+    assert len(partners) >= 4 and len(answers) >= 200, (len(partners), len(answers))
+    assert sorted(len(rows.get(i, [])) for i in ids) == [1] * len(ids)  # each exactly once
+    assert {s.name: s.pid for s in corridor.services} == pids, "a process restarted"
+    assert all(s.alive() for s in corridor.services)
+
+
+async def test_acl_removed_and_restored(corridor: Corridor) -> None:
+    """The gateway's principal loses its WRITE ACL on ``trade.orders.v1`` (an operator's mistake, or a
+    revocation by the cluster's owner) and gets it back. While it is missing, the broker refuses every
+    order with TopicAuthorizationFailed: each is answered 503 "retry with the same event id", nothing
+    is stored, and the producer that got the refusal from an acknowledgement is replaced (ADR 0017).
+    Once restored, each order's retry with the same id is 201 and stored once, and the events of new
+    trades from all their partners are 201 at the first attempt and stored once; no process restarted."""
+    await corridor.healthy()
+    pids = {s.name: s.pid for s in corridor.services}
+    bootstrap = corridor.stack.bootstrap_servers
+    write = [b for b in service_acls("gateway") if b.resource_name == ORDERS and b.operation == "WRITE"]
+    assert len(write) == 1, write
+    orders = [_order_on(partition) for partition in range(6)]
+    replaced_before = await _producer_replacements(corridor.gateway.url)
+
+    async def post(http: httpx.AsyncClient, order: TradeEvent) -> httpx.Response:
+        return await http.post(
+            "/v1/events",
+            content=json.dumps(_cloudevent(order)).encode(),
+            headers={
+                "Authorization": f"Bearer {corridor.keys[order.sender]}",
+                "Content-Type": "application/cloudevents+json",
+            },
+        )
+
+    async with httpx.AsyncClient(base_url=corridor.gateway.url, timeout=60) as http:
+        assert await remove_acls(bootstrap, write) == 1
+        try:
+            await asyncio.sleep(2.0)  # every broker applies it
+            refused = [await post(http, order) for order in orders]
+        finally:
+            await add_acls(bootstrap, write)
+        await asyncio.sleep(2.0)
+        retried: list[int] = []
+        for order in orders:  # the partner's retry, same id and body
+            answer = await post(http, order)
+            for _ in range(20):
+                if answer.status_code == 201:
+                    break
+                await asyncio.sleep(1.0)
+                answer = await post(http, order)
+            retried.append(answer.status_code)
+        replaced_after = await _producer_replacements(corridor.gateway.url)
+        answers = await _run_trades(http, corridor.keys, TRADES_AFTER_TIMESTAMPS)
+    ids = [i for i, _, _, _ in answers] + [str(o.event_id) for o in orders]
+
+    async def all_stored() -> bool:
+        return len(await stored_ids(corridor.pool, ids)) == len(ids)
+
+    await eventually(all_stored, 60)
+    await asyncio.sleep(2.0)  # a late duplicate would show up now
+    rows = await ledger_rows(corridor.pool, ids)
+    partners = {sender for _, sender, _, _ in answers}
+    print(
+        f"\nWRITE on {ORDERS} removed from {write[0].principal}: orders answered "
+        f"{[a.status_code for a in refused]}, producer replaced {replaced_after - replaced_before:g} times; "
+        f"restored: retries {retried}; then {len(answers)} events of {TRADES_AFTER_TIMESTAMPS} trades from "
+        f"{len(partners)} partners: {Counter(c for _, _, c, _ in answers)}, "
+        f"{sum(1 for i in ids if i in rows)} of {len(ids)} stored"
+    )
+    for answer in refused:  # refused by the broker, with a retry hint naming the refusal
+        assert answer.status_code == 503, answer.text
+        assert "urn:corridor:problem:kafka-unavailable" in answer.text, answer.text
+        assert "Authorization" in answer.text, answer.text
+    assert replaced_after > replaced_before  # poisoned from an acknowledgement: replaced, not restarted
     assert retried == [201] * len(orders), retried
     assert [c for _, _, c, _ in answers] == [201] * len(answers), [a for a in answers if a[2] != 201][:5]
     assert len(partners) >= 4 and len(answers) >= 200, (len(partners), len(answers))
