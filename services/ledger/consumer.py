@@ -43,8 +43,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
@@ -62,6 +64,7 @@ from corridor.core.logging import bound_contextvars, get_logger
 from corridor.core.produce_errors import Stage, classify
 from corridor.core.registry_client import RegistryError
 from corridor.core.signatures import KeyringCache
+from corridor.core.topic_ids import Incarnations, topic_ids
 from corridor.core.topics import ORDERS, TRADE_TOPICS
 from corridor.ledger import deadletter as dl
 from corridor.ledger.certificates import record_verdicts
@@ -73,6 +76,8 @@ log = get_logger("corridor.ledger")
 
 _TOPIC_RANK = {topic: rank for rank, topic in enumerate((*TRADE_TOPICS, *RETRY_TOPICS))}
 _MAX_STALE_RETRIES = 5
+#: How often the ledger asks for the ids of the topics it reads (a recreated topic is read again).
+TOPIC_CHECK_S = 5.0
 #: CloudEvents' required attributes (binary mode: ce_* headers); a record without them is dead-lettered.
 _REQUIRED_CE_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_specversion")
 
@@ -187,6 +192,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.ledger.cache.clear()
         self.ledger.assigned = set(assigned)
+        self.ledger.topics_checked_at = 0.0  # a topic deleted and created again rebalances the group
         log.info("partitions_assigned", partitions=len(assigned))
 
 
@@ -247,6 +253,10 @@ class Ledger:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._lag_reported_at = 0.0
+        self._admin: AIOKafkaAdminClient | None = None
+        self.incarnations = Incarnations()
+        self._ids_recorded: dict[str, uuid.UUID] = {}
+        self.topics_checked_at = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -271,6 +281,12 @@ class Ledger:
             max_poll_interval_ms=600_000,
         )
         await self._consumer.start()
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap_servers, **client_security(), client_id=f"{self.group_id}-ids"
+        )
+        await self._admin.start()
+        self._ids_recorded = await self.store.topic_ids()
+        self.incarnations = Incarnations(self._ids_recorded)
         self._consumer.subscribe(list(CONSUMED_TOPICS), listener=_Rebalance(self))
         self.started = True
         log.info(
@@ -284,6 +300,8 @@ class Ledger:
             await self._consumer.stop()
         if self._producer is not None:
             await self._producer.stop()
+        if self._admin is not None:
+            await self._admin.close()
         self.started = False
 
     def request_stop(self) -> None:
@@ -323,6 +341,7 @@ class Ledger:
         while not self._stopping.is_set():
             self._resume_due()
             try:
+                await self._watch_topic_ids()
                 batches = await self._fetch()
                 self._report_lag()
             except KafkaError as exc:
@@ -371,6 +390,41 @@ class Ledger:
             if tp not in self.positions and tp not in batches:
                 self.positions[tp] = await consumer.position(tp)
         return batches
+
+    async def _watch_topic_ids(self) -> None:
+        """Every ``TOPIC_CHECK_S`` (and after a rebalance): read again from its start each topic that
+        was deleted and created again since it was last read (its id changed; docs/adr/0017).
+
+        aiokafka knows topics by name, so the group's positions of the old topic would be taken for the
+        new one and the new topic's first records skipped. Records of the new topic already stored are
+        recognised by their event id; what was held of the old one is dropped (its records went with
+        the topic). Also at start: a ledger that was down while a topic was recreated notices it."""
+        consumer, admin = self._consumer, self._admin
+        if consumer is None or admin is None or time.monotonic() - self.topics_checked_at < TOPIC_CHECK_S:
+            return
+        self.topics_checked_at = time.monotonic()
+        try:
+            current = await topic_ids(admin, CONSUMED_TOPICS)
+        except (KafkaError, OSError) as exc:  # asked again at the next check; fetching goes on
+            log.warning("topic_ids_unavailable", error=f"{type(exc).__name__}: {exc}")
+            return
+        recreated = self.incarnations.changed(current)
+        if recreated:
+            await self.flush_commits()  # no commit of the old positions after the rewind
+            partitions = [tp for tp in consumer.assignment() if tp.topic in recreated]
+            self.forget(partitions)
+            if partitions:
+                consumer.resume(*partitions)
+                await consumer.seek_to_beginning(*partitions)
+            metrics.ERRORS.labels("ledger", "topic_recreated").inc()
+            log.warning("topic_recreated", topics=sorted(recreated), partitions=len(partitions))
+        if self.incarnations.known != self._ids_recorded:
+            try:
+                await self.store.record_topic_ids(self.incarnations.known)
+            except (asyncpg.PostgresError, OSError) as exc:  # recorded at the next check
+                log.warning("topic_ids_not_recorded", error=f"{type(exc).__name__}: {exc}")
+            else:
+                self._ids_recorded = dict(self.incarnations.known)
 
     def _report_lag(self, every_s: float = 1.0) -> None:
         """``corridor_consumer_lag``: the high watermark minus our position, per assigned partition (at

@@ -249,6 +249,13 @@ def _ddl(s: str) -> list[str]:
                 -- per sender: a partner who reuses another's event id never reads or changes its receipt
                 PRIMARY KEY (event_id, sender)
             )""",
+        # the id of each topic the ledger read last (corridor.core.topic_ids): a topic deleted and
+        # created again under its name has a new one, and is read again from its start
+        f"""CREATE TABLE IF NOT EXISTS "{s}".topic_ids (
+                topic    text PRIMARY KEY,
+                topic_id uuid NOT NULL,
+                seen_at  timestamptz NOT NULL DEFAULT now()
+            )""",
         # receipts of an early version were keyed by the event id alone: key them by sender too
         f"""DO $$ BEGIN
                 IF EXISTS (SELECT FROM pg_constraint
@@ -628,6 +635,21 @@ class LedgerStore:
             sender,
         )
         return dict(row) if row is not None else None
+
+    async def topic_ids(self) -> dict[str, uuid.UUID]:
+        """The id of each consumed topic as the ledger last read it (empty for a new ledger)."""
+        rows = await self.pool.fetch(f'SELECT topic, topic_id FROM "{self.schema}".topic_ids')
+        return {row["topic"]: row["topic_id"] for row in rows}
+
+    async def record_topic_ids(self, ids: dict[str, uuid.UUID]) -> None:
+        await self.pool.execute(
+            f"""INSERT INTO "{self.schema}".topic_ids (topic, topic_id)
+                SELECT * FROM unnest($1::text[], $2::uuid[])
+                ON CONFLICT (topic) DO UPDATE SET topic_id = EXCLUDED.topic_id, seen_at = now()
+                WHERE "{self.schema}".topic_ids.topic_id <> EXCLUDED.topic_id""",
+            list(ids),
+            list(ids.values()),
+        )
 
     async def unpublished(self, limit: int) -> list[OutboxRecord]:
         """The oldest accepted events not on the accepted stream yet, in the ledger's order."""
