@@ -151,6 +151,7 @@ async def run_demo(
         _say(f"▶ certificates signed by their issuers ({count} authority keys registered)")
     async with RegistryClient(registry_url) as registry:
         since = await topic_ends(bootstrap_servers)
+        feed_since = await partner_feed.feed_ends(bootstrap_servers, str(story.events[0].supplier.party_id))
         started = time.perf_counter()
         if via == "gateway":
             from corridor.demo import via_gateway
@@ -223,6 +224,7 @@ async def run_demo(
                 registry_user_info=registry_logins.get(reader_party),
                 trade_id=story.trade_id,
                 expected=len(story.events),
+                since=feed_since,
             )
         except TimeoutError as exc:
             raise click.ClickException(str(exc)) from None

@@ -21,7 +21,11 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
+from aiokafka import TopicPartition
+
 from corridor.core import credentials, partners
+from corridor.core.kafka import end_offsets, start_group_at
+from corridor.core.routing import partner_topic
 from corridor.ops.kafka_io import delete_consumer_groups
 from corridor.sdk import PartnerConsumer
 
@@ -64,6 +68,14 @@ def grant_registry_logins(party_ids: Iterable[str], state_dir: Path) -> dict[str
     return logins
 
 
+async def feed_ends(internal_bootstrap: str, partner_id: str) -> dict[TopicPartition, int] | None:
+    """The end offsets of ``partner.<partner_id>.v1`` now, or None while the topic does not exist."""
+    try:
+        return await end_offsets(internal_bootstrap, [partner_topic(partner_id)])
+    except LookupError:
+        return None
+
+
 async def read_own_feed(
     *,
     internal_bootstrap: str,
@@ -75,10 +87,16 @@ async def read_own_feed(
     expected: int,
     registry_user_info: str | None = None,
     wait_s: float = 60.0,
+    since: dict[TopicPartition, int] | None = None,
 ) -> tuple[str, int]:
     """Read ``partner.<partner_id>.v1`` as the partner until ``expected`` events of ``trade_id`` came;
-    (the topic, how many). TimeoutError when the relay did not deliver them in ``wait_s``."""
+    (the topic, how many). TimeoutError when the relay did not deliver them in ``wait_s``.
+
+    ``since`` (:func:`feed_ends`, taken before the trade was published) starts the group there, so a
+    long-lived stack's history (tens of thousands of copies of earlier runs) is not read first."""
     group = f"{partner_id}.demo-{uuid.uuid4().hex[:8]}"
+    if since:
+        await start_group_at(internal_bootstrap, group, since)
     seen: set[uuid.UUID] = set()
     consumer = PartnerConsumer(
         bootstrap=partner_bootstrap,

@@ -257,6 +257,7 @@ class Ledger:
         self.incarnations = Incarnations()
         self._ids_recorded: dict[str, uuid.UUID] = {}
         self.topics_checked_at = 0.0
+        self.to_rewind: set[str] = set()  # recreated topics none of whose partitions was ours yet
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -398,7 +399,10 @@ class Ledger:
         aiokafka knows topics by name, so the group's positions of the old topic would be taken for the
         new one and the new topic's first records skipped. Records of the new topic already stored are
         recognised by their event id; what was held of the old one is dropped (its records went with
-        the topic). Also at start: a ledger that was down while a topic was recreated notices it."""
+        the topic). A change seen while none of the topic's partitions is ours (the deletion took them
+        in a rebalance) waits until some are assigned again. The new id is recorded in PostgreSQL only
+        when nothing waits, so a ledger that stops in between (or was down during the recreation)
+        notices again at start."""
         consumer, admin = self._consumer, self._admin
         if consumer is None or admin is None or time.monotonic() - self.topics_checked_at < TOPIC_CHECK_S:
             return
@@ -410,15 +414,19 @@ class Ledger:
             return
         recreated = self.incarnations.changed(current)
         if recreated:
-            await self.flush_commits()  # no commit of the old positions after the rewind
-            partitions = [tp for tp in consumer.assignment() if tp.topic in recreated]
-            self.forget(partitions)
-            if partitions:
-                consumer.resume(*partitions)
-                await consumer.seek_to_beginning(*partitions)
             metrics.ERRORS.labels("ledger", "topic_recreated").inc()
-            log.warning("topic_recreated", topics=sorted(recreated), partitions=len(partitions))
-        if self.incarnations.known != self._ids_recorded:
+            log.warning("topic_recreated", topics=sorted(recreated))
+        self.to_rewind |= recreated
+        partitions = [tp for tp in consumer.assignment() if tp.topic in self.to_rewind]
+        if partitions:
+            await self.flush_commits()  # no commit of the old positions after the rewind
+            self.forget(partitions)
+            consumer.resume(*partitions)
+            await consumer.seek_to_beginning(*partitions)
+            self.to_rewind -= {tp.topic for tp in partitions}
+            read_again = [f"{tp.topic}-{tp.partition}" for tp in partitions]
+            log.warning("topic_read_from_start", partitions=read_again)
+        if not self.to_rewind and self.incarnations.known != self._ids_recorded:
             try:
                 await self.store.record_topic_ids(self.incarnations.known)
             except (asyncpg.PostgresError, OSError) as exc:  # recorded at the next check
