@@ -78,6 +78,7 @@ _TOPIC_RANK = {topic: rank for rank, topic in enumerate((*TRADE_TOPICS, *RETRY_T
 _MAX_STALE_RETRIES = 5
 #: How often the ledger asks for the ids of the topics it reads (a recreated topic is read again).
 TOPIC_CHECK_S = 5.0
+METADATA_MAX_AGE_MS = 10_000
 #: CloudEvents' required attributes (binary mode: ce_* headers); a record without them is dead-lettered.
 _REQUIRED_CE_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_specversion")
 
@@ -280,6 +281,9 @@ class Ledger:
             max_partition_fetch_bytes=4 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
             max_poll_interval_ms=600_000,
+            # a topic deleted and created again is assigned again only once the client's metadata shows
+            # it back (then the group rebalances): within 10 s, not the default 5 minutes
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
         await self._consumer.start()
         self._admin = AIOKafkaAdminClient(

@@ -777,5 +777,5 @@ async def test_trade_topic_deleted_and_recreated_under_load(corridor: Corridor) 
     # the ledger noticed the new topic id and read the new topic from its start (corridor.core.topic_ids)
     assert not not_stored, (
         f"the ledger did not store {len(not_stored)} of {len(after_ids + load_after)} events "
-        f"acknowledged after {ORDERS} was recreated"
+        f"acknowledged after {ORDERS} was recreated; the ledger's log:\n{corridor.ledger.tail(40)}"
     )
