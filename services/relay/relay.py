@@ -68,8 +68,6 @@ from corridor.relay.state import (
 log = get_logger("corridor.relay")
 
 SERVICE = "relay"
-#: How long a record that a later admission could still make acceptable waits for it (seconds).
-PENDING_HOLD_S = 30.0
 SOURCE_HEADER = "corridor_relay_source"  # "<trade topic>:<partition>:<offset>" of the original record
 BACKFILL_HEADER = "corridor_relay_backfill"  # "true" on an earlier event sent to a party that joined later
 SIGNATURE_HEADER = "corridor_signature_verdict"  # certificate events: the signature check's verdict
@@ -91,7 +89,6 @@ class RelayStats:
     backfilled: int = 0
     skipped: int = 0  # undecodable records: routed to nobody
     refused: int = 0  # records breaking a trust rule (ADR 0016): routed to nobody
-    deferred: int = 0  # polls where a partition stopped at a record whose cure may still come
     transactions: int = 0
     aborted: int = 0
     producer_replacements: int = 0  # slot producers replaced after an error poisoned them
@@ -144,7 +141,6 @@ class Relay:
         self.slots: dict[int, Slot] = {}
         self.history = HistoryCache(settings.relay_history_cache)
         #: (topic, partition, offset) → when a record was first held for a cure that may still come
-        self._pending_since: dict[tuple[str, int, int], float] = {}
         self.partitions: int | None = None  # of each trade topic
         self._lock = asyncio.Lock()
         self._generation = 0  # bumped by every rebalance: a batch polled before one is dropped
@@ -495,19 +491,12 @@ class Relay:
         changed_ids: dict[str, frozenset[str]] = {}
         sent: list[tuple[str, str, bool]] = []  # (partner topic, event type, back-fill) per delivery
         relayed = skipped = duplicates = refused = 0
-        #: partitions stopped at a record whose cure may still come from another partition: the rest of
-        #: such a partition waits for the next poll (its order is kept), the other partitions go on
-        blocked: set[TopicPartition] = set()
         await producer.begin_transaction()
         committed = False
         try:
             futures = []
-            for index, record in enumerate(todo):
-                tp = TopicPartition(record.topic, record.partition)
-                if tp in blocked:
-                    continue
-                before_position = positions.get(tp)
-                positions[tp] = record.offset + 1
+            for record in todo:
+                positions[TopicPartition(record.topic, record.partition)] = record.offset + 1
                 metrics.EVENTS_IN.labels(SERVICE, record.topic, _type_of(record)).inc()
                 current = await self._relay_record(record)
                 if current is None:
@@ -525,23 +514,10 @@ class Relay:
                 before = changed.get(key) or slot.routes.get(key)
                 assert current.event is not None
                 after, deliveries, broken = route(before, ref, current.event)
-                if (
-                    broken
-                    and all(v.pending for v in broken)
-                    and await self._may_still_come(slot, todo, index, blocked)
-                ):
-                    # what would cure it (the admission, the booking, the certificate) may still come
-                    # from another partition of the slot: this partition stops here until the next poll
-                    blocked.add(tp)
-                    if before_position is None:
-                        positions.pop(tp)
-                    else:
-                        positions[tp] = before_position
-                    continue
-                self._pending_since.pop((record.topic, record.partition, record.offset), None)
                 if broken:
-                    # refused by the trust rules (ADR 0016): a record that reached a trade topic past the
-                    # gateway, or that speaks for another party, goes to nobody
+                    # refused by the trust rules (ADR 0016): the accepted stream carries only what the
+                    # ledger applied under the same rules (ADR 0027), so this is a record written there
+                    # past the ledger, or a rule the two disagree on; it goes to nobody
                     refused += 1
                     metrics.ERRORS.labels(SERVICE, "trust_violation").inc()
                     log.warning("event_refused", event_id=event_id, topic=record.topic,
@@ -583,12 +559,6 @@ class Relay:
                     )
                 )
             await asyncio.gather(*futures)
-            if not positions:  # every partition stopped at its first record: nothing to commit
-                await producer.abort_transaction()
-                committed = True
-                self.stats.deferred += 1
-                self._seek_back(slot, todo, blocked)
-                return
             await producer.send_offsets_to_transaction(positions, self.group_id)
             if self.settings.relay_pause_before_commit_ms:
                 log.info("pausing_before_commit", partition=slot.partition, deliveries=len(sent))
@@ -606,9 +576,6 @@ class Relay:
         slot.routes.update(changed)
         slot.ids.update(changed_ids)
         slot.positions.update(positions)
-        if blocked:
-            self.stats.deferred += 1
-            self._seek_back(slot, todo, blocked)
         now_ms = metrics.now_ms()
         for record in todo:
             metrics.observe_e2e(
@@ -652,55 +619,6 @@ class Relay:
         if failure.record_refused:
             await asyncio.sleep(1.0)  # the same record comes again: an operator has to act; no busy loop
         return True
-
-    async def _may_still_come(
-        self,
-        slot: Slot,
-        todo: list[ConsumerRecord[bytes, bytes]],
-        index: int,
-        blocked: set[TopicPartition],
-    ) -> bool:
-        """Whether what would cure a ``pending`` refusal of ``todo[index]`` (its sender's admission, the
-        booking or the certificate it refers to) may still come from another partition of the slot:
-        that partition has records later in this poll, or records not read yet (its end offset, asked
-        now). Once every other partition is read to its end, nothing will cure it: it is refused then,
-        never held for ever. (Record timestamps are event times, which senders write: a cure may come
-        after in timestamp order, so the merge order alone proves nothing.)"""
-        assert self._consumer is not None
-        record = todo[index]
-        now = time.monotonic()
-        since = self._pending_since.setdefault((record.topic, record.partition, record.offset), now)
-        if now - since > PENDING_HOLD_S:
-            return False  # under steady load the other partitions never run dry: give up after a while
-        others = [TopicPartition(topic, record.partition) for topic in SOURCE_TOPICS if topic != record.topic]
-        if not others:
-            return False  # one source topic (the accepted stream): no other partition can cure it
-        if any(
-            TopicPartition(r.topic, r.partition) in others
-            and TopicPartition(r.topic, r.partition) not in blocked
-            for r in todo[index + 1 :]
-        ):
-            return True
-        ends = await self._consumer.end_offsets(others)
-        for tp in others:
-            last = max((r.offset for r in todo if r.topic == tp.topic), default=None)
-            read = last + 1 if last is not None else slot.positions.get(tp, 0)
-            if tp not in blocked and read < ends.get(tp, 0):
-                return True
-        return False
-
-    def _seek_back(
-        self, slot: Slot, todo: list[ConsumerRecord[bytes, bytes]], blocked: set[TopicPartition]
-    ) -> None:
-        """Read the blocked partitions again from their first record not relayed."""
-        assert self._consumer is not None
-        assignment = self._consumer.assignment()
-        firsts: dict[TopicPartition, int] = {}
-        for r in todo:
-            firsts.setdefault(TopicPartition(r.topic, r.partition), r.offset)
-        for tp in blocked:
-            if tp in assignment and tp in firsts:
-                self._consumer.seek(tp, max(slot.positions.get(tp, firsts[tp]), firsts[tp]))
 
     async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> TradeEvent | None:
         """The record's event, or None when it can never be decoded (it is then routed to nobody)."""
