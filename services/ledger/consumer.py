@@ -52,6 +52,7 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
 from corridor.core import metrics, signatures, tracing
+from corridor.core.assignors import assignment_strategy
 from corridor.core.codec import Codec, WireFormatError
 from corridor.core.domain import trust
 from corridor.core.domain.base import TradeEvent
@@ -284,6 +285,8 @@ class Ledger:
             # a topic deleted and created again is assigned again only once the client's metadata shows
             # it back (then the group rebalances): within 10 s, not the default 5 minutes
             metadata_max_age_ms=METADATA_MAX_AGE_MS,
+            # a trade's partitions (trade and retry topics) on one ledger, for any number of ledgers
+            partition_assignment_strategy=assignment_strategy(),
         )
         await self._consumer.start()
         self._admin = AIOKafkaAdminClient(
