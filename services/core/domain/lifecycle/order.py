@@ -375,7 +375,7 @@ def check_invoice(order: OrderState, invoice: Invoice) -> None:
             raise LifecycleViolation(
                 f"{what} line {line.line_number} bills {billed} {line.unit} in all{earlier_part}, more than "
                 f"order {order.order_id} allows: {ordered.quantity} {ordered.unit} + "
-                f"{ordered.tolerance_percent}% tolerance = {ordered.most.normalize()} {ordered.unit}"
+                f"{ordered.tolerance_percent}% tolerance = {ordered.most.quantize(Decimal('0.001'))} {ordered.unit}"
             )
 
 
