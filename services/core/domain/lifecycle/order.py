@@ -369,13 +369,14 @@ def check_invoice(order: OrderState, invoice: Invoice) -> None:
         )
         billed = before + line.quantity
         if billed > ordered.most:
+            most = ordered.most.quantize(Decimal("0.001"))
             earlier_part = (
                 f" ({before} {line.unit} on earlier {invoice.kind.value.lower()} invoices)" if before else ""
             )
             raise LifecycleViolation(
                 f"{what} line {line.line_number} bills {billed} {line.unit} in all{earlier_part}, more than "
                 f"order {order.order_id} allows: {ordered.quantity} {ordered.unit} + "
-                f"{ordered.tolerance_percent}% tolerance = {ordered.most.quantize(Decimal('0.001'))} {ordered.unit}"
+                f"{ordered.tolerance_percent}% tolerance = {most} {ordered.unit}"
             )
 
 
