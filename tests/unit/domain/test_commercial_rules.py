@@ -504,3 +504,23 @@ def test_the_response_to_a_counter_offer_is_the_buyers(chromite: list[TradeEvent
     forged = _new(amendment, sender=story.SUPPLIER.party_id, accepts_counter_offer=True)
     assert _rules(state, forged) == [("type", "role-in-trade")]
     assert isinstance(chromite[1], OrderResponded)
+
+
+def test_the_ledger_view_states_the_balance_and_a_bank_sees_the_credit_not_the_negotiation() -> None:
+    from corridor.ledger.views import trade_view
+
+    state = replay(chromite_story().events)
+    assert state is not None
+    today = dt.date(2026, 4, 1)
+    whole = trade_view(state, None, today, story.BUYER.party_id)
+    assert whole["order"]["balance_due"] == "4886.5700" and whole["order"]["credit_paid"] == "1573790.2000"
+    assert whole["order"]["invoices"][1]["nets"] == ["ZVC-INV-2026-0031"]
+    bank = trade_view(state, None, today, story.ISSUING_BANK.party_id)
+    assert set(bank["order"]) == {"invoices", "letter_of_credit", "presentations", "credit_paid"}
+    assert bank["order"]["letter_of_credit"]["lc_number"] == LC
+    assert bank["shipments"] == [] and bank["certificates"] == []
+    assert {t["type"] for t in bank["timeline"]} == {
+        "InvoiceIssued",
+        "LetterOfCreditEventRecorded",
+        "PartyAdmitted",
+    }
