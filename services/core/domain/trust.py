@@ -313,11 +313,6 @@ def named_parties(event: TradeEvent) -> dict[str, str]:
             found[f"data.{name}.party_id"] = value.party_id
     if isinstance(event, PartyAdmitted | PartyWithdrawn):
         found["data.party_id"] = event.party_id
-    if isinstance(event, OrderPlaced) and event.letter_of_credit is not None:
-        # the credit's banks are registered partners (gateway), though not parties until admitted
-        for name in ("issuing_bank", "advising_bank"):
-            bank: Party = getattr(event.letter_of_credit, name)
-            found[f"data.letter_of_credit.{name}.party_id"] = bank.party_id
     return found
 
 

@@ -491,10 +491,11 @@ def test_a_bank_receives_the_credit_the_invoices_and_transport_documents_only() 
     assert "corridor.trade.orders.LetterOfCreditEventRecorded" not in trust.RECEIVES["CARRIER"]
 
 
-def test_the_credit_banks_are_named_parties_for_the_registry(chromite: list[TradeEvent]) -> None:
-    named = trust.named_parties(chromite[0])
-    assert named["data.letter_of_credit.issuing_bank.party_id"] == "haihe-commercial-bank"
-    assert named["data.letter_of_credit.advising_bank.party_id"] == "indus-commercial-bank"
+def test_the_credit_names_its_banks_but_admits_neither(chromite: list[TradeEvent]) -> None:
+    """Naming a partner admits nobody (ADR 0016): a bank acts only once a principal admitted it."""
+    state = trust.admit(None, chromite[0])
+    assert state.parties == ("tianjin-rongda-smelting", "zhob-valley-chromite")
+    assert "haihe-commercial-bank" not in trust.named_parties(chromite[0]).values()
 
 
 def test_the_response_to_a_counter_offer_is_the_buyers(chromite: list[TradeEvent]) -> None:
