@@ -189,6 +189,9 @@ def valid_examples() -> dict[str, dict[str, Any]]:
         "OrderResponded": _pick(chromite, "OrderResponded", responds_to_revision=1),
         "OrderAmended": _pick(chromite, "OrderAmended"),
         "InvoiceIssued": _pick(chromite, "InvoiceIssued", invoice_kind="FINAL"),
+        "LetterOfCreditEventRecorded": _pick(
+            chromite, "LetterOfCreditEventRecorded", credit_event_type="DOCUMENTS_PRESENTED"
+        ),
         "ShipmentBooked": _pick(explosives, "ShipmentBooked"),
         "EquipmentEventRecorded": _pick(chromite, "EquipmentEventRecorded", equipment_event_type="LOAD"),
         "TransportEventRecorded": _pick(
@@ -408,6 +411,54 @@ CASES: dict[str, tuple[str, list[str], str, Mutation]] = {
         "An actual (ACT) departure whose event was created a day before the departure it reports: an actual "
         "has happened when it is reported (estimates and plans are created before their time).",
         _set("created_at", "2026-02-28T22:00:00+05:00"),
+    ),
+    "credit-terms-on-a-telegraphic-transfer-order": (
+        "OrderPlaced",
+        ["letter_of_credit"],
+        "Letter-of-credit terms on an order paid by telegraphic transfer: only an order paid by letter "
+        "of credit carries them.",
+        _set("payment_terms", "TELEGRAPHIC_TRANSFER"),
+    ),
+    "credit-latest-shipment-after-expiry": (
+        "OrderPlaced",
+        ["letter_of_credit.latest_shipment_date"],
+        "A letter of credit whose latest shipment date falls after the credit expires: documents could "
+        "never be presented in time.",
+        _set("letter_of_credit.latest_shipment_date", "2026-05-15"),
+    ),
+    "credit-issued-by-a-non-bank": (
+        "OrderPlaced",
+        ["letter_of_credit.issuing_bank.role"],
+        "The buyer named as the issuing bank of its own letter of credit.",
+        _set("letter_of_credit.issuing_bank.role", "BUYER"),
+    ),
+    "presentation-without-documents": (
+        "LetterOfCreditEventRecorded",
+        ["documents"],
+        "Documents presented under a letter of credit without listing them.",
+        _set("documents", []),
+    ),
+    "discrepancy-without-saying-what": (
+        "LetterOfCreditEventRecorded",
+        ["discrepancies"],
+        "A bank notes a discrepancy without saying what does not comply.",
+        _all(
+            _set("credit_event_type", "DISCREPANCY_NOTED"),
+            _set("documents", []),
+            _set("invoice_numbers", []),
+            _set("amount", None),
+        ),
+    ),
+    "payment-without-amount": (
+        "LetterOfCreditEventRecorded",
+        ["amount"],
+        "A payment under a letter of credit that does not say how much was paid.",
+        _all(
+            _set("credit_event_type", "PAYMENT_MADE"),
+            _set("documents", []),
+            _set("invoice_numbers", []),
+            _set("amount", None),
+        ),
     ),
     "loading-and-discharge-one-port-under-two-codes": (
         "ShipmentBooked",

@@ -36,6 +36,7 @@ from corridor.core.domain.events import (
     CustomsEventRecorded,
     EquipmentEventRecorded,
     InvoiceIssued,
+    LetterOfCreditEventRecorded,
     OrderAmended,
     OrderPlaced,
     OrderResponded,
@@ -169,6 +170,26 @@ NLC = party(
     "National Logistics Corporation (Sost dry port)",
     "نیشنل لاجسٹکس کارپوریشن",
 )
+# the banks of the chromite letter of credit (fictional): the buyer's bank issues it, the supplier's
+# bank in Karachi advises it and takes the supplier's documents
+ISSUING_BANK = party(
+    "haihe-commercial-bank",
+    "BANK",
+    "CN",
+    "USCC",
+    _uscc("91120000MA07H2B5X"),
+    "Haihe Commercial Bank Co., Ltd., Tianjin Branch",
+    "海河商业银行股份有限公司天津分行",
+)
+ADVISING_BANK = party(
+    "indus-commercial-bank",
+    "BANK",
+    "PK",
+    "NTN",
+    "0801467-4",
+    "Indus Commercial Bank Limited, Karachi",
+    "انڈس کمرشل بینک لمیٹڈ",
+)
 
 ALL_PARTIES = (
     BUYER,
@@ -182,6 +203,8 @@ ALL_PARTIES = (
     PK_EXPLOSIVES_DEPT,
     MIIT,
     NLC,
+    ISSUING_BANK,
+    ADVISING_BANK,
 )
 
 
@@ -251,6 +274,55 @@ def _numbered(number: str, suffix: str | None) -> str:
     return f"{number}-{suffix}" if suffix else number
 
 
+#: The chromite order's letter of credit: at sight, for the amended 5,500 TNE plus the 10 % tolerance.
+CHROMITE_CREDIT: dict[str, Any] = {
+    "lc_number": "HCB-TJ-LC-26-00417",
+    "issuing_bank": ISSUING_BANK,
+    "advising_bank": ADVISING_BANK,
+    "amount": {"amount": Decimal("1727275.0000"), "currency": "USD"},
+    "expiry_date": dt.date(2026, 4, 30),
+    "latest_shipment_date": dt.date(2026, 3, 31),
+    "partial_shipments_allowed": True,
+    "transhipment_allowed": False,
+    "documents_required": [
+        "COMMERCIAL_INVOICE",
+        "BILL_OF_LADING",
+        "CERTIFICATE_OF_ORIGIN",
+        "INSPECTION_CERTIFICATE",
+    ],
+}
+
+
+def _chromite_credit(b: _Builder, at: Callable[..., dt.datetime], order_id: str, invoice_number: str) -> None:
+    """The banks join the trade; the advising bank presents the supplier's documents against the
+    provisional invoice and the issuing bank pays at sight (docs/adr/0030)."""
+    lc_number = CHROMITE_CREDIT["lc_number"]
+    b.admit(at(20, 9, CST), BUYER, ISSUING_BANK, f"issuing bank of L/C {lc_number}")
+    b.admit(at(20, 10), SUPPLIER, ADVISING_BANK, f"advising bank of L/C {lc_number}")
+    presentation = {
+        "order_id": order_id,
+        "lc_number": lc_number,
+        "presentation_number": "ICB-KHI-EXP-26-1187",
+        "amount": {"amount": Decimal("1573790.2000"), "currency": "USD"},
+    }
+    b.add(
+        LetterOfCreditEventRecorded,
+        at(21, 11),
+        ADVISING_BANK,
+        credit_event_type="DOCUMENTS_PRESENTED",
+        documents=CHROMITE_CREDIT["documents_required"],
+        invoice_numbers=[invoice_number],
+        **presentation,
+    )
+    b.add(
+        LetterOfCreditEventRecorded,
+        at(24, 15),
+        ISSUING_BANK,
+        credit_event_type="PAYMENT_MADE",
+        **presentation,
+    )
+
+
 def chromite_story(
     trade_id: uuid.UUID | None = None, start: dt.datetime | None = None, *, numbers_suffix: str | None = None
 ) -> Story:
@@ -285,6 +357,7 @@ def chromite_story(
         delivery_latest=dt.date(2026, 3, 31),
         required_certificates=["CPFTA_ORIGIN", "ASSAY"],
         notes="L/C at sight under UCP 600; load-port assay by SGS, discharge assay by CCIC",
+        letter_of_credit=CHROMITE_CREDIT,
     )
     b.add(
         OrderResponded, day(1, 11), SUPPLIER, order_id=order_id, response="ACCEPTED", responds_to_revision=0
@@ -450,6 +523,7 @@ def chromite_story(
             "voyage_number": "0412E",
         },
     )
+    _chromite_credit(b, day, order_id, "ZVC-INV-2026-0031")
     b.add(
         TransportEventRecorded,
         day(33, 6, CST),

@@ -78,6 +78,10 @@ _FACTS: dict[str, Callable[[Any], str]] = {
         f"{e.document_event_type} {e.document_type} {e.document_number}"
         + (f" ({e.bill_of_lading_type})" if e.bill_of_lading_type else "")
     ),
+    "LetterOfCreditEventRecorded": lambda e: (
+        f"{e.credit_event_type} L/C {e.lc_number} ({e.presentation_number})"
+        + (f" {_money(e.amount)}" if e.amount else "")
+    ),
     "CertificateAmended": lambda e: f"{e.certificate_number} supersedes {e.supersedes_certificate_number}",
     "CertificateRevoked": lambda e: f"{e.certificate_number}: {e.reason}",
     "CertificatePresented": lambda e: f"{e.certificate_number} on declaration {e.declaration_number}",

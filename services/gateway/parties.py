@@ -62,7 +62,9 @@ def registry_errors(event: TradeEvent, registered: Mapping[str, Partner]) -> lis
         if isinstance(event, PartyAdmitted | PartyWithdrawn):
             role, role_path = event.role, "data.role"
         else:
-            named = getattr(event, path.split(".")[1])
+            named: object = event
+            for name in path.split(".")[1:-1]:  # data.<field>[.<field>…].party_id
+                named = getattr(named, name)
             assert isinstance(named, Party)
             role, role_path = named.role, path.rsplit(".", 1)[0] + ".role"
         if role != partner.role:

@@ -47,7 +47,15 @@ def _view(name: str, state: type[BaseModel], **added: Any) -> Any:
 
 
 CustomsView = _view("CustomsView", CustomsControl, status=str | None)
-OrderView = _view("OrderView", OrderState, revision=int, hs_codes=list[str], lines=list[Line])
+OrderView = _view(
+    "OrderView",
+    OrderState,
+    revision=int,
+    hs_codes=list[str],
+    lines=list[Line],
+    balance_due=str | None,  # what the final invoices leave to pay after netting the provisional ones
+    credit_paid=str,  # paid under the letter of credit so far
+)
 ShipmentView = _view(
     "ShipmentView",
     ShipmentState,

@@ -3,7 +3,8 @@
 A view is cut to the reader's role (``corridor.core.domain.trust.RECEIVES``): the order and its
 invoices only for a role that receives OrderPlaced / InvoiceIssued, shipments for one that receives
 ShipmentBooked, certificates for one that receives CertificateIssued, transport documents for one that
-receives TransportDocumentEventRecorded, and timeline entries of the event
+receives TransportDocumentEventRecorded, the letter of credit and its presentations for one that
+receives LetterOfCreditEventRecorded (a bank), and timeline entries of the event
 types the role receives (plus the admission naming the reader). The buyer and supplier see everything.
 """
 
@@ -57,7 +58,11 @@ def trade_view(
     if not sees("OrderPlaced"):
         # a customs office gets the commercial invoices (customs value), not the negotiation
         invoices = order.get("invoices") if isinstance(order, dict) else None
-        view["order"] = {"invoices": invoices} if invoices is not None and sees("InvoiceIssued") else None
+        cut = {"invoices": invoices} if invoices is not None and sees("InvoiceIssued") else {}
+        if isinstance(order, dict) and sees("LetterOfCreditEventRecorded"):
+            # a bank of the credit: the credit's terms and presentations, still not the negotiation
+            cut.update({k: order[k] for k in ("letter_of_credit", "presentations", "credit_paid")})
+        view["order"] = cut or None
         view["hs_codes"] = [] if not sees("CertificateIssued") else view["hs_codes"]
     if not sees("ShipmentBooked"):
         view["shipments"] = []
@@ -82,6 +87,8 @@ def _whole_view(state: TradeState, updated_at: dt.datetime | None, today: dt.dat
             revision=order.revision,
             hs_codes=list(order.hs_codes),
             lines=[line.model_dump(mode="json") for line in order.lines],
+            balance_due=None if order.balance_due is None else str(order.balance_due),
+            credit_paid=str(order.credit_paid),
         )
     shipments = []
     for shipment in sorted(state.shipments.values(), key=lambda s: (s.booked_at, s.shipment_id)):

@@ -37,6 +37,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 
 from corridor.core import partners
 from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import PartyAdmitted
 from corridor.core.kafka import client_security
 from corridor.core.routing import TradeRoute, partner_of_topic, route
 from corridor.core.settings import PROJECT_ROOT, get_settings
@@ -346,6 +347,8 @@ def story_parties() -> dict[str, str]:
                 party_id = getattr(value, "party_id", None)
                 if party_id is not None:
                     found.setdefault(party_id, str(value.role))
+            if isinstance(event, PartyAdmitted):  # parties named only by their admission (the banks)
+                found.setdefault(event.party_id, str(event.role))
     return found
 
 

@@ -224,3 +224,46 @@ def test_admissions_come_from_the_principals_only_and_a_withdrawn_party_is_silen
         "admitted-party",
     )
     assert "withdrawn" in json.dumps(body)
+
+
+def test_letter_of_credit_events_come_only_from_the_credits_parties(
+    http: Any, admin: Any, played: Any
+) -> None:
+    """ADR 0030: the supplier or the advising bank presents; only a bank the order's credit names notes
+    discrepancies and pays; a bank must be admitted, and its credit must be the order's."""
+    cast = played.cast
+    credit = _T + "orders.LetterOfCreditEventRecorded"
+    paid = next(d for t, d in cast.events if t == credit and d["credit_event_type"] == "PAYMENT_MADE")
+    # a carrier (not a role that publishes credit events) paying itself
+    carrier = cast.carrier
+    _refused(_post(http, credit, _fresh(paid, sender=carrier), played.keys[carrier]), 403, "type")
+    # the supplier may present, but not declare its own documents paid
+    supplier = cast.supplier
+    _refused(
+        _post(http, credit, _fresh(paid, sender=supplier), played.keys[supplier]),
+        403,
+        "data.credit_event_type",
+        "credit-bank",
+    )
+    # a registered bank that nobody admitted
+    stranger, stranger_key = admin.add("BANK")
+    _refused(
+        _post(http, credit, _fresh(paid, sender=stranger), stranger_key), 403, "data.sender", "admitted-party"
+    )
+    # admitted by the buyer, but not a bank of this credit
+    admission = _fresh(cast.first("PartyAdmitted"), party_id=stranger, role="BANK", sender=cast.buyer)
+    assert _post(http, _T + "orders.PartyAdmitted", admission, played.keys[cast.buyer]).status_code == 201
+    _refused(
+        _post(http, credit, _fresh(paid, sender=stranger), stranger_key),
+        403,
+        "data.credit_event_type",
+        "credit-bank",
+    )
+    # the credit's own issuing bank, naming another credit
+    issuing = paid["sender"]
+    _refused(
+        _post(http, credit, _fresh(paid, lc_number="HCB-TJ-LC-26-99999"), played.keys[issuing]),
+        403,
+        "data.lc_number",
+        "credit-bank",
+    )

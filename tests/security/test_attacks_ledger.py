@@ -20,6 +20,7 @@ from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import (
     CertificateIssued,
     CertificateRevoked,
+    LetterOfCreditEventRecorded,
     PartyAdmitted,
     PartyWithdrawn,
     PreferenceDecided,
@@ -95,6 +96,11 @@ async def test_hand_produced_attacks_are_dead_lettered_and_change_nothing(
             issuer=demo.TDAP,
             reason="revoked by someone who is not TDAP",
         )
+        paid = next(
+            e
+            for e in story.events
+            if isinstance(e, LetterOfCreditEventRecorded) and e.credit_event_type == "PAYMENT_MADE"
+        )
         sgs_key_id, sgs_key = keys[demo.SGS.party_id]
         attacks: dict[str, tuple[TradeEvent, str]] = {
             "self-named issuer": (
@@ -139,6 +145,9 @@ async def test_hand_produced_attacks_are_dead_lettered_and_change_nothing(
                 ),
                 "admission-by-principal",
             ),
+            # ADR 0030: the supplier declaring its own documents paid, and a payment under another credit
+            "payment by the supplier": (_copy(paid, sender=demo.SUPPLIER.party_id), "credit-bank"),
+            "payment under another credit": (_copy(paid, lc_number="HCB-TJ-LC-26-99999"), "credit-bank"),
         }
         withdrawal = PartyWithdrawn(
             event_id=uuid.uuid4(),
@@ -194,6 +203,7 @@ async def test_hand_produced_attacks_are_dead_lettered_and_change_nothing(
         statuses = {c["certificate_number"]: c["status"] for c in view["certificates"]}
         assert statuses[cpfta.certificate_number] == "PREFERENCE_GRANTED"
         assert "RIVAL-1" not in statuses and "SGS-X-2" not in statuses
+        assert view["order"]["credit_paid"] == str(paid.amount.amount if paid.amount else None)
         verdict = await http.get(
             f"/v1/certificates/{cpfta.certificate_number}/verify", headers=_bearer(buyer)
         )

@@ -28,6 +28,7 @@ class PartyRole(StrEnum):
     CUSTOMS = 'CUSTOMS'
     CARRIER = 'CARRIER'
     OPERATOR = 'OPERATOR'
+    BANK = 'BANK'
 
 
 class PartyIdScheme(StrEnum):
@@ -300,6 +301,49 @@ class InvoiceIssued(TradeEvent):
     due_date: dt.date | None = Field(None, description='When payment is due.')
 
 
+class CreditEventType(StrEnum):
+    """DOCUMENTS_PRESENTED (by the supplier or the advising bank), DISCREPANCY_NOTED (a bank of the credit found the presentation not complying, UCP 600 article 16), PAYMENT_MADE (a bank of the credit honoured the presentation)."""
+    DOCUMENTS_PRESENTED = 'DOCUMENTS_PRESENTED'
+    DISCREPANCY_NOTED = 'DISCREPANCY_NOTED'
+    PAYMENT_MADE = 'PAYMENT_MADE'
+
+
+class CreditDocument(StrEnum):
+    """A document a letter of credit calls for (UCP 600 articles 18-28): COMMERCIAL_INVOICE, BILL_OF_LADING, SEA_WAYBILL, ROAD_CONSIGNMENT_NOTE (CMR), INSURANCE_DOCUMENT, CERTIFICATE_OF_ORIGIN, INSPECTION_CERTIFICATE (assay, quality), WEIGHT_CERTIFICATE, PACKING_LIST; OTHER for anything else the credit names."""
+    COMMERCIAL_INVOICE = 'COMMERCIAL_INVOICE'
+    BILL_OF_LADING = 'BILL_OF_LADING'
+    SEA_WAYBILL = 'SEA_WAYBILL'
+    ROAD_CONSIGNMENT_NOTE = 'ROAD_CONSIGNMENT_NOTE'
+    INSURANCE_DOCUMENT = 'INSURANCE_DOCUMENT'
+    CERTIFICATE_OF_ORIGIN = 'CERTIFICATE_OF_ORIGIN'
+    INSPECTION_CERTIFICATE = 'INSPECTION_CERTIFICATE'
+    WEIGHT_CERTIFICATE = 'WEIGHT_CERTIFICATE'
+    PACKING_LIST = 'PACKING_LIST'
+    OTHER = 'OTHER'
+
+
+class LetterOfCreditEventRecorded(TradeEvent):
+    """What happened under the order's letter of credit (UCP 600): the supplier or the advising bank presented documents, a bank of the credit noted discrepancies in a presentation, or paid it."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.orders.LetterOfCreditEventRecorded'
+    topic: ClassVar[str] = 'trade.orders.v1'
+
+    event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
+    trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
+    occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the documents were presented, the discrepancy noted or the payment made, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
+    sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
+    order_id: Annotated[str, t.REFERENCE] = Field(description="Buyer's purchase order number, unique per buyer (e.g. 'TJS-PO-2026-0117').")
+    lc_number: Annotated[str, t.REFERENCE] = Field(description="Number of the credit: the order's letter_of_credit.lc_number.")
+    credit_event_type: CreditEventType = Field(description='What happened.')
+    presentation_number: Annotated[str, t.REFERENCE] = Field(description="Reference of the presentation (the presenter's covering schedule number); a discrepancy or payment names the presentation it concerns.")
+    documents: list[CreditDocument] = Field(default_factory=list, description='Documents presented; at least one for DOCUMENTS_PRESENTED, empty otherwise.')
+    invoice_numbers: Annotated[list[str], t.REFERENCE] = Field(default_factory=list, description='Commercial invoices presented (issued on the order).')
+    transport_document_numbers: Annotated[list[str], t.REFERENCE] = Field(default_factory=list, description='Transport documents presented (issued in the trade).')
+    discrepancies: Annotated[list[str], t.TEXT] = Field(default_factory=list, description='Each discrepancy found, in words; at least one for DISCREPANCY_NOTED, empty otherwise.')
+    amount: Money | None = Field(None, description='Amount claimed by the presentation (DOCUMENTS_PRESENTED) or paid (PAYMENT_MADE); required for both, left out for DISCREPANCY_NOTED.')
+
+
 class QualitySpec(AvroModel):
     """A quality parameter of a commodity line, such as Cr2O3 % for chromite or Cu % for copper concentrate."""
 
@@ -342,6 +386,7 @@ class OrderAmended(TradeEvent):
     lines: list[OrderLine] = Field(description='The complete order lines after the amendment.')
     delivery_latest: dt.date | None = Field(None, description='New last day of the delivery window, when it changes.')
     reason: Annotated[str, t.TEXT] = Field(description='Why the order changed.')
+    accepts_counter_offer: bool = Field(False, description="True when this revision accepts the supplier's counter-offer (ACCEPTED_WITH_AMENDMENT) to the previous revision: its lines are the counter lines, and it binds at once without a further response. A counter-offer does not bind until the buyer accepts it.")
 
 
 class OrderCancelled(TradeEvent):
@@ -390,6 +435,22 @@ class PaymentTerms(StrEnum):
     DOCUMENTARY_COLLECTION = 'DOCUMENTARY_COLLECTION'
 
 
+class LetterOfCredit(AvroModel):
+    """Terms of the documentary credit the buyer's bank opened for the order (UCP 600): the bank's undertaking to pay the supplier against the documents it calls for, presented in time."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.common.LetterOfCredit'
+
+    lc_number: Annotated[str, t.REFERENCE] = Field(description='Number of the credit as the issuing bank gave it.')
+    issuing_bank: Party = Field(description="Bank that issued the credit at the buyer's (applicant's) request; role BANK.")
+    advising_bank: Party = Field(description='Bank that advised the credit to the supplier (beneficiary) and takes its presentation; role BANK.')
+    amount: Money = Field(description="Amount of the credit, in the currency of the order's lines.")
+    expiry_date: dt.date = Field(description='Last day documents may be presented (UCP 600 article 6).')
+    latest_shipment_date: dt.date = Field(description='Last day the goods may be shipped, not after expiry_date.')
+    partial_shipments_allowed: bool = Field(True, description='Whether the goods may be shipped in several lots (UCP 600 article 31: allowed unless the credit prohibits them).')
+    transhipment_allowed: bool = Field(True, description='Whether the goods may be moved from one vessel or vehicle to another on the way (UCP 600 articles 19-20).')
+    documents_required: list[CreditDocument] = Field(description='Documents to present; at least one, each once.')
+
+
 class OrderPlaced(TradeEvent):
     """A buyer placed a purchase order (UN/CEFACT document 220, message function 9 original)."""
 
@@ -413,6 +474,7 @@ class OrderPlaced(TradeEvent):
     delivery_latest: dt.date = Field(description='Last day of the delivery window (calendar date), not before delivery_earliest.')
     required_certificates: list[CertificateKind] = Field(default_factory=list, description='Certificates the goods must carry (e.g. CPFTA_ORIGIN, ASSAY; EXPLOSIVES_IMPORT_APPROVAL for UN class 1 goods).')
     notes: Annotated[str | None, t.TEXT] = Field(None, description='Free-text remarks.')
+    letter_of_credit: LetterOfCredit | None = Field(None, description='Terms of the letter of credit when payment_terms is LETTER_OF_CREDIT; left out for other terms (and by orders placed before the terms were carried).')
 
 
 class OrderResponseCode(StrEnum):
@@ -693,6 +755,7 @@ EVENT_TYPES: dict[str, type[TradeEvent]] = {
     'corridor.trade.certificates.CertificateVerified': CertificateVerified,
     'corridor.trade.certificates.PreferenceDecided': PreferenceDecided,
     'corridor.trade.orders.InvoiceIssued': InvoiceIssued,
+    'corridor.trade.orders.LetterOfCreditEventRecorded': LetterOfCreditEventRecorded,
     'corridor.trade.orders.OrderAmended': OrderAmended,
     'corridor.trade.orders.OrderCancelled': OrderCancelled,
     'corridor.trade.orders.OrderPlaced': OrderPlaced,

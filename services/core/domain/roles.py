@@ -18,6 +18,7 @@ _SUPPLIER = frozenset({PartyRole.SUPPLIER})
 _CARRIER = frozenset({PartyRole.CARRIER})
 _CUSTOMS = frozenset({PartyRole.CUSTOMS})
 _ISSUERS = frozenset({PartyRole.ISSUING_AUTHORITY, PartyRole.INSPECTION_BODY})
+_BANK = frozenset({PartyRole.BANK})
 
 #: Event full name (= CloudEvents type) → the party roles allowed to publish it.
 PUBLISHER_ROLES: dict[str, frozenset[str]] = {
@@ -28,6 +29,9 @@ PUBLISHER_ROLES: dict[str, frozenset[str]] = {
     # the supplier answers and invoices
     _ORDERS + "OrderResponded": _SUPPLIER,
     _ORDERS + "InvoiceIssued": _SUPPLIER,
+    # under a letter of credit the supplier (or its advising bank) presents, the banks examine and pay;
+    # which bank may send which credit event is trust.CREDIT_SENDERS (ADR 0030)
+    _ORDERS + "LetterOfCreditEventRecorded": _SUPPLIER | _BANK,
     # the trade's principals admit and withdraw every other party (docs/adr/0016)
     _ORDERS + "PartyAdmitted": _BUYER | _SUPPLIER,
     _ORDERS + "PartyWithdrawn": _BUYER | _SUPPLIER,

@@ -131,6 +131,38 @@ def _order_placed(e: Any) -> Iterable[Violation]:
                 "required_certificates",
                 f"explosives (HS 3602/3603, UN class 1) require {', '.join(sorted(missing))}",
             )
+    yield from _letter_of_credit(e)
+
+
+def _letter_of_credit(e: Any) -> Iterable[Violation]:
+    """The credit's terms against the order (UCP 600; docs/domain.md §3): only an order paid by letter of
+    credit carries them; its banks are banks and two; the goods ship before the credit expires; the
+    credit is in the order's currency; it calls for documents."""
+    lc = e.letter_of_credit
+    if lc is None:
+        return
+    field = "letter_of_credit"
+    if e.payment_terms != "LETTER_OF_CREDIT":
+        yield field, f"only an order paid by LETTER_OF_CREDIT carries credit terms, not {e.payment_terms}"
+    yield from _parties(
+        (lc.issuing_bank, f"{field}.issuing_bank"), (lc.advising_bank, f"{field}.advising_bank")
+    )
+    yield from _role(lc.issuing_bank, f"{field}.issuing_bank", "BANK")
+    yield from _role(lc.advising_bank, f"{field}.advising_bank", "BANK")
+    if lc.issuing_bank.party_id == lc.advising_bank.party_id:
+        yield f"{field}.advising_bank.party_id", "the advising bank is another bank than the issuing bank"
+    if lc.latest_shipment_date > lc.expiry_date:
+        yield f"{field}.latest_shipment_date", f"must not be after the credit's expiry_date {lc.expiry_date}"
+    currencies = {line.unit_price.currency for line in e.lines}
+    if len(currencies) == 1 and lc.amount.currency not in currencies:
+        yield (
+            f"{field}.amount.currency",
+            f"must be {next(iter(currencies))}, the currency of the order's lines",
+        )
+    if not lc.documents_required:
+        yield f"{field}.documents_required", "a documentary credit calls for at least one document"
+    elif len(set(lc.documents_required)) != len(lc.documents_required):
+        yield f"{field}.documents_required", "each document is named once"
 
 
 @rule("OrderResponded")
@@ -164,6 +196,35 @@ def _invoice(e: Any) -> Iterable[Violation]:
     total = sum((line.amount.amount for line in e.lines), Decimal(0))
     if e.lines and total != e.total.amount:
         yield "total.amount", f"must be the sum of the line amounts = {total}"
+
+
+@rule("LetterOfCreditEventRecorded")
+def _credit_event(e: Any) -> Iterable[Violation]:
+    """What each credit event must say: a presentation its documents and the amount claimed, a
+    discrepancy what it is, a payment its amount; nothing that belongs to another kind."""
+    kind = e.credit_event_type
+    if kind == "DOCUMENTS_PRESENTED":
+        if not e.documents:
+            yield "documents", "a presentation lists the documents presented"
+        elif len(set(e.documents)) != len(e.documents):
+            yield "documents", "each document is named once"
+    else:
+        for name in ("documents", "invoice_numbers", "transport_document_numbers"):
+            if getattr(e, name):
+                yield name, f"only DOCUMENTS_PRESENTED lists what was presented, not {kind}"
+    if kind == "DISCREPANCY_NOTED":
+        if not e.discrepancies:
+            yield "discrepancies", "say what does not comply (UCP 600 article 16)"
+        if e.amount is not None:
+            yield "amount", "a discrepancy moves no money; leave the amount out"
+    elif e.discrepancies:
+        yield "discrepancies", f"only DISCREPANCY_NOTED lists discrepancies, not {kind}"
+    if kind in ("DOCUMENTS_PRESENTED", "PAYMENT_MADE"):
+        if e.amount is None:
+            what = "claimed by the presentation" if kind == "DOCUMENTS_PRESENTED" else "paid"
+            yield "amount", f"required: the amount {what}"
+        elif e.amount.amount <= 0:
+            yield "amount.amount", "must be more than zero"
 
 
 @rule("ShipmentBooked")

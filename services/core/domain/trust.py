@@ -15,8 +15,10 @@ so no reader can be more generous than another.
   must be the sender; a certificate is amended and revoked only by its issuer, a shipment's events come
   from its carrier, verification and the preference decision from the customs office the certificate
   was presented to, and presentation, verification and decision exist only for kinds that can carry a
-  preference (:data:`PREFERENCE_KINDS`). A signed certificate is amended or revoked only by an event
-  signed with its issuer's key.
+  preference (:data:`PREFERENCE_KINDS`). Under a letter of credit, documents are presented by the
+  supplier or the credit's advising bank, and discrepancies and payments come only from a bank the
+  order's credit names (issuing or advising; :data:`CREDIT_SENDERS`). A signed certificate is amended
+  or revoked only by an event signed with its issuer's key.
 * **Need to know.** :data:`RECEIVES` says, per role, which event types a party receives; a party also
   receives the admission and the withdrawal that name it.
 
@@ -45,9 +47,11 @@ from corridor.core.domain.events import (
     CertificatePresented,
     CertificateRevoked,
     CertificateVerified,
+    CreditEventType,
     CustomsEventRecorded,
     EquipmentEventRecorded,
     InvoiceIssued,
+    LetterOfCreditEventRecorded,
     OrderPlaced,
     Party,
     PartyAdmitted,
@@ -64,6 +68,7 @@ from corridor.core.domain.roles import PUBLISHER_ROLES
 __all__ = [
     "ACTOR_FIELDS",
     "ADMISSIBLE_ROLES",
+    "CREDIT_SENDERS",
     "FACT_TYPES",
     "NAMED_PARTIES",
     "PREFERENCE_KINDS",
@@ -72,6 +77,7 @@ __all__ = [
     "RULES",
     "STATUS_CHANGE_TYPES",
     "CertificateFacts",
+    "CreditFacts",
     "Member",
     "TrustState",
     "Violation",
@@ -100,13 +106,20 @@ _CERTIFICATE_CONTENT = frozenset(
 _CERTIFICATE_CLAIM = frozenset(
     {CertificatePresented.avro_name, CertificateVerified.avro_name, PreferenceDecided.avro_name}
 )
+_CREDIT = LetterOfCreditEventRecorded.avro_name
 
 #: The two parties that own a trade: named by its OrderPlaced, never admitted or withdrawn.
 PRINCIPAL_ROLES: frozenset[str] = frozenset({PartyRole.BUYER, PartyRole.SUPPLIER})
 
 #: Roles a principal may admit to its trade (a buyer or supplier is never admitted: there is one each).
 ADMISSIBLE_ROLES: frozenset[str] = frozenset(
-    {PartyRole.CARRIER, PartyRole.INSPECTION_BODY, PartyRole.ISSUING_AUTHORITY, PartyRole.CUSTOMS}
+    {
+        PartyRole.CARRIER,
+        PartyRole.INSPECTION_BODY,
+        PartyRole.ISSUING_AUTHORITY,
+        PartyRole.CUSTOMS,
+        PartyRole.BANK,
+    }
 )
 
 #: Need to know: role in the trade → the event types a party in that role receives (partner topic,
@@ -115,7 +128,9 @@ ADMISSIBLE_ROLES: frozenset[str] = frozenset(
 #: holds and releases, never prices or certificates; a customs office needs the shipment, the
 #: commercial invoice (customs value) and the certificates, never the order negotiation; an issuing
 #: authority or inspection body needs the booking (what is shipped, where, on which conveyance) and the
-#: certificates, including the importing customs' verification of its own certificates (the CPFTA loop).
+#: certificates, including the importing customs' verification of its own certificates (the CPFTA loop);
+#: a bank examines documents, so it receives what is presented to it (the commercial invoices and the
+#: transport documents) and the credit's own events, never the order negotiation (ADR 0030).
 RECEIVES: dict[str, frozenset[str]] = {
     PartyRole.BUYER: _ALL,
     PartyRole.SUPPLIER: _ALL,
@@ -127,6 +142,16 @@ RECEIVES: dict[str, frozenset[str]] = {
     PartyRole.INSPECTION_BODY: frozenset({ShipmentBooked.avro_name})
     | _CERTIFICATE_CONTENT
     | _CERTIFICATE_CLAIM,
+    PartyRole.BANK: frozenset({_CREDIT, InvoiceIssued.avro_name, TransportDocumentEventRecorded.avro_name}),
+}
+
+#: Credit event type → who of a trade's letter of credit may send it: the beneficiary (the supplier)
+#: or the advising bank presents the documents; only a bank the credit names — its issuing or its
+#: advising (nominated) bank — notes discrepancies and pays (UCP 600 articles 7, 12, 14-16).
+CREDIT_SENDERS: dict[str, frozenset[str]] = {
+    CreditEventType.DOCUMENTS_PRESENTED: frozenset({"supplier", "advising_bank"}),
+    CreditEventType.DISCREPANCY_NOTED: frozenset({"issuing_bank", "advising_bank"}),
+    CreditEventType.PAYMENT_MADE: frozenset({"issuing_bank", "advising_bank"}),
 }
 
 #: Event type → the field that names who acts; it must be the sender.
@@ -180,7 +205,7 @@ RULES: dict[str, str] = {
     "actor-is-sender": "the field naming who acts must be the sender's own partner id",
     "named-party-admitted": "every party a payload names must be a party of the trade",
     "admission-by-principal": "only the trade's buyer or supplier admits or withdraws parties",
-    "admissible-role": "a party is admitted as carrier, inspection body, issuing authority or customs",
+    "admissible-role": "a party is admitted as carrier, inspection body, issuing authority, customs or bank",
     "certificate-issuer": "a certificate is amended and revoked only by its issuer",
     "shipment-carrier": "a shipment's events come from the carrier that booked it",
     "document-issuer": "a transport document is amended, surrendered and voided only by the carrier that "
@@ -188,6 +213,8 @@ RULES: dict[str, str] = {
     "presented-customs": "verification and the preference decision come from the customs office the "
     "certificate was presented to",
     "preference-kind": "only a certificate that can carry a preference is presented, verified or decided",
+    "credit-bank": "documents are presented under a letter of credit by the supplier or the credit's "
+    "advising bank; discrepancies and payments come only from a bank the order's credit names",
     "signed-status-change": "a signed certificate is amended or revoked only by an event signed with "
     "its issuer's registered key",
 }
@@ -235,10 +262,18 @@ class CertificateFacts(Frozen):
     presented_to: str | None = None
 
 
+class CreditFacts(Frozen):
+    """The banks of the order's letter of credit (its OrderPlaced)."""
+
+    issuing_bank: str
+    advising_bank: str
+
+
 class TrustState(Frozen):
     """The trust facts of one trade, folded from its accepted events by :func:`admit`."""
 
     members: dict[str, Member] = {}
+    credits: dict[str, CreditFacts] = {}  # letter of credit number → its banks
     certificates: dict[str, CertificateFacts] = {}
     carriers: dict[str, str] = {}  # shipment id → the carrier that booked it
     documents: dict[str, str] = {}  # transport document number → the carrier that issued it
@@ -509,9 +544,40 @@ def check(state: TrustState | None, event: TradeEvent, *, verdict: str | None = 
             ]
     if isinstance(event, TransportDocumentEventRecorded):
         return _check_document(state, event)
+    if isinstance(event, LetterOfCreditEventRecorded):
+        return _check_credit(state, event, member.role)
     if event_type in _CERTIFICATE_CONTENT | _CERTIFICATE_CLAIM:
         return _check_certificate(state, event, verdict)
     return []
+
+
+def _check_credit(state: TrustState, event: LetterOfCreditEventRecorded, role: str) -> list[Violation]:
+    credit = state.credits.get(event.lc_number)
+    if credit is None:
+        return [
+            _v(
+                "data.lc_number",
+                "credit-bank",
+                f"letter of credit {event.lc_number} is not the credit of trade {event.trade_id}",
+            )
+        ]
+    acting = {"supplier"} if role == PartyRole.SUPPLIER else set()
+    if event.sender == credit.issuing_bank:
+        acting.add("issuing_bank")
+    if event.sender == credit.advising_bank:
+        acting.add("advising_bank")
+    allowed = CREDIT_SENDERS[event.credit_event_type]
+    if acting & allowed:
+        return []
+    who = " or ".join(sorted(a.replace("_", " ") for a in allowed))
+    return [
+        _v(
+            "data.credit_event_type",
+            "credit-bank",
+            f"{event.credit_event_type.value} under letter of credit {event.lc_number} comes from its {who}; "
+            f"{event.sender!r} is none of them",
+        )
+    ]
 
 
 def _check_document(state: TrustState, event: TransportDocumentEventRecorded) -> list[Violation]:
@@ -577,11 +643,21 @@ def admit(state: TrustState | None, event: TradeEvent) -> TrustState:
     if isinstance(event, OrderPlaced):
         if state.opened:
             return state
+        lc = event.letter_of_credit
         return state.evolve(
             members={
                 event.buyer.party_id: Member(role=PartyRole.BUYER.value, admitted_at=event.occurred_at),
                 event.supplier.party_id: Member(role=PartyRole.SUPPLIER.value, admitted_at=event.occurred_at),
-            }
+            },
+            credits=(
+                {}
+                if lc is None
+                else {
+                    lc.lc_number: CreditFacts(
+                        issuing_bank=lc.issuing_bank.party_id, advising_bank=lc.advising_bank.party_id
+                    )
+                }
+            ),
         )
     if isinstance(event, PartyAdmitted):
         member = Member(role=event.role.value, admitted_by=event.sender, admitted_at=event.occurred_at)

@@ -227,7 +227,7 @@ def admin(loop: Loop, database_url: str, schemas: Schemas) -> Iterator[Admin]:
 
 @dataclass
 class Trade:
-    """A fresh chromite trade whose six parties are registered partners with their keys."""
+    """A fresh chromite trade whose eight parties are registered partners with their keys."""
 
     cast: Cast
     keys: dict[str, str]  # partner id -> API key

@@ -1,6 +1,6 @@
 """The monitor's JSON APIs against the real stack: the numbers match what was produced.
 
-``produced`` (conftest.py) published 62 story events (2 chromite stories of 26, 1 explosives story of
+``produced`` (conftest.py) published 70 story events (2 chromite stories of 30, 1 explosives story of
 10) with ``TradeProducer`` after committing a fresh consumer group at the end offsets; the monitor
 must report end offsets moved by exactly that many on
 exactly those partitions, the group's lag equal to them, the ledger's commits and trade states, the
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_end_offsets_moved_by_exactly_what_was_produced(produced: Produced) -> None:
-    assert produced.count == 62  # 2 × 26 + 10, the stories with their admissions (ADR 16)
+    assert produced.count == 70  # 2 × 30 + 10, the stories with their admissions (ADR 16) and credit
     deltas = {key: produced.after[key] - produced.before[key] for key in produced.before}
     assert sum(deltas.values()) == produced.count
     assert {k: v for k, v in deltas.items() if v} == dict(produced.per_partition())

@@ -20,7 +20,13 @@ def test_domain_brief_mapping() -> None:
             by_role.setdefault(role, set()).add(full_name.rsplit(".", 1)[-1])
     assert by_role == {
         "BUYER": {"OrderPlaced", "OrderAmended", "OrderCancelled", "PartyAdmitted", "PartyWithdrawn"},
-        "SUPPLIER": {"OrderResponded", "InvoiceIssued", "PartyAdmitted", "PartyWithdrawn"},
+        "SUPPLIER": {
+            "OrderResponded",
+            "InvoiceIssued",
+            "PartyAdmitted",
+            "PartyWithdrawn",
+            "LetterOfCreditEventRecorded",
+        },
         "CARRIER": {
             "ShipmentBooked",
             "EquipmentEventRecorded",
@@ -36,6 +42,7 @@ def test_domain_brief_mapping() -> None:
         },
         "ISSUING_AUTHORITY": {"CertificateIssued", "CertificateAmended", "CertificateRevoked"},
         "INSPECTION_BODY": {"CertificateIssued", "CertificateAmended", "CertificateRevoked"},
+        "BANK": {"LetterOfCreditEventRecorded"},
     }
 
 

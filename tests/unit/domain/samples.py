@@ -37,6 +37,8 @@ ROLE_BY_FIELD = {
     "customs": "CUSTOMS",
     "authority": "CUSTOMS",
     "issuer": "INSPECTION_BODY",
+    "issuing_bank": "BANK",
+    "advising_bank": "BANK",
 }
 
 #: Values that the cross-field rules need (everything else comes from the schema).
@@ -56,6 +58,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "CertificateIssued": {"certificate_kind": "ASSAY"},
     "CertificateAmended": {"supersedes_certificate_number": "REF-2026-0000"},
     "InvoiceIssued": {"total": {"amount": Decimal("4"), "currency": "USD"}},
+    "LetterOfCreditEventRecorded": {"discrepancies": []},
 }
 
 
@@ -104,4 +107,6 @@ def full_sample(event: EventSchema) -> dict[str, Any]:
     sample.update(OVERRIDES.get(event.name, {}))
     if event.name == "InvoiceIssued":  # line amount = quantity × unit price
         sample["lines"][0]["amount"]["amount"] = Decimal("4")
+    if event.name == "OrderPlaced":  # the credit's two banks are two partners
+        sample["letter_of_credit"]["advising_bank"]["party_id"] = "advising-bank"
     return sample

@@ -24,7 +24,7 @@ def _errors(exc: pytest.ExceptionInfo[ValidationError]) -> str:
 
 
 def test_both_stories_are_valid() -> None:
-    assert len(chromite_story().events) == 26  # 4 of them admissions
+    assert len(chromite_story().events) == 30  # 6 of them admissions, 2 letter-of-credit events
     assert len(explosives_story().events) == 10  # 3 of them admissions
 
 

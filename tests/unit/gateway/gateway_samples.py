@@ -13,16 +13,20 @@ from typing import Any
 
 from corridor.core.domain.base import TradeEvent
 from corridor.demo.story import (
+    ADVISING_BANK,
     BUYER,
     CARRIER,
     GACC_TIANJIN,
+    ISSUING_BANK,
     SGS,
     SUPPLIER,
     TDAP,
     chromite_story,
 )
 
-STORY_PARTIES = {p.party_id: p for p in (BUYER, SUPPLIER, CARRIER, SGS, TDAP, GACC_TIANJIN)}
+STORY_PARTIES = {
+    p.party_id: p for p in (BUYER, SUPPLIER, CARRIER, SGS, TDAP, GACC_TIANJIN, ISSUING_BANK, ADVISING_BANK)
+}
 
 
 def _rename(value: Any, names: dict[str, str]) -> Any:

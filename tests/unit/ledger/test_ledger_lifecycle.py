@@ -102,6 +102,9 @@ def test_chromite_story_ends_closed_delivered_and_granted(chromite: list[TradeEv
     assert order.revision == 1 and order.agreed_revision == 1
     assert order.lines[0].quantity == Decimal("5500.000")
     assert [i.kind.value for i in order.invoices] == ["PROVISIONAL", "FINAL"]
+    assert order.invoices[1].nets == ("ZVC-INV-2026-0031",)
+    assert order.balance_due == Decimal("1578676.7700") - Decimal("1573790.2000")
+    assert order.letter_of_credit is not None and order.credit_paid == Decimal("1573790.2000")
     assert order.closed_at == first(chromite, InvoiceIssued, invoice_kind="FINAL").occurred_at
 
     (shipment,) = state.shipments.values()
@@ -131,6 +134,8 @@ def test_chromite_story_ends_closed_delivered_and_granted(chromite: list[TradeEv
         "tdap",
         "indus-ocean-lines",
         "gacc-tianjin",
+        "haihe-commercial-bank",
+        "indus-commercial-bank",
     }
     assert state.parties["zhob-valley-chromite"].roles == ("SUPPLIER",)
     assert state.parties["gacc-tianjin"].roles == ("CUSTOMS",)
@@ -209,15 +214,19 @@ def test_order_negotiation_statuses(chromite: list[TradeEvent]) -> None:
     assert state.order.lines[0].quantity == Decimal("5500.000")
 
 
-def test_accepted_with_amendment_agrees_the_counter_lines(chromite: list[TradeEvent]) -> None:
-    placed, accepted = chromite[:2]
+def test_a_counter_offer_binds_only_once_the_buyer_accepts_it(chromite: list[TradeEvent]) -> None:
+    placed, accepted, amendment = chromite[:3]
     counter = [{**placed.model_dump()["lines"][0], "quantity": {"value": Decimal("4800.000"), "unit": "TNE"}}]
     state = replay(
         [placed, again(accepted, response="ACCEPTED_WITH_AMENDMENT", counter_lines=counter, reason="stock")]
     )
     assert state is not None and state.order is not None
-    assert state.order.status == OrderStatus.ACCEPTED_WITH_AMENDMENT
-    assert state.order.lines[0].quantity == Decimal("4800.000")
+    assert state.order.status == OrderStatus.ACCEPTED_WITH_AMENDMENT  # the counter-offer awaits the buyer
+    assert state.order.agreed_revision is None
+    assert state.order.lines[0].quantity == Decimal("5000.000")  # still the order as placed
+    state = apply(state, again(amendment, lines=counter, accepts_counter_offer=True, reason="agreed"))
+    assert state.order is not None and state.order.status == OrderStatus.ACCEPTED
+    assert (state.order.agreed_revision, state.order.lines[0].quantity) == (1, Decimal("4800.000"))
 
 
 def test_rejecting_the_order_ends_it(chromite: list[TradeEvent]) -> None:
@@ -295,7 +304,7 @@ def test_no_cancellation_after_delivery(chromite: list[TradeEvent]) -> None:
         order_id="TJRD-PO-2026-0117",
         reason="too late",
     )
-    violation(state, cancel, "after its goods were delivered")
+    violation(state, cancel, "after its goods left (shipment IOL-KHI-TXG-26-0412)")
 
 
 def test_invoices(chromite: list[TradeEvent]) -> None:

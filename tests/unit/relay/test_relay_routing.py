@@ -135,3 +135,20 @@ def test_route_does_not_change_its_input() -> None:
     first, _, _ = route(None, 1, events[0])
     route(first, 2, events[1])
     assert first.events == (1,)
+
+
+def test_a_bank_is_back_filled_with_the_invoices_and_receives_the_credit_not_the_negotiation() -> None:
+    """ADR 0030: a bank of the letter of credit gets what it examines (invoices, transport documents)
+    and the credit's events, back-filled from before its admission; never the order or the shipment."""
+    events = chromite_story().events
+    _, received = _routed(events)
+    by_id = {e.event_id: e for e in events}
+    for bank in ("haihe-commercial-bank", "indus-commercial-bank"):
+        types = [type(by_id[i]).__name__ for i in received[bank]]
+        assert types == [
+            "InvoiceIssued",  # the provisional invoice, issued before the bank was admitted
+            "PartyAdmitted",
+            "LetterOfCreditEventRecorded",
+            "LetterOfCreditEventRecorded",
+            "InvoiceIssued",
+        ], (bank, types)

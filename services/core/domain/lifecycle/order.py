@@ -1,14 +1,22 @@
-"""The order's state machine (DOMAIN §3).
+"""The order's state machine (DOMAIN §3, docs/adr/0030-commercial-rules-and-letters-of-credit.md).
 
 placed (revision 0) → responded (accepted / accepted with amendment / rejected) → amended (revision n,
 awaiting a response to revision n) → responded … → invoiced (provisional, final) → closed once the final
 invoice is issued and every shipment delivered; or cancelled; or rejected (a rejected *amendment* only
 declines the change, the agreed revision stays in force).
+
+Invariants: a counter-offer (ACCEPTED_WITH_AMENDMENT) binds nothing until the buyer's next amendment
+accepts it (``accepts_counter_offer``, with the counter lines); until then the agreed revision is the one
+before. An order is not cancelled once any of its goods departed. Invoices are held to the agreed lines:
+each invoiced line is an order line, with its HS code and unit, and what the provisional (or the final)
+invoices bill of a line stays within the line's quantity plus its tolerance. A final invoice nets the
+provisional invoices no earlier final invoice settled and records the balance.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from corridor.core.domain.events import (
@@ -23,7 +31,9 @@ from corridor.core.domain.events import (
 from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
 from corridor.core.domain.lifecycle.state import (
     TERMINAL_ORDER_STATUSES,
+    CreditTerms,
     Invoice,
+    InvoicedLine,
     InvoiceStage,
     Line,
     OrderState,
@@ -46,9 +56,15 @@ def lines_of(lines: Iterable[Any]) -> tuple[Line, ...]:
             unit_price=line.unit_price.amount,
             currency=line.unit_price.currency,
             un_number=line.un_number,
+            tolerance_percent=line.tolerance_percent,
         )
         for line in lines
     )
+
+
+def _same_terms(a: Line, b: Line) -> bool:
+    keys = ("line_number", "hs_code", "quantity", "unit", "unit_price", "currency", "tolerance_percent")
+    return all(getattr(a, k) == getattr(b, k) for k in keys)
 
 
 def derive_status(order: OrderState) -> OrderStatus:
@@ -64,11 +80,10 @@ def derive_status(order: OrderState) -> OrderStatus:
         return OrderStatus.PLACED if latest.revision == 0 else OrderStatus.AMENDED
     if order.invoice_stage is not None:
         return OrderStatus.INVOICED
+    if order.counter_offer is not None:
+        return OrderStatus.ACCEPTED_WITH_AMENDMENT  # a counter-offer awaits the buyer
     if order.agreed_revision is None:
         return OrderStatus.PLACED
-    agreed = order.revisions[order.agreed_revision]
-    if agreed.response == OrderResponseCode.ACCEPTED_WITH_AMENDMENT:
-        return OrderStatus.ACCEPTED_WITH_AMENDMENT
     return OrderStatus.ACCEPTED
 
 
@@ -110,11 +125,30 @@ def placed(trade: TradeState, e: OrderPlaced) -> TradeState:
         delivery_earliest=e.delivery_earliest,
         delivery_latest=e.delivery_latest,
         required_certificates=tuple(e.required_certificates),
+        letter_of_credit=_credit_terms(e),
         revisions=(
             Revision(revision=0, event_id=e.event_id, sent_at=e.occurred_at, lines=lines_of(e.lines)),
         ),
     )
     return _with(trade, order)
+
+
+def _credit_terms(e: OrderPlaced) -> CreditTerms | None:
+    lc = e.letter_of_credit
+    if lc is None:
+        return None
+    return CreditTerms(
+        lc_number=lc.lc_number,
+        issuing_bank=lc.issuing_bank.party_id,
+        advising_bank=lc.advising_bank.party_id,
+        amount=lc.amount.amount,
+        currency=lc.amount.currency,
+        expiry_date=lc.expiry_date,
+        latest_shipment_date=lc.latest_shipment_date,
+        partial_shipments_allowed=lc.partial_shipments_allowed,
+        transhipment_allowed=lc.transhipment_allowed,
+        documents_required=tuple(d.value for d in lc.documents_required),
+    )
 
 
 def responded(trade: TradeState, e: OrderResponded) -> TradeState:
@@ -146,9 +180,9 @@ def responded(trade: TradeState, e: OrderResponded) -> TradeState:
     update: dict[str, Any] = {"revisions": (*order.revisions[:n], answered)}
     if e.response == OrderResponseCode.ACCEPTED:
         update.update(agreed_revision=n, agreed_lines=revision.lines)
-    elif e.response == OrderResponseCode.ACCEPTED_WITH_AMENDMENT:
-        update.update(agreed_revision=n, agreed_lines=answered.counter_lines)
-    if revision.delivery_latest is not None and e.response != OrderResponseCode.REJECTED:
+    # a counter-offer (ACCEPTED_WITH_AMENDMENT) binds nothing yet: the buyer accepts it with its next
+    # amendment (``amended``), and until then the revision agreed before stays in force
+    if revision.delivery_latest is not None and e.response == OrderResponseCode.ACCEPTED:
         update["delivery_latest"] = revision.delivery_latest
     return _with(trade, order.evolve(**update))
 
@@ -172,17 +206,68 @@ def amended(trade: TradeState, e: OrderAmended) -> TradeState:
         reason=e.reason,
         delivery_latest=e.delivery_latest,
     )
-    return _with(trade, order.evolve(**{"revisions": (*order.revisions, revision)}))
+    if not e.accepts_counter_offer:
+        return _with(trade, order.evolve(**{"revisions": (*order.revisions, revision)}))
+    counter = _accepted_counter_offer(order, revision)
+    agreed = revision.evolve(
+        **{
+            "response": OrderResponseCode.ACCEPTED,
+            "responded_at": e.occurred_at,
+            "response_reason": f"the buyer accepts the counter-offer to revision {counter.revision}",
+        }
+    )
+    update: dict[str, Any] = {
+        "revisions": (*order.revisions, agreed),
+        "agreed_revision": e.revision,
+        "agreed_lines": agreed.lines,
+    }
+    if e.delivery_latest is not None:
+        update["delivery_latest"] = e.delivery_latest
+    return _with(trade, order.evolve(**update))
+
+
+def _accepted_counter_offer(order: OrderState, revision: Revision) -> Revision:
+    """The counter-offer ``revision`` accepts; raises unless its lines are the counter lines exactly."""
+    counter = order.counter_offer
+    latest = order.revisions[-1]
+    if counter is None:
+        answer = "is not answered yet" if latest.response is None else f"was answered {latest.response.value}"
+        raise LifecycleViolation(
+            f"amendment revision {revision.revision} of order {order.order_id} accepts a counter-offer, "
+            f"but revision {latest.revision} {answer}: there is no counter-offer to accept"
+        )
+    offered = {line.line_number: line for line in counter.counter_lines}
+    taken = {line.line_number: line for line in revision.lines}
+    if offered.keys() != taken.keys():
+        raise LifecycleViolation(
+            f"amendment revision {revision.revision} of order {order.order_id} accepts the counter-offer to "
+            f"revision {counter.revision} with lines {sorted(taken)}, but it offered lines {sorted(offered)}"
+        )
+    for number, line in sorted(taken.items()):
+        if not _same_terms(line, offered[number]):
+            raise LifecycleViolation(
+                f"amendment revision {revision.revision} of order {order.order_id} accepts the counter-offer "
+                f"to revision {counter.revision}, but its line {number} differs from the counter-offer's "
+                "(HS code, quantity, unit, price and tolerance must be the supplier's)"
+            )
+    return counter
 
 
 def cancelled(trade: TradeState, e: OrderCancelled) -> TradeState:
     order = _require_order(trade, e.order_id, "order cancellation")
     _require_open(order, "a cancellation")
-    delivered = [s.shipment_id for s in trade.shipments.values() if s.status == ShipmentStatus.DELIVERED]
-    if delivered:
+    # once goods left, the contract is being performed: a cancellation by the buyer alone cannot call
+    # them back, nor end a letter of credit (ADR 0030); the parties settle it by amendment and credit note
+    departed = sorted(
+        s.shipment_id
+        for s in trade.shipments.values()
+        if s.actual_departure is not None or s.status != ShipmentStatus.BOOKED
+    )
+    if departed:
         raise LifecycleViolation(
-            f"cancellation of order {order.order_id} after its goods were delivered "
-            f"(shipment {', '.join(delivered)})"
+            f"cancellation of order {order.order_id} after its goods left (shipment {', '.join(departed)}): "
+            "an order is not cancelled once goods departed; amend it to what was shipped and settle the "
+            "rest with a credit note"
         )
     return _with(trade, order.evolve(**{"cancelled_at": e.occurred_at, "cancel_reason": e.reason}))
 
@@ -195,9 +280,15 @@ def invoiced(trade: TradeState, e: InvoiceIssued) -> TradeState:
     if kind != InvoiceKind.CREDIT_NOTE:
         _require_open(order, f"a {kind.value.lower()} invoice")
         if order.agreed_revision is None:
+            counter = order.counter_offer
             raise LifecycleViolation(
                 f"{kind.value.lower()} invoice {e.invoice_number} for order {order.order_id}, "
-                "which the supplier never accepted"
+                + (
+                    "whose terms are not agreed: the supplier's counter-offer to revision "
+                    f"{counter.revision} awaits the buyer's acceptance"
+                    if counter is not None
+                    else "which the supplier never accepted"
+                )
             )
         if order.invoice_stage == InvoiceStage.FINAL:
             raise LifecycleViolation(
@@ -211,13 +302,104 @@ def invoiced(trade: TradeState, e: InvoiceIssued) -> TradeState:
         currency=e.total.currency,
         issued_at=e.occurred_at,
         due_date=e.due_date,
+        lines=tuple(
+            InvoicedLine(
+                line_number=line.line_number,
+                hs_code=line.hs_code,
+                quantity=line.quantity.value,
+                unit=line.quantity.unit,
+            )
+            for line in e.lines
+        ),
     )
+    check_invoice(order, invoice)
+    if kind == InvoiceKind.FINAL:
+        invoice = net(order, invoice)
     stage = order.invoice_stage
     if kind == InvoiceKind.FINAL:
         stage = InvoiceStage.FINAL
     elif kind == InvoiceKind.PROVISIONAL and stage is None:
         stage = InvoiceStage.PROVISIONAL
     return _with(trade, order.evolve(**{"invoices": (*order.invoices, invoice), "invoice_stage": stage}))
+
+
+def check_invoice(order: OrderState, invoice: Invoice) -> None:
+    """Hold an invoice to the agreed lines: raises ``LifecycleViolation`` naming the line and why.
+
+    Each invoiced line is a line of the order, with its HS code and unit; the invoice is in the order's
+    currency; what the invoices of one kind (provisional, or final) bill of a line together stays within
+    the ordered quantity plus its tolerance (several shipments invoice a line in parts). A credit note is
+    held to the lines and HS codes only: it credits, so it cannot overbill."""
+    what = f"{invoice.kind.value.lower()} invoice {invoice.invoice_number}"
+    agreed = {line.line_number: line for line in order.lines}
+    currencies = {line.currency for line in agreed.values()}
+    if currencies and invoice.currency not in currencies:
+        raise LifecycleViolation(
+            f"{what} is in {invoice.currency}, but order {order.order_id} is priced in "
+            + ", ".join(sorted(currencies))
+        )
+    for line in invoice.lines:
+        ordered = agreed.get(line.line_number)
+        if ordered is None:
+            raise LifecycleViolation(
+                f"{what} bills line {line.line_number}, which order {order.order_id} does not have "
+                f"(its lines: {', '.join(str(n) for n in sorted(agreed))})"
+            )
+        if line.hs_code != ordered.hs_code:
+            raise LifecycleViolation(
+                f"{what} line {line.line_number} has HS code {line.hs_code}, but order {order.order_id} "
+                f"line {line.line_number} is HS {ordered.hs_code}"
+            )
+        if line.unit != ordered.unit:
+            raise LifecycleViolation(
+                f"{what} line {line.line_number} is in {line.unit}, but order {order.order_id} line "
+                f"{line.line_number} is ordered in {ordered.unit}"
+            )
+        if invoice.kind == InvoiceKind.CREDIT_NOTE:
+            continue
+        before = sum(
+            (
+                earlier.quantity
+                for i in order.invoices
+                if i.kind == invoice.kind
+                for earlier in i.lines
+                if earlier.line_number == line.line_number
+            ),
+            Decimal(0),
+        )
+        billed = before + line.quantity
+        if billed > ordered.most:
+            most = ordered.most.quantize(Decimal("0.001"))
+            earlier_part = (
+                f" ({before} {line.unit} on earlier {invoice.kind.value.lower()} invoices)" if before else ""
+            )
+            raise LifecycleViolation(
+                f"{what} line {line.line_number} bills {billed} {line.unit} in all{earlier_part}, more than "
+                f"order {order.order_id} allows: {ordered.quantity} {ordered.unit} + "
+                f"{ordered.tolerance_percent}% tolerance = {most} {ordered.unit}"
+            )
+
+
+def net(order: OrderState, final: Invoice) -> Invoice:
+    """The final invoice with the provisional invoices it settles and the balance left to pay.
+
+    It settles every provisional invoice no earlier final invoice settled (with several shipments each
+    final invoice settles the provisionals issued since the last one). The balance is the final total
+    less theirs: negative when the provisional payments exceeded the final value (owed to the buyer)."""
+    settled = {number for i in order.invoices for number in i.nets}
+    open_provisionals = [
+        i for i in order.invoices if i.kind == InvoiceKind.PROVISIONAL and i.invoice_number not in settled
+    ]
+    for p in open_provisionals:
+        if p.currency != final.currency:
+            raise LifecycleViolation(
+                f"final invoice {final.invoice_number} is in {final.currency}, but provisional invoice "
+                f"{p.invoice_number} it must net is in {p.currency}"
+            )
+    billed = sum((p.total for p in open_provisionals), Decimal(0))
+    return final.evolve(
+        **{"nets": tuple(p.invoice_number for p in open_provisionals), "balance": final.total - billed}
+    )
 
 
 def settle(trade: TradeState) -> TradeState:

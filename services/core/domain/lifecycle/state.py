@@ -81,6 +81,12 @@ class Line(Frozen):
     unit_price: Decimal
     currency: str
     un_number: str | None = None
+    tolerance_percent: Decimal = Decimal(0)  # ± percent of ``quantity`` the order allows
+
+    @property
+    def most(self) -> Decimal:
+        """The largest quantity the tolerance allows."""
+        return self.quantity * (1 + self.tolerance_percent / 100)
 
 
 class Revision(Frozen):
@@ -98,6 +104,13 @@ class Revision(Frozen):
     counter_lines: tuple[Line, ...] = ()
 
 
+class InvoicedLine(Frozen):
+    line_number: int
+    hs_code: str
+    quantity: Decimal
+    unit: str
+
+
 class Invoice(Frozen):
     invoice_number: str
     kind: InvoiceKind
@@ -105,6 +118,45 @@ class Invoice(Frozen):
     currency: str
     issued_at: dt.datetime
     due_date: dt.date | None = None
+    lines: tuple[InvoicedLine, ...] = ()
+    #: A final invoice: the provisional invoices it settles (every one not settled by an earlier final
+    #: invoice), and what remains to pay — its total less theirs; negative when the buyer overpaid.
+    nets: tuple[str, ...] = ()
+    balance: Decimal | None = None
+
+
+class CreditTerms(Frozen):
+    """The order's letter of credit as its OrderPlaced stated it (UCP 600; docs/domain.md §3)."""
+
+    lc_number: str
+    issuing_bank: str
+    advising_bank: str
+    amount: Decimal
+    currency: str
+    expiry_date: dt.date
+    latest_shipment_date: dt.date
+    partial_shipments_allowed: bool = True
+    transhipment_allowed: bool = True
+    documents_required: tuple[str, ...] = ()
+
+
+class Presentation(Frozen):
+    """One presentation of documents under the credit, with what the banks made of it."""
+
+    presentation_number: str
+    presented_by: str
+    presented_at: dt.datetime
+    documents: tuple[str, ...]
+    invoice_numbers: tuple[str, ...] = ()
+    transport_document_numbers: tuple[str, ...] = ()
+    amount: Decimal
+    #: Facts the ledger notes for the examining bank (it refuses nothing for them: the bank decides).
+    missing_documents: tuple[str, ...] = ()  # required by the credit, not presented
+    after_expiry: bool = False  # presented after the credit's expiry date
+    discrepancies: tuple[str, ...] = ()
+    discrepancy_noted_at: dt.datetime | None = None
+    paid: Decimal = Decimal(0)
+    paid_at: dt.datetime | None = None
 
 
 class OrderState(Frozen):
@@ -128,6 +180,8 @@ class OrderState(Frozen):
     cancel_reason: str | None = None
     closed_at: dt.datetime | None = None
     status: OrderStatus = OrderStatus.PLACED
+    letter_of_credit: CreditTerms | None = None
+    presentations: tuple[Presentation, ...] = ()
 
     @property
     def revision(self) -> int:
@@ -142,6 +196,25 @@ class OrderState(Frozen):
     @property
     def hs_codes(self) -> tuple[str, ...]:
         return tuple(sorted({line.hs_code for line in self.lines}))
+
+    @property
+    def counter_offer(self) -> Revision | None:
+        """The latest revision when the supplier answered it with a counter-offer the buyer has not
+        accepted yet (it binds only once the buyer's next amendment accepts it)."""
+        latest = self.revisions[-1]
+        return latest if latest.response == OrderResponseCode.ACCEPTED_WITH_AMENDMENT else None
+
+    @property
+    def balance_due(self) -> Decimal | None:
+        """What the final invoices leave to pay after netting the provisional ones (None before a final
+        invoice); credit notes are not netted here, they are shown as issued."""
+        balances = [i.balance for i in self.invoices if i.balance is not None]
+        return sum(balances, Decimal(0)) if balances else None
+
+    @property
+    def credit_paid(self) -> Decimal:
+        """What the banks paid under the letter of credit so far."""
+        return sum((p.paid for p in self.presentations), Decimal(0))
 
     @property
     def rejected_at(self) -> dt.datetime | None:

@@ -78,7 +78,10 @@ _DOCUMENT_VERBS = {"ISSU": "issued", "AMND": "amended", "SURR": "surrendered", "
 _SUMMARIES: dict[str, Callable[[Any], str]] = {
     "OrderPlaced": _order_placed,
     "OrderResponded": _order_responded,
-    "OrderAmended": lambda e: f"{e.order_id} revision {e.revision}: {_lines(e.lines)} — {e.reason}",
+    "OrderAmended": lambda e: (
+        f"{e.order_id} revision {e.revision}: {_lines(e.lines)} — {e.reason}"
+        + (" (accepts the counter-offer)" if e.accepts_counter_offer else "")
+    ),
     "OrderCancelled": lambda e: f"{e.order_id} cancelled: {e.reason}",
     "PartyAdmitted": lambda e: f"{e.party_id} admitted as {e.role.value}" + (f": {e.note}" if e.note else ""),
     "PartyWithdrawn": lambda e: (
@@ -106,6 +109,13 @@ _SUMMARIES: dict[str, Callable[[Any], str]] = {
         + (f" ({e.bill_of_lading_type.value})" if e.bill_of_lading_type else "")
         + (f" for {', '.join(e.shipment_ids)}" if e.shipment_ids else "")
         + (f": {e.reason}" if e.reason else "")
+    ),
+    "LetterOfCreditEventRecorded": lambda e: (
+        f"L/C {e.lc_number} presentation {e.presentation_number}: "
+        + e.credit_event_type.value.replace("_", " ").lower()
+        + (f" ({', '.join(d.value for d in e.documents)})" if e.documents else "")
+        + (f": {'; '.join(e.discrepancies)}" if e.discrepancies else "")
+        + (f", {_money(e.amount)}" if e.amount else "")
     ),
     "CertificateIssued": _certificate_issued,
     "CertificateAmended": lambda e: (

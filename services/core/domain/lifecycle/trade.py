@@ -24,6 +24,7 @@ from corridor.core.domain.events import (
     CustomsEventRecorded,
     EquipmentEventRecorded,
     InvoiceIssued,
+    LetterOfCreditEventRecorded,
     OrderAmended,
     OrderCancelled,
     OrderPlaced,
@@ -37,7 +38,7 @@ from corridor.core.domain.events import (
     TransportDocumentEventRecorded,
     TransportEventRecorded,
 )
-from corridor.core.domain.lifecycle import certificate, document, order, shipment
+from corridor.core.domain.lifecycle import certificate, credit, document, order, shipment
 from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
 from corridor.core.domain.lifecycle.state import PartyRef, TimelineEntry, TradeState
 from corridor.core.domain.lifecycle.summary import summarize
@@ -58,6 +59,7 @@ _STEPS: dict[type[TradeEvent], _Step] = {
     PartyAdmitted: _admission,
     PartyWithdrawn: _admission,
     InvoiceIssued: order.invoiced,
+    LetterOfCreditEventRecorded: credit.recorded,
     ShipmentBooked: shipment.booked,
     TransportEventRecorded: shipment.transport_event,
     EquipmentEventRecorded: shipment.equipment_event,
