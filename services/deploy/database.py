@@ -189,8 +189,9 @@ COMPOSE_HOST = "postgres"  # the PostgreSQL container of deploy/compose.yaml
 def compose_credentials(directory: Path) -> list[Path]:
     """Make (once) the passwords of deploy/compose.yaml's PostgreSQL and write its env files, 0600:
     ``postgres.env`` (the superuser's ``POSTGRES_PASSWORD``), ``db-init.env`` (the superuser's URL and
-    every role's password) and ``<service>.env`` (``PGPASSWORD`` of that service's role only). Existing
-    passwords are kept; returns the env files."""
+    every role's password) and ``<service>.env`` (``PGPASSWORD`` of that service's role only, and its
+    Kafka login: corridor.deploy.compose_kafka, which also writes the brokers' and the principals job's
+    files and the partner listener's certificates). Existing passwords are kept; returns the env files."""
     from corridor.core import credentials
 
     def password(name: str) -> str:
@@ -207,6 +208,11 @@ def compose_credentials(directory: Path) -> list[Path]:
         ],
         **{f"{role.service}.env": [f"PGPASSWORD={roles[role.service]}"] for role in DATABASE_ROLES},
     }
+    # Kafka as on the laptop (ADR 24, 28): each service's own SCRAM login, the brokers' and the job's files
+    from corridor.deploy.compose_kafka import kafka_env_files
+
+    for name, lines in kafka_env_files(directory).items():
+        files[name] = [*files.get(name, []), *lines]
     written = []
     for name, lines in files.items():
         credentials.write_secret(directory / name, "\n".join(lines) + "\n")

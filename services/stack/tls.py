@@ -61,6 +61,18 @@ def keystore_file(state_dir: Path) -> Path:
     return credentials.credentials_dir(state_dir) / BROKER_KEYSTORE
 
 
+def keystore_properties(keystore: Path) -> dict[str, str]:
+    """The keystore as inline PEM settings (``ssl.keystore.key``, ``ssl.keystore.certificate.chain``):
+    for a broker that cannot read the file itself (a container whose user does not own it)."""
+    text = credentials.read_secret(keystore)
+    key_end = text.index("-----END PRIVATE KEY-----") + len("-----END PRIVATE KEY-----")
+    return {
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.key": text[:key_end].strip(),
+        "ssl.keystore.certificate.chain": text[key_end:].strip(),
+    }
+
+
 def broker_names(host: str, extra: Iterable[str] = ()) -> tuple[str, ...]:
     """The subject alternative names of the broker certificate: local names, the host, ``extra``."""
     names: list[str] = []
@@ -76,9 +88,15 @@ def ensure_broker_tls(
 ) -> tuple[BrokerTls, list[str]]:
     """The stack's CA and broker keystore, issued where missing, expiring, or (broker) not matching
     ``names`` / the CA. Returns the paths and what was issued (``["ca", "broker"]``, ``[]``)."""
+    return ensure_tls_files(credentials.credentials_dir(state_dir), names, now)
+
+
+def ensure_tls_files(
+    folder: Path, names: Iterable[str], now: dt.datetime | None = None
+) -> tuple[BrokerTls, list[str]]:
+    """:func:`ensure_broker_tls` in any credentials folder (compose's ``deploy/credentials``)."""
     now = now or dt.datetime.now(dt.UTC)
     wanted = tuple(names)
-    folder = credentials.credentials_dir(state_dir)
     issued: list[str] = []
     ca = _load_ca(folder, now)
     if ca is None:
