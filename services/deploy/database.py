@@ -41,6 +41,7 @@ __all__ = [
     "PARTNERS_SCHEMA",
     "DatabaseRole",
     "by_service",
+    "cluster_statements",
     "compose_credentials",
     "provision",
     "provision_statements",
@@ -143,6 +144,80 @@ def provision_statements(database: str, passwords: Mapping[str, str]) -> list[st
                         f"ALTER DEFAULT PRIVILEGES FOR ROLE {_ident(owner)} IN SCHEMA {_ident(schema)} "
                         f"GRANT SELECT ON TABLES TO {name}"
                     )
+    return out
+
+
+#: The database owner of the cluster (deploy/k8s, CloudNativePG ``owner``): the operator's login there.
+CLUSTER_OPERATOR = "corridor"
+
+
+def partners_ddl() -> list[str]:
+    """The DDL of the shared ``partners`` tables exactly as ``partners.ensure_schema`` and
+    ``signatures.ensure_schema`` run it (recorded from them, whitespace folded), for SQL that cannot run
+    Python (the cluster's bootstrap)."""
+    from corridor.core import partners, signatures
+
+    recorded: list[str] = []
+
+    class _Recorder:
+        async def __aenter__(self) -> _Recorder:
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+        def acquire(self) -> _Recorder:
+            return self
+
+        def transaction(self) -> _Recorder:
+            return self
+
+        async def fetchrow(self, *args: object) -> None:
+            return None  # "the schema does not exist yet": every statement is recorded
+
+        async def execute(self, statement: str, *args: object) -> None:
+            if not args:  # the advisory lock takes an argument; the DDL none
+                recorded.append(" ".join(statement.split()))
+
+    async def record() -> None:
+        await partners.ensure_schema(_Recorder(), schema=PARTNERS_SCHEMA)
+        await signatures.ensure_schema(_Recorder(), schema=PARTNERS_SCHEMA)
+
+    asyncio.run(record())
+    return list(dict.fromkeys(recorded))  # CREATE SCHEMA once
+
+
+def cluster_statements(database: str = "corridor", operator: str = CLUSTER_OPERATOR) -> list[str]:
+    """The cluster's bootstrap SQL (deploy/k8s/base/postgres/cluster.yaml, ``postInitApplicationSQL``,
+    run once as the superuser in the new database): the plan of :func:`provision_statements` without
+    passwords or ``LOGIN`` (CloudNativePG's managed roles set both from the Secrets
+    ``corridor-pg-<service>``), with ``partners`` belonging to ``operator`` (the database owner, the
+    operator's login: superuser access stays disabled), who may also act as each service role (backup,
+    restore, `trace`). Held to the YAML by tests/unit/deploy/test_k8s_manifests.py."""
+    plan = provision_statements(database, {r.service: "" for r in DATABASE_ROLES})
+    out = [plan[0], plan[1]]
+    out += [s.replace("CREATE SCHEMA IF NOT EXISTS", "CREATE SCHEMA") for s in partners_ddl()[:1]]
+    out += partners_ddl()[1:]
+    out.append(f"ALTER SCHEMA {_ident(PARTNERS_SCHEMA)} OWNER TO {_ident(operator)}")
+    out += [
+        f"ALTER TABLE {_ident(PARTNERS_SCHEMA)}.{_ident(t)} OWNER TO {_ident(operator)}"
+        for t in (PARTNERS_TABLE, AUTHORITY_KEYS_TABLE)
+    ]
+    for statement in plan[3:]:
+        if statement.startswith("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles"):
+            role = statement.split("CREATE ROLE ", 1)[1].split(";", 1)[0]
+            out.append(f"CREATE ROLE {role}")
+        elif " WITH LOGIN " in statement:
+            out.append(
+                statement.split(" WITH LOGIN ")[0]
+                + " WITH "
+                + statement.split(" WITH LOGIN ")[1].split(" PASSWORD ")[0]
+            )
+        elif statement.startswith("DO $$ DECLARE"):
+            continue  # handing existing tables over: a new database has none
+        else:
+            out.append(statement)
+    out += [f"GRANT {_ident(r.role)} TO {_ident(operator)}" for r in DATABASE_ROLES]
     return out
 
 
