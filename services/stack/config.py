@@ -144,9 +144,6 @@ PARTNER_LISTENERS: tuple[Listener, ...] = (*DEFAULT_LISTENERS, PARTNER_LISTENER)
 
 #: KRaft's ACL authorizer (ACLs stored in the metadata log), used whenever a listener authenticates.
 STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
-#: The principal of a connection on a PLAINTEXT listener: on the local stack no listener is plaintext any
-#: more, so nothing is ANONYMOUS; kept for deploy/compose.yaml, whose internal listener still is.
-INTERNAL_PRINCIPAL = "User:ANONYMOUS"
 #: The brokers' own principal (PLAIN, on the internal and controller listeners): a super user.
 BROKER_USER = "corridor-broker"
 
