@@ -89,22 +89,33 @@ def _bootstrap_servers() -> str:
     return Settings().bootstrap_servers
 
 
-def _partner_bootstrap_servers() -> str | None:
-    """Where partners log in: ``CORRIDOR_PARTNER_BOOTSTRAP_SERVERS``, else the local stack's listener."""
-    configured = os.environ.get("CORRIDOR_PARTNER_BOOTSTRAP_SERVERS")
-    if configured:
-        return configured
+def _partner_listener() -> dict[str, Any]:
+    """Where and how partners log in: ``bootstrap_servers``, ``security_protocol`` (SASL_SSL) and
+    ``ssl_cafile``, the CA certificate a partner trusts (docs/adr/0028-tls-partner-listener.md).
+
+    ``CORRIDOR_PARTNER_BOOTSTRAP_SERVERS`` / ``CORRIDOR_PARTNER_CA_FILE`` name them for a cluster; else
+    the local stack's listener and its CA (``<state dir>/credentials/tls-ca.pem``)."""
+    found: dict[str, Any] = {
+        "bootstrap_servers": os.environ.get("CORRIDOR_PARTNER_BOOTSTRAP_SERVERS") or None,
+        "security_protocol": "SASL_SSL",
+        "ssl_cafile": os.environ.get("CORRIDOR_PARTNER_CA_FILE") or None,
+    }
+    if found["bootstrap_servers"]:
+        return found
     try:
         from corridor.core.settings import Settings
         from corridor.stack import StackConfig, status
 
         settings = Settings()
-        found = status(StackConfig.from_settings(settings))
-        if found.bootstrap_servers == settings.bootstrap_servers:
-            return found.partner_bootstrap_servers
+        stack = status(StackConfig.from_settings(settings))
+        if stack.bootstrap_servers == settings.bootstrap_servers:
+            found["bootstrap_servers"] = stack.partner_bootstrap_servers
+            found["security_protocol"] = stack.partner_security_protocol or "SASL_SSL"
+            if stack.partner_ca_file is not None and not found["ssl_cafile"]:
+                found["ssl_cafile"] = str(stack.partner_ca_file)
     except Exception:  # only a hint in the output: never fail the command for it
-        return None
-    return None
+        return found
+    return found
 
 
 def _kafka(operation: Callable[[str], Coroutine[Any, Any, T]]) -> tuple[T | None, str | None, bool]:
@@ -129,8 +140,7 @@ def _grant(partner_id: str) -> dict[str, Any]:
         return {"error": error, "authorizer": not disabled}
     return {
         **credentials.to_dict(),
-        "security_protocol": "SASL_PLAINTEXT",
-        "bootstrap_servers": _partner_bootstrap_servers(),
+        **_partner_listener(),
         "topic": partner_topic(partner_id),
         "group_prefix": group_prefix(partner_id),
     }
@@ -158,6 +168,10 @@ def _echo_kafka(kafka: dict[str, Any] | None, *, what: str) -> None:
         )
         where = f" at {kafka['bootstrap_servers']}" if kafka.get("bootstrap_servers") else ""
         click.echo(f"  reads topic {kafka['topic']} with consumer groups {kafka['group_prefix']}*{where}")
+        click.echo(
+            f"  over {kafka.get('security_protocol', 'SASL_SSL')}: trust the CA certificate "
+            f"{kafka.get('ssl_cafile') or '(CORRIDOR_PARTNER_CA_FILE is not set)'} and verify the host name"
+        )
     else:
         click.echo(
             f"Kafka access revoked (SCRAM credential deleted: {kafka['scram_credential_deleted']}, "

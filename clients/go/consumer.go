@@ -10,8 +10,9 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
-// Config of a partner's consumer: SCRAM-SHA-512 on the partner listener (TLS when TLS is set), the
-// topic partner.<id>.v1, a consumer group <id>.<name> (the broker refuses any other), read_committed.
+// Config of a partner's consumer: SCRAM-SHA-512 over TLS on the partner listener (SASL_SSL; TLS nil
+// means the system's roots, set RootCAs to the CA certificate `partners add` printed), the topic
+// partner.<id>.v1, a consumer group <id>.<name> (the broker refuses any other), read_committed.
 type Config struct {
 	Bootstrap   []string
 	PartnerID   string
@@ -68,9 +69,12 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 		kgo.ConsumeResetOffset(start),
 		kgo.DisableAutoCommit(),
 	}
-	if cfg.TLS != nil {
-		opts = append(opts, kgo.DialTLSConfig(cfg.TLS))
+	tlsConfig := cfg.TLS
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
+	// never plaintext: franz-go fills in ServerName from the address it dials, so the name is verified
+	opts = append(opts, kgo.DialTLSConfig(tlsConfig))
 	client, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err

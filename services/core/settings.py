@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     postgres_port: int = DEFAULT_POSTGRES_PORT  # the embedded server's port (when database_url is unset)
     state_dir: Path = Field(default=PROJECT_ROOT / ".corridor")
+    #: Extra names (comma-separated DNS names or IP addresses) the broker certificate of the partner
+    #: listener carries besides localhost/127.0.0.1/::1: the name partners dial in production.
+    broker_tls_names: str = ""
     log_level: str = "INFO"
     log_format: str = "json"  # "json" for machines, "console" for people
     service_name: str = "corridor"

@@ -26,8 +26,10 @@ from aiokafka import TopicPartition
 from corridor.core import credentials, partners
 from corridor.core.kafka import end_offsets, start_group_at
 from corridor.core.routing import partner_topic
+from corridor.core.settings import get_settings
 from corridor.ops.kafka_io import delete_consumer_groups
 from corridor.sdk import PartnerConsumer
+from corridor.stack import tls
 
 LOGINS_FILE = "demo-kafka-logins.json"
 REGISTRY_LOGINS_FILE = "demo-registry-logins.json"
@@ -86,11 +88,13 @@ async def read_own_feed(
     trade_id: uuid.UUID,
     expected: int,
     registry_user_info: str | None = None,
+    cafile: Path | None = None,
     wait_s: float = 60.0,
     since: dict[TopicPartition, int] | None = None,
 ) -> tuple[str, int]:
     """Read ``partner.<partner_id>.v1`` as the partner until ``expected`` events of ``trade_id`` came;
-    (the topic, how many). TimeoutError when the relay did not deliver them in ``wait_s``.
+    (the topic, how many). TimeoutError when the relay did not deliver them in ``wait_s``. The login
+    goes over TLS trusting ``cafile``, by default the local stack's CA (``credentials/tls-ca.pem``).
 
     ``since`` (:func:`feed_ends`, taken before the trade was published) starts the group there, so a
     long-lived stack's history (tens of thousands of copies of earlier runs) is not read first."""
@@ -106,6 +110,7 @@ async def read_own_feed(
         registry_url=registry_url,
         registry_user_info=registry_user_info,
         group=group,
+        cafile=cafile or tls.ca_file(get_settings().state_dir),
         on_undecodable="skip",
     )
 

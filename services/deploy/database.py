@@ -41,6 +41,7 @@ __all__ = [
     "PARTNERS_SCHEMA",
     "DatabaseRole",
     "by_service",
+    "cluster_statements",
     "compose_credentials",
     "provision",
     "provision_statements",
@@ -146,6 +147,80 @@ def provision_statements(database: str, passwords: Mapping[str, str]) -> list[st
     return out
 
 
+#: The database owner of the cluster (deploy/k8s, CloudNativePG ``owner``): the operator's login there.
+CLUSTER_OPERATOR = "corridor"
+
+
+def partners_ddl() -> list[str]:
+    """The DDL of the shared ``partners`` tables exactly as ``partners.ensure_schema`` and
+    ``signatures.ensure_schema`` run it (recorded from them, whitespace folded), for SQL that cannot run
+    Python (the cluster's bootstrap)."""
+    from corridor.core import partners, signatures
+
+    recorded: list[str] = []
+
+    class _Recorder:
+        async def __aenter__(self) -> _Recorder:
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+        def acquire(self) -> _Recorder:
+            return self
+
+        def transaction(self) -> _Recorder:
+            return self
+
+        async def fetchrow(self, *args: object) -> None:
+            return None  # "the schema does not exist yet": every statement is recorded
+
+        async def execute(self, statement: str, *args: object) -> None:
+            if not args:  # the advisory lock takes an argument; the DDL none
+                recorded.append(" ".join(statement.split()))
+
+    async def record() -> None:
+        await partners.ensure_schema(_Recorder(), schema=PARTNERS_SCHEMA)
+        await signatures.ensure_schema(_Recorder(), schema=PARTNERS_SCHEMA)
+
+    asyncio.run(record())
+    return list(dict.fromkeys(recorded))  # CREATE SCHEMA once
+
+
+def cluster_statements(database: str = "corridor", operator: str = CLUSTER_OPERATOR) -> list[str]:
+    """The cluster's bootstrap SQL (deploy/k8s/base/postgres/cluster.yaml, ``postInitApplicationSQL``,
+    run once as the superuser in the new database): the plan of :func:`provision_statements` without
+    passwords or ``LOGIN`` (CloudNativePG's managed roles set both from the Secrets
+    ``corridor-pg-<service>``), with ``partners`` belonging to ``operator`` (the database owner, the
+    operator's login: superuser access stays disabled), who may also act as each service role (backup,
+    restore, `trace`). Held to the YAML by tests/unit/deploy/test_k8s_manifests.py."""
+    plan = provision_statements(database, {r.service: "" for r in DATABASE_ROLES})
+    out = [plan[0], plan[1]]
+    out += [s.replace("CREATE SCHEMA IF NOT EXISTS", "CREATE SCHEMA") for s in partners_ddl()[:1]]
+    out += partners_ddl()[1:]
+    out.append(f"ALTER SCHEMA {_ident(PARTNERS_SCHEMA)} OWNER TO {_ident(operator)}")
+    out += [
+        f"ALTER TABLE {_ident(PARTNERS_SCHEMA)}.{_ident(t)} OWNER TO {_ident(operator)}"
+        for t in (PARTNERS_TABLE, AUTHORITY_KEYS_TABLE)
+    ]
+    for statement in plan[3:]:
+        if statement.startswith("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles"):
+            role = statement.split("CREATE ROLE ", 1)[1].split(";", 1)[0]
+            out.append(f"CREATE ROLE {role}")
+        elif " WITH LOGIN " in statement:
+            out.append(
+                statement.split(" WITH LOGIN ")[0]
+                + " WITH "
+                + statement.split(" WITH LOGIN ")[1].split(" PASSWORD ")[0]
+            )
+        elif statement.startswith("DO $$ DECLARE"):
+            continue  # handing existing tables over: a new database has none
+        else:
+            out.append(statement)
+    out += [f"GRANT {_ident(r.role)} TO {_ident(operator)}" for r in DATABASE_ROLES]
+    return out
+
+
 def _hand_tables_to(schema: str, role: str) -> str:
     """Give every table, view, free-standing sequence and function of ``schema`` to ``role`` (a column's
     sequence follows its table)."""
@@ -189,8 +264,9 @@ COMPOSE_HOST = "postgres"  # the PostgreSQL container of deploy/compose.yaml
 def compose_credentials(directory: Path) -> list[Path]:
     """Make (once) the passwords of deploy/compose.yaml's PostgreSQL and write its env files, 0600:
     ``postgres.env`` (the superuser's ``POSTGRES_PASSWORD``), ``db-init.env`` (the superuser's URL and
-    every role's password) and ``<service>.env`` (``PGPASSWORD`` of that service's role only). Existing
-    passwords are kept; returns the env files."""
+    every role's password) and ``<service>.env`` (``PGPASSWORD`` of that service's role only, and its
+    Kafka login: corridor.deploy.compose_kafka, which also writes the brokers' and the principals job's
+    files and the partner listener's certificates). Existing passwords are kept; returns the env files."""
     from corridor.core import credentials
 
     def password(name: str) -> str:
@@ -207,6 +283,11 @@ def compose_credentials(directory: Path) -> list[Path]:
         ],
         **{f"{role.service}.env": [f"PGPASSWORD={roles[role.service]}"] for role in DATABASE_ROLES},
     }
+    # Kafka as on the laptop (ADR 24, 28): each service's own SCRAM login, the brokers' and the job's files
+    from corridor.deploy.compose_kafka import kafka_env_files
+
+    for name, lines in kafka_env_files(directory).items():
+        files[name] = [*files.get(name, []), *lines]
     written = []
     for name, lines in files.items():
         credentials.write_secret(directory / name, "\n".join(lines) + "\n")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import ssl
 import time
@@ -65,15 +66,28 @@ class PartnerLoginError(ConnectionError):
     """The partner listener could not be reached, or it refused your SCRAM login."""
 
 
-def login_failure(bootstrap: str, username: str, cause: BaseException) -> str:
-    """Why ``start`` failed, for people: a listener that answers TCP but ends the session refused the
+def login_failure(
+    bootstrap: str, username: str, cause: BaseException, ssl_context: ssl.SSLContext | None = None
+) -> str:
+    """Why ``start`` failed, for people: a listener whose certificate does not verify (``ssl_context``:
+    the CA you trust, the host name you dialled); one that answers but ends the session refused the
     login (a wrong or rotated password, a disabled partner); no answer means a wrong address."""
     reachable = []
     for server in bootstrap.split(","):
         host, _, port = server.strip().rpartition(":")
+        host = host.strip("[]") or "127.0.0.1"
         try:
-            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=2):
+            with socket.create_connection((host, int(port)), timeout=2) as sock:
                 reachable.append(server.strip())
+                if ssl_context is not None:
+                    with ssl_context.wrap_socket(sock, server_hostname=host):
+                        pass
+        except ssl.SSLCertVerificationError as exc:
+            return (
+                f"the partner listener at {server.strip()} presented a certificate that does not verify "
+                f"({exc.verify_message}): trust the CA certificate `corridor partners add` printed "
+                "(cafile=...) and dial a host name the certificate names"
+            )
         except (OSError, ValueError):
             continue
     if reachable:
@@ -150,9 +164,11 @@ class PartnerConsumer:
     ``async for event in consumer`` yields typed events; ``async for record in consumer.records()``
     yields :class:`PartnerRecord` (event plus offset, CloudEvents attributes and headers);
     ``await consumer.run(handler)`` calls ``handler(record)`` for each. ``registry_user_info`` is the
-    schema registry login ``partners add`` printed (``user:password``). ``ssl_context`` switches to
-    SASL_SSL for a broker listener with TLS. ``start_from`` is where a new group starts: the whole
-    history (``earliest``, default) or new events only (``latest``).
+    schema registry login ``partners add`` printed (``user:password``). The login goes over TLS
+    (``SASL_SSL``) with the broker's certificate verified against ``cafile`` (the CA certificate
+    ``partners add`` printed; else the system's trust store) and its host name checked; ``ssl_context``
+    replaces that context (e.g. with a client certificate). ``start_from`` is where a new group
+    starts: the whole history (``earliest``, default) or new events only (``latest``).
     """
 
     def __init__(
@@ -165,6 +181,7 @@ class PartnerConsumer:
         registry_url: str,
         group: str,
         registry_user_info: str | None = None,
+        cafile: str | os.PathLike[str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         start_from: str = "earliest",
         on_undecodable: str = "raise",
@@ -194,7 +211,7 @@ class PartnerConsumer:
         self._codec = self._decoder.codec
         self._config = self.kafka_config(
             bootstrap=bootstrap, username=username, password=password, group=group,
-            ssl_context=ssl_context, start_from=start_from, **consumer_overrides,
+            ssl_context=ssl_context, cafile=cafile, start_from=start_from, **consumer_overrides,
         )  # fmt: skip
         self._consumer: Any = None  # AIOKafkaConsumer, made in start() (it needs the running loop)
         self._buffer: deque[ConsumerRecord[bytes, bytes]] = deque()
@@ -212,13 +229,14 @@ class PartnerConsumer:
         password: str,
         group: str,
         ssl_context: ssl.SSLContext | None = None,
+        cafile: str | os.PathLike[str] | None = None,
         start_from: str = "earliest",
         **overrides: Any,
     ) -> dict[str, Any]:
         """aiokafka consumer settings of a partner (also what any other Kafka client needs)."""
         return kafka_config(
             bootstrap=bootstrap, username=username, password=password, group=group,
-            ssl_context=ssl_context, start_from=start_from, **overrides,
+            ssl_context=ssl_context, cafile=cafile, start_from=start_from, **overrides,
         )  # fmt: skip
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -237,7 +255,12 @@ class PartnerConsumer:
             self._consumer = None
             await self._registry.close()
             raise PartnerLoginError(
-                login_failure(self._config["bootstrap_servers"], self._config["sasl_plain_username"], exc)
+                login_failure(
+                    self._config["bootstrap_servers"],
+                    self._config["sasl_plain_username"],
+                    exc,
+                    self._config.get("ssl_context"),
+                )
             ) from exc
         self._consumer.subscribe([self.topic], listener=_Revocations(self))
         self._started = True

@@ -26,7 +26,7 @@ from corridor.core import credentials
 from corridor.core.settings import PROJECT_ROOT
 from corridor.core.topics import TOPIC_SPECS, TopicSpec
 from corridor.deploy import database
-from corridor.stack import admin, kafka, processes, services
+from corridor.stack import admin, kafka, processes, services, tls
 from corridor.stack.config import MAX_BROKERS, StackConfig
 from corridor.stack.errors import StackError
 from corridor.stack.postgres import EmbeddedPostgres, PostgresError, redacted
@@ -91,6 +91,9 @@ class StackStatus:
     service_status: dict[str, ServiceStatus] = field(default_factory=dict)
     #: The SASL/SCRAM listener partners log in on (None: the stack runs without one).
     partner_bootstrap_servers: str | None = None
+    #: Its security protocol (SASL_SSL) and the CA certificate a partner trusts (None without TLS).
+    partner_security_protocol: str | None = None
+    partner_ca_file: Path | None = None
     services: dict[str, str] = field(default_factory=dict)  # name → URL of every service that is up
     problems: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
@@ -111,6 +114,7 @@ class StackStatus:
         """For output: the database URLs without their password (it stays in the credentials dir)."""
         data = asdict(self)
         data["state_dir"] = str(self.state_dir)
+        data["partner_ca_file"] = str(self.partner_ca_file) if self.partner_ca_file else None
         if self.database_url:
             data["database_url"] = redacted(self.database_url)
         if self.postgres.url:
@@ -177,6 +181,8 @@ def _layout(config: StackConfig, brokers: int) -> dict[str, Any]:
         "embedded_postgres": config.embedded_postgres,
         "services": [s.name for s in config.enabled_services],
         "listeners": [listener.name for listener in config.listeners],
+        # Listeners speaking TLS: brokers recorded without it (an older version) are restarted by `up`.
+        "tls_listeners": [listener.name for listener in config.listeners if listener.tls],
     }
 
 
@@ -252,6 +258,7 @@ def up(config: StackConfig, report: Report | None = None) -> StackStatus:
 
         java, maven = check_prerequisites()
         running_listeners = _running_listeners(state.layout.get("listeners"))
+        running_tls = _running_listeners(state.layout.get("tls_listeners")) or []
         _start_kafka(config, state, brokers, java.path, maven, report, started, reused)
         database_url = _ensure_postgres(config, state, report, started, reused)
         bootstrap = config.bootstrap_servers(brokers)
@@ -289,6 +296,7 @@ def up(config: StackConfig, report: Report | None = None) -> StackStatus:
                 state.layout.pop("listeners", None)
             else:
                 state.layout["listeners"] = running_listeners
+            state.layout["tls_listeners"] = running_tls
         state.last_up = {"started": started, "reused": reused}
         state.save(config.state_file)
     summary = []
@@ -348,13 +356,19 @@ def _start_kafka(
             "run `corridor stack down` first"
         )
     running = _running_listeners(state.layout.get("listeners"))
-    if alive and running is not None and config.inter_broker_listener not in running:
-        # Brokers of an older version, whose internal listener let anyone in as User:ANONYMOUS (ADR 24):
-        # their data is kept, they start again with the authenticated listeners.
-        report(
-            f"restarting {', '.join(sorted(alive))}: "
-            f"started without the {config.inter_broker_listener} listener"
+    running_tls = set(_running_listeners(state.layout.get("tls_listeners")) or ())
+    plain = [lst.name for lst in config.listeners if lst.tls and running and lst.name in running]
+    plain = [name for name in plain if name not in running_tls]
+    if alive and running is not None and (config.inter_broker_listener not in running or plain):
+        # Brokers of an older version, whose internal listener let anyone in as User:ANONYMOUS (ADR 24)
+        # or whose partner listener carried passwords in clear (ADR 28): their data is kept, they start
+        # again with the authenticated, encrypted listeners.
+        why = (
+            f"the {' and '.join(plain)} listener without TLS"
+            if plain
+            else (f"without the {config.inter_broker_listener} listener")
         )
+        report(f"restarting {', '.join(sorted(alive))}: started {why}")
         processes.terminate([state.processes[name] for name in sorted(alive)], config.stop_timeout)
         for name in alive:
             del state.processes[name]
@@ -367,6 +381,14 @@ def _start_kafka(
         return
 
     kafka.ensure_jars(config, maven, report)
+    if any(listener.tls for listener in config.listeners):
+        san = tls.broker_names(config.host, config.tls_names)
+        _material, issued = tls.ensure_broker_tls(config.state_dir, san)
+        if issued:
+            report(
+                f"issued the {' and '.join(issued)} certificate(s) of the partner listener "
+                f"({', '.join(san)}); partners trust {tls.ca_file(config.state_dir)}"
+            )
     cluster_id = kafka.ensure_cluster_id(config, brokers)
     to_start = [n for n in config.node_ids(brokers) if broker_name(n) not in alive]
     for node_id in to_start:
@@ -719,9 +741,13 @@ def status(config: StackConfig) -> StackStatus:
     # The brokers run the listeners they were started with: a stack started before the partner
     # listener existed has none until its next start.
     partner_bootstrap = config.partner_bootstrap_servers(brokers)
+    partner_protocol = config.partner_listener.security_protocol if config.partner_listener else None
     if partner_bootstrap and state.layout and config.partner_listener is not None:
         if config.partner_listener.name not in state.layout.get("listeners", ()):
-            partner_bootstrap = None
+            partner_bootstrap = partner_protocol = None
+        elif config.partner_listener.name not in state.layout.get("tls_listeners", ()):
+            partner_protocol = "SASL_PLAINTEXT"  # brokers of an older version, until their next start
+    partner_ca = tls.ca_file(config.state_dir) if partner_protocol == "SASL_SSL" else None
 
     return StackStatus(
         state_dir=config.state_dir,
@@ -734,6 +760,8 @@ def status(config: StackConfig) -> StackStatus:
         postgres=pg,
         service_status=service_status,
         partner_bootstrap_servers=partner_bootstrap,
+        partner_security_protocol=partner_protocol,
+        partner_ca_file=partner_ca,
         services=urls,
         problems=problems,
         started=list(state.last_up.get("started", [])),

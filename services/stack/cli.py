@@ -181,7 +181,10 @@ def _print_table(result: api.StackStatus) -> None:
     click.echo(f"bootstrap servers: {result.bootstrap_servers} (SASL_PLAINTEXT, SCRAM-SHA-512)")
     click.echo("operator login:    credentials/kafka-corridor-operator.password (the CLI uses it)")
     if result.partner_bootstrap_servers:
-        click.echo(f"partner listener:  {result.partner_bootstrap_servers} (SASL_PLAINTEXT, SCRAM-SHA-512)")
+        protocol = result.partner_security_protocol or "SASL_SSL"
+        click.echo(f"partner listener:  {result.partner_bootstrap_servers} ({protocol}, SCRAM-SHA-512)")
+        if result.partner_ca_file:
+            click.echo(f"partners trust:    {result.partner_ca_file} (the stack's CA certificate)")
     click.echo(f"state dir:         {result.state_dir}")
     for problem in result.problems:
         click.echo(f"problem: {problem}")

@@ -6,7 +6,7 @@ second, isolated stack (own state dir, own ports) next to a developer's default 
 Port plan (defaults): broker/controller node ``n`` owns the block ``9092 + (n - 1) * 100``; inside a
 block each listener has a fixed offset (client ``+0``, controller ``+1``). So node 1 serves clients on
 9092 and its controller on 9093, node 2 on 9192/9193, node 3 on 9292/9293. The partner listener
-(SASL_PLAINTEXT with SCRAM-SHA-512, ``+2``: 9094, 9194, 9294) is where partners log in with their own
+(SASL_SSL: SCRAM-SHA-512 over TLS, ``+2``: 9094, 9194, 9294) is where partners log in with their own
 credentials; the stack's default config (``StackConfig.from_settings``) has it, a bare ``StackConfig``
 keeps the internal and controller listeners only unless given ``listeners=PARTNER_LISTENERS``.
 The HTTP services (services/stack/services.py): gateway 8080, schema registry 8081, ledger 8082,
@@ -19,7 +19,9 @@ one principal per service with exactly its ACLs (``corridor.deploy.access``) and
 user: the CLI, the tests); the brokers log in there and on the controller listener with PLAIN as
 ``User:corridor-broker`` (super user; KRaft's controller listener cannot use SCRAM, whose credentials
 live in the metadata log the controllers serve). Partners only reach the partner listener, as
-``User:<partner id>``, and see what their ACLs allow. No listener has TLS, so all bind loopback only.
+``User:<partner id>``, and see what their ACLs allow. The partner listener speaks TLS with the stack's
+own CA and broker certificate (services/stack/tls.py, docs/adr/0028-tls-partner-listener.md); the
+internal and controller listeners carry SASL without TLS, so every listener binds loopback only.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from corridor.core.settings import DEFAULT_POSTGRES_PORT, PROJECT_ROOT, Settings, get_settings
+from corridor.stack import tls
 from corridor.stack.services import SERVICE_NAMES, SERVICES, Service
 
 DEPLOY_LOCAL = PROJECT_ROOT / "deploy" / "local"
@@ -83,6 +86,11 @@ class Listener:
         return self.security_protocol.startswith("SASL_")
 
     @property
+    def tls(self) -> bool:
+        """Clients of this listener speak TLS (SSL or SASL_SSL)."""
+        return self.security_protocol.endswith("SSL")
+
+    @property
     def mechanisms(self) -> tuple[str, ...]:
         return tuple(m for m in self.properties.get("sasl.enabled.mechanisms", "").split(",") if m)
 
@@ -118,10 +126,11 @@ CONTROLLER_LISTENER = Listener(
     properties=MappingProxyType({"sasl.enabled.mechanisms": PLAIN_MECHANISM}),
 )
 DEFAULT_LISTENERS: tuple[Listener, ...] = (CLIENT_LISTENER, CONTROLLER_LISTENER)
-#: Where partners log in with SCRAM-SHA-512 (TLS is not configured locally: SASL_SSL in production).
+#: Where partners log in with SCRAM-SHA-512 over TLS; kafka.server_properties adds the PEM keystore of
+#: the stack's broker certificate (services/stack/tls.py).
 PARTNER_LISTENER = Listener(
     "PARTNER",
-    "SASL_PLAINTEXT",
+    "SASL_SSL",
     2,
     properties=MappingProxyType(
         {
@@ -135,9 +144,6 @@ PARTNER_LISTENERS: tuple[Listener, ...] = (*DEFAULT_LISTENERS, PARTNER_LISTENER)
 
 #: KRaft's ACL authorizer (ACLs stored in the metadata log), used whenever a listener authenticates.
 STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
-#: The principal of a connection on a PLAINTEXT listener: on the local stack no listener is plaintext any
-#: more, so nothing is ANONYMOUS; kept for deploy/compose.yaml, whose internal listener still is.
-INTERNAL_PRINCIPAL = "User:ANONYMOUS"
 #: The brokers' own principal (PLAIN, on the internal and controller listeners): a super user.
 BROKER_USER = "corridor-broker"
 
@@ -168,6 +174,8 @@ class StackConfig:
     monitor_port: int = DEFAULT_MONITOR_PORT
     relay_port: int = DEFAULT_RELAY_PORT
     webhooks_port: int = DEFAULT_WEBHOOKS_PORT
+    #: Names the broker certificate carries besides localhost/127.0.0.1/::1 and ``host``.
+    tls_names: tuple[str, ...] = ()
     services: tuple[str, ...] = SERVICE_NAMES
     with_registry: bool = True
     jvm_opts: tuple[str, ...] = DEFAULT_JVM_OPTS
@@ -178,6 +186,7 @@ class StackConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "services", tuple(self.services))  # a list would do too
+        object.__setattr__(self, "tls_names", tuple(self.tls_names))
         unknown = [name for name in self.services if name not in SERVICE_NAMES]
         if unknown:
             raise ValueError(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_NAMES)}")
@@ -199,6 +208,7 @@ class StackConfig:
             "database_url": settings.database_url,
             "postgres_port": settings.postgres_port,
             "listeners": PARTNER_LISTENERS,
+            "tls_names": tuple(n.strip() for n in settings.broker_tls_names.split(",") if n.strip()),
         }
         kafka_port = _local_port(settings.bootstrap_servers.split(",")[0])
         if kafka_port is not None:
@@ -274,6 +284,14 @@ class StackConfig:
         if listener is None:
             return None
         return ",".join(f"{self.host}:{self.port(n, listener)}" for n in self.node_ids(brokers))
+
+    @property
+    def tls_ca_file(self) -> Path | None:
+        """The CA certificate a partner trusts (``<state dir>/credentials/tls-ca.pem``), or None when no
+        listener speaks TLS."""
+        if not any(listener.tls for listener in self.listeners):
+            return None
+        return tls.ca_file(self.state_dir)
 
     @property
     def registry_url(self) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from corridor.core import credentials
+from corridor.stack import tls
 from corridor.stack.config import PLAIN_MECHANISM, STANDARD_AUTHORIZER, StackConfig
 from corridor.stack.errors import StackError
 
@@ -94,6 +95,13 @@ def server_properties(config: StackConfig, node_id: int, brokers: int) -> dict[s
     for lst in config.listeners:
         for key, value in lst.properties.items():
             props[f"listener.name.{lst.name.lower()}.{key}"] = value
+        if lst.tls:
+            # The stack's broker certificate (services/stack/tls.py): key and chain in one PEM file.
+            prefix = f"listener.name.{lst.name.lower()}"
+            props[f"{prefix}.ssl.keystore.type"] = "PEM"
+            props[f"{prefix}.ssl.keystore.location"] = str(tls.keystore_file(config.state_dir))
+            props[f"{prefix}.ssl.enabled.protocols"] = "TLSv1.3,TLSv1.2"
+            props[f"{prefix}.ssl.client.auth"] = "none"  # partners prove who they are with SCRAM
     return props
 
 

@@ -11,7 +11,9 @@ Nothing here writes a record: every write it tries is one the broker refuses.
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import ssl
 import struct
 from typing import Any
 
@@ -26,6 +28,7 @@ from corridor.core.kafka import client_security
 from corridor.core.settings import get_settings
 from corridor.deploy import access
 from corridor.ledger.topics import DLQ_TOPIC
+from corridor.sdk import tls_context
 from corridor.stack import StackConfig, StackStatus, recorded_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -39,10 +42,11 @@ def config(kafka_stack: StackStatus) -> StackConfig:
     return recorded_config(StackConfig.from_settings(get_settings()))
 
 
-def listener_ports(config: StackConfig, status: StackStatus) -> dict[str, int]:
+def listener_ports(config: StackConfig, status: StackStatus) -> dict[str, tuple[int, bool]]:
+    """Every listener of every node: its port and whether it speaks TLS."""
     brokers = len(status.bootstrap_servers.split(","))
     return {
-        f"{listener.name} of node {node}": config.port(node, listener)
+        f"{listener.name} of node {node}": (config.port(node, listener), listener.tls)
         for node in config.node_ids(brokers)
         for listener in config.listeners
     }
@@ -60,9 +64,13 @@ def _frame(api_key: int, version: int, body: bytes, *, flexible: bool) -> bytes:
     return struct.pack(">i", len(header) + len(body)) + header + body
 
 
-def exchange(port: int, request: bytes) -> bytes | None:
-    """The broker's answer to ``request`` on a new connection, or None if it closed the connection."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+def exchange(port: int, request: bytes, tls: ssl.SSLContext | None = None) -> bytes | None:
+    """The broker's answer to ``request`` on a new connection (inside a TLS session with ``tls``), or
+    None if it closed the connection."""
+    with contextlib.ExitStack() as stack:
+        sock: socket.socket = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10))
+        if tls is not None:
+            sock = stack.enter_context(tls.wrap_socket(sock, server_hostname="127.0.0.1"))
         sock.sendall(request)
         head = b""
         try:
@@ -78,25 +86,30 @@ def exchange(port: int, request: bytes) -> bytes | None:
                 if not chunk:
                     return None
                 answer += chunk
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLEOFError):
             return None
         return answer
+    raise AssertionError("unreachable")
 
 
 def test_no_listener_answers_an_anonymous_request(config: StackConfig, kafka_stack: StackStatus) -> None:
     """Each listener answers ApiVersions (allowed before a SASL handshake: proof it is alive and the
     framing right) and closes the connection on DescribeCluster and Metadata sent without a login; a
-    PLAINTEXT listener would answer both (the controllers serve DescribeCluster since KIP-919)."""
+    PLAINTEXT listener would answer both (the controllers serve DescribeCluster since KIP-919). The
+    partner listener is asked inside a TLS session that trusts the stack's CA (ADR 28)."""
     ports = listener_ports(config, kafka_stack)
     assert len(ports) >= 3, ports
-    for name, port in ports.items():
-        versions = exchange(port, _frame(API_VERSIONS, 0, b"", flexible=False))
+    assert any(tls for _port, tls in ports.values()), "the partner listener speaks TLS"
+    assert config.tls_ca_file is not None
+    for name, (port, tls) in ports.items():
+        context = tls_context(config.tls_ca_file) if tls else None
+        versions = exchange(port, _frame(API_VERSIONS, 0, b"", flexible=False), context)
         assert versions is not None and versions[:4] == struct.pack(">i", 7), f"{name} did not answer"
         assert versions[4:6] == b"\x00\x00", f"{name}: ApiVersions error {versions[4:6]!r}"
         describe = _frame(DESCRIBE_CLUSTER, 0, b"\x00\x00", flexible=True)
-        assert exchange(port, describe) is None, f"{name} answered DescribeCluster anonymously"
+        assert exchange(port, describe, context) is None, f"{name} answered DescribeCluster anonymously"
         metadata = _frame(METADATA, 0, struct.pack(">i", 0), flexible=False)
-        assert exchange(port, metadata) is None, f"{name} answered Metadata anonymously"
+        assert exchange(port, metadata, context) is None, f"{name} answered Metadata anonymously"
 
 
 async def start_admin(bootstrap: str, **login: Any) -> None:

@@ -1,5 +1,6 @@
 /**
- * Reading a partner topic with kafkajs: SCRAM-SHA-512 on the partner listener (TLS when `ssl` is set),
+ * Reading a partner topic with kafkajs: SCRAM-SHA-512 over TLS on the partner listener (SASL_SSL; `ssl`
+ * gives the CA certificate `partners add` printed, `{ ca: [pem] }`, else Node's roots; host names checked),
  * `partner.<partner id>.v1`, a consumer group `<partner id>.<name>` (the broker refuses any other),
  * read_committed (the relay writes partner topics in Kafka transactions), offsets committed after the
  * handler returned (at least once: handlers deduplicate on the CloudEvents id).
@@ -16,7 +17,7 @@ export interface PartnerConfig {
   group: string;
   registryUrl: string;
   registryUserInfo: string; // the partner's registry login, partner-<id>:<password> (partners add)
-  ssl?: boolean | ConnectionOptions; // the partner listener with TLS
+  ssl?: true | ConnectionOptions; // TLS options of the partner listener (always TLS)
   fromBeginning?: boolean;
 }
 
@@ -48,7 +49,7 @@ export async function consumePartnerTopic(
   const kafka = new Kafka({
     clientId: `corridor-ts-${config.group}`,
     brokers: config.bootstrap,
-    ssl: config.ssl,
+    ssl: config.ssl ?? true,
     sasl: { mechanism: 'scram-sha-512', username: config.username ?? config.partnerId, password: config.password },
     logLevel: logLevel.ERROR,
   });

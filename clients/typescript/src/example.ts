@@ -6,7 +6,8 @@
  *
  * Environment: PARTNER_ID, PARTNER_PASSWORD, PARTNER_BOOTSTRAP (host:port of the partner listener),
  * SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USER_INFO (the partner's registry login), KEYRING_FILE (`corridor certificates keys list --json`), optional PARTNER_GROUP
- * (default <partner id>.ts-example), PARTNER_TLS (1: TLS to the listener, CA from PARTNER_TLS_CA),
+ * (default <partner id>.ts-example), PARTNER_CA_FILE (the CA certificate `partners add` printed; else
+ * Node's roots: the listener is always reached over TLS with the host name verified),
  * MAX_RECORDS (stop after that many), IDLE_TIMEOUT_S (stop when nothing came for that long; default 20).
  */
 import { createHash } from 'node:crypto';
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
   const keyring = keyringOf(JSON.parse(readFileSync(env('KEYRING_FILE'), 'utf8')) as AuthorityKey[]);
   const maxRecords = Number(process.env.MAX_RECORDS ?? '0');
   const idleMs = Number(process.env.IDLE_TIMEOUT_S ?? '20') * 1000;
-  const tls = process.env.PARTNER_TLS === '1';
+  const caFile = process.env.PARTNER_CA_FILE;
   let seen = 0;
   let last = Date.now();
   let done: () => void = () => undefined;
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
       group: process.env.PARTNER_GROUP || `${partnerId}.ts-example`,
       registryUrl: env('SCHEMA_REGISTRY_URL'),
       registryUserInfo: env('SCHEMA_REGISTRY_USER_INFO'),
-      ssl: tls ? { ca: process.env.PARTNER_TLS_CA ? [readFileSync(process.env.PARTNER_TLS_CA)] : undefined } : undefined,
+      ssl: caFile ? { ca: [readFileSync(caFile)] } : true,
     },
     async (record) => {
       process.stdout.write(`${JSON.stringify(describe(record, keyring))}\n`);

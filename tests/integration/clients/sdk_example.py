@@ -102,6 +102,7 @@ async def main() -> None:
         registry_url=os.environ["SCHEMA_REGISTRY_URL"],
         registry_user_info=os.environ["SCHEMA_REGISTRY_USER_INFO"],
         group=os.environ.get("PARTNER_GROUP") or f"{partner_id}.python-example",
+        cafile=os.environ.get("PARTNER_CA_FILE"),  # TLS with the CA `partners add` printed
     ) as consumer:
         await consumer.run(
             handle,

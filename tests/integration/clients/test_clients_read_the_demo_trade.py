@@ -107,6 +107,8 @@ def test_every_client_reads_the_demo_trade_like_the_python_sdk(
                 PARTNER_ID=buyer,
                 PARTNER_PASSWORD=login["password"],
                 PARTNER_BOOTSTRAP=login["bootstrap_servers"],
+                # SASL_SSL: the CA certificate `partners add` printed (each client verifies host names)
+                PARTNER_CA_FILE=login["ssl_cafile"],
                 SCHEMA_REGISTRY_URL=partner_stack.registry_url,
                 # the partner's read-only registry login (the registry answers 401 without one)
                 SCHEMA_REGISTRY_USER_INFO=added["schema_registry"]["basic.auth.user.info"],

@@ -100,16 +100,13 @@ async def test_partner_logs_in_as_the_partners_server_says(partner_stack: Secure
     internal_port = int(partner_stack.bootstrap.split(",")[0].rsplit(":", 1)[1])
     partner_port = int(partner_stack.partner_bootstrap.split(",")[0].rsplit(":", 1)[1])
     assert partner_port - internal_port == offset
-    # protocol kafka (no TLS) + SCRAM-SHA-512: SASL_PLAINTEXT, as a stock client is configured from it
-    assert server["protocol"] == "kafka" and PARTNER_LISTENER.security_protocol == "SASL_PLAINTEXT"
+    # protocol kafka-secure (TLS) + SCRAM-SHA-512: SASL_SSL, as a stock client is configured from it,
+    # trusting the stack's CA with host names checked
+    assert server["protocol"] == "kafka-secure" and PARTNER_LISTENER.security_protocol == "SASL_SSL"
     feed = DOC["channels"]["partnerFeed"]["address"].replace("{partnerId}", partner_id)
     consumer = AIOKafkaConsumer(
         feed,
-        bootstrap_servers=partner_stack.partner_bootstrap,
-        security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="SCRAM-SHA-512",
-        sasl_plain_username=credentials.username,
-        sasl_plain_password=credentials.password,
+        **partner_stack.partner_login(credentials.username, credentials.password),
         group_id=f"{partner_id}.contract-check",
         auto_offset_reset="earliest",
     )

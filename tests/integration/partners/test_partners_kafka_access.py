@@ -31,23 +31,13 @@ pytestmark = pytest.mark.integration
 
 
 def sasl(stack: SecureStack, username: str, password: str) -> dict[str, Any]:
-    return {
-        "bootstrap_servers": stack.partner_bootstrap,
-        "security_protocol": "SASL_PLAINTEXT",
-        "sasl_mechanism": "SCRAM-SHA-512",
-        "sasl_plain_username": username,
-        "sasl_plain_password": password,
-    }
+    return stack.partner_login(username, password)  # SCRAM over TLS, the stack's CA trusted
 
 
 def confluent(stack: SecureStack, username: str, password: str, group: str) -> Consumer:
     return Consumer(
         {
-            "bootstrap.servers": stack.partner_bootstrap,
-            "security.protocol": "SASL_PLAINTEXT",
-            "sasl.mechanism": "SCRAM-SHA-512",
-            "sasl.username": username,
-            "sasl.password": password,
+            **stack.confluent_login(username, password),
             "group.id": group,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -130,7 +120,8 @@ def test_add_prints_the_kafka_login_once_with_the_key(partner_stack: SecureStack
     partner_id = a["partner"]["partner_id"]
     kafka = a["kafka"]
     assert kafka["username"] == partner_id and len(kafka["password"]) == 43
-    assert kafka["mechanism"] == "SCRAM-SHA-512" and kafka["security_protocol"] == "SASL_PLAINTEXT"
+    assert kafka["mechanism"] == "SCRAM-SHA-512" and kafka["security_protocol"] == "SASL_SSL"
+    assert kafka["ssl_cafile"] == str(partner_stack.ca_file)  # the CA certificate the partner trusts
     assert kafka["topic"] == f"partner.{partner_id}.v1" and kafka["group_prefix"] == f"{partner_id}."
     assert kafka["bootstrap_servers"] == partner_stack.partner_bootstrap
     assert a["api_key"].startswith(f"cor_{partner_id}_")
@@ -154,6 +145,7 @@ def test_add_prints_the_kafka_login_once_with_the_key(partner_stack: SecureStack
     human = partners_cli(partner_stack, "add", carrier, "--role", "CARRIER", "--name", "x")
     assert human.exit_code == 0
     assert f"Kafka login (SCRAM-SHA-512, shown only now): username {carrier} password " in human.stdout
+    assert f"over SASL_SSL: trust the CA certificate {partner_stack.ca_file}" in human.stdout
 
 
 def test_the_broker_refuses_everything_but_the_own_topic(
@@ -181,11 +173,7 @@ def test_the_broker_refuses_everything_but_the_own_topic(
     # writing is refused, even to its own topic
     producer = Producer(
         {
-            "bootstrap.servers": partner_stack.partner_bootstrap,
-            "security.protocol": "SASL_PLAINTEXT",
-            "sasl.mechanism": "SCRAM-SHA-512",
-            "sasl.username": creds["username"],
-            "sasl.password": creds["password"],
+            **partner_stack.confluent_login(creds["username"], creds["password"]),
             "message.timeout.ms": 10000,
         }
     )

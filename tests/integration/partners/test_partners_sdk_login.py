@@ -24,6 +24,7 @@ def test_a_wrong_password_is_a_clear_login_error(partner_stack: SecureStack) -> 
         partner_id=partner_id,
         registry_url=partner_stack.registry_url,
         group=f"{partner_id}.erp",
+        cafile=partner_stack.ca_file,
         request_timeout_ms=10_000,
     )
 

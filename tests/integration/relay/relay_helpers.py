@@ -39,6 +39,7 @@ from corridor.core.registry_client import RegistryClient
 from corridor.core.routing import TradeRoute, parties_of, partner_topic
 from corridor.core.routing import route as route_event
 from corridor.demo.story import chromite_story, explosives_story
+from corridor.sdk import tls_context
 from corridor.stack import StackConfig, StackStatus, down, up
 from corridor.stack.config import PARTNER_LISTENERS
 from tests.integration.stack.conftest import isolated_config
@@ -79,6 +80,36 @@ class SecureStack:
     def partner_bootstrap(self) -> str:
         assert self.status.partner_bootstrap_servers, self.status
         return self.status.partner_bootstrap_servers
+
+    @property
+    def ca_file(self) -> Path:
+        """The stack's CA certificate: what a partner trusts on the partner listener (SASL_SSL)."""
+        assert self.status.partner_ca_file, self.status
+        return self.status.partner_ca_file
+
+    def partner_login(self, username: str, password: str) -> dict[str, Any]:
+        """aiokafka settings of a partner's login: SCRAM over TLS, the stack's CA trusted, host names
+        checked (corridor.sdk.tls_context)."""
+        return {
+            "bootstrap_servers": self.partner_bootstrap,
+            "security_protocol": "SASL_SSL",
+            "ssl_context": tls_context(self.ca_file),
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": username,
+            "sasl_plain_password": password,
+        }
+
+    def confluent_login(self, username: str, password: str) -> dict[str, str]:
+        """The same for confluent-kafka (librdkafka verifies the certificate and the host name)."""
+        return {
+            "bootstrap.servers": self.partner_bootstrap,
+            "security.protocol": "SASL_SSL",
+            "ssl.ca.location": str(self.ca_file),
+            "ssl.endpoint.identification.algorithm": "https",
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.username": username,
+            "sasl.password": password,
+        }
 
     @property
     def registry_url(self) -> str:

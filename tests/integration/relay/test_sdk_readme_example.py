@@ -71,6 +71,7 @@ def test_the_readme_example_reads_the_partners_trade(partner_stack: SecureStack,
 
     env = partner_stack.env(
         PARTNER_BOOTSTRAP=login["bootstrap_servers"],
+        PARTNER_CA_FILE=login["ssl_cafile"],  # SASL_SSL: the CA certificate `partners add` printed
         CORRIDOR_SCHEMA_REGISTRY_URL=partner_stack.registry_url,
     )
     process = subprocess.Popen(

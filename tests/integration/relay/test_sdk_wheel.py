@@ -147,6 +147,7 @@ def test_the_sdk_readme_example_runs_from_the_wheel(
         "PARTNER_ID": buyer,
         "PARTNER_BOOTSTRAP": login["bootstrap_servers"],
         "PARTNER_PASSWORD": login["password"],
+        "PARTNER_CA_FILE": login["ssl_cafile"],  # SASL_SSL: the CA certificate `partners add` printed
         "SCHEMA_REGISTRY_URL": partner_stack.registry_url,
         # the partner's read-only registry login; no state dir here, so nothing else to fall back on
         "SCHEMA_REGISTRY_USER_INFO": added["schema_registry"]["basic.auth.user.info"],

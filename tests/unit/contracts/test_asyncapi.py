@@ -496,10 +496,11 @@ def test_servers_local_and_partners() -> None:
     scheme = deref(DOC, scheme_ref)
     assert scheme["type"] == "scramSha512"
     assert "later release" not in scheme["description"] and "later release" not in partners["description"]
-    # no TLS on the local stack: the partner listener is SASL_PLAINTEXT, so the protocol is plain kafka
+    # the partner listener speaks TLS (SASL_SSL), so the protocol is AsyncAPI's kafka-secure
     from corridor.stack.config import PARTNER_LISTENER, SCRAM_MECHANISM
 
-    assert PARTNER_LISTENER.security_protocol == "SASL_PLAINTEXT" and partners["protocol"] == "kafka"
+    assert PARTNER_LISTENER.security_protocol == "SASL_SSL" and partners["protocol"] == "kafka-secure"
+    assert "SASL_SSL" in partners["description"] and "SASL_PLAINTEXT" not in partners["description"]
     assert scheme["type"] == "scram" + SCRAM_MECHANISM.split("-", 1)[1].replace("-", "").title()
     local_port, partner_port = int(local["host"].rsplit(":", 1)[1]), int(partners["host"].rsplit(":", 1)[1])
     assert partner_port - local_port == PARTNER_LISTENER.port_offset

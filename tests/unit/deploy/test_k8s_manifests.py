@@ -5,6 +5,7 @@ and in step with the one source of truth (services/deploy/access.py) that the lo
 from __future__ import annotations
 
 import copy
+import json
 import re
 from functools import cache
 from typing import Any
@@ -242,6 +243,23 @@ def test_kafka_is_kraft_with_three_controllers_and_durable_defaults(overlay: str
     assert kafka["authorization"] == {"type": "simple"}
     for listener in kafka["listeners"]:
         assert listener["tls"] is True and listener["authentication"] == {"type": "scram-sha-512"}
+
+
+@pytest.mark.parametrize("overlay", validate.OVERLAYS)
+def test_each_service_has_its_own_postgres_role_as_on_the_laptop(overlay: str) -> None:
+    """No shared role (issue 16): the cluster's bootstrap SQL is the local stack's plan
+    (services/deploy/database.py) without passwords; the managed roles add LOGIN and the password, keep
+    NOINHERIT and join no other role."""
+    from corridor.deploy.database import DATABASE_ROLES, cluster_statements
+
+    cluster = of_kind(overlay, "Cluster")["corridor-pg"]["spec"]
+    assert cluster["bootstrap"]["initdb"]["postInitApplicationSQL"] == cluster_statements()
+    assert "corridor_app" not in json.dumps(cluster)
+    managed = {r["name"]: r for r in cluster["managed"]["roles"]}
+    assert set(managed) == {r.role for r in DATABASE_ROLES}
+    for role in managed.values():
+        assert role["login"] is True and role["inherit"] is False and not role.get("inRoles")
+        assert not role.get("superuser") and not role.get("createdb") and not role.get("createrole")
 
 
 def test_postgres_has_replicas_and_backups_in_production() -> None:

@@ -30,8 +30,16 @@ def test_the_default_stack_has_the_partner_listener(tmp_path: Path) -> None:
     )
     assert p["advertised.listeners"] == "INTERNAL://127.0.0.1:9092,PARTNER://127.0.0.1:9094"
     assert p["listener.security.protocol.map"] == (
-        "INTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT,PARTNER:SASL_PLAINTEXT"
+        "INTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT,PARTNER:SASL_SSL"
     )
+    # TLS with the stack's broker certificate (services/stack/tls.py), a PEM keystore in the state dir
+    assert p["listener.name.partner.ssl.keystore.type"] == "PEM"
+    assert p["listener.name.partner.ssl.keystore.location"] == str(
+        tmp_path / "credentials" / "tls-broker.pem"
+    )
+    assert p["listener.name.partner.ssl.client.auth"] == "none"  # partners log in with SCRAM
+    assert "ssl.keystore.location" not in p  # the internal listeners stay without TLS (loopback only)
+    assert config.tls_ca_file == tmp_path / "credentials" / "tls-ca.pem"
     assert p["listener.name.partner.sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
     assert p["listener.name.partner.scram-sha-512.sasl.jaas.config"] == (
         "org.apache.kafka.common.security.scram.ScramLoginModule required;"
@@ -49,7 +57,7 @@ def test_nobody_is_anonymous(tmp_path: Path) -> None:
         config = StackConfig(state_dir=tmp_path, listeners=listeners)
         p = props(config)
         protocols = dict(item.split(":") for item in p["listener.security.protocol.map"].split(","))
-        assert set(protocols.values()) == {"SASL_PLAINTEXT"}, protocols
+        assert set(protocols.values()) <= {"SASL_PLAINTEXT", "SASL_SSL"}, protocols
         assert p["super.users"] == "User:corridor-broker;User:corridor-operator"
         assert "ANONYMOUS" not in render_server_properties(config, 1, 1)
         assert p["listener.name.internal.sasl.enabled.mechanisms"] == "SCRAM-SHA-512,PLAIN"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,17 +37,29 @@ def test_kafka_settings_of_a_partner() -> None:
     config = PartnerConsumer.kafka_config(
         bootstrap="b:9094", username="acme", password="pw", group="acme.erp"
     )
-    assert config["security_protocol"] == "SASL_PLAINTEXT"
+    # TLS always, verified against the system's trust store when no CA file is given
+    assert config["security_protocol"] == "SASL_SSL"
+    context = config["ssl_context"]
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert config["sasl_mechanism"] == "SCRAM-SHA-512"
     assert (config["sasl_plain_username"], config["sasl_plain_password"]) == ("acme", "pw")
     assert config["isolation_level"] == "read_committed"  # the relay writes in transactions
     assert config["enable_auto_commit"] is False and config["auto_offset_reset"] == "earliest"
-    import ssl
-
     tls = PartnerConsumer.kafka_config(
         bootstrap="b", username="a", password="p", group="acme.x", ssl_context=ssl.create_default_context()
     )
     assert tls["security_protocol"] == "SASL_SSL" and "ssl_context" in tls
+
+
+def test_a_missing_ca_file_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "tls-ca.pem"
+    with pytest.raises(ValueError, match=r"cafile: no file .*tls-ca\.pem"):
+        PartnerConsumer.kafka_config(bootstrap="b", username="a", password="p", group="a.x", cafile=missing)
+    with pytest.raises(ValueError, match="not both"):
+        PartnerConsumer.kafka_config(
+            bootstrap="b", username="a", password="p", group="a.x",
+            cafile=missing, ssl_context=ssl.create_default_context(),
+        )  # fmt: skip
 
 
 @pytest.mark.parametrize("group", ["erp", "acme", "acme.", "acme-erp", "other.erp"])

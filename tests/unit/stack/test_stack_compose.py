@@ -104,8 +104,17 @@ def test_broker_settings_match_the_local_stack(compose: dict[str, Any], tmp_path
             assert env.get(name) == local[key], f"kafka-{node}: {name} differs from {key}={local[key]}"
         protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
         local_protocols = dict(item.split(":") for item in local["listener.security.protocol.map"].split(","))
-        assert protocols["PARTNER"] == local_protocols["PARTNER"]
-        assert protocols["DOCKER"] == "PLAINTEXT"  # the containers' way in: the super user too
+        # the same protocol on the same listener; DOCKER (the containers' way in) as INTERNAL
+        for name in ("INTERNAL", "CONTROLLER", "PARTNER"):
+            assert protocols[name] == local_protocols[name], name
+        assert protocols["DOCKER"] == local_protocols["INTERNAL"]
+        for name in ("internal", "controller", "partner"):
+            key = f"listener.name.{name}.sasl.enabled.mechanisms"
+            assert env[env_name(key)] == local[key], key
+        assert env["KAFKA_SUPER_USERS"] == local["super.users"]
+        assert (
+            env["KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL"] == local["sasl.mechanism.inter.broker.protocol"]
+        )
 
 
 def test_listeners_and_ports_match(compose: dict[str, Any], tmp_path: Path) -> None:
@@ -118,7 +127,7 @@ def test_listeners_and_ports_match(compose: dict[str, Any], tmp_path: Path) -> N
         client, partner = config.port(node, "INTERNAL"), config.port(node, "PARTNER")
         listeners = dict(item.split("://") for item in env["KAFKA_LISTENERS"].split(","))
         assert listeners == {
-            "PLAINTEXT": ":9092",
+            "INTERNAL": ":9092",
             "CONTROLLER": ":9093",
             "PARTNER": ":9094",
             "DOCKER": ":19092",
@@ -126,7 +135,7 @@ def test_listeners_and_ports_match(compose: dict[str, Any], tmp_path: Path) -> N
         advertised = dict(item.split("://") for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
         # The host reaches node N where the local stack's node N listens.
         assert advertised == {
-            "PLAINTEXT": f"{config.host}:{client}",
+            "INTERNAL": f"{config.host}:{client}",
             "PARTNER": f"{config.host}:{partner}",
             "DOCKER": f"kafka-{node}:19092",
         }

@@ -5,7 +5,8 @@
 // Environment: PARTNER_ID, PARTNER_PASSWORD, PARTNER_BOOTSTRAP, SCHEMA_REGISTRY_URL,
 // SCHEMA_REGISTRY_USER_INFO (the partner's registry login), KEYRING_FILE
 // (`corridor certificates keys list --json`); optional PARTNER_GROUP (default <id>.go-example),
-// PARTNER_TLS=1 (with PARTNER_TLS_CA), MAX_RECORDS, IDLE_TIMEOUT_S (default 20).
+// PARTNER_CA_FILE (the CA certificate `partners add` printed; else the system's roots), MAX_RECORDS,
+// IDLE_TIMEOUT_S (default 20). The listener is always reached over TLS with the host name verified.
 package main
 
 import (
@@ -86,16 +87,18 @@ func main() {
 		// the partner's registry login (read only), as `corridor partners add` printed it
 		RegistryUserInfo: env("SCHEMA_REGISTRY_USER_INFO", ""),
 	}
-	if os.Getenv("PARTNER_TLS") == "1" {
-		cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-		if ca := os.Getenv("PARTNER_TLS_CA"); ca != "" {
-			pem, err := os.ReadFile(ca)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				os.Exit(1)
-			}
-			cfg.TLS.RootCAs = x509.NewCertPool()
-			cfg.TLS.RootCAs.AppendCertsFromPEM(pem)
+	// franz-go sets ServerName to the host it dials, so Go verifies the certificate names it
+	cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca := os.Getenv("PARTNER_CA_FILE"); ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		cfg.TLS.RootCAs = x509.NewCertPool()
+		if !cfg.TLS.RootCAs.AppendCertsFromPEM(pem) {
+			fmt.Fprintln(os.Stderr, "PARTNER_CA_FILE: no PEM certificate in", ca)
+			os.Exit(1)
 		}
 	}
 	maxRecords, _ := strconv.Atoi(env("MAX_RECORDS", "0"))

@@ -18,7 +18,8 @@ import java.util.Map;
  * <p>Environment: PARTNER_ID, PARTNER_PASSWORD, PARTNER_BOOTSTRAP, SCHEMA_REGISTRY_URL,
  * SCHEMA_REGISTRY_USER_INFO (the partner's registry login), KEYRING_FILE
  * ({@code corridor certificates keys list --json}); optional PARTNER_GROUP (default &lt;id&gt;.java-example),
- * PARTNER_TLS=1 (with PARTNER_TRUSTSTORE, PARTNER_TRUSTSTORE_PASSWORD), MAX_RECORDS, IDLE_TIMEOUT_S (20).
+ * PARTNER_CA_FILE (the CA certificate `partners add` printed; else the JVM's trust store), MAX_RECORDS,
+ * IDLE_TIMEOUT_S (20).
  */
 public final class Example {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -72,10 +73,8 @@ public final class Example {
     String partnerId = env("PARTNER_ID", null);
     Map<String, Certificates.AuthorityKey> keyring =
         Certificates.keyring(JSON.readValue(new File(env("KEYRING_FILE", null)), List.class));
-    boolean tls = "1".equals(System.getenv("PARTNER_TLS"));
     var config = PartnerConsumer.config(env("PARTNER_BOOTSTRAP", null), partnerId, env("PARTNER_PASSWORD", null),
-        env("PARTNER_GROUP", partnerId + ".java-example"), tls, System.getenv("PARTNER_TRUSTSTORE"),
-        System.getenv("PARTNER_TRUSTSTORE_PASSWORD"));
+        env("PARTNER_GROUP", partnerId + ".java-example"), System.getenv("PARTNER_CA_FILE"));
     int maxRecords = Integer.parseInt(env("MAX_RECORDS", "0"));
     long idleMs = (long) (Double.parseDouble(env("IDLE_TIMEOUT_S", "20")) * 1000);
     try (PartnerConsumer consumer = new PartnerConsumer(config, partnerId, env("SCHEMA_REGISTRY_URL", null),

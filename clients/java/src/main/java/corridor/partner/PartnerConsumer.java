@@ -17,8 +17,9 @@ import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /**
- * Reads a partner topic with Apache Kafka's consumer: SCRAM-SHA-512 on the partner listener (SASL_SSL
- * when {@code tls} is set, with the JVM's or the given trust store), {@code partner.<id>.v1}, a consumer
+ * Reads a partner topic with Apache Kafka's consumer: SCRAM-SHA-512 over TLS on the partner listener
+ * (SASL_SSL, the broker certificate verified against {@code caFile}, a PEM file, else the JVM's trust
+ * store, and its host name checked), {@code partner.<id>.v1}, a consumer
  * group {@code <id>.<name>} (the broker refuses any other), read_committed (the relay writes partner
  * topics in Kafka transactions), offsets committed only after the handler returned (at least once:
  * deduplicate on the CloudEvents id, header {@code ce_id}).
@@ -42,7 +43,7 @@ public final class PartnerConsumer implements AutoCloseable {
 
   /** The consumer settings of a partner (also what any other Kafka client needs). */
   public static Properties config(String bootstrap, String partnerId, String password, String group,
-                                  boolean tls, String trustStore, String trustStorePassword) {
+                                  String caFile) {
     String prefix = partnerId + ".";
     if (!group.startsWith(prefix) || group.equals(prefix)) {
       throw new IllegalArgumentException("consumer group '" + group + "': the broker lets partner '" + partnerId
@@ -57,15 +58,16 @@ public final class PartnerConsumer implements AutoCloseable {
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
     p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-    p.put("security.protocol", tls ? "SASL_SSL" : "SASL_PLAINTEXT");
+    // SCRAM over TLS always; the broker certificate is verified and its host name checked (https)
+    p.put("security.protocol", "SASL_SSL");
+    p.put("ssl.endpoint.identification.algorithm", "https");
     p.put("sasl.mechanism", "SCRAM-SHA-512");
     p.put("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\""
         + jaasEscape(partnerId) + "\" password=\"" + jaasEscape(password) + "\";");
-    if (tls && trustStore != null) {
-      p.put("ssl.truststore.location", trustStore);
-      if (trustStorePassword != null) {
-        p.put("ssl.truststore.password", trustStorePassword);
-      }
+    if (caFile != null) {
+      // the CA certificate `corridor partners add` printed, read as a PEM trust store (no keytool)
+      p.put("ssl.truststore.type", "PEM");
+      p.put("ssl.truststore.location", caFile);
     }
     return p;
   }
