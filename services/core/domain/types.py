@@ -40,6 +40,9 @@ def _rule(name: str, check: Callable[[Any], str | None]) -> AfterValidator:
 UNLOCODE = _rule("unlocode", v.check_unlocode)
 HS6 = _rule("hs6", v.check_hs6)
 REC20 = _rule("rec20", v.check_rec20)
+REC21 = _rule("rec21", v.check_rec21)
+LEI = _rule("lei", v.check_lei)
+GLN = _rule("gln", v.check_gln)
 ISO4217 = _rule("iso4217", v.check_iso4217)
 ISO3166 = _rule("iso3166", v.check_iso3166)
 PARTY_ID = _rule("party_id", v.check_party_id)
@@ -57,6 +60,9 @@ FORMATS: dict[str, str] = {
     "unlocode": "UNLOCODE",
     "hs6": "HS6",
     "rec20": "REC20",
+    "rec21": "REC21",
+    "lei": "LEI",
+    "gln": "GLN",
     "iso4217": "ISO4217",
     "iso3166": "ISO3166",
     "party_id": "PARTY_ID",
