@@ -19,7 +19,8 @@ DATA = files("corridor.core.domain").joinpath("data")
 
 @pytest.mark.parametrize("name", ["unlocode.csv", "hs.csv", "rec20.csv", "rec21.csv"])
 def test_each_list_names_its_source_and_edition(name: str) -> None:
-    header = [line for line in DATA.joinpath(name).read_text(encoding="utf-8").splitlines() if line[:2] == "# "]
+    lines = DATA.joinpath(name).read_text(encoding="utf-8").splitlines()
+    header = [line for line in lines if line.startswith("# ")]
     assert any(line.startswith("# source: ") and "commit" in line for line in header), header
     assert any("edition" in line for line in header), header
 
