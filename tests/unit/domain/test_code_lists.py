@@ -3,10 +3,12 @@ edition, holds what the corridor uses, and every code the stories, examples and 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from importlib.resources import files
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -101,3 +103,52 @@ def test_every_pakistani_and_chinese_locode_the_docs_name_is_real_or_private() -
         if reference.locode_entry(code) is None and code not in reference.private_locodes()
     )
     assert not unknown, f"docs name codes that are neither UN/LOCODE 2024-2 nor private: {unknown}"
+
+
+def _generator() -> ModuleType:
+    """``data/_generate.py``, a script beside the lists (not a module of the package)."""
+    spec = importlib.util.spec_from_file_location("_generate", str(DATA.joinpath("_generate.py")))
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_generator_reads_a_unece_release_and_writes_what_the_loader_reads(tmp_path: Path) -> None:
+    gen = _generator()
+    part = tmp_path / "part.csv"
+    part.write_text(
+        ',"PK",,".PAKISTAN",,,,,,,,\n'  # a country header row: skipped
+        ',"PK","KHI","Karachi","Karachi","SD","AI","12345---","9601","","2451N 06700E",""\n'
+        ',"CN","KSS","Kashi","Kashi","XJ","AS","--3-----","1207","","",""\n'
+        'X,"CN","OLD","Gone","Gone","","XX","1-------","","","",""\n'  # marked for removal: skipped
+        ',"US","NYC","New York","New York","NY","AI","12345---","","","",""\n',  # not a shipped country
+        encoding="latin-1",
+    )
+    entries = gen.locodes_from_unece([part])
+    assert entries["PKKHI"] == ("Karachi", "12345", "AI") and "CNOLD" not in entries
+    assert gen.generate_locodes(entries, "2099-1", "test release", out=tmp_path) == 2
+    text = (tmp_path / "unlocode.csv").read_text()
+    assert "# edition: 2099-1" in text and "PKKHI,Karachi,12345,AI" in text and "USNYC" not in text
+
+
+def test_the_generator_reads_the_hs_and_rec_sources(tmp_path: Path) -> None:
+    gen = _generator()
+    hs = tmp_path / "hs-source.csv"
+    hs.write_text(
+        "section,hscode,description,parent,level\n"
+        "V,26,Ores,TOTAL,2\nV,2610,Chromium ores,26,4\n"
+        'V,261000,"Chromium ores  and concentrates",2610,6\n'
+    )
+    assert gen.generate_hs(hs, out=tmp_path) == 1
+    assert "261000,HS2022,Chromium ores and concentrates" in (tmp_path / "hs.csv").read_text()
+    rec20 = tmp_path / "rec20-source.csv"
+    rec20.write_text(
+        "Status,CommonCode,Name,Description,LevelAndCategory,Symbol,ConversionFactor\n"
+        ",TNE,tonne (metric ton),,1S,t,\nX,05,lift,,3.9,,\nD,ZZZ,old,,,,\n"
+    )
+    assert gen.generate_rec20(rec20, out=tmp_path) == 1
+    rec21 = tmp_path / "rec21-source.csv"
+    rec21.write_text('Code,Name,Description,Numeric code,\nBG,Bag,,62,\nJB,"Bag, jumbo",,64,\n')
+    assert gen.generate_rec21(rec21, out=tmp_path) == 2
+    assert 'JB,"Bag, jumbo"' in (tmp_path / "rec21.csv").read_text()

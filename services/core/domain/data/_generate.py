@@ -107,10 +107,12 @@ def locodes_from_unece(parts: Sequence[Path]) -> dict[str, tuple[str, str, str]]
     return out
 
 
-def generate_locodes(entries: dict[str, tuple[str, str, str]], edition: str, source: str) -> int:
+def generate_locodes(
+    entries: dict[str, tuple[str, str, str]], edition: str, source: str, out: Path = HERE
+) -> int:
     rows = sorted((code, *entries[code]) for code in entries if code[:2] in LOCODE_COUNTRIES)
     return _write(
-        HERE / "unlocode.csv",
+        out / "unlocode.csv",
         [
             f"UN/LOCODE entries of {', '.join(LOCODE_COUNTRIES)}",
             f"edition: {edition}",
@@ -124,7 +126,7 @@ def generate_locodes(entries: dict[str, tuple[str, str, str]], edition: str, sou
     )
 
 
-def generate_hs(path: Path) -> int:
+def generate_hs(path: Path, out: Path = HERE) -> int:
     with path.open(encoding="utf-8-sig", newline="") as f:
         rows = sorted(
             (r["hscode"], "HS2022", " ".join(r["description"].split()))
@@ -132,7 +134,7 @@ def generate_hs(path: Path) -> int:
             if r["level"] == "6" and re.fullmatch(r"\d{6}", r["hscode"])
         )
     return _write(
-        HERE / "hs.csv",
+        out / "hs.csv",
         [
             "HS subheadings (6 digits); the edition is on each line",
             f"source: {HS_SOURCE}",
@@ -143,7 +145,7 @@ def generate_hs(path: Path) -> int:
     )
 
 
-def generate_rec20(path: Path) -> int:
+def generate_rec20(path: Path, out: Path = HERE) -> int:
     with path.open(encoding="utf-8-sig", newline="") as f:
         rows = sorted(
             (r["CommonCode"].strip(), " ".join(r["Name"].split()))
@@ -151,7 +153,7 @@ def generate_rec20(path: Path) -> int:
             if r["Status"].strip() not in {"X", "D"} and r["CommonCode"].strip()
         )
     return _write(
-        HERE / "rec20.csv",
+        out / "rec20.csv",
         [
             "UN/ECE Recommendation 20 unit of measure codes",
             "edition: Revision 17 (2021)",
@@ -162,7 +164,7 @@ def generate_rec20(path: Path) -> int:
     )
 
 
-def generate_rec21(path: Path) -> int:
+def generate_rec21(path: Path, out: Path = HERE) -> int:
     with path.open(encoding="utf-8-sig", newline="") as f:
         rows = sorted(
             (r["Code"].strip(), " ".join(r["Name"].split()))
@@ -170,7 +172,7 @@ def generate_rec21(path: Path) -> int:
             if re.fullmatch(r"[0-9A-Z]{2}", r["Code"].strip())
         )
     return _write(
-        HERE / "rec21.csv",
+        out / "rec21.csv",
         [
             "UN/ECE Recommendation 21 package type codes",
             "edition: the Annex VI list as that source published it in April 2020 (no revision named)",
