@@ -2,7 +2,8 @@
 
 Reasons are phrased for the person who sent the value: they say what is wrong and what is expected.
 Identifiers with a published algorithm are checked by python-stdnum (USCC, LEI, GLN, ISO 6346, IMO),
-codes against the published lists shipped in ``data/`` (UN/LOCODE, HS, Rec 20, Rec 21); only the
+codes against the published lists shipped in ``data/`` (UN/LOCODE, HS, Rec 20, Rec 21; the
+``*_format`` variants check only what does not change between editions); only the
 Pakistani NTN, whose check algorithm is unpublished, is checked here by hand, for its format
 (docs/adr/0032-code-lists-and-identifiers.md).
 """
@@ -107,22 +108,28 @@ def check_ntn(value: str) -> str | None:
 
 
 @lru_cache(maxsize=4096)  # the same codes recur on every event; the ledger re-checks each on intake
-def check_unlocode(value: str) -> str | None:
+def check_unlocode_format(value: str) -> str | None:
+    """The shape of a UN/LOCODE and its country: what every stored event must still pass."""
     if not _LOCODE.fullmatch(value):
         return "a UN/LOCODE is 5 characters: 2-letter country code and 3 letters or digits 2-9, e.g. PKKHI"
-    if reference.locode_entry(value) is not None:
+    if _is_country(value[:2]) or value in reference.private_locodes():
         return None
-    if value in reference.private_locodes():
+    return f"{value[:2]!r} is not an ISO 3166-1 country code"
+
+
+@lru_cache(maxsize=4096)
+def check_unlocode(value: str) -> str | None:
+    """The format, and for the countries whose list is shipped, membership in that edition."""
+    if reason := check_unlocode_format(value):
+        return reason
+    if reference.locode_entry(value) is not None or value in reference.private_locodes():
         return None
     if value[:2] in reference.locode_countries():
         return (
             f"{value} is not in UN/LOCODE {reference.locode_edition()} for {value[:2]} "
             "(nor a private code configured here)"
         )
-    # Countries whose lists are not shipped: the country part is all that can be checked.
-    if _is_country(value[:2]):
-        return None
-    return f"{value[:2]!r} is not an ISO 3166-1 country code"
+    return None  # a country whose list is not shipped: the country part is all that can be checked
 
 
 def check_locode_function(value: str, mode: str) -> str | None:
@@ -142,12 +149,21 @@ def check_locode_function(value: str, mode: str) -> str | None:
 
 
 @lru_cache(maxsize=4096)  # the same codes recur on every event; the ledger re-checks each on intake
-def check_hs6(value: str) -> str | None:
+def check_hs6_format(value: str) -> str | None:
+    """Six digits in an existing chapter: what every stored event must still pass."""
     if not _HS6.fullmatch(value):
         return "an HS code here is the 6-digit HS 2022 subheading without dots, e.g. 261000 for 2610.00"
     chapter = int(value[:2])
     if not 1 <= chapter <= 97 or chapter == 77:
         return f"HS chapter {value[:2]} does not exist (chapters 01-97, 77 reserved)"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def check_hs6(value: str) -> str | None:
+    """The format and membership in the shipped HS list (HS 2022)."""
+    if reason := check_hs6_format(value):
+        return reason
     if value in reference.hs_subheadings():
         return None
     heading = sorted(c for c in reference.hs_subheadings() if c.startswith(value[:4]))

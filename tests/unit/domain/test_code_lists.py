@@ -152,3 +152,22 @@ def test_the_generator_reads_the_hs_and_rec_sources(tmp_path: Path) -> None:
     rec21.write_text('Code,Name,Description,Numeric code,\nBG,Bag,,62,\nJB,"Bag, jumbo",,64,\n')
     assert gen.generate_rec21(rec21, out=tmp_path) == 2
     assert 'JB,"Bag, jumbo"' in (tmp_path / "rec21.csv").read_text()
+
+
+def test_the_lists_hold_at_intake_and_never_when_history_is_read() -> None:
+    """An event taken in (parse_event: the gateway, a partner's SDK) is held to the shipped editions; a
+    record already accepted is decoded without them, so a code a later edition drops stays readable."""
+    from corridor.core.domain.validation import InvalidEvent, parse_event
+
+    order = chromite_story().events[0]
+    data = order.model_dump(mode="json")
+    data["incoterm_place"]["unlocode"] = "PKXYZ"
+    data["lines"][0]["hs_code"] = "261099"
+    stored = type(order).model_validate(data)  # as the codec decodes what Kafka holds
+    assert stored.incoterm_place.unlocode == "PKXYZ"
+    with pytest.raises(InvalidEvent) as refused:
+        parse_event(type(order).avro_name, data)
+    assert {e.field for e in refused.value.errors} == {"incoterm_place.unlocode", "lines[0].hs_code"}
+    data["incoterm_place"]["unlocode"] = "XXKHI"  # the format is checked everywhere
+    with pytest.raises(ValueError):
+        type(order).model_validate(data)
