@@ -57,7 +57,7 @@ _parents = {m.rsplit(".", 1)[0] for m in MODULES}
 setup(
     package_dir={"corridor": "../services"},
     packages=sorted(_parents | set(PACKAGES)),
-    package_data={"corridor": ["py.typed"]},
+    package_data={"corridor": ["py.typed"], "corridor.core.domain": ["data/*.csv"]},  # the code lists
     include_package_data=False,
     cmdclass={"build_py": BuildSdk},
 )

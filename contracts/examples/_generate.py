@@ -255,8 +255,22 @@ CASES: dict[str, tuple[str, list[str], str, Mutation]] = {
     "ntn-format": (
         "OrderPlaced",
         ["supplier.legal_id"],
-        "A Pakistan NTN written without the hyphen before its check digit.",
-        _set("supplier.legal_id", "42719316"),
+        "A Pakistan NTN with six digits before the check digit (427193-1): an NTN has seven, or is a "
+        "sole proprietor's 13-digit CNIC.",
+        _set("supplier.legal_id", "427193-1"),
+    ),
+    "unlocode-not-in-list": (
+        "ShipmentBooked",
+        ["place_of_loading.unlocode"],
+        "PKXYZ has the shape of a Pakistani UN/LOCODE but is not in the UN/LOCODE edition shipped with "
+        "Corridor (nor a configured private code).",
+        _set("place_of_loading.unlocode", "PKXYZ"),
+    ),
+    "hs-code-not-in-hs2022": (
+        "OrderPlaced",
+        ["lines[0].hs_code"],
+        "261099 is six digits in a real chapter but no HS 2022 subheading (heading 26.10 has only 2610.00).",
+        _set("lines[0].hs_code", "261099"),
     ),
     "unlocode-bad-format": (
         "EquipmentEventRecorded",

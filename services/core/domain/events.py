@@ -32,10 +32,12 @@ class PartyRole(StrEnum):
 
 
 class PartyIdScheme(StrEnum):
-    """Scheme of a party's legal identifier: Pakistan NTN (NNNNNNN-C), China Unified Social Credit Code (18 chars, mod-31 check), or an identifier issued by the backbone for authorities and bodies without either."""
+    """Scheme of a party's legal identifier: Pakistan NTN (NNNNNNN-C, NNNNNNNC, or a sole proprietor's 13-digit CNIC), China Unified Social Credit Code (18 chars, mod-31 check), ISO 17442 Legal Entity Identifier (20 chars, MOD 97-10 check: traders registered elsewhere, e.g. Hong Kong, Singapore or UAE intermediaries), GS1 Global Location Number (13 digits, mod-10 check), or an identifier issued by the backbone for authorities and bodies without any of these."""
     NTN = 'NTN'
     USCC = 'USCC'
     CORRIDOR = 'CORRIDOR'
+    LEI = 'LEI'
+    GLN = 'GLN'
 
 
 class Party(AvroModel):
@@ -47,7 +49,7 @@ class Party(AvroModel):
     role: PartyRole = Field(description='Role the party plays in this trade.')
     country: Annotated[str, t.ISO3166] = Field(description="ISO 3166-1 alpha-2 country code of the party's registration (PK, CN, …).")
     id_scheme: PartyIdScheme = Field(description='Scheme of legal_id.')
-    legal_id: str = Field(description="Legal identifier under id_scheme: NTN 'NNNNNNN-C' or an 18-character USCC whose last character is its mod-31 check character.")
+    legal_id: str = Field(description="Legal identifier under id_scheme: NTN 'NNNNNNN-C' (or unhyphenated, or a 13-digit CNIC), an 18-character USCC whose last character is its mod-31 check character, a 20-character LEI, a 13-digit GLN, or a Corridor id.")
     name_en: Annotated[str, t.TEXT] = Field(description='Registered name in English.')
     name_local: Annotated[str | None, t.TEXT] = Field(None, description="Registered name in the party's own script (Chinese for CN parties, Urdu for PK parties), UTF-8.")
 

@@ -3,6 +3,12 @@
 The generated models (``events.py``) annotate each field with the validator named by its
 ``corridor.format``; the reason a validator gives ends up, with the field path, in the error a
 publisher receives.
+
+Two depths of check (ADR 0032): the format of a code is checked wherever a model is validated; whether
+it is in the edition of a published list shipped today (UN/LOCODE, HS) only when the validation context
+says the event is being taken in (``INTAKE``: the gateway, ``parse_event``, a partner's SDK). A record
+accepted under one edition must stay readable under the next: decoding what Kafka or the ledger holds
+never consults the lists.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AfterValidator, GetCoreSchemaHandler
+from pydantic import AfterValidator, GetCoreSchemaHandler, ValidationInfo
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from corridor.core.domain import validators as v
@@ -23,13 +29,20 @@ _MIN_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _MAX_TIME = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 
 
-def _rule(name: str, check: Callable[[Any], str | None]) -> AfterValidator:
-    def validate(value: Any) -> Any:
+#: Validation context of an event being taken in: codes are also held to the shipped lists.
+INTAKE: dict[str, Any] = {"corridor_intake": True}
+
+
+def _rule(
+    name: str, check: Callable[[Any], str | None], listed: Callable[[Any], str | None] | None = None
+) -> AfterValidator:
+    def validate(value: Any, info: ValidationInfo) -> Any:
         if value is None:
             return value
         values = value if isinstance(value, list) else [value]
+        intake = listed is not None and bool(info.context and info.context.get("corridor_intake"))
         for item in values:
-            reason = check(item)
+            reason = check(item) or (listed(item) if intake and listed is not None else None)
             if reason:
                 raise PydanticCustomError(f"corridor_{name}", reason)
         return value
@@ -37,9 +50,12 @@ def _rule(name: str, check: Callable[[Any], str | None]) -> AfterValidator:
     return AfterValidator(validate)
 
 
-UNLOCODE = _rule("unlocode", v.check_unlocode)
-HS6 = _rule("hs6", v.check_hs6)
+UNLOCODE = _rule("unlocode", v.check_unlocode_format, v.check_unlocode)
+HS6 = _rule("hs6", v.check_hs6_format, v.check_hs6)
 REC20 = _rule("rec20", v.check_rec20)
+REC21 = _rule("rec21", v.check_rec21)
+LEI = _rule("lei", v.check_lei)
+GLN = _rule("gln", v.check_gln)
 ISO4217 = _rule("iso4217", v.check_iso4217)
 ISO3166 = _rule("iso3166", v.check_iso3166)
 PARTY_ID = _rule("party_id", v.check_party_id)
@@ -57,6 +73,9 @@ FORMATS: dict[str, str] = {
     "unlocode": "UNLOCODE",
     "hs6": "HS6",
     "rec20": "REC20",
+    "rec21": "REC21",
+    "lei": "LEI",
+    "gln": "GLN",
     "iso4217": "ISO4217",
     "iso3166": "ISO3166",
     "party_id": "PARTY_ID",

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import EVENT_TYPES
+from corridor.core.domain.types import INTAKE
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,14 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
 
 
 def parse_event(event_type: str, data: Any) -> TradeEvent:
-    """Validate ``data`` as an event of ``event_type`` (full name or short name)."""
+    """Validate ``data`` as an event of ``event_type`` (full name or short name) being taken in: its codes
+    are also held to the shipped lists (``types.INTAKE``, ADR 0032)."""
     model = EVENT_TYPES.get(event_type) or next(
         (m for name, m in EVENT_TYPES.items() if name.rsplit(".", 1)[-1] == event_type), None
     )
     if model is None:
         raise InvalidEvent(event_type, [FieldError("type", f"unknown event type {event_type!r}")])
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=INTAKE)
     except ValidationError as exc:
         raise InvalidEvent(model.avro_name, field_errors(exc)) from None

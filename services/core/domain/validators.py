@@ -1,6 +1,11 @@
-"""Format checks for trade identifiers and codes. Each returns None when valid, else the reason.
+"""Checks of trade identifiers and codes. Each returns None when valid, else the reason.
 
 Reasons are phrased for the person who sent the value: they say what is wrong and what is expected.
+Identifiers with a published algorithm are checked by python-stdnum (USCC, LEI, GLN, ISO 6346, IMO),
+codes against the published lists shipped in ``data/`` (UN/LOCODE, HS, Rec 20, Rec 21; the
+``*_format`` variants check only what does not change between editions); only the
+Pakistani NTN, whose check algorithm is unpublished, is checked here by hand, for its format
+(docs/adr/0032-code-lists-and-identifiers.md).
 """
 
 from __future__ import annotations
@@ -8,19 +13,22 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from functools import lru_cache
+from types import MappingProxyType
 
-from stdnum import imo, iso6346
+from stdnum import ean, imo, iso6346, lei
+from stdnum.cn import uscc
+from stdnum.exceptions import InvalidChecksum
 from stdnum.exceptions import ValidationError as StdnumError
 
 from corridor.core.domain import iso_codes, reference
 
 # USCC (GB 32100-2015): 18 characters from 0-9 and A-Z without I, O, S, V, Z; the 18th is a mod-31 check.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_USCC_VALUE = {ch: i for i, ch in enumerate(USCC_ALPHABET)}
 
 # re.ASCII: \d is 0-9 only, not Arabic-Indic or full-width digits (they would pass as a different string)
-_NTN = re.compile(r"\d{7}-\d", re.ASCII)
+# NTN: 7 digits and a check digit, written with or without the hyphen (FBR prints both), or the 13 digits
+# of a sole proprietor's CNIC, which FBR uses as the NTN, written with or without its hyphens.
+_NTN = re.compile(r"\d{7}-?\d|\d{13}|\d{5}-\d{7}-\d", re.ASCII)
 _LOCODE = re.compile(r"[A-Z]{2}[A-Z2-9]{3}")
 _HS6 = re.compile(r"\d{6}", re.ASCII)
 _PARTY_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
@@ -34,24 +42,52 @@ MAX_REFERENCE = 64
 
 def uscc_check_char(first17: str) -> str:
     """The check character of a USCC's first 17 characters (raises ValueError on bad characters)."""
-    total = 0
-    for ch, weight in zip(first17, USCC_WEIGHTS, strict=True):
-        if ch not in _USCC_VALUE:
-            raise ValueError(f"character {ch!r} is not allowed in a USCC")
-        total += _USCC_VALUE[ch] * weight
-    check = 31 - total % 31
-    return USCC_ALPHABET[0 if check == 31 else check]
+    if len(first17) != 17 or any(ch not in USCC_ALPHABET for ch in first17):
+        raise ValueError(f"{first17!r} is not the first 17 characters of a USCC")
+    return str(uscc.calc_check_digit(first17))
+
+
+def _stdnum_reason(exc: StdnumError) -> str:
+    return str(exc).rstrip(".").lower()
 
 
 def check_uscc(value: str) -> str | None:
+    """China's Unified Social Credit Code, checked by python-stdnum (``stdnum.cn.uscc``)."""
     if len(value) != 18:
         return f"a Unified Social Credit Code has 18 characters, got {len(value)}"
-    bad = sorted({ch for ch in value if ch not in _USCC_VALUE})
+    bad = sorted({ch for ch in value if ch not in USCC_ALPHABET})
     if bad:
         return f"characters {''.join(bad)!r} are not allowed in a USCC (0-9 and A-Z without I, O, S, V, Z)"
-    expected = uscc_check_char(value[:17])
-    if value[17] != expected:
+    try:
+        uscc.validate(value)
+    except InvalidChecksum:
+        expected = uscc_check_char(value[:17])
         return f"USCC check character is {value[17]!r} but must be {expected!r} for {value[:17]}"
+    except StdnumError:
+        # GB 32100: registration authority, organisation type and the 6-digit division code are digits
+        return "the first 8 characters of a USCC are digits (authority, type, administrative division)"
+    return None
+
+
+def check_lei(value: str) -> str | None:
+    """ISO 17442 Legal Entity Identifier: 20 characters, ISO 7064 MOD 97-10 check (python-stdnum)."""
+    if not re.fullmatch(r"[0-9A-Z]{20}", value):
+        return "an LEI is 20 capital letters or digits without spaces, e.g. 213800KUD8LAJWSQ9D15"
+    try:
+        lei.validate(value)
+    except StdnumError as exc:
+        return f"not a valid LEI: {_stdnum_reason(exc)}"
+    return None
+
+
+def check_gln(value: str) -> str | None:
+    """GS1 Global Location Number: 13 digits with the GS1 mod-10 check digit (python-stdnum ``ean``)."""
+    if not re.fullmatch(r"\d{13}", value, re.ASCII):
+        return "a GS1 GLN is 13 digits, e.g. 4012345000009"
+    try:
+        ean.validate(value)
+    except StdnumError as exc:
+        return f"not a valid GLN: {_stdnum_reason(exc)}"
     return None
 
 
@@ -62,23 +98,59 @@ _is_currency = iso_codes.is_currency
 
 
 def check_ntn(value: str) -> str | None:
-    # The NTN check-digit algorithm is unpublished (DOMAIN §2): only the format is checked.
+    # No library knows the NTN and its check-digit algorithm is unpublished (DOMAIN §2): the format only.
     if not _NTN.fullmatch(value):
-        return "a Pakistan NTN is 7 digits, a hyphen and a check digit, e.g. 4271931-6"
+        return (
+            "a Pakistan NTN is 7 digits and a check digit (4271931-6 or 42719316), or a sole "
+            "proprietor's 13-digit CNIC (35202-1234567-1 or 3520212345671)"
+        )
     return None
 
 
-def check_unlocode(value: str) -> str | None:
+@lru_cache(maxsize=4096)  # the same codes recur on every event; the ledger re-checks each on intake
+def check_unlocode_format(value: str) -> str | None:
+    """The shape of a UN/LOCODE and its country: what every stored event must still pass."""
     if not _LOCODE.fullmatch(value):
         return "a UN/LOCODE is 5 characters: 2-letter country code and 3 letters or digits 2-9, e.g. PKKHI"
-    # Known country first: the private codes (from the environment) are the rare case.
     if _is_country(value[:2]) or value in reference.private_locodes():
         return None
     return f"{value[:2]!r} is not an ISO 3166-1 country code"
 
 
+@lru_cache(maxsize=4096)
+def check_unlocode(value: str) -> str | None:
+    """The format, and for the countries whose list is shipped, membership in that edition."""
+    if reason := check_unlocode_format(value):
+        return reason
+    if reference.locode_entry(value) is not None or value in reference.private_locodes():
+        return None
+    if value[:2] in reference.locode_countries():
+        return (
+            f"{value} is not in UN/LOCODE {reference.locode_edition()} for {value[:2]} "
+            "(nor a private code configured here)"
+        )
+    return None  # a country whose list is not shipped: the country part is all that can be checked
+
+
+def check_locode_function(value: str, mode: str) -> str | None:
+    """Whether UN/LOCODE records a function of ``value`` that fits a leg or shipment by ``mode`` (SEA,
+    ROAD, RAIL, AIR). A mismatch is advice, not a refusal (ADR 0032): carriers write CNSHA for Shanghai's
+    port, which UN/LOCODE lists as an airport; entries without recorded functions never mismatch."""
+    wanted = reference.MODE_FUNCTIONS.get(mode)
+    entry = reference.locode_entry(value)
+    if wanted is None or entry is None or not entry.functions:
+        return None
+    if set(wanted) & set(entry.functions):
+        return None
+    return (
+        f"{value} ({entry.name}) has UN/LOCODE functions {entry.functions}, none of which serves a "
+        f"{mode} leg (wanted one of {', '.join(wanted)})"
+    )
+
+
 @lru_cache(maxsize=4096)  # the same codes recur on every event; the ledger re-checks each on intake
-def check_hs6(value: str) -> str | None:
+def check_hs6_format(value: str) -> str | None:
+    """Six digits in an existing chapter: what every stored event must still pass."""
     if not _HS6.fullmatch(value):
         return "an HS code here is the 6-digit HS 2022 subheading without dots, e.g. 261000 for 2610.00"
     chapter = int(value[:2])
@@ -87,10 +159,54 @@ def check_hs6(value: str) -> str | None:
     return None
 
 
-def check_rec20(value: str) -> str | None:
-    if value not in reference.REC20_UNITS:
-        return f"unit must be a UN/ECE Rec 20 code accepted here: {', '.join(reference.REC20_UNITS)}"
+@lru_cache(maxsize=4096)
+def check_hs6(value: str) -> str | None:
+    """The format and membership in the shipped HS list (HS 2022)."""
+    if reason := check_hs6_format(value):
+        return reason
+    if value in reference.hs_subheadings():
+        return None
+    heading = sorted(c for c in reference.hs_subheadings() if c.startswith(value[:4]))
+    if heading:
+        return f"{value} is not an HS 2022 subheading; heading {value[:4]} has {', '.join(heading[:12])}"
+    return f"{value} is not an HS 2022 subheading: heading {value[:4]} does not exist"
+
+
+#: National tariff lines: Pakistan's Customs Tariff (PCT) has 8 digits, China's tariff 10; both begin
+#: with the HS subheading they subdivide.
+NATIONAL_TARIFF_DIGITS = MappingProxyType({"PK": 8, "CN": 10})
+
+
+def check_national_tariff_line(country: str, value: str, hs_code: str | None = None) -> str | None:
+    """A national tariff line: its length for ``country``, digits only, a real HS subheading as its first
+    six digits, and that subheading equal to ``hs_code`` when the line's HS code is given."""
+    digits = NATIONAL_TARIFF_DIGITS.get(country)
+    if digits is None:
+        return f"no national tariff format known for {country!r} (known: {', '.join(NATIONAL_TARIFF_DIGITS)})"
+    if not re.fullmatch(rf"\d{{{digits}}}", value, re.ASCII):
+        return f"a {country} tariff line is {digits} digits without dots, e.g. {'2610000000'[:digits]}"
+    if reason := check_hs6(value[:6]):
+        return f"its first six digits are not an HS subheading: {reason}"
+    if hs_code is not None and value[:6] != hs_code:
+        return f"tariff line {value} subdivides HS {value[:6]}, not the line's HS code {hs_code}"
     return None
+
+
+def check_rec20(value: str) -> str | None:
+    if value in reference.REC20_UNITS:
+        return None
+    accepted = ", ".join(reference.REC20_UNITS)
+    if value in reference.rec20_codes():
+        return f"{value} ({reference.rec20_codes()[value]}) is a Rec 20 unit not accepted here: {accepted}"
+    return f"unit must be a UN/ECE Rec 20 code accepted here: {accepted}"
+
+
+def check_rec21(value: str) -> str | None:
+    if value in reference.rec21_codes():
+        return None
+    return (
+        "package type must be a UN/ECE Rec 21 code, e.g. BG bag, JB jumbo bag, VR bulk granular, PK package"
+    )
 
 
 def check_iso4217(value: str) -> str | None:
@@ -164,7 +280,7 @@ def check_container_number(value: str) -> str | None:
     try:
         iso6346.validate(value)
     except StdnumError as exc:
-        return f"not a valid ISO 6346 container number: {str(exc).rstrip('.').lower()}"
+        return f"not a valid ISO 6346 container number: {_stdnum_reason(exc)}"
     return None
 
 
@@ -175,7 +291,7 @@ def check_imo_number(value: str) -> str | None:
     try:
         imo.validate(value)
     except StdnumError as exc:
-        return f"not a valid IMO number: {str(exc).rstrip('.').lower()}"
+        return f"not a valid IMO number: {_stdnum_reason(exc)}"
     return None
 
 
@@ -184,4 +300,8 @@ def check_legal_id(scheme: str, value: str) -> str | None:
         return check_ntn(value)
     if scheme == "USCC":
         return check_uscc(value)
+    if scheme == "LEI":
+        return check_lei(value)
+    if scheme == "GLN":
+        return check_gln(value)
     return check_party_id(value)

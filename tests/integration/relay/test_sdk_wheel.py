@@ -98,6 +98,11 @@ def test_the_wheel_installs_only_what_a_partner_needs(sdk_python: Path) -> None:
         "assert importlib.util.find_spec('corridor.core.kafka') is None\n"
         "forbidden = {'fastapi', 'asyncpg', 'structlog', 'prometheus_client', 'opentelemetry', 'pycountry'}\n"
         "assert not forbidden & {m.split('.')[0] for m in sys.modules}, sorted(sys.modules)\n"
+        # the code lists are package data of the wheel (ADR 0032): a validator that reads each one
+        "from corridor.core.domain import validators as v\n"
+        "assert v.check_unlocode('PKKHI') is None and v.check_unlocode('PKXYZ'), 'unlocode.csv'\n"
+        "assert v.check_hs6('261000') is None and v.check_hs6('261099'), 'hs.csv'\n"
+        "assert v.check_rec21('BG') is None and 'not accepted' in v.check_rec20('KTN'), 'rec2x.csv'\n"
         "print(sdk.__version__, len(sdk.events.EVENT_TYPES))\n"
     )
     version, event_types = _run(sdk_python, "-c", probe, cwd=sdk_python.parent).split()
