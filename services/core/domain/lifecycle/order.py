@@ -2,7 +2,8 @@
 
 placed (revision 0) → responded (accepted / accepted with amendment / rejected) → amended (revision n,
 awaiting a response to revision n) → responded … → invoiced (provisional, final) → closed once the final
-invoice is issued and every shipment delivered; or cancelled; or rejected (a rejected *amendment* only
+invoice is issued and the ordered quantity delivered
+(``quantities.delivered_in_full``); or cancelled; or rejected (a rejected *amendment* only
 declines the change, the agreed revision stays in force).
 """
 
@@ -20,6 +21,7 @@ from corridor.core.domain.events import (
     OrderResponded,
     OrderResponseCode,
 )
+from corridor.core.domain.lifecycle import quantities
 from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
 from corridor.core.domain.lifecycle.state import (
     TERMINAL_ORDER_STATUSES,
@@ -46,6 +48,7 @@ def lines_of(lines: Iterable[Any]) -> tuple[Line, ...]:
             unit_price=line.unit_price.amount,
             currency=line.unit_price.currency,
             un_number=line.un_number,
+            tolerance_percent=line.tolerance_percent,
         )
         for line in lines
     )
@@ -230,8 +233,7 @@ def settle(trade: TradeState) -> TradeState:
         closed_at is None
         and order.invoice_stage == InvoiceStage.FINAL
         and order.cancelled_at is None
-        and trade.shipments
-        and all(s.delivered_at is not None for s in trade.shipments.values())
+        and quantities.delivered_in_full(trade)  # every shipment delivered, quantity within tolerance
     ):
         final_at = max(i.issued_at for i in order.invoices if i.kind == InvoiceKind.FINAL)
         delivered_at = max(s.delivered_at for s in trade.shipments.values() if s.delivered_at is not None)
