@@ -151,6 +151,24 @@ def order_quantity(trade: TradeState) -> OrderQuantity | None:
     return OrderQuantity(ok, "; ".join(notes))
 
 
+def order_progress(trade: TradeState) -> str:
+    """The order's quantity finding, or how much is delivered so far while shipments are on their way."""
+    waiting = sum(1 for s in trade.shipments.values() if s.delivered_at is None)
+    found = order_quantity(trade)
+    if found is None:
+        return "no order"
+    if not waiting or not found.finding.startswith("short delivered"):
+        return found.finding
+    got: Quantities = defaultdict(Decimal)
+    for s in trade.shipments.values():
+        for unit, q in delivered(s).items():
+            got[unit] += q
+    assert trade.order is not None
+    want = ordered(trade.order)
+    so_far = ", ".join(f"{_fmt(got.get(u, Decimal(0)))} of {_fmt(q)} {u}" for u, q in sorted(want.items()))
+    return f"{so_far} ordered delivered so far, {waiting} shipment{'s' if waiting > 1 else ''} still to deliver"
+
+
 def delivered_in_full(trade: TradeState) -> bool:
     """Every booked shipment delivered and, when bookings allocate lines, the order's quantity delivered
     within its tolerance (one of the two conditions that close the order; the final invoice is the other)."""

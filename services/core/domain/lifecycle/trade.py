@@ -159,8 +159,8 @@ def _with_findings(entry: TimelineEntry, trade: TradeState, event: TradeEvent) -
     if not isinstance(event, ShipmentDelivered):
         return entry
     notes = [trade.shipments[event.shipment_id].quantity_finding]
-    found = quantities.order_quantity(trade) if quantities.allocates(trade) else None
-    notes.append(f"order: {found.finding}" if found else None)
+    if quantities.allocates(trade):
+        notes.append(f"order: {quantities.order_progress(trade)}")
     text = "; ".join(n for n in notes if n)
     return entry.evolve(**{"summary": f"{entry.summary} — {text}"}) if text else entry
 
