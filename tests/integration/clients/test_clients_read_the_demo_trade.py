@@ -37,7 +37,7 @@ from tests.support import clients
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # three toolchains' builds on a cold cache
 
-EVENTS = 26  # the chromite story with its 4 admissions; the buyer is a party from the first event on
+EVENTS = 36  # the chromite story with its 4 admissions; the buyer is a party from the first event on
 
 
 async def _register_and_sign(database_url: str, events: list[Any]) -> list[dict[str, Any]]:

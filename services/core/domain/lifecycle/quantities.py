@@ -166,7 +166,8 @@ def order_progress(trade: TradeState) -> str:
     assert trade.order is not None
     want = ordered(trade.order)
     so_far = ", ".join(f"{_fmt(got.get(u, Decimal(0)))} of {_fmt(q)} {u}" for u, q in sorted(want.items()))
-    return f"{so_far} ordered delivered so far, {waiting} shipment{'s' if waiting > 1 else ''} still to deliver"
+    plural = "s" if waiting > 1 else ""
+    return f"{so_far} ordered delivered so far, {waiting} shipment{plural} still to deliver"
 
 
 def delivered_in_full(trade: TradeState) -> bool:

@@ -362,9 +362,11 @@ def delivered(trade: TradeState, e: ShipmentDelivered) -> TradeState:
         )
     departed = shipment.actual_departure
     if departed is None:
-        raise LifecycleViolation(
-            f"delivery-after-departure: shipment {shipment.shipment_id} is reported delivered, but it never "
-            "departed (no actual DEPA is recorded)"
+        # held, not refused at once: the departure may be held itself (waiting for a licence on another
+        # topic); a delivery whose departure never comes is dead-lettered after the last retry (ADR 0029)
+        raise PrerequisiteMissing(
+            f"delivery-after-departure: shipment {shipment.shipment_id} is reported delivered, but it has "
+            "not departed (no actual DEPA is recorded)"
         )
     if e.occurred_at < departed:
         raise LifecycleViolation(
