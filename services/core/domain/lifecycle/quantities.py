@@ -31,7 +31,8 @@ Quantities = dict[str, Decimal]  # unit → quantity
 _HUNDRED = Decimal(100)
 
 
-def _fmt(value: Decimal) -> str:
+def fmt(value: Decimal) -> str:
+    """A quantity as traders write it: thousands separated, no trailing zeros (2,751.3)."""
     return f"{value:,.3f}".rstrip("0").rstrip(".")
 
 
@@ -94,19 +95,19 @@ def shipment_finding(shipment: ShipmentState) -> str | None:
     for unit, quantity in sorted(ship.items()):
         booked = alloc.get(unit)
         if booked is not None and quantity < booked:
-            notes.append(f"short shipped {_fmt(booked - quantity)} {unit} of {_fmt(booked)} {unit} allocated")
+            notes.append(f"short shipped {fmt(booked - quantity)} {unit} of {fmt(booked)} {unit} allocated")
         received = got.get(unit)
         if received is None:
             continue
-        gap = _fmt(abs(quantity - received))
+        gap = fmt(abs(quantity - received))
         if received < quantity:
-            notes.append(f"short landed {gap} {unit} of {_fmt(quantity)} {unit} shipped")
+            notes.append(f"short landed {gap} {unit} of {fmt(quantity)} {unit} shipped")
         elif received > quantity:
-            notes.append(f"over-landed {gap} {unit} over {_fmt(quantity)} {unit} shipped")
+            notes.append(f"over-landed {gap} {unit} over {fmt(quantity)} {unit} shipped")
         else:
-            notes.append(f"landed as shipped, {_fmt(quantity)} {unit}")
+            notes.append(f"landed as shipped, {fmt(quantity)} {unit}")
     for unit in sorted(set(got) - set(ship)) if ship else ():
-        notes.append(f"received {_fmt(got[unit])} {unit}, a unit the shipment was not booked in")
+        notes.append(f"received {fmt(got[unit])} {unit}, a unit the shipment was not booked in")
     return "; ".join(notes) or None
 
 
@@ -137,15 +138,15 @@ def order_quantity(trade: TradeState) -> OrderQuantity | None:
     for unit in sorted(set(want) | set(got)):
         have, asked = got.get(unit, Decimal(0)), want.get(unit, Decimal(0))
         lo, hi = limits.get(unit, (Decimal(0), Decimal(0)))
-        of = f"{_fmt(have)} of {_fmt(asked)} {unit} ordered"
+        of = f"{fmt(have)} of {fmt(asked)} {unit} ordered"
         if have < lo:
             ok = False
-            notes.append(f"short delivered: {of} (at least {_fmt(lo)} within tolerance)")
+            notes.append(f"short delivered: {of} (at least {fmt(lo)} within tolerance)")
         elif have > hi:
             ok = False
-            notes.append(f"over-delivered beyond tolerance: {of} (at most {_fmt(hi)})")
+            notes.append(f"over-delivered beyond tolerance: {of} (at most {fmt(hi)} within tolerance)")
         elif have > asked:
-            notes.append(f"over-delivered within tolerance: {of} (at most {_fmt(hi)})")
+            notes.append(f"over-delivered within tolerance: {of} (at most {fmt(hi)} within tolerance)")
         else:
             notes.append(f"delivered within tolerance: {of}")
     return OrderQuantity(ok, "; ".join(notes))
@@ -165,7 +166,7 @@ def order_progress(trade: TradeState) -> str:
             got[unit] += q
     assert trade.order is not None
     want = ordered(trade.order)
-    so_far = ", ".join(f"{_fmt(got.get(u, Decimal(0)))} of {_fmt(q)} {u}" for u, q in sorted(want.items()))
+    so_far = ", ".join(f"{fmt(got.get(u, Decimal(0)))} of {fmt(q)} {u}" for u, q in sorted(want.items()))
     plural = "s" if waiting > 1 else ""
     return f"{so_far} ordered delivered so far, {waiting} shipment{plural} still to deliver"
 

@@ -173,8 +173,9 @@ def _check_booking_fits_order(trade: TradeState, order: OrderState, e: ShipmentB
         if booked > most:
             raise LifecycleViolation(
                 f"allocation-within-order: shipment {sid} would bring line {a.line_number} of order "
-                f"{order.order_id} to {booked} {line.unit} booked, more than the {line.quantity} {line.unit} "
-                f"ordered +{line.tolerance_percent} % ({most} {line.unit})"
+                f"{order.order_id} to {quantities.fmt(booked)} {line.unit} booked, more than the "
+                f"{quantities.fmt(line.quantity)} {line.unit} ordered "
+                f"+{quantities.fmt(line.tolerance_percent)} % ({quantities.fmt(most)} {line.unit})"
             )
 
 
