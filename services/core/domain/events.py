@@ -580,7 +580,7 @@ class ShipmentBooked(TradeEvent):
     un_numbers: Annotated[list[str], t.UN_NUMBER] = Field(default_factory=list, description='UN numbers of dangerous goods carried (e.g. UN0241); empty when none.')
     tir_carnet_number: Annotated[str | None, t.REFERENCE] = Field(None, description='TIR carnet number for road transit.')
     cargo_type: CargoType | None = Field(None, description='How the goods are carried; null when the carrier did not say (container events are then accepted as before).')
-    allocations: list[LineAllocation] = Field(default_factory=list, description='The order lines this shipment carries, with quantities: an order may ship in several shipments, each carrying part of its lines. Empty when the booking does not say (the shipment then counts as carrying the whole order).')
+    allocations: list[LineAllocation] = Field(default_factory=list, description="The order lines this shipment carries, with quantities: an order may ship in several shipments, each carrying part of its lines. Empty when the booking does not say; an order's bookings allocate all or none, and an order booked without allocations closes, as before they existed, once every shipment is delivered and it is finally invoiced, whatever the quantities.")
 
 
 class ShipmentDelivered(TradeEvent):

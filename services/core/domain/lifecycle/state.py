@@ -3,7 +3,8 @@
 Every model is a frozen pydantic model: the state machines return new instances (``evolve``) and
 never mutate, and the ledger stores a trade's whole state as JSON (``model_dump_json``) and reads it
 back (``model_validate_json``). Status values that follow from facts (an order is CLOSED once it is
-final-invoiced and every shipment delivered) are stored alongside the facts, recomputed on each apply.
+final-invoiced and its quantity delivered, ``lifecycle.quantities``) are stored alongside the facts,
+recomputed on each apply.
 """
 
 from __future__ import annotations
@@ -273,7 +274,7 @@ class ShipmentState(Frozen):
     voyage_number: str | None = None
     un_numbers: tuple[str, ...] = ()
     cargo_type: str | None = None  # CONTAINERISED, BREAK_BULK, DRY_BULK, LIQUID_BULK
-    allocations: tuple[Allocation, ...] = ()  # empty: the shipment carries the whole order
+    allocations: tuple[Allocation, ...] = ()  # empty: the booking did not say (quantities.py)
     booked_at: dt.datetime
     milestones: dict[str, Milestone] = {}
     customs: dict[str, CustomsControl] = {}
