@@ -29,6 +29,7 @@ from corridor.core.domain.base import TradeEvent  # noqa: E402
 from corridor.core.domain.events import (  # noqa: E402
     CertificateAmended,
     CertificateRevoked,
+    EquipmentEventRecorded,
     OrderCancelled,
     Party,
     PartyWithdrawn,
@@ -114,6 +115,19 @@ def _hand_made() -> dict[str, TradeEvent]:
         for goods in cpfta.goods  # type: ignore[attr-defined]
     ]
     return {
+        # the stories' chromite is dry bulk (no containers) and their trucks are vehicles: the container
+        # event comes from a containerised marble trade
+        "EquipmentEventRecorded": EquipmentEventRecorded(
+            event_id=uuid.uuid4(),
+            trade_id=MARBLE_TRADE,
+            occurred_at=dt.datetime(2026, 4, 2, 14, 10, tzinfo=story.PKT),
+            sender=story.CARRIER.party_id,
+            shipment_id="IOL-KHI-XMN-26-0377",
+            equipment_event_type="LOAD",
+            classifier="ACT",
+            location=story.KARACHI,
+            equipment_reference="TGHU1234567",
+        ),
         "OrderCancelled": OrderCancelled(
             event_id=uuid.uuid4(),
             trade_id=MARBLE_TRADE,
@@ -193,7 +207,6 @@ def valid_examples() -> dict[str, dict[str, Any]]:
             chromite, "LetterOfCreditEventRecorded", credit_event_type="DOCUMENTS_PRESENTED"
         ),
         "ShipmentBooked": _pick(explosives, "ShipmentBooked"),
-        "EquipmentEventRecorded": _pick(chromite, "EquipmentEventRecorded", equipment_event_type="LOAD"),
         "TransportEventRecorded": _pick(
             chromite, "TransportEventRecorded", transport_event_type="DEPA", classifier="ACT"
         ),
@@ -473,6 +486,35 @@ CASES: dict[str, tuple[str, list[str], str, Mutation]] = {
             _set("invoice_numbers", []),
             _set("amount", None),
         ),
+    ),
+    "bulk-booking-with-containers": (
+        "ShipmentBooked",
+        ["equipment_references"],
+        "A booking of dry bulk that lists trucks or containers: bulk cargo travels loose in the hold.",
+        _set("cargo_type", "DRY_BULK"),
+    ),
+    "order-line-allocated-twice": (
+        "ShipmentBooked",
+        ["allocations"],
+        "A booking that allocates order line 1 twice: each line is allocated once per shipment, with its "
+        "whole quantity on that shipment.",
+        lambda data: data["allocations"].append(copy.deepcopy(data["allocations"][0])),
+    ),
+    "bulk-milestone-on-a-truck": (
+        "TransportEventRecorded",
+        ["transport_call.mode_of_transport"],
+        "Loading completed reported for a truck: the bulk milestones (notice of readiness, draft surveys, "
+        "loading and discharge commenced/completed) are a vessel's or a barge's at a call.",
+        _all(
+            _set("transport_event_type", "LOADING_COMPLETED"),
+            _set("transport_call.mode_of_transport", "TRUCK"),
+        ),
+    ),
+    "cargo-quantity-on-a-departure": (
+        "TransportEventRecorded",
+        ["cargo_quantity"],
+        "A departure that states a cargo quantity: only a draft survey establishes one.",
+        _set("cargo_quantity", {"value": "2751.300", "unit": "TNE"}),
     ),
     "loading-and-discharge-one-port-under-two-codes": (
         "ShipmentBooked",

@@ -281,6 +281,7 @@ def describe_projection(view: dict[str, Any] | None, ledger_url: str) -> str:
             f"{shipment.get('actual_departure') or 'not yet'}, arrived "
             f"{shipment.get('actual_arrival') or 'not yet'}, "
             + (f"customs {customs}" if customs else "no customs event yet")
+            + (f"; {shipment['quantity_finding']}" if shipment.get("quantity_finding") else "")
         )
     for cert in view.get("certificates", []):
         preference = f", preference {cert['preference']}" if cert.get("preference") else ""

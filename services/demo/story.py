@@ -1,11 +1,13 @@
 """The corridor's stories (docs/domain.md §8) as event sequences: demo data and test fixtures.
 
 ``chromite_story`` — a Tianjin smelter buys 5,000 t of Balochistan chromite FOB Karachi, amends to
-5,500 t, and the goods sail Karachi → Tianjin Xingang with SGS assay and a CPFTA certificate of origin,
-preference granted at import, final invoice on discharge assay.
+5,500 t, and the goods sail Karachi → Tianjin Xingang as dry bulk in two vessels (2,750 t allocated to
+each; bulk milestones, no containers) with SGS assay and a CPFTA certificate of origin, preference
+granted at import, both short landed within the order's tolerance, final invoice on discharge assay.
 
 ``explosives_story`` — Wah Nobel sends 200 t of packaged emulsion explosives (UN0241) to a Chinese
-mining contractor by road over the Khunjerab Pass, with both explosives licences issued before departure.
+mining contractor by road over the Khunjerab Pass in three trucks, each under its own CMR, each
+crossing the border as its own milestone, with both explosives licences issued before departure.
 
 ``signed(story, keys)`` has the issuers sign the story's certificates; the demo keeps its authorities'
 keys in the state dir (``demo_authority_keys``) and registers them (``register_authority_keys``).
@@ -34,7 +36,6 @@ from corridor.core.domain.events import (
     CertificatePresented,
     CertificateVerified,
     CustomsEventRecorded,
-    EquipmentEventRecorded,
     InvoiceIssued,
     LetterOfCreditEventRecorded,
     OrderAmended,
@@ -45,6 +46,7 @@ from corridor.core.domain.events import (
     PreferenceDecided,
     ShipmentBooked,
     ShipmentDelivered,
+    TransportDocumentEventRecorded,
     TransportEventRecorded,
 )
 from corridor.core.domain.validators import uscc_check_char
@@ -338,6 +340,7 @@ def chromite_story(
     b = _Builder(trade_id)
     order_id = "TJRD-PO-2026-0117"
     shipment_id = "IOL-KHI-TXG-26-0412"
+    second_id = "IOL-KHI-TXG-26-0438"
     coo_number = _numbered("CPFTA-PK-2026-118734", numbers_suffix)
     assay_number = _numbered("SGS-KHI-MIN-26-03391", numbers_suffix)
 
@@ -379,44 +382,58 @@ def chromite_story(
     b.admit(day(4, 13), SUPPLIER, SGS, "load-port assay of the chromite")
     b.admit(day(4, 13), SUPPLIER, TDAP, "CPFTA certificate of origin for the exporter")
     b.admit(day(4, 13), BUYER, GACC_TIANJIN, "import declaration at Tianjin Xingang")
-    b.add(
-        ShipmentBooked,
-        day(8, 15),
-        CARRIER,
-        shipment_id=shipment_id,
-        order_id=order_id,
-        carrier=CARRIER,
-        transport_mode="SEA",
-        incoterm="FOB",
-        place_of_loading=KARACHI,
-        place_of_discharge=TIANJIN,
-        vessel_name="Indus Pearl",
-        voyage_number="0412E",
-        equipment_references=[],
-    )
-    b.add(
-        EquipmentEventRecorded,
-        day(16, 8),
-        CARRIER,
-        shipment_id=shipment_id,
-        equipment_event_type="GTIN",
-        classifier="ACT",
-        location=KARACHI,
-    )
-    b.add(
-        TransportEventRecorded,
-        day(16, 9),
-        CARRIER,
-        shipment_id=shipment_id,
-        transport_event_type="DEPA",
-        classifier="PLN",
-        transport_call={
-            "location": KARACHI,
+    # Two vessels carry the order, 2,750 TNE each, as dry bulk: no containers, so the milestones are the
+    # bulk ones (notice of readiness, loading, the final draft survey that fixes the quantity shipped).
+    # The letter of credit's terms are on the order (CHROMITE_CREDIT); the banks are admitted, present
+    # and pay after the first vessel sails (_chromite_credit).
+    vessels = {
+        shipment_id: ("Indus Pearl", "0412E"),
+        second_id: ("Indus Crest", "0438E"),
+    }
+
+    def call(sid: str, place: dict[str, Any]) -> dict[str, Any]:
+        name, voyage = vessels[sid]
+        return {
+            "location": place,
             "mode_of_transport": "VESSEL",
-            "vessel_name": "Indus Pearl",
-            "voyage_number": "0412E",
-        },
-    )
+            "vessel_name": name,
+            "voyage_number": voyage,
+        }
+
+    def milestone(
+        at: dt.datetime, sid: str, kind: str, place: dict[str, Any], classifier: str = "ACT", **more: Any
+    ) -> None:
+        b.add(
+            TransportEventRecorded,
+            at,
+            CARRIER,
+            shipment_id=sid,
+            transport_event_type=kind,
+            classifier=classifier,
+            transport_call=call(sid, place),
+            **more,
+        )
+
+    for booked_on, sid in ((day(8, 15), shipment_id), (day(9, 11), second_id)):
+        b.add(
+            ShipmentBooked,
+            booked_on,
+            CARRIER,
+            shipment_id=sid,
+            order_id=order_id,
+            carrier=CARRIER,
+            transport_mode="SEA",
+            incoterm="FOB",
+            place_of_loading=KARACHI,
+            place_of_discharge=TIANJIN,
+            vessel_name=vessels[sid][0],
+            voyage_number=vessels[sid][1],
+            equipment_references=[],
+            cargo_type="DRY_BULK",
+            allocations=[{"line_number": 1, "quantity": {"value": Decimal("2750.000"), "unit": "TNE"}}],
+        )
+    milestone(day(15, 16), shipment_id, "NOR_TENDERED", KARACHI)
+    milestone(day(16, 9), shipment_id, "DEPA", KARACHI, "PLN")
     b.add(
         CertificateIssued,
         day(17, 16),
@@ -442,29 +459,16 @@ def chromite_story(
             {"parameter": "net weight (wet)", "value": Decimal("5512.4000"), "unit": "TNE"},
         ],
     )
-    b.add(
-        EquipmentEventRecorded,
-        day(18, 14),
-        CARRIER,
-        shipment_id=shipment_id,
-        equipment_event_type="LOAD",
-        classifier="ACT",
-        location=KARACHI,
+    milestone(day(17, 7), shipment_id, "LOADING_COMMENCED", KARACHI)
+    milestone(day(18, 14), shipment_id, "LOADING_COMPLETED", KARACHI)
+    milestone(
+        day(18, 16),
+        shipment_id,
+        "FINAL_DRAFT_SURVEY",
+        KARACHI,
+        cargo_quantity={"value": Decimal("2751.300"), "unit": "TNE"},
     )
-    b.add(
-        TransportEventRecorded,
-        day(18, 18),
-        CARRIER,
-        shipment_id=shipment_id,
-        transport_event_type="DEPA",
-        classifier="EST",
-        transport_call={
-            "location": KARACHI,
-            "mode_of_transport": "VESSEL",
-            "vessel_name": "Indus Pearl",
-            "voyage_number": "0412E",
-        },
-    )
+    milestone(day(18, 18), shipment_id, "DEPA", KARACHI, "EST")
     b.add(
         InvoiceIssued,
         day(19, 10),
@@ -509,44 +513,21 @@ def chromite_story(
         invoice_number="ZVC-INV-2026-0031",
         valid_until=dt.date(2027, 3, 1),
     )
-    b.add(
-        TransportEventRecorded,
-        day(19, 22),
-        CARRIER,
-        shipment_id=shipment_id,
-        transport_event_type="DEPA",
-        classifier="ACT",
-        transport_call={
-            "location": KARACHI,
-            "mode_of_transport": "VESSEL",
-            "vessel_name": "Indus Pearl",
-            "voyage_number": "0412E",
-        },
-    )
+    milestone(day(19, 22), shipment_id, "DEPA", KARACHI)
     _chromite_credit(b, day, order_id, "ZVC-INV-2026-0031")
-    b.add(
-        TransportEventRecorded,
-        day(33, 6, CST),
-        CARRIER,
-        shipment_id=shipment_id,
-        transport_event_type="ARRI",
-        classifier="ACT",
-        transport_call={
-            "location": TIANJIN,
-            "mode_of_transport": "VESSEL",
-            "vessel_name": "Indus Pearl",
-            "voyage_number": "0412E",
-        },
+    # the second vessel loads after the first sails
+    milestone(day(21, 7), second_id, "NOR_TENDERED", KARACHI)
+    milestone(
+        day(23, 15),
+        second_id,
+        "FINAL_DRAFT_SURVEY",
+        KARACHI,
+        cargo_quantity={"value": Decimal("2761.100"), "unit": "TNE"},
     )
-    b.add(
-        EquipmentEventRecorded,
-        day(34, 17, CST),
-        CARRIER,
-        shipment_id=shipment_id,
-        equipment_event_type="DISC",
-        classifier="ACT",
-        location=TIANJIN,
-    )
+    milestone(day(23, 21), second_id, "DEPA", KARACHI)
+    milestone(day(33, 6, CST), shipment_id, "ARRI", TIANJIN)
+    milestone(day(33, 14, CST), shipment_id, "DISCHARGE_COMMENCED", TIANJIN)
+    milestone(day(34, 17, CST), shipment_id, "DISCHARGE_COMPLETED", TIANJIN)
     b.add(
         CustomsEventRecorded,
         day(35, 9, CST),
@@ -586,25 +567,33 @@ def chromite_story(
         customs=GACC_TIANJIN,
         decision="GRANTED",
     )
-    b.add(
-        CustomsEventRecorded,
-        day(35, 16, CST),
-        GACC_TIANJIN,
-        shipment_id=shipment_id,
-        customs_event_type="CUSR",
-        authority=GACC_TIANJIN,
-        location=TIANJIN,
-        declaration_number="020220260004417",
-    )
-    b.add(
-        ShipmentDelivered,
-        day(37, 11, CST),
-        CARRIER,
-        shipment_id=shipment_id,
-        location=loc("CNTXG", "Tianjin Rongda smelter yard", "CLOC"),
-        received_quantity={"value": Decimal("5498.700"), "unit": "TNE"},
-        received_by="王建国 (Wang Jianguo)",
-    )
+    for released, sid in ((day(35, 16, CST), shipment_id), (day(39, 15, CST), second_id)):
+        if sid == second_id:
+            milestone(day(38, 7, CST), second_id, "ARRI", TIANJIN)
+        b.add(
+            CustomsEventRecorded,
+            released,
+            GACC_TIANJIN,
+            shipment_id=sid,
+            customs_event_type="CUSR",
+            authority=GACC_TIANJIN,
+            location=TIANJIN,
+            declaration_number="020220260004417" if sid == shipment_id else "020220260004533",
+        )
+    for delivered_on, sid, received in (
+        (day(37, 11, CST), shipment_id, "2748.600"),  # short landed 2.7 TNE of 2,751.3 shipped
+        (day(41, 10, CST), second_id, "2750.100"),  # short landed 11 TNE of 2,761.1 shipped
+    ):
+        b.add(
+            ShipmentDelivered,
+            delivered_on,
+            CARRIER,
+            shipment_id=sid,
+            location=loc("CNTXG", "Tianjin Rongda smelter yard", "CLOC"),
+            received_quantity={"value": Decimal(received), "unit": "TNE"},
+            received_by="王建国 (Wang Jianguo)",
+        )
+    # 5,498.7 TNE delivered of 5,500 ordered (±10 %): within tolerance, so the final invoice closes the order
     b.add(
         InvoiceIssued,
         day(44, 10),
@@ -647,7 +636,8 @@ def explosives_story(
         "un_number": "UN0241",
     }
     sost = loc("PKZSD", "Sost dry port", "INTE")
-    kashgar = loc("CNKHG", "Kashgar", "INTE")
+    kashgar = loc("CNKSS", "Kashgar", "INTE")
+    khunjerab = loc("CNKJP", "Khunjerab", "BOCR")
     b.add(
         OrderPlaced,
         t0,
@@ -706,6 +696,7 @@ def explosives_story(
             if issuer is PK_EXPLOSIVES_DEPT
             else loc("CNBJS", "Beijing"),
         )
+    trucks = ("LEB-4471", "LEB-4472", "LEB-4473")
     b.add(
         ShipmentBooked,
         t0 + dt.timedelta(days=14),
@@ -715,30 +706,54 @@ def explosives_story(
         carrier=NLC,
         transport_mode="ROAD",
         incoterm="CPT",
-        place_of_loading=loc("PKZSD", "Sost dry port", "INTE"),
+        place_of_loading=sost,
         place_of_discharge=kashgar,
-        route=[loc("CNKJP", "Khunjerab", "BOCR"), loc("CNZTK", "Tashkurgan", "INTE")],
-        equipment_references=["LEB-4471", "LEB-4472", "LEB-4473"],
+        route=[khunjerab, loc("CNZTK", "Tashkurgan", "INTE")],
+        equipment_references=list(trucks),
         un_numbers=["UN0241"],
         tir_carnet_number="XP71884512",
+        cargo_type="BREAK_BULK",
+        allocations=[{"line_number": 1, "quantity": {"value": Decimal("200.000"), "unit": "TNE"}}],
     )
+    # three trucks, each with its own CMR consignment note, each its own milestones over the pass
+    for n, truck in enumerate(trucks):
+        leaves = t0 + dt.timedelta(days=16, hours=2 * n)
+        b.add(
+            TransportDocumentEventRecorded,
+            leaves - dt.timedelta(hours=3),
+            NLC,
+            document_event_type="ISSU",
+            document_number=f"CMR-SST-26-{107 + n:05d}",
+            document_type="CMR",
+            carrier=NLC,
+            place_of_issue=sost,
+            date_of_issue=(leaves - dt.timedelta(hours=3)).date(),
+            shipper=WAH_NOBEL,
+            consignee=MINING_CONTRACTOR,
+            shipment_ids=[shipment_id],
+        )
+        for kind, place, at in (
+            ("DEPA", sost, leaves),
+            ("ARRI", khunjerab, leaves + dt.timedelta(hours=5)),  # the border crossing (BOCR)
+            ("ARRI", kashgar, leaves + dt.timedelta(days=2, hours=4)),
+        ):
+            b.add(
+                TransportEventRecorded,
+                at,
+                NLC,
+                shipment_id=shipment_id,
+                transport_event_type=kind,
+                classifier="ACT",
+                transport_call={"location": place, "mode_of_transport": "TRUCK", "vehicle_reference": truck},
+            )
     b.add(
-        TransportEventRecorded,
-        t0 + dt.timedelta(days=16),
-        NLC,
-        shipment_id=shipment_id,
-        transport_event_type="DEPA",
-        classifier="ACT",
-        transport_call={"location": sost, "mode_of_transport": "TRUCK"},
-    )
-    b.add(
-        TransportEventRecorded,
+        ShipmentDelivered,
         t0 + dt.timedelta(days=19),
         NLC,
         shipment_id=shipment_id,
-        transport_event_type="ARRI",
-        classifier="ACT",
-        transport_call={"location": kashgar, "mode_of_transport": "TRUCK"},
+        location=kashgar,
+        received_quantity={"value": Decimal("200.000"), "unit": "TNE"},
+        received_by="Li Wei, MCC Kashgar magazine",
     )
     return Story("emulsion explosives by road over Khunjerab", trade_id, b.events)
 

@@ -55,15 +55,18 @@ _FACTS: dict[str, Callable[[Any], str]] = {
     ),
     "EquipmentEventRecorded": lambda e: f"{e.equipment_event_type} {e.classifier} at {_place(e.location)}",
     "TransportEventRecorded": lambda e: (
-        f"{e.transport_event_type} {e.classifier} "
-        f"{_place(e.transport_call.location)} ({e.transport_call.mode_of_transport})"
+        f"{e.shipment_id} {e.transport_event_type} {e.classifier} "
+        f"{_place(e.transport_call.location)} ({e.transport_call.mode_of_transport}"
+        + (f" {e.transport_call.vehicle_reference}" if e.transport_call.vehicle_reference else "")
+        + ")"
+        + (f", {_qty(e.cargo_quantity)}" if e.cargo_quantity else "")
     ),
     "CustomsEventRecorded": lambda e: (
-        f"{e.customs_event_type} at {_place(e.location)}"
+        f"{e.shipment_id} {e.customs_event_type} at {_place(e.location)}"
         + (f" checks {', '.join(e.checks)}" if e.checks else "")
     ),
     "ShipmentDelivered": lambda e: (
-        f"at {_place(e.location)}"
+        f"{e.shipment_id} at {_place(e.location)}"
         + (f", received {_qty(e.received_quantity)}" if e.received_quantity else "")
     ),
     "CertificateIssued": lambda e: (

@@ -31,6 +31,10 @@ class MilestoneView(BaseModel):
     location: str
     equipment_reference: str | None
     mode_of_transport: str | None
+    vehicle_reference: str | None  # the truck, wagon or vessel of the call (ADR 0029)
+    facility_type: str | None  # BOCR: a border crossing
+    quantity: str | None  # established by a draft survey
+    quantity_unit: str | None
     classifier: str | None
     at: str | None
     planned: str | None

@@ -35,14 +35,14 @@ def test_demo_prints_the_whole_timeline_and_standard_clients_decode_it(stack) ->
     out = result.stdout
     trade_id = re.search(r"^Trade ([0-9a-f-]{36})", out, re.M).group(1)
     rows = [line for line in out.splitlines() if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d (PKT|CST)", line)]
-    assert len(rows) == 30  # 6 admissions, 2 letter-of-credit events
+    assert len(rows) == 40  # 6 admissions, 2 letter-of-credit events, two vessels
     assert "OrderPlaced" in rows[0] and "5,000 TNE HS 2610.00 @ USD 285.50 FOB Karachi (PKKHI)" in rows[0]
     assert rows[0].startswith("2026-02-10 09:30 CST")  # the buyer's local time in Tianjin
     assert any("OrderAmended" in r and "5,500 TNE" in r for r in rows)
     assert any("TransportEventRecorded" in r and "DEPA ACT" in r for r in rows)
     assert any("PreferenceDecided" in r and "GRANTED" in r for r in rows)
     assert "FINAL ZVC-INV-2026-0038: USD 1,578,676.77" in rows[-1]
-    assert "30 events published by 8 parties" in out
+    assert "40 events published by 8 parties" in out
     # published through the gateway, each party with its own key, and stored by the ledger:
     assert "each with its party's API key, to the gateway" in result.stderr
     assert f"/v1/trades/{trade_id}): trade CLOSED" in out
@@ -57,10 +57,10 @@ def test_demo_prints_the_whole_timeline_and_standard_clients_decode_it(stack) ->
     from corridor.ops.lag import consumer_groups
 
     assert group not in asyncio.run(consumer_groups(stack.bootstrap_servers))
-    assert "Partner zhob-valley-chromite read the trade's 30 events from its own topic" in out
+    assert "Partner zhob-valley-chromite read the trade's 40 events from its own topic" in out
 
-    found = read_with_confluent(stack.bootstrap_servers, stack.schema_registry_url, trade_id, 30)
-    assert len(found) == 30
+    found = read_with_confluent(stack.bootstrap_servers, stack.schema_registry_url, trade_id, 40)
+    assert len(found) == 40
     for msg, value in found:
         headers = dict(msg.headers())
         assert set(REQUIRED_HEADERS) <= set(headers)

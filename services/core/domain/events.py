@@ -602,6 +602,23 @@ class EquipmentEventRecorded(TradeEvent):
     corrects_event_id: uuid.UUID | None = Field(None, description='When this event corrects an earlier one, the event id it replaces (DCSA v3 retraction).')
 
 
+class CargoType(StrEnum):
+    """How the goods travel: CONTAINERISED in containers, BREAK_BULK as separate packages or units, DRY_BULK loose in the hold (ore, coal), LIQUID_BULK in tanks. Bulk cargo has no container, so its milestones are the bulk ones (notice of readiness, draft surveys, loading and discharge commenced/completed), not container events."""
+    CONTAINERISED = 'CONTAINERISED'
+    BREAK_BULK = 'BREAK_BULK'
+    DRY_BULK = 'DRY_BULK'
+    LIQUID_BULK = 'LIQUID_BULK'
+
+
+class LineAllocation(AvroModel):
+    """The quantity of one order line that this shipment carries."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.shipments.LineAllocation'
+
+    line_number: Annotated[Annotated[int, Field(ge=-(2**31), le=2**31 - 1)], t.POSITIVE] = Field(description='The order line (OrderLine.line_number) allocated.')
+    quantity: Quantity = Field(description="Quantity of that line on this shipment, in the line's unit.")
+
+
 class ShipmentBooked(TradeEvent):
     """A carrier or forwarder confirmed a booking for an order's goods (DCSA booking confirmed)."""
 
@@ -619,13 +636,15 @@ class ShipmentBooked(TradeEvent):
     transport_mode: TransportMode = Field(description='Main mode of the shipment: SEA for Karachi–Tianjin, ROAD over Khunjerab.')
     incoterm: Incoterm = Field(description='Incoterm of the order as booked; a sea-only term on a ROAD or RAIL shipment is refused.')
     place_of_loading: Location = Field(description='Where the goods are loaded (e.g. PKKHI, or the mine / Sost for road).')
-    place_of_discharge: Location = Field(description='Where the goods are discharged (e.g. CNTXG, CNKHG).')
+    place_of_discharge: Location = Field(description='Where the goods are discharged (e.g. CNTXG, CNKSS).')
     route: list[Location] = Field(default_factory=list, description='Intermediate points in order (transhipment ports; Sost dry port and Khunjerab for road).')
     vessel_name: Annotated[str | None, t.TEXT] = Field(None, description='Vessel name for SEA shipments.')
     voyage_number: Annotated[str | None, t.REFERENCE] = Field(None, description="Carrier's voyage number.")
     equipment_references: list[str] = Field(default_factory=list, description='Container or truck numbers booked.')
     un_numbers: Annotated[list[str], t.UN_NUMBER] = Field(default_factory=list, description='UN numbers of dangerous goods carried (e.g. UN0241); empty when none.')
     tir_carnet_number: Annotated[str | None, t.REFERENCE] = Field(None, description='TIR carnet number for road transit.')
+    cargo_type: CargoType | None = Field(None, description='How the goods are carried; null when the carrier did not say (container events are then accepted as before).')
+    allocations: list[LineAllocation] = Field(default_factory=list, description="The order lines this shipment carries, with quantities: an order may ship in several shipments, each carrying part of its lines. Empty when the booking does not say; an order's bookings allocate all or none, and an order booked without allocations closes, as before they existed, once every shipment is delivered and it is finally invoiced, whatever the quantities.")
 
 
 class ShipmentDelivered(TradeEvent):
@@ -706,9 +725,16 @@ class TransportDocumentEventRecorded(TradeEvent):
 
 
 class TransportEventType(StrEnum):
-    """DCSA transport event codes: DEPA departed, ARRI arrived."""
+    """DCSA transport event codes: DEPA departed, ARRI arrived (at a BOCR border crossing: crossed the border). Bulk cargo milestones of a vessel at a call, after the statement of facts (BIMCO): NOR_TENDERED notice of readiness tendered, INITIAL_DRAFT_SURVEY and FINAL_DRAFT_SURVEY the draft surveys before and after cargo work, LOADING_COMMENCED, LOADING_COMPLETED, DISCHARGE_COMMENCED, DISCHARGE_COMPLETED."""
     DEPA = 'DEPA'
     ARRI = 'ARRI'
+    NOR_TENDERED = 'NOR_TENDERED'
+    INITIAL_DRAFT_SURVEY = 'INITIAL_DRAFT_SURVEY'
+    LOADING_COMMENCED = 'LOADING_COMMENCED'
+    LOADING_COMPLETED = 'LOADING_COMPLETED'
+    FINAL_DRAFT_SURVEY = 'FINAL_DRAFT_SURVEY'
+    DISCHARGE_COMMENCED = 'DISCHARGE_COMMENCED'
+    DISCHARGE_COMPLETED = 'DISCHARGE_COMPLETED'
 
 
 class ModeOfTransport(StrEnum):
@@ -728,6 +754,7 @@ class TransportCall(AvroModel):
     mode_of_transport: ModeOfTransport = Field(description='How the goods travel on this leg.')
     vessel_name: Annotated[str | None, t.TEXT] = Field(None, description='Vessel name on VESSEL legs.')
     voyage_number: Annotated[str | None, t.REFERENCE] = Field(None, description='Voyage number.')
+    vehicle_reference: Annotated[str | None, t.REFERENCE] = Field(None, description="The truck (registration), wagon or vessel (IMO number) making this call, when a shipment travels on several: each vehicle has its own milestones, so a second truck's departure is not a second departure of the first.")
 
 
 class TransportEventRecorded(TradeEvent):
@@ -742,10 +769,11 @@ class TransportEventRecorded(TradeEvent):
     created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
     shipment_id: Annotated[str, t.REFERENCE] = Field(description='Carrier booking reference of the shipment (DCSA carrierBookingReference).')
-    transport_event_type: TransportEventType = Field(description='Departure or arrival.')
+    transport_event_type: TransportEventType = Field(description='Departure, arrival, or a bulk cargo milestone.')
     classifier: EventClassifier = Field(description='Whether the event is planned, estimated or actual.')
     transport_call: TransportCall = Field(description='The transport call departed from or arrived at.')
     corrects_event_id: uuid.UUID | None = Field(None, description='When this event corrects an earlier one, the event id it replaces (DCSA v3 retraction).')
+    cargo_quantity: Quantity | None = Field(None, description='The cargo quantity a draft survey established (only on INITIAL_DRAFT_SURVEY and FINAL_DRAFT_SURVEY). The final draft survey at the place of loading is the quantity shipped, against which the delivered quantity is compared.')
 
 
 #: Every trade event type by its full Avro name (= CloudEvents type).

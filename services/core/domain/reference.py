@@ -122,7 +122,8 @@ KNOWN_LOCODES = MappingProxyType(
         "CNTAO": "Qingdao (carrier alias)",
         "CNLYG": "Lianyungang",
         "CNKJP": "Khunjerab (China side)",
-        "CNKHG": "Kashgar",
+        "CNKSS": "Kashgar",
+        "CNKHG": "Kashgar airport",
         "CNURM": "Urumqi",
         "CNBJS": "Beijing",
     }

@@ -236,6 +236,43 @@ def _booked(e: Any) -> Iterable[Violation]:
     if reference.canonical_locode(loading) == reference.canonical_locode(discharge):
         same = "" if loading == discharge else f" ({loading} and {discharge} are the same place)"
         yield "place_of_discharge", f"must differ from place_of_loading{same}"
+    numbers = [a.line_number for a in e.allocations]
+    if len(set(numbers)) != len(numbers):
+        yield "allocations", "each order line is allocated once per shipment"
+    for i, allocation in enumerate(e.allocations):
+        if allocation.quantity.value <= 0:
+            yield f"allocations[{i}].quantity.value", "an allocated quantity is more than zero"
+    if e.cargo_type in ("DRY_BULK", "LIQUID_BULK") and e.equipment_references:
+        yield "equipment_references", f"{e.cargo_type} cargo travels loose in the hold, without containers"
+
+
+#: Bulk cargo milestones (ADR 0029): a vessel's (or barge's) at a call, after the statement of facts.
+_BULK_MILESTONES = frozenset(
+    {
+        "NOR_TENDERED",
+        "INITIAL_DRAFT_SURVEY",
+        "LOADING_COMMENCED",
+        "LOADING_COMPLETED",
+        "FINAL_DRAFT_SURVEY",
+        "DISCHARGE_COMMENCED",
+        "DISCHARGE_COMPLETED",
+    }
+)
+
+
+@rule("TransportEventRecorded")
+def _transport(e: Any) -> Iterable[Violation]:
+    kind, mode = e.transport_event_type, e.transport_call.mode_of_transport
+    if kind in _BULK_MILESTONES and mode not in ("VESSEL", "BARGE"):
+        yield (
+            "transport_call.mode_of_transport",
+            f"{kind} is a bulk milestone of a vessel or barge, not a {mode}",
+        )
+    survey = kind in ("INITIAL_DRAFT_SURVEY", "FINAL_DRAFT_SURVEY")
+    if e.cargo_quantity is not None and not survey:
+        yield "cargo_quantity", f"only a draft survey establishes a cargo quantity, not {kind}"
+    if kind == "FINAL_DRAFT_SURVEY" and e.classifier == "ACT" and e.cargo_quantity is None:
+        yield "cargo_quantity", "an actual FINAL_DRAFT_SURVEY states the cargo quantity it established"
 
 
 @rule("TransportDocumentEventRecorded")

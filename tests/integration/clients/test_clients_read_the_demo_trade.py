@@ -37,7 +37,7 @@ from tests.support import clients
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # three toolchains' builds on a cold cache
 
-EVENTS = 30  # the chromite story (6 admissions, 2 credit events); the buyer is a party from the first event
+EVENTS = 40  # the chromite story (two vessels, 6 admissions, 2 credit events); the buyer reads it all
 
 
 async def _register_and_sign(database_url: str, events: list[Any]) -> list[dict[str, Any]]:

@@ -8,7 +8,12 @@ from typing import Any
 import asyncpg
 import pytest
 
-from corridor.core.domain.events import CertificateIssued, ShipmentBooked
+from corridor.core.domain.events import (
+    CertificateIssued,
+    ShipmentBooked,
+    ShipmentDelivered,
+    TransportEventRecorded,
+)
 from corridor.demo.story import chromite_story
 from corridor.ledger.topics import DLQ_TOPIC, RETRY_TOPICS
 from tests.integration.ledger.ledger_helpers import InProcessLedger, LedgerSetup, eventually, headers_of
@@ -108,3 +113,34 @@ async def test_a_parked_event_whose_trade_never_comes_is_dead_lettered_after_the
     assert dead.key == str(story.trade_id).encode()
     s = ledger_setup.db_schema
     assert await db.fetchval(f'SELECT count(*) FROM "{s}".events WHERE trade_id = $1', story.trade_id) == 0
+
+
+async def test_a_delivery_for_a_shipment_that_never_departed_is_refused_with_the_rule(
+    ledger: InProcessLedger, ledger_setup: LedgerSetup, publish: Any, tail: Any, db: asyncpg.Pool
+) -> None:
+    """Held while its departure may still come (ADR 0029), then dead-lettered naming the rule."""
+    story = chromite_story()
+    delivery = next(e for e in story.events if isinstance(e, ShipmentDelivered))
+    departure = next(
+        e for e in story.events if isinstance(e, TransportEventRecorded) and e.transport_event_type == "DEPA"
+    )
+    dlq = await tail(DLQ_TOPIC)
+    before = story.events[: story.events.index(departure)]  # order, admissions, both bookings, no departure
+    await publish(*before, delivery)
+    (dead,) = await dlq.wait_for(ours(ledger_setup, delivery.event_id, "dlq_consumer_group"))
+    headers = headers_of(dead)
+    assert headers["dlq_error_class"] == "PrerequisiteMissing"
+    assert (
+        f"delivery-after-departure: shipment {delivery.shipment_id} is reported delivered"
+        in headers["dlq_reason"]
+    )
+    s = ledger_setup.db_schema
+    status = await db.fetchval(
+        f'SELECT status FROM "{s}".shipments WHERE trade_id = $1 AND shipment_id = $2',
+        story.trade_id,
+        delivery.shipment_id,
+    )
+    assert status == "BOOKED"
+    assert await db.fetchval(f'SELECT version FROM "{s}".trades WHERE trade_id = $1', story.trade_id) == len(
+        before
+    )

@@ -50,13 +50,29 @@ async def test_chromite_story_ends_closed_delivered_and_granted(
         ("FINAL", "1578676.7700"),
     ]
 
-    (shipment,) = trade["shipments"]
-    assert shipment["status"] == "DELIVERED" and shipment["customs_status"] == "RELEASED"
+    # two partial shipments of one order, dry bulk: each its own milestones, each short landed
+    shipment, second = trade["shipments"]
+    for s in (shipment, second):
+        assert s["status"] == "DELIVERED" and s["customs_status"] == "RELEASED"
+        assert s["cargo_type"] == "DRY_BULK" and s["allocations"] == [
+            {"line_number": 1, "quantity": "2750.000", "unit": "TNE"}
+        ]
+        assert "GTIN" not in {m["event_type"] for m in s["milestones"]}  # no containers
     assert shipment["actual_departure"] == "2026-03-01T17:00:00Z"
     assert shipment["actual_arrival"] == "2026-03-14T22:00:00Z"
+    assert second["actual_departure"] == "2026-03-05T16:00:00Z"
     depa = next(m for m in shipment["milestones"] if m["event_type"] == "DEPA")
     assert (depa["classifier"], depa["at"]) == ("ACT", "2026-03-01T17:00:00Z")
     assert depa["planned"] and depa["estimated"]  # kept, never overwriting the actual
+    survey = next(m for m in second["milestones"] if m["event_type"] == "FINAL_DRAFT_SURVEY")
+    assert (survey["quantity"], survey["quantity_unit"]) == ("2761.100", "TNE")
+    assert shipment["quantity_finding"] == "short landed 2.7 TNE of 2,751.3 TNE shipped"
+    assert second["quantity_finding"] == "short landed 11 TNE of 2,761.1 TNE shipped"
+    deliveries = [t["summary"] for t in trade["timeline"] if t["type"] == "ShipmentDelivered"]
+    assert deliveries[0].endswith(
+        "2,748.6 of 5,500 TNE ordered delivered so far, 1 shipment still to deliver"
+    )
+    assert deliveries[1].endswith("order: delivered within tolerance: 5,498.7 of 5,500 TNE ordered")
 
     certificates = {c["certificate_number"]: c for c in trade["certificates"]}
     coo = certificates["CPFTA-PK-2026-118734"]
@@ -94,7 +110,7 @@ async def test_chromite_story_ends_closed_delivered_and_granted(
         f"SELECT o.status, o.invoice_stage, s.status AS shipment, s.actual_departure, c.preference "
         f'FROM "{s}".orders o JOIN "{s}".shipments s USING (trade_id) '
         f'JOIN "{s}".certificates c USING (trade_id) '
-        "WHERE o.trade_id = $1 AND c.kind = 'CPFTA_ORIGIN'",
+        "WHERE o.trade_id = $1 AND c.kind = 'CPFTA_ORIGIN' ORDER BY s.actual_departure",
         story.trade_id,
     )
     assert dict(projection) | {"actual_departure": None} == {
@@ -124,14 +140,31 @@ async def test_explosives_story_ends_accepted_arrived_with_both_licences(
         "PartyAdmitted",
         "ShipmentBooked",
         "TransportEventRecorded",
+        "TransportDocumentEventRecorded",
+        "ShipmentDelivered",
     }
-    assert trade["status"] == "ACCEPTED"
+    assert trade["status"] == "ACCEPTED"  # delivered in full, not invoiced yet
     (shipment,) = trade["shipments"]
     assert (shipment["status"], shipment["transport_mode"], shipment["un_numbers"]) == (
-        "ARRIVED",
+        "DELIVERED",
         "ROAD",
         ["UN0241"],
     )
+    # three trucks: the second and third trucks' departures from Sost are their own milestones, and so
+    # is each truck's crossing at Khunjerab (a BOCR call)
+    calls = sorted(
+        (m["event_type"], m["location"], m["vehicle_reference"], m["facility_type"])
+        for m in shipment["milestones"]
+    )
+    trucks = ("LEB-4471", "LEB-4472", "LEB-4473")
+    assert calls == sorted(
+        [("DEPA", "PKZSD", t, "INTE") for t in trucks]
+        + [("ARRI", "CNKJP", t, "BOCR") for t in trucks]
+        + [("ARRI", "CNKSS", t, "INTE") for t in trucks]
+    )
+    assert all(m["classifier"] == "ACT" for m in shipment["milestones"])
+    assert shipment["quantity_finding"] == "landed as shipped, 200 TNE"
+    assert sorted((d["document_type"], d["status"]) for d in trade["documents"]) == [("CMR", "ISSUED")] * 3
     assert sorted((c["kind"], c["status"]) for c in trade["certificates"]) == [
         ("EXPLOSIVES_EXPORT_LICENCE", "ISSUED"),
         ("EXPLOSIVES_IMPORT_APPROVAL", "ISSUED"),

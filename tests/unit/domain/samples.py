@@ -54,6 +54,8 @@ OVERRIDES: dict[str, dict[str, Any]] = {
         "transport_mode": "SEA",
         "place_of_discharge": {"unlocode": "CNTXG", "name": "Tianjin", "facility_type": "POTE"},
     },
+    # every field set: a draft survey is the event that carries a cargo quantity
+    "TransportEventRecorded": {"transport_event_type": "FINAL_DRAFT_SURVEY"},
     "CertificateVerified": {"result": "NOT_MATCHED"},
     "CertificateIssued": {"certificate_kind": "ASSAY"},
     "CertificateAmended": {"supersedes_certificate_number": "REF-2026-0000"},

@@ -51,7 +51,8 @@ def test_entries_carry_their_functions() -> None:
     karachi = reference.locode_entry("PKKHI")
     assert karachi is not None and karachi.name == "Karachi" and "1" in karachi.functions
     assert reference.location_name("CNKJP") == "Khunjerab (China side)"  # the corridor's own name first
-    assert reference.location_name("CNKSS") == "Kashi"  # else UN/LOCODE's
+    assert reference.location_name("CNKSS") == "Kashgar"
+    assert reference.location_name("PKSKT") == "Sialkot"  # else UN/LOCODE's
 
 
 def _story_codes() -> tuple[set[str], set[str]]:

@@ -107,8 +107,11 @@ def test_chromite_story_ends_closed_delivered_and_granted(chromite: list[TradeEv
     assert order.letter_of_credit is not None and order.credit_paid == Decimal("1573790.2000")
     assert order.closed_at == first(chromite, InvoiceIssued, invoice_kind="FINAL").occurred_at
 
-    (shipment,) = state.shipments.values()
-    assert shipment.status == ShipmentStatus.DELIVERED
+    shipment, second = state.shipments.values()  # two vessels, 2,750 TNE allocated to each
+    assert shipment.status == second.status == ShipmentStatus.DELIVERED
+    assert shipment.cargo_type == "DRY_BULK" and not any(
+        m.kind == "EQUIPMENT" for m in shipment.milestones.values()
+    )
     depa = shipment.milestone("DEPA", "PKKHI")
     assert depa is not None and depa.classifier is not None and depa.classifier.value == "ACT"
     act_depa = first(chromite, TransportEventRecorded, transport_event_type="DEPA", classifier="ACT")
@@ -117,7 +120,14 @@ def test_chromite_story_ends_closed_delivered_and_granted(chromite: list[TradeEv
     arri = first(chromite, TransportEventRecorded, transport_event_type="ARRI")
     assert shipment.actual_arrival == arri.occurred_at
     assert shipment.customs_status == CustomsStatus.RELEASED
-    assert shipment.received_quantity == Decimal("5498.700")
+    assert shipment.received_quantity + second.received_quantity == Decimal("5498.700")
+    assert shipment.quantity_finding == "short landed 2.7 TNE of 2,751.3 TNE shipped"
+    assert second.quantity_finding == "short landed 11 TNE of 2,761.1 TNE shipped"
+    delivered = [t.summary for t in state.timeline if t.type == "ShipmentDelivered"]
+    assert delivered[0].endswith(
+        "order: 2,748.6 of 5,500 TNE ordered delivered so far, 1 shipment still to deliver"
+    )
+    assert delivered[1].endswith("order: delivered within tolerance: 5,498.7 of 5,500 TNE ordered")
 
     coo = state.certificates["CPFTA-PK-2026-118734"]
     assert coo.status == CertificateStatus.PREFERENCE_GRANTED
@@ -145,10 +155,15 @@ def test_chromite_story_ends_closed_delivered_and_granted(chromite: list[TradeEv
 def test_explosives_story_ends_accepted_and_arrived_with_both_licences(explosives: list[TradeEvent]) -> None:
     state = replay(explosives)
     assert state is not None and state.order is not None
-    assert state.order.status == OrderStatus.ACCEPTED
+    assert state.order.status == OrderStatus.ACCEPTED  # delivered in full, not invoiced yet
     assert state.order.invoice_stage is None
     (shipment,) = state.shipments.values()
-    assert shipment.status == ShipmentStatus.ARRIVED
+    assert shipment.status == ShipmentStatus.DELIVERED
+    # three trucks, each departing Sost and crossing at Khunjerab as its own milestone, each with its CMR
+    departures = [m for m in shipment.milestones.values() if m.event_type == "DEPA"]
+    assert sorted(m.vehicle_reference or "" for m in departures) == ["LEB-4471", "LEB-4472", "LEB-4473"]
+    assert [m.location for m in shipment.border_crossings] == ["CNKJP"] * 3
+    assert sorted(d.document_type for d in state.documents.values()) == ["CMR"] * 3
     assert shipment.transport_mode == "ROAD" and shipment.un_numbers == ("UN0241",)
     assert {c.kind.value: c.status for c in state.certificates.values()} == {
         "EXPLOSIVES_EXPORT_LICENCE": CertificateStatus.ISSUED,
@@ -304,7 +319,7 @@ def test_no_cancellation_after_delivery(chromite: list[TradeEvent]) -> None:
         order_id="TJRD-PO-2026-0117",
         reason="too late",
     )
-    violation(state, cancel, "after its goods left (shipment IOL-KHI-TXG-26-0412)")
+    violation(state, cancel, "after its goods left (shipments IOL-KHI-TXG-26-0412, IOL-KHI-TXG-26-0438)")
 
 
 def test_invoices(chromite: list[TradeEvent]) -> None:
@@ -343,7 +358,7 @@ def test_after_closure(chromite: list[TradeEvent]) -> None:
     violation(state, again(first(chromite, ShipmentBooked), shipment_id="IOL-2", occurred_at=later), "closed")
     violation(
         state,
-        again(first(chromite, EquipmentEventRecorded), equipment_event_type="GTOT", occurred_at=later),
+        again(first(chromite, TransportEventRecorded), transport_event_type="ARRI", occurred_at=later),
         "after order TJRD-PO-2026-0117 was closed",
     )
     credit = again(
@@ -426,9 +441,27 @@ def test_a_correction_replaces_the_actual(chromite: list[TradeEvent]) -> None:
     violation(state, again(act, corrects_event_id=uuid.uuid4()), "not a milestone")
 
 
+def _containerised(chromite: list[TradeEvent]) -> tuple[TradeState, EquipmentEventRecorded]:
+    """The chromite trade up to its first booking, booked as containers, and a container LOAD for it."""
+    booking = first(chromite, ShipmentBooked)
+    state = apply(until(chromite, booking), again(booking, cargo_type="CONTAINERISED"))
+    load = EquipmentEventRecorded(
+        event_id=uuid.uuid4(),
+        trade_id=booking.trade_id,
+        occurred_at=booking.occurred_at + dt.timedelta(days=9),
+        sender=booking.sender,
+        shipment_id=booking.shipment_id,
+        equipment_event_type="LOAD",
+        classifier="ACT",
+        location=booking.place_of_loading,
+        equipment_reference="TGHU1234567",
+    )
+    return state, load
+
+
 def test_equipment_milestones(chromite: list[TradeEvent]) -> None:
-    load = first(chromite, EquipmentEventRecorded, equipment_event_type="LOAD")
-    state = apply(until(chromite, load), load)
+    state, load = _containerised(chromite)
+    state = apply(state, load)
     # bulk loaded in parts: a later actual LOAD is recorded in the timeline, the first time stays
     state = apply(state, again(load, occurred_at=load.occurred_at + dt.timedelta(hours=4)))
     (milestone,) = [

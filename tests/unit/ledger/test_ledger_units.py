@@ -95,8 +95,19 @@ def test_trade_view_shows_effective_certificate_status() -> None:
     assert certs["SGS-KHI-MIN-26-03391"]["expired"] is False
     assert view["updated_at"] == "2026-11-22T10:00:00Z"
     assert view["order"]["revision"] == 1 and view["order"]["hs_codes"] == ["261000"]
-    (shipment,) = view["shipments"]
-    assert [m["event_type"] for m in shipment["milestones"]] == ["GTIN", "LOAD", "DEPA", "ARRI", "DISC"]
+    shipment, second = view["shipments"]  # two vessels of dry bulk: bulk milestones, no containers
+    assert [m["event_type"] for m in shipment["milestones"]] == [
+        "NOR_TENDERED",
+        "LOADING_COMMENCED",
+        "LOADING_COMPLETED",
+        "FINAL_DRAFT_SURVEY",
+        "DEPA",
+        "ARRI",
+        "DISCHARGE_COMMENCED",
+        "DISCHARGE_COMPLETED",
+    ]
+    assert shipment["quantity_finding"] == "short landed 2.7 TNE of 2,751.3 TNE shipped"
+    assert second["allocations"] == [{"line_number": 1, "quantity": "2750.000", "unit": "TNE"}]
     assert "applied" not in view
 
 

@@ -2,7 +2,8 @@
 
 placed (revision 0) → responded (accepted / accepted with amendment / rejected) → amended (revision n,
 awaiting a response to revision n) → responded … → invoiced (provisional, final) → closed once the final
-invoice is issued and every shipment delivered; or cancelled; or rejected (a rejected *amendment* only
+invoice is issued and the ordered quantity delivered
+(``quantities.delivered_in_full``); or cancelled; or rejected (a rejected *amendment* only
 declines the change, the agreed revision stays in force).
 
 Invariants: a counter-offer (ACCEPTED_WITH_AMENDMENT) binds nothing until the buyer's next amendment
@@ -28,6 +29,7 @@ from corridor.core.domain.events import (
     OrderResponded,
     OrderResponseCode,
 )
+from corridor.core.domain.lifecycle import quantities
 from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
 from corridor.core.domain.lifecycle.state import (
     TERMINAL_ORDER_STATUSES,
@@ -265,7 +267,8 @@ def cancelled(trade: TradeState, e: OrderCancelled) -> TradeState:
     )
     if departed:
         raise LifecycleViolation(
-            f"cancellation of order {order.order_id} after its goods left (shipment {', '.join(departed)}): "
+            f"cancellation of order {order.order_id} after its goods left "
+            f"(shipment{'s' if len(departed) > 1 else ''} {', '.join(departed)}): "
             "an order is not cancelled once goods departed; amend it to what was shipped and settle the "
             "rest with a credit note"
         )
@@ -412,8 +415,7 @@ def settle(trade: TradeState) -> TradeState:
         closed_at is None
         and order.invoice_stage == InvoiceStage.FINAL
         and order.cancelled_at is None
-        and trade.shipments
-        and all(s.delivered_at is not None for s in trade.shipments.values())
+        and quantities.delivered_in_full(trade)  # every shipment delivered, quantity within tolerance
     ):
         final_at = max(i.issued_at for i in order.invoices if i.kind == InvoiceKind.FINAL)
         delivered_at = max(s.delivered_at for s in trade.shipments.values() if s.delivered_at is not None)

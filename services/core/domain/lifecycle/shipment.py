@@ -1,9 +1,16 @@
 """The shipment's state machine (DOMAIN §4, DCSA Track & Trace).
 
-booked → milestones per (event type, place): ACT beats EST beats PLN, so an estimate never overwrites an
-actual; a newer plan or estimate (by ``created_at``, the event created time) replaces an older one, never
-the other way round; a second actual departure (or arrival) at the same call is a violation, unless it is a
-correction (``corrects_event_id``) of the first → customs selected / released per place → delivered.
+booked (its Incoterm and mode those of the order; its allocated order lines within the order's quantity
+and tolerance) → milestones per (event type, place[, vehicle]): each truck, wagon or vessel of a shipment
+(``transport_call.vehicle_reference``) has its own milestones, so a second truck's departure is not a
+second departure; a call at a border crossing (facility BOCR) is the crossing; bulk cargo (DRY_BULK,
+LIQUID_BULK) reports the bulk milestones (notice of readiness, draft surveys, loading and discharge
+commenced/completed), and a container event on it is refused; ACT beats EST beats PLN, so an estimate
+never overwrites an actual; a newer plan or estimate (by ``created_at``, the event created time)
+replaces an older one, never the other way round; a second actual departure (or arrival) at the same call
+is a violation, unless it is a correction (``corrects_event_id``) of the first → customs selected /
+released per place → delivered, never before an actual departure; the delivered quantity is compared
+with what was shipped (``lifecycle.quantities``).
 Places are kept as their one UN/LOCODE (``reference.canonical_locode``), so aliases of a port compare equal.
 """
 
@@ -22,10 +29,13 @@ from corridor.core.domain.events import (
     ShipmentDelivered,
     TransportEventRecorded,
 )
+from corridor.core.domain.lifecycle import quantities
 from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
 from corridor.core.domain.lifecycle.state import (
+    Allocation,
     CustomsControl,
     Milestone,
+    OrderState,
     OrderStatus,
     ShipmentState,
     ShipmentStatus,
@@ -94,6 +104,7 @@ def booked(trade: TradeState, e: ShipmentBooked) -> TradeState:
         raise LifecycleViolation(f"shipment {e.shipment_id} booked after order {order.order_id} was closed")
     if e.shipment_id in trade.shipments:
         raise LifecycleViolation(f"shipment {e.shipment_id} is already booked")
+    _check_booking_fits_order(trade, order, e)
     shipment = ShipmentState(
         shipment_id=e.shipment_id,
         order_id=e.order_id,
@@ -106,9 +117,80 @@ def booked(trade: TradeState, e: ShipmentBooked) -> TradeState:
         vessel_name=e.vessel_name,
         voyage_number=e.voyage_number,
         un_numbers=tuple(e.un_numbers),
+        cargo_type=e.cargo_type.value if e.cargo_type else None,
+        allocations=tuple(
+            Allocation(line_number=a.line_number, quantity=a.quantity.value, unit=a.quantity.unit)
+            for a in e.allocations
+        ),
         booked_at=e.occurred_at,
     )
     return _with(trade, shipment)
+
+
+def _check_booking_fits_order(trade: TradeState, order: OrderState, e: ShipmentBooked) -> None:
+    """A booking carries the order's goods on the order's terms (rules ``booking-incoterm``,
+    ``booking-mode``, ``allocation-line``, ``allocation-unit``, ``allocation-within-order``,
+    ``allocation-all-or-none``)."""
+    sid = e.shipment_id
+    if e.incoterm.value != order.incoterm:
+        raise LifecycleViolation(
+            f"booking-incoterm: shipment {sid} is booked {e.incoterm.value}, but order {order.order_id} "
+            f"is {order.incoterm} {order.incoterm_place}"
+        )
+    if e.transport_mode.value != order.transport_mode:
+        raise LifecycleViolation(
+            f"booking-mode: shipment {sid} is booked by {e.transport_mode.value}, but order "
+            f"{order.order_id} ships by {order.transport_mode}"
+        )
+    others = list(trade.shipments.values())
+    if others and bool(e.allocations) != any(s.allocations for s in others):
+        raise LifecycleViolation(
+            f"allocation-all-or-none: shipment {sid} "
+            + (
+                "allocates order lines, but the order's earlier bookings carry the whole order"
+                if e.allocations
+                else "allocates no order lines, but the order's earlier bookings do"
+            )
+        )
+    lines = {line.line_number: line for line in order.lines}
+    for a in e.allocations:
+        line = lines.get(a.line_number)
+        if line is None:
+            raise LifecycleViolation(
+                f"allocation-line: shipment {sid} allocates line {a.line_number}, which order "
+                f"{order.order_id} does not have (lines {', '.join(str(n) for n in sorted(lines))})"
+            )
+        if a.quantity.unit != line.unit:
+            raise LifecycleViolation(
+                f"allocation-unit: shipment {sid} allocates line {a.line_number} in {a.quantity.unit}, "
+                f"but the line is ordered in {line.unit}"
+            )
+        booked = sum(
+            (b.quantity for s in others for b in s.allocations if b.line_number == a.line_number),
+            a.quantity.value,
+        )
+        most = line.quantity * (1 + line.tolerance_percent / 100)
+        if booked > most:
+            raise LifecycleViolation(
+                f"allocation-within-order: shipment {sid} would bring line {a.line_number} of order "
+                f"{order.order_id} to {quantities.fmt(booked)} {line.unit} booked, more than the "
+                f"{quantities.fmt(line.quantity)} {line.unit} ordered "
+                f"+{quantities.fmt(line.tolerance_percent)} % ({quantities.fmt(most)} {line.unit})"
+            )
+
+
+#: Bulk cargo milestones of a vessel at a call (statement of facts), for shipments without containers.
+BULK_MILESTONES = frozenset(
+    {
+        "NOR_TENDERED",
+        "INITIAL_DRAFT_SURVEY",
+        "LOADING_COMMENCED",
+        "LOADING_COMPLETED",
+        "FINAL_DRAFT_SURVEY",
+        "DISCHARGE_COMMENCED",
+        "DISCHARGE_COMPLETED",
+    }
+)
 
 
 def _without_event(shipment: ShipmentState, event_id: uuid.UUID, what: str) -> ShipmentState:
@@ -185,18 +267,32 @@ def transport_event(trade: TradeState, e: TransportEventRecorded) -> TradeState:
     shipment = _require_shipment(trade, e.shipment_id, what, e.occurred_at)
     if e.corrects_event_id is not None:
         shipment = _without_event(shipment, e.corrects_event_id, what)
-    if e.transport_event_type.value == "DEPA" and e.classifier == EventClassifier.ACT:
+    event_type = e.transport_event_type.value
+    if event_type in BULK_MILESTONES and shipment.cargo_type in ("CONTAINERISED", "BREAK_BULK"):
+        raise LifecycleViolation(
+            f"bulk-milestone: {what} on shipment {shipment.shipment_id}, which is booked as "
+            f"{shipment.cargo_type} cargo: bulk milestones are for DRY_BULK or LIQUID_BULK shipments"
+        )
+    if event_type == "DEPA" and e.classifier == EventClassifier.ACT:
         _check_departure_certificates(trade, shipment, e.occurred_at)
-    location = canonical_locode(e.transport_call.location.unlocode)
+    call = e.transport_call
+    location = canonical_locode(call.location.unlocode)
+    survey = e.cargo_quantity
     fresh = Milestone(
         kind="TRANSPORT",
-        event_type=e.transport_event_type.value,
+        event_type=event_type,
         location=location,
-        mode_of_transport=e.transport_call.mode_of_transport.value,
+        mode_of_transport=call.mode_of_transport.value,
+        vehicle_reference=call.vehicle_reference,
+        facility_type=call.location.facility_type.value if call.location.facility_type else None,
     )
+    if survey is not None:
+        fresh = fresh.evolve(**{"quantity": survey.value, "quantity_unit": survey.unit})
+    if call.vehicle_reference:
+        what += f" by {call.vehicle_reference}"
     shipment = _record(
         shipment,
-        transport_key(e.transport_event_type.value, location),
+        transport_key(event_type, location, call.vehicle_reference),
         fresh,
         e.classifier,
         Slot(at=e.occurred_at, event_id=e.event_id, created_at=e.created_at),
@@ -209,6 +305,13 @@ def transport_event(trade: TradeState, e: TransportEventRecorded) -> TradeState:
 def equipment_event(trade: TradeState, e: EquipmentEventRecorded) -> TradeState:
     what = f"{e.equipment_event_type.value} at {e.location.unlocode}"
     shipment = _require_shipment(trade, e.shipment_id, what, e.occurred_at)
+    if shipment.is_bulk:
+        raise LifecycleViolation(
+            f"bulk-no-equipment: {what} on shipment {shipment.shipment_id}, which is {shipment.cargo_type} "
+            "cargo with no container; report its bulk milestones (NOR_TENDERED, INITIAL_DRAFT_SURVEY, "
+            "LOADING_COMMENCED, LOADING_COMPLETED, FINAL_DRAFT_SURVEY, DISCHARGE_COMMENCED, "
+            "DISCHARGE_COMPLETED) as transport events instead"
+        )
     if e.corrects_event_id is not None:
         shipment = _without_event(shipment, e.corrects_event_id, what)
     fresh = Milestone(
@@ -258,6 +361,19 @@ def delivered(trade: TradeState, e: ShipmentDelivered) -> TradeState:
         raise LifecycleViolation(
             f"shipment {shipment.shipment_id} delivered twice (first at {shipment.delivered_at.isoformat()})"
         )
+    departed = shipment.actual_departure
+    if departed is None:
+        # held, not refused at once: the departure may be held itself (waiting for a licence on another
+        # topic); a delivery whose departure never comes is dead-lettered after the last retry (ADR 0029)
+        raise PrerequisiteMissing(
+            f"delivery-after-departure: shipment {shipment.shipment_id} is reported delivered, but it has "
+            "not departed (no actual DEPA is recorded)"
+        )
+    if e.occurred_at < departed:
+        raise LifecycleViolation(
+            f"delivery-after-departure: shipment {shipment.shipment_id} is reported delivered at "
+            f"{e.occurred_at.isoformat()}, before it departed ({departed.isoformat()})"
+        )
     shipment = shipment.evolve(
         **{
             "delivered_at": e.occurred_at,
@@ -266,4 +382,5 @@ def delivered(trade: TradeState, e: ShipmentDelivered) -> TradeState:
             "received_unit": e.received_quantity.unit if e.received_quantity else None,
         }
     )
+    shipment = shipment.evolve(**{"quantity_finding": quantities.shipment_finding(shipment)})
     return _with(trade, shipment)

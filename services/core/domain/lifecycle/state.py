@@ -3,7 +3,8 @@
 Every model is a frozen pydantic model: the state machines return new instances (``evolve``) and
 never mutate, and the ledger stores a trade's whole state as JSON (``model_dump_json``) and reads it
 back (``model_validate_json``). Status values that follow from facts (an order is CLOSED once it is
-final-invoiced and every shipment delivered) are stored alongside the facts, recomputed on each apply.
+final-invoiced and its quantity delivered, ``lifecycle.quantities``) are stored alongside the facts,
+recomputed on each apply.
 """
 
 from __future__ import annotations
@@ -266,6 +267,10 @@ class Milestone(Frozen):
     location: str  # UN/LOCODE
     equipment_reference: str | None = None
     mode_of_transport: str | None = None
+    vehicle_reference: str | None = None  # the truck, wagon or vessel of this call (several per shipment)
+    facility_type: str | None = None  # BOCR: the call is a border crossing
+    quantity: Decimal | None = None  # established by a draft survey
+    quantity_unit: str | None = None
     planned: Slot | None = None
     estimated: Slot | None = None
     actual: Slot | None = None
@@ -320,6 +325,14 @@ class CustomsControl(Frozen):
         return None
 
 
+class Allocation(Frozen):
+    """The quantity of one order line a shipment carries (ShipmentBooked.allocations)."""
+
+    line_number: int
+    quantity: Decimal
+    unit: str
+
+
 class ShipmentState(Frozen):
     shipment_id: str
     order_id: str
@@ -332,6 +345,8 @@ class ShipmentState(Frozen):
     vessel_name: str | None = None
     voyage_number: str | None = None
     un_numbers: tuple[str, ...] = ()
+    cargo_type: str | None = None  # CONTAINERISED, BREAK_BULK, DRY_BULK, LIQUID_BULK
+    allocations: tuple[Allocation, ...] = ()  # empty: the booking did not say (quantities.py)
     booked_at: dt.datetime
     milestones: dict[str, Milestone] = {}
     customs: dict[str, CustomsControl] = {}
@@ -339,7 +354,14 @@ class ShipmentState(Frozen):
     delivered_to: str | None = None
     received_quantity: Decimal | None = None
     received_unit: str | None = None
+    #: What the delivery showed against the quantity shipped (lifecycle.quantities), e.g. "short landed
+    #: 8.2 TNE of 2,750 TNE shipped"; None before delivery or when nothing was weighed.
+    quantity_finding: str | None = None
     status: ShipmentStatus = ShipmentStatus.BOOKED
+
+    @property
+    def is_bulk(self) -> bool:
+        return self.cargo_type in ("DRY_BULK", "LIQUID_BULK")
 
     def milestone(self, event_type: str, location: str) -> Milestone | None:
         return self.milestones.get(transport_key(event_type, location))
@@ -356,8 +378,22 @@ class ShipmentState(Frozen):
 
     @property
     def actual_arrival(self) -> dt.datetime | None:
-        m = self.milestone("ARRI", self.place_of_discharge)
-        return m.actual.at if m is not None and m.actual is not None else None
+        """Time of the first actual arrival at the place of discharge (of any of its vehicles)."""
+        times = [
+            m.actual.at
+            for m in self.milestones.values()
+            if m.kind == "TRANSPORT"
+            and m.event_type == "ARRI"
+            and m.location == canonical_locode(self.place_of_discharge)
+            and m.actual is not None
+        ]
+        return min(times) if times else None
+
+    @property
+    def border_crossings(self) -> tuple[Milestone, ...]:
+        """Actual calls at border crossings (facility BOCR, e.g. the Khunjerab Pass), in time order."""
+        found = [m for m in self.milestones.values() if m.facility_type == "BOCR" and m.actual is not None]
+        return tuple(sorted(found, key=lambda m: (m.at or dt.datetime.min, m.event_type)))
 
     @property
     def customs_status(self) -> CustomsStatus | None:
@@ -371,9 +407,10 @@ class ShipmentState(Frozen):
         return latest[1] if latest else None
 
 
-def transport_key(event_type: str, location: str) -> str:
-    # aliases of one place are one milestone (docs/domain.md §6)
-    return f"{event_type}@{canonical_locode(location)}"
+def transport_key(event_type: str, location: str, vehicle_reference: str | None = None) -> str:
+    # aliases of one place are one milestone (docs/domain.md §6); each vehicle of a shipment has its own
+    key = f"{event_type}@{canonical_locode(location)}"
+    return f"{key}!{vehicle_reference}" if vehicle_reference else key
 
 
 def equipment_key(event_type: str, location: str, equipment_reference: str | None) -> str:

@@ -38,7 +38,7 @@ from corridor.core.domain.events import (
     TransportDocumentEventRecorded,
     TransportEventRecorded,
 )
-from corridor.core.domain.lifecycle import certificate, credit, document, order, shipment
+from corridor.core.domain.lifecycle import certificate, credit, document, order, quantities, shipment
 from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
 from corridor.core.domain.lifecycle.state import PartyRef, TimelineEntry, TradeState
 from corridor.core.domain.lifecycle.summary import summarize
@@ -155,6 +155,18 @@ def timeline_entry(event: TradeEvent) -> TimelineEntry:
     )
 
 
+def _with_findings(entry: TimelineEntry, trade: TradeState, event: TradeEvent) -> TimelineEntry:
+    """A delivery's entry names what it showed: the shipment's quantity against what it shipped and the
+    order's delivered quantity against what was ordered (``lifecycle.quantities``)."""
+    if not isinstance(event, ShipmentDelivered):
+        return entry
+    notes = [trade.shipments[event.shipment_id].quantity_finding]
+    if quantities.allocates(trade):
+        notes.append(f"order: {quantities.order_progress(trade)}")
+    text = "; ".join(n for n in notes if n)
+    return entry.evolve(**{"summary": f"{entry.summary} — {text}"}) if text else entry
+
+
 def _insert(timeline: tuple[TimelineEntry, ...], entry: TimelineEntry) -> tuple[TimelineEntry, ...]:
     """The timeline with ``entry`` in event-time order (ties keep arrival order)."""
     at = bisect.bisect_right(timeline, entry.occurred_at, key=lambda t: t.occurred_at)
@@ -189,7 +201,7 @@ def apply(state: TradeState | None, event: TradeEvent) -> TradeState:
         **{
             "parties": _merge_parties(after.parties, event),
             "trust": trust.admit(after.trust, event),
-            "timeline": _insert(after.timeline, timeline_entry(event)),
+            "timeline": _insert(after.timeline, _with_findings(timeline_entry(event), after, event)),
             "applied": after.applied | {event.event_id},
             "version": after.version + 1,
         }
