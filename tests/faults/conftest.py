@@ -105,8 +105,10 @@ class Corridor:
         for service in self.services:
             started = time.monotonic()
             service.stop()
+            stopped = time.monotonic()
             await service.restart()
-            notes.append(f"{service.name} {time.monotonic() - started:.1f} s")
+            ready = time.monotonic() - stopped
+            notes.append(f"{service.name} stopped in {stopped - started:.1f} s, ready {ready:.1f} s later")
         if brokers:
             for node in [b.node_id for b in status(self.config).brokers]:
                 started = time.monotonic()
