@@ -20,6 +20,7 @@ from aiokafka import TopicPartition
 
 from corridor.core.domain.events import OrderPlaced, ShipmentBooked
 from corridor.demo.story import chromite_story, explosives_story
+from corridor.deploy.database import _hand_tables_to
 from corridor.ops.kafka_io import reader, scan
 from corridor.ops.rebuild import rebuild, workspace_of
 from tests.integration.ledger.ledger_helpers import delete_topics, eventually, headers_of
@@ -124,6 +125,16 @@ async def test_rebuild_finds_every_trade_identical_and_switches_without_publishi
         assert code == 1 and "a ledger process is running" in err, out + err
         assert await _trades(db, live) == trades
 
+        # as on the stack: the schema is the ledger role's, the monitor reads it (ADR 25); the rebuild
+        # takes both over
+        await db.execute(f'ALTER SCHEMA "{live}" OWNER TO corridor_ledger')
+        await db.execute(_hand_tables_to(live, "corridor_ledger"))
+        await db.execute(f'GRANT USAGE ON SCHEMA "{live}" TO corridor_monitor')
+        await db.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{live}" TO corridor_monitor')
+        await db.execute(
+            f'ALTER DEFAULT PRIVILEGES FOR ROLE corridor_ledger IN SCHEMA "{live}" '
+            "GRANT SELECT ON TABLES TO corridor_monitor"
+        )
         ledger.stop()
         code, out, err = await run_cli(ops_stack, *cli, "--switch", "--json")
         assert code == 0, out + err
@@ -136,6 +147,22 @@ async def test_rebuild_finds_every_trade_identical_and_switches_without_publishi
         assert await _trades(db, report["previous"]) == trades
         assert (
             await db.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = $1", workspace_of(live)) == 0
+        )
+        owners = await db.fetch(
+            "SELECT DISTINCT pg_get_userbyid(relowner) AS owner FROM pg_class "
+            "WHERE relnamespace = $1::regnamespace",
+            live,
+        )
+        assert [r["owner"] for r in owners] == ["corridor_ledger"]
+        for table in ("trades", "events", "receipts", "outbox", "orders", "shipments", "certificates"):
+            assert await db.fetchval(
+                "SELECT has_table_privilege('corridor_monitor', $1, 'SELECT')", f'"{live}".{table}'
+            ), table
+        assert (
+            await db.fetchval(
+                "SELECT count(*) FROM pg_default_acl WHERE defaclnamespace = $1::regnamespace", live
+            )
+            == 1
         )
 
         # the ledger, started again, goes on: it publishes nothing twice and takes in a new trade
