@@ -424,7 +424,7 @@ async def _copy_owner_and_grants(conn: asyncpg.Connection, old: str, new: str) -
     ]
     kinds = {"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES"}
     for r in await conn.fetch(
-        f"""SELECT quote_ident(pg_get_userbyid(d.defaclrole)) AS role, d.defaclobjtype AS kind,
+        f"""SELECT quote_ident(pg_get_userbyid(d.defaclrole)) AS role, d.defaclobjtype::text AS kind,
                    a.privilege_type AS privilege, {grantee} AS grantee
             FROM pg_default_acl d, aclexplode(d.defaclacl) a WHERE d.defaclnamespace = $1::regnamespace""",
         old,
