@@ -438,6 +438,22 @@ async def _copy_owner_and_grants(conn: asyncpg.Connection, old: str, new: str) -
         await conn.execute(statement)
 
 
+_RUNNING = (
+    "a ledger process is running on schema {live!r} (it holds the publisher's lock): stop every ledger "
+    "process first, then switch"
+)
+
+
+async def _check_no_ledger_runs(pool: asyncpg.Pool, live: str) -> None:
+    """Refuse at once (not after an hour of reading) a switch that a running ledger would refuse."""
+    from corridor.ledger.publisher import _LOCK, _UNLOCK
+
+    async with pool.acquire() as conn:
+        if not await conn.fetchval(_LOCK, live):
+            raise RebuildError(_RUNNING.format(live=live))
+        await conn.fetchval(_UNLOCK, live)
+
+
 async def _switch(
     pool: asyncpg.Pool,
     live: str,
@@ -450,10 +466,7 @@ async def _switch(
 
     async with pool.acquire() as conn:
         if not await conn.fetchval(_LOCK, live):
-            raise RebuildError(
-                f"a ledger process is running on schema {live!r} (it holds the publisher's lock): stop every "
-                "ledger process first, then switch"
-            )
+            raise RebuildError(_RUNNING.format(live=live))
         try:
             async with conn.transaction():
                 await conn.execute("SET LOCAL lock_timeout = '10s'")
@@ -523,6 +536,8 @@ async def rebuild(
     started = time.monotonic()
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     try:
+        if switch:
+            await _check_no_ledger_runs(pool, live)
         await pool.execute(f'DROP SCHEMA IF EXISTS "{workspace}" CASCADE')  # a previous rebuild's
         store = LedgerStore(pool, workspace)
         await store.migrate()

@@ -1,9 +1,9 @@
 """``corridor rebuild`` on the real stack: a ledger takes in two trades, a second order (refused) and a
 booking of a trade nobody ordered (parked, then refused); its tables are rebuilt from the trade topics by
-the ledger's own consumer and found identical trade by trade. A tampered trade is reported by its id
-and nothing is switched; a switch is refused while a ledger runs on the schema; once it is stopped the
-switch keeps every accepted event's position, and the restarted ledger publishes nothing twice and goes
-on from where it was. Then the schema is dropped altogether: the rebuild, compared with the accepted
+the ledger's own consumer and found identical trade by trade. A switch is refused while a ledger runs on
+the schema; a tampered trade is reported by its id and nothing is switched; otherwise the switch keeps
+every accepted event's position, and the restarted ledger publishes nothing twice and goes on from
+where it was. Then the schema is dropped altogether: the rebuild, compared with the accepted
 stream, brings back every trade identical with its positions read back from the stream."""
 
 from __future__ import annotations
@@ -86,9 +86,16 @@ async def test_rebuild_finds_every_trade_identical_and_switches_without_publishi
         positions = await _positions(db, live)
         assert set(positions) == accepted_ids and len(trades) == 2
 
-        # a tampered trade is named, and nothing is switched (the ledger is still running: the
-        # comparison comes first)
+        # a ledger runs on the schema: a switch is refused at once, before anything is read
+        cli = ("rebuild", "--schema", live, "--partners-schema", iso.partners_schema)
+        cli += ("--since", since.isoformat())
+        code, out, err = await run_cli(ops_stack, *cli, "--switch", within=60)
+        assert code == 1 and "a ledger process is running" in err, out + err
+        ledger.stop()
+
+        # a tampered trade is named, and nothing is switched
         tampered = str(explosives.trade_id)
+        status = trades[tampered][1]
         await db.execute(
             f'UPDATE "{live}".trades SET status = $1 WHERE trade_id = $2', "CLOSED", uuid.UUID(tampered)
         )
@@ -105,24 +112,13 @@ async def test_rebuild_finds_every_trade_identical_and_switches_without_publishi
         result = await rebuild(**args, switch=True)
         assert not result.switched and result.trades == 2 and result.events == len(accepted_ids)
         assert [(d.trade_id, d.kind, d.detail) for d in result.differences] == [(tampered, "trade", "status")]
+        assert (
+            await db.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname LIKE $1", f"{live}\\_prev%")
+            == 0
+        )
         await db.execute(
-            f'UPDATE "{live}".trades SET status = $1 WHERE trade_id = $2',
-            trades[tampered][1],
-            uuid.UUID(tampered),
+            f'UPDATE "{live}".trades SET status = $1 WHERE trade_id = $2', status, uuid.UUID(tampered)
         )
-
-        # identical now, but a ledger runs on the schema: the switch is refused
-        cli = (
-            "rebuild",
-            "--schema",
-            live,
-            "--partners-schema",
-            iso.partners_schema,
-            "--since",
-            since.isoformat(),
-        )
-        code, out, err = await run_cli(ops_stack, *cli, "--switch")
-        assert code == 1 and "a ledger process is running" in err, out + err
         assert await _trades(db, live) == trades
 
         # as on the stack: the schema is the ledger role's, the monitor reads it (ADR 25); the rebuild
@@ -135,7 +131,6 @@ async def test_rebuild_finds_every_trade_identical_and_switches_without_publishi
             f'ALTER DEFAULT PRIVILEGES FOR ROLE corridor_ledger IN SCHEMA "{live}" '
             "GRANT SELECT ON TABLES TO corridor_monitor"
         )
-        ledger.stop()
         code, out, err = await run_cli(ops_stack, *cli, "--switch", "--json")
         assert code == 0, out + err
         report = json.loads(out)
