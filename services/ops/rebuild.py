@@ -67,6 +67,8 @@ __all__ = [
 
 #: ``<live>_prev_<10-digit unix time>`` must fit PostgreSQL's 63 characters.
 _MAX_LIVE_NAME = 63 - len("_prev_0000000000")
+#: Seconds the rebuild's consumer may fail every batch (an outage) before the rebuild gives up.
+UNHEALTHY_S = 60.0
 #: Differences listed per kind (the count is exact; a rebuild that differs everywhere says so quickly).
 _MAX_LISTED = 10_000
 
@@ -276,12 +278,23 @@ async def _read_to_the_end(
         settled = 0
         last_stored = -1
         said = 0.0
+        failing_since: float | None = None
         while True:
             if running.done():
                 running.result()  # raises what stopped it
                 raise RebuildError("the rebuild's consumer stopped before it read the topics")
             if time.monotonic() > deadline:
                 raise RebuildError(f"the rebuild did not read the trade topics within {within_s:.0f} s")
+            # a batch that fails is retried (nothing is skipped), but an operator waits for no outage
+            if ledger.healthy:
+                failing_since = None
+            elif failing_since is None:
+                failing_since = time.monotonic()
+            elif time.monotonic() - failing_since > UNHEALTHY_S:
+                raise RebuildError(
+                    f"the rebuild's consumer has failed every batch for {UNHEALTHY_S:.0f} s (the errors "
+                    "above say why: the schema registry, PostgreSQL or Kafka unreachable): nothing switched"
+                )
             positions = dict(ledger.positions)
             behind = sum(max(0, end - positions.get(tp, 0)) for tp, end in trade_ends.items())
             unread = [tp for tp, end in trade_ends.items() if end > 0 and tp not in positions]
