@@ -956,13 +956,14 @@ class Ledger:
         self.stats.dead_by_class[error_class] = self.stats.dead_by_class.get(error_class, 0) + 1
         item.outcome = "dead_lettered"
         item.receipt, item.receipt_due = ("rejected", error_class, reason, None), True
-        metrics.DEAD_LETTERS.labels("ledger", item.origin.topic, error_class).inc()
+        if self.dead_letters:
+            metrics.DEAD_LETTERS.labels("ledger", item.origin.topic, error_class).inc()
         with bound_contextvars(
             event_id=str(item.event.event_id) if item.event else dl.header(item.headers, "ce_id"),
             trace_id=item.trace_id,
         ):
-            log.warning(
-                "event_dead_lettered",
+            (log.warning if self.dead_letters else log.info)(
+                "event_dead_lettered" if self.dead_letters else "event_refused",
                 error_class=error_class,
                 reason=reason,
                 topic=item.origin.topic,
