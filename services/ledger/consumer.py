@@ -224,6 +224,7 @@ class Ledger:
         max_held: int = 100_000,
         keyring: KeyringCache | None = None,
         on_stored: Callable[[], None] | None = None,
+        dead_letters: bool = True,
     ) -> None:
         if len(retry_delays_s) != len(RETRY_TOPICS):
             raise ValueError(f"one retry delay per retry topic ({len(RETRY_TOPICS)})")
@@ -240,6 +241,9 @@ class Ledger:
         self.cache = _Cache(cache_trades)
         self.keyring = keyring  # authority keys: certificate signatures are checked on the way in
         self.on_stored = on_stored  # new accepted events are in the outbox (wakes the publisher)
+        #: False for a rebuild (services/ops/rebuild.py): a refusal is recorded in the receipt only; the
+        #: live ledger dead-lettered the record when it refused it, a second copy would be a duplicate
+        self.dead_letters = dead_letters
         self._verdicts: dict[uuid.UUID, str] = {}  # of the current batch's amendments and revocations
         self.stats = Stats()
         self.assigned: set[TopicPartition] = set()
@@ -1021,19 +1025,24 @@ class Ledger:
         self.stats.dead_by_class[error_class] = self.stats.dead_by_class.get(error_class, 0) + 1
         item.outcome = "dead_lettered"
         item.receipt, item.receipt_due = ("rejected", error_class, reason, None), True
-        metrics.DEAD_LETTERS.labels("ledger", item.origin.topic, error_class).inc()
+        if self.dead_letters:
+            metrics.DEAD_LETTERS.labels("ledger", item.origin.topic, error_class).inc()
         with bound_contextvars(
             event_id=str(item.event.event_id) if item.event else dl.header(item.headers, "ce_id"),
             trace_id=item.trace_id,
         ):
-            log.warning(
-                "event_dead_lettered",
+            (log.warning if self.dead_letters else log.info)(
+                "event_dead_lettered" if self.dead_letters else "event_refused",
                 error_class=error_class,
                 reason=reason,
                 topic=item.origin.topic,
                 partition=item.origin.partition,
                 offset=item.origin.offset,
             )
+        if not self.dead_letters:
+            done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
         # a record that barely fitted its topic may not fit the dead-letter topic with our headers on top
         key, value, headers = dl.fit_record(item.record.key, item.record.value, headers)
         future: asyncio.Future[Any] = await self._producer.send(

@@ -1,4 +1,5 @@
-"""``corridor tail | dlq | trace | lag``: the operations commands (registered by services/cli.py).
+"""``corridor tail | dlq | trace | lag | backup | rebuild``: the operations commands (registered by
+services/cli.py).
 
 Servers come from the ``CORRIDOR_*`` settings (``CORRIDOR_BOOTSTRAP_SERVERS``,
 ``CORRIDOR_SCHEMA_REGISTRY_URL``, ``CORRIDOR_DATABASE_URL`` — else the local stack's embedded
@@ -393,7 +394,131 @@ def backup_restore(archive: Path, database_url: str) -> None:
     click.echo(f"restored {len(schemas)} schema(s): {', '.join(schemas)}")
 
 
+# -- rebuild ----------------------------------------------------------------------------------------------
+
+
+def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time (e.g. 2026-12-05T04:00:00Z)") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _delays(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(part) for part in value.split(","))
+    except ValueError:
+        delays = ()
+    if len(delays) != 3 or any(d < 0 for d in delays):
+        raise click.BadParameter("three non-negative numbers of seconds, e.g. 1,1,1")
+    return delays
+
+
+@click.command("rebuild", cls=JsonCommand)
+@click.option("--schema", "live", default="ledger", show_default=True, help="The ledger's PostgreSQL schema.")
+@click.option(
+    "--partners-schema", default="partners", show_default=True, help="Where the authority keys are."
+)
+@click.option(
+    "--since",
+    callback=_since,
+    help="Read the topics from this time on (ISO 8601), not from their beginning: for a ledger that "
+    "was started at the end of the topics (--start-from latest).",
+)
+@click.option(
+    "--retry-delays",
+    default="1,1,1",
+    show_default=True,
+    callback=_delays,
+    help="Seconds before each retry of an event still waiting for a prerequisite after the whole history.",
+)
+@click.option(
+    "--accepted-topic",
+    default="trade.accepted.v1",
+    show_default=True,
+    help="The ledger's accepted stream (read only when the live schema is gone).",
+)
+@click.option(
+    "--switch", is_flag=True, help="Swap the rebuild in when it is identical (every ledger process stopped)."
+)
+@click.option("--timeout", type=click.FloatRange(min=1), default=3600, show_default=True, help="Seconds.")
+@click.option("--json", "as_json", is_flag=True, help="The outcome as one JSON document.")
+def rebuild(
+    live: str,
+    partners_schema: str,
+    since: Any,
+    retry_delays: tuple[float, ...],
+    accepted_topic: str,
+    switch: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Rebuild the ledger's tables from the trade topics into <schema>_rebuild with the ledger's own
+    consumer, compare every trade with the live schema, and (--switch) swap the rebuild in.
+
+    Exit code 0: identical (and switched when asked); 1: differences, listed by trade id (nothing
+    switched). Nothing is published or dead-lettered again (docs/adr/0031-ledger-rebuild.md)."""
+    from corridor.ops.rebuild import RebuildError
+    from corridor.ops.rebuild import rebuild as run_rebuild
+
+    settings = get_settings()
+    try:
+        result = _run(
+            run_rebuild(
+                database_url=_database_url(),
+                bootstrap_servers=settings.bootstrap_servers,
+                registry_url=settings.schema_registry_url,
+                live=live,
+                partners_schema=partners_schema,
+                since=since,
+                retry_delays_s=retry_delays,
+                accepted_topic=accepted_topic,
+                switch=switch,
+                within_s=timeout,
+                say=_say,
+            )
+        )
+    except RebuildError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result.to_json(), default=str, indent=2))
+    else:
+        click.echo(
+            f"rebuilt {result.events:,} event(s) of {result.trades:,} trade(s) from {result.records_read:,} "
+            f"record(s) into {result.workspace} in {result.seconds:.1f}s"
+        )
+        if result.compared_with:
+            trades = len(result.trades_differing())
+            verdict = (
+                "identical"
+                if result.identical
+                else f"{len(result.differences):,} difference(s) in {trades:,} trade(s)"
+            )
+            click.echo(f"compared with the {result.compared_with}: {verdict}")
+        if result.unannounced:
+            click.echo(f"{result.unannounced:,} accepted event(s) not on the accepted stream yet")
+        for d in result.differences[:50]:
+            click.echo(f"  trade {d.trade_id or '?'}: {d.kind} {d.key}: {d.detail}")
+        if len(result.differences) > 50:
+            click.echo(f"  … and {len(result.differences) - 50:,} more (--json lists them all)")
+        if result.switched:
+            kept = f"; the previous tables are in schema {result.previous}" if result.previous else ""
+            click.echo(
+                f"switched: schema {result.live} is the rebuild ({result.positions_kept:,} accepted "
+                f"position(s) kept, {result.to_publish:,} to publish){kept}"
+            )
+        elif switch:
+            click.echo("not switched: the rebuild differs from the live ledger")
+    if not result.identical:
+        sys.exit(1)
+
+
 def register(cli: click.Group) -> None:
     """Add the operations commands to the ``corridor`` group."""
-    for command in (tail, dlq, trace, lag, backup):
+    for command in (tail, dlq, trace, lag, backup, rebuild):
         cli.add_command(command)

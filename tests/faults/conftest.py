@@ -16,6 +16,7 @@ import asyncio
 import datetime as dt
 import os
 import shutil
+import signal
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from corridor.stack import StackConfig, StackStatus, down, status, up
+from corridor.stack import StackConfig, StackStatus, down, kill_broker, start_broker, status, up
 from tests.faults.harness import (
     BROKER_OVERRIDES,
     Outcome,
@@ -94,6 +95,28 @@ class Corridor:
                 last = exc
             await asyncio.sleep(1.0)
         raise AssertionError(f"the cluster did not get healthy within {within:.0f}s: {last}")
+
+    async def rolling_restart(self, *, brokers: bool = True) -> list[str]:
+        """What an upgrade does, one process at a time: each service stopped gracefully (SIGTERM) and
+        started again, the next only once it is ready; then each broker (SIGTERM: a controlled
+        shutdown that moves its leaderships away first), the next only once every trade partition has
+        all its replicas in sync again. Returns how long each took."""
+        notes = []
+        for service in self.services:
+            started = time.monotonic()
+            service.stop()
+            stopped = time.monotonic()
+            await service.restart()
+            ready = time.monotonic() - stopped
+            notes.append(f"{service.name} stopped in {stopped - started:.1f} s, ready {ready:.1f} s later")
+        if brokers:
+            for node in [b.node_id for b in status(self.config).brokers]:
+                started = time.monotonic()
+                await asyncio.to_thread(kill_broker, self.config, node, signal.SIGTERM)
+                await asyncio.to_thread(start_broker, self.config, node)
+                await self.healthy()
+                notes.append(f"broker {node} {time.monotonic() - started:.1f} s")
+        return notes
 
 
 @pytest.fixture(scope="module")  # stopped with the module, not at the end of the whole suite
