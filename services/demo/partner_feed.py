@@ -27,7 +27,7 @@ from corridor.core import credentials, partners
 from corridor.core.kafka import end_offsets, start_group_at
 from corridor.core.routing import partner_topic
 from corridor.core.settings import get_settings
-from corridor.ops.kafka_io import delete_consumer_groups
+from corridor.ops.kafka_io import delete_consumer_groups, topic_partitions
 from corridor.sdk import PartnerConsumer
 from corridor.stack import tls
 
@@ -71,9 +71,14 @@ def grant_registry_logins(party_ids: Iterable[str], state_dir: Path) -> dict[str
 
 
 async def feed_ends(internal_bootstrap: str, partner_id: str) -> dict[TopicPartition, int] | None:
-    """The end offsets of ``partner.<partner_id>.v1`` now, or None while the topic does not exist."""
+    """The end offsets of ``partner.<partner_id>.v1`` now, or None while the topic does not exist (the
+    relay creates it with the partner's first copy; asked without subscribing, so nothing creates it
+    here)."""
+    topic = partner_topic(partner_id)
+    if not await topic_partitions(internal_bootstrap, [topic]):
+        return None
     try:
-        return await end_offsets(internal_bootstrap, [partner_topic(partner_id)])
+        return await end_offsets(internal_bootstrap, [topic])
     except LookupError:
         return None
 
