@@ -481,6 +481,25 @@ async def test_ancient_timestamps_refused_then_repaired(corridor: Corridor) -> N
     assert all(s.alive() for s in corridor.services)
 
 
+async def _retried(
+    http: httpx.AsyncClient,
+    post: Callable[[httpx.AsyncClient, TradeEvent], Awaitable[httpx.Response]],
+    orders: list[TradeEvent],
+) -> list[int]:
+    """The partner's retry of each order after a repair (same id and body), up to 20 s each: the last
+    answer's status per order."""
+    statuses: list[int] = []
+    for order in orders:
+        answer = await post(http, order)
+        for _ in range(20):
+            if answer.status_code == 201:
+                break
+            await asyncio.sleep(1.0)
+            answer = await post(http, order)
+        statuses.append(answer.status_code)
+    return statuses
+
+
 async def test_min_insync_replicas_unmet_past_the_produce_timeout(corridor: Corridor) -> None:
     """``min.insync.replicas`` of ``trade.orders.v1`` raised to 3 (its replication factor) and one
     broker SIGSTOPped until it is out of the topic's ISRs: every acks=all write is refused with
@@ -528,15 +547,7 @@ async def test_min_insync_replicas_unmet_past_the_produce_timeout(corridor: Corr
             kill_broker(corridor.config, paused, signal.SIGCONT, wait=False)
             await _alter_topic(bootstrap, ORDERS, {})
         await corridor.healthy()
-        retried: list[int] = []
-        for order in orders:  # the partner's retry, same id and body
-            answer = await post(http, order)
-            for _ in range(20):
-                if answer.status_code == 201:
-                    break
-                await asyncio.sleep(1.0)
-                answer = await post(http, order)
-            retried.append(answer.status_code)
+        retried = await _retried(http, post, orders)
         answers = await _run_trades(http, corridor.keys, TRADES_AFTER_TIMESTAMPS)
     ids = [i for i, _, _, _ in answers] + [str(o.event_id) for o in orders]
 
@@ -598,15 +609,7 @@ async def test_acl_removed_and_restored(corridor: Corridor) -> None:
         finally:
             await add_acls(bootstrap, write)
         await asyncio.sleep(2.0)
-        retried: list[int] = []
-        for order in orders:  # the partner's retry, same id and body
-            answer = await post(http, order)
-            for _ in range(20):
-                if answer.status_code == 201:
-                    break
-                await asyncio.sleep(1.0)
-                answer = await post(http, order)
-            retried.append(answer.status_code)
+        retried = await _retried(http, post, orders)
         replaced_after = await _producer_replacements(corridor.gateway.url)
         answers = await _run_trades(http, corridor.keys, TRADES_AFTER_TIMESTAMPS)
     ids = [i for i, _, _, _ in answers] + [str(o.event_id) for o in orders]

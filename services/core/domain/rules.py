@@ -247,7 +247,7 @@ def _booked(e: Any) -> Iterable[Violation]:
 
 
 #: Bulk cargo milestones (ADR 0029): a vessel's (or barge's) at a call, after the statement of facts.
-_BULK_MILESTONES = frozenset(
+BULK_MILESTONES = frozenset(
     {
         "NOR_TENDERED",
         "INITIAL_DRAFT_SURVEY",
@@ -263,7 +263,7 @@ _BULK_MILESTONES = frozenset(
 @rule("TransportEventRecorded")
 def _transport(e: Any) -> Iterable[Violation]:
     kind, mode = e.transport_event_type, e.transport_call.mode_of_transport
-    if kind in _BULK_MILESTONES and mode not in ("VESSEL", "BARGE"):
+    if kind in BULK_MILESTONES and mode not in ("VESSEL", "BARGE"):
         yield (
             "transport_call.mode_of_transport",
             f"{kind} is a bulk milestone of a vessel or barge, not a {mode}",

@@ -45,6 +45,7 @@ from corridor.core.domain.lifecycle.state import (
     transport_key,
 )
 from corridor.core.domain.reference import canonical_locode
+from corridor.core.domain.rules import BULK_MILESTONES
 from corridor.core.domain.timing import supersedes
 
 #: Certificates that must be issued before explosives leave (DOMAIN §5, §8).
@@ -177,20 +178,6 @@ def _check_booking_fits_order(trade: TradeState, order: OrderState, e: ShipmentB
                 f"{quantities.fmt(line.quantity)} {line.unit} ordered "
                 f"+{quantities.fmt(line.tolerance_percent)} % ({quantities.fmt(most)} {line.unit})"
             )
-
-
-#: Bulk cargo milestones of a vessel at a call (statement of facts), for shipments without containers.
-BULK_MILESTONES = frozenset(
-    {
-        "NOR_TENDERED",
-        "INITIAL_DRAFT_SURVEY",
-        "LOADING_COMMENCED",
-        "LOADING_COMPLETED",
-        "FINAL_DRAFT_SURVEY",
-        "DISCHARGE_COMMENCED",
-        "DISCHARGE_COMPLETED",
-    }
-)
 
 
 def _without_event(shipment: ShipmentState, event_id: uuid.UUID, what: str) -> ShipmentState:
