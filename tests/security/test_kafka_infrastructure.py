@@ -25,6 +25,7 @@ from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 from corridor.core import partners
 from corridor.core.credentials import kafka_password_file
 from corridor.core.kafka import client_security
+from corridor.core.partners import kafka_admin
 from corridor.core.settings import get_settings
 from corridor.deploy import access
 from corridor.ledger.topics import DLQ_TOPIC
@@ -204,9 +205,9 @@ async def test_no_service_can_mint_credentials_or_acls(config: StackConfig) -> N
     for principal in access.SERVICE_PRINCIPALS:
         login = service_login(config, principal.service)
         bootstrap = login.pop("bootstrap_servers")
-        async with partners._KafkaAdmin(bootstrap, login=login) as admin:
+        async with kafka_admin._KafkaAdmin(bootstrap, login=login) as admin:
             with pytest.raises(partners.KafkaAccessError, match="ClusterAuthorizationFailed"):
-                await partners._upsert_scram(admin, principal.username, "a-password-of-my-own")
+                await kafka_admin._upsert_scram(admin, principal.username, "a-password-of-my-own")
             grant = partners.AclBinding("TOPIC", "*", "LITERAL", "ALL", principal.principal)
             with pytest.raises(partners.KafkaAccessError, match="ClusterAuthorizationFailed"):
-                await partners._create_acls(admin, [grant])
+                await kafka_admin._create_acls(admin, [grant])

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from corridor.core import credentials, partners
+from corridor.core import credentials
 from corridor.core.kafka import client_security
+from corridor.core.partners import kafka_admin
 from corridor.core.settings import PROJECT_ROOT, get_settings
 from corridor.deploy import access
 from corridor.deploy.compose_kafka import password_env
@@ -61,9 +62,9 @@ async def test_the_job_stores_each_principal_with_its_acls(kafka_stack: StackSta
     assert done.returncode == 0, done.stderr
     assert "corridor-operator" in done.stdout and "corridor-gateway" in done.stdout
 
-    async with partners._KafkaAdmin(kafka_stack.bootstrap_servers) as kafka:
+    async with kafka_admin._KafkaAdmin(kafka_stack.bootstrap_servers) as kafka:
         for principal in access.SERVICE_PRINCIPALS:
-            granted = await partners._describe_acls(kafka, principal.principal)
+            granted = await kafka_admin._describe_acls(kafka, principal.principal)
             assert sorted(set(granted)) == access.service_acls(principal.service), principal
     # the monitor logs in with the password the job stored (it reads every topic's metadata)
     login: dict[str, Any] = client_security(

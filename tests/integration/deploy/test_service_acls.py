@@ -24,9 +24,9 @@ from aiokafka.errors import (
     UnknownMemberIdError,
 )
 
-from corridor.core import partners
 from corridor.core.credentials import kafka_password_file
 from corridor.core.kafka import client_security
+from corridor.core.partners import kafka_admin
 from corridor.core.topics import ACCEPTED
 from corridor.deploy import access
 from corridor.ledger.topics import DLQ_TOPIC, RETRY_TOPICS
@@ -49,9 +49,9 @@ async def logins(secured: SecureStack) -> AsyncIterator[dict[str, dict[str, Any]
     broker are exactly ``access.service_acls``, its password in the stack's credentials; each logs in on
     the internal listener through ``client_security`` as the stack's services do."""
     found: dict[str, dict[str, Any]] = {}
-    async with partners._KafkaAdmin(secured.bootstrap) as kafka:
+    async with kafka_admin._KafkaAdmin(secured.bootstrap) as kafka:
         for principal in access.SERVICE_PRINCIPALS:
-            granted = await partners._describe_acls(kafka, principal.principal)
+            granted = await kafka_admin._describe_acls(kafka, principal.principal)
             assert sorted(set(granted)) == access.service_acls(principal.service), principal
             password_file = kafka_password_file(secured.config.state_dir, principal.username)
             assert password_file.stat().st_mode & 0o077 == 0

@@ -10,6 +10,7 @@ from io import BytesIO
 import pytest
 
 from corridor.core import partners
+from corridor.core.partners import kafka_admin
 
 
 def test_a_partner_may_read_its_topic_with_its_groups_and_nothing_else() -> None:
@@ -39,7 +40,7 @@ def _encode(request: object, api_key: int, version: int) -> tuple[object, bytes]
 
 
 def test_alter_scram_credentials_request_encodes_flexible_v0() -> None:
-    protocol = partners._protocol()
+    protocol = kafka_admin._protocol()
     upsert = ("acme", 2, 8192, b"s" * 32, b"p" * 64, {})
     struct, data = _encode(protocol["AlterScram"]([("old", 2, {})], [upsert]), 51, 0)
     assert struct.FLEXIBLE_VERSION and struct.API_KEY == 51  # type: ignore[attr-defined]
@@ -51,7 +52,7 @@ def test_alter_scram_credentials_request_encodes_flexible_v0() -> None:
 
 
 def test_acl_requests_carry_every_binding() -> None:
-    protocol = partners._protocol()
+    protocol = kafka_admin._protocol()
     creations = [(2, "partner.acme.v1", 3, "User:acme", "*", 3, 3), (3, "acme.", 4, "User:acme", "*", 3, 3)]
     struct, _ = _encode(protocol["CreateAcls"](creations), 30, 1)
     assert struct.creations == creations  # type: ignore[attr-defined]
@@ -61,10 +62,10 @@ def test_acl_requests_carry_every_binding() -> None:
 
 def test_broker_errors_are_named() -> None:
     with pytest.raises(partners.KafkaSecurityDisabled, match="without an authorizer"):
-        partners._check(54, "No Authorizer is configured.", "creating ACLs")
+        kafka_admin._check(54, "No Authorizer is configured.", "creating ACLs")
     with pytest.raises(partners.KafkaAccessError, match=r"ClusterAuthorizationFailedError \(error 31\)"):
-        partners._check(31, None, "storing the SCRAM credential of acme")
-    partners._check(0, None, "fine")
+        kafka_admin._check(31, None, "storing the SCRAM credential of acme")
+    kafka_admin._check(0, None, "fine")
 
 
 def test_an_unreachable_broker_is_a_clear_error() -> None:
