@@ -8,6 +8,9 @@ certificates without a verdict.
 
 from __future__ import annotations
 
+import re
+import socket
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,7 +21,15 @@ DEFAULT_PORT = 8084
 DEFAULT_GROUP_ID = "corridor-relay"
 
 _IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
+_ORDINAL_HOST = re.compile(r"^[A-Za-z0-9._-]{1,190}-[0-9]{1,9}$")
 _NAME = r"^[A-Za-z0-9._-]{1,200}$"
+
+
+def default_instance_id(hostname: str | None = None) -> str:
+    """A relay's instance id when none is configured: a StatefulSet pod's name (stable across restarts,
+    unique per replica), else ``1`` (one relay per host, as the local stack runs it)."""
+    name = socket.gethostname() if hostname is None else hostname
+    return name if _ORDINAL_HOST.match(name) else "1"
 
 
 class RelaySettings(BaseSettings):
@@ -34,8 +45,9 @@ class RelaySettings(BaseSettings):
     #: state topic, so two relays with different groups never fence each other.
     relay_group_id: str = Field(default=DEFAULT_GROUP_ID, pattern=_NAME)
     #: This instance's name in the group (static membership: a restarted instance takes its partitions
-    #: back at once instead of after the session timeout). Unique per running instance.
-    relay_instance_id: str = Field(default="1", pattern=_NAME)
+    #: back at once instead of after the session timeout). Unique per running instance: by default the
+    #: host name when it ends in an ordinal (a StatefulSet pod, ``corridor-relay-2``), else ``1``.
+    relay_instance_id: str = Field(default_factory=lambda: default_instance_id(), pattern=_NAME)
     #: Transactional ids are ``<prefix>-<partition>``: one per partition number of the trade topics, so
     #: whichever instance owns partition p fences any earlier owner of it (default: the group id).
     relay_transactional_id_prefix: str | None = Field(default=None, pattern=_NAME)
