@@ -110,8 +110,11 @@ async def _supervise(app: FastAPI, settings: LedgerSettings, registry: RegistryC
         await asyncio.sleep(_RESTART_DELAY_S)
 
 
-def create_app(settings: LedgerSettings, *, run_consumer: bool = True) -> FastAPI:
-    """The ledger app. ``run_consumer=False`` serves the query API only (over an existing ledger)."""
+def create_app(settings: LedgerSettings, *, run_consumer: bool | None = None) -> FastAPI:
+    """The ledger app. ``run_consumer=False`` (default: ``ledger_consume``) serves the query API only,
+    over the tables other ledger processes fill."""
+    if run_consumer is None:
+        run_consumer = settings.ledger_consume
     tracing.configure_tracing("ledger")
 
     @asynccontextmanager
@@ -170,6 +173,7 @@ def create_app(settings: LedgerSettings, *, run_consumer: bool = True) -> FastAP
     )
     app.state.ledger = None
     app.state.publisher = None
+    app.state.api_only = not run_consumer
     metrics = CollectorRegistry(auto_describe=True)
     metrics.register(_StatsCollector(app))
     app.state.metrics = metrics

@@ -40,6 +40,9 @@ class LedgerSettings(BaseSettings):
     #: ledger is rebuilt) or only what is published from now on (``latest``; the end offsets are
     #: committed at startup, so a restart never skips anything).
     ledger_start_from: Literal["earliest", "latest"] = "earliest"
+    #: False: serve the query API only, over the tables other ledger processes fill (no consumer, no
+    #: publisher, no partitions owned); scale the API apart from the consumers (issue 23).
+    ledger_consume: bool = True
     ledger_retry_delays_s: Annotated[tuple[float, ...], NoDecode] = DEFAULT_RETRY_DELAYS_S
     ledger_batch_max_records: int = Field(default=5000, ge=1)
     #: Seconds an event waiting for a prerequisite is held in memory (retried with every batch, its

@@ -62,3 +62,32 @@ async def test_three_ledgers_own_whole_trades(
     finally:
         for other in others:
             await asyncio.to_thread(other.stop)
+
+
+async def test_an_api_only_ledger_serves_what_the_consumers_store(
+    stack: Any, ledger: InProcessLedger, ledger_setup: LedgerSetup, publish: Any, api_key: Any
+) -> None:
+    """``CORRIDOR_LEDGER_CONSUME=false``: the query API alone, over the tables the consuming ledger fills;
+    ready without owning a partition, never a member of the consumer group."""
+    api = InProcessLedger(ledger_setup.settings(stack).model_copy(update={"ledger_consume": False}))
+    await asyncio.to_thread(api.start)
+    try:
+        await wait_ready(api.url)
+        story = chromite_story()
+        await publish(*story.events)
+        buyer = await api_key(story.events[0].sender, "BUYER")
+        async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
+
+            async def complete() -> bool:
+                response = await http.get(
+                    f"/v1/trades/{story.trade_id}", headers={"Authorization": f"Bearer {buyer}"}
+                )
+                return response.status_code == 200 and response.json()["version"] == len(story.events)
+
+            await eventually(complete, within=90)
+            ready = (await http.get("/readyz")).json()
+        assert ready["status"] == "ready" and "assigned_partitions" not in ready, ready
+        assert api.app.state.ledger is None and api.app.state.publisher is None
+        assert len(ledger.ledger.assigned) == 6 * len(CONSUMED_TOPICS)  # the consumer kept every partition
+    finally:
+        await asyncio.to_thread(api.stop)
