@@ -454,12 +454,7 @@ async def test_ancient_timestamps_refused_then_repaired(corridor: Corridor) -> N
         answers = await _run_trades(http, corridor.keys, TRADES_AFTER_TIMESTAMPS)
     ids = [i for i, _, _, _ in answers]
 
-    async def all_stored() -> bool:
-        return len(await stored_ids(corridor.pool, ids)) == len(ids)
-
-    await eventually(all_stored, 60)
-    await asyncio.sleep(2.0)  # a late duplicate would show up now
-    rows = await ledger_rows(corridor.pool, ids + [i for i, _, _ in refused])
+    rows = await _rows_once_stored(corridor, ids, ids + [i for i, _, _ in refused])
     partners = {sender for _, sender, _, _ in answers}
     print(
         f"\nmessage.timestamp.before.max.ms 0 on {ORDERS}: orders answered {[c for _, c, _ in refused]}, "
@@ -479,6 +474,20 @@ async def test_ancient_timestamps_refused_then_repaired(corridor: Corridor) -> N
     assert sorted(len(rows.get(i, [])) for i in ids) == [1] * len(ids)  # each exactly once
     assert {s.name: s.pid for s in corridor.services} == pids, "a process restarted"
     assert all(s.alive() for s in corridor.services)
+
+
+async def _rows_once_stored(
+    corridor: Corridor, stored: list[str], rows_of: list[str]
+) -> dict[str, list[float]]:
+    """Wait (up to 60 s) until every event of ``stored`` is in ``ledger.events``, 2 s more for a late
+    duplicate to show up, then the ledger's rows of ``rows_of`` by event id."""
+
+    async def all_stored() -> bool:
+        return len(await stored_ids(corridor.pool, stored)) == len(stored)
+
+    await eventually(all_stored, 60)
+    await asyncio.sleep(2.0)  # a late duplicate would show up now
+    return await ledger_rows(corridor.pool, rows_of)
 
 
 async def _retried(
@@ -551,12 +560,7 @@ async def test_min_insync_replicas_unmet_past_the_produce_timeout(corridor: Corr
         answers = await _run_trades(http, corridor.keys, TRADES_AFTER_TIMESTAMPS)
     ids = [i for i, _, _, _ in answers] + [str(o.event_id) for o in orders]
 
-    async def all_stored() -> bool:
-        return len(await stored_ids(corridor.pool, ids)) == len(ids)
-
-    await eventually(all_stored, 60)
-    await asyncio.sleep(2.0)  # a late duplicate would show up now
-    rows = await ledger_rows(corridor.pool, ids)
+    rows = await _rows_once_stored(corridor, ids, ids)
     partners = {sender for _, sender, _, _ in answers}
     print(
         f"\nmin.insync.replicas 3 on {ORDERS}, broker {paused} SIGSTOPped (out of its ISRs after "
@@ -614,12 +618,7 @@ async def test_acl_removed_and_restored(corridor: Corridor) -> None:
         answers = await _run_trades(http, corridor.keys, TRADES_AFTER_TIMESTAMPS)
     ids = [i for i, _, _, _ in answers] + [str(o.event_id) for o in orders]
 
-    async def all_stored() -> bool:
-        return len(await stored_ids(corridor.pool, ids)) == len(ids)
-
-    await eventually(all_stored, 60)
-    await asyncio.sleep(2.0)  # a late duplicate would show up now
-    rows = await ledger_rows(corridor.pool, ids)
+    rows = await _rows_once_stored(corridor, ids, ids)
     partners = {sender for _, sender, _, _ in answers}
     print(
         f"\nWRITE on {ORDERS} removed from {write[0].principal}: orders answered "
@@ -758,14 +757,8 @@ async def test_trade_topic_deleted_and_recreated_under_load(corridor: Corridor) 
     after_ids = [i for i, _, _, _ in answers]
     partners = {sender for _, sender, _, _ in answers}
     load_acked = [a for a in generator.attempts if a.acknowledged]
-
-    async def all_stored() -> bool:
-        ids = after_ids + [a.event_id for a in load_acked]
-        return len(await stored_ids(corridor.pool, ids)) == len(ids)
-
-    await eventually(all_stored, 60)
-    await asyncio.sleep(2.0)  # a late duplicate would show up now
-    rows = await ledger_rows(corridor.pool, [a.event_id for a in generator.attempts] + after_ids)
+    acked_ids = after_ids + [a.event_id for a in load_acked]
+    rows = await _rows_once_stored(corridor, acked_ids, [a.event_id for a in generator.attempts] + after_ids)
     # a trade whose order went with the topic before the ledger read it never gets its later events
     # stored (they wait for the order, then are parked and dead-lettered): those are not counted
     orders_kept = {a.trade_id for a in generator.attempts if a.position == 0 and a.event_id in rows}
