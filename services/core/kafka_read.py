@@ -5,6 +5,7 @@ it is no lag). Commits nothing; shared by the tools and the dashboard."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,15 +48,17 @@ async def readable_offsets(
     consumer.assign(sorted(todo))
     for tp in todo:
         consumer.seek(tp, spans[tp][0])
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while todo and loop.time() < deadline:
-        batches = await consumer.getmany(*todo, timeout_ms=200, max_records=COUNT_LIMIT)
-        for tp, records in batches.items():
-            found[tp] += [r.offset for r in records if r.offset < spans[tp][1]]
-        for tp in list(todo):
-            if await consumer.position(tp) >= spans[tp][1]:
-                todo.discard(tp)
+    # the whole read is bounded, not only the polls: a partition whose position must be looked up again
+    # (its topic deleted meanwhile, its leader gone) would otherwise hold the caller for a request timeout
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            while todo:
+                batches = await consumer.getmany(*todo, timeout_ms=200, max_records=COUNT_LIMIT)
+                for tp, records in batches.items():
+                    found[tp] += [r.offset for r in records if r.offset < spans[tp][1]]
+                for tp in list(todo):
+                    if await consumer.position(tp) >= spans[tp][1]:
+                        todo.discard(tp)
     return found, todo
 
 

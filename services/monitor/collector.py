@@ -83,6 +83,10 @@ class Monitor:
         self.tick_ms: float | None = None
         self.ticks = 0
         self.ready = asyncio.Event()
+        # clear while a tick is half-way (new offsets, old latency …): views wait for it, so every answer
+        # describes one whole sample, the one its ``sampled_at_ms`` names
+        self._settled = asyncio.Event()
+        self._settled.set()
         self._task: asyncio.Task[None] | None = None
         self._tail_started = False
         self._not_records: dict[tuple[str, int, int, int], int] = {}
@@ -132,13 +136,23 @@ class Monitor:
 
     # -- one tick --------------------------------------------------------------------------------------
 
+    async def settled(self, within: float = 5.0) -> Monitor:
+        """This monitor once no tick is half-way (after ``within`` seconds, as it is: never wedge a view)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._settled.wait(), within)
+        return self
+
     async def tick(self) -> None:
         t0 = time.perf_counter()
         now = time.time()
-        if await self._ensure_kafka():
-            await self._sample_topics(now)
-        await asyncio.gather(self._sample_groups(now), self._sample_ledger(now))
-        self.sampled_at = now
+        self._settled.clear()
+        try:
+            if await self._ensure_kafka():
+                await self._sample_topics(now)
+            await asyncio.gather(self._sample_groups(now), self._sample_ledger(now))
+            self.sampled_at = now
+        finally:
+            self._settled.set()
         self.ticks += 1
         self.tick_ms = (time.perf_counter() - t0) * 1000
         if "kafka" not in self.errors:
@@ -202,8 +216,6 @@ class Monitor:
 
         from aiokafka import TopicPartition
 
-        from corridor.core.kafka_read import readable_offsets, reader
-
         spans: set[tuple[str, int, int, int]] = set()
         for info in groups:
             for (topic, partition), committed in info.committed.items():
@@ -218,12 +230,15 @@ class Monitor:
                 tp = TopicPartition(topic, partition)
                 start, upto = wanted.get(tp, (committed, end))
                 wanted[tp] = (min(start, committed), max(upto, end))
-            async with reader(self.settings.bootstrap_servers) as consumer:
-                # up to the last stable offset: an open transaction's records are lag (they will be
-                # records), and reading towards them would wait for its end
-                stable = await consumer.end_offsets(list(wanted))
-                wanted = {tp: (start, min(upto, stable[tp])) for tp, (start, upto) in wanted.items()}
-                found, unfinished = await readable_offsets(consumer, wanted, timeout_s=MARKER_READ_S)
+            # up to the last stable offset: an open transaction's records are lag (they will be records),
+            # and reading towards them would wait for its end; a topic that did not answer: next time
+            stable = await self.kafka.stable_offsets(list(wanted))
+            unanswered = wanted.keys() - stable.keys()
+            wanted = {
+                tp: (start, min(upto, stable[tp])) for tp, (start, upto) in wanted.items() if tp in stable
+            }
+            found, unfinished = await self.kafka.readable(wanted, timeout_s=MARKER_READ_S)
+            unfinished |= unanswered
             for topic, partition, committed, end in todo:
                 tp = TopicPartition(topic, partition)
                 if tp in unfinished:

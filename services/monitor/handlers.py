@@ -44,6 +44,11 @@ def _monitor(request: Request) -> Monitor:
     return monitor
 
 
+async def _sampled(request: Request) -> Monitor:
+    """The monitor with no tick half-way, so one answer is one sample (figures and ``sampled_at_ms``)."""
+    return await _monitor(request).settled()
+
+
 @router.get("/", include_in_schema=False)
 async def page() -> Response:
     return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
@@ -80,33 +85,33 @@ async def overview(
     ] = None,
 ) -> Response:
     """Everything the page draws in one answer (the 12 first consumer groups; ``/api/groups`` has all)."""
-    return NoStoreJSON(_monitor(request).overview(pinned=group or (), match=match))
+    return NoStoreJSON((await _sampled(request)).overview(pinned=group or (), match=match))
 
 
 @router.get("/api/topics")
 async def topics(request: Request) -> Response:
-    return NoStoreJSON(_monitor(request).topics_view())
+    return NoStoreJSON((await _sampled(request)).topics_view())
 
 
 @router.get("/api/groups")
 async def groups(request: Request, match: Annotated[str | None, Query(max_length=200)] = None) -> Response:
-    return NoStoreJSON(_monitor(request).groups_view(match=match))
+    return NoStoreJSON((await _sampled(request)).groups_view(match=match))
 
 
 @router.get("/api/dlq")
 async def dlq(request: Request, top: Annotated[int, Query(ge=1, le=1000)] = 8) -> Response:
     """Depth of the dead-letter topic and the ``top`` most frequent reasons of those read."""
-    return NoStoreJSON(_monitor(request).dlq_view(top=top))
+    return NoStoreJSON((await _sampled(request)).dlq_view(top=top))
 
 
 @router.get("/api/latency")
 async def latency(request: Request) -> Response:
-    return NoStoreJSON(_monitor(request).latency_view())
+    return NoStoreJSON((await _sampled(request)).latency_view())
 
 
 @router.get("/api/trades/states")
 async def trade_states(request: Request) -> Response:
-    return NoStoreJSON(_monitor(request).trades_view())
+    return NoStoreJSON((await _sampled(request)).trades_view())
 
 
 @router.get("/api/events/recent")

@@ -1,7 +1,8 @@
 """What the monitor asks Kafka: topics and their offsets, consumer groups and their commits, one record.
 
-Read-only: an admin client (metadata, groups, committed offsets) and two consumers without a group
-(log start / end offsets, and fetching the record a person clicked). Nothing here joins a group or
+Read-only: an admin client (metadata, groups, committed offsets) and three consumers without a group
+(log start / end offsets; fetching the record a person clicked; read_committed, for last stable offsets
+and telling transaction markers from records). Nothing here joins a group or
 commits, so watching never changes what it watches.
 """
 
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -23,6 +25,9 @@ from aiokafka.protocol.api import Request
 from aiokafka.structs import ConsumerRecord
 
 from corridor.core.kafka import client_security
+from corridor.core.kafka_read import readable_offsets
+
+T = TypeVar("T")
 
 #: Topic metadata is re-read this often (new topics, added partitions).
 METADATA_TTL_S = 10.0
@@ -73,6 +78,8 @@ class KafkaSource:
         self._offsets: AIOKafkaConsumer | None = None
         self._fetcher: AIOKafkaConsumer | None = None
         self._fetch_lock = asyncio.Lock()
+        self._committed: AIOKafkaConsumer | None = None  # read_committed: last stable offsets, markers
+        self._committed_lock = asyncio.Lock()
         self._partitions: dict[str, list[int]] = {}
         self._partitions_at = 0.0
         self._coordinators: dict[str, int] = {}
@@ -97,19 +104,30 @@ class KafkaSource:
             fetch_max_wait_ms=100,
             max_partition_fetch_bytes=1_100_000,
         )
+        committed = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            **client_security(),
+            client_id=f"{self._client_id}-committed",
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            request_timeout_ms=10_000,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
         try:
             await admin.start()
             await offsets.start()
             await fetcher.start()
+            await committed.start()
         except BaseException:
-            await _close_quietly(admin, offsets, fetcher)
+            await _close_quietly(admin, offsets, fetcher, committed)
             raise
         self._admin, self._offsets, self._fetcher = admin, offsets, fetcher
+        self._committed = committed
 
     async def stop(self) -> None:
-        admin, offsets, fetcher = self._admin, self._offsets, self._fetcher
-        self._admin = self._offsets = self._fetcher = None
-        await _close_quietly(admin, offsets, fetcher)
+        admin, offsets, fetcher, committed = self._admin, self._offsets, self._fetcher, self._committed
+        self._admin = self._offsets = self._fetcher = self._committed = None
+        await _close_quietly(admin, offsets, fetcher, committed)
 
     @property
     def started(self) -> bool:
@@ -147,29 +165,57 @@ class KafkaSource:
         re-reads the metadata."""
         _, consumer, _ = self._require()
 
-        async def of_topic(topic: str, parts: list[int]) -> tuple[dict[Any, int], dict[Any, int]]:
-            tps = [TopicPartition(topic, p) for p in parts]
-            begin, end = await asyncio.wait_for(
-                asyncio.gather(consumer.beginning_offsets(tps), consumer.end_offsets(tps)), OFFSETS_TIMEOUT_S
-            )
+        async def of_topic(tps: list[TopicPartition]) -> tuple[dict[Any, int], dict[Any, int]]:
+            begin, end = await asyncio.gather(consumer.beginning_offsets(tps), consumer.end_offsets(tps))
             return begin, end
 
-        topics = [(t, ps) for t, ps in partitions.items() if ps]
-        answers = await asyncio.gather(*(of_topic(t, ps) for t, ps in topics), return_exceptions=True)
+        answers = await _topic_by_topic(
+            of_topic, [TopicPartition(t, p) for t, ps in partitions.items() for p in ps]
+        )
+        if any(isinstance(answer, BaseException) for answer in answers):
+            self._partitions_at = 0.0  # re-read the topics next time
         begin_all: dict[tuple[str, int], int] = {}
         end_all: dict[tuple[str, int], int] = {}
         for answer in answers:
-            if isinstance(answer, BaseException):
-                if isinstance(answer, asyncio.CancelledError):
-                    raise answer
-                self._partitions_at = 0.0  # re-read the topics next time
-                continue
-            begin, end = answer
-            begin_all.update({_tp_key(tp): o for tp, o in begin.items()})
-            end_all.update({_tp_key(tp): o for tp, o in end.items()})
-        if topics and not end_all:
+            if not isinstance(answer, BaseException):
+                begin, end = answer
+                begin_all.update({_tp_key(tp): o for tp, o in begin.items()})
+                end_all.update({_tp_key(tp): o for tp, o in end.items()})
+        if partitions and not end_all:
             raise RuntimeError("no topic answered with its offsets")
         return begin_all, end_all
+
+    async def stable_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Last stable offsets (how far a read_committed consumer reads) of ``tps``, topic by topic as
+        ``offsets``; a topic that did not answer in time is left out."""
+        consumer = self._require_committed()
+
+        async def of_topic(parts: list[TopicPartition]) -> dict[TopicPartition, int]:
+            stable: dict[TopicPartition, int] = await consumer.end_offsets(parts)
+            return stable
+
+        found: dict[TopicPartition, int] = {}
+        for answer in await _topic_by_topic(of_topic, tps):
+            if not isinstance(answer, BaseException):
+                found.update(answer)
+        return found
+
+    async def readable(
+        self, spans: dict[TopicPartition, tuple[int, int]], timeout_s: float
+    ) -> tuple[dict[TopicPartition, list[int]], set[TopicPartition]]:
+        """``corridor.core.kafka_read.readable_offsets`` on this source's read_committed consumer (kept
+        between samples: its metadata is warm), which is left with nothing assigned afterwards."""
+        consumer = self._require_committed()
+        async with self._committed_lock:
+            try:
+                return await readable_offsets(consumer, spans, timeout_s)
+            finally:
+                consumer.unsubscribe()
+
+    def _require_committed(self) -> AIOKafkaConsumer:
+        if self._committed is None:
+            raise RuntimeError("the Kafka source is not started")
+        return self._committed
 
     # -- consumer groups -------------------------------------------------------------------------------
 
@@ -252,6 +298,24 @@ class KafkaSource:
                     if record.offset > offset:  # the record is gone (a transaction marker, compaction)
                         raise LookupError(f"no record at {topic}/{partition}@{offset}")
             raise LookupError(f"{topic}/{partition}@{offset} could not be read within {timeout_s:.0f}s")
+
+
+async def _topic_by_topic(
+    request: Callable[[list[TopicPartition]], Awaitable[T]], tps: list[TopicPartition]
+) -> list[T | BaseException]:
+    """``request`` for each topic's partitions, all at once, each within ``OFFSETS_TIMEOUT_S``: a topic
+    deleted since the metadata was read (aiokafka retries it until its request timeout) fails alone."""
+    by_topic: dict[str, list[TopicPartition]] = {}
+    for tp in tps:
+        by_topic.setdefault(tp.topic, []).append(tp)
+    answers = await asyncio.gather(
+        *(asyncio.wait_for(request(parts), OFFSETS_TIMEOUT_S) for parts in by_topic.values()),
+        return_exceptions=True,
+    )
+    for answer in answers:
+        if isinstance(answer, asyncio.CancelledError):
+            raise answer
+    return answers
 
 
 async def _close_quietly(*clients: Any) -> None:

@@ -97,6 +97,7 @@ async def test_a_transaction_marker_is_not_lag(ops_stack: Any) -> None:
 
     # the dashboard agrees: the marker is no lag there either
     monitor = Monitor(MonitorSettings(bootstrap_servers=bootstrap))
+    await monitor.kafka.start()  # the markers are read through the monitor's own Kafka source
     try:
         monitor.end = {(topic, 0): row.end}
         info = GroupInfo(group, "consumer", committed={(topic, 0): row.committed})
@@ -110,4 +111,5 @@ async def test_a_transaction_marker_is_not_lag(ops_stack: Any) -> None:
         await monitor._count_markers([info_behind])
         assert group_row(info_behind, monitor.end)["lag"] == 3
     finally:
+        await monitor.kafka.stop()
         await monitor.registry.close()

@@ -332,3 +332,51 @@ def test_describe_groups_is_capped_at_v2_whatever_the_broker_offers() -> None:
 
     request = _DescribeGroups(["a", "b"]).prepare({15: (0, 5)})
     assert request.API_VERSION == 2 and request.groups == ["a", "b"]
+
+
+# -- one answer, one sample ------------------------------------------------------------------------------
+
+
+async def test_a_view_asked_mid_sample_waits_for_the_whole_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CI run that failed: the page and /api/overview named the same ``sampled_at_ms`` but showed
+    different latencies, because an answer was built between a tick's new latency and its new stamp."""
+    import asyncio
+
+    from corridor.monitor.collector import Monitor
+
+    monitor = Monitor(MonitorSettings(bootstrap_servers="127.0.0.1:1"))
+    gate = asyncio.Event()
+
+    async def no_kafka() -> bool:
+        return False
+
+    async def nothing(now: float) -> None:
+        return None
+
+    async def ledger_then_wait(now: float) -> None:
+        published = int(now * 1000) - 400
+        monitor.latency.published("e1", published, SOURCE_OBSERVED)
+        monitor.latency.matched("e1", published + 400)  # this sample's figure is in, its stamp is not yet
+        await gate.wait()
+
+    monkeypatch.setattr(monitor, "_ensure_kafka", no_kafka)
+    monkeypatch.setattr(monitor, "_sample_groups", nothing)
+    monkeypatch.setattr(monitor, "_sample_ledger", ledger_then_wait)
+    try:
+        tick = asyncio.create_task(monitor.tick())
+        await asyncio.sleep(0.05)
+        asked = asyncio.create_task(monitor.settled())
+        await asyncio.sleep(0.05)
+        assert not asked.done()  # no answer while the sample is half-way
+        gate.set()
+        view = (await asked).latency_view()
+        await tick
+        assert view["sampled_at_ms"] is not None and view["p50_ms"] == 400.0
+        # and a tick that never ends does not wedge the views
+        gate.clear()
+        stuck = asyncio.create_task(monitor.tick())
+        await asyncio.sleep(0.05)
+        assert (await monitor.settled(within=0.1)) is monitor
+        stuck.cancel()
+    finally:
+        await monitor.registry.close()
