@@ -1,7 +1,7 @@
 """The local stack launcher: Kafka (KRaft) from Maven Central jars, embedded PostgreSQL, the services.
 
 Use it from Python as ``from corridor.stack import StackConfig, up, down, status``; the command line
-is ``corridor stack up | down | status`` (services/stack/cli.py).
+is ``corridor stack up | down | status`` (services/cli/stack.py).
 """
 
 from corridor.stack.api import (

@@ -1,4 +1,4 @@
-"""The CLI's output contract (docs/cli.md, services/cli_output.py), without a stack: usage, errors as
+"""The CLI's output contract (docs/cli.md, services/cli/output.py), without a stack: usage, errors as
 JSON under --json, non-zero exits, names checked before anything is waited for, paths of the user."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from corridor.cli import _user_path, cli
-from corridor.cli_output import JsonCommand
+from corridor.cli.output import JsonCommand
 from corridor.core.settings import PROJECT_ROOT
 from corridor.ops.tail import check_event_type
 

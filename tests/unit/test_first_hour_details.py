@@ -8,7 +8,7 @@ import socket
 import uuid
 
 from corridor.core.settings import PROJECT_ROOT
-from corridor.demo.main import describe_projection
+from corridor.demo.run import describe_projection
 from corridor.demo.story import chromite_story, explosives_story, run_suffix
 from corridor.gateway import cloudevents
 from corridor.sdk.consumer import login_failure

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from corridor.certificates_cli import certificates as certificates_group
+from corridor.cli.certificates import certificates as certificates_group
+from corridor.cli.partners import partners as partners_group
 from corridor.core.settings import PROJECT_ROOT
-from corridor.partners_cli import partners as partners_group
 from tests.integration.ledger.ledger_helpers import drop_schemas, unique
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from corridor.certificates_cli import certificates as certificates_group
+from corridor.cli.certificates import certificates as certificates_group
 from corridor.core import signatures
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import CertificateAmended, CertificateIssued, CertificateRevoked

@@ -12,8 +12,8 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
+from corridor.cli.partners import partners as partners_group
 from corridor.core import partners
-from corridor.partners_cli import partners as partners_group
 from tests.unit.gateway.gateway_samples import cloudevent
 
 pytestmark = pytest.mark.integration

@@ -16,10 +16,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from corridor.cli.ops import backup
 from corridor.core.credentials import REGISTRY_OPERATOR, credentials_dir, read_secret
 from corridor.core.settings import get_settings
 from corridor.ops.backup import BackupError, archive_schemas, create_backup, restore_backup
-from corridor.ops.cli import backup
 from corridor.stack.postgres import EmbeddedPostgres
 from tests.integration.relay.relay_helpers import free_port
 

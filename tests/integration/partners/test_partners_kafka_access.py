@@ -221,7 +221,7 @@ def test_rotate_disable_enable(partner_stack: SecureStack, two_partners: Any) ->
 def test_unreachable_kafka_fails_rotate_and_disable_but_not_add(partner_stack: SecureStack) -> None:
     from click.testing import CliRunner
 
-    from corridor.partners_cli import partners as partners_group
+    from corridor.cli.partners import partners as partners_group
 
     env = {"CORRIDOR_DATABASE_URL": partner_stack.database_url, "CORRIDOR_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
     runner = CliRunner()

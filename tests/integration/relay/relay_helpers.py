@@ -417,7 +417,7 @@ async def partner_topic_counts(bootstrap: str, partner_ids: list[str]) -> dict[s
 
 def partners_cli(stack: SecureStack, *args: str) -> Any:
     """``corridor partners ARGS`` in-process against the stack (its PostgreSQL and internal listener)."""
-    from corridor.partners_cli import partners as partners_group
+    from corridor.cli.partners import partners as partners_group
 
     env = {
         "CORRIDOR_DATABASE_URL": stack.database_url,

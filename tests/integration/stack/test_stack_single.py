@@ -17,6 +17,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from corridor.cli.stack import stack as stack_cli
 from corridor.core.credentials import REGISTRY_SERVICES, credentials_dir, read_secret
 from corridor.core.topics import TOPIC_SPECS
 from corridor.stack import (
@@ -30,7 +31,6 @@ from corridor.stack import (
     up,
 )
 from corridor.stack.admin import describe_topics
-from corridor.stack.cli import stack as stack_cli
 
 from .conftest import isolated_config
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from corridor.bench.main import output_dir, updates_readme
+from corridor.bench.run import output_dir, updates_readme
 from corridor.core.settings import PROJECT_ROOT
 
 BENCH = PROJECT_ROOT / "bench"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import yaml
 from click.testing import CliRunner
 
+from corridor.cli.deploy import deploy
+from corridor.cli.partners import partners
 from corridor.core.partners import partner_acls
-from corridor.deploy.cli import deploy
 from corridor.deploy.render import bindings_of_rules
-from corridor.partners_cli import partners
 
 
 def test_render_check_passes_on_the_committed_files() -> None:

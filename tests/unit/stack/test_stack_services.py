@@ -218,7 +218,7 @@ def test_down_only_some_services(fake_stack: tuple[StackConfig, StackState]) -> 
 def test_cli_rejects_unknown_or_contradictory_choices(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from corridor.stack.cli import stack as stack_cli
+    from corridor.cli.stack import stack as stack_cli
 
     def run(*args: str) -> tuple[int, str]:
         result = CliRunner().invoke(stack_cli, ["--state-dir", str(tmp_path), "up", *args])

@@ -1,5 +1,5 @@
 """``corridor tail | dlq | trace | lag | backup | rebuild``: the operations commands (registered by
-services/cli.py).
+services/cli/__init__.py).
 
 Servers come from the ``CORRIDOR_*`` settings (``CORRIDOR_BOOTSTRAP_SERVERS``,
 ``CORRIDOR_SCHEMA_REGISTRY_URL``, ``CORRIDOR_DATABASE_URL`` — else the local stack's embedded
@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 
 import click
 
-from corridor.cli_output import JsonCommand, JsonGroup
+from corridor.cli.output import JsonCommand, JsonGroup
 from corridor.core.settings import get_settings
+from corridor.ledger.topics import DLQ_TOPIC
 
 T = TypeVar("T")
 
@@ -186,7 +187,7 @@ def dlq_list(as_json: bool, filters: tuple[str, ...], limit: int) -> None:
         body["records"] = latest
         click.echo(json.dumps(body, ensure_ascii=False, indent=2))
         return
-    click.echo(f"{ops_dlq.DLQ_TOPIC}: {summary.total} dead letter(s), {summary.pending} not replayed")
+    click.echo(f"{DLQ_TOPIC}: {summary.total} dead letter(s), {summary.pending} not replayed")
     if not summary.total:
         return
     click.echo("\ndepth by original topic (not replayed / total):")
@@ -220,10 +221,10 @@ def dlq_show(position: str) -> None:
     async def go() -> Any:
         found = await ops_dlq.show(settings.bootstrap_servers, position)
         if found is None:
-            raise LookupError(f"no record at {position} of {ops_dlq.DLQ_TOPIC}")
+            raise LookupError(f"no record at {position} of {DLQ_TOPIC}")
         letter, marker = found
         partition, offset = ops_dlq.parse_position(position)
-        record = await fetch_record(settings.bootstrap_servers, ops_dlq.DLQ_TOPIC, partition, offset)
+        record = await fetch_record(settings.bootstrap_servers, DLQ_TOPIC, partition, offset)
         assert record is not None
         async with RegistryClient(settings.schema_registry_url) as registry:
             decoded = await Decoder(Codec(registry, auto_register=False)).decode(record)

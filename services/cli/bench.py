@@ -1,15 +1,12 @@
-"""``corridor bench [--quick] [--out bench/]``: every stage in one run on the local stack, then the report."""
+"""``corridor bench``: measure Corridor against its anchors on the local stack (``corridor.bench``)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import shutil
-import tempfile
 import time
-import traceback
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -22,88 +19,8 @@ from corridor.bench.common import (
     machine_info,
     quiet_logs,
 )
-from corridor.cli_output import JsonCommand
-from corridor.core.settings import PROJECT_ROOT
-
-
-async def _run_stages(ctx: BenchContext, stages: list[str]) -> dict[str, Any]:
-    from corridor.bench import (
-        codec_bench,
-        e2e,
-        gateway_ingest,
-        kafka_tools,
-        ledger_ingest,
-        partner_feed,
-        produce,
-        raw_kafka,
-        scaling,
-    )
-
-    modules = {
-        "kafka_tools": kafka_tools,
-        "raw_kafka": raw_kafka,
-        "produce": produce,
-        "codec": codec_bench,
-        "ledger": ledger_ingest,
-        "gateway": gateway_ingest,
-        "e2e": e2e,
-        "scaling": scaling,
-        "partner_feed": partner_feed,
-    }
-    results: dict[str, Any] = {}
-    try:
-        for name in stages:
-            began = time.monotonic()
-            load = load_average()
-            try:
-                if name in ctx.profile:
-                    results[name] = await _profiled(ctx, name, modules[name].run)
-                else:
-                    results[name] = await modules[name].run(ctx)
-            except Exception as exc:
-                ctx.progress(f"stage {name} FAILED: {type(exc).__name__}: {exc}")
-                results[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-            results[name]["seconds"] = round(time.monotonic() - began, 1)
-            results[name]["load_average_before"] = load
-    finally:
-        ctx.progress("cleaning up bench topics, schemas and consumer groups…")
-        await ctx.cleanup()
-    return results
-
-
-async def _profiled(ctx: BenchContext, name: str, run: Any) -> dict[str, Any]:
-    from pyinstrument import Profiler
-    from pyinstrument.renderers import ConsoleRenderer
-
-    profiler = Profiler(interval=0.001, async_mode="enabled")
-    profiler.start()
-    try:
-        return dict(await run(ctx))
-    finally:
-        profiler.stop()
-        folder = ctx.out / "profiles"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{name}.txt").write_text(profiler.output_text(unicode=True, color=False))
-        (folder / f"{name}.html").write_text(profiler.output_html())
-        flat = ConsoleRenderer(flat=True, flat_time="self", show_all=True)
-        (folder / f"{name}-flat.txt").write_text(profiler.output(flat))
-        ctx.progress(f"profile of stage {name}: {folder / name}.txt")
-
-
-def output_dir(out: Path | None, *, quick: bool, partial: bool) -> Path:
-    """Where a run writes: ``--out`` if given (a relative path is the current directory's); else the
-    committed results (``bench/``) for a full run of every stage, and a fresh temporary directory for a
-    smoke or partial run, so neither rewrites the committed results."""
-    if out is not None:
-        return out
-    if quick or partial:
-        return Path(tempfile.mkdtemp(prefix="corridor-bench-"))
-    return PROJECT_ROOT / "bench"
-
-
-def updates_readme(out: Path, *, quick: bool, partial: bool) -> bool:
-    """Only a full run of every stage into the repository's ``bench/`` rewrites the README summary."""
-    return not quick and not partial and out.resolve() == (PROJECT_ROOT / "bench").resolve()
+from corridor.bench.run import output_dir, run_stages, updates_readme
+from corridor.cli.output import JsonCommand
 
 
 @click.command("bench", cls=JsonCommand)
@@ -144,7 +61,6 @@ def bench(quick: bool, out: Path | None, stages: tuple[str, ...], profile: tuple
     from corridor.stack.config import StackConfig
     from corridor.stack.kafka import kafka_version
 
-    out = out if out is not None else PROJECT_ROOT / "bench"
     quiet_logs()
     out = output_dir(out, quick=quick, partial=bool(stages))
     load_before = load_average()
@@ -173,7 +89,7 @@ def bench(quick: bool, out: Path | None, stages: tuple[str, ...], profile: tuple
     chosen = [s for s in STAGES if not stages or s in stages] + [s for s in OPTIONAL_STAGES if s in stages]
     ctx.progress(f"bench run {ctx.run_id} ({'quick' if quick else 'full'}): stages {', '.join(chosen)}")
     began = time.monotonic()
-    results = asyncio.run(_run_stages(ctx, chosen))
+    results = asyncio.run(run_stages(ctx, chosen))
     machine = machine_info(ctx.kafka_version)
     machine["brokers"] = len(status.brokers)
     run = {

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from corridor.cli_output import JsonGroup
+from corridor.cli.output import JsonGroup
 from corridor.stack import api
 from corridor.stack.config import DEFAULT_LISTENERS, MAX_BROKERS, StackConfig
 from corridor.stack.errors import StackError

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import click
 
-from corridor.cli_output import JsonGroup
+from corridor.cli.output import JsonGroup
 from corridor.core.domain.roles import PUBLISHER_ROLES
 
 T = TypeVar("T")
@@ -39,8 +39,8 @@ def _ledger_schema() -> str:
 def _run(operation: Callable[[Any, str], Awaitable[T]]) -> T:
     """``operation(pool, partners schema)`` as ``corridor partners`` runs its own (same database, same
     schema), after making sure the keys table exists."""
+    from corridor.cli.partners import _run as run_on_partners
     from corridor.core import signatures
-    from corridor.partners_cli import _run as run_on_partners
 
     async def with_keys(pool: Any, schema: str) -> T:
         await signatures.ensure_schema(pool, schema=schema)

@@ -26,7 +26,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
-from corridor.cli_output import JsonGroup
+from corridor.cli.output import JsonGroup
 from corridor.core.domain.events import PartyRole
 
 T = TypeVar("T")

@@ -1,4 +1,10 @@
-"""The ``corridor`` command line: one group, sub-commands contributed by each part of the project."""
+"""The ``corridor`` command line: every entry point of the project lives in this package.
+
+One root group here (and the ``schemas`` and ``test`` commands); each other sub-command is a module
+beside it (``stack``, ``partners``, ``certificates``, ``ops``, ``deploy``, ``bench``, ``demo``) that
+parses options, calls the runtime or the tools, and prints; ``output`` is the shared JSON/error
+contract (docs/cli.md). The modules hold no logic of their own that a test could not reach through the
+package they call."""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from corridor.cli_output import JsonGroup, argv_wants_json, fail_as_json
+from corridor.cli.output import JsonGroup, argv_wants_json, fail_as_json
 from corridor.core.compatibility import CompatibilityLevel
 from corridor.core.evolution import TRADE_SUBJECT_LEVEL
 
@@ -154,26 +160,28 @@ def schemas_register(registry_url: str | None) -> None:
 
 def _register_subcommands() -> None:
     # Imported lazily so `corridor --help` stays fast and one broken part cannot hide the others.
-    from corridor.partners_cli import partners
-    from corridor.stack.cli import stack
+    from corridor.cli.partners import partners
+    from corridor.cli.stack import stack
 
     cli.add_command(stack)
     cli.add_command(partners)
-    cli.add_command(__import__("corridor.bench.main", fromlist=["bench"]).bench)
-    # operations: tail, dlq, trace, lag (services/ops/)
-    from corridor.ops.cli import register as register_ops
+    from corridor.cli.bench import bench
+
+    cli.add_command(bench)
+    # operations: tail, dlq, trace, lag (the work itself is in corridor.ops)
+    from corridor.cli.ops import register as register_ops
 
     register_ops(cli)
-    # signed certificates: sign, verify, authority keys (services/certificates_cli.py)
-    from corridor.certificates_cli import certificates
+    # signed certificates: sign, verify, authority keys
+    from corridor.cli.certificates import certificates
 
     cli.add_command(certificates)
     # cluster deployment: generated Strimzi resources (services/deploy/)
-    from corridor.deploy.cli import deploy
+    from corridor.cli.deploy import deploy
 
     cli.add_command(deploy)
     try:
-        from corridor.demo.main import demo
+        from corridor.cli.demo import demo
     except ImportError:  # pragma: no cover - during bootstrap of the tree
         return
     cli.add_command(demo)
@@ -196,7 +204,3 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Aborted!", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-if __name__ == "__main__":
-    main()
