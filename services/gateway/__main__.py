@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from corridor.core.service import run_service
+from corridor.core.runner import run_service
 from corridor.gateway.app import configure_logging, create_app
 from corridor.gateway.settings import DEFAULT_HOST, DEFAULT_PORT, GatewaySettings
 

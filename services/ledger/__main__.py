@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import sys
 
-from corridor.core.service import Flag, run_service
+from corridor.core.runner import Flag, run_service
 from corridor.ledger.app import configure_logging, create_app
 from corridor.ledger.settings import DEFAULT_HOST, DEFAULT_PORT, LedgerSettings
 

@@ -23,9 +23,9 @@ from corridor.core.topics import TRADE_TOPICS
 from corridor.monitor.kafka_source import GroupInfo, KafkaSource
 from corridor.monitor.latency import SOURCE_TEXT, LatencyTracker
 from corridor.monitor.ledger_source import LedgerSource, LedgerUnavailable
+from corridor.monitor.live import LiveFeed
 from corridor.monitor.settings import MonitorSettings
 from corridor.monitor.stats import RateSeries, group_lag, total_lag
-from corridor.monitor.tail import Tail
 from corridor.monitor.views import (
     DLQ_TOPIC,
     group_row,
@@ -55,7 +55,7 @@ class Monitor:
         self.kafka = KafkaSource(settings.bootstrap_servers)
         self.ledger = LedgerSource(settings.effective_database_url(), settings.monitor_ledger_schema)
         self.latency = LatencyTracker(settings.monitor_latency_window_s)
-        self.tail = Tail(
+        self.live = LiveFeed(
             settings.bootstrap_servers,
             trade_topics=TRADE_TOPICS,
             dlq_topic=DLQ_TOPIC,
@@ -102,7 +102,7 @@ class Monitor:
             self._task.cancel()
             with contextlib.suppress(BaseException):
                 await self._task
-        await self.tail.stop()
+        await self.live.stop()
         await self.kafka.stop()
         await self.ledger.close()
         await self.registry.close()
@@ -128,7 +128,7 @@ class Monitor:
                 return False
         if not self._tail_started:
             try:
-                await self.tail.start()
+                await self.live.start()
                 self._tail_started = True
             except Exception as exc:
                 self.errors["stream"] = f"the live tail cannot start: {exc}"
@@ -176,7 +176,7 @@ class Monitor:
             del self.series[gone]
         if self._tail_started:
             try:
-                await self.tail.sync(partitions, begin, end)
+                await self.live.sync(partitions, begin, end)
                 self.errors.pop("stream", None)
             except Exception as exc:
                 self.errors["stream"] = f"{type(exc).__name__}: {exc}"
@@ -349,11 +349,11 @@ class Monitor:
             "end_offset": sum(self.end.get((DLQ_TOPIC, p), 0) for p in parts or ()),
             "rate": round(series.rate(), 3) if series else 0.0,
             "rate_1m": round(series.rate_over(60), 3) if series else 0.0,
-            "scanned": self.tail.reasons.total,
-            "top_reasons": self.tail.reasons.top(top),
-            "by_error_class": self.tail.reasons.by_class(),
-            "by_original_topic": dict(self.tail.dlq_by_topic.most_common()),
-            "recent": list(reversed(self.tail.recent_dlq))[:20],
+            "scanned": self.live.reasons.total,
+            "top_reasons": self.live.reasons.top(top),
+            "by_error_class": self.live.reasons.by_class(),
+            "by_original_topic": dict(self.live.dlq_by_topic.most_common()),
+            "recent": list(reversed(self.live.recent_dlq))[:20],
         }
 
     def latency_view(self) -> dict[str, Any]:
@@ -416,12 +416,12 @@ class Monitor:
             "dlq": dlq,
             "latency": latency,
             "trades": trades,
-            "stream": {"seen": self.tail.seen, "subscribers": self.tail.subscribers},
+            "stream": {"seen": self.live.seen, "subscribers": self.live.subscribers},
             "tick_ms": round(self.tick_ms, 1) if self.tick_ms is not None else None,
         }
 
     def recent_events(self, limit: int = 50) -> list[dict[str, Any]]:
-        return list(self.tail.recent)[-limit:]
+        return list(self.live.recent)[-limit:]
 
     # -- one record, decoded -------------------------------------------------------------------------
 

@@ -153,7 +153,7 @@ async def stream(request: Request, replay: Annotated[int, Query(ge=0, le=1000)] 
 
     A new client first receives the ``replay`` most recent events, then everything live."""
     monitor = _monitor(request)
-    queue = monitor.tail.subscribe()
+    queue = monitor.live.subscribe()
 
     async def events() -> AsyncIterator[bytes]:
         try:
@@ -168,7 +168,7 @@ async def stream(request: Request, replay: Annotated[int, Query(ge=0, le=1000)] 
                     continue
                 yield _sse("dlq" if item.get("kind") == "dlq" else "event", item, item["seq"])
         finally:
-            monitor.tail.unsubscribe(queue)
+            monitor.live.unsubscribe(queue)
 
     return StreamingResponse(
         events(),

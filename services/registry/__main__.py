@@ -11,7 +11,7 @@ import sys
 
 from fastapi import FastAPI
 
-from corridor.core.service import run_service
+from corridor.core.runner import run_service
 from corridor.registry.app import configure_logging, create_app
 from corridor.registry.settings import DEFAULT_HOST, DEFAULT_PORT, RegistrySettings
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from corridor.core.service import Flag, run_service
+from corridor.core.runner import Flag, run_service
 from corridor.webhooks.app import configure_logging, create_app
 from corridor.webhooks.settings import DEFAULT_HOST, DEFAULT_PORT, WebhooksSettings
 

@@ -17,8 +17,8 @@ from corridor.ledger import deadletter as ledger_dl
 from corridor.ledger import topics as ledger_topics
 from corridor.monitor.kafka_source import GroupInfo
 from corridor.monitor.latency import SOURCE_HEADER, SOURCE_OBSERVED, LatencyTracker, published_ms
+from corridor.monitor.live import DLQ_HEADERS, LiveFeed, describe, schema_id_of
 from corridor.monitor.settings import MonitorSettings
-from corridor.monitor.tail import DLQ_HEADERS, Tail, describe, schema_id_of
 from corridor.monitor.views import DLQ_TOPIC, group_row, jsonable, sort_groups, topic_kind, topic_sort_key
 
 # -- latency ------------------------------------------------------------------------------------------
@@ -140,8 +140,8 @@ def test_schema_id_only_of_framed_values() -> None:
     assert schema_id_of(None) is None
 
 
-def make_tail() -> Tail:
-    return Tail(
+def make_tail() -> LiveFeed:
+    return LiveFeed(
         "127.0.0.1:1",
         trade_topics=("trade.orders.v1",),
         dlq_topic=DLQ_TOPIC,
@@ -306,7 +306,9 @@ def test_settings_default_to_the_local_stack(monkeypatch: pytest.MonkeyPatch, tm
     settings = MonitorSettings()
     assert settings.effective_database_url() == "postgresql://corridor_monitor@127.0.0.1:55999/corridor"
     write_secret(tmp_path / "credentials" / "postgres-monitor.password", "s3cret")
-    assert settings.effective_database_url() == "postgresql://corridor_monitor:s3cret@127.0.0.1:55999/corridor"
+    assert (
+        settings.effective_database_url() == "postgresql://corridor_monitor:s3cret@127.0.0.1:55999/corridor"
+    )
     assert settings.monitor_refresh_s == 2.0
     assert settings.monitor_ledger_schema == "ledger"
 

@@ -1,4 +1,4 @@
-"""corridor.core.service.run_service (the runner of every ``python -m corridor.<name>``) and
+"""corridor.core.runner.run_service (the runner of every ``python -m corridor.<name>``) and
 corridor.core.logging.configure_service_logging, without starting a server."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import uvicorn
 from pydantic import BaseModel, Field
 
 from corridor.core.logging import configure_service_logging
-from corridor.core.service import Flag, run_service
+from corridor.core.runner import Flag, run_service
 
 
 class FakeSettings(BaseModel):

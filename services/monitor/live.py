@@ -1,4 +1,5 @@
-"""The live tail: every record appended to the trade topics and the dead-letter topic, as metadata.
+"""The live feed of the dashboard: every record appended to the trade topics and the dead-letter topic,
+as metadata (``corridor tail``, a command, is ``corridor.ops.tail``).
 
 One consumer without a group, assigned to every partition of the watched topics. At startup it starts
 a few records before the end of each trade partition (so the stream is not empty) and further back on
@@ -24,7 +25,7 @@ from corridor.core.logging import get_logger
 from corridor.monitor.latency import SOURCE_HEADER, SOURCE_OBSERVED, LatencyTracker, published_ms
 from corridor.monitor.stats import ReasonCounter
 
-log = get_logger("corridor.monitor.tail")
+log = get_logger("corridor.monitor.live")
 
 #: Headers the ledger puts on a dead letter (services/ledger/deadletter.py; the names are the contract).
 DLQ_HEADERS = {
@@ -85,7 +86,7 @@ def describe(record: ConsumerRecord[bytes, bytes], *, seq: int, observed_ms: int
     return item
 
 
-class Tail:
+class LiveFeed:
     def __init__(
         self,
         bootstrap_servers: str,
