@@ -22,8 +22,9 @@ from corridor.core import metrics, tracing
 from corridor.core.tracing import NO_FRAMEWORK_TELEMETRY
 from corridor.gateway import problems
 from corridor.gateway.handlers import router
-from corridor.gateway.limits import RateLimiter
+from corridor.gateway.limits import RateLimiter, SharedRateLimiter
 from corridor.gateway.problems import Problem
+from corridor.gateway.rate_buckets import RateBuckets
 from corridor.gateway.service import REQUEST_RECEIVED_MS, Gateway
 from corridor.gateway.settings import GatewaySettings
 
@@ -51,6 +52,19 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             log.error("gateway_database_unavailable", error=f"{type(exc).__name__}: {exc}")
             raise
         app.state.gateway = gateway
+        if settings.gateway_rate_scope == "global" and settings.gateway_rate_per_s > 0:
+            buckets = RateBuckets(gateway.pool, settings.gateway_db_schema)
+            try:
+                await buckets.ensure_schema()
+            except BaseException:
+                await gateway.close()
+                raise
+            app.state.rate_limiter = SharedRateLimiter(
+                settings.gateway_rate_per_s,
+                settings.gateway_rate_burst,
+                buckets,
+                lease=settings.gateway_rate_lease,
+            )
         app.state.http = httpx.AsyncClient()  # asks the ledger for receipts
         log.info(
             "gateway_started",

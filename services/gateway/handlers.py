@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from corridor.core.logging import bound_contextvars
 from corridor.core.partners import Partner
 from corridor.gateway import cloudevents, problems
-from corridor.gateway.limits import limiter_of
+from corridor.gateway.limits import charge
 from corridor.gateway.receipts import MAX_WAIT_S, LedgerUnavailable, ledger_receipt, received
 from corridor.gateway.service import Gateway
 
@@ -248,11 +248,9 @@ async def _partner(request: Request, gateway: Gateway) -> Partner:
     return partner
 
 
-def _charge(request: Request, partner: Partner, events: int) -> None:
+async def _charge(request: Request, partner: Partner, events: int) -> None:
     """Take ``events`` tokens of the partner's rate limit, or answer 429 (services/gateway/limits.py)."""
-    limiter = limiter_of(request.app.state)
-    if limiter is not None:
-        limiter.take(partner.partner_id, events)
+    await charge(request.app.state, partner.partner_id, events)
 
 
 def _check_declared_length(request: Request, limit: int) -> None:
@@ -339,7 +337,7 @@ async def post_event(
     _check_declared_length(request, limit)
     partner = await _partner(request, gateway)
     with bound_contextvars(partner_id=partner.partner_id):
-        _charge(request, partner, 1)
+        await _charge(request, partner, 1)
         idempotency_key = _idempotency_key(request)
         body = await _read_body(request, limit)
         item = cloudevents.parse_single(request.headers.get("content-type"), request.headers, body)
@@ -402,7 +400,7 @@ async def get_receipt(
 ) -> Response:
     gateway = _gateway(request)
     partner = await _partner(request, gateway)
-    _charge(request, partner, 1)  # asking costs a token like publishing: polling is bounded too
+    await _charge(request, partner, 1)  # asking costs a token like publishing: polling is bounded too
     try:
         uuid.UUID(event_id)
     except ValueError:
@@ -464,9 +462,9 @@ async def post_batch(request: Request) -> Response:
                     f"the batch has {len(items)} events; at most {max_items} are accepted"
                 )
         except problems.Problem:
-            _charge(request, partner, 1)  # a refused request costs a token too
+            await _charge(request, partner, 1)  # a refused request costs a token too
             raise
-        _charge(request, partner, len(items))  # one token per event
+        await _charge(request, partner, len(items))  # one token per event
         results = await gateway.publish(partner, items, batch=True, traceparent=request.state.traceparent)
     body_json = {"results": [r.to_json() for r in results]}
     statuses = {r.status for r in results}

@@ -6,19 +6,32 @@ bucket holds fewer tokens than it costs; a refused request takes nothing from th
 costing more than ``burst`` is admitted when the bucket is full (and empties it), so a batch as large as
 the gateway accepts is never refused forever. ``rate_per_s = 0`` switches the limit off.
 
-The buckets live in the process (one gateway process = one budget per partner; N processes behind a
-load balancer give a partner up to N times the rate). Only authenticated partners get a bucket, so the
-table is bounded by the partner registry. Pure apart from the clock (injectable for tests).
+``RateLimiter`` keeps the buckets in the process: alone it gives N gateway processes behind a load
+balancer N times the rate. ``SharedRateLimiter`` (the default, ADR 0037) makes the budget global: the
+bucket is one row per partner in PostgreSQL (``corridor.gateway.rate_buckets``), and each process leases
+tokens from it a chunk at a time (``lease`` tokens, a twentieth of the burst by default) and spends them
+locally, so a request costs no database round trip until its process's lease is spent. Tokens are
+taken from the shared bucket before they are spent, so all processes together never admit more than
+``burst + rate_per_s × t`` events; a process may hold up to one chunk its partner does not use. When
+PostgreSQL does not answer a lease, that process falls back to its own in-process bucket (logged)
+rather than refusing every request. Only authenticated partners get a bucket, so the tables are bounded
+by the partner registry. Pure apart from the clock and the lease source (both injectable for tests).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
+from corridor.core.logging import get_logger
 from corridor.gateway.problems import Problem
+
+log = get_logger("corridor.gateway.limits")
 
 
 @dataclass
@@ -71,6 +84,93 @@ class RateLimiter:
         bucket.tokens = max(bucket.tokens - cost, 0.0)
 
 
+@dataclass(frozen=True)
+class Lease:
+    """Tokens granted from the shared bucket (0 when it holds fewer than needed), and the seconds until
+    the needed tokens will be there (0 when granted)."""
+
+    granted: float
+    wait_s: float
+
+
+class LeaseSource(Protocol):
+    async def lease(
+        self, partner_id: str, *, want: float, need: float, rate_per_s: float, burst: int
+    ) -> Lease: ...
+
+
+class SharedRateLimiter:
+    """One budget per partner for every gateway process, leased from ``source`` a chunk at a time."""
+
+    def __init__(
+        self,
+        rate_per_s: float,
+        burst: int,
+        source: LeaseSource,
+        *,
+        lease: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.fallback = RateLimiter(rate_per_s, burst)  # validates the figures, and serves when PG does not
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self.chunk = float(lease if lease is not None else max(1, burst // 20))
+        self.source = source
+        self._clock = clock
+        self._held: dict[str, float] = {}
+        # after a refusal, (when, how many tokens the shared bucket held at most then): it refills at a
+        # known rate and nobody gives tokens back, so until it can hold a request's tokens that request is
+        # refused here, and a partner flooding over its limit costs no round trips
+        self._dry: dict[str, tuple[float, float]] = {}
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate_per_s > 0
+
+    def _spend(self, partner_id: str, cost: int, need: float) -> bool:
+        held = self._held.get(partner_id, 0.0)
+        if held < need:
+            return False
+        self._held[partner_id] = max(held - cost, 0.0)
+        return True
+
+    async def acquire(self, partner_id: str, cost: int = 1) -> None:
+        """Spend ``cost`` tokens of the partner's global budget, or raise the 429 problem (a refused
+        request spends nothing; tokens leased for it stay with this process for the next one)."""
+        if not self.enabled or cost <= 0:
+            return
+        need = min(float(cost), float(self.burst))  # a batch above the burst passes on a full bucket
+        if self._spend(partner_id, cost, need):
+            return
+        async with self._locks[partner_id]:  # one lease at a time per partner in this process
+            if self._spend(partner_id, cost, need):
+                return
+            held = self._held.get(partner_id, 0.0)
+            dry = self._dry.get(partner_id)
+            if dry is not None:
+                counted_at, at_most = dry
+                there = min(float(self.burst), at_most + (self._clock() - counted_at) * self.rate_per_s)
+                if held + there < need:
+                    wait = (need - held - there) / self.rate_per_s
+                    raise too_many_requests(partner_id, cost, self.rate_per_s, self.burst, wait)
+            want = min(float(self.burst), max(need - held, self.chunk))
+            try:
+                granted = await self.source.lease(
+                    partner_id, want=want, need=need - held, rate_per_s=self.rate_per_s, burst=self.burst
+                )
+            except Exception as exc:
+                log.warning("rate_limit_shared_unavailable", error=f"{type(exc).__name__}: {exc}")
+                self.fallback.take(partner_id, cost)
+                return
+            self._held[partner_id] = held + granted.granted
+            if not self._spend(partner_id, cost, need):
+                # the bucket held ``need - held - wait × rate`` tokens: from now on at most that plus refills
+                self._dry[partner_id] = (self._clock(), need - held - granted.wait_s * self.rate_per_s)
+                raise too_many_requests(partner_id, cost, self.rate_per_s, self.burst, granted.wait_s)
+            self._dry.pop(partner_id, None)
+
+
 def retry_after(wait_s: float) -> int:
     """``Retry-After`` in whole seconds (at least 1: a client retrying sooner is refused again)."""
     return max(1, math.ceil(wait_s))
@@ -89,7 +189,10 @@ def too_many_requests(partner_id: str, cost: int, rate_per_s: float, burst: int,
     )
 
 
-def limiter_of(state: object) -> RateLimiter | None:
-    """The app's limiter (``app.state.rate_limiter``), if the app has one."""
+async def charge(state: object, partner_id: str, cost: int) -> None:
+    """Take ``cost`` tokens of the app's limiter (``app.state.rate_limiter``, if it has one) or raise 429."""
     limiter = getattr(state, "rate_limiter", None)
-    return limiter if isinstance(limiter, RateLimiter) else None
+    if isinstance(limiter, SharedRateLimiter):
+        await limiter.acquire(partner_id, cost)
+    elif isinstance(limiter, RateLimiter):
+        limiter.take(partner_id, cost)

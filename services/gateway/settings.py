@@ -6,6 +6,8 @@ with every service; the ``CORRIDOR_GATEWAY_*`` variables only tune this one.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -55,3 +57,9 @@ class GatewaySettings(BaseSettings):
     #: (``CORRIDOR_GATEWAY_RATE_BURST``). A batch costs one token per event; over the limit → 429.
     gateway_rate_per_s: float = Field(default=2000.0, ge=0)
     gateway_rate_burst: int = Field(default=5000, ge=1)
+    #: ``global``: one budget per partner for all gateway processes, kept in PostgreSQL and leased a
+    #: chunk at a time (ADR 0037); ``process``: each process its own budget (N processes, N × the rate).
+    gateway_rate_scope: Literal["global", "process"] = "global"
+    #: Tokens a process leases from the shared bucket at a time (default: a twentieth of the burst). The
+    #: most one process can hold unspent; smaller is fairer between processes, larger asks PG less often.
+    gateway_rate_lease: int | None = Field(default=None, ge=1)
