@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -66,6 +68,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 lease=settings.gateway_rate_lease,
             )
         app.state.http = httpx.AsyncClient()  # asks the ledger for receipts
+        expiry = (
+            asyncio.create_task(_expire_idempotency(gateway, settings.gateway_idempotency_retention_s))
+            if settings.gateway_idempotency_retention_s > 0
+            else None
+        )
         log.info(
             "gateway_started",
             bootstrap_servers=settings.bootstrap_servers,
@@ -76,6 +83,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if expiry is not None:
+                expiry.cancel()
+                with contextlib.suppress(BaseException):
+                    await expiry
             await app.state.http.aclose()
             await gateway.close()
             log.info("gateway_stopped")
@@ -105,6 +116,21 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(RequestContext)
     _document(app)
     return app
+
+
+async def _expire_idempotency(gateway: Gateway, retention_s: float) -> None:
+    """Delete idempotency records older than the retention, soon after start and then every so often
+    (every gateway does it; the deletes are idempotent)."""
+    every = min(3600.0, max(1.0, retention_s / 10))
+    await asyncio.sleep(min(every, 30.0))
+    while True:
+        try:
+            removed = await gateway.store.expire_idempotency(retention_s)
+            if removed:
+                log.info("idempotency_expired", rows=removed, retention_s=retention_s)
+        except Exception as exc:  # PostgreSQL away: next time
+            log.warning("idempotency_expiry_failed", error=f"{type(exc).__name__}: {exc}")
+        await asyncio.sleep(every)
 
 
 def problem_response(problem: Problem) -> Response:

@@ -55,6 +55,10 @@ class GatewaySettings(BaseSettings):
     #: Per-partner rate limit (services/gateway/limits.py): events a second refilled into each partner's
     #: token bucket (``CORRIDOR_GATEWAY_RATE_PER_S``; 0 switches the limit off) and the bucket's size
     #: (``CORRIDOR_GATEWAY_RATE_BURST``). A batch costs one token per event; over the limit → 429.
+    #: How long an idempotency record is kept (``CORRIDOR_GATEWAY_IDEMPOTENCY_RETENTION_S``, default 7
+    #: days; 0 keeps them for ever): a retry within it answers the first acknowledgement; a retry after it
+    #: is produced again and the ledger records it as a duplicate of the stored event (ADR 0005).
+    gateway_idempotency_retention_s: float = Field(default=7 * 24 * 3600.0, ge=0)
     gateway_rate_per_s: float = Field(default=2000.0, ge=0)
     gateway_rate_burst: int = Field(default=5000, ge=1)
     #: ``global``: one budget per partner for all gateway processes, kept in PostgreSQL and leased a

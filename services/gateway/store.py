@@ -98,8 +98,28 @@ class GatewayStore:
                     completed_at timestamptz,
                     PRIMARY KEY (partner_id, key)
                 )""",
+            # what expire_idempotency scans (ADR 0005: rows are kept for a retention window, then deleted)
+            f"""CREATE INDEX IF NOT EXISTS idempotency_claimed_at ON {self._idem} (claimed_at)""",
         ]
         await apply_ddl(self.pool, self.db_schema, statements)
+
+    async def expire_idempotency(self, older_than_s: float, batch: int = 5_000) -> int:
+        """Delete the idempotency rows claimed more than ``older_than_s`` ago (done, and pending ones whose
+        owner never came back), a batch at a time so no statement holds many locks; how many went. A
+        retry of such an event is produced again, and the ledger records it as the duplicate it is."""
+        removed = 0
+        while True:
+            status = await self.pool.execute(
+                f"""DELETE FROM {self._idem} WHERE ctid = ANY(ARRAY(
+                        SELECT ctid FROM {self._idem}
+                        WHERE claimed_at < now() - make_interval(secs => $1) LIMIT $2))""",
+                older_than_s,
+                batch,
+            )
+            count = int(status.split()[-1])
+            removed += count
+            if count < batch:
+                return removed
 
     async def ping(self) -> None:
         await self.pool.fetchval("SELECT 1")
