@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from corridor.core import logging as core_logging
 from corridor.core import metrics, tracing
+from corridor.core.tasks import start_expiry, stop_task
 from corridor.core.tracing import NO_FRAMEWORK_TELEMETRY
 from corridor.gateway import problems
 from corridor.gateway.handlers import router
@@ -68,10 +67,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 lease=settings.gateway_rate_lease,
             )
         app.state.http = httpx.AsyncClient()  # asks the ledger for receipts
-        expiry = (
-            asyncio.create_task(_expire_idempotency(gateway, settings.gateway_idempotency_retention_s))
-            if settings.gateway_idempotency_retention_s > 0
-            else None
+        expiry = start_expiry(
+            gateway.store.expire_idempotency, settings.gateway_idempotency_retention_s, log, "idempotency"
         )
         log.info(
             "gateway_started",
@@ -83,10 +80,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            if expiry is not None:
-                expiry.cancel()
-                with contextlib.suppress(BaseException):
-                    await expiry
+            await stop_task(expiry, log, "idempotency_expiry", grace_s=0)
             await app.state.http.aclose()
             await gateway.close()
             log.info("gateway_stopped")
@@ -116,21 +110,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(RequestContext)
     _document(app)
     return app
-
-
-async def _expire_idempotency(gateway: Gateway, retention_s: float) -> None:
-    """Delete idempotency records older than the retention, soon after start and then every so often
-    (every gateway does it; the deletes are idempotent)."""
-    every = min(3600.0, max(1.0, retention_s / 10))
-    await asyncio.sleep(min(every, 30.0))
-    while True:
-        try:
-            removed = await gateway.store.expire_idempotency(retention_s)
-            if removed:
-                log.info("idempotency_expired", rows=removed, retention_s=retention_s)
-        except Exception as exc:  # PostgreSQL away: next time
-            log.warning("idempotency_expiry_failed", error=f"{type(exc).__name__}: {exc}")
-        await asyncio.sleep(every)
 
 
 def problem_response(problem: Problem) -> Response:

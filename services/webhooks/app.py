@@ -2,8 +2,8 @@
 
 One process runs the subscription API and the dispatcher. The database is required to start; Kafka and
 the registry are not: the dispatcher starts in the background and is restarted until they answer
-(``/readyz`` says 503 meanwhile). Redeliveries run on the dispatcher's partner workers, so run one
-webhooks process per deployment (see docs/adr/0012-webhooks.md).
+(``/readyz`` says 503 meanwhile). Any number of processes may run: deliveries and redeliveries are
+claimed in PostgreSQL, so none is posted twice by two of them (docs/adr/0012-webhooks.md).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from corridor.core import partners
 from corridor.core.codec import Codec
 from corridor.core.problems import install_problem_handlers
 from corridor.core.registry_client import RegistryClient
-from corridor.core.tasks import stop_task
+from corridor.core.tasks import start_expiry, stop_task
 from corridor.webhooks.callbacks import CallbackPolicy, guarded_client
 from corridor.webhooks.delivery import USER_AGENT
 from corridor.webhooks.dispatcher import Dispatcher
@@ -86,6 +86,9 @@ def create_app(settings: WebhooksSettings, *, run_dispatcher: bool = True) -> Fa
         app.state.settings = settings
         app.state.policy = policy
         task = asyncio.create_task(_supervise(dispatcher)) if run_dispatcher else None
+        expiry = start_expiry(
+            store.expire_deliveries, settings.webhooks_delivery_retention_s, log, "deliveries"
+        )
         log.info(
             "webhooks_serving", db_schema=settings.webhooks_db_schema, group_id=settings.webhooks_group_id
         )
@@ -94,6 +97,7 @@ def create_app(settings: WebhooksSettings, *, run_dispatcher: bool = True) -> Fa
         finally:
             await dispatcher.stop()
             await stop_task(task, log, "dispatcher")
+            await stop_task(expiry, log, "deliveries_expiry", grace_s=0)
             await registry.close()
             await store.close()
             log.info("webhooks_stopped")

@@ -14,10 +14,16 @@ a fetched batch pauses its partition and goes to the partner's worker, which, re
 4. commits the record's offset; after the batch, resumes the partition.
 
 Between attempts it waits a capped exponential backoff with jitter (``delivery.backoff_delay``);
-``Retry-After`` of a 429 or 503 answer is honoured up to the cap. Delivery is at least once: a crash or a
-rebalance before the commit delivers again, and receivers deduplicate on the CloudEvents ``id``
-(``receiver.py``). Redelivery of dead letters (``redeliver``) runs on the same partner worker, so it
-never interleaves with a live delivery of that partner. See docs/adr/0012-webhooks.md.
+``Retry-After`` of a 429 or 503 answer is honoured up to the cap.
+
+Several dispatchers (replicas in one consumer group): each delivery is *claimed* in PostgreSQL before
+it is posted (``WebhookStore.claim_delivery``), so a record read again after a rebalance — while its
+first owner may still be retrying it — is posted by one of them only: the second waits for the first's
+end and skips it. Only a dispatcher that dies mid-delivery leaves a claim to be taken over (after
+``stale_after_s`` without a sign of life), so delivery stays at least once and receivers deduplicate on
+the CloudEvents ``id`` (``receiver.py``). Redelivery of dead letters (``redeliver``) runs on the partner
+worker of the process that got the request, and claims each letter first, so two concurrent requests
+(to two replicas) never post one letter twice. See docs/adr/0012-webhooks.md.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
@@ -45,7 +52,7 @@ from corridor.core.logging import bound_contextvars, get_logger
 from corridor.core.registry_client import RegistryError
 from corridor.webhooks import delivery
 from corridor.webhooks.settings import WebhooksSettings
-from corridor.webhooks.store import DeadLetter, WebhookStore
+from corridor.webhooks.store import DeadLetter, DeliveryClaim, WebhookStore
 from corridor.webhooks.subscriptions import Subscription, partner_of_topic
 from corridor.webhooks.verification import verify_endpoint
 
@@ -67,6 +74,7 @@ class Stats:
     redelivered: int = 0
     undecodable: int = 0
     unmatched: int = 0  # records no subscription wanted
+    already_delivered: int = 0  # claimed and finished by another dispatcher (or before a rebalance)
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -161,6 +169,10 @@ class Dispatcher:
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
         self._verified: set[uuid.UUID] = set()  # older subscriptions confirmed by their endpoint since start
+        self.instance = uuid.uuid4()  # this process, as the owner of its delivery claims
+        # a claim not touched for this long belongs to a dispatcher that died: the longest quiet time of
+        # a live one is a backoff wait plus a request's timeout
+        self.stale_after_s = self.settings.webhooks_backoff_max_s + self.settings.webhooks_timeout_s + 30.0
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -306,11 +318,38 @@ class Dispatcher:
         )
         return None
 
+    async def _claim(self, subscription: Subscription, event_id: str) -> bool:
+        """True once this dispatcher owns the delivery; False when it was done by another (or before a
+        rebalance). Waits while another dispatcher delivers it, and while PostgreSQL does not answer."""
+        failures = 0
+        while True:
+            try:
+                claim = await self.store.claim_delivery(
+                    subscription.id, event_id, self.instance, self.stale_after_s
+                )
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                failures += 1
+                log.warning("delivery_claim_failed", error=f"{type(exc).__name__}: {exc}", attempt=failures)
+                await self._pause(min(5.0, 0.5 * 2**failures))
+                continue
+            if claim is DeliveryClaim.OWNED:
+                return True
+            if claim is DeliveryClaim.DONE:
+                self.stats.already_delivered += 1
+                return False
+            await self._pause(0.5)  # BUSY: its owner is at it (a rebalance moved the partition here)
+
     async def _deliver_or_dead_letter(
         self, subscription: Subscription, doc: dict[str, Any], origin: tuple[str, int, int]
     ) -> None:
-        outcome = await self.deliver(subscription, doc)
-        if outcome is None or outcome.delivered:
+        event_id = str(doc.get("id", ""))
+        if not await self._claim(subscription, event_id):
+            return
+        outcome = await self.deliver(subscription, doc, claim=event_id)
+        if outcome is None:
+            return  # the subscription is gone, and its claims with it
+        if outcome.delivered:
+            await self.store.finish_delivery(subscription.id, event_id, self.instance, delivered=True)
             return
         await self.store.add_dead_letter(
             subscription,
@@ -321,6 +360,7 @@ class Dispatcher:
             last_error=outcome.last_error,
             first_attempt_at=outcome.first_attempt_at,
         )
+        await self.store.finish_delivery(subscription.id, event_id, self.instance, delivered=False)
         self.stats.dead_lettered += 1
         metrics.DEAD_LETTERS.labels("webhooks", origin[0], "delivery_failed").inc()
         log.warning(
@@ -331,8 +371,11 @@ class Dispatcher:
             last_error=outcome.last_error,
         )
 
-    async def deliver(self, subscription: Subscription, doc: dict[str, Any]) -> Outcome | None:
-        """POST ``doc`` until a 2xx or ``max_attempts``; None if the subscription was deleted meanwhile."""
+    async def deliver(
+        self, subscription: Subscription, doc: dict[str, Any], *, claim: str | None = None
+    ) -> Outcome | None:
+        """POST ``doc`` until a 2xx or ``max_attempts``; None if the subscription was deleted meanwhile.
+        With ``claim`` (the event id of a claimed delivery) the claim is touched before each attempt."""
         payload = delivery.body(doc)
         delivery_id = str(uuid.uuid4())
         first_at = dt.datetime.now(dt.UTC)
@@ -340,6 +383,8 @@ class Dispatcher:
         status: int | None = None
         error: str | None = None
         for attempt in range(1, limit + 1):
+            if claim is not None and attempt > 1:
+                await self.store.touch_delivery(subscription.id, claim, self.instance)
             started = time.perf_counter()
             status, error, retry_after = await self._post(subscription, payload, delivery_id, attempt)
             if error is None:
@@ -429,6 +474,12 @@ class Dispatcher:
             delivered = 0
             try:
                 for letter in letters:
+                    # claimed one at a time, just before it is posted, so a long run's later letters
+                    # are not left with claims that look dead
+                    if not await self.store.claim_dead_letters(
+                        [letter.id], self.instance, self.stale_after_s
+                    ):
+                        continue  # redelivered already, or being redelivered by another replica
                     outcome = await self.deliver(subscription, letter.document)
                     if outcome is None:
                         break

@@ -45,6 +45,9 @@ class WebhooksSettings(BaseSettings):
     webhooks_backoff_max_s: float = Field(default=300.0, gt=0)
     #: Longest one POST may take (connect + send + answer).
     webhooks_timeout_s: float = Field(default=10.0, gt=0)
+    #: How long the record of who delivered what is kept (``deliveries``, ADR 0012): a record re-read after
+    #: it (a consumer group reset further back) is delivered again. 0 keeps them for ever.
+    webhooks_delivery_retention_s: float = Field(default=7 * 24 * 3600.0, ge=0)
     #: Accept plain http callbacks to hosts other than loopback (never in production).
     webhooks_allow_http: bool = False
     #: How soon a new partner topic is found (Kafka metadata refresh of the regex subscription).

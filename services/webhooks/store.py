@@ -9,8 +9,15 @@ Tables:
   ``max_per_partner`` per partner (checked under a per-partner lock, so concurrent requests cannot
   exceed it).
 * ``dead_letters`` — deliveries that failed every attempt: the CloudEvents document as sent, where the
-  event was read, how many attempts, the last answer; ``redelivered_at`` once a redelivery succeeded.
-  Deleting a subscription deletes its dead letters.
+  event was read, how many attempts, the last answer; ``redelivered_at`` once a redelivery succeeded;
+  ``redelivering_by``/``_since``: the dispatcher redelivering it now. Deleting a subscription deletes
+  its dead letters.
+* ``deliveries`` — one row per (subscription, event) a dispatcher took on: ``delivering`` with its owner
+  and when it last showed life, then ``delivered`` or ``dead_lettered``. Several dispatchers (replicas,
+  or one partition moving between them in a rebalance) claim a delivery before they post it, so an
+  event is posted by one of them only; a claim whose owner stopped showing life for ``stale_after_s`` is
+  taken over (the owner died mid-delivery: at least once, the receiver deduplicates). Rows older than
+  the retention are deleted (``expire_deliveries``). ADR 0012.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import asyncpg
@@ -114,7 +122,24 @@ def _ddl(s: str) -> list[str]:
             )""",
         f"""CREATE INDEX IF NOT EXISTS dead_letters_pending ON "{s}".dead_letters
                 (subscription_id, dead_lettered_at) WHERE redelivered_at IS NULL""",
+        f'ALTER TABLE "{s}".dead_letters ADD COLUMN IF NOT EXISTS redelivering_by uuid',
+        f'ALTER TABLE "{s}".dead_letters ADD COLUMN IF NOT EXISTS redelivering_since timestamptz',
+        f"""CREATE TABLE IF NOT EXISTS "{s}".deliveries (
+                subscription_id uuid NOT NULL REFERENCES "{s}".subscriptions (id) ON DELETE CASCADE,
+                event_id        text NOT NULL,
+                state           text NOT NULL CHECK (state IN ('delivering', 'delivered', 'dead_lettered')),
+                owner           uuid NOT NULL,
+                claimed_at      timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (subscription_id, event_id)
+            )""",
+        f'CREATE INDEX IF NOT EXISTS deliveries_claimed_at ON "{s}".deliveries (claimed_at)',
     ]
+
+
+class DeliveryClaim(Enum):
+    OWNED = "owned"  # post it
+    BUSY = "busy"  # another dispatcher is posting it now: wait for its end
+    DONE = "done"  # delivered or dead-lettered already (or the subscription is gone): skip it
 
 
 _SUBSCRIPTION = """id, partner_id, callback_url, secret, event_types, trade_id, location, created_at,
@@ -352,9 +377,97 @@ class WebhookStore:
         )
         return [_dead_letter(r) for r in rows]
 
+    # -- delivery claims -------------------------------------------------------------------------------
+
+    async def claim_delivery(
+        self, subscription_id: uuid.UUID, event_id: str, owner: uuid.UUID, stale_after_s: float
+    ) -> DeliveryClaim:
+        """Take on posting ``event_id`` to the subscription (see the module's docstring)."""
+        try:
+            row = await self.pool.fetchrow(
+                f"""INSERT INTO {self._s}.deliveries AS d (subscription_id, event_id, state, owner)
+                    VALUES ($1, $2, 'delivering', $3)
+                    ON CONFLICT (subscription_id, event_id) DO UPDATE SET owner = $3, claimed_at = now()
+                    WHERE d.state = 'delivering'
+                      AND (d.owner = $3 OR d.claimed_at < now() - make_interval(secs => $4))
+                    RETURNING state""",
+                subscription_id,
+                event_id,
+                owner,
+                stale_after_s,
+            )
+        except asyncpg.ForeignKeyViolationError:
+            return DeliveryClaim.DONE  # the subscription was deleted meanwhile
+        if row is not None:
+            return DeliveryClaim.OWNED
+        state = await self.pool.fetchval(
+            f"SELECT state FROM {self._s}.deliveries WHERE subscription_id = $1 AND event_id = $2",
+            subscription_id,
+            event_id,
+        )
+        return DeliveryClaim.BUSY if state == "delivering" else DeliveryClaim.DONE
+
+    async def touch_delivery(self, subscription_id: uuid.UUID, event_id: str, owner: uuid.UUID) -> bool:
+        """Show the claim is alive (before each attempt); False when another dispatcher took it over."""
+        status = await self.pool.execute(
+            f"""UPDATE {self._s}.deliveries SET claimed_at = now()
+                WHERE subscription_id = $1 AND event_id = $2 AND owner = $3 AND state = 'delivering'""",
+            subscription_id,
+            event_id,
+            owner,
+        )
+        return bool(status.endswith(" 1"))
+
+    async def finish_delivery(
+        self, subscription_id: uuid.UUID, event_id: str, owner: uuid.UUID, *, delivered: bool
+    ) -> None:
+        await self.pool.execute(
+            f"""UPDATE {self._s}.deliveries SET state = $4, claimed_at = now()
+                WHERE subscription_id = $1 AND event_id = $2 AND owner = $3""",
+            subscription_id,
+            event_id,
+            owner,
+            "delivered" if delivered else "dead_lettered",
+        )
+
+    async def expire_deliveries(self, older_than_s: float, batch: int = 5_000) -> int:
+        """Delete finished delivery rows older than ``older_than_s`` (never one being delivered)."""
+        removed = 0
+        while True:
+            status = await self.pool.execute(
+                f"""DELETE FROM {self._s}.deliveries WHERE ctid = ANY(ARRAY(
+                        SELECT ctid FROM {self._s}.deliveries
+                        WHERE state <> 'delivering' AND claimed_at < now() - make_interval(secs => $1)
+                        LIMIT $2))""",
+                older_than_s,
+                batch,
+            )
+            count = int(status.split()[-1])
+            removed += count
+            if count < batch:
+                return removed
+
+    async def claim_dead_letters(
+        self, ids: Sequence[uuid.UUID], owner: uuid.UUID, stale_after_s: float
+    ) -> set[uuid.UUID]:
+        """Of these dead letters, those this dispatcher may redeliver now: not redelivered yet, and not
+        being redelivered by another (whose claim is younger than ``stale_after_s``)."""
+        rows = await self.pool.fetch(
+            f"""UPDATE {self._s}.dead_letters SET redelivering_by = $2, redelivering_since = now()
+                WHERE id = ANY($1::uuid[]) AND redelivered_at IS NULL
+                  AND (redelivering_by IS NULL OR redelivering_by = $2
+                       OR redelivering_since < now() - make_interval(secs => $3))
+                RETURNING id""",
+            list(ids),
+            owner,
+            stale_after_s,
+        )
+        return {row["id"] for row in rows}
+
     async def mark_redelivered(self, dead_letter_id: uuid.UUID, attempts: int) -> None:
         await self.pool.execute(
-            f"""UPDATE {self._s}.dead_letters SET redelivered_at = now(), attempts = attempts + $2
+            f"""UPDATE {self._s}.dead_letters SET redelivered_at = now(), attempts = attempts + $2,
+                    redelivering_by = NULL
                 WHERE id = $1""",
             dead_letter_id,
             attempts,
@@ -365,7 +478,8 @@ class WebhookStore:
     ) -> None:
         await self.pool.execute(
             f"""UPDATE {self._s}.dead_letters
-                SET attempts = attempts + $2, last_status = $3, last_error = $4, dead_lettered_at = now()
+                SET attempts = attempts + $2, last_status = $3, last_error = $4, dead_lettered_at = now(),
+                    redelivering_by = NULL
                 WHERE id = $1""",
             dead_letter_id,
             attempts,

@@ -3,9 +3,11 @@ the attempt limit, a subscription deleted meanwhile, redelivery on the partner's
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import random
+import time
 import uuid
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 from corridor.webhooks import signing
 from corridor.webhooks.dispatcher import Dispatcher
 from corridor.webhooks.settings import WebhooksSettings
-from corridor.webhooks.store import DeadLetter
+from corridor.webhooks.store import DeadLetter, DeliveryClaim
 from corridor.webhooks.subscriptions import Subscription
 
 SECRET = "whsec_retry-test-secret"
@@ -39,6 +41,53 @@ class FakeStore:
 
     async def mark_redelivered(self, dead_letter_id: uuid.UUID, attempts: int) -> None:
         self.redelivered.append((dead_letter_id, attempts))
+
+    # delivery claims, as the table keeps them (services/webhooks/store.py): (state, owner, when)
+    claims: dict[tuple[uuid.UUID, str], tuple[str, uuid.UUID, float]]
+    letter_claims: dict[uuid.UUID, tuple[uuid.UUID, float]]
+
+    async def claim_delivery(
+        self, subscription_id: uuid.UUID, event_id: str, owner: uuid.UUID, stale_after_s: float
+    ) -> DeliveryClaim:
+        claims = self.__dict__.setdefault("claims", {})
+        now = time.monotonic()
+        held = claims.get((subscription_id, event_id))
+        if held is None or (held[0] == "delivering" and (held[1] == owner or now - held[2] > stale_after_s)):
+            claims[(subscription_id, event_id)] = ("delivering", owner, now)
+            return DeliveryClaim.OWNED
+        return DeliveryClaim.BUSY if held[0] == "delivering" else DeliveryClaim.DONE
+
+    async def touch_delivery(self, subscription_id: uuid.UUID, event_id: str, owner: uuid.UUID) -> bool:
+        held = self.__dict__.setdefault("claims", {}).get((subscription_id, event_id))
+        if held is None or held[1] != owner:
+            return False
+        self.claims[(subscription_id, event_id)] = (held[0], owner, time.monotonic())
+        return True
+
+    async def finish_delivery(
+        self, subscription_id: uuid.UUID, event_id: str, owner: uuid.UUID, *, delivered: bool
+    ) -> None:
+        self.claims[(subscription_id, event_id)] = (
+            "delivered" if delivered else "dead_lettered",
+            owner,
+            time.monotonic(),
+        )
+
+    async def add_dead_letter(
+        self, subscription: Subscription, document: dict[str, Any], **_: Any
+    ) -> uuid.UUID:
+        return uuid.uuid4()
+
+    async def claim_dead_letters(self, ids: Any, owner: uuid.UUID, stale_after_s: float) -> set[uuid.UUID]:
+        claims = self.__dict__.setdefault("letter_claims", {})
+        done = {d for d, _ in self.redelivered}
+        mine = set()
+        for letter_id in ids:
+            held = claims.get(letter_id)
+            if letter_id not in done and (held is None or held[0] == owner):
+                claims[letter_id] = (owner, time.monotonic())
+                mine.add(letter_id)
+        return mine
 
     async def redelivery_failed(
         self, dead_letter_id: uuid.UUID, attempts: int, status: int | None, error: Any
@@ -205,3 +254,31 @@ async def test_a_subscription_made_before_verification_is_confirmed_before_its_f
     outcome = await d.deliver(refusing, DOC)
     assert outcome is not None and not outcome.delivered
     assert outcome.last_error is not None and "did not confirm the subscription" in outcome.last_error
+
+
+async def test_two_dispatchers_post_one_delivery_once(store: FakeStore) -> None:
+    """Replicas share the claims: while the first retries (503 twice), the second waits, then skips."""
+    endpoint = Endpoint(503, 503)
+    first, second = dispatcher(endpoint, store), dispatcher(endpoint, store)
+    origin = ("partner.tianjin-rongda-smelting.v1", 0, 7)
+    await asyncio.gather(
+        first._deliver_or_dead_letter(store.subs[0], DOC, origin),
+        second._deliver_or_dead_letter(store.subs[0], DOC, origin),
+    )
+    assert len(endpoint.requests) == 3  # two refused attempts and one delivery, by one of them
+    assert first.stats.delivered + second.stats.delivered == 1
+    assert first.stats.already_delivered + second.stats.already_delivered == 1
+    # read again later (a rebalance, a restart): skipped, not posted
+    third = dispatcher(endpoint, store)
+    await third._deliver_or_dead_letter(store.subs[0], DOC, origin)
+    assert len(endpoint.requests) == 3 and third.stats.already_delivered == 1
+
+
+async def test_a_claim_whose_owner_died_is_taken_over(store: FakeStore) -> None:
+    endpoint = Endpoint()
+    dead = uuid.uuid4()
+    await store.claim_delivery(store.subs[0].id, "ev-1", dead, 1.0)  # it claimed, then never finished
+    d = dispatcher(endpoint, store, webhooks_timeout_s=0.01)
+    d.stale_after_s = 0.2
+    await asyncio.wait_for(d._deliver_or_dead_letter(store.subs[0], DOC, ("t", 0, 0)), 10)
+    assert len(endpoint.requests) == 1 and d.stats.delivered == 1
