@@ -35,7 +35,6 @@ from corridor.core.signatures import AuthorityKey
 from corridor.core.topic_limits import TopicLimits
 
 
-
 class ClaimState(Enum):
     OWNED = "owned"  # this request produces it
     DONE = "done"  # produced and acknowledged before: answer with the stored result

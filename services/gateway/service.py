@@ -49,8 +49,6 @@ from corridor.core.topics import TRADE_TOPICS
 from corridor.gateway import cloudevents, problems
 from corridor.gateway.cloudevents import IncomingEvent
 from corridor.gateway.parties import TradeView, registry_errors, role_errors
-from corridor.gateway.problems import Problem
-from corridor.gateway.settings import GatewaySettings
 from corridor.gateway.ports import (
     ClaimState,
     Completion,
@@ -59,6 +57,8 @@ from corridor.gateway.ports import (
     PartnerDirectory,
     ProducerLink,
 )
+from corridor.gateway.problems import Problem
+from corridor.gateway.settings import GatewaySettings
 from corridor.gateway.store import GatewayStore, PartnerTables
 
 log = get_logger("corridor.gateway")
