@@ -6,7 +6,8 @@
 * :class:`PartnerTopics` — a partner's topic, created the first time it is needed
   (``relay.AdminPartnerTopics``; in memory: ``fakes.InMemoryPartnerTopics``);
 * :class:`SlotStore` — what a slot starts from: the consumer group's committed offsets of its source
-  partitions and the trade routes last committed to its state-topic partition (``relay.KafkaSlotStore``;
+  partitions and the trade routes last committed to its state-topic partition; and an earlier source
+  record for a back-fill (``relay.KafkaSlotStore``;
   in memory: ``fakes.InMemorySlotStore``).
 
 Invariants every implementation keeps: what a producer sends between ``begin_transaction`` and
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol
 
-from aiokafka.structs import TopicPartition
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from corridor.core.routing import TradeRoute
 from corridor.relay.state import Ref
@@ -73,4 +74,9 @@ class SlotStore(Protocol):
     async def restore(self, partition: int) -> tuple[dict[str, TradeRoute[Ref]], dict[str, frozenset[str]]]:
         """The committed state of the slot's trades (read_committed, up to the end of its state-topic
         partition): the route of each trade and the ``ce_id`` of its relayed events."""
+        ...
+
+    async def source_record(self, tp: TopicPartition, offset: int) -> ConsumerRecord[bytes, bytes]:
+        """The committed record at ``offset`` of a source partition (an earlier event of a trade, for a
+        back-fill the relay no longer holds in memory); raises when it is gone."""
         ...

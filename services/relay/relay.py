@@ -182,6 +182,23 @@ class KafkaSlotStore:
                     ids[key] = decode_ids(record.value)
         return routes, ids
 
+    async def source_record(self, tp: TopicPartition, offset: int) -> ConsumerRecord[bytes, bytes]:
+        self.reader.assign([tp])
+        self.reader.seek(tp, offset)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            batch = await self.reader.getmany(tp, timeout_ms=1000)
+            for record in batch.get(tp, []):
+                if record.offset < offset:
+                    continue
+                if record.offset > offset:
+                    raise RelayError(
+                        f"{tp.topic}:{tp.partition}:{offset} is gone (next record {record.offset})"
+                    )
+                found: ConsumerRecord[bytes, bytes] = record
+                return found
+        raise RelayError(f"timed out reading {tp.topic}:{tp.partition}:{offset} for a back-fill")
+
     async def list_offsets(self, tps: list[TopicPartition], *, earliest: bool) -> dict[TopicPartition, int]:
         """First offsets, or read_committed end offsets (the last stable offset), asking each
         partition's leader directly (the consumer's own lookup waits for its fetcher). Leadership that
@@ -719,25 +736,15 @@ class Relay:
         cached = self.history.get(partition, ref)
         if cached is not None:
             return cached
-        assert self._reader is not None
+        assert self.slot_store is not None
         tp = TopicPartition(topic_of(ref), partition)
         self.stats.history_fetches += 1
-        self._reader.assign([tp])
-        self._reader.seek(tp, ref[1])
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            batch = await self._reader.getmany(tp, timeout_ms=1000)
-            for record in batch.get(tp, []):
-                if record.offset < ref[1]:
-                    continue
-                if record.offset > ref[1]:
-                    raise RelayError(f"{tp.topic}:{partition}:{ref[1]} is gone (next record {record.offset})")
-                relayed = await self._relay_record(record)
-                if relayed is None:
-                    raise RelayError(f"{tp.topic}:{partition}:{ref[1]} was relayed but cannot be decoded now")
-                self.history.put(partition, ref, relayed)
-                return relayed
-        raise RelayError(f"timed out reading {tp.topic}:{partition}:{ref[1]} for a back-fill")
+        record = await self.slot_store.source_record(tp, ref[1])
+        relayed = await self._relay_record(record)
+        if relayed is None:
+            raise RelayError(f"{tp.topic}:{partition}:{ref[1]} was relayed but cannot be decoded now")
+        self.history.put(partition, ref, relayed)
+        return relayed
 
     def _report_lag(self, every_s: float = 1.0) -> None:
         now = time.monotonic()
