@@ -16,6 +16,10 @@ batch is all-or-nothing up to the point where Kafka is involved:
 Nothing is reported as accepted unless the broker acknowledged it. If the wait times out the answer is
 503, while a background task keeps waiting on the broker: an event acknowledged late is still recorded,
 and the client's retry (same id) gets the stored result instead of a second copy.
+
+``Gateway`` depends on its ports (``ports``: the idempotency store, the partner directory, the keyring,
+the producer link); ``Gateway.open`` wires the PostgreSQL and Kafka adapters (``store``, ``KafkaLink``),
+unit tests the in-memory fakes of ``fakes`` (ADR 0036).
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ one key exactly one gets the row), produces only what it claimed, and completes 
 broker acknowledged — in the same transaction that records the trade's new trust facts. A failed produce
 deletes its claim so the client can retry. A claim left ``pending`` by a crashed process becomes
 claimable again after ``stale_after_s``.
+
+``GatewayStore`` is the PostgreSQL adapter of ``ports.IdempotencyStore`` and ``PartnerTables`` that of
+``ports.PartnerDirectory`` (the in-memory fakes: ``fakes``; ADR 0036).
 """
 
 from __future__ import annotations

@@ -22,6 +22,11 @@ trade routes to the state topic, and the consumed offsets (``send_offsets_to_tra
 consumer group); then commit. A crash anywhere leaves nothing visible to read_committed consumers, and
 the next owner starts from the last committed offsets with the last committed state.
 docs/adr/0011-relay-exactly-once.md.
+
+The relay's Kafka I/O outside its consumer goes through its ports (``ports``, ADR 0036): the slot
+producers, the partner topics (``AdminPartnerTopics``) and what a slot starts from (``KafkaSlotStore``:
+committed offsets, the state topic, earlier records for back-fills); ``start`` wires these adapters
+unless others were given (unit tests give the in-memory fakes of ``fakes``).
 """
 
 from __future__ import annotations
