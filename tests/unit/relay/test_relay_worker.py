@@ -23,6 +23,7 @@ from corridor.relay.fakes import InMemoryKafka, InMemoryPartnerTopics, InMemoryS
 from corridor.relay.relay import BACKFILL_HEADER, SOURCE_HEADER, Relay, Slot
 from corridor.relay.settings import RelaySettings
 from corridor.relay.state import SOURCE_TOPICS
+from tests.support.relay_slot_contract import check_slot_transactions
 
 SOURCE = SOURCE_TOPICS[0]
 P = 1  # the slot (partition number) of the test trade
@@ -190,3 +191,9 @@ async def test_an_aborted_transaction_leaves_nothing_visible_and_nothing_remembe
     # read again from the slot's positions
     await relay._relay_slot(slot, [await w.record(e, offset=i) for i, e in enumerate(w.story[:2])])
     assert len(w.received(BUYER.party_id)) == 2
+
+
+async def test_the_in_memory_slot_producer_and_store_keep_the_transaction_contract() -> None:
+    kafka = InMemoryKafka()
+    store = InMemorySlotStore(kafka, "contract-group", "contract.state")
+    await check_slot_transactions(kafka.producer, store, "contract.state", "contract-group")
