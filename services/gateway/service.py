@@ -16,6 +16,10 @@ batch is all-or-nothing up to the point where Kafka is involved:
 Nothing is reported as accepted unless the broker acknowledged it. If the wait times out the answer is
 503, while a background task keeps waiting on the broker: an event acknowledged late is still recorded,
 and the client's retry (same id) gets the stored result instead of a second copy.
+
+``Gateway`` depends on its ports (``ports``: the idempotency store, the partner directory, the keyring,
+the producer link); ``Gateway.open`` wires the PostgreSQL and Kafka adapters (``store``, ``KafkaLink``),
+unit tests the in-memory fakes of ``fakes`` (ADR 0036).
 """
 
 from __future__ import annotations
@@ -49,9 +53,17 @@ from corridor.core.topics import TRADE_TOPICS
 from corridor.gateway import cloudevents, problems
 from corridor.gateway.cloudevents import IncomingEvent
 from corridor.gateway.parties import TradeView, registry_errors, role_errors
+from corridor.gateway.ports import (
+    ClaimState,
+    Completion,
+    IdempotencyStore,
+    Keyring,
+    PartnerDirectory,
+    ProducerLink,
+)
 from corridor.gateway.problems import Problem
 from corridor.gateway.settings import GatewaySettings
-from corridor.gateway.store import ClaimState, Completion, GatewayStore
+from corridor.gateway.store import GatewayStore, PartnerTables
 
 log = get_logger("corridor.gateway")
 
@@ -289,13 +301,17 @@ class _Sent:
 
 @dataclass
 class Gateway:
+    """The publish use case over its ports (``ports``): ``open`` wires the real adapters (PostgreSQL,
+    Kafka, the schema registry); unit tests wire the in-memory fakes of ``fakes``."""
+
     settings: GatewaySettings
-    pool: asyncpg.Pool
-    store: GatewayStore
-    kafka: KafkaLink
+    pool: asyncpg.Pool | None  # the adapters' PostgreSQL pool, closed with the gateway (None: fakes)
+    store: IdempotencyStore
+    kafka: ProducerLink
     codec: Codec
     registry: RegistryClient
-    keyring: signatures.KeyringCache | None = None
+    directory: PartnerDirectory
+    keyring: Keyring | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
@@ -331,7 +347,8 @@ class Gateway:
             start_timeout_s=settings.gateway_produce_timeout_s,
         )
         keyring = signatures.KeyringCache(pool, schema=settings.partners_db_schema)
-        gateway = cls(settings, pool, store, kafka, codec, registry, keyring)
+        directory = PartnerTables(pool, settings.partners_db_schema)
+        gateway = cls(settings, pool, store, kafka, codec, registry, directory, keyring)
         gateway._spawn(gateway._warm_up())
         return gateway
 
@@ -341,7 +358,8 @@ class Gateway:
             await asyncio.wait(pending, timeout=self.settings.gateway_produce_timeout_s)
         await self.kafka.stop(self.settings.gateway_produce_timeout_s)
         await self.registry.close()
-        await self.pool.close()
+        if self.pool is not None:
+            await self.pool.close()
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -365,7 +383,7 @@ class Gateway:
     # -- requests ----------------------------------------------------------------------------------------
 
     async def authenticate(self, api_key: str) -> partners.Partner | None:
-        return await partners.authenticate(self.pool, api_key, schema=self.settings.partners_db_schema)
+        return await self.directory.authenticate(api_key)
 
     async def readiness(self, timeout_s: float = 3.0) -> dict[str, str]:
         checks: dict[str, str] = {}
@@ -601,7 +619,7 @@ class Gateway:
     async def _check_named_parties(self, events: list[TradeEvent], at: Any) -> None:
         """422 naming each field whose party id is not a registered, active partner in that role."""
         ids = {p for e in events for p in trust.named_parties(e).values()}
-        registered = await partners.get_partners(self.pool, ids, schema=self.settings.partners_db_schema)
+        registered = await self.directory.get_partners(ids)
         errors: list[dict[str, Any]] = []
         for i, event in enumerate(events):
             errors += problems.error_list(registry_errors(event, registered), at(i))
@@ -825,3 +843,7 @@ def _trace_of(traceparent: str | None) -> dict[str, str]:
     """``trace_id`` to bind in log lines of an event whose own trace differs from the request's."""
     found = trace_id(traceparent)
     return {"trace_id": found} if found else {}
+
+
+# mypy checks here that the Kafka adapter satisfies its port
+_link: type[ProducerLink] = KafkaLink

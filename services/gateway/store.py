@@ -12,6 +12,9 @@ one key exactly one gets the row), produces only what it claimed, and completes 
 broker acknowledged — in the same transaction that records the trade's new trust facts. A failed produce
 deletes its claim so the client can retry. A claim left ``pending`` by a crashed process becomes
 claimable again after ``stale_after_s``.
+
+``GatewayStore`` is the PostgreSQL adapter of ``ports.IdempotencyStore`` and ``PartnerTables`` that of
+``ports.PartnerDirectory`` (the in-memory fakes: ``fakes``; ADR 0036).
 """
 
 from __future__ import annotations
@@ -21,8 +24,6 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import asyncpg
@@ -31,38 +32,17 @@ from corridor.core.db import apply_ddl
 from corridor.core.domain import trust
 from corridor.core.domain.events import EVENT_TYPES
 from corridor.core.domain.trust import TrustState
+from corridor.core.partners import Partner, authenticate, get_partners
+from corridor.gateway.ports import Claim, ClaimState, Completion, IdempotencyStore, PartnerDirectory
+
+__all__ = ["Claim", "ClaimState", "Completion", "GatewayStore", "PartnerTables"]
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-class ClaimState(Enum):
-    OWNED = "owned"  # this request produces it
-    DONE = "done"  # produced and acknowledged before: answer with the stored result
-    CONFLICT = "conflict"  # the key was used for a different event
-    IN_PROGRESS = "in_progress"  # another request is producing it right now
-
-
-@dataclass(frozen=True)
-class Claim:
-    key: str
-    state: ClaimState
-    result: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class Completion:
-    """An acknowledged event: its key, the result to replay, and (``fact``: its JSON) the event itself
-    when it changes its trade's trust facts (``trust.FACT_TYPES``)."""
-
-    key: str
-    result: dict[str, Any]
-    trade_id: uuid.UUID
-    event_id: uuid.UUID
-    event_type: str
-    fact: str | None = None
-
-
 class GatewayStore:
+    """``ports.IdempotencyStore`` in PostgreSQL."""
+
     def __init__(
         self, pool: asyncpg.Pool, db_schema: str = "gateway", *, stale_after_s: float = 60.0
     ) -> None:
@@ -306,3 +286,22 @@ class GatewayStore:
             token,
             list(keys),
         )
+
+
+class PartnerTables:
+    """``ports.PartnerDirectory`` over the partner store's tables (``corridor.core.partners``)."""
+
+    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
+        self.pool = pool
+        self.schema = schema
+
+    async def get_partners(self, partner_ids: Iterable[str]) -> dict[str, Partner]:
+        return await get_partners(self.pool, partner_ids, schema=self.schema)
+
+    async def authenticate(self, api_key: str) -> Partner | None:
+        return await authenticate(self.pool, api_key, schema=self.schema)
+
+
+# mypy checks here that the adapters satisfy their ports
+_store: type[IdempotencyStore] = GatewayStore
+_directory: type[PartnerDirectory] = PartnerTables

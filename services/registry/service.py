@@ -2,7 +2,7 @@
 
 Handlers translate HTTP to these calls; the store does SQL. Everything that must be atomic for one
 subject (find-existing, compatibility check, version allocation, insert) runs inside
-``Store.subject_transaction``.
+``RegistryStore.subject_transaction`` (``ports``; PostgreSQL: ``store.Store``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from corridor.core.compatibility import (
     versions_to_check,
 )
 from corridor.registry import errors
+from corridor.registry.ports import LookupFilter, RegistryStore, StoredSchema, SubjectVersion, Transaction
 from corridor.registry.schemas import (
     AVRO,
     InvalidSchemaError,
@@ -33,7 +34,6 @@ from corridor.registry.schemas import (
     parse_avro,
     parse_request,
 )
-from corridor.registry.store import Executor, LookupFilter, Store, StoredSchema, SubjectVersion
 
 READWRITE = "READWRITE"
 READONLY = "READONLY"
@@ -56,7 +56,7 @@ class Prepared:
 
 
 class RegistryService:
-    def __init__(self, store: Store, parsed_cache_size: int = 2048) -> None:
+    def __init__(self, store: RegistryStore, parsed_cache_size: int = 2048) -> None:
         self.store = store
         # Parsed avro objects by schema id: compatibility checks re-read the same old versions on
         # every registration, and a schema id's text never changes.
@@ -68,7 +68,7 @@ class RegistryService:
     async def _reference_texts(
         self,
         refs: Sequence[Reference],
-        conn: Executor,
+        conn: Transaction | None,
         seen: set[tuple[str, int]] | None = None,
         depth: int = 0,
     ) -> list[str]:
@@ -95,7 +95,9 @@ class RegistryService:
             texts.append(target.schema.text)
         return texts
 
-    async def _pin_references(self, refs: Sequence[Reference], conn: Executor) -> tuple[Reference, ...]:
+    async def _pin_references(
+        self, refs: Sequence[Reference], conn: Transaction | None
+    ) -> tuple[Reference, ...]:
         """Replace version -1 ("latest") by the concrete version, so the stored schema never drifts."""
         pinned: list[Reference] = []
         for ref in refs:
@@ -109,7 +111,7 @@ class RegistryService:
             pinned.append(ref)
         return tuple(pinned)
 
-    async def _prepare(self, body: object, conn: Executor) -> Prepared:
+    async def _prepare(self, body: object, conn: Transaction | None) -> Prepared:
         try:
             request = parse_request(body)
         except InvalidSchemaError as exc:
@@ -125,7 +127,7 @@ class RegistryService:
             request=request, references=references, fingerprint=fingerprint(canonical), parsed=parsed
         )
 
-    async def _parsed_schema(self, stored: StoredSchema, conn: Executor) -> avro.schema.Schema:
+    async def _parsed_schema(self, stored: StoredSchema, conn: Transaction | None) -> avro.schema.Schema:
         cached = self._parsed.get(stored.id)
         if cached is not None:
             self._parsed.move_to_end(stored.id)
@@ -140,7 +142,9 @@ class RegistryService:
             self._parsed.popitem(last=False)
         return parsed
 
-    async def _previous(self, versions: Sequence[SubjectVersion], conn: Executor) -> list[PreviousVersion]:
+    async def _previous(
+        self, versions: Sequence[SubjectVersion], conn: Transaction | None
+    ) -> list[PreviousVersion]:
         return [PreviousVersion(v.version, await self._parsed_schema(v.schema, conn)) for v in versions]
 
     # -- schemas by id -------------------------------------------------------------------------
@@ -265,7 +269,7 @@ class RegistryService:
 
     async def lookup(self, subject: str, body: object, deleted: bool) -> SubjectVersion:
         """The version of ``subject`` holding this schema (latest such version if several)."""
-        prepared = await self._prepare(body, self.store.pool)
+        prepared = await self._prepare(body, None)
         versions = await self.store.subject_versions(subject)
         candidates = [v for v in versions if deleted or not v.deleted]
         matches = [v for v in candidates if v.fingerprint == prepared.fingerprint]
@@ -300,7 +304,7 @@ class RegistryService:
             return numbers
 
     async def _refuse_if_referenced_from_outside(
-        self, subject: str, versions: Sequence[int], include_deleted: bool, conn: Executor
+        self, subject: str, versions: Sequence[int], include_deleted: bool, conn: Transaction
     ) -> None:
         for version in versions:
             # references from inside the subject itself do not block deleting the whole subject
@@ -351,13 +355,13 @@ class RegistryService:
         else:
             against = [v for v in await self.store.subject_versions(subject) if not v.deleted]
         try:
-            prepared = await self._prepare(body, self.store.pool)
+            prepared = await self._prepare(body, None)
         except errors.RegistryError as exc:
             if verbose and exc.error_code == errors.INVALID_SCHEMA:
                 return {"is_compatible": False, "messages": [exc.message]}
             raise
         # parse only the versions this level compares against (oldest first, as history is kept)
-        previous = await self._previous(versions_to_check(level, against)[::-1], self.store.pool)
+        previous = await self._previous(versions_to_check(level, against)[::-1], None)
         messages = check_compatibility(level, prepared.parsed, previous)
         answer: dict[str, Any] = {"is_compatible": not messages}
         if verbose:
@@ -403,13 +407,13 @@ class RegistryService:
     # READONLY refuses registrations and deletions (42205), globally or for one subject; a global
     # READONLY_OVERRIDE wins over every subject's own mode (an operator freezing the whole registry).
 
-    async def effective_mode(self, subject: str, conn: Executor | None = None) -> str:
+    async def effective_mode(self, subject: str, conn: Transaction | None = None) -> str:
         global_mode = await self.store.get_mode(None, conn)
         if global_mode == READONLY_OVERRIDE:
             return READONLY_OVERRIDE
         return await self.store.get_mode(subject, conn) or global_mode or READWRITE
 
-    async def _check_writable(self, subject: str, conn: Executor) -> None:
+    async def _check_writable(self, subject: str, conn: Transaction) -> None:
         mode = await self.effective_mode(subject, conn)
         if mode != READWRITE:
             raise errors.operation_not_permitted(f"Subject {subject} is in read-only mode ({mode})")

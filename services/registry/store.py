@@ -19,15 +19,16 @@ import json
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any, TypeAlias
 
 import asyncpg
 
 from corridor.core.compatibility import DEFAULT_LEVEL
 from corridor.core.db import run_ddl
+from corridor.registry.ports import LookupFilter, RegistryStore, StoredSchema, SubjectVersion
 from corridor.registry.schemas import Reference
+
+__all__ = ["Executor", "LookupFilter", "Store", "StoredSchema", "SubjectVersion"]
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _VERSION_COLUMNS = (
@@ -35,51 +36,13 @@ _VERSION_COLUMNS = (
 )
 
 
-class LookupFilter(Enum):
-    """Which subject versions a listing considers (Confluent's ``deleted`` / ``deletedOnly``)."""
-
-    DEFAULT = "default"
-    INCLUDE_DELETED = "include_deleted"
-    DELETED_ONLY = "deleted_only"
-
-    @classmethod
-    def from_flags(cls, deleted: bool, deleted_only: bool) -> LookupFilter:
-        # deletedOnly wins when both are given, as in Confluent
-        if deleted_only:
-            return cls.DELETED_ONLY
-        return cls.INCLUDE_DELETED if deleted else cls.DEFAULT
-
-    def sql(self, column: str) -> str:
-        return {
-            LookupFilter.DEFAULT: f"NOT {column}",
-            LookupFilter.INCLUDE_DELETED: "TRUE",
-            LookupFilter.DELETED_ONLY: column,
-        }[self]
-
-
-@dataclass(frozen=True)
-class StoredSchema:
-    id: int
-    text: str
-    schema_type: str
-    references: tuple[Reference, ...]
-
-
-@dataclass(frozen=True)
-class SubjectVersion:
-    subject: str
-    version: int
-    deleted: bool
-    schema: StoredSchema
-    fingerprint: str
-
-
 # Either a pool (each call borrows a connection) or a connection inside a transaction.
 Executor: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 
 class Store:
-    """All SQL of the registry. Methods taking ``conn`` run on it (inside a caller's transaction)."""
+    """All SQL of the registry (``ports.RegistryStore`` in PostgreSQL). Methods taking ``conn`` run on
+    it (inside a caller's transaction); without it, on the pool."""
 
     def __init__(self, pool: asyncpg.Pool, db_schema: str) -> None:
         self.pool = pool
@@ -470,3 +433,7 @@ def _subject_version(row: Any) -> SubjectVersion:
         schema=_stored_schema(row),
         fingerprint=row["fingerprint"],
     )
+
+
+# mypy checks here that the adapter satisfies its port
+_store: type[RegistryStore] = Store

@@ -22,6 +22,11 @@ trade routes to the state topic, and the consumed offsets (``send_offsets_to_tra
 consumer group); then commit. A crash anywhere leaves nothing visible to read_committed consumers, and
 the next owner starts from the last committed offsets with the last committed state.
 docs/adr/0011-relay-exactly-once.md.
+
+The relay's Kafka I/O outside its consumer goes through its ports (``ports``, ADR 0036): the slot
+producers, the partner topics (``AdminPartnerTopics``) and what a slot starts from (``KafkaSlotStore``:
+committed offsets, the state topic, earlier records for back-fills); ``start`` wires these adapters
+unless others were given (unit tests give the in-memory fakes of ``fakes``).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from corridor.core.partners import ensure_partner_topics
 from corridor.core.produce_errors import Stage, classify
 from corridor.core.registry_client import RegistryError
 from corridor.core.routing import TradeRoute, partner_of_topic, partner_topic, route
+from corridor.relay.ports import PartnerTopics, SlotProducer, SlotStore
 from corridor.relay.settings import RelaySettings
 from corridor.relay.state import (
     SOURCE_TOPICS,
@@ -104,7 +110,7 @@ class Slot:
 
     partition: int
     transactional_id: str
-    producer: AIOKafkaProducer
+    producer: SlotProducer
     routes: dict[str, TradeRoute[Ref]] = field(default_factory=dict)
     positions: dict[TopicPartition, int] = field(default_factory=dict)
     #: Per trade, the ``ce_id`` of every event relayed: a second record of one event (a client's retry
@@ -130,11 +136,153 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.relay._on_assigned(set(assigned))
 
 
+class KafkaSlotStore:
+    """``ports.SlotStore`` in Kafka: the consumer group's committed offsets (admin client) and the
+    compacted state topic, read with a read_committed consumer."""
+
+    def __init__(
+        self, admin: AIOKafkaAdminClient, reader: AIOKafkaConsumer, group_id: str, state_topic: str
+    ) -> None:
+        self.admin = admin
+        self.reader = reader
+        self.group_id = group_id
+        self.state_topic = state_topic
+
+    async def committed_positions(self, p: int) -> dict[TopicPartition, int]:
+        tps = [TopicPartition(topic, p) for topic in SOURCE_TOPICS]
+        beginnings = await self.list_offsets(tps, earliest=True)
+        committed = await self.admin.list_consumer_group_offsets(self.group_id, partitions=tps)
+        positions: dict[TopicPartition, int] = {}
+        for tp in tps:
+            found = committed.get(tp)
+            positions[tp] = found.offset if found is not None and found.offset >= 0 else beginnings[tp]
+        return positions
+
+    async def restore(self, p: int) -> tuple[dict[str, TradeRoute[Ref]], dict[str, frozenset[str]]]:
+        """Read partition ``p`` of the state topic to its end (read_committed: committed state only):
+        the routes of its trades and their relayed event ids."""
+        tp = TopicPartition(self.state_topic, p)
+        begin = (await self.list_offsets([tp], earliest=True))[tp]
+        end = (await self.list_offsets([tp], earliest=False))[tp]
+        routes: dict[str, TradeRoute[Ref]] = {}
+        ids: dict[str, frozenset[str]] = {}
+        if end <= begin:
+            return routes, ids
+        self.reader.assign([tp])
+        self.reader.seek(tp, begin)
+        deadline = time.monotonic() + 300
+        while await self.reader.position(tp) < end:
+            if time.monotonic() > deadline:
+                raise RelayError(f"reading {self.state_topic}:{p} up to {end} took longer than 300 s")
+            batch = await self.reader.getmany(tp, timeout_ms=1000)
+            for record in batch.get(tp, []):
+                if record.key is None:
+                    continue
+                key = record.key.decode()
+                if record.value is None:
+                    routes.pop(key, None)
+                    ids.pop(key, None)
+                else:
+                    routes[key] = decode_route(record.value)
+                    ids[key] = decode_ids(record.value)
+        return routes, ids
+
+    async def source_record(self, tp: TopicPartition, offset: int) -> ConsumerRecord[bytes, bytes]:
+        self.reader.assign([tp])
+        self.reader.seek(tp, offset)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            batch = await self.reader.getmany(tp, timeout_ms=1000)
+            for record in batch.get(tp, []):
+                if record.offset < offset:
+                    continue
+                if record.offset > offset:
+                    raise RelayError(
+                        f"{tp.topic}:{tp.partition}:{offset} is gone (next record {record.offset})"
+                    )
+                found: ConsumerRecord[bytes, bytes] = record
+                return found
+        raise RelayError(f"timed out reading {tp.topic}:{tp.partition}:{offset} for a back-fill")
+
+    async def list_offsets(self, tps: list[TopicPartition], *, earliest: bool) -> dict[TopicPartition, int]:
+        """First offsets, or read_committed end offsets (the last stable offset), asking each
+        partition's leader directly (the consumer's own lookup waits for its fetcher). Leadership that
+        moved (a broker restarted) is looked up again a few times."""
+        client = self.admin._client
+        found: dict[TopicPartition, int] = {}
+        when = -2 if earliest else -1
+        for attempt in range(6):
+            if attempt:
+                await asyncio.sleep(0.5)
+                await client.force_metadata_update()
+            by_leader: dict[int, list[TopicPartition]] = {}
+            for tp in tps:
+                if tp in found:
+                    continue
+                leader = client.cluster.leader_for_partition(tp)
+                if leader is not None and leader >= 0:
+                    by_leader.setdefault(leader, []).append(tp)
+            errors: list[str] = []
+            for leader, wanted in by_leader.items():
+                topics: dict[str, list[tuple[int, int]]] = {}
+                for tp in wanted:
+                    topics.setdefault(tp.topic, []).append((tp.partition, when))
+                request = OffsetRequest(-1, 1, list(topics.items()))  # replica -1, isolation read_committed
+                try:
+                    response = await client.send(leader, request)
+                except KafkaError as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                for topic, partitions in response.topics:
+                    for partition, error_code, *rest in partitions:
+                        if error_code == 0:
+                            found[TopicPartition(topic, partition)] = rest[1]  # (timestamp, offset, …)
+                        else:
+                            errors.append(f"{topic}:{partition} error {error_code}")
+            if len(found) == len(set(tps)):
+                return found
+        missing = [f"{tp.topic}:{tp.partition}" for tp in tps if tp not in found]
+        raise RelayError(f"ListOffsets failed for {missing}: {errors or 'no leader'}")
+
+
+class AdminPartnerTopics:
+    """``ports.PartnerTopics`` through the admin client; topics known to exist are not asked for again."""
+
+    def __init__(self, admin: AIOKafkaAdminClient, partitions: int, known: set[str]) -> None:
+        self.admin = admin
+        self.partitions = partitions
+        self.known = known
+
+    async def ensure(self, partner_id: str) -> str:
+        topic = partner_topic(partner_id)
+        if topic not in self.known:
+            created = await ensure_partner_topics(self.admin, [partner_id], self.partitions)
+            if created:
+                log.info("partner_topic_created", topic=topic)
+            self.known.add(topic)
+        return topic
+
+
 class Relay:
-    def __init__(self, settings: RelaySettings, codec: Codec, verifier: Verifier | None = None) -> None:
+    """The relay worker. Its ports (``ports``) are wired to Kafka by ``start`` unless given: unit tests
+    give the in-memory fakes of ``fakes`` (``producers``: the slot producer of a partition number)."""
+
+    def __init__(
+        self,
+        settings: RelaySettings,
+        codec: Codec,
+        verifier: Verifier | None = None,
+        *,
+        producers: Callable[[int], SlotProducer] | None = None,
+        topics: PartnerTopics | None = None,
+        slot_store: SlotStore | None = None,
+    ) -> None:
         self.settings = settings
         self.codec = codec
         self.verifier = verifier
+        self.producers = producers
+        self.topics = topics
+        self.slot_store = slot_store
         self.group_id = settings.relay_group_id
         self.state_topic = settings.state_topic
         self.stats = RelayStats()
@@ -146,7 +294,6 @@ class Relay:
         self._generation = 0  # bumped by every rebalance: a batch polled before one is dropped
         self._fatal: BaseException | None = None
         self._stopping = asyncio.Event()
-        self._known_topics: set[str] = set()
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._reader: AIOKafkaConsumer | None = None
@@ -162,7 +309,9 @@ class Relay:
         )
         await self._admin.start()
         await self._ensure_state_topic()
-        self._known_topics = {t for t in await self._admin.list_topics() if partner_of_topic(t)}
+        known = {t for t in await self._admin.list_topics() if partner_of_topic(t)}
+        if self.topics is None:
+            self.topics = AdminPartnerTopics(self._admin, s.relay_partner_partitions, known)
         self._reader = AIOKafkaConsumer(
             bootstrap_servers=s.bootstrap_servers,
             **client_security(),
@@ -174,6 +323,8 @@ class Relay:
             client_id=f"{self.group_id}-reader",
         )
         await self._reader.start()
+        if self.slot_store is None:
+            self.slot_store = KafkaSlotStore(self._admin, self._reader, self.group_id, self.state_topic)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=s.bootstrap_servers,
             **client_security(),
@@ -195,7 +346,7 @@ class Relay:
             group_id=self.group_id,
             instance=s.relay_instance_id,
             state_topic=self.state_topic,
-            partner_topics=len(self._known_topics),
+            partner_topics=len(known),
         )
 
     async def stop(self) -> None:
@@ -265,16 +416,8 @@ class Relay:
             await asyncio.sleep(0.2)
 
     async def _partner_topic(self, partner_id: str) -> str:
-        topic = partner_topic(partner_id)
-        if topic not in self._known_topics:
-            assert self._admin is not None
-            created = await ensure_partner_topics(
-                self._admin, [partner_id], self.settings.relay_partner_partitions
-            )
-            if created:
-                log.info("partner_topic_created", topic=topic)
-            self._known_topics.add(topic)
-        return topic
+        assert self.topics is not None
+        return await self.topics.ensure(partner_id)
 
     # -- rebalancing -------------------------------------------------------------------------------
 
@@ -316,9 +459,11 @@ class Relay:
             self._fatal = exc
             log.error("assignment_failed", error=f"{type(exc).__name__}: {exc}")
 
-    def _slot_producer(self, p: int) -> AIOKafkaProducer:
+    def _slot_producer(self, p: int) -> SlotProducer:
+        if self.producers is not None:
+            return self.producers(p)
         s = self.settings
-        return AIOKafkaProducer(
+        producer: SlotProducer = AIOKafkaProducer(
             bootstrap_servers=s.bootstrap_servers,
             **client_security(),
             transactional_id=f"{s.transactional_id_prefix}-{p}",
@@ -330,6 +475,7 @@ class Relay:
             transaction_timeout_ms=s.relay_transaction_timeout_ms,
             client_id=f"{self.group_id}-{s.relay_instance_id}-p{p}",
         )
+        return producer
 
     async def _open_slot(self, p: int) -> Slot:
         """Fence the slot's earlier owner, then read its committed offsets and its state."""
@@ -341,16 +487,9 @@ class Relay:
         await producer.start()
         slot = Slot(p, transactional_id, producer)
         try:
-            assert self._admin is not None and self._reader is not None
-            tps = [TopicPartition(topic, p) for topic in SOURCE_TOPICS]
-            beginnings = await self._list_offsets(tps, earliest=True)
-            committed = await self._admin.list_consumer_group_offsets(self.group_id, partitions=tps)
-            for tp in tps:
-                found = committed.get(tp)
-                slot.positions[tp] = (
-                    found.offset if found is not None and found.offset >= 0 else beginnings[tp]
-                )
-            slot.routes = await self._restore(p, slot.ids)
+            assert self.slot_store is not None
+            slot.positions = await self.slot_store.committed_positions(p)
+            slot.routes, slot.ids = await self.slot_store.restore(p)
         except BaseException:
             with suppress(Exception):
                 await producer.stop()
@@ -364,76 +503,6 @@ class Relay:
             seconds=round(time.monotonic() - started, 3),
         )
         return slot
-
-    async def _restore(self, p: int, ids: dict[str, frozenset[str]]) -> dict[str, TradeRoute[Ref]]:
-        """Read partition ``p`` of the state topic to its end (read_committed: committed state only);
-        the relayed event ids go to ``ids``."""
-        assert self._reader is not None
-        tp = TopicPartition(self.state_topic, p)
-        begin = (await self._list_offsets([tp], earliest=True))[tp]
-        end = (await self._list_offsets([tp], earliest=False))[tp]
-        routes: dict[str, TradeRoute[Ref]] = {}
-        if end <= begin:
-            return routes
-        self._reader.assign([tp])
-        self._reader.seek(tp, begin)
-        deadline = time.monotonic() + 300
-        while await self._reader.position(tp) < end:
-            if time.monotonic() > deadline:
-                raise RelayError(f"reading {self.state_topic}:{p} up to {end} took longer than 300 s")
-            batch = await self._reader.getmany(tp, timeout_ms=1000)
-            for record in batch.get(tp, []):
-                if record.key is None:
-                    continue
-                key = record.key.decode()
-                if record.value is None:
-                    routes.pop(key, None)
-                    ids.pop(key, None)
-                else:
-                    routes[key] = decode_route(record.value)
-                    ids[key] = decode_ids(record.value)
-        return routes
-
-    async def _list_offsets(self, tps: list[TopicPartition], *, earliest: bool) -> dict[TopicPartition, int]:
-        """First offsets, or read_committed end offsets (the last stable offset), asking each
-        partition's leader directly (the consumer's own lookup waits for its fetcher). Leadership that
-        moved (a broker restarted) is looked up again a few times."""
-        assert self._admin is not None
-        client = self._admin._client
-        found: dict[TopicPartition, int] = {}
-        when = -2 if earliest else -1
-        for attempt in range(6):
-            if attempt:
-                await asyncio.sleep(0.5)
-                await client.force_metadata_update()
-            by_leader: dict[int, list[TopicPartition]] = {}
-            for tp in tps:
-                if tp in found:
-                    continue
-                leader = client.cluster.leader_for_partition(tp)
-                if leader is not None and leader >= 0:
-                    by_leader.setdefault(leader, []).append(tp)
-            errors: list[str] = []
-            for leader, wanted in by_leader.items():
-                topics: dict[str, list[tuple[int, int]]] = {}
-                for tp in wanted:
-                    topics.setdefault(tp.topic, []).append((tp.partition, when))
-                request = OffsetRequest(-1, 1, list(topics.items()))  # replica -1, isolation read_committed
-                try:
-                    response = await client.send(leader, request)
-                except KafkaError as exc:
-                    errors.append(f"{type(exc).__name__}: {exc}")
-                    continue
-                for topic, partitions in response.topics:
-                    for partition, error_code, *rest in partitions:
-                        if error_code == 0:
-                            found[TopicPartition(topic, partition)] = rest[1]  # (timestamp, offset, …)
-                        else:
-                            errors.append(f"{topic}:{partition} error {error_code}")
-            if len(found) == len(set(tps)):
-                return found
-        missing = [f"{tp.topic}:{tp.partition}" for tp in tps if tp not in found]
-        raise RelayError(f"ListOffsets failed for {missing}: {errors or 'no leader'}")
 
     # -- relaying ------------------------------------------------------------------------------------
 
@@ -672,25 +741,15 @@ class Relay:
         cached = self.history.get(partition, ref)
         if cached is not None:
             return cached
-        assert self._reader is not None
+        assert self.slot_store is not None
         tp = TopicPartition(topic_of(ref), partition)
         self.stats.history_fetches += 1
-        self._reader.assign([tp])
-        self._reader.seek(tp, ref[1])
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            batch = await self._reader.getmany(tp, timeout_ms=1000)
-            for record in batch.get(tp, []):
-                if record.offset < ref[1]:
-                    continue
-                if record.offset > ref[1]:
-                    raise RelayError(f"{tp.topic}:{partition}:{ref[1]} is gone (next record {record.offset})")
-                relayed = await self._relay_record(record)
-                if relayed is None:
-                    raise RelayError(f"{tp.topic}:{partition}:{ref[1]} was relayed but cannot be decoded now")
-                self.history.put(partition, ref, relayed)
-                return relayed
-        raise RelayError(f"timed out reading {tp.topic}:{partition}:{ref[1]} for a back-fill")
+        record = await self.slot_store.source_record(tp, ref[1])
+        relayed = await self._relay_record(record)
+        if relayed is None:
+            raise RelayError(f"{tp.topic}:{partition}:{ref[1]} was relayed but cannot be decoded now")
+        self.history.put(partition, ref, relayed)
+        return relayed
 
     def _report_lag(self, every_s: float = 1.0) -> None:
         now = time.monotonic()
@@ -728,3 +787,8 @@ def _header(headers: tuple[tuple[str, bytes], ...], name: str) -> str | None:
 
 def _type_of(record: ConsumerRecord[bytes, bytes]) -> str:
     return metrics.short_type(metrics.header_value(record.headers, "ce_type"))
+
+
+# mypy checks here that the Kafka adapters satisfy their ports
+_slot_store: type[SlotStore] = KafkaSlotStore
+_topics: type[PartnerTopics] = AdminPartnerTopics
