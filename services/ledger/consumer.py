@@ -664,15 +664,17 @@ class Ledger:
         """The record decoded (``corridor.core.inbound``) and checked (``planner.check_record``), or
         with the reason it is dead-lettered. The registry unreachable raises ``TransientError``."""
         trace_id = trace_id_of(traceparent) if traceparent else None
+        tp, offset = TopicPartition(record.topic, record.partition), record.offset
         keep = {"record": record, "span": span, "trace_id": trace_id, "published_ms": published_ms}
         try:
             decoded = await inbound.decode(self.codec, record.value)
         except inbound.Undecodable as exc:
-            return planner.Inbound(origin, failure=(exc.failure.error_class, exc.failure.reason), **keep)
+            failure = (exc.failure.error_class, exc.failure.reason)
+            return planner.Inbound(tp, offset, origin, failure=failure, **keep)
         wrong = planner.check_record(decoded.event, record.key, tuple(record.headers or ()))
         if wrong is not None:
-            return planner.Inbound(origin, failure=wrong, schema_id=decoded.schema_id, **keep)
-        return planner.Inbound(origin, event=decoded.event, schema_id=decoded.schema_id, **keep)
+            return planner.Inbound(tp, offset, origin, failure=wrong, schema_id=decoded.schema_id, **keep)
+        return planner.Inbound(tp, offset, origin, event=decoded.event, schema_id=decoded.schema_id, **keep)
 
     def _took_in(
         self,
@@ -713,7 +715,7 @@ class Ledger:
                         {"messaging.message.id": ce_id, "corridor.attempt": origin.attempts},
                         group=self.group_id,
                     )
-                    spans[(origin.topic, origin.partition, origin.offset)] = span
+                    spans[(record.topic, record.partition, record.offset)] = span
                 out.append(((record, origin), (traceparent, published_ms, span)))
             taken.append(out)
         for (topic, kind), n in counts.items():

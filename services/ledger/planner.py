@@ -60,9 +60,13 @@ _UNRANKED = 9
 class Inbound:
     """One consumed record: decoded (``event``) or not (``failure``: error class, reason).
 
-    ``record`` (the consumer record: key, value, headers) and ``span`` travel with it for the consumer
-    that executes the plan; the planner never looks at them."""
+    ``tp`` and ``offset`` say where it was read (a retry topic for a retried record), ``origin`` where
+    it was first read and how often it was tried. ``record`` (the consumer record: key, value,
+    headers) and ``span`` travel with it for the consumer that executes the plan; the planner never
+    looks at them."""
 
+    tp: Partition
+    offset: int
     origin: dl.Origin
     event: TradeEvent | None = None
     failure: tuple[str, str] | None = None
@@ -77,17 +81,9 @@ class Inbound:
             raise ValueError("an inbound record has either its event or its failure")
 
     @property
-    def tp(self) -> Partition:
-        return (self.origin.topic, self.origin.partition)
-
-    @property
-    def offset(self) -> int:
-        return self.origin.offset
-
-    @property
     def position(self) -> tuple[str, int, int]:
         """Where it was read: (topic, partition, offset), unique within a batch."""
-        return (self.origin.topic, self.origin.partition, self.origin.offset)
+        return (self.tp[0], self.tp[1], self.offset)
 
     @property
     def decoded(self) -> TradeEvent:

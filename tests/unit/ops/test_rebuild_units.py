@@ -30,7 +30,7 @@ def _item() -> planner.Inbound:
     tp = TopicPartition("trade.orders.v1", 0)
     record = ConsumerRecord(tp.topic, 0, 7, 0, 0, str(event.trade_id).encode(), b"x", None, 36, 1, [])
     origin = dl.Origin(tp.topic, 0, 7, dt.datetime.now(dt.UTC), 1)
-    return planner.Inbound(origin, event=event, record=record)
+    return planner.Inbound(tp, 7, origin, event=event, record=record)
 
 
 def _ledger(**options: Any) -> Ledger:
