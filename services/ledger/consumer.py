@@ -1,5 +1,9 @@
 """The ledger's consumer: trade topics (and its retry topics) → one PostgreSQL transaction per batch.
 
+The consumer fetches, decodes (``corridor.core.inbound``), loads the trades' states, and executes what
+the pure planner (``corridor.ledger.planner.plan``) decides for the batch (steps 3 and the hold, park
+and commit decisions below; docs/adr/0035-ledger-planner-and-one-inbound-decoder.md).
+
 Per batch (``getmany``, the orders topic drained first):
 
 1. Records from a retry topic that are not due yet pause their partition (seeked back, resumed when
