@@ -220,7 +220,6 @@ class Ledger:
         #: False for a rebuild (services/ops/rebuild.py): a refusal is recorded in the receipt only; the
         #: live ledger dead-lettered the record when it refused it, a second copy would be a duplicate
         self.dead_letters = dead_letters
-        self._verdicts: dict[uuid.UUID, str] = {}  # of the current batch's amendments and revocations
         self.stats = Stats()
         self.assigned: set[TopicPartition] = set()
         self.paused: dict[TopicPartition, float] = {}  # partition → monotonic time it is due
