@@ -23,6 +23,7 @@ STORIES: tuple[tuple[TradeEvent, ...], ...] = (
     tuple(chromite_story().events),
     tuple(explosives_story().events),
 )
+EVENTS_ANY = STORIES[0][0]
 NOW = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
 CLOCK = 10_000.0
 TOPICS = ("trade.orders.v1", "trade.shipments.v1", "trade.documents.v1")
@@ -32,8 +33,14 @@ DELAYS = (5.0, 30.0, 300.0)
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def inbound(event: TradeEvent | None, tp: tuple[str, int], offset: int, attempts: int = 1) -> planner.Inbound:
-    origin = dl.Origin(tp[0], tp[1], offset, NOW, attempts)
+def inbound(
+    event: TradeEvent | None, tp: tuple[str, int], offset: int, attempts: int = 1, first: int | None = None
+) -> planner.Inbound:
+    """A record read at ``tp``/``offset``; a retried one (``attempts`` > 1) from a retry topic, first
+    read at offset ``first`` of trade topic ``tp[0]``."""
+    origin = dl.Origin(tp[0], tp[1], offset if first is None else first, NOW, attempts)
+    if attempts > 1:
+        tp = (RETRY[min(attempts, len(RETRY) + 1) - 2], tp[1])
     if event is None:
         return planner.Inbound(tp, offset, origin, failure=("WireFormatError", "not our wire format"))
     return planner.Inbound(tp, offset, origin, event=event)
@@ -97,15 +104,19 @@ def batches(draw: st.DrawFn) -> Batch:
     held: list[planner.Held] = []
     for event in chosen:
         p = draw(st.integers(0, n_partitions - 1))
-        tp = (TOPICS[draw(st.integers(0, len(TOPICS) - 1))], p)
-        offset = sum(1 for s in streams.get(tp, [])) + sum(1 for h in held if h.record.tp == tp)
+        topic = (TOPICS[draw(st.integers(0, len(TOPICS) - 1))], p)
+        attempts = draw(st.integers(1, 2 * len(RETRY)))
+        read_at = inbound(EVENTS_ANY, topic, 0, attempts).tp  # the retry topic for a retried record
+        offset = sum(1 for s in streams.get(read_at, [])) + sum(1 for h in held if h.record.tp == read_at)
         broken = draw(st.integers(0, 9)) == 0
-        record = inbound(None if broken else event, tp, offset, attempts=draw(st.integers(1, 2 * len(RETRY))))
+        first = draw(st.integers(0, 10_000))
+        record = inbound(None if broken else event, topic, offset, attempts, first=first)
+        assert record.tp == read_at
         if not broken and draw(st.integers(0, 5)) == 0:
             since = CLOCK - draw(st.floats(0, 120, allow_nan=False))
             held.append(planner.Held(record, "waited before", since, told=draw(st.booleans())))
         else:
-            streams.setdefault(tp, []).append(record)
+            streams.setdefault(read_at, []).append(record)
     positions = {
         tp: max(
             [r.offset for r in streams.get(tp, [])] + [h.record.offset for h in held if h.record.tp == tp]
