@@ -239,7 +239,7 @@ def test_a_story_spread_over_partitions_in_its_order_is_applied_whole(
 
 @FAST
 @given(st.sampled_from(STORIES), st.data())
-def test_the_merge_keeps_each_partitions_order_and_orders_by_event_time(
+def test_the_merge_keeps_each_partitions_order_and_applies_a_trade_in_event_time_order(
     events: tuple[TradeEvent, ...], data: st.DataObject
 ) -> None:
     partitions = data.draw(st.lists(st.integers(0, 5), min_size=len(events), max_size=len(events)))
@@ -251,6 +251,9 @@ def test_the_merge_keeps_each_partitions_order_and_orders_by_event_time(
     assert keys == sorted(keys)
     for stream in streams:
         assert [r for r in merged if r.tp == stream[0].tp] == stream
+    # a trade's events read in event-time order are applied in that order, each at its first try
+    plan = planner.plan([], streams, {}, policy=policy(), now=NOW, clock=CLOCK, positions={})
+    assert [r.position for r in plan.applied] == [r.position for r in merged]
 
 
 def test_a_record_whose_order_never_comes_is_held_then_parked_then_dead_lettered() -> None:
