@@ -1,5 +1,9 @@
 """The ledger's consumer: trade topics (and its retry topics) → one PostgreSQL transaction per batch.
 
+The consumer fetches, decodes (``corridor.core.inbound``), loads the trades' states, and executes what
+the pure planner (``corridor.ledger.planner.plan``) decides for the batch (steps 3 and the hold, park
+and commit decisions below; docs/adr/0035-ledger-planner-and-one-inbound-decoder.md).
+
 Per batch (``getmany``, the orders topic drained first):
 
 1. Records from a retry topic that are not due yet pause their partition (seeked back, resumed when
@@ -33,41 +37,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import heapq
 import itertools
 import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncpg
-import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
-from pydantic import ValidationError
 
-from corridor.core import metrics, signatures, tracing
+from corridor.core import inbound, metrics, signatures, tracing
 from corridor.core.assignors import assignment_strategy
-from corridor.core.codec import Codec, WireFormatError
+from corridor.core.codec import Codec
 from corridor.core.domain import trust
 from corridor.core.domain.base import TradeEvent
-from corridor.core.domain.events import OrderPlaced
-from corridor.core.domain.lifecycle import LifecycleViolation, PrerequisiteMissing, TradeState, apply
+from corridor.core.domain.lifecycle import TradeState
 from corridor.core.domain.lifecycle.trade import subject_of
 from corridor.core.envelope import trace_id as trace_id_of
 from corridor.core.kafka import client_security, producer_config
 from corridor.core.logging import bound_contextvars, get_logger
 from corridor.core.produce_errors import Stage, classify
-from corridor.core.registry_client import RegistryError
 from corridor.core.signatures import KeyringCache
 from corridor.core.topic_ids import Incarnations, topic_ids
 from corridor.core.topics import ORDERS, TRADE_TOPICS
 from corridor.ledger import deadletter as dl
+from corridor.ledger import planner
 from corridor.ledger.certificates import record_verdicts
 from corridor.ledger.publisher import encode_headers
 from corridor.ledger.store import LedgerStore, Receipt, StaleState, StoredEvent, TradeWrite
@@ -80,37 +80,14 @@ _MAX_STALE_RETRIES = 5
 #: How often the ledger asks for the ids of the topics it reads (a recreated topic is read again).
 TOPIC_CHECK_S = 5.0
 METADATA_MAX_AGE_MS = 10_000
-#: CloudEvents' required attributes (binary mode: ce_* headers); a record without them is dead-lettered.
-_REQUIRED_CE_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_specversion")
 
 
-class TransientError(Exception):
-    """Infrastructure trouble (registry unreachable …): retry the batch later, dead-letter nothing."""
-
-
-@dataclass
-class Item:
-    """One consumed record on its way through a batch."""
-
-    tp: TopicPartition
-    record: ConsumerRecord[bytes, bytes]
-    origin: dl.Origin
-    event: TradeEvent | None = None
-    schema_id: int | None = None
-    trace_id: str | None = None
-    held_since: float | None = None  # monotonic time it first waited for a prerequisite
-    reason: str | None = None  # what it waits for
-    traceparent: str | None = None
-    published_ms: int | None = None  # producer wall clock at send (header corridor_published_ms)
-    span: Any = None  # its CONSUMER span in the batch it was first read in (when tracing exports)
-    outcome: str | None = None  # stored, duplicate, held, parked, dead_lettered
-    #: the sender's receipt: (pending|rejected, error class, reason, next attempt); written when due
-    receipt: tuple[str, str | None, str, dt.datetime | None] | None = None
-    receipt_due: bool = False
-
-    @property
-    def headers(self) -> Sequence[tuple[str, bytes]]:
-        return tuple(self.record.headers or ())
+#: Infrastructure trouble (the registry unreachable …): retry the batch later, dead-letter nothing.
+TransientError = inbound.RegistryUnavailable
+#: A record read and where it came from (its origin: first topic, attempts, retry headers).
+_Read = tuple[ConsumerRecord[bytes, bytes], dl.Origin]
+#: What its headers say: traceparent, publish time (ms), and its CONSUMER span (when tracing exports).
+_Meta = tuple[str | None, int | None, Any]
 
 
 @dataclass
@@ -202,7 +179,6 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-_MIN_TIME = dt.datetime.min.replace(tzinfo=dt.UTC)
 #: Longest wait between attempts at a batch that failed (PostgreSQL or the registry unreachable).
 MAX_BACKOFF_S = 5.0
 
@@ -244,11 +220,11 @@ class Ledger:
         #: False for a rebuild (services/ops/rebuild.py): a refusal is recorded in the receipt only; the
         #: live ledger dead-lettered the record when it refused it, a second copy would be a duplicate
         self.dead_letters = dead_letters
-        self._verdicts: dict[uuid.UUID, str] = {}  # of the current batch's amendments and revocations
         self.stats = Stats()
         self.assigned: set[TopicPartition] = set()
         self.paused: dict[TopicPartition, float] = {}  # partition → monotonic time it is due
-        self.pending: list[Item] = []  # waiting for a prerequisite, held in memory, offsets not committed
+        self.pending: list[planner.Held] = []  # waiting for a prerequisite, in memory, offsets not committed
+        self._last_inserted = 0  # events the last batch's transaction inserted
         self.positions: dict[TopicPartition, int] = {}  # next offset to read, per partition read
         self._committed: dict[TopicPartition, int] = {}
         self._commit_due: dict[TopicPartition, int] | None = None  # targets of the next commit
@@ -484,7 +460,7 @@ class Ledger:
             if not records:
                 continue
             first = records[0].offset
-            self.pending = [p for p in self.pending if not (p.tp == tp and p.record.offset >= first)]
+            self.pending = [p for p in self.pending if not (p.record.tp == tp and p.record.offset >= first)]
             if tp in assignment:
                 consumer.seek(tp, first)
                 self.positions[tp] = first
@@ -505,7 +481,7 @@ class Ledger:
         owner: nothing past them was committed)."""
         gone = set(partitions)
         self.cache.clear()
-        self.pending = [p for p in self.pending if p.tp not in gone]
+        self.pending = [p for p in self.pending if p.record.tp not in gone]
         for tp in gone:
             self.paused.pop(tp, None)
             self.positions.pop(tp, None)
@@ -519,29 +495,33 @@ class Ledger:
         Each record read in the batch gets a CONSUMER span continuing its ``traceparent`` (when tracing
         exports), ended after the commit with the record's outcome."""
         started = time.perf_counter()
-        items: list[Item] = []
+        spans: dict[tuple[str, int, int], Any] = {}
         try:
-            await self._process(batches, items)
+            outcomes = await self._process(batches, spans)
         except BaseException as exc:
-            tracing.end_spans((i.span for i in items), exc)
+            tracing.end_spans(spans.values(), exc)
             raise
         else:
-            for item in items:
-                tracing.end_span(item.span, None, **{"corridor.outcome": item.outcome or "held"})
+            for position, span in spans.items():
+                tracing.end_span(span, None, **{"corridor.outcome": outcomes.get(position, "held")})
         finally:
             metrics.HANDLER_DURATION.labels("ledger", "batch").observe(time.perf_counter() - started)
 
     async def _process(
-        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]], items: list[Item]
-    ) -> None:
+        self,
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+        spans: dict[tuple[str, int, int], Any],
+    ) -> dict[tuple[str, int, int], str]:
+        """Fetch bookkeeping, decoding, the plan (``planner.plan``), its execution; returns each
+        record's outcome by where it was read."""
         started = time.perf_counter()
         consumer = self._consumer
         assert consumer is not None
         now = _utcnow()
         now_ms = int(now.timestamp() * 1000)
-        streams: list[list[Item]] = []
+        read: list[list[_Read]] = []
         for tp, records in batches.items():
-            stream: list[Item] = []
+            stream: list[_Read] = []
             retry = tp.topic in RETRY_TOPICS
             for record in records:
                 headers = tuple(record.headers or ())
@@ -556,59 +536,21 @@ class Ledger:
                         consumer.pause(tp)
                         self.paused[tp] = time.monotonic() + (origin.not_before_ms - now_ms) / 1000
                         break
-                stream.append(Item(tp, record, origin))
+                stream.append((record, origin))
                 self.positions[tp] = record.offset + 1
             if stream:
-                streams.append(stream)
-        consumed = sum(len(s) for s in streams)
+                read.append(stream)
+        consumed = sum(len(s) for s in read)
         self.stats.records += consumed
-        self._took_in(streams, items)
+        taken = self._took_in(read, spans)
+        streams = [[await self._decode(record, origin, *meta) for (record, origin), meta in s] for s in taken]
 
-        dead: list[tuple[Item, str, str]] = []
-        decoded_streams = []
-        for stream in streams:
-            ok = []
-            for item in stream:
-                failure = await self._decode(item)
-                if failure is None:
-                    ok.append(item)
-                else:
-                    dead.append((item, *failure))
-            if ok:
-                decoded_streams.append(ok)
-
-        held = self.pending
-        stored, waiting, violations = await self._apply_and_store(held, decoded_streams)
-        dead.extend(violations)
-
-        # What still waits is held in memory (its offset is not committed meanwhile) for ``hold_s``, and
-        # up to ``max_hold_s`` while its partition of the trade topics still has records to read, so that
-        # skew between the topics (a backlog read topic by topic) resolves without a retry topic; then it
-        # is parked.
-        clock = time.monotonic()
-        hold: list[Item] = []
-        park: list[tuple[Item, str]] = []
-        lagging: dict[int, bool] = {}
-        for item, reason in waiting:
-            if item.held_since is None:
-                item.held_since = clock
-            age = clock - item.held_since
-            partition = item.origin.partition
-            if partition not in lagging:
-                lagging[partition] = self._lagging(partition)
-            keep = age < self.hold_s or (age < self.max_hold_s and lagging[partition])
-            if keep and len(hold) < self.max_held:
-                item.reason = reason
-                hold.append(item)
-            else:
-                park.append((item, reason))
-        assignment = consumer.assignment()  # a rebalance may have taken partitions meanwhile
-        self.pending = [item for item in hold if item.tp in assignment]
+        plan = await self._plan_and_store(self.pending, streams)
 
         try:
-            sends = [await self._park(item, reason, now) for item, reason in park]
-            sends += [
-                await self._dead_letter(item, error_class, reason) for item, error_class, reason in dead
+            sends = [
+                await (self._park(s, now) if isinstance(s, planner.Park) else self._dead_letter(s))
+                for s in plan.sent
             ]
         except Exception as exc:
             await self._recover_producer(exc, Stage.SEND)
@@ -619,48 +561,61 @@ class Ledger:
             except Exception as exc:
                 await self._recover_producer(exc, Stage.ACK)
                 raise
+        assignment = consumer.assignment()  # a rebalance may have taken partitions meanwhile
+        self.pending = [h for h in plan.held if h.record.tp in assignment]
         # the senders' receipts (ADR 0027), before the offsets are committed: a crash writes them again
-        for item in hold:
-            if item.receipt is None:
-                item.receipt = ("pending", None, item.reason or "", None)
-                item.receipt_due = True
-        told = itertools.chain(hold, (item for item, _ in park), (item for item, _, _ in dead))
-        await self.store.write_receipts(
-            [self._receipt(item) for item in told if item.receipt_due and item.event is not None]
-        )
-        self._schedule_commit()
+        receipts = [
+            self._receipt(h.record, "pending", None, h.reason, None) for h in self.pending if not h.told
+        ]
+        for s in plan.sent:
+            if isinstance(s, planner.Park):
+                receipts.append(self._receipt(s.record, "pending", None, s.reason, s.not_before))
+            else:
+                receipts.append(self._receipt(s.record, "rejected", s.error_class, s.reason, None))
+        await self.store.write_receipts([r for r in receipts if r is not None])
+        self.pending = [replace(h, told=True) for h in self.pending]
+        self._schedule_commit(plan.commits)
         self.stats.batches += 1
         self.stats.last_batch_at = time.time()
         log.debug(
             "batch_done",
             records=consumed,
-            stored=stored,
-            held=len(hold),
-            parked=len(park),
-            dead_lettered=len(dead),
+            stored=self._last_inserted,
+            held=len(plan.held),
+            parked=sum(1 for s in plan.sent if isinstance(s, planner.Park)),
+            dead_lettered=sum(1 for s in plan.sent if isinstance(s, planner.DeadLetter)),
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
+        return plan.outcomes()
 
-    def _commit_targets(self) -> dict[TopicPartition, int]:
-        """Per partition, the offset to commit: up to the first record still held (or everything read)."""
-        consumer = self._consumer
-        assert consumer is not None
-        assignment = consumer.assignment()
-        targets = {tp: offset for tp, offset in self.positions.items() if tp in assignment}
-        for item in self.pending:
-            if item.tp in targets and item.record.offset < targets[item.tp]:
-                targets[item.tp] = item.record.offset
-        return targets
+    def _policy(self) -> planner.Policy:
+        # the topic names are read at call time: the bench and the hostile tests point them elsewhere
+        return planner.Policy(
+            retry_topics=tuple(RETRY_TOPICS),
+            retry_delays_s=self.retry_delays_s,
+            hold_s=self.hold_s,
+            max_hold_s=self.max_hold_s,
+            max_held=self.max_held,
+            topic_rank=_TOPIC_RANK,
+        )
 
-    def _schedule_commit(self) -> None:
-        """Commit the offsets of what the batch stored, without waiting for the group coordinator.
+    def _schedule_commit(self, targets: Mapping[tuple[str, int], int]) -> None:
+        """Commit the offsets of what the batch stored (``targets``: the plan's, never past a held
+        record), without waiting for the group coordinator.
 
-        The targets are taken now, after the batch's transaction, so a commit never covers a record that
-        is not stored; one commit runs at a time and the newest targets go next. The loop meanwhile
+        The targets are taken after the batch's transaction, so a commit never covers a record that is
+        not stored; one commit runs at a time and the newest targets go next. The loop meanwhile
         fetches and stores the next batch (one Kafka round trip less per batch). A commit that fails is
         retried with the next batch's targets; a crash before it replays records that are already
         stored, which changes nothing (events are unique on their id)."""
-        self._commit_due = self._commit_targets()
+        consumer = self._consumer
+        assert consumer is not None
+        assignment = consumer.assignment()  # a rebalance may have taken partitions meanwhile
+        self._commit_due = {
+            TopicPartition(*tp): offset
+            for tp, offset in targets.items()
+            if tp in assignment and tp in self.positions
+        }
         if self._commit_task is None or self._commit_task.done():
             self._commit_task = asyncio.get_running_loop().create_task(self._commit_loop())
 
@@ -701,131 +656,106 @@ class Ledger:
             return
         self._committed.update(changed)
 
-    async def _decode(self, item: Item) -> tuple[str, str] | None:
-        """Decode in place; returns (error class, reason) when the record must be dead-lettered."""
-        record = item.record
-        if record.value is None:
-            return "WireFormatError", "record has no value (tombstone)"
-        if item.traceparent:
-            item.trace_id = trace_id_of(item.traceparent)
+    async def _decode(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        origin: dl.Origin,
+        traceparent: str | None,
+        published_ms: int | None,
+        span: Any,
+    ) -> planner.Inbound:
+        """The record decoded (``corridor.core.inbound``) and checked (``planner.check_record``), or
+        with the reason it is dead-lettered. The registry unreachable raises ``TransientError``."""
+        trace_id = trace_id_of(traceparent) if traceparent else None
+        tp, offset = TopicPartition(record.topic, record.partition), record.offset
+        keep = {"record": record, "span": span, "trace_id": trace_id, "published_ms": published_ms}
         try:
-            item.schema_id, item.event = await self.codec.decode_event(record.value)
-        except WireFormatError as exc:
-            return "WireFormatError", str(exc)
-        except ValidationError as exc:
-            return "InvalidEvent", str(exc)
-        except RegistryError as exc:
-            if exc.status == 404:
-                return "UnknownSchemaId", str(exc)
-            raise TransientError(str(exc)) from exc
-        except httpx.HTTPError as exc:
-            raise TransientError(f"schema registry unreachable: {exc}") from exc
-        except Exception as exc:  # fastavro and pydantic raise others on corrupt input
-            return type(exc).__name__, f"cannot decode the record: {exc}"
-        key = record.key.decode("utf-8", "replace") if record.key is not None else None
-        if key != str(item.event.trade_id):
-            item.event = None
-            return "KeyMismatch", f"record key {key!r} is not the event's trade id"
-        return self._check_envelope(item)
+            decoded = await inbound.decode(self.codec, record.value)
+        except inbound.Undecodable as exc:
+            failure = (exc.failure.error_class, exc.failure.reason)
+            return planner.Inbound(tp, offset, origin, failure=failure, **keep)
+        wrong = planner.check_record(decoded.event, record.key, tuple(record.headers or ()))
+        if wrong is not None:
+            return planner.Inbound(tp, offset, origin, failure=wrong, schema_id=decoded.schema_id, **keep)
+        return planner.Inbound(tp, offset, origin, event=decoded.event, schema_id=decoded.schema_id, **keep)
 
-    @staticmethod
-    def _check_envelope(item: Item) -> tuple[str, str] | None:
-        """The CloudEvents headers a record must carry (the spec's required attributes), naming the event
-        it holds; None when they do."""
-        event = item.event
-        assert event is not None
-        found = {name: dl.header(item.headers, name) for name in _REQUIRED_CE_HEADERS}
-        missing = [name for name, value in found.items() if not value]
-        if missing:
-            item.event = None
-            return "MissingHeaders", f"record lacks the CloudEvents headers {missing}"
-        if found["ce_id"] != str(event.event_id) or found["ce_type"] != event.avro_name:
-            item.event = None
-            return "HeaderMismatch", (
-                f"headers ce_id={found['ce_id']!r} ce_type={found['ce_type']!r} do not name the record's "
-                f"event ({event.event_id}, {event.avro_name})"
-            )
-        return None
-
-    def _took_in(self, streams: list[list[Item]], items: list[Item]) -> None:
+    def _took_in(
+        self,
+        streams: list[list[_Read]],
+        spans: dict[tuple[str, int, int], Any],
+    ) -> list[list[tuple[_Read, _Meta]]]:
         """Per record read: its trace context and publish time from the headers, ``events_in`` counts,
         and (when tracing exports) its CONSUMER span."""
         counts: dict[tuple[str, str], int] = {}
-        spans = tracing.recording()
+        recording = tracing.recording()
+        taken = []
         for stream in streams:
-            for item in stream:
-                ce_type = ce_id = None
-                for name, value in item.headers:
+            out = []
+            for record, origin in stream:
+                ce_type = ce_id = traceparent = None
+                published_ms: int | None = None
+                for name, value in record.headers or ():
                     if name == "traceparent":
-                        item.traceparent = value.decode("utf-8", "replace")
+                        traceparent = value.decode("utf-8", "replace")
                     elif name == metrics.PUBLISHED_MS_HEADER:
                         try:
-                            item.published_ms = int(value)
+                            published_ms = int(value)
                         except ValueError:
                             pass
                     elif name == "ce_type":
                         ce_type = value.decode("utf-8", "replace")
                     elif name == "ce_id":
                         ce_id = value.decode("utf-8", "replace")
-                key = (item.origin.topic, metrics.short_type(ce_type))
+                key = (origin.topic, metrics.short_type(ce_type))
                 counts[key] = counts.get(key, 0) + 1
-                if spans:
-                    item.span = tracing.start_consumer_span(
-                        item.tp.topic,
-                        item.tp.partition,
-                        item.record.offset,
-                        item.traceparent,
-                        {"messaging.message.id": ce_id, "corridor.attempt": item.origin.attempts},
+                span = None
+                if recording:
+                    span = tracing.start_consumer_span(
+                        origin.topic,
+                        origin.partition,
+                        record.offset,
+                        traceparent,
+                        {"messaging.message.id": ce_id, "corridor.attempt": origin.attempts},
                         group=self.group_id,
                     )
-                items.append(item)
+                    spans[(record.topic, record.partition, record.offset)] = span
+                out.append(((record, origin), (traceparent, published_ms, span)))
+            taken.append(out)
         for (topic, kind), n in counts.items():
             metrics.EVENTS_IN.labels("ledger", topic, kind).inc(n)
+        return taken
 
-    async def _apply_and_store(
-        self, held: list[Item], streams: list[list[Item]]
-    ) -> tuple[int, list[tuple[Item, str]], list[tuple[Item, str, str]]]:
-        """Apply the held events, then the batch's, and store them; returns (events stored, events still
-        waiting for a prerequisite with the reason, violations)."""
-        trade_ids = {item.event.trade_id for item in held if item.event is not None}
-        trade_ids |= {item.event.trade_id for stream in streams for item in stream if item.event is not None}
+    async def _plan_and_store(
+        self, held: list[planner.Held], streams: list[list[planner.Inbound]]
+    ) -> planner.Plan:
+        """Load the trades' states, plan the batch and store what it applies in one transaction (planned
+        again on states another ledger changed meanwhile); returns the plan that was stored."""
+        events = [r.event for r in itertools.chain((h.record for h in held), *streams) if r.event is not None]
+        trade_ids = {event.trade_id for event in events}
         missing = [t for t in trade_ids if t not in self.cache]
         for state in (await self.store.load_states(missing)).values():
             self.cache.put(state)
-        self._verdicts = await self._status_change_verdicts(
-            [i.event for i in itertools.chain(held, *streams) if i.event is not None]
-        )
+        verdicts = await self._status_change_verdicts(events)
+        # whether a waiting event's partition of the trade topics still has records to read
+        lagging = {p for p in {r.origin.partition for r in itertools.chain(*streams)} | {
+            h.record.origin.partition for h in held} if self._lagging(p)}  # fmt: skip
+        policy = self._policy()
         for _ in range(_MAX_STALE_RETRIES):
-            states: dict[uuid.UUID, TradeState | None] = {t: self.cache.get(t) for t in trade_ids}
-            before = dict(states)
-            applied: list[Item] = []
-            waiting: list[tuple[Item, str]] = []
-            violations: list[tuple[Item, str, str]] = []
-            ordered = heapq.merge(
-                *streams,
-                key=lambda i: (i.event.occurred_at if i.event else _MIN_TIME, _TOPIC_RANK.get(i.tp.topic, 9)),
+            plan = planner.plan(
+                held,
+                streams,
+                {t: self.cache.get(t) for t in trade_ids},
+                policy=policy,
+                now=_utcnow(),
+                clock=time.monotonic(),
+                positions=self.positions,
+                verdicts=verdicts,
+                lagging=lagging,
             )
-            for item in itertools.chain(held, ordered):
-                self._apply(item, states, applied, waiting, violations)
-            # what waited for something applied later in the batch gets another chance, until no progress
-            while waiting:
-                still: list[tuple[Item, str]] = []
-                progress = False
-                for item, _ in waiting:
-                    n = len(applied)
-                    self._apply(item, states, applied, still, violations)
-                    progress = progress or len(applied) > n
-                waiting = still
-                if not progress:
-                    break
-            writes = [
-                TradeWrite(state, before[t])
-                for t, state in states.items()
-                if state is not None and state is not before[t]
-            ]
-            stored = [self._stored(item) for item in applied]
+            writes = [TradeWrite(w.state, w.previous) for w in plan.writes]
+            stored = [self._stored(r) for r in plan.applied]
             signed = (
-                await record_verdicts([i.event for i in applied if i.event is not None], self.keyring)
+                await record_verdicts([r.decoded for r in plan.applied], self.keyring)
                 if self.keyring is not None
                 else []
             )
@@ -838,24 +768,31 @@ class Ledger:
                 for state in (await self.store.load_states(list(exc.trade_ids))).values():
                     self.cache.put(state)
                 continue
-            self._committed_events(applied)
+            self._committed_events(plan.applied)
             if inserted and self.on_stored is not None:
                 self.on_stored()
             for write in writes:
                 self.cache.put(write.state)
+            self._last_inserted = inserted
             self.stats.stored += inserted
-            self.stats.retried_applied += sum(1 for item in applied if item.origin.attempts > 1)
+            self.stats.duplicates += len(plan.duplicates)
+            self.stats.retried_applied += sum(1 for r in plan.applied if r.origin.attempts > 1)
             if inserted != len(stored):
                 log.warning("events_already_stored", applied=len(stored), inserted=inserted)
-            return inserted, waiting, violations
+            for dead in plan.dead_lettered:
+                if dead.error is not None:
+                    with bound_contextvars(
+                        event_id=str(dead.record.decoded.event_id), trace_id=dead.record.trace_id
+                    ):
+                        log.error("apply_failed", type=type(dead.record.event).__name__, exc_info=dead.error)
+            return plan
         raise StaleState(trade_ids)
 
-    def _committed_events(self, applied: list[Item]) -> None:
+    def _committed_events(self, applied: Sequence[planner.Inbound]) -> None:
         """After the transaction: end-to-end latency of each event, and its ``event_stored`` line."""
         committed_ms = metrics.now_ms()
         debug = log.is_enabled_for(logging.DEBUG)
         for item in applied:
-            item.outcome = "stored"
             latency = metrics.observe_e2e("ledger", item.origin.topic, item.published_ms, committed_ms)
             if debug and item.event is not None:
                 with bound_contextvars(event_id=str(item.event.event_id), trace_id=item.trace_id):
@@ -879,55 +816,14 @@ class Ledger:
         ring = await self.keyring.get(key_ids)
         return {e.event_id: signatures.verify_event(e, ring).status.value for e in changes}
 
-    def _apply(
-        self,
-        item: Item,
-        states: dict[uuid.UUID, TradeState | None],
-        applied: list[Item],
-        waiting: list[tuple[Item, str]],
-        violations: list[tuple[Item, str, str]],
-    ) -> None:
-        event = item.event
-        assert event is not None
-        state = states.get(event.trade_id)
-        if state is not None and event.event_id in state.applied:
-            self.stats.duplicates += 1
-            item.outcome = "duplicate"
-            return
-        # a trade not seen yet: apply() parks the event until its order comes (with the lifecycle's reason)
-        broken = (
-            trust.check(state.trust if state else None, event, verdict=self._verdicts.get(event.event_id))
-            if state is not None or isinstance(event, OrderPlaced)
-            else []
-        )
-        if broken:
-            reason = "; ".join(map(str, broken))
-            if all(v.pending for v in broken):
-                waiting.append((item, reason))
-            else:
-                violations.append((item, "TrustViolation", reason))
-            return
-        try:
-            states[event.trade_id] = apply(state, event)
-        except PrerequisiteMissing as exc:
-            waiting.append((item, exc.reason))
-            return
-        except LifecycleViolation as exc:
-            violations.append((item, "LifecycleViolation", exc.reason))
-            return
-        except Exception as exc:  # a bug must not block the partition: dead-letter, say so loudly
-            with bound_contextvars(event_id=str(event.event_id), trace_id=item.trace_id):
-                log.exception("apply_failed", type=type(event).__name__)
-            violations.append((item, type(exc).__name__, f"unexpected error applying the event: {exc}"))
-            return
-        applied.append(item)
-
     @staticmethod
-    def _receipt(item: Item) -> Receipt:
+    def _receipt(
+        item: planner.Inbound, status: str, error_class: str | None, reason: str, retry_at: dt.datetime | None
+    ) -> Receipt | None:
+        """The sender's receipt (pending or rejected) of a decoded event; None for an undecodable record."""
         event = item.event
-        assert event is not None and item.receipt is not None
-        status, error_class, reason, retry_at = item.receipt
-        item.receipt_due = False
+        if event is None:
+            return None
         return Receipt(
             event_id=event.event_id,
             trade_id=event.trade_id,
@@ -940,9 +836,9 @@ class Ledger:
             retry_at=retry_at,
         )
 
-    def _stored(self, item: Item) -> StoredEvent:
-        event = item.event
-        assert event is not None
+    def _stored(self, item: planner.Inbound) -> StoredEvent:
+        event = item.decoded
+        record: ConsumerRecord[bytes, bytes] = item.record
         return StoredEvent(
             event_id=event.event_id,
             trade_id=event.trade_id,
@@ -962,9 +858,9 @@ class Ledger:
                 if item.published_ms is not None
                 else None
             ),
-            record_key=item.record.key or b"",
-            record_value=item.record.value or b"",
-            record_headers=encode_headers(dl.original_headers(item.headers)),
+            record_key=record.key or b"",
+            record_value=record.value or b"",
+            record_headers=encode_headers(dl.original_headers(tuple(record.headers or ()))),
         )
 
     # -- side outputs ----------------------------------------------------------------------------------
@@ -987,48 +883,41 @@ class Ledger:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(old.stop(), 10)
 
-    async def _park(self, item: Item, reason: str, now: dt.datetime) -> asyncio.Future[Any]:
-        retries_done = item.origin.attempts - 1
-        if retries_done >= len(RETRY_TOPICS):
-            return await self._dead_letter(
-                item, "PrerequisiteMissing", f"{reason} (gave up after {retries_done} retries)"
-            )
+    async def _park(self, park: planner.Park, now: dt.datetime) -> asyncio.Future[Any]:
+        """Produce a record to its retry topic (the plan chose the topic, the attempt and the due time)."""
         assert self._producer is not None
-        topic = RETRY_TOPICS[retries_done]
-        not_before = now + dt.timedelta(seconds=self.retry_delays_s[retries_done])
+        item, record = park.record, park.record.record
         headers = dl.retry_headers(
-            item.headers,
+            tuple(record.headers or ()),
             item.origin,
-            attempt=retries_done + 1,
-            not_before=not_before,
+            attempt=park.attempt,
+            not_before=park.not_before,
             group=self.group_id,
-            reason=reason,
+            reason=park.reason,
         )
         self.stats.parked += 1
-        item.outcome = "parked"
-        item.receipt, item.receipt_due = ("pending", None, reason, not_before), True
         with bound_contextvars(
             event_id=str(item.event.event_id) if item.event else None, trace_id=item.trace_id
         ):
-            log.info("event_parked", retry_topic=topic, attempt=retries_done + 1, reason=reason)
+            log.info("event_parked", retry_topic=park.topic, attempt=park.attempt, reason=park.reason)
         future: asyncio.Future[Any] = await self._producer.send(
-            topic, value=item.record.value, key=item.record.key, headers=headers
+            park.topic, value=record.value, key=record.key, headers=headers
         )
         return future
 
-    async def _dead_letter(self, item: Item, error_class: str, reason: str) -> asyncio.Future[Any]:
+    async def _dead_letter(self, dead: planner.DeadLetter) -> asyncio.Future[Any]:
         assert self._producer is not None
+        item, record, error_class, reason = dead.record, dead.record.record, dead.error_class, dead.reason
+        original = tuple(record.headers or ())
         headers = dl.dlq_headers(
-            item.headers, item.origin, error_class=error_class, reason=reason, group=self.group_id
+            original, item.origin, error_class=error_class, reason=reason, group=self.group_id
         )
         self.stats.dead_lettered += 1
         self.stats.dead_by_class[error_class] = self.stats.dead_by_class.get(error_class, 0) + 1
-        item.outcome = "dead_lettered"
-        item.receipt, item.receipt_due = ("rejected", error_class, reason, None), True
         if self.dead_letters:
             metrics.DEAD_LETTERS.labels("ledger", item.origin.topic, error_class).inc()
         with bound_contextvars(
-            event_id=str(item.event.event_id) if item.event else dl.header(item.headers, "ce_id"),
+            event_id=str(item.event.event_id) if item.event else dl.header(original, "ce_id"),
             trace_id=item.trace_id,
         ):
             (log.warning if self.dead_letters else log.info)(
@@ -1044,7 +933,7 @@ class Ledger:
             done.set_result(None)
             return done
         # a record that barely fitted its topic may not fit the dead-letter topic with our headers on top
-        key, value, headers = dl.fit_record(item.record.key, item.record.value, headers)
+        key, value, headers = dl.fit_record(record.key, record.value, headers)
         future: asyncio.Future[Any] = await self._producer.send(
             DLQ_TOPIC, value=value, key=key, headers=headers
         )

@@ -44,16 +44,14 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.offset import OffsetRequest
 from aiokafka.structs import ConsumerRecord
-from pydantic import ValidationError
 
-from corridor.core import metrics
-from corridor.core.codec import Codec, WireFormatError
+from corridor.core import inbound, metrics
+from corridor.core.codec import Codec
 from corridor.core.domain.base import TradeEvent
 from corridor.core.kafka import client_security
 from corridor.core.logging import get_logger
 from corridor.core.partners import ensure_partner_topics
 from corridor.core.produce_errors import Stage, classify
-from corridor.core.registry_client import RegistryError
 from corridor.core.routing import TradeRoute, partner_of_topic, partner_topic, route
 from corridor.relay.ports import PartnerTopics, SlotProducer, SlotStore
 from corridor.relay.settings import RelaySettings
@@ -690,18 +688,15 @@ class Relay:
         return True
 
     async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> TradeEvent | None:
-        """The record's event, or None when it can never be decoded (it is then routed to nobody)."""
+        """The record's event, or None when it can never be decoded (it is then routed to nobody). The
+        registry unreachable or failing raises ``inbound.RegistryUnavailable``: retried, never skipped."""
         if record.key is None or record.value is None:
             reason: str = "a record without key or value"
         else:
             try:
-                return await self.codec.decode(record.value)
-            except (WireFormatError, ValidationError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-            except RegistryError as exc:
-                if exc.status != 404:
-                    raise  # the registry is in trouble: retry later, never skip
-                reason = str(exc)
+                return (await inbound.decode(self.codec, record.value)).event
+            except inbound.Undecodable as exc:
+                reason = f"{exc.failure.error_class}: {exc.failure.reason}"
         metrics.ERRORS.labels(SERVICE, "undecodable").inc()
         log.warning(
             "record_skipped",

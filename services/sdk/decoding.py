@@ -8,7 +8,8 @@ Failures are of two kinds, and :func:`is_transient` tells them apart: the record
 Corridor event, a schema id the registry does not know, corrupt Avro, missing CloudEvents headers) is
 :class:`~corridor.core.codec.WireFormatError`, ``ValueError`` or a 404 :class:`RegistryError`, and asking
 again fails again; the registry being unreachable or failing (``OSError``, httpx errors, other HTTP
-statuses) is transient: ask again later, the record is fine.
+statuses) is transient: ask again later, the record is fine. The rule is the one the Corridor services
+use on their own inbound records (``corridor.core.inbound``, shipped in this distribution).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 from corridor.core.codec import Codec
 from corridor.core.domain.base import TradeEvent
 from corridor.core.envelope import CloudEvent
-from corridor.core.registry_client import RegistryClient, RegistryError
+from corridor.core.inbound import is_transient
+from corridor.core.registry_client import RegistryClient
 
 __all__ = ["DecodedEvent", "EventDecoder", "is_transient"]
 
@@ -31,13 +33,6 @@ class DecodedEvent:
     event: TradeEvent
     cloudevent: CloudEvent
     headers: dict[str, str]
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether a decoding failure is the registry's (ask again) rather than the record's."""
-    if isinstance(exc, RegistryError):
-        return exc.status != 404
-    return isinstance(exc, OSError) or type(exc).__module__.startswith("httpx")
 
 
 class EventDecoder:

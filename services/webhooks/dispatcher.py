@@ -44,12 +44,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
-from corridor.core import metrics
+from corridor.core import inbound, metrics
 from corridor.core.codec import Codec
 from corridor.core.envelope import CloudEvent
 from corridor.core.kafka import client_security
 from corridor.core.logging import bound_contextvars, get_logger
-from corridor.core.registry_client import RegistryError
 from corridor.webhooks import delivery
 from corridor.webhooks.settings import WebhooksSettings
 from corridor.webhooks.store import DeadLetter, DeliveryClaim, WebhookStore
@@ -286,18 +285,13 @@ class Dispatcher:
         failures = 0
         while True:
             try:
-                if record.value is None:
-                    raise ValueError("record has no value")
-                event = await self.codec.decode(record.value)
+                event = (await inbound.decode(self.codec, record.value)).event
                 break
-            except (RegistryError, httpx.HTTPError) as exc:
-                if isinstance(exc, RegistryError) and exc.status == 404:
-                    self._undecodable(record, exc)
-                    return None
+            except inbound.RegistryUnavailable as exc:
                 failures += 1
                 log.warning("registry_unavailable", error=str(exc), attempt=failures)
                 await self._pause(min(5.0, 0.5 * 2**failures))  # back within seconds of an outage
-            except Exception as exc:  # wire format, Avro, validation: this record can never be read
+            except inbound.Undecodable as exc:  # wire format, Avro, validation: never readable
                 self._undecodable(record, exc)
                 return None
         try:
@@ -306,7 +300,7 @@ class Dispatcher:
             envelope = CloudEvent.for_event(event)
         return event, envelope
 
-    def _undecodable(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> None:
+    def _undecodable(self, record: ConsumerRecord[bytes, bytes], exc: inbound.Undecodable) -> None:
         self.stats.undecodable += 1
         metrics.ERRORS.labels("webhooks", "undecodable_record").inc()
         log.warning(
@@ -314,7 +308,7 @@ class Dispatcher:
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
-            error=f"{type(exc).__name__}: {exc}",
+            error=str(exc),  # "<error class>: <reason>"
         )
         return None
 

@@ -15,7 +15,8 @@ from aiokafka.structs import ConsumerRecord
 
 from corridor.demo.story import chromite_story
 from corridor.ledger import deadletter as dl
-from corridor.ledger.consumer import Item, Ledger
+from corridor.ledger import planner
+from corridor.ledger.consumer import Ledger
 from corridor.ops.rebuild import _COMPARED, RebuildError, _check_name, _comparison_sql, workspace_of
 
 
@@ -24,12 +25,12 @@ class _RefusingProducer:
         raise AssertionError("the rebuild's ledger produced a record")
 
 
-def _item() -> Item:
+def _item() -> planner.Inbound:
     event = chromite_story().events[0]
     tp = TopicPartition("trade.orders.v1", 0)
     record = ConsumerRecord(tp.topic, 0, 7, 0, 0, str(event.trade_id).encode(), b"x", None, 36, 1, [])
     origin = dl.Origin(tp.topic, 0, 7, dt.datetime.now(dt.UTC), 1)
-    return Item(tp, record, origin, event=event)
+    return planner.Inbound(tp, 7, origin, event=event, record=record)
 
 
 def _ledger(**options: Any) -> Ledger:
@@ -43,14 +44,16 @@ def test_the_rebuilds_ledger_records_a_refusal_in_the_receipt_and_dead_letters_n
     async def go() -> None:
         ledger = _ledger(dead_letters=False)
         item = _item()
-        sent = await ledger._dead_letter(item, "LifecycleViolation", "a second order")
+        sent = await ledger._dead_letter(planner.DeadLetter(item, "LifecycleViolation", "a second order"))
         assert sent.done() and sent.result() is None
-        assert item.outcome == "dead_lettered" and item.receipt_due
-        assert item.receipt == ("rejected", "LifecycleViolation", "a second order", None)
+        receipt = ledger._receipt(item, "rejected", "LifecycleViolation", "a second order", None)
+        assert receipt is not None and receipt.event_id == item.decoded.event_id
+        assert (receipt.status, receipt.error_class, receipt.reason, receipt.retry_at) == (
+            "rejected", "LifecycleViolation", "a second order", None)  # fmt: skip
         assert ledger.stats.dead_by_class == {"LifecycleViolation": 1}
         # the live ledger does produce it
         with pytest.raises(AssertionError, match="produced a record"):
-            await _ledger()._dead_letter(_item(), "LifecycleViolation", "a second order")
+            await _ledger()._dead_letter(planner.DeadLetter(_item(), "LifecycleViolation", "a second order"))
 
     asyncio.run(go())
 
