@@ -53,7 +53,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             log.error("gateway_database_unavailable", error=f"{type(exc).__name__}: {exc}")
             raise
         app.state.gateway = gateway
-        if settings.gateway_rate_scope == "global" and settings.gateway_rate_per_s > 0:
+        if (
+            settings.gateway_rate_scope == "global"
+            and settings.gateway_rate_per_s > 0
+            and gateway.pool is not None
+        ):
             buckets = RateBuckets(gateway.pool, settings.gateway_db_schema)
             try:
                 await buckets.ensure_schema()

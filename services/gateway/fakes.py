@@ -154,6 +154,13 @@ class InMemoryGatewayStore:
             if row is not None and row.token == token and row.state == "pending":
                 del self.rows[(partner_id, key)]
 
+    async def expire_idempotency(self, older_than_s: float, batch: int = 5_000) -> int:
+        self._check()
+        old = [k for k, row in self.rows.items() if self.clock() - row.claimed_at > older_than_s]
+        for key in old:
+            del self.rows[key]
+        return len(old)
+
 
 @dataclass
 class InMemoryPartnerDirectory:

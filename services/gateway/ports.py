@@ -101,6 +101,10 @@ class IdempotencyStore(Protocol):
         """Give up claims this request holds without having produced (or whose produce failed)."""
         ...
 
+    async def expire_idempotency(self, older_than_s: float, batch: int = 5_000) -> int:
+        """Delete the rows claimed more than ``older_than_s`` ago; how many went (ADR 0005)."""
+        ...
+
 
 class PartnerDirectory(Protocol):
     """Who the partners are: lookups by id (active or not) and API-key authentication."""

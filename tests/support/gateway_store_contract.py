@@ -80,3 +80,11 @@ async def check_idempotency_store(store: IdempotencyStore) -> None:
     claims = await store.wait_for_others(partner, [k3], [h3], t3, timeout_s=5, poll_s=0.01)
     await releasing
     assert states(claims) == {k3: ClaimState.OWNED}
+
+    # expiry: rows claimed longer ago than the retention go (done and pending alike), younger ones stay
+    await asyncio.sleep(0.3)
+    fresh = str(uuid.uuid4())
+    assert states(await store.claim(other_partner, [fresh], [h1], t1)) == {fresh: ClaimState.OWNED}
+    assert await store.expire_idempotency(0.25) >= 3  # k1 (done), k2 and k3 (pending): the rest is fresh
+    assert await store.acknowledged(partner, k1) is None
+    assert states(await store.claim(other_partner, [fresh], [h1], t2)) == {fresh: ClaimState.IN_PROGRESS}
