@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-from corridor.core.domain import reference
+from corridor.core.domain import dangerous_goods, reference
 
 Violation = tuple[str, str]
 _RULES: dict[str, Callable[[Any], Iterable[Violation]]] = {}
@@ -103,11 +103,31 @@ def _lines(lines: list[Any], field: str, *, required: bool = True) -> Iterable[V
                 and spec.min_percent > spec.max_percent
             ):
                 yield f"{field}[{i}].quality[{j}]", "min_percent is above max_percent"
+        yield from _line_dangerous_goods(line, f"{field}[{i}]")
+
+
+def _line_dangerous_goods(line: Any, field: str) -> Iterable[Violation]:
+    """Explosives (HS 3602/3603 or a Class 1 UN number) carry their dangerous-goods particulars, and the
+    particulars repeat the line's UN number (ADR 0034)."""
+    dg = line.dangerous_goods
+    if dg is None:
+        if _is_explosive(line):
+            yield (
+                f"{field}.dangerous_goods",
+                "required for explosives (HS 3602/3603 or a Class 1 UN number): UN number, classification, "
+                "proper shipping name, net explosive mass and packages",
+            )
+        return
+    if line.un_number != dg.un_number:
+        yield (
+            f"{field}.un_number",
+            f"must be {dg.un_number}, the UN number of the line's dangerous_goods, not {line.un_number}",
+        )
+    yield from dangerous_goods.check_particulars(dg, f"{field}.dangerous_goods")
 
 
 def _is_explosive(line: Any) -> bool:
-    un = line.un_number or ""
-    return line.hs_code.startswith(reference.EXPLOSIVES_HS_PREFIXES) or un.startswith("UN0")
+    return dangerous_goods.is_explosive(line.hs_code, line.un_number)
 
 
 # -- per event type ------------------------------------------------------------------------------------
@@ -244,6 +264,39 @@ def _booked(e: Any) -> Iterable[Violation]:
             yield f"allocations[{i}].quantity.value", "an allocated quantity is more than zero"
     if e.cargo_type in ("DRY_BULK", "LIQUID_BULK") and e.equipment_references:
         yield "equipment_references", f"{e.cargo_type} cargo travels loose in the hold, without containers"
+    yield from _shipment_dangerous_goods(e)
+
+
+def _shipment_dangerous_goods(e: Any) -> Iterable[Violation]:
+    """A booking's dangerous goods (ADR 0034): one entry per order line, each UN number of ``un_numbers``
+    declared with its particulars, a dangerous goods declaration for them, and Class 1 goods drawing on
+    a licence. Whether they match the order and what the licences leave is the lifecycle's (shipment.py)."""
+    carried = e.dangerous_goods
+    numbers = [item.line_number for item in carried]
+    if len(set(numbers)) != len(numbers):
+        yield "dangerous_goods", "each order line's dangerous goods are declared once per shipment"
+    for i, item in enumerate(carried):
+        yield from dangerous_goods.check_particulars(item.particulars, f"dangerous_goods[{i}].particulars")
+    declared = {item.particulars.un_number for item in carried}
+    for i, un in enumerate(e.un_numbers):
+        if un not in declared:
+            yield (
+                f"un_numbers[{i}]",
+                f"{un} is carried but not declared in dangerous_goods (classification, proper shipping name, "
+                "net explosive mass, packages)",
+            )
+    for un in sorted(declared - set(e.un_numbers)):
+        yield "un_numbers", f"must list {un}, which dangerous_goods declares"
+    if carried and e.dangerous_goods_declaration is None:
+        yield "dangerous_goods_declaration", "required when the shipment carries dangerous goods"
+    if any(dangerous_goods.is_class1(un) for un in declared | set(e.un_numbers)) and not e.licences:
+        yield (
+            "licences",
+            "a shipment of Class 1 goods (explosives) names the explosives licences it draws on",
+        )
+    refs = [(ref.issuer_party_id, ref.certificate_number) for ref in e.licences]
+    if len(set(refs)) != len(refs):
+        yield "licences", "each licence is named once per shipment"
 
 
 #: Bulk cargo milestones (ADR 0029): a vessel's (or barge's) at a call, after the statement of facts.
@@ -331,6 +384,50 @@ def _cert_issued(e: Any) -> Iterable[Violation]:
         yield "valid_until", "a certificate cannot expire before it is issued"
     if e.certificate_kind in ("ASSAY", "WEIGHT", "QUALITY") and not e.results:
         yield "results", f"an {e.certificate_kind} certificate must report its results"
+    yield from _licence_terms(e)
+
+
+#: Certificates that are licences: they may carry licence terms, which shipments draw down (ADR 0034).
+LICENCE_KINDS = frozenset({"EXPLOSIVES_EXPORT_LICENCE", "EXPLOSIVES_IMPORT_APPROVAL"})
+
+
+def _licence_terms(e: Any) -> Iterable[Violation]:
+    """A licence's terms: only on a licence, held by the exporter (export licence) or the consignee
+    (import approval), valid from a day to its ``valid_until``, authorising a positive net explosive mass
+    or quantity of each UN number once."""
+    terms = e.licence
+    if terms is None:
+        return
+    kind = str(e.certificate_kind)
+    if kind not in LICENCE_KINDS:
+        yield "licence", f"only an explosives licence or import approval carries licence terms, not {kind}"
+        return
+    yield from _parties((terms.holder, "licence.holder"))
+    licensee = e.exporter if kind == "EXPLOSIVES_EXPORT_LICENCE" else e.consignee
+    if terms.holder.party_id != licensee.party_id:
+        yield (
+            "licence.holder.party_id",
+            f"the holder of an {kind} is its {'exporter' if licensee is e.exporter else 'consignee'} "
+            f"{licensee.party_id}, not {terms.holder.party_id}",
+        )
+    if e.valid_until is None:
+        yield "valid_until", "a licence with licence terms states the last day it is valid"
+    elif terms.valid_from > e.valid_until:
+        yield "licence.valid_from", f"must not be after valid_until {e.valid_until}"
+    if not terms.authorised:
+        yield "licence.authorised", "a licence authorises at least one UN number"
+    seen: set[str] = set()
+    for i, goods in enumerate(terms.authorised):
+        field = f"licence.authorised[{i}]"
+        if goods.un_number in seen:
+            yield f"{field}.un_number", f"{goods.un_number} is authorised twice; state it once"
+        seen.add(goods.un_number)
+        if goods.net_explosive_mass_kg is None and goods.quantity is None:
+            yield field, "authorises a net_explosive_mass_kg, a quantity, or both"
+        if goods.net_explosive_mass_kg is not None and goods.net_explosive_mass_kg <= 0:
+            yield f"{field}.net_explosive_mass_kg", "an authorised net explosive mass is more than zero"
+        if goods.quantity is not None and goods.quantity.value <= 0:
+            yield f"{field}.quantity.value", "an authorised quantity is more than zero"
 
 
 @rule("CertificateAmended")
