@@ -1,4 +1,4 @@
-"""Dangerous goods particulars (docs/domain.md, dangerous goods; docs/adr/0034-dangerous-goods-and-licence-drawdown.md).
+"""Dangerous goods particulars (docs/domain.md §9; docs/adr/0034-dangerous-goods-and-licence-drawdown.md).
 
 What lives here: the classification format (class or division, and for Class 1 the division with its
 compatibility group), the shipped table of the Class 1 entries used in mining (``data/class1.csv``, its
@@ -109,6 +109,6 @@ def check_particulars(dg: Any, field: str) -> Iterable[tuple[str, str]]:
         if dg.net_explosive_mass_kg is None:
             yield f"{field}.net_explosive_mass_kg", "required for Class 1 goods (explosives)"
         elif dg.net_explosive_mass_kg <= 0:
-            yield f"{field}.net_explosive_mass_kg", "the net explosive mass of Class 1 goods is more than zero"
+            yield f"{field}.net_explosive_mass_kg", "the net explosive mass of Class 1 goods is above zero"
         if dg.packages is None:
             yield f"{field}.packages", "required for Class 1 goods (number and Rec 21 kind of packages)"

@@ -29,9 +29,28 @@ def rule(
     return register
 
 
-def check(event: Any) -> list[Violation]:
-    fn = _RULES.get(type(event).__name__)
-    return [*(fn(event) if fn else ()), *_created_after_actual(event)]
+#: Rules that require data a later schema version added (ADR 0034): held to events being taken in
+#: (``intake``), never to records already accepted, which must still decode.
+_INTAKE_RULES: dict[str, Callable[[Any], Iterable[Violation]]] = {}
+
+
+def intake_rule(
+    *type_names: str,
+) -> Callable[[Callable[[Any], Iterable[Violation]]], Callable[[Any], Iterable[Violation]]]:
+    def register(fn: Callable[[Any], Iterable[Violation]]) -> Callable[[Any], Iterable[Violation]]:
+        for name in type_names:
+            _INTAKE_RULES[name] = fn
+        return fn
+
+    return register
+
+
+def check(event: Any, *, intake: bool = False) -> list[Violation]:
+    """The event's rule violations; with ``intake``, also those of the rules for events taken in."""
+    name = type(event).__name__
+    fn = _RULES.get(name)
+    later = _INTAKE_RULES.get(name) if intake else None
+    return [*(fn(event) if fn else ()), *(later(event) if later else ()), *_created_after_actual(event)]
 
 
 # -- rules of every event --------------------------------------------------------------------------------
@@ -111,13 +130,7 @@ def _line_dangerous_goods(line: Any, field: str) -> Iterable[Violation]:
     particulars repeat the line's UN number (ADR 0034)."""
     dg = line.dangerous_goods
     if dg is None:
-        if _is_explosive(line):
-            yield (
-                f"{field}.dangerous_goods",
-                "required for explosives (HS 3602/3603 or a Class 1 UN number): UN number, classification, "
-                "proper shipping name, net explosive mass and packages",
-            )
-        return
+        return  # required for explosives on intake (_explosive_lines_declared)
     if line.un_number != dg.un_number:
         yield (
             f"{field}.un_number",
@@ -278,18 +291,11 @@ def _shipment_dangerous_goods(e: Any) -> Iterable[Violation]:
     for i, item in enumerate(carried):
         yield from dangerous_goods.check_particulars(item.particulars, f"dangerous_goods[{i}].particulars")
     declared = {item.particulars.un_number for item in carried}
-    for i, un in enumerate(e.un_numbers):
-        if un not in declared:
-            yield (
-                f"un_numbers[{i}]",
-                f"{un} is carried but not declared in dangerous_goods (classification, proper shipping name, "
-                "net explosive mass, packages)",
-            )
     for un in sorted(declared - set(e.un_numbers)):
         yield "un_numbers", f"must list {un}, which dangerous_goods declares"
     if carried and e.dangerous_goods_declaration is None:
         yield "dangerous_goods_declaration", "required when the shipment carries dangerous goods"
-    if any(dangerous_goods.is_class1(un) for un in declared | set(e.un_numbers)) and not e.licences:
+    if any(dangerous_goods.is_class1(un) for un in declared) and not e.licences:
         yield (
             "licences",
             "a shipment of Class 1 goods (explosives) names the explosives licences it draws on",
@@ -466,3 +472,44 @@ def _preference(e: Any) -> Iterable[Violation]:
     yield from _role(e.customs, "customs", "CUSTOMS")
     if e.decision == "DENIED" and not e.reason:
         yield "reason", "a denial must give its reason (certificate box 5)"
+
+
+# -- rules of events taken in (ADR 0034) -----------------------------------------------------------------
+
+
+def _explosive_lines_declared(lines: list[Any], field: str) -> Iterable[Violation]:
+    for i, line in enumerate(lines):
+        if line.dangerous_goods is None and _is_explosive(line):
+            yield (
+                f"{field}[{i}].dangerous_goods",
+                "required for explosives (HS 3602/3603 or a Class 1 UN number): UN number, classification, "
+                "proper shipping name, net explosive mass and packages",
+            )
+
+
+@intake_rule("OrderPlaced", "OrderAmended")
+def _order_lines_declared(e: Any) -> Iterable[Violation]:
+    yield from _explosive_lines_declared(e.lines, "lines")
+
+
+@intake_rule("OrderResponded")
+def _counter_lines_declared(e: Any) -> Iterable[Violation]:
+    yield from _explosive_lines_declared(e.counter_lines, "counter_lines")
+
+
+@intake_rule("ShipmentBooked")
+def _booking_declared(e: Any) -> Iterable[Violation]:
+    declared = {item.particulars.un_number for item in e.dangerous_goods}
+    for i, un in enumerate(e.un_numbers):
+        if un not in declared:
+            yield (
+                f"un_numbers[{i}]",
+                f"{un} is carried but not declared in dangerous_goods (classification, proper shipping name"
+                + (", net explosive mass, packages)" if dangerous_goods.is_class1(un) else ")"),
+            )
+    class1 = any(dangerous_goods.is_class1(un) for un in e.un_numbers)
+    if class1 and not e.licences and not any(dangerous_goods.is_class1(un) for un in declared):
+        yield (
+            "licences",
+            "a shipment of Class 1 goods (explosives) names the explosives licences it draws on",
+        )
