@@ -382,7 +382,8 @@ CASES: dict[str, tuple[str, list[str], str, Mutation]] = {
     "explosive-with-another-entrys-classification": (
         "OrderPlaced/explosives",
         ["lines[0].dangerous_goods.classification"],
-        "UN0241 (EXPLOSIVE, BLASTING, TYPE E) is 1.1D in the Dangerous Goods List, not 1.5D (that is UN0332).",
+        "UN0241 (EXPLOSIVE, BLASTING, TYPE E) is 1.1D in the Dangerous Goods List, not 1.5D "
+        "(that is UN0332).",
         _set("lines[0].dangerous_goods.classification", "1.5D"),
     ),
     "compatibility-group-not-of-its-division": (
