@@ -77,7 +77,7 @@ def check_classification(value: str) -> str | None:
         return None
     if value in _OTHER:
         return None
-    if value.startswith("1"):
+    if value == "1" or value.startswith("1."):
         return "a Class 1 classification is the division and the compatibility group, e.g. 1.1D, 1.5D, 1.4S"
     return "a class or division of the UN Model Regulations, e.g. 1.1D, 1.4S, 5.1, 9"
 
@@ -85,7 +85,8 @@ def check_classification(value: str) -> str | None:
 def check_particulars(dg: Any, field: str) -> Iterable[tuple[str, str]]:
     """One item's particulars against the table and the Class 1 requirements, as (field path, reason)."""
     class1 = is_class1(dg.un_number)
-    if class1 != dg.classification.startswith("1"):
+    other_class = class1 != dg.classification.startswith("1.")
+    if other_class:
         yield (
             f"{field}.classification",
             f"{dg.un_number} is {'a Class 1' if class1 else 'not a Class 1'} entry, "
@@ -93,7 +94,7 @@ def check_particulars(dg: Any, field: str) -> Iterable[tuple[str, str]]:
         )
     entry = class1_entries().get(dg.un_number)
     if entry is not None:
-        if dg.classification != entry.classification:
+        if dg.classification != entry.classification and not other_class:
             yield (
                 f"{field}.classification",
                 f"{dg.un_number} ({entry.proper_shipping_name}) is classified {entry.classification}, "
