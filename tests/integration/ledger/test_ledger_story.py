@@ -134,7 +134,7 @@ async def test_explosives_story_ends_accepted_arrived_with_both_licences(
         trade = await trade_when(http, story.trade_id, buyer, len(story.events))
         # need to know (ADR 16): the carrier sees the shipment, not the order's prices or the licences
         carried = await trade_when(http, story.trade_id, carrier, len(story.events))
-    assert carried["order"] is None and carried["certificates"] == []
+    assert carried["order"] is None and carried["certificates"] == [] and carried["licences"] == []
     assert [s["shipment_id"] for s in carried["shipments"]] == [s["shipment_id"] for s in trade["shipments"]]
     assert {t["type"] for t in carried["timeline"]} <= {
         "PartyAdmitted",
@@ -168,6 +168,37 @@ async def test_explosives_story_ends_accepted_arrived_with_both_licences(
     assert sorted((c["kind"], c["status"]) for c in trade["certificates"]) == [
         ("EXPLOSIVES_EXPORT_LICENCE", "ISSUED"),
         ("EXPLOSIVES_IMPORT_APPROVAL", "ISSUED"),
+    ]
+    # the dangerous goods as booked, and both licences drawn down by the shipment (ADR 0034)
+    assert shipment["dangerous_goods_declaration"] == "WN-DGD-2026-0107"
+    assert [
+        (d["un_number"], d["classification"], d["package_count"]) for d in shipment["dangerous_goods"]
+    ] == [("UN0241", "1.1D", 8000)]
+    assert shipment["licences"] == [
+        "pk-department-of-explosives/EL-01-2026-0311",
+        "cn-miit/MIIT-BP-2026-08817",
+    ]
+    assert sorted(
+        (lic["kind"], lic["holder"], [d["shipment_id"] for d in lic["drawdowns"]], lic["remaining"])
+        for lic in trade["licences"]
+    ) == [
+        (
+            kind,
+            holder,
+            ["NLC-SST-KHG-26-0107"],
+            [
+                {
+                    "un_number": "UN0241",
+                    "remaining_net_explosive_mass_kg": "0.000",
+                    "remaining_quantity": "0.000",
+                    "unit": "TNE",
+                }
+            ],
+        )
+        for kind, holder in (
+            ("EXPLOSIVES_EXPORT_LICENCE", "wah-nobel"),
+            ("EXPLOSIVES_IMPORT_APPROVAL", "mcc-kashgar-mining"),
+        )
     ]
 
 
