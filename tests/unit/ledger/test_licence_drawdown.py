@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 
 from corridor.core.domain.base import TradeEvent
-from corridor.core.domain.events import CertificateIssued, CertificateRevoked, ShipmentBooked
+from corridor.core.domain.events import (
+    CertificateAmended,
+    CertificateIssued,
+    CertificateRevoked,
+    ShipmentBooked,
+)
 from corridor.core.domain.lifecycle import LifecycleViolation, TradeState, apply, replay
 from corridor.core.domain.lifecycle.state import licence_key
 from corridor.demo.story import explosives_story
@@ -175,6 +180,35 @@ def test_a_revoked_licence_cannot_be_drawn_on(story: list[TradeEvent]) -> None:
         ),
     )
     _refused(state, booking, "licences[0]", "is revoked")
+
+
+def test_an_amended_licence_keeps_its_terms_and_the_old_number_is_dead(story: list[TradeEvent]) -> None:
+    state, booking = _before_booking(story, "150")
+    state = apply(state, _booking(booking, "S-1", "100"))
+    licence = next(e for e in story if isinstance(e, CertificateIssued))
+    amended = CertificateAmended(
+        event_id=uuid.uuid4(),
+        trade_id=licence.trade_id,
+        occurred_at=booking.occurred_at + dt.timedelta(days=1),
+        sender=licence.sender,
+        certificate_number="EL-01-2026-0311-A1",
+        supersedes_certificate_number=licence.certificate_number,
+        issuer=licence.issuer,
+        goods=licence.model_dump()["goods"],
+        reason="consignee's address corrected",
+    )
+    state = apply(state, amended)
+    new = state.licences["pk-department-of-explosives/EL-01-2026-0311-A1"]
+    assert new.authorised[0].remaining_net_explosive_mass_kg == Decimal(50000)  # what was drawn stays drawn
+    second = _booking(booking, "S-2", "40", days=2)
+    _refused(state, second, "licences[0]", "superseded", "EL-01-2026-0311-A1")
+    refs = second.model_dump(mode="json")["licences"]
+    refs[0]["certificate_number"] = "EL-01-2026-0311-A1"
+    state = apply(state, again(second, licences=refs))
+    assert (
+        state.licences["pk-department-of-explosives/EL-01-2026-0311-A1"].authorised[0].remaining_quantity
+        == 10
+    )
 
 
 def test_a_certificate_without_terms_cannot_be_drawn_on(story: list[TradeEvent]) -> None:
