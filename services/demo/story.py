@@ -707,7 +707,7 @@ def explosives_story(
             place_of_issue=loc("PKISB", "Islamabad")
             if issuer is PK_EXPLOSIVES_DEPT
             else loc("CNBJS", "Beijing"),
-            valid_until=issued_at.date() + dt.timedelta(days=180),
+            valid_until=issued_at.date() + dt.timedelta(days=365),  # a year's licence
             # a standing authorisation: 200 t (200,000 kg net explosive mass) of UN0241, drawn down by each
             # shipment that names it (docs/adr/0034-dangerous-goods-and-licence-drawdown.md)
             licence={

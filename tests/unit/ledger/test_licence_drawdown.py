@@ -140,7 +140,7 @@ def test_a_licence_in_another_unit_is_refused(story: list[TradeEvent]) -> None:
 
 def test_a_booking_after_the_licence_expired_is_refused(story: list[TradeEvent]) -> None:
     state, booking = _before_booking(story)
-    late = again(booking, occurred_at=(booking.occurred_at + dt.timedelta(days=200)).isoformat())
+    late = again(booking, occurred_at=(booking.occurred_at + dt.timedelta(days=400)).isoformat())
     _refused(state, late, "licences[0]", "valid from", "through", "is booked on")
 
 
