@@ -92,6 +92,11 @@ def test_the_story_draws_its_licences_to_nothing(story: list[TradeEvent]) -> Non
         assert (amount.drawn_quantity, amount.remaining_quantity, amount.unit) == (Decimal(200), 0, "TNE")
         assert [d.shipment_id for d in licence.drawdowns] == ["NLC-SST-KHG-26-0107"]
     assert state.shipments["NLC-SST-KHG-26-0107"].licences == (EXPORT, IMPORT)
+    (booked,) = [t.summary for t in state.timeline if t.type == "ShipmentBooked"]
+    assert booked.endswith(
+        "dangerous goods UN0241 1.1D NEM 200,000 kg (DGD WN-DGD-2026-0107), "
+        "drawing on EL-01-2026-0311, MIIT-BP-2026-08817"
+    )
 
 
 def test_a_second_shipment_beyond_what_remains_is_refused(story: list[TradeEvent]) -> None:
