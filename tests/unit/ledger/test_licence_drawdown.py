@@ -135,6 +135,21 @@ def test_the_quantity_is_drawn_down_as_well_as_the_mass(story: list[TradeEvent])
     assert state.licences[EXPORT].authorised[0].remaining_net_explosive_mass_kg is None
 
 
+def test_bookings_without_allocations_draw_the_orders_quantity_once(story: list[TradeEvent]) -> None:
+    """Two trucks booked without allocations carry the order between them (ADR 0029): the quantity is
+    drawn once, the net explosive mass by what each declares."""
+    state, booking = _before_booking(story)
+    first = again(_booking(booking, "S-1", "120"), allocations=[])
+    state = apply(state, first)
+    (amount,) = state.licences[EXPORT].authorised
+    assert (amount.drawn_quantity, amount.drawn_net_explosive_mass_kg) == (200, 120000)
+    state = apply(state, again(_booking(booking, "S-2", "80", days=1), allocations=[]))
+    (amount,) = state.licences[EXPORT].authorised
+    assert (amount.drawn_quantity, amount.drawn_net_explosive_mass_kg) == (200, 200000)
+    assert [d.quantity for d in state.licences[EXPORT].drawdowns] == [200, 0]
+    _refused(state, again(_booking(booking, "S-3", "1", days=2), allocations=[]), "1,000 kg", "0 kg left")
+
+
 def test_a_licence_in_another_unit_is_refused(story: list[TradeEvent]) -> None:
     licence = next(e for e in story if isinstance(e, CertificateIssued))
     terms = licence.model_dump(mode="json")["licence"]

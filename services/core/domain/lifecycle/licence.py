@@ -4,7 +4,7 @@ A licence is a certificate (EXPLOSIVES_EXPORT_LICENCE, EXPLOSIVES_IMPORT_APPROVA
 terms: its holder, valid from a day through its ``valid_until``, and the net explosive mass and/or
 quantity it authorises per UN number. Each ShipmentBooked names the licences it draws on; its Class 1
 goods draw them down: the net explosive mass from its dangerous goods, the quantity from its allocations
-(or, without allocations, the order's lines).
+(without allocations, the order's lines, drawn once for all the order's bookings).
 
 Invariants (each refusal a ``LifecycleViolation`` naming the field of the booking):
 - a named licence is issued in this trade with terms, is not revoked or superseded, and the booking
@@ -178,6 +178,10 @@ def _draw(
                 f"in {', '.join(other)}"
             )
         value = amounts.get(amount.unit or "", Decimal(0))
+        if not e.allocations:
+            # a booking without allocations carries an unknown part of the whole order (ADR 0029): the
+            # order's quantity is drawn once, by the first such booking, not once per booking
+            value = max(Decimal(0), value - amount.drawn_quantity)
         if value > left:
             raise LifecycleViolation(
                 f"{field}: shipment {sid} would draw {quantities.fmt(value)} {amount.unit} of {un} on "
