@@ -372,6 +372,50 @@ CASES: dict[str, tuple[str, list[str], str, Mutation]] = {
         "import approval among the required certificates.",
         _set("required_certificates", ["NON_PREFERENTIAL_ORIGIN"]),
     ),
+    "explosives-without-dangerous-goods": (
+        "OrderPlaced/explosives",
+        ["lines[0].dangerous_goods"],
+        "Emulsion explosives (UN0241) ordered without their dangerous-goods particulars (classification, "
+        "proper shipping name, net explosive mass, packages; ADR 0034).",
+        _set("lines[0].dangerous_goods", None),
+    ),
+    "explosive-with-another-entrys-classification": (
+        "OrderPlaced/explosives",
+        ["lines[0].dangerous_goods.classification"],
+        "UN0241 (EXPLOSIVE, BLASTING, TYPE E) is 1.1D in the Dangerous Goods List, not 1.5D "
+        "(that is UN0332).",
+        _set("lines[0].dangerous_goods.classification", "1.5D"),
+    ),
+    "compatibility-group-not-of-its-division": (
+        "OrderPlaced/explosives",
+        ["lines[0].dangerous_goods.classification"],
+        "Division 1.5 admits compatibility group D only: 1.5B is no classification.",
+        _set("lines[0].dangerous_goods.classification", "1.5B"),
+    ),
+    "explosive-without-net-explosive-mass": (
+        "OrderPlaced/explosives",
+        ["lines[0].dangerous_goods.net_explosive_mass_kg"],
+        "Class 1 goods state their net explosive mass.",
+        _set("lines[0].dangerous_goods.net_explosive_mass_kg", None),
+    ),
+    "explosives-booked-without-licences": (
+        "ShipmentBooked",
+        ["licences"],
+        "A road shipment of UN0241 that names no explosives licence to draw on.",
+        _set("licences", []),
+    ),
+    "explosives-booked-without-dangerous-goods": (
+        "ShipmentBooked",
+        ["un_numbers[0]"],
+        "A booking lists UN0241 among the goods carried but declares no dangerous goods for it.",
+        _all(_set("dangerous_goods", []), _set("dangerous_goods_declaration", None)),
+    ),
+    "dangerous-goods-without-declaration": (
+        "ShipmentBooked",
+        ["dangerous_goods_declaration"],
+        "Dangerous goods booked without the reference of the shipper's dangerous goods declaration.",
+        _set("dangerous_goods_declaration", None),
+    ),
     "rejection-without-reason": (
         "OrderResponded",
         ["reason"],

@@ -634,7 +634,15 @@ def explosives_story(
         "tolerance_percent": Decimal("0.00"),
         "unit_price": {"amount": Decimal("1380.00"), "currency": "CNY"},
         "un_number": "UN0241",
+        "dangerous_goods": {
+            "un_number": "UN0241",
+            "classification": "1.1D",
+            "proper_shipping_name": "EXPLOSIVE, BLASTING, TYPE E",
+            "net_explosive_mass_kg": Decimal("200000.000"),  # the cartridges' explosive, without cartons
+            "packages": {"count": 8000, "kind": "CT"},  # 25 kg fibreboard cartons
+        },
     }
+    licences = []
     sost = loc("PKZSD", "Sost dry port", "INTE")
     kashgar = loc("CNKSS", "Kashgar", "INTE")
     khunjerab = loc("CNKJP", "Khunjerab", "BOCR")
@@ -670,13 +678,17 @@ def explosives_story(
     b.admit(admitted, WAH_NOBEL, PK_EXPLOSIVES_DEPT, "export licence, PK Form EL-01")
     b.admit(admitted, MINING_CONTRACTOR, MIIT, "import approval for civil explosives")
     b.admit(admitted, WAH_NOBEL, NLC, "CPT Kashgar: the seller contracts the road carriage")
-    for kind, issuer, number in (
-        ("EXPLOSIVES_EXPORT_LICENCE", PK_EXPLOSIVES_DEPT, "EL-01-2026-0311"),
-        ("EXPLOSIVES_IMPORT_APPROVAL", MIIT, "MIIT-BP-2026-08817"),
+    for kind, issuer, number, holder in (
+        ("EXPLOSIVES_EXPORT_LICENCE", PK_EXPLOSIVES_DEPT, "EL-01-2026-0311", WAH_NOBEL),
+        ("EXPLOSIVES_IMPORT_APPROVAL", MIIT, "MIIT-BP-2026-08817", MINING_CONTRACTOR),
     ):
+        issued_at = t0 + dt.timedelta(days=12)
+        licences.append(
+            {"issuer_party_id": issuer.party_id, "certificate_number": _numbered(number, numbers_suffix)}
+        )
         b.add(
             CertificateIssued,
-            t0 + dt.timedelta(days=12),
+            issued_at,
             issuer,
             certificate_number=_numbered(number, numbers_suffix),
             certificate_kind=kind,
@@ -695,6 +707,20 @@ def explosives_story(
             place_of_issue=loc("PKISB", "Islamabad")
             if issuer is PK_EXPLOSIVES_DEPT
             else loc("CNBJS", "Beijing"),
+            valid_until=issued_at.date() + dt.timedelta(days=365),  # a year's licence
+            # a standing authorisation: 200 t (200,000 kg net explosive mass) of UN0241, drawn down by each
+            # shipment that names it (docs/adr/0034-dangerous-goods-and-licence-drawdown.md)
+            licence={
+                "holder": holder,
+                "valid_from": issued_at.date(),
+                "authorised": [
+                    {
+                        "un_number": "UN0241",
+                        "net_explosive_mass_kg": Decimal("200000.000"),
+                        "quantity": {"value": Decimal("200.000"), "unit": "TNE"},
+                    }
+                ],
+            },
         )
     trucks = ("LEB-4471", "LEB-4472", "LEB-4473")
     b.add(
@@ -714,6 +740,9 @@ def explosives_story(
         tir_carnet_number="XP71884512",
         cargo_type="BREAK_BULK",
         allocations=[{"line_number": 1, "quantity": {"value": Decimal("200.000"), "unit": "TNE"}}],
+        dangerous_goods=[{"line_number": 1, "particulars": line["dangerous_goods"]}],
+        dangerous_goods_declaration="WN-DGD-2026-0107",
+        licences=licences,
     )
     # three trucks, each with its own CMR consignment note, each its own milestones over the pass
     for n, truck in enumerate(trucks):

@@ -15,6 +15,7 @@ from corridor.core.domain.lifecycle.state import (
     CertificateState,
     CustomsControl,
     DocumentState,
+    LicenceState,
     Line,
     OrderState,
     PartyRef,
@@ -73,6 +74,18 @@ CertificateView = _view("CertificateView", CertificateState, status=str, expired
 DocumentView = _view("DocumentView", DocumentState)
 
 
+class LicenceRemaining(BaseModel):
+    """What is left of a licence for one UN number (decimals as strings; null where not limited)."""
+
+    un_number: str
+    remaining_net_explosive_mass_kg: str | None
+    remaining_quantity: str | None
+    unit: str | None
+
+
+LicenceView = _view("LicenceView", LicenceState, remaining=list[LicenceRemaining])
+
+
 class TradeView(BaseModel):
     """``GET /v1/trades/{trade_id}``: the whole trade as the ledger knows it."""
 
@@ -87,6 +100,7 @@ class TradeView(BaseModel):
     shipments: list[ShipmentView]  # type: ignore[valid-type]
     certificates: list[CertificateView]  # type: ignore[valid-type]
     documents: list[DocumentView]  # type: ignore[valid-type]
+    licences: list[LicenceView]  # type: ignore[valid-type]  # with what each has left (ADR 0034)
     parties: list[PartyRef]
     timeline: list[TimelineEntry]
 

@@ -4,7 +4,8 @@ A view is cut to the reader's role (``corridor.core.domain.trust.RECEIVES``): th
 invoices only for a role that receives OrderPlaced / InvoiceIssued, shipments for one that receives
 ShipmentBooked, certificates for one that receives CertificateIssued, transport documents for one that
 receives TransportDocumentEventRecorded, the letter of credit and its presentations for one that
-receives LetterOfCreditEventRecorded (a bank), and timeline entries of the event
+receives LetterOfCreditEventRecorded (a bank), licences with what they have left (ADR 0034) for one that
+receives CertificateIssued, and timeline entries of the event
 types the role receives (plus the admission naming the reader). The buyer and supplier see everything.
 """
 
@@ -17,7 +18,7 @@ import uuid
 from typing import Any
 
 from corridor.core.domain import trust
-from corridor.core.domain.lifecycle import TradeState
+from corridor.core.domain.lifecycle import TradeState, licence
 from corridor.core.domain.lifecycle.state import Milestone
 
 
@@ -72,6 +73,8 @@ def trade_view(
         view["shipments"] = []
     if not sees("CertificateIssued"):
         view["certificates"] = []
+    if not sees("CertificateIssued"):
+        view["licences"] = []
     if not sees("TransportDocumentEventRecorded"):
         view["documents"] = []
     own = f"party/{reader}"
@@ -83,7 +86,8 @@ def trade_view(
 
 def _whole_view(state: TradeState, updated_at: dt.datetime | None, today: dt.date) -> dict[str, Any]:
     data = state.model_dump(
-        mode="json", exclude={"applied", "shipments", "certificates", "documents", "parties", "timeline"}
+        mode="json",
+        exclude={"applied", "shipments", "certificates", "licences", "documents", "parties", "timeline"},
     )
     order = state.order
     if order is not None:
@@ -134,6 +138,10 @@ def _whole_view(state: TradeState, updated_at: dt.datetime | None, today: dt.dat
         "documents": [
             d.model_dump(mode="json")
             for d in sorted(state.documents.values(), key=lambda d: (d.issued_at, d.document_number))
+        ],
+        "licences": [
+            {**lic.model_dump(mode="json"), "remaining": licence.remaining(lic)}
+            for lic in sorted(state.licences.values(), key=lambda lic: (lic.issuer, lic.certificate_number))
         ],
         "parties": [
             p.model_dump(mode="json") for p in sorted(state.parties.values(), key=lambda p: p.party_id)

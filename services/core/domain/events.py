@@ -156,6 +156,26 @@ class AnalysisResult(AvroModel):
     unit: Annotated[str, t.TEXT] = Field(description="Unit: 'P1' percent or a Rec 20 unit code.")
 
 
+class LicensedGoods(AvroModel):
+    """How much of one UN number the licence authorises: a net explosive mass, a quantity, or both (each is drawn down)."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.common.LicensedGoods'
+
+    un_number: Annotated[str, t.UN_NUMBER] = Field(description='The UN number authorised, e.g. UN0241.')
+    net_explosive_mass_kg: Annotated[Annotated[Decimal, Field(max_digits=18, decimal_places=3), t.FINITE] | None, t.NON_NEGATIVE] = Field(None, description='Net explosive mass authorised, in kilograms; null when the licence limits the quantity only.')
+    quantity: Quantity | None = Field(None, description='Quantity of goods authorised, in the unit of the order lines it covers (e.g. TNE); null when the licence limits the net explosive mass only.')
+
+
+class LicenceTerms(AvroModel):
+    """What an explosives licence or import approval authorises: its holder, from when (the certificate's valid_until says until when) and how much, by UN number. Each shipment that names the licence draws its quantities down; a shipment beyond what remains, outside the validity or for goods the holder does not trade is refused (docs/adr/0034-dangerous-goods-and-licence-drawdown.md)."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.common.LicenceTerms'
+
+    holder: Party = Field(description='The licensee: the exporter for an export licence, the importer (consignee) for an import approval.')
+    valid_from: dt.date = Field(description="First day the licence may be drawn on; the certificate's valid_until is the last.")
+    authorised: list[LicensedGoods] = Field(description='The goods authorised, one entry per UN number; at least one.')
+
+
 class CertificateIssued(TradeEvent):
     """An issuing authority or inspection body issued a certificate (origin, assay, weight, quality, conformity, explosives licence or approval)."""
 
@@ -180,6 +200,7 @@ class CertificateIssued(TradeEvent):
     results: list[AnalysisResult] = Field(default_factory=list, description='Analysis results (assay, weight, quality certificates); empty for origin certificates.')
     remarks: Annotated[str | None, t.TEXT] = Field(None, description='Remarks (CPFTA box 11).')
     signature: Signature | None = Field(None, description="The issuer's Ed25519 signature over the canonical encoding of this event without this field (docs/adr/0013-signed-certificates.md); null on an unsigned certificate.")
+    licence: LicenceTerms | None = Field(None, description='Licence terms of an EXPLOSIVES_EXPORT_LICENCE or EXPLOSIVES_IMPORT_APPROVAL (holder, valid from, quantities authorised), drawn down by the shipments that name the licence; null for other certificates, and for a licence issued before licences carried terms (such a licence cannot be drawn on).')
 
 
 class CertificatePresented(TradeEvent):
@@ -356,6 +377,27 @@ class QualitySpec(AvroModel):
     max_percent: Annotated[Annotated[Decimal, Field(max_digits=7, decimal_places=4), t.FINITE] | None, t.PERCENT] = Field(None, description='Highest acceptable mass fraction in percent.')
 
 
+class PackageCount(AvroModel):
+    """Number and kind of packages (UN/ECE Recommendation 21), e.g. 8000 × 4G fibreboard boxes as CT cartons."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.common.PackageCount'
+
+    count: Annotated[Annotated[int, Field(ge=-(2**31), le=2**31 - 1)], t.POSITIVE] = Field(description='Number of packages, at least 1.')
+    kind: Annotated[str, t.REC21] = Field(description='UN/ECE Rec 21 package type code, e.g. CT carton, BX box, BG bag, CS case.')
+
+
+class DangerousGoods(AvroModel):
+    """Dangerous goods particulars of one item as the transport document and the dangerous goods declaration state them (UN Model Regulations 5.4.1.4): UN number, proper shipping name, class or division with the Class 1 compatibility group, net explosive mass and packages (docs/domain.md, dangerous goods)."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.common.DangerousGoods'
+
+    un_number: Annotated[str, t.UN_NUMBER] = Field(description='UN number of the entry in the Dangerous Goods List, e.g. UN0241.')
+    classification: Annotated[str, t.HAZARD_CLASSIFICATION] = Field(description='Class or division; for Class 1 the division and compatibility group, e.g. 1.1D, 1.5D, 1.4B, 1.4S; for other classes the class or division alone, e.g. 5.1. A Class 1 UN number in the shipped table must carry its listed classification.')
+    proper_shipping_name: Annotated[str, t.TEXT] = Field(description='Proper shipping name of the entry, e.g. EXPLOSIVE, BLASTING, TYPE E; for a Class 1 UN number in the shipped table, the listed name (case does not matter).')
+    net_explosive_mass_kg: Annotated[Annotated[Decimal, Field(max_digits=18, decimal_places=3), t.FINITE] | None, t.NON_NEGATIVE] = Field(None, description='Net explosive mass in kilograms (the mass of the explosive substances without packaging and casings); required for Class 1.')
+    packages: PackageCount | None = Field(None, description='Number and kind of packages; required for Class 1.')
+
+
 class OrderLine(AvroModel):
     """One line of a purchase order: goods, HS code, quantity with tolerance, quality and unit price."""
 
@@ -370,6 +412,7 @@ class OrderLine(AvroModel):
     unit_price: Money = Field(description='Price per unit of quantity.unit.')
     quality: list[QualitySpec] = Field(default_factory=list, description='Quality specification of the goods; empty when none applies.')
     un_number: Annotated[str | None, t.UN_NUMBER] = Field(None, description='UN number of dangerous goods, e.g. UN0241 emulsion explosive (1.1D); null for non-dangerous goods.')
+    dangerous_goods: DangerousGoods | None = Field(None, description='Dangerous goods particulars of the line (its un_number repeated); required for explosives (HS 3602/3603 or a Class 1 UN number), null for goods that are not dangerous.')
 
 
 class OrderAmended(TradeEvent):
@@ -619,6 +662,24 @@ class LineAllocation(AvroModel):
     quantity: Quantity = Field(description="Quantity of that line on this shipment, in the line's unit.")
 
 
+class DangerousGoodsCarried(AvroModel):
+    """The dangerous goods of one order line that this shipment carries."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.shipments.DangerousGoodsCarried'
+
+    line_number: Annotated[Annotated[int, Field(ge=-(2**31), le=2**31 - 1)], t.POSITIVE] = Field(description='The order line (OrderLine.line_number) these goods belong to.')
+    particulars: DangerousGoods = Field(description="UN number, classification and proper shipping name as the order line states them; net explosive mass and packages of this shipment's part.")
+
+
+class LicenceReference(AvroModel):
+    """A licence (a certificate with licence terms) this shipment draws on."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.shipments.LicenceReference'
+
+    issuer_party_id: Annotated[str, t.PARTY_ID] = Field(description="Partner id of the licence's issuer, e.g. the Department of Explosives.")
+    certificate_number: Annotated[str, t.REFERENCE] = Field(description="The licence's certificate number.")
+
+
 class ShipmentBooked(TradeEvent):
     """A carrier or forwarder confirmed a booking for an order's goods (DCSA booking confirmed)."""
 
@@ -645,6 +706,9 @@ class ShipmentBooked(TradeEvent):
     tir_carnet_number: Annotated[str | None, t.REFERENCE] = Field(None, description='TIR carnet number for road transit.')
     cargo_type: CargoType | None = Field(None, description='How the goods are carried; null when the carrier did not say (container events are then accepted as before).')
     allocations: list[LineAllocation] = Field(default_factory=list, description="The order lines this shipment carries, with quantities: an order may ship in several shipments, each carrying part of its lines. Empty when the booking does not say; an order's bookings allocate all or none, and an order booked without allocations closes, as before they existed, once every shipment is delivered and it is finally invoiced, whatever the quantities.")
+    dangerous_goods: list[DangerousGoodsCarried] = Field(default_factory=list, description='Dangerous goods on this shipment, one entry per order line; required for every UN number of un_numbers, and for Class 1 goods with their net explosive mass and packages. Empty when none.')
+    dangerous_goods_declaration: Annotated[str | None, t.REFERENCE] = Field(None, description="Reference of the shipper's dangerous goods declaration (UN Model Regulations 5.4.1, the multimodal dangerous goods form); required when dangerous_goods is not empty.")
+    licences: list[LicenceReference] = Field(default_factory=list, description="The explosives licences and import approvals this shipment draws on; each is drawn down by the shipment's Class 1 goods (net explosive mass from dangerous_goods, quantity from allocations or, without them, the whole order). Required when the shipment carries Class 1 goods; empty otherwise.")
 
 
 class ShipmentDelivered(TradeEvent):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-from corridor.core.domain import reference
+from corridor.core.domain import dangerous_goods, reference
 
 Violation = tuple[str, str]
 _RULES: dict[str, Callable[[Any], Iterable[Violation]]] = {}
@@ -29,9 +29,28 @@ def rule(
     return register
 
 
-def check(event: Any) -> list[Violation]:
-    fn = _RULES.get(type(event).__name__)
-    return [*(fn(event) if fn else ()), *_created_after_actual(event)]
+#: Rules that require data a later schema version added (ADR 0034): held to events being taken in
+#: (``intake``), never to records already accepted, which must still decode.
+_INTAKE_RULES: dict[str, Callable[[Any], Iterable[Violation]]] = {}
+
+
+def intake_rule(
+    *type_names: str,
+) -> Callable[[Callable[[Any], Iterable[Violation]]], Callable[[Any], Iterable[Violation]]]:
+    def register(fn: Callable[[Any], Iterable[Violation]]) -> Callable[[Any], Iterable[Violation]]:
+        for name in type_names:
+            _INTAKE_RULES[name] = fn
+        return fn
+
+    return register
+
+
+def check(event: Any, *, intake: bool = False) -> list[Violation]:
+    """The event's rule violations; with ``intake``, also those of the rules for events taken in."""
+    name = type(event).__name__
+    fn = _RULES.get(name)
+    later = _INTAKE_RULES.get(name) if intake else None
+    return [*(fn(event) if fn else ()), *(later(event) if later else ()), *_created_after_actual(event)]
 
 
 # -- rules of every event --------------------------------------------------------------------------------
@@ -103,11 +122,25 @@ def _lines(lines: list[Any], field: str, *, required: bool = True) -> Iterable[V
                 and spec.min_percent > spec.max_percent
             ):
                 yield f"{field}[{i}].quality[{j}]", "min_percent is above max_percent"
+        yield from _line_dangerous_goods(line, f"{field}[{i}]")
+
+
+def _line_dangerous_goods(line: Any, field: str) -> Iterable[Violation]:
+    """Explosives (HS 3602/3603 or a Class 1 UN number) carry their dangerous-goods particulars, and the
+    particulars repeat the line's UN number (ADR 0034)."""
+    dg = line.dangerous_goods
+    if dg is None:
+        return  # required for explosives on intake (_explosive_lines_declared)
+    if line.un_number != dg.un_number:
+        yield (
+            f"{field}.un_number",
+            f"must be {dg.un_number}, the UN number of the line's dangerous_goods, not {line.un_number}",
+        )
+    yield from dangerous_goods.check_particulars(dg, f"{field}.dangerous_goods")
 
 
 def _is_explosive(line: Any) -> bool:
-    un = line.un_number or ""
-    return line.hs_code.startswith(reference.EXPLOSIVES_HS_PREFIXES) or un.startswith("UN0")
+    return dangerous_goods.is_explosive(line.hs_code, line.un_number)
 
 
 # -- per event type ------------------------------------------------------------------------------------
@@ -244,6 +277,32 @@ def _booked(e: Any) -> Iterable[Violation]:
             yield f"allocations[{i}].quantity.value", "an allocated quantity is more than zero"
     if e.cargo_type in ("DRY_BULK", "LIQUID_BULK") and e.equipment_references:
         yield "equipment_references", f"{e.cargo_type} cargo travels loose in the hold, without containers"
+    yield from _shipment_dangerous_goods(e)
+
+
+def _shipment_dangerous_goods(e: Any) -> Iterable[Violation]:
+    """A booking's dangerous goods (ADR 0034): one entry per order line, each UN number of ``un_numbers``
+    declared with its particulars, a dangerous goods declaration for them, and Class 1 goods drawing on
+    a licence. Whether they match the order and what the licences leave is the lifecycle's (shipment.py)."""
+    carried = e.dangerous_goods
+    numbers = [item.line_number for item in carried]
+    if len(set(numbers)) != len(numbers):
+        yield "dangerous_goods", "each order line's dangerous goods are declared once per shipment"
+    for i, item in enumerate(carried):
+        yield from dangerous_goods.check_particulars(item.particulars, f"dangerous_goods[{i}].particulars")
+    declared = {item.particulars.un_number for item in carried}
+    for un in sorted(declared - set(e.un_numbers)):
+        yield "un_numbers", f"must list {un}, which dangerous_goods declares"
+    if carried and e.dangerous_goods_declaration is None:
+        yield "dangerous_goods_declaration", "required when the shipment carries dangerous goods"
+    if any(dangerous_goods.is_class1(un) for un in declared) and not e.licences:
+        yield (
+            "licences",
+            "a shipment of Class 1 goods (explosives) names the explosives licences it draws on",
+        )
+    refs = [(ref.issuer_party_id, ref.certificate_number) for ref in e.licences]
+    if len(set(refs)) != len(refs):
+        yield "licences", "each licence is named once per shipment"
 
 
 #: Bulk cargo milestones (ADR 0029): a vessel's (or barge's) at a call, after the statement of facts.
@@ -331,6 +390,50 @@ def _cert_issued(e: Any) -> Iterable[Violation]:
         yield "valid_until", "a certificate cannot expire before it is issued"
     if e.certificate_kind in ("ASSAY", "WEIGHT", "QUALITY") and not e.results:
         yield "results", f"an {e.certificate_kind} certificate must report its results"
+    yield from _licence_terms(e)
+
+
+#: Certificates that are licences: they may carry licence terms, which shipments draw down (ADR 0034).
+LICENCE_KINDS = frozenset({"EXPLOSIVES_EXPORT_LICENCE", "EXPLOSIVES_IMPORT_APPROVAL"})
+
+
+def _licence_terms(e: Any) -> Iterable[Violation]:
+    """A licence's terms: only on a licence, held by the exporter (export licence) or the consignee
+    (import approval), valid from a day to its ``valid_until``, authorising a positive net explosive mass
+    or quantity of each UN number once."""
+    terms = e.licence
+    if terms is None:
+        return
+    kind = str(e.certificate_kind)
+    if kind not in LICENCE_KINDS:
+        yield "licence", f"only an explosives licence or import approval carries licence terms, not {kind}"
+        return
+    yield from _parties((terms.holder, "licence.holder"))
+    licensee = e.exporter if kind == "EXPLOSIVES_EXPORT_LICENCE" else e.consignee
+    if terms.holder.party_id != licensee.party_id:
+        yield (
+            "licence.holder.party_id",
+            f"the holder of an {kind} is its {'exporter' if licensee is e.exporter else 'consignee'} "
+            f"{licensee.party_id}, not {terms.holder.party_id}",
+        )
+    if e.valid_until is None:
+        yield "valid_until", "a licence with licence terms states the last day it is valid"
+    elif terms.valid_from > e.valid_until:
+        yield "licence.valid_from", f"must not be after valid_until {e.valid_until}"
+    if not terms.authorised:
+        yield "licence.authorised", "a licence authorises at least one UN number"
+    seen: set[str] = set()
+    for i, goods in enumerate(terms.authorised):
+        field = f"licence.authorised[{i}]"
+        if goods.un_number in seen:
+            yield f"{field}.un_number", f"{goods.un_number} is authorised twice; state it once"
+        seen.add(goods.un_number)
+        if goods.net_explosive_mass_kg is None and goods.quantity is None:
+            yield field, "authorises a net_explosive_mass_kg, a quantity, or both"
+        if goods.net_explosive_mass_kg is not None and goods.net_explosive_mass_kg <= 0:
+            yield f"{field}.net_explosive_mass_kg", "an authorised net explosive mass is more than zero"
+        if goods.quantity is not None and goods.quantity.value <= 0:
+            yield f"{field}.quantity.value", "an authorised quantity is more than zero"
 
 
 @rule("CertificateAmended")
@@ -369,3 +472,44 @@ def _preference(e: Any) -> Iterable[Violation]:
     yield from _role(e.customs, "customs", "CUSTOMS")
     if e.decision == "DENIED" and not e.reason:
         yield "reason", "a denial must give its reason (certificate box 5)"
+
+
+# -- rules of events taken in (ADR 0034) -----------------------------------------------------------------
+
+
+def _explosive_lines_declared(lines: list[Any], field: str) -> Iterable[Violation]:
+    for i, line in enumerate(lines):
+        if line.dangerous_goods is None and _is_explosive(line):
+            yield (
+                f"{field}[{i}].dangerous_goods",
+                "required for explosives (HS 3602/3603 or a Class 1 UN number): UN number, classification, "
+                "proper shipping name, net explosive mass and packages",
+            )
+
+
+@intake_rule("OrderPlaced", "OrderAmended")
+def _order_lines_declared(e: Any) -> Iterable[Violation]:
+    yield from _explosive_lines_declared(e.lines, "lines")
+
+
+@intake_rule("OrderResponded")
+def _counter_lines_declared(e: Any) -> Iterable[Violation]:
+    yield from _explosive_lines_declared(e.counter_lines, "counter_lines")
+
+
+@intake_rule("ShipmentBooked")
+def _booking_declared(e: Any) -> Iterable[Violation]:
+    declared = {item.particulars.un_number for item in e.dangerous_goods}
+    for i, un in enumerate(e.un_numbers):
+        if un not in declared:
+            yield (
+                f"un_numbers[{i}]",
+                f"{un} is carried but not declared in dangerous_goods (classification, proper shipping name"
+                + (", net explosive mass, packages)" if dangerous_goods.is_class1(un) else ")"),
+            )
+    class1 = any(dangerous_goods.is_class1(un) for un in e.un_numbers)
+    if class1 and not e.licences and not any(dangerous_goods.is_class1(un) for un in declared):
+        yield (
+            "licences",
+            "a shipment of Class 1 goods (explosives) names the explosives licences it draws on",
+        )

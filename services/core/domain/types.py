@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import AfterValidator, GetCoreSchemaHandler, ValidationInfo
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
+from corridor.core.domain import dangerous_goods as dg
 from corridor.core.domain import validators as v
 
 _MIN_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -60,6 +61,7 @@ ISO4217 = _rule("iso4217", v.check_iso4217)
 ISO3166 = _rule("iso3166", v.check_iso3166)
 PARTY_ID = _rule("party_id", v.check_party_id)
 UN_NUMBER = _rule("un_number", v.check_un_number)
+HAZARD_CLASSIFICATION = _rule("hazard_classification", dg.check_classification)
 TEXT = _rule("text", v.check_text)
 REFERENCE = _rule("reference", v.check_reference)
 NON_NEGATIVE = _rule("non_negative", v.check_non_negative)
@@ -80,6 +82,7 @@ FORMATS: dict[str, str] = {
     "iso3166": "ISO3166",
     "party_id": "PARTY_ID",
     "un_number": "UN_NUMBER",
+    "hazard_classification": "HAZARD_CLASSIFICATION",
     "text": "TEXT",
     "reference": "REFERENCE",
     "non_negative": "NON_NEGATIVE",

@@ -134,7 +134,7 @@ async def test_explosives_story_ends_accepted_arrived_with_both_licences(
         trade = await trade_when(http, story.trade_id, buyer, len(story.events))
         # need to know (ADR 16): the carrier sees the shipment, not the order's prices or the licences
         carried = await trade_when(http, story.trade_id, carrier, len(story.events))
-    assert carried["order"] is None and carried["certificates"] == []
+    assert carried["order"] is None and carried["certificates"] == [] and carried["licences"] == []
     assert [s["shipment_id"] for s in carried["shipments"]] == [s["shipment_id"] for s in trade["shipments"]]
     assert {t["type"] for t in carried["timeline"]} <= {
         "PartyAdmitted",
@@ -165,9 +165,42 @@ async def test_explosives_story_ends_accepted_arrived_with_both_licences(
     assert all(m["classifier"] == "ACT" for m in shipment["milestones"])
     assert shipment["quantity_finding"] == "landed as shipped, 200 TNE"
     assert sorted((d["document_type"], d["status"]) for d in trade["documents"]) == [("CMR", "ISSUED")] * 3
-    assert sorted((c["kind"], c["status"]) for c in trade["certificates"]) == [
-        ("EXPLOSIVES_EXPORT_LICENCE", "ISSUED"),
-        ("EXPLOSIVES_IMPORT_APPROVAL", "ISSUED"),
+    # the licences are valid for a year, through 2027-05-16 (ADR 0034): the status is today's
+    status = "ISSUED" if dt.date.today() <= dt.date(2027, 5, 16) else "EXPIRED"
+    assert sorted((c["kind"], c["status"], c["valid_until"]) for c in trade["certificates"]) == [
+        ("EXPLOSIVES_EXPORT_LICENCE", status, "2027-05-16"),
+        ("EXPLOSIVES_IMPORT_APPROVAL", status, "2027-05-16"),
+    ]
+    # the dangerous goods as booked, and both licences drawn down by the shipment (ADR 0034)
+    assert shipment["dangerous_goods_declaration"] == "WN-DGD-2026-0107"
+    assert [
+        (d["un_number"], d["classification"], d["package_count"]) for d in shipment["dangerous_goods"]
+    ] == [("UN0241", "1.1D", 8000)]
+    assert shipment["licences"] == [
+        "pk-department-of-explosives/EL-01-2026-0311",
+        "cn-miit/MIIT-BP-2026-08817",
+    ]
+    assert sorted(
+        (lic["kind"], lic["holder"], [d["shipment_id"] for d in lic["drawdowns"]], lic["remaining"])
+        for lic in trade["licences"]
+    ) == [
+        (
+            kind,
+            holder,
+            ["NLC-SST-KHG-26-0107"],
+            [
+                {
+                    "un_number": "UN0241",
+                    "remaining_net_explosive_mass_kg": "0.000",
+                    "remaining_quantity": "0.000",
+                    "unit": "TNE",
+                }
+            ],
+        )
+        for kind, holder in (
+            ("EXPLOSIVES_EXPORT_LICENCE", "wah-nobel"),
+            ("EXPLOSIVES_IMPORT_APPROVAL", "mcc-kashgar-mining"),
+        )
     ]
 
 

@@ -18,6 +18,8 @@ FORMAT_VALUES: dict[str, Any] = {
     "iso3166": "PK",
     "party_id": "acme-trading",
     "un_number": "UN0241",
+    "hazard_classification": "1.1D",  # UN0241's, as the Dangerous Goods List has it
+    "rec21": "CT",
     "text": "Chromite 铬矿 کرومائٹ",
     "reference": "REF-2026-0001",
     "positive": 1,
@@ -57,7 +59,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     # every field set: a draft survey is the event that carries a cargo quantity
     "TransportEventRecorded": {"transport_event_type": "FINAL_DRAFT_SURVEY"},
     "CertificateVerified": {"result": "NOT_MATCHED"},
-    "CertificateIssued": {"certificate_kind": "ASSAY"},
+    "CertificateIssued": {"certificate_kind": "EXPLOSIVES_EXPORT_LICENCE"},  # only a licence has terms
     "CertificateAmended": {"supersedes_certificate_number": "REF-2026-0000"},
     "InvoiceIssued": {"total": {"amount": Decimal("4"), "currency": "USD"}},
     "LetterOfCreditEventRecorded": {"discrepancies": []},
@@ -104,8 +106,21 @@ def value_for(schema: Any, field_name: str, fmt: str | None) -> Any:
     return value_for(kind, field_name, fmt)
 
 
+def _name_the_goods(value: Any) -> None:
+    """Proper shipping names are the listed one of the sample's UN number (UN0241)."""
+    if isinstance(value, dict):
+        if "proper_shipping_name" in value:
+            value["proper_shipping_name"] = "EXPLOSIVE, BLASTING, TYPE E"
+        for v in value.values():
+            _name_the_goods(v)
+    elif isinstance(value, list):
+        for v in value:
+            _name_the_goods(v)
+
+
 def full_sample(event: EventSchema) -> dict[str, Any]:
     sample = value_for(event.schema, "", None)
+    _name_the_goods(sample)
     sample.update(OVERRIDES.get(event.name, {}))
     if event.name == "InvoiceIssued":  # line amount = quantity × unit price
         sample["lines"][0]["amount"]["amount"] = Decimal("4")

@@ -47,6 +47,17 @@ from corridor.core.domain.lifecycle.state import (
 from corridor.core.domain.reference import canonical_locode
 
 
+def _dangerous(line: Any) -> dict[str, Any]:
+    dg = line.dangerous_goods
+    if dg is None:
+        return {}
+    return {
+        "hazard_classification": dg.classification,
+        "proper_shipping_name": dg.proper_shipping_name,
+        "net_explosive_mass_kg": dg.net_explosive_mass_kg,
+    }
+
+
 def lines_of(lines: Iterable[Any]) -> tuple[Line, ...]:
     return tuple(
         Line(
@@ -59,6 +70,7 @@ def lines_of(lines: Iterable[Any]) -> tuple[Line, ...]:
             currency=line.unit_price.currency,
             un_number=line.un_number,
             tolerance_percent=line.tolerance_percent,
+            **_dangerous(line),
         )
         for line in lines
     )

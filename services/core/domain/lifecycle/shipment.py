@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from corridor.core.domain import dangerous_goods
 from corridor.core.domain.events import (
     CertificateKind,
     CustomsEventRecorded,
@@ -29,10 +30,11 @@ from corridor.core.domain.events import (
     ShipmentDelivered,
     TransportEventRecorded,
 )
-from corridor.core.domain.lifecycle import quantities
+from corridor.core.domain.lifecycle import licence, quantities
 from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
 from corridor.core.domain.lifecycle.state import (
     Allocation,
+    CarriedDangerousGoods,
     CustomsControl,
     Milestone,
     OrderState,
@@ -42,6 +44,7 @@ from corridor.core.domain.lifecycle.state import (
     Slot,
     TradeState,
     equipment_key,
+    licence_key,
     transport_key,
 )
 from corridor.core.domain.reference import canonical_locode
@@ -106,6 +109,7 @@ def booked(trade: TradeState, e: ShipmentBooked) -> TradeState:
     if e.shipment_id in trade.shipments:
         raise LifecycleViolation(f"shipment {e.shipment_id} is already booked")
     _check_booking_fits_order(trade, order, e)
+    _check_dangerous_goods(order, e)
     shipment = ShipmentState(
         shipment_id=e.shipment_id,
         order_id=e.order_id,
@@ -123,9 +127,66 @@ def booked(trade: TradeState, e: ShipmentBooked) -> TradeState:
             Allocation(line_number=a.line_number, quantity=a.quantity.value, unit=a.quantity.unit)
             for a in e.allocations
         ),
+        dangerous_goods=tuple(
+            CarriedDangerousGoods(
+                line_number=item.line_number,
+                un_number=item.particulars.un_number,
+                classification=item.particulars.classification,
+                proper_shipping_name=item.particulars.proper_shipping_name,
+                net_explosive_mass_kg=item.particulars.net_explosive_mass_kg,
+                package_count=item.particulars.packages.count if item.particulars.packages else None,
+                package_kind=item.particulars.packages.kind if item.particulars.packages else None,
+            )
+            for item in e.dangerous_goods
+        ),
+        dangerous_goods_declaration=e.dangerous_goods_declaration,
+        licences=tuple(licence_key(ref.issuer_party_id, ref.certificate_number) for ref in e.licences),
         booked_at=e.occurred_at,
     )
-    return _with(trade, shipment)
+    # the licences are drawn down in the same step as the booking: both or neither (ADR 0034)
+    return licence.draw(_with(trade, shipment), e)
+
+
+def _upper(name: str | None) -> str | None:
+    return " ".join(name.upper().split()) if name else None
+
+
+def _check_dangerous_goods(order: OrderState, e: ShipmentBooked) -> None:
+    """The booking's dangerous goods are the order's (rules ``dangerous-goods-line``,
+    ``dangerous-goods-particulars``, ``dangerous-goods-declared``): each entry names a line the shipment
+    carries, with that line's UN number, classification and proper shipping name; once a booking declares
+    dangerous goods or draws on licences, every explosive line it carries is declared."""
+    sid = e.shipment_id
+    lines = {line.line_number: line for line in order.lines}
+    carried = {a.line_number for a in e.allocations} if e.allocations else set(lines)
+    for i, item in enumerate(e.dangerous_goods):
+        field = f"dangerous_goods[{i}]"
+        p = item.particulars
+        line = lines.get(item.line_number)
+        if line is None or item.line_number not in carried:
+            raise LifecycleViolation(
+                f"dangerous-goods-line: {field}.line_number: shipment {sid} declares dangerous goods of line "
+                f"{item.line_number}, which it does not carry (lines {', '.join(map(str, sorted(carried)))})"
+            )
+        for name, ours, theirs in (
+            ("un_number", p.un_number, line.un_number),
+            ("classification", p.classification, line.hazard_classification),
+            ("proper_shipping_name", _upper(p.proper_shipping_name), _upper(line.proper_shipping_name)),
+        ):
+            if theirs and ours != theirs:
+                raise LifecycleViolation(
+                    f"dangerous-goods-particulars: {field}.particulars.{name}: shipment {sid} declares "
+                    f"line {item.line_number} as {ours}, but order {order.order_id} states {theirs}"
+                )
+    if e.dangerous_goods or e.licences:
+        declared = {item.line_number for item in e.dangerous_goods}
+        for number in sorted(carried - declared):
+            line = lines[number]
+            if dangerous_goods.is_explosive(line.hs_code, line.un_number):
+                raise LifecycleViolation(
+                    f"dangerous-goods-declared: dangerous_goods: shipment {sid} carries line {number} "
+                    f"({line.un_number or line.hs_code}), explosives, without declaring its dangerous goods"
+                )
 
 
 def _check_booking_fits_order(trade: TradeState, order: OrderState, e: ShipmentBooked) -> None:

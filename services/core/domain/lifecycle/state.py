@@ -83,6 +83,10 @@ class Line(Frozen):
     currency: str
     un_number: str | None = None
     tolerance_percent: Decimal = Decimal(0)  # ± percent of ``quantity`` the order allows
+    #: Dangerous goods particulars (OrderLine.dangerous_goods; ADR 0034): None for goods not dangerous.
+    hazard_classification: str | None = None  # e.g. 1.1D
+    proper_shipping_name: str | None = None
+    net_explosive_mass_kg: Decimal | None = None
 
     @property
     def most(self) -> Decimal:
@@ -333,6 +337,18 @@ class Allocation(Frozen):
     unit: str
 
 
+class CarriedDangerousGoods(Frozen):
+    """Dangerous goods of one order line on a shipment (ShipmentBooked.dangerous_goods; ADR 0034)."""
+
+    line_number: int
+    un_number: str
+    classification: str
+    proper_shipping_name: str
+    net_explosive_mass_kg: Decimal | None = None
+    package_count: int | None = None
+    package_kind: str | None = None  # Rec 21
+
+
 class ShipmentState(Frozen):
     shipment_id: str
     order_id: str
@@ -347,6 +363,9 @@ class ShipmentState(Frozen):
     un_numbers: tuple[str, ...] = ()
     cargo_type: str | None = None  # CONTAINERISED, BREAK_BULK, DRY_BULK, LIQUID_BULK
     allocations: tuple[Allocation, ...] = ()  # empty: the booking did not say (quantities.py)
+    dangerous_goods: tuple[CarriedDangerousGoods, ...] = ()
+    dangerous_goods_declaration: str | None = None
+    licences: tuple[str, ...] = ()  # keys (``licence_key``) of the licences the shipment draws on
     booked_at: dt.datetime
     milestones: dict[str, Milestone] = {}
     customs: dict[str, CustomsControl] = {}
@@ -474,6 +493,66 @@ class CertificateState(Frozen):
         return self.status
 
 
+# -- licences ------------------------------------------------------------------------------------------
+
+
+def licence_key(issuer: str, certificate_number: str) -> str:
+    """A licence is known by its issuer and number (two issuers may use the same number)."""
+    return f"{issuer}/{certificate_number}"
+
+
+class LicensedAmount(Frozen):
+    """What a licence authorises of one UN number, and how much of it the trade's shipments drew."""
+
+    un_number: str
+    net_explosive_mass_kg: Decimal | None = None  # authorised; None: not limited by mass
+    quantity: Decimal | None = None  # authorised; None: not limited by quantity
+    unit: str | None = None  # Rec 20 unit of ``quantity``
+    drawn_net_explosive_mass_kg: Decimal = Decimal(0)
+    drawn_quantity: Decimal = Decimal(0)
+
+    @property
+    def remaining_net_explosive_mass_kg(self) -> Decimal | None:
+        m = self.net_explosive_mass_kg
+        return None if m is None else m - self.drawn_net_explosive_mass_kg
+
+    @property
+    def remaining_quantity(self) -> Decimal | None:
+        q = self.quantity
+        return None if q is None else q - self.drawn_quantity
+
+
+class Drawdown(Frozen):
+    """One shipment's draw on a licence, for one UN number."""
+
+    shipment_id: str
+    at: dt.datetime
+    un_number: str
+    net_explosive_mass_kg: Decimal = Decimal(0)
+    quantity: Decimal = Decimal(0)
+    unit: str | None = None
+
+
+class LicenceState(Frozen):
+    """A licence with terms (CertificateIssued.licence) and its running total (lifecycle.licence).
+
+    The running total lives in the trade that carries the licence: the trade's events are applied in
+    one order (one Kafka partition), so the drawdowns are serialised with its bookings (ADR 0034).
+    """
+
+    issuer: str
+    certificate_number: str
+    kind: CertificateKind
+    holder: str
+    valid_from: dt.date
+    valid_until: dt.date | None = None
+    authorised: tuple[LicensedAmount, ...] = ()
+    drawdowns: tuple[Drawdown, ...] = ()
+
+    def amount(self, un_number: str) -> LicensedAmount | None:
+        return next((a for a in self.authorised if a.un_number == un_number), None)
+
+
 # -- the trade -----------------------------------------------------------------------------------------
 
 
@@ -538,6 +617,7 @@ class TradeState(Frozen):
     order: OrderState | None = None
     shipments: dict[str, ShipmentState] = {}
     certificates: dict[str, CertificateState] = {}
+    licences: dict[str, LicenceState] = {}  # licences with terms, by ``licence_key``
     documents: dict[str, DocumentState] = {}  # transport documents by number
     parties: dict[str, PartyRef] = {}  # every party named in its events (names for display only)
     trust: TrustState = TrustState()  # who is admitted, and what the actor rules need (trust.py)

@@ -64,12 +64,36 @@ def _equipment(e: Any) -> str:
     )
 
 
+def _dangerous_goods(e: Any) -> str:
+    """A booking's dangerous goods and the licences it draws on (ADR 0034), when it has them."""
+    goods = [
+        f"{p.un_number} {p.classification}"
+        + (f" NEM {_amount(p.net_explosive_mass_kg)} kg" if p.net_explosive_mass_kg is not None else "")
+        for p in (item.particulars for item in e.dangerous_goods)
+    ]
+    text = f", dangerous goods {'; '.join(goods)} (DGD {e.dangerous_goods_declaration})" if goods else ""
+    if e.licences:
+        text += ", drawing on " + ", ".join(ref.certificate_number for ref in e.licences)
+    return text
+
+
+def _authorised(a: Any) -> str:
+    parts = [a.un_number]
+    if a.net_explosive_mass_kg is not None:
+        parts.append(f"NEM {_amount(a.net_explosive_mass_kg)} kg")
+    if a.quantity is not None:
+        parts.append(_quantity(a.quantity))
+    return " ".join(parts)
+
+
 def _certificate_issued(e: Any) -> str:
     text = f"{e.certificate_kind.value} {e.certificate_number} by {e.issuer.name_en}"
     if e.results:
         text += " — " + ", ".join(f"{r.parameter} {_amount(r.value)} {r.unit}" for r in e.results)
     if e.valid_until:
         text += f", valid until {e.valid_until.isoformat()}"
+    if e.licence is not None:
+        text += ", authorising " + "; ".join(_authorised(a) for a in e.licence.authorised)
     return text
 
 
@@ -92,7 +116,9 @@ _SUMMARIES: dict[str, Callable[[Any], str]] = {
     ),
     "ShipmentBooked": lambda e: (
         f"{e.shipment_id} {e.transport_mode.value} {_place(e.place_of_loading)} → "
-        f"{_place(e.place_of_discharge)}" + (f" on {e.vessel_name}" if e.vessel_name else "")
+        f"{_place(e.place_of_discharge)}"
+        + (f" on {e.vessel_name}" if e.vessel_name else "")
+        + _dangerous_goods(e)
     ),
     "TransportEventRecorded": _transport,
     "EquipmentEventRecorded": _equipment,

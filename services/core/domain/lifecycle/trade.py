@@ -38,7 +38,7 @@ from corridor.core.domain.events import (
     TransportDocumentEventRecorded,
     TransportEventRecorded,
 )
-from corridor.core.domain.lifecycle import certificate, credit, document, order, quantities, shipment
+from corridor.core.domain.lifecycle import certificate, credit, document, licence, order, quantities, shipment
 from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
 from corridor.core.domain.lifecycle.state import PartyRef, TimelineEntry, TradeState
 from corridor.core.domain.lifecycle.summary import summarize
@@ -66,8 +66,8 @@ _STEPS: dict[type[TradeEvent], _Step] = {
     CustomsEventRecorded: shipment.customs_event,
     ShipmentDelivered: shipment.delivered,
     TransportDocumentEventRecorded: document.recorded,
-    CertificateIssued: certificate.issued,
-    CertificateAmended: certificate.amended,
+    CertificateIssued: licence.issued,  # certificate.issued, and the licence terms (ADR 0034)
+    CertificateAmended: licence.amended,
     CertificateRevoked: certificate.revoked,
     CertificatePresented: certificate.presented,
     CertificateVerified: certificate.verified,
