@@ -14,9 +14,8 @@ import datetime as dt
 import re
 import secrets
 from dataclasses import dataclass
-from functools import cache
 
-from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.base import TradeEvent, subject_of
 
 SPEC_VERSION = "1.0"
 #: The value is Avro in the Confluent wire format (magic byte + schema id + Avro binary).
@@ -59,31 +58,6 @@ def trace_id(traceparent: str | None) -> str | None:
 
 def source_for(party_id: str) -> str:
     return f"/corridor/partners/{party_id}"
-
-
-_SUBJECT_FIELDS = (
-    ("certificate_number", "certificate"),
-    ("document_number", "document"),
-    ("shipment_id", "shipment"),
-    ("order_id", "order"),
-)
-
-
-@cache
-def _subject_fields(model: type[TradeEvent]) -> tuple[tuple[str, str], ...]:
-    # Which subject fields an event type has, looked up once per type: probing a pydantic model for an
-    # attribute it lacks goes through its slow ``__getattr__`` (about 35 µs per miss).
-    return tuple((attr, prefix) for attr, prefix in _SUBJECT_FIELDS if attr in model.model_fields)
-
-
-def subject_of(event: TradeEvent) -> str:
-    """The business object an event is about, as ``ce_subject`` (order, shipment, certificate or transport
-    document)."""
-    for attr, prefix in _subject_fields(type(event)):
-        value = getattr(event, attr)
-        if value:
-            return f"{prefix}/{value}"
-    return f"trade/{event.trade_id}"
 
 
 @dataclass(frozen=True)

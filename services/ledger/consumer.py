@@ -56,9 +56,8 @@ from corridor.core import inbound, metrics, signatures, tracing
 from corridor.core.assignors import assignment_strategy
 from corridor.core.codec import Codec
 from corridor.core.domain import trust
-from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.base import TradeEvent, subject_of
 from corridor.core.domain.lifecycle import TradeState
-from corridor.core.domain.lifecycle.trade import subject_of
 from corridor.core.envelope import trace_id as trace_id_of
 from corridor.core.kafka import client_security, producer_config
 from corridor.core.logging import bound_contextvars, get_logger

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from corridor.core.domain import trust
-from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.base import TradeEvent, subject_of
 from corridor.core.domain.events import (
     CertificateAmended,
     CertificateIssued,
@@ -89,31 +89,8 @@ _PARTY_FIELDS = (
 )
 
 
-def _subject_fields(cls: type[TradeEvent]) -> tuple[str, str] | None:
-    for attr, prefix in (
-        ("certificate_number", "certificate"),
-        ("document_number", "document"),
-        ("shipment_id", "shipment"),
-        ("order_id", "order"),
-        ("party_id", "party"),
-    ):
-        if attr in cls.model_fields:
-            return attr, prefix
-    return None
-
-
-#: Per event type: the field naming its business object, and the fields naming parties.
-_SUBJECTS = {cls: _subject_fields(cls) for cls in _STEPS}
+#: Per event type: the fields naming parties.
 _PARTIES = {cls: tuple(f for f in _PARTY_FIELDS if f in cls.model_fields) for cls in _STEPS}
-
-
-def subject_of(event: TradeEvent) -> str:
-    """The business object an event is about: ``order/…``, ``shipment/…`` or ``certificate/…``."""
-    found = _SUBJECTS.get(type(event)) or _subject_fields(type(event))
-    if found is not None:
-        attr, prefix = found
-        return f"{prefix}/{getattr(event, attr)}"
-    return f"trade/{event.trade_id}"
 
 
 def _parties_of(event: TradeEvent) -> Iterable[Party]:
