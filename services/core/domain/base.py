@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
 
@@ -38,10 +38,10 @@ class TradeEvent(AvroModel):
     sender: str
 
     @model_validator(mode="after")
-    def _cross_field_rules(self) -> Self:
+    def _cross_field_rules(self, info: ValidationInfo) -> Self:
         from corridor.core.domain.rules import check
 
-        violations = check(self)
+        violations = check(self, intake=bool(info.context and info.context.get("corridor_intake")))
         if violations:
             raise PydanticCustomError(
                 "corridor_rule",
