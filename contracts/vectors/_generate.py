@@ -226,6 +226,12 @@ def _certificate_cases() -> list[tuple[str, str, TradeEvent, str | None, TradeEv
             "sender": "sgs-pakistan",
             "certificate_number": "SGS-KHI-MIN-26-03391",
             "certificate_kind": "ASSAY",
+            # an assay certificate states no origin criterion, invoices or origin declarations
+            "goods": [{**g.model_dump(), "origin_criterion": None} for g in goods],
+            "invoices": None,
+            "importing_country": None,
+            "exporter_declaration": None,
+            "certification": None,
             "issuer": {
                 **issuer.model_dump(),
                 "party_id": "sgs-pakistan",
@@ -315,7 +321,11 @@ def certificates_file() -> dict[str, Any]:
         canonical = signatures.canonical_bytes(received)
         verdict = signatures.verify_event(received, KEYRING, certificate_status=status)
         json_form = (original or sent).model_dump(mode="json")
-        if signatures.canonical_bytes(parse_event(sent.avro_name, sent.model_dump(mode="json"))) != canonical:
+        # read back as a verifier reads a certificate issued earlier: the format, not the intake rules (a
+        # vector may hold what an issuer would no longer be let publish, e.g. a CPFTA item without its
+        # origin criterion at the numbers' limits; its signature still verifies)
+        again = type(sent).model_validate(sent.model_dump(mode="json"))
+        if signatures.canonical_bytes(again) != canonical:
             raise SystemExit(f"{name}: the JSON and the Avro form canonicalise differently")
         case: dict[str, Any] = {
             "name": name,
