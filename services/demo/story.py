@@ -687,7 +687,7 @@ def _explosives_origin(
             }
         ],
         place_of_issue=loc("PKISB", "Islamabad"),
-        shipment_id=shipment_id,
+        covered_shipment_id=shipment_id,
         transport={
             "transport_mode": "ROAD",
             "departure_date": (t0 + dt.timedelta(days=16)).date(),

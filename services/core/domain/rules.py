@@ -477,12 +477,13 @@ def retroactive_issue(e: Any, shipped: dt.date | None) -> Iterable[Violation]:
     flagged = bool(e.issued_retroactively)
     issued_on = e.occurred_at.astimezone(dt.UTC).date()
     if shipped is None:
-        if flagged and e.shipment_id is None:
+        if flagged and e.covered_shipment_id is None:
             yield (
                 "issued_retroactively",
                 (
-                    "a certificate issued retroactively names the shipment it covers (shipment_id) or its "
-                    "departure date (transport.departure_date): the window counts from the date of shipment"
+                    "a certificate issued retroactively names the shipment it covers (covered_shipment_id) "
+                    "or its departure date (transport.departure_date): the window counts from the date of "
+                    "shipment"
                 ),
             )
         return
@@ -570,7 +571,7 @@ def certificate_boxes(e: Any, *, window: bool = True) -> Iterable[Violation]:
             )
     # the date of shipment: the named shipment's actual departure is known to the ledger only
     # (lifecycle.certificate); by itself, the certificate has its box 4 departure date
-    if window and e.shipment_id is None:
+    if window and e.covered_shipment_id is None:
         yield from retroactive_issue(e, e.transport.departure_date if e.transport else None)
 
 

@@ -14,6 +14,7 @@ FORMAT_VALUES: dict[str, Any] = {
     "unlocode": "PKKHI",
     "hs6": "261000",
     "rec20": "TNE",
+    "rec21": "BG",
     "iso4217": "USD",
     "iso3166": "PK",
     "party_id": "acme-trading",

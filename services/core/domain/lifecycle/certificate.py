@@ -77,19 +77,19 @@ def _date_of_shipment(trade: TradeState, e: CertificateIssued) -> dt.date | None
     """The date the certificate's goods were shipped: the named shipment's actual departure (a shipment
     named but not known, or not departed, is waited for when the certificate says it was issued after
     it), else the departure date of box 4."""
-    if e.shipment_id is not None:
-        shipment = trade.shipments.get(e.shipment_id)
+    if e.covered_shipment_id is not None:
+        shipment = trade.shipments.get(e.covered_shipment_id)
         departed = shipment.actual_departure if shipment is not None else None
         if departed is not None:
             return departed.astimezone(dt.UTC).date()
         if e.issued_retroactively:
             raise PrerequisiteMissing(
-                f"certificate {e.certificate_number}: issued retroactively after shipment {e.shipment_id}, "
-                "whose actual departure is not recorded yet"
+                f"certificate {e.certificate_number}: issued retroactively after shipment "
+                f"{e.covered_shipment_id}, whose actual departure is not recorded yet"
             )
         if shipment is None:
             raise PrerequisiteMissing(
-                f"certificate {e.certificate_number}: shipment {e.shipment_id} is not booked yet"
+                f"certificate {e.certificate_number}: shipment {e.covered_shipment_id} is not booked yet"
             )
     return e.transport.departure_date if e.transport is not None else None
 
