@@ -57,8 +57,8 @@ def _require(trade: TradeState, number: str, what: str, issuer: str | None = Non
         raise PrerequisiteMissing(f"{what}: trade {trade.trade_id} has no order yet")
     found = certificates_numbered(trade.certificates, number, issuer)
     if not found:
-        of = f" of {issuer}" if issuer else ""
-        raise PrerequisiteMissing(f"{what}: certificate {number}{of} is not issued yet")
+        by = f" by {issuer}" if issuer else ""
+        raise PrerequisiteMissing(f"{what}: certificate {number} is not issued yet{by}")
     if len(found) > 1:
         issuers = ", ".join(sorted(c.issuer for c in found))
         raise LifecycleViolation(
@@ -239,7 +239,7 @@ def _require_own(trade: TradeState, number: str, issuer: str, what: str) -> Cert
         raise LifecycleViolation(
             f"{what}: certificate {number} was issued by {others[0].issuer}, not {issuer}"
         )
-    raise PrerequisiteMissing(f"{what}: certificate {number} of {issuer} is not issued yet")
+    raise PrerequisiteMissing(f"{what}: certificate {number} is not issued yet by {issuer}")
 
 
 def revoked(trade: TradeState, e: CertificateRevoked) -> TradeState:
