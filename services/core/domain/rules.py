@@ -399,6 +399,8 @@ def check_origin_criterion(value: str) -> str | None:
         percent = Decimal(m["percent"])
         if reference.CPFTA_MIN_RVC_PERCENT <= percent <= 100:
             return None
+        if percent > 100:
+            return f"a regional value content of {percent} % is more than the whole value"
         least = reference.CPFTA_MIN_RVC_PERCENT
         return f"a regional value content of {percent} % is below the agreement's {least} %"
     known = ", ".join(f"{code} ({meaning})" for code, meaning in reference.CPFTA_ORIGIN_CRITERIA.items())
