@@ -166,6 +166,7 @@ async def test_explosives_story_ends_accepted_arrived_with_both_licences(
     assert shipment["quantity_finding"] == "landed as shipped, 200 TNE"
     assert sorted((d["document_type"], d["status"]) for d in trade["documents"]) == [("CMR", "ISSUED")] * 3
     assert sorted((c["kind"], c["status"]) for c in trade["certificates"]) == [
+        ("CPFTA_ORIGIN", "ISSUED"),  # TDAP's, every box filled (ADR 0033)
         ("EXPLOSIVES_EXPORT_LICENCE", "ISSUED"),
         ("EXPLOSIVES_IMPORT_APPROVAL", "ISSUED"),
     ]
