@@ -1,7 +1,7 @@
 """The monitor's JSON APIs against the real stack: the numbers match what was produced.
 
 ``produced`` (conftest.py) published 103 story events (2 chromite stories of 40, 1 explosives story of
-21) with ``TradeProducer`` after committing a fresh consumer group at the end offsets; the monitor
+23) with ``TradeProducer`` after committing a fresh consumer group at the end offsets; the monitor
 must report end offsets moved by exactly that many on
 exactly those partitions, the group's lag equal to them, the ledger's commits and trade states, the
 dead letters we write, and the live events over SSE with their payloads decoded on request.
