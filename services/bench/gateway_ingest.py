@@ -75,10 +75,7 @@ async def start_gateway(ctx: BenchContext, stage: str, topics: dict[str, str]) -
         # every party an order names must be a registered, active partner in its role (ADR 16)
         supplier = order_json_for_gateway(uuid.uuid4(), uuid.uuid4())["data"]["supplier"]
         await partners.add_partner(
-            pool,
-            supplier["party_id"],
-            "SUPPLIER",
-            supplier.get("name_en") or supplier["party_id"],
+            pool, supplier["party_id"], "SUPPLIER", supplier.get("name_en") or supplier["party_id"],
             schema=partners_schema,
         )
     finally:
