@@ -388,3 +388,14 @@ def test_a_state_stored_with_number_keys_reads_back_with_issuer_keys(chromite: l
     assert (
         again.certificate("tdap", COO) is not None and again.trust.certificates[f"tdap/{COO}"].number == COO
     )
+
+
+def test_the_gateway_reports_the_boxes_along_with_bad_fields(chromite: list[TradeEvent]) -> None:
+    """One 422 names every problem: a malformed field and the issuing authority's rules together."""
+    from corridor.gateway.validate import validate_event
+
+    data = {**_goods(_data(_coo(chromite)), package_type="XX"), "invoices": None}
+    with pytest.raises(InvalidEvent) as info:
+        validate_event("CertificateIssued", data)
+    fields = {e.field for e in info.value.errors}
+    assert fields == {"goods[0].package_type", "invoices"}, info.value.errors
