@@ -43,11 +43,16 @@ func Plain(schema avro.Schema, value any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if named, ok := deref(branch).(avro.NamedSchema); ok {
-			if wrapped, ok := value.(map[string]any); ok && len(wrapped) == 1 {
-				if inner, ok := wrapped[named.FullName()]; ok {
-					value = inner
-				}
+		// the decoder wraps a union's value in a one-member map keyed by the branch: a named type by its
+		// full name, an array, map or other unnamed type by its type ("array" for ["null", {"type":
+		// "array", ...}], the invoices of a certificate)
+		if wrapped, ok := value.(map[string]any); ok && len(wrapped) == 1 {
+			key := string(deref(branch).Type())
+			if named, ok := deref(branch).(avro.NamedSchema); ok {
+				key = named.FullName()
+			}
+			if inner, ok := wrapped[key]; ok {
+				value = inner
 			}
 		}
 		return Plain(branch, value)

@@ -428,6 +428,36 @@ CASES: dict[str, tuple[str, list[str], str, Mutation]] = {
         "Customs denies CPFTA preference without the reason box 5 of the certificate asks for.",
         _all(_set("decision", "DENIED"), _set("reason", None)),
     ),
+    "cpfta-certificate-without-origin-criterion": (
+        "CertificateIssued",
+        ["goods[0].origin_criterion"],
+        "A CPFTA certificate of origin whose item states no origin criterion (box 8: P, RVC or PSR).",
+        _set("goods[0].origin_criterion", None),
+    ),
+    "cpfta-certificate-foreign-origin-criterion": (
+        "CertificateIssued",
+        ["goods[0].origin_criterion"],
+        "WO is the ASEAN-China Form E code for wholly obtained; the CPFTA certificate writes P.",
+        _set("goods[0].origin_criterion", "WO"),
+    ),
+    "cpfta-certificate-invoice-without-date": (
+        "CertificateIssued",
+        ["invoices[0].invoice_date"],
+        "Box 10 gives the number and the date of each invoice.",
+        _set("invoices", [{"invoice_number": "ZVC-INV-2026-0031"}]),
+    ),
+    "cpfta-certificate-late-and-not-flagged": (
+        "CertificateIssued",
+        ["issued_retroactively"],
+        "Issued two weeks after the departure date of box 4 without the ISSUED RETROACTIVELY mark.",
+        _set("transport.departure_date", "2026-02-15"),
+    ),
+    "cpfta-certificate-third-party-invoicing-unnamed": (
+        "CertificateIssued",
+        ["invoicing_operator"],
+        "Third-party invoicing ticked without naming the operator who invoices.",
+        _set("third_party_invoicing", True),
+    ),
     "not-matched-without-mismatches": (
         "CertificateVerified",
         ["mismatches"],

@@ -201,15 +201,18 @@ def _certificate_cases() -> list[tuple[str, str, TradeEvent, str | None, TradeEv
             update={
                 "item_number": 2147483647,
                 "quantity": quantity.model_copy(update={"value": Decimal("999999999999999.999")}),
+                "gross_weight": None,
                 "fob_value": goods[0].fob_value.model_copy(update={"amount": Decimal("0.0001")}),
             }
         ),
         goods[0].model_copy(
             update={
                 "item_number": 1,
-                "origin_criterion": None,
                 "quantity": quantity.model_copy(update={"value": Decimal("0.000")}),
                 "fob_value": None,
+                "marks_and_numbers": None,
+                "package_type": None,
+                "gross_weight": None,
             }
         ),
         goods[0].model_copy(
@@ -226,6 +229,12 @@ def _certificate_cases() -> list[tuple[str, str, TradeEvent, str | None, TradeEv
             "sender": "sgs-pakistan",
             "certificate_number": "SGS-KHI-MIN-26-03391",
             "certificate_kind": "ASSAY",
+            # an assay certificate states no origin criterion, invoices or origin declarations
+            "goods": [{**g.model_dump(), "origin_criterion": None} for g in goods],
+            "invoices": None,
+            "importing_country": None,
+            "exporter_declaration": None,
+            "certification": None,
             "issuer": {
                 **issuer.model_dump(),
                 "party_id": "sgs-pakistan",
@@ -245,7 +254,7 @@ def _certificate_cases() -> list[tuple[str, str, TradeEvent, str | None, TradeEv
         update={
             "goods": [
                 goods[0].model_copy(
-                    update={"quantity": quantity.model_copy(update={"value": Decimal("5512.401")})}
+                    update={"quantity": quantity.model_copy(update={"value": Decimal("5512.399")})}
                 )
             ]
         }
@@ -267,9 +276,11 @@ def _certificate_cases() -> list[tuple[str, str, TradeEvent, str | None, TradeEv
          "100.000 → \"100\", and optional fields null inside an array item.",
          sign(_with(cpfta, "limits", goods=limits_goods), TDAP, "tdap-2026"), None, None),
         ("timestamp_millis_valid", "An instant with milliseconds at the end of a year in local time "
-         "(2027-01-01T04:59:59.999+05:00 → \"2026-12-31T23:59:59.999Z\") and a date on 29 February.",
+         "(2027-01-01T04:59:59.999+05:00 → \"2026-12-31T23:59:59.999Z\") and a date on 29 February; "
+         "issued ten months after the shipment, so flagged issued_retroactively (a boolean member).",
          sign(_with(cpfta, "timestamps", occurred_at=dt.datetime(2027, 1, 1, 4, 59, 59, 999000, tzinfo=pkt),
-                    valid_until=dt.date(2028, 2, 29)), TDAP, "tdap-2026"), None, None),
+                    valid_until=dt.date(2028, 2, 29), issued_retroactively=True), TDAP, "tdap-2026"),
+         None, None),
         ("optional_fields_absent_valid", "valid_until, invoice_number and remarks null: left out of the "
          "canonical bytes, so the JSON with these members absent and the JSON with them null verify alike.",
          sign(no_options, TDAP, "tdap-2026"), None, None),
@@ -277,7 +288,7 @@ def _certificate_cases() -> list[tuple[str, str, TradeEvent, str | None, TradeEv
          "passing as "
          "an amendment's.", sign(_with(amended, "amended"), TDAP, "tdap-2026"), None, None),
         ("tampered_quantity",
-         "The valid CPFTA certificate with one thousandth of a tonne added after signing.",
+         "The valid CPFTA certificate with one thousandth of a tonne taken off after signing.",
          tampered_qty, None, None),
         ("tampered_time", "The valid CPFTA certificate re-dated by one millisecond.",
          base.model_copy(update={"occurred_at": base.occurred_at + dt.timedelta(milliseconds=1)}),

@@ -59,9 +59,14 @@ def _echo_json(value: Any) -> None:
 # -- event files ---------------------------------------------------------------------------------------
 
 
-def _read_event(path: Path) -> tuple[Any, dict[str, Any], bool]:
-    """(the event, the file's JSON, whether the event sits under ``data``)."""
-    from corridor.core.domain.validation import InvalidEvent, parse_event
+def _read_event(path: Path, *, intake: bool = True) -> tuple[Any, dict[str, Any], bool]:
+    """(the event, the file's JSON, whether the event sits under ``data``). ``intake=False`` (verifying a
+    certificate issued earlier) reads it as stored events are read: the rules added since it was issued
+    and the code lists' editions are not held against it (ADR 0032, ADR 0033)."""
+    from pydantic import ValidationError
+
+    from corridor.core.domain.events import EVENT_TYPES
+    from corridor.core.domain.validation import InvalidEvent, field_errors, parse_event
 
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -82,7 +87,13 @@ def _read_event(path: Path) -> tuple[Any, dict[str, Any], bool]:
             f"{path}: {event_type} is not a certificate event that carries a signature"
         )
     try:
-        return parse_event(event_type, data), raw, wrapped
+        if intake:
+            return parse_event(event_type, data), raw, wrapped
+        model = EVENT_TYPES[event_type if "." in event_type else _CERTIFICATE_TYPES[event_type]]
+        try:
+            return model.model_validate(data), raw, wrapped
+        except ValidationError as exc:
+            raise InvalidEvent(model.avro_name, field_errors(exc)) from None
     except InvalidEvent as exc:
         raise click.ClickException(f"{path}: {exc}") from None
 
@@ -136,9 +147,15 @@ def sign(event_file: Path, key_file: Path, key_id: str | None, out: Path | None)
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Verify the certificate event in this JSON file instead of the ledger's copy.",
 )
+@click.option(
+    "--issuer",
+    help="Partner id of the issuing authority: numbers are unique per issuer only (ADR 0033).",
+)
 @click.option("--trade-id", help="The trade, when certificates of several trades share the number.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
-def verify(number: str | None, event_file: Path | None, trade_id: str | None, as_json: bool) -> None:
+def verify(
+    number: str | None, event_file: Path | None, issuer: str | None, trade_id: str | None, as_json: bool
+) -> None:
     """Check the issuer's signature on certificate NUMBER (as the ledger stored it) or on --file.
 
     The verdict is valid, tampered, unknown_signer, revoked, superseded or unsigned; revoked and
@@ -151,18 +168,22 @@ def verify(number: str | None, event_file: Path | None, trade_id: str | None, as
 
     if (number is None) == (event_file is None):
         raise click.UsageError("give a certificate NUMBER or --file EVENT_FILE")
-    event = _read_event(event_file)[0] if event_file is not None else None
+    event = _read_event(event_file, intake=False)[0] if event_file is not None else None
     try:
         tid = uuid.UUID(trade_id) if trade_id else (event.trade_id if event is not None else None)
     except ValueError:
         raise click.BadParameter(f"{trade_id!r} is not a trade id (UUID)", param_hint="--trade-id") from None
     wanted = number or (event.certificate_number if event is not None else None)
+    if issuer is None and event is not None:
+        issuer = event.issuer.party_id  # type: ignore[attr-defined]
 
     async def check(pool: Any, schema: str) -> list[dict[str, Any]]:
         keyring = await signatures.load_keyring(pool, schema=schema)
         store = LedgerStore(pool, _ledger_schema())
         try:
-            found = await ledger_certificates.check(store, keyring, wanted, trade_id=tid, event=event)
+            found = await ledger_certificates.check(
+                store, keyring, wanted, issuer=issuer, trade_id=tid, event=event
+            )
         except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
             if event is None:
                 reason = (
@@ -181,6 +202,11 @@ def verify(number: str | None, event_file: Path | None, trade_id: str | None, as
         raise click.ClickException(f"the ledger has no certificate {wanted}")
 
     results = _run(check)
+    if len(results) > 1 and len({r["issuer"] for r in results}) > 1:
+        issuers = ", ".join(sorted({r["issuer"] for r in results}))
+        raise click.ClickException(
+            f"certificates of several issuers are numbered {wanted} ({issuers}): name one with --issuer"
+        )
     if len(results) > 1:
         trades = ", ".join(r["trade_id"] for r in results)
         raise click.ClickException(

@@ -507,11 +507,42 @@ def chromite_story(
                 "origin_criterion": "P",
                 "quantity": {"value": Decimal("5512.400"), "unit": "TNE"},
                 "fob_value": {"amount": Decimal("1573790.2000"), "currency": "USD"},
+                "marks_and_numbers": "TJRD-0117 IN BULK",
+                "package_type": "VR",  # Rec 21: bulk, solid, granular particles
+                "gross_weight": {"value": Decimal("5512.400"), "unit": "TNE"},
             }
         ],
         place_of_issue=loc("PKKHI", "Karachi"),
         invoice_number="ZVC-INV-2026-0031",
         valid_until=dt.date(2027, 3, 1),
+        # every box of the CPFTA certificate (ADR 0033): the mine that produced the ore (box 3), the
+        # two vessels to Tianjin (box 4), the invoice with its date (box 10), the exporter's declaration
+        # and TDAP's certification (boxes 12-13), issued before the first vessel sailed
+        producer={
+            "name": "Muslim Bagh Chromite Mining Lease No. 117 (Zhob Valley Chromite (Pvt) Ltd.)",
+            "address": "Muslim Bagh, Killa Saifullah District, Balochistan",
+            "country": "PK",
+        },
+        transport={
+            "transport_mode": "SEA",
+            "departure_date": day(19).date(),
+            "vessel_or_vehicle": "Indus Pearl (voyage 0412E), Indus Crest (voyage 0438E)",
+            "place_of_loading": "PKKHI",
+            "place_of_discharge": "CNTXG",
+            "route": "Karachi to Tianjin Xingang by sea",
+        },
+        importing_country="CN",
+        invoices=[{"invoice_number": "ZVC-INV-2026-0031", "invoice_date": day(19).date()}],
+        exporter_declaration={
+            "signatory": "Imran Kakar, Director Exports, Zhob Valley Chromite (Pvt) Ltd.",
+            "place": "Quetta",
+            "date": day(19).date(),
+        },
+        certification={
+            "signatory": "Ayesha Siddiqui, Deputy Director (Certificates of Origin), TDAP",
+            "place": "Karachi",
+            "date": day(19).date(),
+        },
     )
     milestone(day(19, 22), shipment_id, "DEPA", KARACHI)
     _chromite_credit(b, day, order_id, "ZVC-INV-2026-0031")
@@ -616,6 +647,71 @@ def chromite_story(
     return Story("chromite FOB Karachi → Tianjin", trade_id, b.events)
 
 
+def _explosives_origin(
+    b: _Builder,
+    t0: dt.datetime,
+    order_id: str,
+    shipment_id: str,
+    trucks: tuple[str, ...],
+    sost: dict[str, Any],
+    kashgar: dict[str, Any],
+    numbers_suffix: str | None,
+) -> None:
+    """TDAP's CPFTA certificate of origin for the explosives, every box filled (ADR 0033): 8,000 cartons
+    of 25 kg (Rec 21 CT), 212 TNE gross, the three trucks over Khunjerab, issued two days before they
+    leave Sost."""
+    issued = t0 + dt.timedelta(days=14, hours=2)
+    declared = (t0 + dt.timedelta(days=13)).date()
+    b.add(
+        CertificateIssued,
+        issued,
+        TDAP,
+        certificate_number=_numbered("CPFTA-PK-2026-131052", numbers_suffix),
+        certificate_kind="CPFTA_ORIGIN",
+        issuer=TDAP,
+        exporter=WAH_NOBEL,
+        consignee=MINING_CONTRACTOR,
+        order_id=order_id,
+        goods=[
+            {
+                "item_number": 1,
+                "description": "Packaged emulsion explosive 1.1D (UN0241), 32 mm cartridges",
+                "hs_code": "360200",
+                "origin_criterion": "P",
+                "quantity": {"value": Decimal("200.000"), "unit": "TNE"},
+                "fob_value": {"amount": Decimal("276000.0000"), "currency": "CNY"},
+                "marks_and_numbers": "MCCK-0042 WN/EM/0001-8000",
+                "number_of_packages": 8000,
+                "package_type": "CT",  # Rec 21: carton
+                "gross_weight": {"value": Decimal("212.000"), "unit": "TNE"},
+            }
+        ],
+        place_of_issue=loc("PKISB", "Islamabad"),
+        covered_shipment_id=shipment_id,
+        transport={
+            "transport_mode": "ROAD",
+            "departure_date": (t0 + dt.timedelta(days=16)).date(),
+            "vessel_or_vehicle": ", ".join(trucks),
+            "place_of_loading": sost["unlocode"],
+            "place_of_discharge": kashgar["unlocode"],
+            "route": "Sost dry port, Khunjerab Pass, Tashkurgan, Kashgar by road",
+        },
+        importing_country="CN",
+        invoices=[{"invoice_number": "WN-EXP-2026-0107", "invoice_date": declared}],
+        exporter_declaration={
+            "signatory": "Col. (r) Tariq Mehmood, General Manager Sales, Wah Nobel (Pvt) Ltd.",
+            "place": "Wah Cantt",
+            "date": declared,
+        },
+        certification={
+            "signatory": "Bilal Ahmed, Assistant Director (Certificates of Origin), TDAP",
+            "place": "Islamabad",
+            "date": issued.date(),
+        },
+        valid_until=(t0 + dt.timedelta(days=14 + 365)).date(),
+    )
+
+
 def explosives_story(
     trade_id: uuid.UUID | None = None, start: dt.datetime | None = None, *, numbers_suffix: str | None = None
 ) -> Story:
@@ -663,7 +759,7 @@ def explosives_story(
         required_certificates=[
             "EXPLOSIVES_EXPORT_LICENCE",
             "EXPLOSIVES_IMPORT_APPROVAL",
-            "NON_PREFERENTIAL_ORIGIN",
+            "CPFTA_ORIGIN",
         ],
     )
     b.add(
@@ -678,6 +774,7 @@ def explosives_story(
     b.admit(admitted, WAH_NOBEL, PK_EXPLOSIVES_DEPT, "export licence, PK Form EL-01")
     b.admit(admitted, MINING_CONTRACTOR, MIIT, "import approval for civil explosives")
     b.admit(admitted, WAH_NOBEL, NLC, "CPT Kashgar: the seller contracts the road carriage")
+    b.admit(admitted, WAH_NOBEL, TDAP, "CPFTA certificate of origin for the exporter")
     for kind, issuer, number, holder in (
         ("EXPLOSIVES_EXPORT_LICENCE", PK_EXPLOSIVES_DEPT, "EL-01-2026-0311", WAH_NOBEL),
         ("EXPLOSIVES_IMPORT_APPROVAL", MIIT, "MIIT-BP-2026-08817", MINING_CONTRACTOR),
@@ -744,6 +841,7 @@ def explosives_story(
         dangerous_goods_declaration="WN-DGD-2026-0107",
         licences=licences,
     )
+    _explosives_origin(b, t0, order_id, shipment_id, trucks, sost, kashgar, numbers_suffix)
     # three trucks, each with its own CMR consignment note, each its own milestones over the pass
     for n, truck in enumerate(trucks):
         leaves = t0 + dt.timedelta(days=16, hours=2 * n)

@@ -28,6 +28,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import EVENT_TYPES
+from corridor.core.domain.types import INTAKE
 from corridor.core.domain.validation import FieldError, InvalidEvent, field_errors, parse_event
 from corridor.core.logging import get_logger
 
@@ -96,7 +97,7 @@ def validate_event(event_type: str, data: Any) -> TradeEvent:
 def rule_violations(model: type[TradeEvent], data: dict[str, Any]) -> list[FieldError]:
     """Rule violations of ``data`` that do not depend on its invalid values (see the module docstring)."""
     try:
-        model.model_validate(data)
+        model.model_validate(data, context=INTAKE)
         return []
     except ValidationError as exc:
         bad = [tuple(err["loc"]) for err in exc.errors(include_url=False) if err["type"] != "corridor_rule"]
@@ -110,7 +111,7 @@ def rule_violations(model: type[TradeEvent], data: dict[str, Any]) -> list[Field
             if stand_in is _NONE or not _put(patched, loc, stand_in):
                 return []
         try:
-            model.model_validate(patched)
+            model.model_validate(patched, context=INTAKE)
             runs.append(set())
         except ValidationError as exc:
             if any(err["type"] != "corridor_rule" for err in exc.errors(include_url=False)):

@@ -39,6 +39,7 @@ async def record_verdicts(events: Sequence[TradeEvent], keyring: KeyringCache) -
         records.append(
             SignatureRecord(
                 trade_id=event.trade_id,
+                issuer=event.issuer.party_id,  # type: ignore[attr-defined]
                 certificate_number=event.certificate_number,  # type: ignore[attr-defined]
                 verdict=verdict.status.value,
                 key_id=verdict.key_id,
@@ -74,17 +75,22 @@ async def check(
     keyring: signatures.Keyring,
     number: str,
     *,
+    issuer: str | None = None,
     visible_to: str | None = None,
     trade_id: uuid.UUID | None = None,
     event: TradeEvent | None = None,
 ) -> list[CertificateCheck]:
-    """Verify the certificates numbered ``number`` that ``visible_to`` may see (newest first; two at
-    most: more than one means the caller has to name the trade).
+    """Verify the certificates numbered ``number`` (of ``issuer`` when given: numbers are unique per
+    issuer only, ADR 0033) that ``visible_to`` may see (newest first; two at most: more than one means
+    the caller has to name the issuer or the trade).
 
     With ``event`` (a certificate read from a file, say), that event is checked instead of the one the
     ledger stored, against the status the ledger has for the certificate."""
     found = []
-    for row in await store.certificates_numbered(number, visible_to=visible_to, trade_id=trade_id, limit=2):
+    rows = await store.certificates_numbered(
+        number, issuer=issuer, visible_to=visible_to, trade_id=trade_id, limit=2
+    )
+    for row in rows:
         subject = event
         if subject is None and row["payload"] is not None:
             subject = EVENT_TYPES[row["type"]].model_validate_json(row["payload"])

@@ -27,6 +27,7 @@ from corridor.core import partners, signatures
 from corridor.core.domain import trust
 from corridor.core.domain.events import CertificateIssued
 from corridor.core.domain.lifecycle import OrderStatus
+from corridor.core.domain.validators import check_party_id
 from corridor.core.problems import Problem
 from corridor.ledger import certificates
 from corridor.ledger.store import LedgerStore
@@ -214,25 +215,39 @@ async def search_trades(
     return JSONResponse({"items": [summary_view(r) for r in page], "next_cursor": next_cursor})
 
 
-@router.get("/v1/certificates/{number}/verify", dependencies=[only_query("trade_id")])
+@router.get("/v1/certificates/{number}/verify", dependencies=[only_query("issuer", "trade_id")])
 async def verify_certificate(
     number: str,
     request: Request,
     caller: Caller,
+    issuer: Annotated[
+        str | None,
+        Query(
+            description="partner id of the issuing authority: certificate numbers are unique per issuer "
+            "only, so two issuers' equal numbers are told apart by it"
+        ),
+    ] = None,
     trade_id: Annotated[
         str | None, Query(description="the trade, when several certificates share the number")
     ] = None,
 ) -> Response:
     """The issuer's signature on the certificate, checked now against the registered authority keys and
     the certificate's status: valid, tampered, unknown_signer, revoked, superseded or unsigned
-    (docs/adr/0013-signed-certificates.md). Certificates of trades the caller is not party to answer 404."""
+    (docs/adr/0013-signed-certificates.md). A certificate is known by its issuer and number (ADR 0033):
+    without ``issuer`` the number must be one issuer's among the certificates the caller sees, otherwise
+    409 names the issuers and asks for ``?issuer=``. Certificates of trades the caller is not party to
+    answer 404."""
+    if issuer is not None and (reason := check_party_id(issuer)):
+        raise Problem(422, "Unprocessable Content", f"query parameter issuer: {reason}")
     try:
         tid = uuid.UUID(trade_id) if trade_id else None
     except ValueError:
         raise Problem(404, "Not Found", f"no trade {trade_id} visible to you") from None
     store = _store(request)
     keyring = await signatures.load_keyring(store.pool, schema=request.app.state.partners_schema)
-    found = await certificates.check(store, keyring, number, visible_to=caller.partner_id, trade_id=tid)
+    found = await certificates.check(
+        store, keyring, number, issuer=issuer, visible_to=caller.partner_id, trade_id=tid
+    )
     # need to know: only a party whose role receives certificates may check them (a carrier may not)
     kept = []
     for cert in found:
@@ -242,8 +257,17 @@ async def verify_certificate(
             kept.append(cert)
     found = kept
     if not found:
-        raise Problem(404, "Not Found", f"no certificate {number} visible to you")
+        of = f" of {issuer}" if issuer else ""
+        raise Problem(404, "Not Found", f"no certificate {number}{of} visible to you")
     if len(found) > 1:
+        issuers = sorted({c.issuer for c in found})
+        if len(issuers) > 1:
+            raise Problem(
+                409,
+                "Conflict",
+                f"certificates of several issuers ({', '.join(issuers)}) are numbered {number}: add "
+                "?issuer=<the issuing authority's partner id>",
+            )
         raise Problem(
             409, "Conflict", f"certificates of several of your trades are numbered {number}: add ?trade_id="
         )

@@ -118,6 +118,7 @@ class SignatureRecord:
     """The verdict on a certificate's signature when the ledger took the certificate in."""
 
     trade_id: uuid.UUID
+    issuer: str
     certificate_number: str
     verdict: str
     key_id: str | None
@@ -217,11 +218,25 @@ def _ddl(s: str) -> list[str]:
                 preference         text,
                 state              jsonb NOT NULL,
                 updated_at         timestamptz NOT NULL DEFAULT now(),
-                PRIMARY KEY (trade_id, certificate_number)
+                PRIMARY KEY (trade_id, issuer, certificate_number)
             )""",
         f'ALTER TABLE "{s}".certificates ADD COLUMN IF NOT EXISTS signature_verdict text',
         f'ALTER TABLE "{s}".certificates ADD COLUMN IF NOT EXISTS signature_key_id text',
         f'ALTER TABLE "{s}".certificates ADD COLUMN IF NOT EXISTS signature_reason text',
+        # a certificate is known by issuer and number (ADR 0033): a table keyed by (trade, number) before
+        # gets the wider key; its rows keep their values (every row has its issuer), nothing is copied
+        f"""DO $$ BEGIN
+                IF NOT EXISTS (
+                    SELECT 1 FROM pg_index i
+                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                    WHERE i.indrelid = '"{s}".certificates'::regclass AND i.indisprimary
+                      AND a.attname = 'issuer'
+                ) THEN
+                    ALTER TABLE "{s}".certificates DROP CONSTRAINT IF EXISTS certificates_pkey;
+                    ALTER TABLE "{s}".certificates
+                        ADD CONSTRAINT certificates_pkey PRIMARY KEY (trade_id, issuer, certificate_number);
+                END IF;
+            END $$""",
         f'CREATE INDEX IF NOT EXISTS certificates_number ON "{s}".certificates (certificate_number)',
         f"""CREATE TABLE IF NOT EXISTS "{s}".outbox (
                 seq            bigserial PRIMARY KEY,
@@ -359,16 +374,17 @@ class LedgerStore:
                                           superseded_by, verification, preference, state)
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[],
                                  $7::text[], $8::text[], $9::text[], $10::jsonb[])
-            ON CONFLICT (trade_id, certificate_number) DO UPDATE SET
+            ON CONFLICT (trade_id, issuer, certificate_number) DO UPDATE SET
                 status = EXCLUDED.status, superseded_by = EXCLUDED.superseded_by,
                 verification = EXCLUDED.verification, preference = EXCLUDED.preference,
                 state = EXCLUDED.state, updated_at = now()"""
         self._set_signatures = f"""
             UPDATE {s}.certificates AS c
             SET signature_verdict = u.verdict, signature_key_id = u.key_id, signature_reason = u.reason
-            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
-                 AS u(trade_id, certificate_number, verdict, key_id, reason)
-            WHERE c.trade_id = u.trade_id AND c.certificate_number = u.certificate_number"""
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                 AS u(trade_id, issuer, certificate_number, verdict, key_id, reason)
+            WHERE c.trade_id = u.trade_id AND c.issuer = u.issuer
+              AND c.certificate_number = u.certificate_number"""
 
     @classmethod
     async def open(
@@ -464,6 +480,7 @@ class LedgerStore:
                 await conn.execute(
                     self._set_signatures,
                     [r.trade_id for r in signatures],
+                    [r.issuer for r in signatures],
                     [r.certificate_number for r in signatures],
                     [r.verdict for r in signatures],
                     [r.key_id for r in signatures],
@@ -556,13 +573,13 @@ class LedgerStore:
                         shipment.model_dump_json(),
                     )
                 )
-            for number, cert in state.certificates.items():
-                if before is not None and before.certificates.get(number) is cert:
+            for key, cert in state.certificates.items():
+                if before is not None and before.certificates.get(key) is cert:
                     continue
                 certificates.append(
                     (
                         state.trade_id,
-                        number,
+                        cert.certificate_number,
                         cert.kind.value,
                         cert.issuer,
                         cert.status.value,
@@ -741,13 +758,14 @@ class LedgerStore:
         self,
         number: str,
         *,
+        issuer: str | None = None,
         visible_to: str | None = None,
         trade_id: uuid.UUID | None = None,
         limit: int = 2,
     ) -> list[asyncpg.Record]:
-        """Up to ``limit`` certificates with this number (of trades ``visible_to`` is party to), newest
-        first, each with its status, recorded signature verdict and the latest event that issued it
-        (``type``, ``payload``)."""
+        """Up to ``limit`` certificates with this number (of ``issuer`` when given; of trades
+        ``visible_to`` is party to), newest first, each with its status, recorded signature verdict and
+        the latest event of its issuer that issued it (``type``, ``payload``)."""
         s = f'"{self.schema}"'
         rows: list[asyncpg.Record] = await self.pool.fetch(
             f"""SELECT c.trade_id, c.certificate_number, c.issuer, c.status, c.signature_verdict,
@@ -758,11 +776,13 @@ class LedgerStore:
                     SELECT ev.type, ev.payload FROM {s}.events ev
                     WHERE ev.trade_id = c.trade_id AND ev.type = ANY($4::text[])
                       AND ev.payload->>'certificate_number' = c.certificate_number
+                      AND ev.payload->'issuer'->>'party_id' = c.issuer
                     ORDER BY ev.occurred_at DESC LIMIT 1
                 ) e ON true
                 WHERE c.certificate_number = $1
                   AND ($2::text IS NULL OR t.parties @> ARRAY[$2::text])
                   AND ($3::uuid IS NULL OR c.trade_id = $3)
+                  AND ($6::text IS NULL OR c.issuer = $6)
                 ORDER BY c.updated_at DESC
                 LIMIT $5""",
             number,
@@ -770,6 +790,7 @@ class LedgerStore:
             trade_id,
             list(CERTIFICATE_EVENT_TYPES),
             limit,
+            issuer,
         )
         return rows
 

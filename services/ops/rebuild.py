@@ -182,7 +182,7 @@ _COMPARED: tuple[tuple[str, str, tuple[str, ...], tuple[tuple[str, str], ...]], 
     (
         "certificate",
         "certificates",
-        ("trade_id", "certificate_number"),
+        ("trade_id", "issuer", "certificate_number"),  # a certificate is its issuer's number (ADR 33)
         (
             ("status", "x.status"),
             ("state", "x.state"),

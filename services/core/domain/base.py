@@ -43,7 +43,7 @@ class TradeEvent(AvroModel):
         from corridor.core.domain.rules import check
 
         # rules that require data added in a later schema version run only on intake (types.INTAKE), so
-        # records accepted before them still decode (ADR 0034)
+        # records accepted before them still decode (ADRs 0033, 0034)
         violations = check(self, intake=bool(info.context and info.context.get("corridor_intake")))
         if violations:
             raise PydanticCustomError(

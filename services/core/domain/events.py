@@ -80,9 +80,13 @@ class CertifiedGoods(AvroModel):
     item_number: Annotated[Annotated[int, Field(ge=-(2**31), le=2**31 - 1)], t.POSITIVE] = Field(description='Item number, from 1.')
     description: Annotated[str, t.TEXT] = Field(description='Marks and description of goods.')
     hs_code: Annotated[str, t.HS6] = Field(description='6-digit HS 2022 subheading.')
-    origin_criterion: Annotated[str | None, t.REFERENCE] = Field(None, description="CPFTA origin criterion, e.g. 'P' wholly obtained.")
-    quantity: Quantity = Field(description='Gross weight or other quantity.')
+    origin_criterion: Annotated[str | None, t.REFERENCE] = Field(None, description="Origin criterion (CPFTA box 8): 'P' wholly obtained or produced, 'RVC' regional value content (optionally with its percentage, 'RVC 45%', at least 40), 'PSR' product-specific rule (docs/domain.md); required on a CPFTA certificate of origin.")
+    quantity: Quantity = Field(description='Quantity of the goods (CPFTA box 9), in the unit they are traded in.')
     fob_value: Money | None = Field(None, description='FOB value of the item.')
+    marks_and_numbers: Annotated[str | None, t.TEXT] = Field(None, description="Marks and numbers on the packages (CPFTA box 7), e.g. 'BNM/CHR/001-250' or 'IN BULK'.")
+    number_of_packages: Annotated[Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None, t.POSITIVE] = Field(None, description='Number of packages (CPFTA box 7); null for goods shipped in bulk.')
+    package_type: Annotated[str | None, t.REC21] = Field(None, description="Kind of packages as a UN/ECE Rec 21 code (CPFTA box 7), e.g. 'BG' bag, 'VR' bulk, solid, granular particles.")
+    gross_weight: Quantity | None = Field(None, description='Gross weight of the item, packaging included (CPFTA box 9), in a Rec 20 mass unit.')
 
 
 class Signature(AvroModel):
@@ -156,6 +160,60 @@ class AnalysisResult(AvroModel):
     unit: Annotated[str, t.TEXT] = Field(description="Unit: 'P1' percent or a Rec 20 unit code.")
 
 
+class CertificateTrader(AvroModel):
+    """A trader a certificate names who is not thereby a party of the trade (the producer of box 3, the operator who invoices in third-party invoicing): named, located and identified, but never sent the trade's events."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.certificates.CertificateTrader'
+
+    name: Annotated[str, t.TEXT] = Field(description='Legal name as printed on the certificate.')
+    address: Annotated[str, t.TEXT] = Field(description='Postal address as printed on the certificate.')
+    country: Annotated[str, t.ISO3166] = Field(description='ISO 3166-1 alpha-2 country code.')
+    id_scheme: PartyIdScheme | None = Field(None, description='Scheme of legal_id (NTN, USCC, LEI, GLN ...); both or neither.')
+    legal_id: Annotated[str | None, t.REFERENCE] = Field(None, description="Registration number under id_scheme, checked like a party's.")
+
+
+class TransportMode(StrEnum):
+    """Main mode of transport of a trade or shipment."""
+    SEA = 'SEA'
+    ROAD = 'ROAD'
+    RAIL = 'RAIL'
+    AIR = 'AIR'
+    MULTIMODAL = 'MULTIMODAL'
+
+
+class CertificateTransport(AvroModel):
+    """Means of transport and route as far as known (CPFTA box 4)."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.certificates.CertificateTransport'
+
+    transport_mode: TransportMode = Field(description='Main mode of transport.')
+    departure_date: dt.date | None = Field(None, description='Date of departure (the date of shipment the retroactive-issue window counts from when the trade has no actual departure yet).')
+    vessel_or_vehicle: Annotated[str | None, t.TEXT] = Field(None, description='Vessel name, or the truck/train registration.')
+    voyage_number: Annotated[str | None, t.REFERENCE] = Field(None, description='Voyage or trip number.')
+    place_of_loading: Annotated[str | None, t.UNLOCODE] = Field(None, description='UN/LOCODE of the port or place of loading.')
+    place_of_discharge: Annotated[str | None, t.UNLOCODE] = Field(None, description='UN/LOCODE of the port or place of discharge.')
+    route: Annotated[str | None, t.TEXT] = Field(None, description="The route as printed, e.g. 'Karachi to Tianjin Xingang by sea'.")
+
+
+class CertificateInvoice(AvroModel):
+    """A commercial invoice the certificate covers (CPFTA box 10)."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.certificates.CertificateInvoice'
+
+    invoice_number: Annotated[str, t.REFERENCE] = Field(description='Invoice number.')
+    invoice_date: dt.date = Field(description='Invoice date.')
+
+
+class OriginDeclaration(AvroModel):
+    """A signed statement on the certificate: the exporter's declaration (box 12) or the issuing authority's certification (box 13)."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.certificates.OriginDeclaration'
+
+    signatory: Annotated[str, t.TEXT] = Field(description='Name (and title) of the person who signed.')
+    place: Annotated[str, t.TEXT] = Field(description='Place of signature, as printed.')
+    date: dt.date = Field(description='Date of signature.')
+
+
 class LicensedGoods(AvroModel):
     """How much of one UN number the licence authorises: a net explosive mass, a quantity, or both (each is drawn down)."""
 
@@ -187,7 +245,7 @@ class CertificateIssued(TradeEvent):
     occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the certificate was issued, as a UTC instant (milliseconds).')
     created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
     sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
-    certificate_number: Annotated[str, t.REFERENCE] = Field(description='Certificate number as printed on it, unique per issuer.')
+    certificate_number: Annotated[str, t.REFERENCE] = Field(description='Certificate number as printed on it; unique per issuer (a certificate is known by issuer and number).')
     certificate_kind: CertificateKind = Field(description='What the certificate attests.')
     issuer: Party = Field(description='The issuing authority (TDAP, chamber, CCPIT, GACC, Department of Explosives, MIIT) or inspection body (SGS, CCIC).')
     exporter: Party = Field(description='Exporter (CPFTA box 1).')
@@ -196,9 +254,20 @@ class CertificateIssued(TradeEvent):
     goods: list[CertifiedGoods] = Field(description='Goods covered by the certificate; at least one.')
     place_of_issue: Location = Field(description='Where the certificate was issued.')
     valid_until: dt.date | None = Field(None, description='Last day the certificate is valid, when it expires.')
-    invoice_number: Annotated[str | None, t.REFERENCE] = Field(None, description='Invoice number (CPFTA box 10).')
+    invoice_number: Annotated[str | None, t.REFERENCE] = Field(None, description='Invoice number (CPFTA box 10), as before invoices existed; new certificates give invoices (number and date).')
     results: list[AnalysisResult] = Field(default_factory=list, description='Analysis results (assay, weight, quality certificates); empty for origin certificates.')
     remarks: Annotated[str | None, t.TEXT] = Field(None, description='Remarks (CPFTA box 11).')
+    producer: CertificateTrader | None = Field(None, description='Producer of the goods, when known and not the exporter (CPFTA box 3).')
+    transport: CertificateTransport | None = Field(None, description='Means of transport and route (CPFTA box 4).')
+    covered_shipment_id: Annotated[str | None, t.REFERENCE] = Field(None, description='The shipment of this trade the certificate covers (not a shipment event: the issuer is not its carrier); its actual departure is the date of shipment for retroactive issue.')
+    importing_country: Annotated[str | None, t.ISO3166] = Field(None, description='ISO 3166-1 alpha-2 code of the importing country (named in box 12).')
+    invoices: list[CertificateInvoice] | None = Field(None, description='Invoice numbers and dates (CPFTA box 10); a CPFTA certificate of origin names at least one. Null, not empty, when there are none (ADR 0013: new fields default to null).')
+    exporter_declaration: OriginDeclaration | None = Field(None, description="The exporter's declaration, signed (CPFTA box 12).")
+    certification: OriginDeclaration | None = Field(None, description="The issuing authority's certification: certifying signatory, place and date (CPFTA box 13).")
+    issued_retroactively: bool | None = Field(None, description="Printed 'ISSUED RETROACTIVELY': issued after the goods were shipped, within the agreement's window (docs/domain.md). Null means no (a non-null default would change the signed bytes of certificates signed before the field existed, ADR 0013).")
+    certified_true_copy: bool | None = Field(None, description="Printed 'CERTIFIED TRUE COPY': a copy the issuer certified to replace a lost or damaged original. Null means no (a non-null default would change the signed bytes of certificates signed before the field existed, ADR 0013).")
+    third_party_invoicing: bool | None = Field(None, description='Invoiced by an operator in a third country (box 10 ticked); invoicing_operator names it. Null means no (a non-null default would change the signed bytes of certificates signed before the field existed, ADR 0013).')
+    invoicing_operator: CertificateTrader | None = Field(None, description='The operator who issued the invoice in third-party invoicing.')
     signature: Signature | None = Field(None, description="The issuer's Ed25519 signature over the canonical encoding of this event without this field (docs/adr/0013-signed-certificates.md); null on an unsigned certificate.")
     licence: LicenceTerms | None = Field(None, description='Licence terms of an EXPLOSIVES_EXPORT_LICENCE or EXPLOSIVES_IMPORT_APPROVAL (holder, valid from, quantities authorised), drawn down by the shipments that name the licence; null for other certificates, and for a licence issued before licences carried terms (such a licence cannot be drawn on).')
 
@@ -218,6 +287,7 @@ class CertificatePresented(TradeEvent):
     declaration_number: Annotated[str, t.REFERENCE] = Field(description='Import goods declaration number on which the certificate is claimed.')
     customs: Party = Field(description='The importing customs office.')
     location: Location = Field(description='Customs office location (port of import).')
+    certificate_issuer: Annotated[str | None, t.PARTY_ID] = Field(None, description="Partner id of the certificate's issuer: a certificate is known by issuer and number. Null: the number alone names it, which the ledger refuses when two issuers' certificates of this trade share the number.")
 
 
 class CertificateRevoked(TradeEvent):
@@ -259,6 +329,7 @@ class CertificateVerified(TradeEvent):
     customs: Party = Field(description='The importing customs office.')
     result: VerificationResult = Field(description='Outcome of the match.')
     mismatches: list[str] = Field(default_factory=list, description='What did not match; empty when MATCHED.')
+    certificate_issuer: Annotated[str | None, t.PARTY_ID] = Field(None, description="Partner id of the certificate's issuer: a certificate is known by issuer and number. Null: the number alone names it, which the ledger refuses when two issuers' certificates of this trade share the number.")
 
 
 class PreferenceDecision(StrEnum):
@@ -283,6 +354,7 @@ class PreferenceDecided(TradeEvent):
     customs: Party = Field(description='The importing customs office.')
     decision: PreferenceDecision = Field(description='The decision.')
     reason: Annotated[str | None, t.TEXT] = Field(None, description='Reason, required when DENIED (box 5).')
+    certificate_issuer: Annotated[str | None, t.PARTY_ID] = Field(None, description="Partner id of the certificate's issuer: a certificate is known by issuer and number. Null: the number alone names it, which the ledger refuses when two issuers' certificates of this trade share the number.")
 
 
 class InvoiceKind(StrEnum):
@@ -462,15 +534,6 @@ class Incoterm(StrEnum):
     FOB = 'FOB'
     CFR = 'CFR'
     CIF = 'CIF'
-
-
-class TransportMode(StrEnum):
-    """Main mode of transport of a trade or shipment."""
-    SEA = 'SEA'
-    ROAD = 'ROAD'
-    RAIL = 'RAIL'
-    AIR = 'AIR'
-    MULTIMODAL = 'MULTIMODAL'
 
 
 class PaymentTerms(StrEnum):

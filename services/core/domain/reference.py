@@ -268,3 +268,28 @@ def _parse_trade_currencies(extra: str) -> tuple[str, ...]:
 
 #: Incoterms 2020 for sea and inland waterway transport only.
 SEA_ONLY_INCOTERMS = frozenset({"FAS", "FOB", "CFR", "CIF"})
+
+
+# -- the CPFTA certificate of origin (docs/domain.md §5, docs/adr/0033-cpfta-certificate-and-issuer-keys.md)
+
+#: Origin criteria of box 8 in the agreement's own terms (CPFTA Chapter IV, rules of origin): wholly
+#: obtained or produced, regional value content (at least :data:`CPFTA_MIN_RVC_PERCENT`), and a
+#: product-specific rule. ``RVC`` may carry its percentage as printed: ``RVC 45%``.
+CPFTA_ORIGIN_CRITERIA = MappingProxyType(
+    {
+        "P": "wholly obtained or produced in the exporting party",
+        "RVC": "regional value content of at least 40 %",
+        "PSR": "product-specific rule",
+    }
+)
+CPFTA_MIN_RVC_PERCENT = 40
+#: The countries of the agreement: the importing country of a CPFTA certificate is the other one.
+CPFTA_PARTIES = frozenset({"PK", "CN"})
+#: A certificate is issued at the time of export or within three working days after the shipment; later,
+#: it is printed "ISSUED RETROACTIVELY", and never more than one year after the shipment.
+CPFTA_ISSUE_WORKING_DAYS = 3
+CPFTA_RETROACTIVE_DAYS = 365
+#: Kinds of certificate that are issued under the agreement and can carry its tariff preference.
+PREFERENTIAL_ORIGIN_KINDS = frozenset({"CPFTA_ORIGIN"})
+#: Rec 20 units a gross weight (box 9) may be given in.
+MASS_UNITS = frozenset({"TNE", "KGM", "GRM"})

@@ -7,6 +7,8 @@ order, superseded certificates) belong to the lifecycle state machines, not here
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -29,8 +31,11 @@ def rule(
     return register
 
 
-#: Rules that require data a later schema version added (ADR 0034): held to events being taken in
-#: (``intake``), never to records already accepted, which must still decode.
+#: Rules held at intake only (the gateway, ``parse_event``, a partner's SDK): rules that require data a
+#: later schema version added (ADRs 0033, 0034), which decoding what Kafka or the ledger holds must not
+#: re-run (an event accepted before a rule existed stays readable, as with the code lists of ADR 0032).
+#: The ledger applies the certificate ones to every new event through the lifecycle, so no path around
+#: the gateway skips them.
 _INTAKE_RULES: dict[str, Callable[[Any], Iterable[Violation]]] = {}
 
 
@@ -513,3 +518,206 @@ def _booking_declared(e: Any) -> Iterable[Violation]:
             "licences",
             "a shipment of Class 1 goods (explosives) names the explosives licences it draws on",
         )
+
+
+# -- the CPFTA certificate of origin, box by box (ADR 0033; docs/domain.md §5) ---------------------------
+
+#: Rec 21 codes of goods carried loose or in bulk: they have a kind of packing but no count.
+BULK_PACKAGE_TYPES = frozenset({"NE", "VG", "VL", "VO", "VQ", "VR", "VS", "VY"})
+_RVC = re.compile(r"RVC (?P<percent>\d{1,3}(?:\.\d{1,2})?)%")
+_TO_KILOGRAMS = {"TNE": Decimal(1000), "KGM": Decimal(1), "GRM": Decimal("0.001")}
+
+
+def check_origin_criterion(value: str) -> str | None:
+    """``None`` when ``value`` is an origin criterion of the agreement (box 8), else why not."""
+    if value in reference.CPFTA_ORIGIN_CRITERIA:
+        return None
+    if m := _RVC.fullmatch(value):
+        percent = Decimal(m["percent"])
+        if reference.CPFTA_MIN_RVC_PERCENT <= percent <= 100:
+            return None
+        if percent > 100:
+            return f"a regional value content of {percent} % is more than the whole value"
+        least = reference.CPFTA_MIN_RVC_PERCENT
+        return f"a regional value content of {percent} % is below the agreement's {least} %"
+    known = ", ".join(f"{code} ({meaning})" for code, meaning in reference.CPFTA_ORIGIN_CRITERIA.items())
+    return f"{value!r} is not a CPFTA origin criterion: {known}; RVC may carry its percentage, 'RVC 45%'"
+
+
+def _trader(trader: Any, field: str) -> Iterable[Violation]:
+    from corridor.core.domain.validators import check_legal_id
+
+    if trader is None:
+        return
+    if (trader.id_scheme is None) != (trader.legal_id is None):
+        yield f"{field}.legal_id", "give the identifier and its scheme (id_scheme) together, or neither"
+    elif trader.id_scheme is not None and (reason := check_legal_id(trader.id_scheme, trader.legal_id)):
+        yield f"{field}.legal_id", reason
+
+
+def _goods_boxes(goods: list[Any], *, cpfta: bool | None) -> Iterable[Violation]:
+    """Boxes 6-9 of each item. ``cpfta``: whether the certificate is a CPFTA certificate of origin
+    (``None``: not known here, an amendment's kind is its original's)."""
+    for i, g in enumerate(goods):
+        at = f"goods[{i}]"
+        bulk = g.package_type in BULK_PACKAGE_TYPES
+        if g.number_of_packages is not None and g.package_type is None:
+            yield f"{at}.package_type", "say what kind of packages (Rec 21) the number of packages counts"
+        if g.package_type is not None and not bulk and g.number_of_packages is None:
+            yield f"{at}.number_of_packages", f"count the packages of kind {g.package_type} (box 7)"
+        if bulk and g.number_of_packages is not None:
+            yield f"{at}.number_of_packages", f"goods in bulk ({g.package_type}) are not counted in packages"
+        gross = g.gross_weight
+        if gross is not None:
+            if gross.unit not in reference.MASS_UNITS:
+                yield (
+                    f"{at}.gross_weight.unit",
+                    (
+                        f"a gross weight is a mass ({', '.join(sorted(reference.MASS_UNITS))}), not "
+                        f"{gross.unit}"
+                    ),
+                )
+            elif g.quantity.unit in _TO_KILOGRAMS and (
+                gross.value * _TO_KILOGRAMS[gross.unit] < g.quantity.value * _TO_KILOGRAMS[g.quantity.unit]
+            ):
+                yield (
+                    f"{at}.gross_weight",
+                    (
+                        f"{gross.value} {gross.unit} gross is less than the {g.quantity.value} "
+                        f"{g.quantity.unit} of goods it includes"
+                    ),
+                )
+        if cpfta is True:
+            if g.origin_criterion is None:
+                yield f"{at}.origin_criterion", "required on a CPFTA certificate of origin (box 8)"
+            elif reason := check_origin_criterion(g.origin_criterion):
+                yield f"{at}.origin_criterion", reason
+        elif cpfta is False and g.origin_criterion is not None:
+            yield (
+                f"{at}.origin_criterion",
+                "only a CPFTA certificate of origin states an origin criterion",
+            )
+
+
+def _working_days_after(start: dt.date, end: dt.date) -> int:
+    """Working days (Monday to Friday) after ``start`` up to and including ``end``."""
+    days = 0
+    day = start
+    while day < end:
+        day += dt.timedelta(days=1)
+        days += day.weekday() < 5
+    return days
+
+
+def retroactive_issue(e: Any, shipped: dt.date | None) -> Iterable[Violation]:
+    """The agreement's window for a CPFTA certificate issued after the goods were shipped on ``shipped``
+    (``None``: not known): within three working days it is issued normally; later, only flagged
+    ``issued_retroactively`` and never more than a year after (docs/domain.md §5)."""
+    flagged = bool(e.issued_retroactively)
+    issued_on = e.occurred_at.astimezone(dt.UTC).date()
+    if shipped is None:
+        if flagged and e.covered_shipment_id is None:
+            yield (
+                "issued_retroactively",
+                (
+                    "a certificate issued retroactively names the shipment it covers (covered_shipment_id) "
+                    "or its departure date (transport.departure_date): the window counts from the date of "
+                    "shipment"
+                ),
+            )
+        return
+    grace, window = reference.CPFTA_ISSUE_WORKING_DAYS, reference.CPFTA_RETROACTIVE_DAYS
+    late = _working_days_after(shipped, issued_on) > grace
+    if late and not flagged:
+        yield (
+            "issued_retroactively",
+            (
+                f"issued on {issued_on}, more than {grace} working days after the shipment of {shipped}: "
+                "the certificate must be flagged issued retroactively"
+            ),
+        )
+    if flagged and not late:
+        yield (
+            "issued_retroactively",
+            (
+                f"issued on {issued_on}, within {grace} working days of the "
+                f"shipment of {shipped}: not retroactive"
+            ),
+        )
+    if late and (issued_on - shipped).days > window:
+        yield (
+            "occurred_at",
+            (
+                f"issued on {issued_on}, {(issued_on - shipped).days} days after the shipment of {shipped}: "
+                f"a certificate is issued retroactively within {window} days of shipment at most"
+            ),
+        )
+
+
+def certificate_boxes(e: Any, *, window: bool = True) -> Iterable[Violation]:
+    """What the issuing authority checks on a certificate by itself (pure): the CPFTA certificate's boxes
+    when it is one. The rules against the trade (its HS codes, supplier and buyer, the date of shipment)
+    are in ``lifecycle.certificate``, which also runs these for every event the ledger applies.
+    ``window=False`` leaves out the retroactive-issue window, which the lifecycle checks against the
+    shipment's actual departure."""
+    cpfta = e.certificate_kind in reference.PREFERENTIAL_ORIGIN_KINDS
+    yield from _goods_boxes(e.goods, cpfta=cpfta)
+    yield from _trader(e.producer, "producer")
+    yield from _trader(e.invoicing_operator, "invoicing_operator")
+    if bool(e.third_party_invoicing) != (e.invoicing_operator is not None):
+        yield (
+            "invoicing_operator",
+            "name the third-party operator who invoices exactly when third_party_invoicing is set",
+        )
+    declared, certified = e.exporter_declaration, e.certification
+    if declared is not None and certified is not None and declared.date > certified.date:
+        yield (
+            "exporter_declaration.date",
+            f"the exporter declares (box 12, {declared.date}) before the authority certifies (box 13, "
+            f"{certified.date})",
+        )
+    if certified is not None and certified.date > e.occurred_at.astimezone(dt.UTC).date() + dt.timedelta(
+        days=1
+    ):
+        yield "certification.date", f"{certified.date} is after the certificate was issued"
+    if not cpfta:
+        for flag in ("issued_retroactively", "third_party_invoicing"):
+            if getattr(e, flag):
+                yield flag, "only a CPFTA certificate of origin carries this mark"
+        return
+    invoices = e.invoices or []
+    if not invoices:
+        yield "invoices", "a CPFTA certificate of origin names the number and date of each invoice (box 10)"
+    numbers = [inv.invoice_number for inv in invoices]
+    if len(set(numbers)) != len(numbers):
+        yield "invoices", "each invoice is named once"
+    if e.invoice_number is not None and invoices and e.invoice_number not in numbers:
+        yield "invoice_number", f"{e.invoice_number} is not among the invoices ({', '.join(numbers)})"
+    if e.exporter.country not in reference.CPFTA_PARTIES:
+        yield (
+            "exporter.country",
+            f"a CPFTA certificate's exporter is in Pakistan or China, not {e.exporter.country}",
+        )
+    elif e.importing_country is not None:
+        (other,) = reference.CPFTA_PARTIES - {e.exporter.country}
+        if e.importing_country != other:
+            yield (
+                "importing_country",
+                (
+                    f"goods exported from {e.exporter.country} under the CPFTA are imported into {other}, "
+                    f"not {e.importing_country}"
+                ),
+            )
+    # the date of shipment: the named shipment's actual departure is known to the ledger only
+    # (lifecycle.certificate); by itself, the certificate has its box 4 departure date
+    if window and e.covered_shipment_id is None:
+        yield from retroactive_issue(e, e.transport.departure_date if e.transport else None)
+
+
+def amendment_boxes(e: Any) -> Iterable[Violation]:
+    """Boxes of an amendment that do not depend on its original's kind (the lifecycle checks the rest)."""
+    yield from _goods_boxes(e.goods, cpfta=None)
+
+
+_INTAKE_RULES["CertificateIssued"] = certificate_boxes
+_INTAKE_RULES["CertificateAmended"] = amendment_boxes

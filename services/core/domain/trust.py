@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import (
@@ -82,6 +83,8 @@ __all__ = [
     "TrustState",
     "Violation",
     "admit",
+    "certificate_key",
+    "certificates_numbered",
     "check",
     "named_parties",
     "receives",
@@ -253,11 +256,31 @@ class Member(Frozen):
         return self.withdrawn_at is None
 
 
+_V = TypeVar("_V")
+
+
+def certificate_key(issuer: str, number: str) -> str:
+    """The key of a certificate in a trade's state: its issuer and its number (numbers are unique per
+    issuer only, docs/adr/0033-cpfta-certificate-and-issuer-keys.md). A partner id has no ``/``, so the
+    key splits back at its first ``/`` whatever the number contains."""
+    return f"{issuer}/{number}"
+
+
+def certificates_numbered(certificates: Mapping[str, _V], number: str, issuer: str | None) -> list[_V]:
+    """The certificates of ``certificates`` (keyed by :func:`certificate_key`) with this number: the one
+    of ``issuer`` when it is given, otherwise every issuer's."""
+    if issuer is not None:
+        found = certificates.get(certificate_key(issuer, number))
+        return [] if found is None else [found]
+    return [v for k, v in certificates.items() if k.split("/", 1)[1] == number]
+
+
 class CertificateFacts(Frozen):
     """What the rules need to know of a certificate."""
 
     issuer: str
     kind: str
+    number: str = ""  # empty only while a state stored before (issuer, number) keys is read back
     signed: bool = False
     presented_to: str | None = None
 
@@ -274,10 +297,25 @@ class TrustState(Frozen):
 
     members: dict[str, Member] = {}
     credits: dict[str, CreditFacts] = {}  # letter of credit number → its banks
-    certificates: dict[str, CertificateFacts] = {}
+    certificates: dict[str, CertificateFacts] = {}  # certificate_key(issuer, number) → its facts
     carriers: dict[str, str] = {}  # shipment id → the carrier that booked it
     documents: dict[str, str] = {}  # transport document number → the carrier that issued it
     facts: dict[uuid.UUID, str] = {}  # id → sender of every event folded in (a replay is not news)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _issuer_keys(cls, data: Any) -> Any:
+        """A state stored before certificates were keyed by (issuer, number) keyed them by number: read
+        back, each is keyed anew and remembers its number (ADR 0033)."""
+        if not isinstance(data, dict) or not data.get("certificates"):
+            return data
+        rekeyed = {}
+        for key, facts in data["certificates"].items():
+            if isinstance(facts, dict) and not facts.get("number"):
+                facts = {**facts, "number": key}
+                key = certificate_key(facts["issuer"], key)
+            rekeyed[key] = facts
+        return {**data, "certificates": rekeyed}
 
     @property
     def opened(self) -> bool:
@@ -410,11 +448,28 @@ def _check_certificate(state: TrustState, event: TradeEvent, verdict: str | None
     else:
         number = event.certificate_number  # type: ignore[attr-defined]
         field = "data.certificate_number"
-    facts = state.certificates.get(number)
-    if facts is None:
+    if isinstance(event, CertificateAmended | CertificateRevoked):
+        # the issuer changes only its own certificate: look it up under the sender's name (another
+        # issuer's certificate of the same number is not this one, ADR 0033)
+        own = certificates_numbered(state.certificates, number, event.sender)
+        found = own or certificates_numbered(state.certificates, number, None)[:1]
+    else:
+        found = certificates_numbered(state.certificates, number, event.certificate_issuer)  # type: ignore[attr-defined]
+    if not found:
         return [
             _v(field, "certificate-issuer", f"certificate {number} is not issued in this trade", pending=True)
         ]
+    if len(found) > 1:
+        issuers = ", ".join(sorted(repr(f.issuer) for f in found))
+        return [
+            _v(
+                "data.certificate_issuer",
+                "certificate-issuer",
+                f"certificates of several issuers ({issuers}) are numbered {number} in this trade: name "
+                "the one meant in certificate_issuer",
+            )
+        ]
+    facts = found[0]
     if isinstance(event, CertificateAmended | CertificateRevoked):
         if facts.issuer != event.sender:
             return [
@@ -679,23 +734,32 @@ def admit(state: TrustState | None, event: TradeEvent) -> TrustState:
         facts = CertificateFacts(
             issuer=event.issuer.party_id,
             kind=event.certificate_kind.value,
+            number=event.certificate_number,
             signed=event.signature is not None,
         )
-        return state.evolve(certificates={**state.certificates, event.certificate_number: facts})
+        key = certificate_key(facts.issuer, facts.number)
+        return state.evolve(certificates={**state.certificates, key: facts})
     if isinstance(event, CertificateAmended):
-        old_facts = state.certificates.get(event.supersedes_certificate_number)
+        old_facts = state.certificates.get(
+            certificate_key(event.issuer.party_id, event.supersedes_certificate_number)
+        )
         if old_facts is None:
             return state
         new = CertificateFacts(
-            issuer=old_facts.issuer, kind=old_facts.kind, signed=event.signature is not None
+            issuer=old_facts.issuer,
+            kind=old_facts.kind,
+            number=event.certificate_number,
+            signed=event.signature is not None,
         )
-        return state.evolve(certificates={**state.certificates, event.certificate_number: new})
+        key = certificate_key(new.issuer, new.number)
+        return state.evolve(certificates={**state.certificates, key: new})
     if isinstance(event, CertificatePresented):
-        shown = state.certificates.get(event.certificate_number)
-        if shown is None:
+        shown = certificates_numbered(state.certificates, event.certificate_number, event.certificate_issuer)
+        if len(shown) != 1:
             return state
-        presented = shown.evolve(presented_to=event.customs.party_id)
-        return state.evolve(certificates={**state.certificates, event.certificate_number: presented})
+        presented = shown[0].evolve(presented_to=event.customs.party_id)
+        key = certificate_key(presented.issuer, presented.number)
+        return state.evolve(certificates={**state.certificates, key: presented})
     return state
 
 

@@ -1,7 +1,7 @@
 """The monitor's JSON APIs against the real stack: the numbers match what was produced.
 
-``produced`` (conftest.py) published 101 story events (2 chromite stories of 40, 1 explosives story of
-21) with ``TradeProducer`` after committing a fresh consumer group at the end offsets; the monitor
+``produced`` (conftest.py) published 103 story events (2 chromite stories of 40, 1 explosives story of
+23) with ``TradeProducer`` after committing a fresh consumer group at the end offsets; the monitor
 must report end offsets moved by exactly that many on
 exactly those partitions, the group's lag equal to them, the ledger's commits and trade states, the
 dead letters we write, and the live events over SSE with their payloads decoded on request.
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_end_offsets_moved_by_exactly_what_was_produced(produced: Produced) -> None:
-    assert produced.count == 101  # 2 × 40 + 21, the stories with their admissions (ADR 16) and credit
+    assert produced.count == 103  # 2 × 40 + 23, the stories with their admissions (ADR 16) and credit
     deltas = {key: produced.after[key] - produced.before[key] for key in produced.before}
     assert sum(deltas.values()) == produced.count
     assert {k: v for k, v in deltas.items() if v} == dict(produced.per_partition())
@@ -57,7 +57,7 @@ async def test_the_topics_api_agrees_with_kafka_and_shows_throughput(
     assert all(ends[k] >= v for k, v in produced.after.items())
     orders = next(t for t in view["topics"] if t["name"] == "trade.orders.v1")
     assert orders["records"] == sum(p["end"] - p["start"] for p in orders["partitions"])
-    # the 101 records arrived between two samples a moment ago: a positive rate in the chart's history
+    # the 103 records arrived between two samples a moment ago: a positive rate in the chart's history
     assert any(rate > 0 for _, rate in orders["history"])
     assert all(len(point) == 2 for point in orders["history"])
 

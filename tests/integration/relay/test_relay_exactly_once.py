@@ -41,7 +41,7 @@ def test_kill_9_mid_transaction_then_restart(partner_stack: SecureStack, relay: 
     suffix = uuid.uuid4().hex[:8]
     trades: list[Trade] = [story_trade("chromite", suffix) for _ in range(4)]
     trades += [story_trade("explosives", suffix) for _ in range(4)]
-    events = interleave(trades)  # 4 × 40 + 4 × 21 = 244 events of 8 concurrent trades
+    events = interleave(trades)  # 4 × 40 + 4 × 23 = 252 events of 8 concurrent trades
     partners = sorted(set().union(*(t.parties for t in trades)))
 
     # The session's relay makes way for one that pauses inside every transaction.

@@ -25,7 +25,8 @@ def _errors(exc: pytest.ExceptionInfo[ValidationError]) -> str:
 
 def test_both_stories_are_valid() -> None:
     assert len(chromite_story().events) == 40  # 6 admissions, 2 letter-of-credit events; two vessels
-    assert len(explosives_story().events) == 21  # 3 of them admissions; three trucks, three CMRs
+    # 4 of them admissions; three trucks, three CMRs; TDAP's CPFTA certificate
+    assert len(explosives_story().events) == 23
 
 
 def test_sea_only_incoterm_on_a_road_shipment_is_refused() -> None:

@@ -39,6 +39,7 @@ from corridor.core.domain.lifecycle import (
     apply,
     replay,
 )
+from corridor.core.domain.trust import certificate_key
 from corridor.demo.story import chromite_story, explosives_story
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -129,10 +130,13 @@ def test_chromite_story_ends_closed_delivered_and_granted(chromite: list[TradeEv
     )
     assert delivered[1].endswith("order: delivered within tolerance: 5,498.7 of 5,500 TNE ordered")
 
-    coo = state.certificates["CPFTA-PK-2026-118734"]
+    coo = state.certificates[TDAP_COO]
     assert coo.status == CertificateStatus.PREFERENCE_GRANTED
     assert coo.verification is not None and coo.verification.value == "MATCHED"
-    assert state.certificates["SGS-KHI-MIN-26-03391"].status == CertificateStatus.ISSUED
+    assert (
+        state.certificates[certificate_key("sgs-pakistan", "SGS-KHI-MIN-26-03391")].status
+        == CertificateStatus.ISSUED
+    )
 
     assert state.status == "CLOSED"
     assert state.version == len(chromite) == len(state.timeline)
@@ -168,6 +172,7 @@ def test_explosives_story_ends_accepted_and_arrived_with_both_licences(explosive
     assert {c.kind.value: c.status for c in state.certificates.values()} == {
         "EXPLOSIVES_EXPORT_LICENCE": CertificateStatus.ISSUED,
         "EXPLOSIVES_IMPORT_APPROVAL": CertificateStatus.ISSUED,
+        "CPFTA_ORIGIN": CertificateStatus.ISSUED,  # TDAP's, every box filled (ADR 0033)
     }
     assert {"cn-miit", "pk-department-of-explosives", "nlc-sost", "wah-nobel"} <= set(state.party_ids)
 
@@ -561,6 +566,7 @@ def test_explosives_do_not_leave_before_their_licences(explosives: list[TradeEve
 # -- certificates --------------------------------------------------------------------------------------
 
 COO = "CPFTA-PK-2026-118734"
+TDAP_COO = certificate_key("tdap", COO)  # certificates are known by issuer and number (ADR 0033)
 
 
 def _coo_events(chromite: list[TradeEvent]) -> tuple[Any, Any, Any, Any]:
@@ -603,14 +609,14 @@ def _revocation(issued: Any, **changes: Any) -> CertificateRevoked:
 def test_certificate_closed_loop(chromite: list[TradeEvent]) -> None:
     issued, presented, verified, decided = _coo_events(chromite)
     state = apply(until(chromite, issued), issued)
-    assert state.certificates[COO].status == CertificateStatus.ISSUED
-    assert state.certificates[COO].valid_until == dt.date(2027, 3, 1)
+    assert state.certificates[TDAP_COO].status == CertificateStatus.ISSUED
+    assert state.certificates[TDAP_COO].valid_until == dt.date(2027, 3, 1)
     state = replay([presented], state)
-    assert state is not None and state.certificates[COO].status == CertificateStatus.PRESENTED
+    assert state is not None and state.certificates[TDAP_COO].status == CertificateStatus.PRESENTED
     state = apply(state, verified)
-    assert state.certificates[COO].status == CertificateStatus.VERIFIED
+    assert state.certificates[TDAP_COO].status == CertificateStatus.VERIFIED
     state = apply(state, decided)
-    assert state.certificates[COO].status == CertificateStatus.PREFERENCE_GRANTED
+    assert state.certificates[TDAP_COO].status == CertificateStatus.PREFERENCE_GRANTED
     violation(state, again(decided), "already granted")
     violation(state, again(presented), "already granted")
 
@@ -620,14 +626,20 @@ def test_amendment_supersedes(chromite: list[TradeEvent]) -> None:
     state = apply(until(chromite, issued), issued)
     amendment = _amendment(issued)
     state = apply(state, amendment)
-    old, new = state.certificates[COO], state.certificates["CPFTA-PK-2026-118990"]
+    old, new = (
+        state.certificates[TDAP_COO],
+        state.certificates[certificate_key("tdap", "CPFTA-PK-2026-118990")],
+    )
     assert old.status == CertificateStatus.SUPERSEDED and old.superseded_by == new.certificate_number
     assert new.status == CertificateStatus.ISSUED and new.supersedes == COO
     assert new.kind == old.kind and new.valid_until == old.valid_until and new.order_id == old.order_id
     violation(state, presented, f"certificate {COO} was superseded by CPFTA-PK-2026-118990")
     violation(state, _amendment(issued, "CPFTA-PK-2026-119000"), "superseded")
     state = apply(state, again(presented, certificate_number="CPFTA-PK-2026-118990"))
-    assert state.certificates["CPFTA-PK-2026-118990"].status == CertificateStatus.PRESENTED
+    assert (
+        state.certificates[certificate_key("tdap", "CPFTA-PK-2026-118990")].status
+        == CertificateStatus.PRESENTED
+    )
 
 
 def test_amendment_rules(chromite: list[TradeEvent]) -> None:
@@ -635,7 +647,11 @@ def test_amendment_rules(chromite: list[TradeEvent]) -> None:
     assay = first(chromite, CertificateIssued, certificate_kind="ASSAY")
     state = apply(until(chromite, issued), issued)
     violation(state, _amendment(issued, issuer=assay.issuer.model_dump()), "issued by tdap, not sgs-pakistan")
-    violation(state, _amendment(issued, assay.certificate_number), "already issued")
+    # the amendment may bear a number SGS also used: numbers are unique per issuer only (ADR 0033)
+    both = apply(state, _amendment(issued, assay.certificate_number))
+    assert both.certificate("tdap", assay.certificate_number) is not None
+    assert both.certificate("sgs-pakistan", assay.certificate_number) is not None
+    violation(both, _amendment(issued, assay.certificate_number), "superseded")
     missing(state, _amendment(issued, supersedes_certificate_number="CPFTA-PK-2026-000001"), "not issued yet")
 
 
@@ -643,7 +659,7 @@ def test_revoked_certificates_cannot_be_used(chromite: list[TradeEvent]) -> None
     issued, presented, verified, decided = _coo_events(chromite)
     state = apply(until(chromite, issued), issued)
     state = apply(state, _revocation(issued))
-    assert state.certificates[COO].status == CertificateStatus.REVOKED
+    assert state.certificates[TDAP_COO].status == CertificateStatus.REVOKED
     violation(state, presented, "was revoked", "issued in error")
     violation(state, _revocation(issued), "was revoked")
     violation(state, _amendment(issued), "was revoked")
@@ -658,21 +674,21 @@ def test_only_the_issuer_revokes(chromite: list[TradeEvent]) -> None:
     issued = first(chromite, CertificateIssued, certificate_kind="CPFTA_ORIGIN")
     assay = first(chromite, CertificateIssued, certificate_kind="ASSAY")
     state = apply(until(chromite, issued), issued)
-    violation(state, _revocation(issued, issuer=assay.issuer.model_dump()), "it was issued by tdap")
+    violation(state, _revocation(issued, issuer=assay.issuer.model_dump()), "was issued by tdap")
 
 
 def test_expired_certificates(chromite: list[TradeEvent]) -> None:
     issued, presented, _, _ = _coo_events(chromite)
     short = again(issued, valid_until=dt.date(2026, 3, 10))
     state = apply(until(chromite, issued), short)
-    cert = state.certificates[COO]
+    cert = state.certificates[TDAP_COO]
     assert cert.effective_status(dt.date(2026, 3, 10)) == CertificateStatus.ISSUED
     assert cert.effective_status(dt.date(2026, 3, 11)) == CertificateStatus.EXPIRED
     violation(state, presented, "expired after 2026-03-10")
     granted = replay(chromite)
     assert granted is not None  # used before it expired: the decision stands, it does not "expire"
     assert (
-        granted.certificates[COO].effective_status(dt.date(2030, 1, 1))
+        granted.certificates[TDAP_COO].effective_status(dt.date(2030, 1, 1))
         == CertificateStatus.PREFERENCE_GRANTED
     )
 
@@ -690,7 +706,7 @@ def test_verification_and_decision_need_the_presentation(chromite: list[TradeEve
     state_nm = apply(state, not_matched)
     violation(state_nm, decided, "did not match")
     denied = apply(state_nm, again(decided, decision="DENIED", reason="box 9 weight differs"))
-    assert denied.certificates[COO].status == CertificateStatus.PREFERENCE_DENIED
+    assert denied.certificates[TDAP_COO].status == CertificateStatus.PREFERENCE_DENIED
 
 
 def test_certificate_events_wait_for_the_certificate(chromite: list[TradeEvent]) -> None:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from corridor.core.domain.events import (
     CertificateKind,
@@ -27,7 +27,7 @@ from corridor.core.domain.events import (
     VerificationResult,
 )
 from corridor.core.domain.reference import canonical_locode
-from corridor.core.domain.trust import TrustState
+from corridor.core.domain.trust import TrustState, certificate_key
 
 
 class Frozen(BaseModel):
@@ -616,7 +616,7 @@ class TradeState(Frozen):
     trade_id: uuid.UUID
     order: OrderState | None = None
     shipments: dict[str, ShipmentState] = {}
-    certificates: dict[str, CertificateState] = {}
+    certificates: dict[str, CertificateState] = {}  # by trust.certificate_key(issuer, number)
     licences: dict[str, LicenceState] = {}  # licences with terms, by ``licence_key``
     documents: dict[str, DocumentState] = {}  # transport documents by number
     parties: dict[str, PartyRef] = {}  # every party named in its events (names for display only)
@@ -624,6 +624,23 @@ class TradeState(Frozen):
     timeline: tuple[TimelineEntry, ...] = ()
     applied: frozenset[uuid.UUID] = frozenset()
     version: int = 0  # number of events applied; the ledger's optimistic-concurrency token
+
+    @model_validator(mode="before")
+    @classmethod
+    def _issuer_keys(cls, data: Any) -> Any:
+        """A state stored before certificates were keyed by (issuer, number) keyed them by number: read
+        back, they are keyed anew (ADR 0033)."""
+        if not isinstance(data, dict) or not data.get("certificates"):
+            return data
+        rekeyed = {
+            certificate_key(c["issuer"], c["certificate_number"]) if isinstance(c, dict) else key: c
+            for key, c in data["certificates"].items()
+        }
+        return {**data, "certificates": rekeyed}
+
+    def certificate(self, issuer: str, number: str) -> CertificateState | None:
+        """The certificate ``number`` of ``issuer``, if this trade has it."""
+        return self.certificates.get(certificate_key(issuer, number))
 
     @property
     def status(self) -> str:
