@@ -1,11 +1,17 @@
-"""RFC 9457 problem details for the ledger's and the webhooks dispatcher's HTTP APIs.
+"""RFC 9457 problem details: the one ``Problem`` of every Corridor HTTP API, and the handlers the ledger
+and the webhooks service install.
 
-(The gateway has its own, richer ``corridor.gateway.problems``: typed problem URIs, field lists, rate
-limits; the registry answers in the Confluent error format.)
+A problem has a status, a title fixed per kind, a detail for this occurrence, and where fields are at
+fault ``errors: [{"field", "reason"}]``. A *typed* problem (``slug``) has the type URI
+``urn:corridor:problem:<slug>`` (the gateway's, whose constructors are ``corridor.gateway.problems``);
+an untyped one is ``about:blank`` (the ledger's and the webhooks service's: the status says it all).
+The registry answers in the Confluent error format instead.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -17,18 +23,43 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 PROBLEM_JSON = "application/problem+json"
 
 
-class Problem(Exception):
-    """An error answered as problem+json; ``headers`` go on the response, ``extra`` into the body."""
+TYPE_PREFIX = "urn:corridor:problem:"
 
-    def __init__(
-        self, status: int, title: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.headers = headers or {}
-        self.extra = extra
+
+@dataclass(eq=False)
+class Problem(Exception):
+    """An HTTP error in problem-details form; raise it anywhere in a request to answer with it.
+    ``headers`` go on the response, ``extra`` into the body."""
+
+    status: int
+    title: str
+    detail: str
+    slug: str | None = None
+    errors: list[dict[str, Any]] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.detail)
+
+    @property
+    def type(self) -> str:
+        return TYPE_PREFIX + self.slug if self.slug else "about:blank"
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors is not None:
+            out["errors"] = self.errors
+        out.update(self.extra)
+        return out
+
+    def encode(self) -> bytes:
+        return json.dumps(self.body(), ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def problem_response(
@@ -59,8 +90,9 @@ def install_problem_handlers(
 
     async def problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
-        return problem_response(
-            request, exc.status, exc.title, exc.detail, headers=exc.headers or None, **exc.extra
+        body = {**exc.body(), "instance": request.url.path}
+        return JSONResponse(
+            body, status_code=exc.status, media_type=PROBLEM_JSON, headers=exc.headers or None
         )
 
     async def http_error(request: Request, exc: Exception) -> Response:

@@ -147,7 +147,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else ""
         )
         slug = phrase.lower().replace(" ", "-") or "http-error"
-        problem = Problem(exc.status_code, slug, phrase or "HTTP error", str(exc.detail or phrase))
+        problem = problems.typed(exc.status_code, slug, phrase or "HTTP error", str(exc.detail or phrase))
         problem.headers.update(exc.headers or {})
         return problem_response(problem)
 
@@ -158,7 +158,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         return problem_response(
-            problems.Problem(400, "malformed-request", "Malformed request", "bad request", errors)
+            problems.typed(400, "malformed-request", "Malformed request", "bad request", errors)
         )
 
     async def on_backend_error(request: Request, exc: Exception) -> Response:

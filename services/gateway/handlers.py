@@ -404,7 +404,7 @@ async def get_receipt(
     try:
         uuid.UUID(event_id)
     except ValueError:
-        raise problems.Problem(
+        raise problems.typed(
             422, "invalid-event-id", "Invalid event id", f"event id {event_id!r} is not a UUID",
             errors=[{"field": "path.event_id", "reason": "not a UUID"}],
         ) from None  # fmt: skip
@@ -418,7 +418,7 @@ async def get_receipt(
     if found is None:
         acknowledged = await gateway.store.acknowledged(partner.partner_id, event_id)
         if acknowledged is None:
-            raise problems.Problem(
+            raise problems.typed(
                 404, "not-found", "Not Found", f"no event {event_id} of yours was acknowledged here"
             )
         found = received(event_id, acknowledged)
@@ -472,9 +472,9 @@ async def post_batch(request: Request) -> Response:
         return JSONResponse(body_json, status_code=201)
     if statuses == {503}:
         first = next(r.problem for r in results if r.problem is not None)
-        problem = problems.Problem(
+        problem = problems.typed(
             503,
-            first.slug,
+            first.slug or "unavailable",
             first.title,
             f"none of the {len(results)} events was acknowledged: {first.detail}",
             headers=first.headers,

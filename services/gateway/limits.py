@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from corridor.core.logging import get_logger
-from corridor.gateway.problems import Problem
+from corridor.gateway.problems import Problem, typed
 
 log = get_logger("corridor.gateway.limits")
 
@@ -179,7 +179,7 @@ def retry_after(wait_s: float) -> int:
 def too_many_requests(partner_id: str, cost: int, rate_per_s: float, burst: int, wait_s: float) -> Problem:
     seconds = retry_after(wait_s)
     what = "this event" if cost == 1 else f"these {cost} events"
-    return Problem(
+    return typed(
         429,
         "rate-limited",
         "Too many events",

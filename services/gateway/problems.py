@@ -7,56 +7,32 @@ a ``detail`` for this occurrence, and, where fields are at fault, ``errors: [{"f
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from aiokafka.errors import KafkaError
 
 from corridor.core.domain.validation import FieldError
+from corridor.core.problems import PROBLEM_JSON, Problem
 from corridor.core.produce_errors import Stage, classify
 from corridor.core.registry_client import RegistryError
 
-PROBLEM_JSON = "application/problem+json"
-TYPE_PREFIX = "urn:corridor:problem:"
 WWW_AUTHENTICATE = 'Bearer realm="corridor"'
 
 
-@dataclass(eq=False)
-class Problem(Exception):
-    """An HTTP error in problem-details form; raise it anywhere in a request to answer with it."""
-
-    status: int
-    slug: str
-    title: str
-    detail: str
-    errors: list[dict[str, Any]] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        super().__init__(self.detail)
-
-    @property
-    def type(self) -> str:
-        return TYPE_PREFIX + self.slug
-
-    def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "type": self.type,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        if self.errors is not None:
-            out["errors"] = self.errors
-        out.update(self.extra)
-        return out
-
-    def encode(self) -> bytes:
-        return json.dumps(self.body(), ensure_ascii=False, separators=(",", ":")).encode()
+def typed(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Problem:
+    """A typed problem (``urn:corridor:problem:<slug>``), as every gateway answer is."""
+    return Problem(status, title, detail, slug=slug, errors=errors, headers=headers or {}, extra=extra or {})
 
 
 def error_list(errors: Iterable[FieldError | Any], index: int | None = None) -> list[dict[str, Any]]:
@@ -76,28 +52,26 @@ def error_list(errors: Iterable[FieldError | Any], index: int | None = None) -> 
 
 
 def malformed(detail: str) -> Problem:
-    return Problem(400, "malformed-request", "Malformed request", detail)
+    return typed(400, "malformed-request", "Malformed request", detail)
 
 
 def unauthorized(detail: str, *, invalid_key: bool) -> Problem:
     challenge = WWW_AUTHENTICATE + (', error="invalid_token"' if invalid_key else "")
-    return Problem(
+    return typed(
         401, "unauthorized", "Missing or invalid API key", detail, headers={"WWW-Authenticate": challenge}
     )
 
 
 def forbidden(detail: str, errors: list[dict[str, Any]]) -> Problem:
-    return Problem(403, "forbidden", "Not allowed to publish this event", detail, errors=errors)
+    return typed(403, "forbidden", "Not allowed to publish this event", detail, errors=errors)
 
 
 def conflict(detail: str, errors: list[dict[str, Any]] | None = None) -> Problem:
-    return Problem(
-        409, "idempotency-conflict", "Idempotency key reused with a different event", detail, errors
-    )
+    return typed(409, "idempotency-conflict", "Idempotency key reused with a different event", detail, errors)
 
 
 def in_progress(detail: str, retry_after_s: int) -> Problem:
-    return Problem(
+    return typed(
         409,
         "request-in-progress",
         "A request with this idempotency key is still being processed",
@@ -107,12 +81,12 @@ def in_progress(detail: str, retry_after_s: int) -> Problem:
 
 
 def too_large(detail: str) -> Problem:
-    return Problem(413, "content-too-large", "Request too large", detail)
+    return typed(413, "content-too-large", "Request too large", detail)
 
 
 def record_too_large(detail: str, errors: list[dict[str, Any]]) -> Problem:
     """An event larger than its topic's ``max.message.bytes`` (the broker would refuse it)."""
-    return Problem(413, "event-too-large", "Event too large for Kafka", detail, errors)
+    return typed(413, "event-too-large", "Event too large for Kafka", detail, errors)
 
 
 def produce_failed(reason: str, retry_after_s: int) -> Problem:
@@ -127,7 +101,7 @@ def produce_failed(reason: str, retry_after_s: int) -> Problem:
 
 def unsupported_media_type(content_type: str | None, accepted: Iterable[str]) -> Problem:
     given = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
-    return Problem(
+    return typed(
         415,
         "unsupported-media-type",
         "Unsupported media type",
@@ -136,15 +110,15 @@ def unsupported_media_type(content_type: str | None, accepted: Iterable[str]) ->
 
 
 def invalid(detail: str, errors: list[dict[str, Any]]) -> Problem:
-    return Problem(422, "invalid-event", "Invalid event", detail, errors=errors)
+    return typed(422, "invalid-event", "Invalid event", detail, errors=errors)
 
 
 def unavailable(slug: str, title: str, detail: str, retry_after_s: int) -> Problem:
-    return Problem(503, slug, title, detail, headers={"Retry-After": str(retry_after_s)})
+    return typed(503, slug, title, detail, headers={"Retry-After": str(retry_after_s)})
 
 
 def internal(detail: str = "the gateway failed to handle the request; it has been logged") -> Problem:
-    return Problem(500, "internal-error", "Internal error", detail)
+    return typed(500, "internal-error", "Internal error", detail)
 
 
 # -- failures of the backends -----------------------------------------------------------------------------
@@ -188,3 +162,25 @@ def _is_database_error(exc: BaseException) -> bool:
     import asyncpg
 
     return isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | ConnectionError | OSError)
+
+
+__all__ = [
+    "PROBLEM_JSON",
+    "WWW_AUTHENTICATE",
+    "Problem",
+    "conflict",
+    "error_list",
+    "forbidden",
+    "from_backend_error",
+    "in_progress",
+    "internal",
+    "invalid",
+    "malformed",
+    "produce_failed",
+    "record_too_large",
+    "too_large",
+    "typed",
+    "unauthorized",
+    "unavailable",
+    "unsupported_media_type",
+]

@@ -43,7 +43,7 @@ def test_unauthorized_challenges_for_a_bearer_token() -> None:
 
 
 def test_extra_members_are_merged_and_titles_are_fixed_per_type() -> None:
-    problem = problems.Problem(503, "kafka-unavailable", "Kafka down", "x", extra={"results": []})
+    problem = problems.typed(503, "kafka-unavailable", "Kafka down", "x", extra={"results": []})
     assert problem.body()["results"] == []
     assert problems.too_large("a").title == problems.too_large("b").title
     assert problems.unsupported_media_type(None, ["application/json"]).detail.startswith("no Content-Type")
