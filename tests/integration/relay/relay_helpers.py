@@ -281,13 +281,15 @@ def session_relay(stack: SecureStack) -> RelayProcess:
 
 
 def _rename(value: Any, names: dict[str, str]) -> Any:
+    """Every string that is a party id, wherever it stands (``party_id``, ``sender``, a licence's
+    ``issuer_party_id``, a presentation's ``certificate_issuer`` …): party ids are distinct from any
+    other value of the stories."""
     if isinstance(value, dict):
-        return {
-            k: names.get(v, v) if k in ("party_id", "sender") and isinstance(v, str) else _rename(v, names)
-            for k, v in value.items()
-        }
+        return {k: _rename(v, names) for k, v in value.items()}
     if isinstance(value, list):
         return [_rename(v, names) for v in value]
+    if isinstance(value, str):
+        return names.get(value, value)
     return value
 
 
