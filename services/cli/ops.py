@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from corridor.cli.database import database_url
 from corridor.cli.output import JsonCommand, JsonGroup
 from corridor.core.settings import get_settings
 from corridor.ledger.topics import DLQ_TOPIC
@@ -51,21 +52,6 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         raise
     except Exception as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
-
-
-def _database_url() -> str:
-    settings = get_settings()
-    if settings.database_url:
-        return settings.database_url
-    # the local stack's embedded server, as the operator (its superuser, password from the credentials)
-    from corridor.stack import StackConfig, status
-
-    url = status(StackConfig.from_settings(settings)).database_url
-    if not url:
-        raise click.ClickException(
-            "no database: set CORRIDOR_DATABASE_URL, or start the local stack with `corridor stack up`"
-        )
-    return url
 
 
 def _progress(enabled: bool = True) -> Any:
@@ -320,7 +306,7 @@ def trace(trade_id: str, as_json: bool, all_partitions: bool, ledger_schema: str
             trade_id,
             bootstrap_servers=settings.bootstrap_servers,
             registry_url=settings.schema_registry_url,
-            database_url=_database_url(),
+            database_url=database_url(),
             ledger_schema=ledger_schema,
             all_partitions=all_partitions,
             progress=_progress(),
@@ -374,7 +360,7 @@ def backup_create(archive: Path) -> None:
     from corridor.ops.backup import BackupError, create_backup
 
     try:
-        result = _run(create_backup(_database_url(), archive))
+        result = _run(create_backup(database_url(), archive))
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
     names = ", ".join(result.schemas)
@@ -471,7 +457,7 @@ def rebuild(
     try:
         result = _run(
             run_rebuild(
-                database_url=_database_url(),
+                database_url=database_url(),
                 bootstrap_servers=settings.bootstrap_servers,
                 registry_url=settings.schema_registry_url,
                 live=live,

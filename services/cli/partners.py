@@ -26,27 +26,12 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
+from corridor.cli.database import database_url
 from corridor.cli.output import JsonGroup
 from corridor.core.domain.events import PartyRole
 
 T = TypeVar("T")
 ROLES = [r.value for r in PartyRole]
-
-
-def _database_url() -> str:
-    from corridor.core.settings import Settings
-
-    settings = Settings()  # read now, not cached: the CLI may run in-process in tests
-    if settings.database_url:
-        return settings.database_url
-    from corridor.stack import StackConfig, status
-
-    url = status(StackConfig.from_settings(settings)).database_url
-    if not url:
-        raise click.ClickException(
-            "no database: set CORRIDOR_DATABASE_URL, or start the local stack with `corridor stack up`"
-        )
-    return url
 
 
 def _schema() -> str:
@@ -59,7 +44,7 @@ def _run(operation: Callable[[Any, str], Awaitable[T]]) -> T:
 
     from corridor.core import partners as core_partners
 
-    url = _database_url()
+    url = database_url()
     schema = _schema()
 
     async def main() -> T:

@@ -41,3 +41,22 @@ async def apply_ddl(pool: asyncpg.Pool, schema: str, statements: Iterable[str]) 
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"corridor:{schema}:ddl")
         await run_ddl(conn, schema, statements)
+
+
+async def delete_older(
+    pool: asyncpg.Pool, table: str, where: str, older_than_s: float, batch: int = 5_000
+) -> int:
+    """Delete the rows of ``table`` (a quoted, trusted name) that match ``where`` (trusted SQL in which
+    ``$1`` is ``older_than_s`` seconds), ``batch`` rows per statement so no statement holds many locks;
+    how many went. The retention deletes of the stores (gateway idempotency, webhook deliveries)."""
+    removed = 0
+    while True:
+        status = await pool.execute(
+            f"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE {where} LIMIT $2))",
+            older_than_s,
+            batch,
+        )
+        count = int(status.split()[-1])
+        removed += count
+        if count < batch:
+            return removed

@@ -28,7 +28,7 @@ from typing import Any
 
 import asyncpg
 
-from corridor.core.db import apply_ddl
+from corridor.core.db import apply_ddl, delete_older
 from corridor.core.domain import trust
 from corridor.core.domain.events import EVENT_TYPES
 from corridor.core.domain.trust import TrustState
@@ -87,19 +87,9 @@ class GatewayStore:
         """Delete the idempotency rows claimed more than ``older_than_s`` ago (done, and pending ones whose
         owner never came back), a batch at a time so no statement holds many locks; how many went. A
         retry of such an event is produced again, and the ledger records it as the duplicate it is."""
-        removed = 0
-        while True:
-            status = await self.pool.execute(
-                f"""DELETE FROM {self._idem} WHERE ctid = ANY(ARRAY(
-                        SELECT ctid FROM {self._idem}
-                        WHERE claimed_at < now() - make_interval(secs => $1) LIMIT $2))""",
-                older_than_s,
-                batch,
-            )
-            count = int(status.split()[-1])
-            removed += count
-            if count < batch:
-                return removed
+        return await delete_older(
+            self.pool, self._idem, "claimed_at < now() - make_interval(secs => $1)", older_than_s, batch
+        )
 
     async def ping(self) -> None:
         await self.pool.fetchval("SELECT 1")

@@ -33,7 +33,7 @@ from typing import Any
 
 import asyncpg
 
-from corridor.core.db import apply_ddl
+from corridor.core.db import apply_ddl, delete_older
 from corridor.webhooks.secrets_box import SecretBox
 from corridor.webhooks.subscriptions import Filters, Subscription
 
@@ -432,20 +432,13 @@ class WebhookStore:
 
     async def expire_deliveries(self, older_than_s: float, batch: int = 5_000) -> int:
         """Delete finished delivery rows older than ``older_than_s`` (never one being delivered)."""
-        removed = 0
-        while True:
-            status = await self.pool.execute(
-                f"""DELETE FROM {self._s}.deliveries WHERE ctid = ANY(ARRAY(
-                        SELECT ctid FROM {self._s}.deliveries
-                        WHERE state <> 'delivering' AND claimed_at < now() - make_interval(secs => $1)
-                        LIMIT $2))""",
-                older_than_s,
-                batch,
-            )
-            count = int(status.split()[-1])
-            removed += count
-            if count < batch:
-                return removed
+        return await delete_older(
+            self.pool,
+            f"{self._s}.deliveries",
+            "state <> 'delivering' AND claimed_at < now() - make_interval(secs => $1)",
+            older_than_s,
+            batch,
+        )
 
     async def claim_dead_letters(
         self, ids: Sequence[uuid.UUID], owner: uuid.UUID, stale_after_s: float
