@@ -204,3 +204,15 @@ def test_the_certificate_keeps_its_box_7_wording() -> None:
     assert list(_packages(None, "CT", "goods[0]", " (box 7)")) == [
         ("goods[0].number_of_packages", "count the packages of kind CT (box 7)")
     ]
+
+
+def test_the_trade_state_keeps_the_lines_customs_data() -> None:
+    from corridor.core.domain.lifecycle import replay
+
+    placed = next(e for e in chromite_story().events if isinstance(e, OrderPlaced))
+    state = replay([placed])
+    assert state is not None and state.order is not None
+    line = state.order.revisions[0].lines[0]
+    customs = (line.pk_tariff_code, line.cn_tariff_code, line.country_of_origin)
+    assert customs == ("26100000", "2610000000", "PK")
+    assert line.hs_edition is None  # left out: the edition in force on the order's date
