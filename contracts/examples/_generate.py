@@ -282,8 +282,78 @@ CASES: dict[str, tuple[str, list[str], str, Mutation]] = {
     "hs-code-not-in-hs2022": (
         "OrderPlaced",
         ["lines[0].hs_code"],
-        "261099 is six digits in a real chapter but no HS 2022 subheading (heading 26.10 has only 2610.00).",
-        _set("lines[0].hs_code", "261099"),
+        "261099 is six digits in a real chapter but no HS 2022 subheading (heading 26.10 has only 2610.00); "
+        "the tariff lines follow it, so only the HS code is reported.",
+        _all(
+            _set("lines[0].hs_code", "261099"),
+            _set("lines[0].pk_tariff_code", "26109900"),
+            _set("lines[0].cn_tariff_code", "2610990000"),
+        ),
+    ),
+    "cn-tariff-line-of-another-subheading": (
+        "OrderPlaced",
+        ["lines[0].cn_tariff_code"],
+        "A Chinese tariff line for copper ores (2603000000) on a line of chromium ores (HS 261000): a "
+        "national tariff line subdivides the line's own HS subheading.",
+        _set("lines[0].cn_tariff_code", "2603000000"),
+    ),
+    "pct-code-with-dots": (
+        "OrderPlaced",
+        ["lines[0].pk_tariff_code"],
+        "The PCT code as the tariff prints it (2610.0000) instead of the 8 digits 26100000.",
+        _set("lines[0].pk_tariff_code", "2610.0000"),
+    ),
+    "hs2022-line-after-hs2027-in-force": (
+        "OrderPlaced",
+        ["lines[0].hs_edition"],
+        "An order placed on 5 January 2027 whose line says its codes are HS 2022: HS 2027 replaced it on "
+        "1 January 2027 (leave hs_edition out to take the edition in force).",
+        _all(
+            _set("occurred_at", "2027-01-05T09:30:00+08:00"),
+            _set("created_at", "2027-01-05T09:30:00+08:00"),
+            _set("lines[0].hs_edition", "HS2022"),
+        ),
+    ),
+    "origin-not-iso3166": (
+        "OrderPlaced",
+        ["lines[0].country_of_origin"],
+        "The country of origin written PAK (ISO 3166 alpha-3) instead of the alpha-2 code PK.",
+        _set("lines[0].country_of_origin", "PAK"),
+    ),
+    "origin-missing-on-cpfta-order": (
+        "OrderPlaced",
+        ["lines[0].country_of_origin"],
+        "An order that requires a CPFTA certificate of origin with a line that does not say where its "
+        "goods originate: the preference is claimed for goods of Pakistani or Chinese origin.",
+        _set("lines[0].country_of_origin", None),
+    ),
+    "net-weight-above-gross": (
+        "OrderPlaced",
+        ["lines[0].net_weight"],
+        "5000.5 tonnes net against 5,000,000 kg gross: the net weight is compared with the gross after "
+        "converting both to kilograms.",
+        _all(
+            _set("lines[0].gross_weight", {"value": "5000000.000", "unit": "KGM"}),
+            _set("lines[0].net_weight", {"value": "5000.500", "unit": "TNE"}),
+        ),
+    ),
+    "gross-weight-not-a-mass": (
+        "OrderPlaced",
+        ["lines[0].gross_weight.unit"],
+        "A gross weight in cubic metres (MTQ): weights are masses (TNE, KGM, GRM).",
+        _set("lines[0].gross_weight", {"value": "1800.000", "unit": "MTQ"}),
+    ),
+    "bulk-ore-counted-in-packages": (
+        "OrderPlaced",
+        ["lines[0].number_of_packages"],
+        "Ore loose in the hold (Rec 21 VR) given a number of packages: goods in bulk are not counted.",
+        _set("lines[0].number_of_packages", 250),
+    ),
+    "cartons-not-counted": (
+        "OrderPlaced/explosives",
+        ["lines[0].number_of_packages"],
+        "Explosives in cartons (Rec 21 CT) without the number of cartons.",
+        _set("lines[0].number_of_packages", None),
     ),
     "unlocode-bad-format": (
         "EquipmentEventRecorded",

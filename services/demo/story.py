@@ -263,6 +263,16 @@ def _chromite_line(tonnes: str) -> dict[str, Any]:
             {"parameter": "Cr2O3", "min_percent": Decimal("40"), "max_percent": Decimal("42")},
             {"parameter": "H2O", "min_percent": None, "max_percent": Decimal("3")},
         ],
+        # the goods as the two customs offices read them (ADR 0039): PCT 2610.0000 on the Pakistani export
+        # declaration, 2610.0000.00 on the Chinese import declaration; ore mined in Balochistan; loose in
+        # the hold, so a kind of packing (Rec 21 VR, bulk solid granular) and no count; net is the ore
+        # ordered, gross the same (bulk ore carries no packaging)
+        "pk_tariff_code": "26100000",
+        "cn_tariff_code": "2610000000",
+        "country_of_origin": "PK",
+        "gross_weight": {"value": Decimal(tonnes), "unit": "TNE"},
+        "net_weight": {"value": Decimal(tonnes), "unit": "TNE"},
+        "package_type": "VR",
     }
 
 
@@ -737,6 +747,16 @@ def explosives_story(
             "net_explosive_mass_kg": Decimal("200000.000"),  # the cartridges' explosive, without cartons
             "packages": {"count": 8000, "kind": "CT"},  # 25 kg fibreboard cartons
         },
+        # the tariff lines subdivide HS 3602.00 (the national schedules themselves are not shipped: format
+        # and HS prefix are what is checked, ADR 0039); made at Wah; 8000 cartons of 25 kg net explosive,
+        # 26.5 kg each with the carton and liner
+        "pk_tariff_code": "36020000",
+        "cn_tariff_code": "3602000000",
+        "country_of_origin": "PK",
+        "gross_weight": {"value": Decimal("212000.000"), "unit": "KGM"},
+        "net_weight": {"value": Decimal("200.000"), "unit": "TNE"},
+        "number_of_packages": 8000,
+        "package_type": "CT",
     }
     licences = []
     sost = loc("PKZSD", "Sost dry port", "INTE")

@@ -470,21 +470,35 @@ class DangerousGoods(AvroModel):
     packages: PackageCount | None = Field(None, description='Number and kind of packages; required for Class 1.')
 
 
+class HsEdition(StrEnum):
+    """Edition of the Harmonized System a code is written in: HS2022 (in force 1 January 2022), HS2027 (in force 1 January 2027)."""
+    HS2022 = 'HS2022'
+    HS2027 = 'HS2027'
+
+
 class OrderLine(AvroModel):
-    """One line of a purchase order: goods, HS code, quantity with tolerance, quality and unit price."""
+    """One line of a purchase order: goods, HS code and national tariff lines, origin, weights and packages, quantity with tolerance, quality and unit price."""
 
     avro_name: ClassVar[str] = 'corridor.trade.common.OrderLine'
 
     line_number: Annotated[Annotated[int, Field(ge=-(2**31), le=2**31 - 1)], t.POSITIVE] = Field(description='Line number within the order, from 1.')
     description_en: Annotated[str, t.TEXT] = Field(description='Goods description in English.')
     description_local: Annotated[str | None, t.TEXT] = Field(None, description='Goods description in Chinese or Urdu.')
-    hs_code: Annotated[str, t.HS6] = Field(description='6-digit HS 2022 subheading without dots, e.g. 261000 chromium ores, 260300 copper ores, 360200 prepared explosives.')
+    hs_code: Annotated[str, t.HS6_FORMAT] = Field(description="6-digit HS subheading without dots in the line's hs_edition, e.g. 261000 chromium ores, 260300 copper ores, 360200 prepared explosives; held to the shipped list of that edition when the event is taken in (HS 2027 by format only until its list is shipped).")
     quantity: Quantity = Field(description='Ordered quantity.')
     tolerance_percent: Annotated[Annotated[Decimal, Field(max_digits=5, decimal_places=2), t.FINITE], t.PERCENT] = Field(description='Allowed deviation of the delivered quantity, ± percent (e.g. 10.00).')
     unit_price: Money = Field(description='Price per unit of quantity.unit.')
     quality: list[QualitySpec] = Field(default_factory=list, description='Quality specification of the goods; empty when none applies.')
     un_number: Annotated[str | None, t.UN_NUMBER] = Field(None, description='UN number of dangerous goods, e.g. UN0241 emulsion explosive (1.1D); null for non-dangerous goods.')
     dangerous_goods: DangerousGoods | None = Field(None, description='Dangerous goods particulars of the line (its un_number repeated); required for explosives (HS 3602/3603 or a Class 1 UN number), null for goods that are not dangerous.')
+    hs_edition: HsEdition | None = Field(None, description="HS edition of hs_code and the national tariff lines; null means the edition in force on the event's date (HS2022 until 31 December 2026, HS2027 from 1 January 2027). HS2022 is refused on events taken in from 1 January 2027; HS2027 may be written earlier, for goods that clear customs in 2027.")
+    pk_tariff_code: Annotated[str | None, t.PK_TARIFF_LINE] = Field(None, description='Pakistan Customs Tariff (PCT) code of the goods: 8 digits without dots whose first six are hs_code, e.g. 26100000 for PCT 2610.0000.')
+    cn_tariff_code: Annotated[str | None, t.CN_TARIFF_LINE] = Field(None, description='China customs tariff code of the goods: 10 digits without dots whose first six are hs_code, e.g. 2610000000.')
+    country_of_origin: Annotated[str | None, t.ISO3166] = Field(None, description='ISO 3166-1 alpha-2 country where the goods originate (were mined, grown or last substantially transformed), e.g. PK; required on intake when the order requires a CPFTA certificate of origin.')
+    gross_weight: Quantity | None = Field(None, description="Gross weight of the line's goods with their packaging, in a Rec 20 mass unit (TNE, KGM, GRM).")
+    net_weight: Quantity | None = Field(None, description="Net weight of the line's goods without packaging, in a Rec 20 mass unit; not more than gross_weight (compared in kilograms).")
+    number_of_packages: Annotated[Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None, t.POSITIVE] = Field(None, description='Number of packages of kind package_type; null for goods in bulk (VR, VY, VQ, VL, VO, VS, VG, NE), which are not counted.')
+    package_type: Annotated[str | None, t.REC21] = Field(None, description='Kind of packages as a UN/ECE Rec 21 code, e.g. CT carton, BG bag, JB jumbo bag, VR bulk, solid, granular particles.')
 
 
 class OrderAmended(TradeEvent):

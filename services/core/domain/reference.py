@@ -10,6 +10,7 @@ deployments can extend through the environment, not hard rules.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -293,3 +294,20 @@ CPFTA_RETROACTIVE_DAYS = 365
 PREFERENTIAL_ORIGIN_KINDS = frozenset({"CPFTA_ORIGIN"})
 #: Rec 20 units a gross weight (box 9) may be given in.
 MASS_UNITS = frozenset({"TNE", "KGM", "GRM"})
+
+# -- HS editions (ADR 0039) -------------------------------------------------------------------------------
+
+#: The editions an HS code may be written in, and the day each enters into force (WCO: HS 2022 on
+#: 1 January 2022, HS 2027 on 1 January 2027). An order line names its edition or takes the one in force.
+HS_EDITIONS_IN_FORCE = MappingProxyType({"HS2022": dt.date(2022, 1, 1), "HS2027": dt.date(2027, 1, 1)})
+
+
+def hs_edition_on(day: dt.date) -> str:
+    """The HS edition in force on ``day`` (the latest edition that entered into force by then)."""
+    return max((start, edition) for edition, start in HS_EDITIONS_IN_FORCE.items() if start <= day)[1]
+
+
+@lru_cache(maxsize=1)
+def hs_editions_shipped() -> frozenset[str]:
+    """The editions whose subheadings ``data/hs.csv`` carries (HS2022 today; HS2027 when a source exists)."""
+    return frozenset(entry.edition for entry in hs_subheadings().values())

@@ -128,6 +128,32 @@ def _lines(lines: list[Any], field: str, *, required: bool = True) -> Iterable[V
             ):
                 yield f"{field}[{i}].quality[{j}]", "min_percent is above max_percent"
         yield from _line_dangerous_goods(line, f"{field}[{i}]")
+        yield from _line_customs_data(line, f"{field}[{i}]")
+
+
+def _line_customs_data(line: Any, at: str) -> Iterable[Violation]:
+    """The goods as customs reads them (ADR 0039): national tariff lines that subdivide the line's HS
+    code, weights in a mass unit with the net not above the gross, packages counted unless in bulk.
+    Content rules only: what is required, and the HS lists, are held at intake (_lines_listed)."""
+    from corridor.core.domain.validators import check_national_tariff_line
+
+    for country, name in (("PK", "pk_tariff_code"), ("CN", "cn_tariff_code")):
+        value = getattr(line, name)
+        # edition=None: the prefix's format here; its list membership is the HS code's, checked at intake
+        if value is not None and (
+            reason := check_national_tariff_line(country, value, line.hs_code, edition=None)
+        ):
+            yield f"{at}.{name}", reason
+    gross, net = line.gross_weight, line.net_weight
+    yield from _mass(gross, f"{at}.gross_weight", "gross weight")
+    yield from _mass(net, f"{at}.net_weight", "net weight")
+    if gross is not None and net is not None and (g := _kilograms(gross)) is not None:
+        if (n := _kilograms(net)) is not None and n > g:
+            yield (
+                f"{at}.net_weight",
+                f"{net.value} {net.unit} net is more than the {gross.value} {gross.unit} gross weight",
+            )
+    yield from _packages(line.number_of_packages, line.package_type, at)
 
 
 def _line_dangerous_goods(line: Any, field: str) -> Iterable[Violation]:
@@ -492,14 +518,43 @@ def _explosive_lines_declared(lines: list[Any], field: str) -> Iterable[Violatio
             )
 
 
+def _lines_listed(e: Any, lines: list[Any], field: str) -> Iterable[Violation]:
+    """Each line's HS code in its edition's list (ADR 0039): the line's ``hs_edition``, or the one in force
+    on the event's date; HS 2022 is no longer written once HS 2027 is in force."""
+    from corridor.core.domain.validators import check_hs6_in
+
+    in_force = reference.hs_edition_on(e.occurred_at.astimezone(dt.UTC).date())
+    since = reference.HS_EDITIONS_IN_FORCE[in_force]
+    for i, line in enumerate(lines):
+        edition = str(line.hs_edition or in_force)
+        if reference.HS_EDITIONS_IN_FORCE[edition] < since:
+            yield (
+                f"{field}[{i}].hs_edition",
+                f"{edition} was replaced by {in_force} on {since}: a line sent on or after that day is "
+                f"written in {in_force} (or leave hs_edition out)",
+            )
+        if reason := check_hs6_in(line.hs_code, edition):
+            yield f"{field}[{i}].hs_code", reason
+
+
 @intake_rule("OrderPlaced", "OrderAmended")
 def _order_lines_declared(e: Any) -> Iterable[Violation]:
     yield from _explosive_lines_declared(e.lines, "lines")
+    yield from _lines_listed(e, e.lines, "lines")
+    if "CPFTA_ORIGIN" in getattr(e, "required_certificates", ()):
+        for i, line in enumerate(e.lines):
+            if line.country_of_origin is None:
+                yield (
+                    f"lines[{i}].country_of_origin",
+                    "required when the order requires a CPFTA certificate of origin: the preference is "
+                    "claimed for goods originating in Pakistan or China",
+                )
 
 
 @intake_rule("OrderResponded")
 def _counter_lines_declared(e: Any) -> Iterable[Violation]:
     yield from _explosive_lines_declared(e.counter_lines, "counter_lines")
+    yield from _lines_listed(e, e.counter_lines, "counter_lines")
 
 
 @intake_rule("ShipmentBooked")
@@ -526,6 +581,28 @@ def _booking_declared(e: Any) -> Iterable[Violation]:
 BULK_PACKAGE_TYPES = frozenset({"NE", "VG", "VL", "VO", "VQ", "VR", "VS", "VY"})
 _RVC = re.compile(r"RVC (?P<percent>\d{1,3}(?:\.\d{1,2})?)%")
 _TO_KILOGRAMS = {"TNE": Decimal(1000), "KGM": Decimal(1), "GRM": Decimal("0.001")}
+
+
+def _kilograms(q: Any) -> Decimal | None:
+    """A Rec 20 mass in kilograms, ``None`` when its unit is not a mass."""
+    return q.value * _TO_KILOGRAMS[q.unit] if q.unit in _TO_KILOGRAMS else None
+
+
+def _mass(q: Any, field: str, what: str) -> Iterable[Violation]:
+    if q is not None and q.unit not in reference.MASS_UNITS:
+        yield f"{field}.unit", f"a {what} is a mass ({', '.join(sorted(reference.MASS_UNITS))}), not {q.unit}"
+
+
+def _packages(number: int | None, kind: str | None, at: str, box: str = "") -> Iterable[Violation]:
+    """Number and kind of packages (Rec 21), on a certificate's goods and an order line alike: a count
+    says what it counts, packed goods are counted, goods in bulk are not."""
+    bulk = kind in BULK_PACKAGE_TYPES
+    if number is not None and kind is None:
+        yield f"{at}.package_type", "say what kind of packages (Rec 21) the number of packages counts"
+    if kind is not None and not bulk and number is None:
+        yield f"{at}.number_of_packages", f"count the packages of kind {kind}{box}"
+    if bulk and number is not None:
+        yield f"{at}.number_of_packages", f"goods in bulk ({kind}) are not counted in packages"
 
 
 def check_origin_criterion(value: str) -> str | None:
@@ -560,26 +637,12 @@ def _goods_boxes(goods: list[Any], *, cpfta: bool | None) -> Iterable[Violation]
     (``None``: not known here, an amendment's kind is its original's)."""
     for i, g in enumerate(goods):
         at = f"goods[{i}]"
-        bulk = g.package_type in BULK_PACKAGE_TYPES
-        if g.number_of_packages is not None and g.package_type is None:
-            yield f"{at}.package_type", "say what kind of packages (Rec 21) the number of packages counts"
-        if g.package_type is not None and not bulk and g.number_of_packages is None:
-            yield f"{at}.number_of_packages", f"count the packages of kind {g.package_type} (box 7)"
-        if bulk and g.number_of_packages is not None:
-            yield f"{at}.number_of_packages", f"goods in bulk ({g.package_type}) are not counted in packages"
+        yield from _packages(g.number_of_packages, g.package_type, at, " (box 7)")
         gross = g.gross_weight
-        if gross is not None:
-            if gross.unit not in reference.MASS_UNITS:
-                yield (
-                    f"{at}.gross_weight.unit",
-                    (
-                        f"a gross weight is a mass ({', '.join(sorted(reference.MASS_UNITS))}), not "
-                        f"{gross.unit}"
-                    ),
-                )
-            elif g.quantity.unit in _TO_KILOGRAMS and (
-                gross.value * _TO_KILOGRAMS[gross.unit] < g.quantity.value * _TO_KILOGRAMS[g.quantity.unit]
-            ):
+        yield from _mass(gross, f"{at}.gross_weight", "gross weight")
+        if gross is not None and (kg := _kilograms(gross)) is not None:
+            contents = _kilograms(g.quantity)
+            if contents is not None and kg < contents:
                 yield (
                     f"{at}.gross_weight",
                     (

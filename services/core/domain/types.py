@@ -53,6 +53,13 @@ def _rule(
 
 UNLOCODE = _rule("unlocode", v.check_unlocode_format, v.check_unlocode)
 HS6 = _rule("hs6", v.check_hs6_format, v.check_hs6)
+#: An HS code whose edition another field names (OrderLine.hs_edition): the format here, membership in
+#: that edition's list by the intake rule that can see both fields (rules._lines_listed).
+HS6_FORMAT = _rule("hs6_format", v.check_hs6_format)
+#: National tariff lines: their length and digits everywhere; their HS prefix against the line's HS code
+#: in the order line's rules (rules._line_customs_data), which see both fields.
+PK_TARIFF_LINE = _rule("pk_tariff_line", lambda code: v.check_national_tariff_line("PK", code, edition=None))
+CN_TARIFF_LINE = _rule("cn_tariff_line", lambda code: v.check_national_tariff_line("CN", code, edition=None))
 REC20 = _rule("rec20", v.check_rec20)
 REC21 = _rule("rec21", v.check_rec21)
 LEI = _rule("lei", v.check_lei)
@@ -74,6 +81,9 @@ IMO = _rule("imo", v.check_imo_number)
 FORMATS: dict[str, str] = {
     "unlocode": "UNLOCODE",
     "hs6": "HS6",
+    "hs6_format": "HS6_FORMAT",
+    "pk_tariff_line": "PK_TARIFF_LINE",
+    "cn_tariff_line": "CN_TARIFF_LINE",
     "rec20": "REC20",
     "rec21": "REC21",
     "lei": "LEI",

@@ -177,16 +177,28 @@ def check_hs6(value: str) -> str | None:
 NATIONAL_TARIFF_DIGITS = MappingProxyType({"PK": 8, "CN": 10})
 
 
-def check_national_tariff_line(country: str, value: str, hs_code: str | None = None) -> str | None:
-    """A national tariff line: its length for ``country``, digits only, a real HS subheading as its first
-    six digits, and that subheading equal to ``hs_code`` when the line's HS code is given."""
+def check_hs6_in(value: str, edition: str) -> str | None:
+    """The format, and membership in ``edition``'s shipped list. Only HS 2022 is shipped: no machine-
+    readable HS 2027 list was found (ADR 0039), so an HS 2027 code is held to its format only."""
+    if edition == "HS2022":
+        return check_hs6(value)
+    return check_hs6_format(value)
+
+
+def check_national_tariff_line(
+    country: str, value: str, hs_code: str | None = None, *, edition: str | None = "HS2022"
+) -> str | None:
+    """A national tariff line: its length for ``country``, digits only, its first six digits a subheading
+    of ``edition`` (``None``: their format only, as when decoding what is already stored), and equal to
+    ``hs_code`` when the line's HS code is given."""
     digits = NATIONAL_TARIFF_DIGITS.get(country)
     if digits is None:
         return f"no national tariff format known for {country!r} (known: {', '.join(NATIONAL_TARIFF_DIGITS)})"
     if not re.fullmatch(rf"\d{{{digits}}}", value, re.ASCII):
         return f"a {country} tariff line is {digits} digits without dots, e.g. {'2610000000'[:digits]}"
-    if reason := check_hs6(value[:6]):
-        return f"its first six digits are not an HS subheading: {reason}"
+    listed = check_hs6_format(value[:6]) if edition is None else check_hs6_in(value[:6], edition)
+    if listed:
+        return f"its first six digits are not an HS subheading: {listed}"
     if hs_code is not None and value[:6] != hs_code:
         return f"tariff line {value} subdivides HS {value[:6]}, not the line's HS code {hs_code}"
     return None

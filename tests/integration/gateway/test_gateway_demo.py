@@ -47,7 +47,7 @@ def test_demo_through_the_gateway(stack, database_url, gateway, schemas, admin, 
     assert f"to the gateway at {gateway.url}" in first.stderr
     assert "partner wah-nobel (SUPPLIER) registered" in first.stderr
     trade_id = re.search(r"^Trade ([0-9a-f-]{36})", first.stdout, re.M).group(1)
-    assert "events published by 5 parties" in first.stdout
+    assert "events published by 6 parties" in first.stdout
     keys = json.loads((tmp_path / "demo-keys.json").read_text())
     assert set(keys) == {
         "mcc-kashgar-mining",
@@ -55,6 +55,7 @@ def test_demo_through_the_gateway(stack, database_url, gateway, schemas, admin, 
         "pk-department-of-explosives",
         "cn-miit",
         "nlc-sost",
+        "tdap",  # the CPFTA certificate of origin (ADR 0033)
     }
     assert oct((tmp_path / "demo-keys.json").stat().st_mode & 0o777) == "0o600"
     # each event went in as its own party: the gateway recorded the trade's parties (its buyer and
@@ -74,6 +75,7 @@ def test_demo_through_the_gateway(stack, database_url, gateway, schemas, admin, 
         ("pk-department-of-explosives", "ISSUING_AUTHORITY"),
         ("cn-miit", "ISSUING_AUTHORITY"),
         ("nlc-sost", "CARRIER"),
+        ("tdap", "ISSUING_AUTHORITY"),
     }
 
     # a rerun reuses the stored keys; a key rotated behind the demo's back is rotated again
@@ -102,4 +104,4 @@ def test_demo_falls_back_to_kafka_without_a_gateway(stack, database_url, tmp_pat
     fallback = _demo(env, "--story", "explosives")
     assert fallback.returncode == 0, fallback.stderr
     assert "publishing straight to Kafka" in fallback.stderr
-    assert "events published by 5 parties" in fallback.stdout
+    assert "events published by 6 parties" in fallback.stdout

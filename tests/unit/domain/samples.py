@@ -13,6 +13,9 @@ from corridor.core.schemas import EventSchema
 FORMAT_VALUES: dict[str, Any] = {
     "unlocode": "PKKHI",
     "hs6": "261000",
+    "hs6_format": "261000",
+    "pk_tariff_line": "26100000",
+    "cn_tariff_line": "2610000000",
     "rec20": "TNE",
     "iso4217": "USD",
     "iso3166": "PK",

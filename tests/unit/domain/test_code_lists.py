@@ -164,11 +164,19 @@ def test_the_lists_hold_at_intake_and_never_when_history_is_read() -> None:
     data = order.model_dump(mode="json")
     data["incoterm_place"]["unlocode"] = "PKXYZ"
     data["lines"][0]["hs_code"] = "261099"
+    data["lines"][0]["pk_tariff_code"] = "26109900"  # the tariff lines subdivide the line's HS code
+    data["lines"][0]["cn_tariff_code"] = "2610990000"
     stored = type(order).model_validate(data)  # as the codec decodes what Kafka holds
     assert stored.incoterm_place.unlocode == "PKXYZ"
     with pytest.raises(InvalidEvent) as refused:
         parse_event(type(order).avro_name, data)
-    assert {e.field for e in refused.value.errors} == {"incoterm_place.unlocode", "lines[0].hs_code"}
+    # a field's own list check refuses first; the order line's HS code, whose list depends on the line's
+    # edition (ADR 0039), is checked by the intake rule once every field is well formed
+    assert {e.field for e in refused.value.errors} == {"incoterm_place.unlocode"}
+    with pytest.raises(InvalidEvent) as refused:
+        place = order.incoterm_place.model_dump(mode="json")
+        parse_event(type(order).avro_name, {**data, "incoterm_place": place})
+    assert {e.field for e in refused.value.errors} == {"lines[0].hs_code"}
     data["incoterm_place"]["unlocode"] = "XXKHI"  # the format is checked everywhere
     with pytest.raises(ValueError):
         type(order).model_validate(data)

@@ -71,6 +71,10 @@ def lines_of(lines: Iterable[Any]) -> tuple[Line, ...]:
             un_number=line.un_number,
             tolerance_percent=line.tolerance_percent,
             **_dangerous(line),
+            hs_edition=str(line.hs_edition) if line.hs_edition else None,
+            pk_tariff_code=line.pk_tariff_code,
+            cn_tariff_code=line.cn_tariff_code,
+            country_of_origin=line.country_of_origin,
         )
         for line in lines
     )

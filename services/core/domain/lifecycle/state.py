@@ -87,6 +87,11 @@ class Line(Frozen):
     hazard_classification: str | None = None  # e.g. 1.1D
     proper_shipping_name: str | None = None
     net_explosive_mass_kg: Decimal | None = None
+    #: The goods as customs reads them (OrderLine; ADR 0039): None on lines sent before they existed.
+    hs_edition: str | None = None  # None: the edition in force on the event's date
+    pk_tariff_code: str | None = None
+    cn_tariff_code: str | None = None
+    country_of_origin: str | None = None
 
     @property
     def most(self) -> Decimal:
