@@ -496,7 +496,7 @@ def _origin_data(e: Any) -> Iterable[Violation]:
 def _verification_requested(e: Any) -> Iterable[Violation]:
     yield from _parties((e.customs, "customs"))
     yield from _role(e.customs, "customs", "CUSTOMS")
-    if e.reply_by is not None and e.reply_by <= e.occurred_at.date():
+    if e.reply_by is not None and e.reply_by <= e.occurred_at.astimezone(dt.UTC).date():
         yield "reply_by", "the deadline for the answer is after the day of the request"
 
 
