@@ -18,9 +18,12 @@ so no reader can be more generous than another.
   preference (:data:`PREFERENCE_KINDS`). Under a letter of credit, documents are presented by the
   supplier or the credit's advising bank, and discrepancies and payments come only from a bank the
   order's credit names (issuing or advising; :data:`CREDIT_SENDERS`). A signed certificate is amended
-  or revoked only by an event signed with its issuer's key.
+  or revoked only by an event signed with its issuer's key. In the verification loop (ADR 0038) origin
+  data and answers come only from the certificate's issuing authority, signed like the certificate,
+  addressed to a customs office of the trade, and the request only from the customs it was presented to.
 * **Need to know.** :data:`RECEIVES` says, per role, which event types a party receives; a party also
-  receives the admission and the withdrawal that name it.
+  receives the admission and the withdrawal that name it. An addressed event (:data:`ADDRESSED_TYPES`, the
+  verification loop) goes besides the principals only to the parties it is between (:func:`addressees`).
 
 :func:`check` answers the rules an event breaks against a :class:`TrustState` (empty: it may be
 applied); :func:`admit` folds an accepted event into the state; :func:`recipients` and :func:`receives`
