@@ -285,3 +285,16 @@ def test_no_outsider_sends_or_reads_a_step(
         cert = certificate_in(body, loop.number)
         assert cert["status"] == "PRESENTED", (outsider, cert)
         assert not {"verification_request", "origin_data", "origin_findings"} & cert.keys(), (outsider, cert)
+    # the verify answer too: the suspension shows to the loop's parties only
+    for reader, status in (
+        (loop.customs["party_id"], "PREFERENCE_SUSPENDED"),
+        (other_customs["party_id"], "PRESENTED"),
+        (loop.inspection_body, "PRESENTED"),
+    ):
+        checked = httpx.get(
+            f"{receipts_ledger.url}/v1/certificates/{loop.number}/verify",
+            params={"issuer": loop.issuer["party_id"], "trade_id": loop.trade_id},
+            headers=trade.auth(reader),
+            timeout=30,
+        )
+        assert checked.status_code == 200 and checked.json()["status"] == status, (reader, checked.text)
