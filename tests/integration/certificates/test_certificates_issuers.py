@@ -16,7 +16,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from corridor.certificates_cli import certificates as certificates_group
+from corridor.cli.certificates import certificates as certificates_group
 from corridor.core.domain.events import CertificateIssued, CertificatePresented, CertificateRevoked
 from corridor.demo.story import SGS, chromite_story
 from corridor.ledger.store import LedgerStore
