@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from corridor.core.domain import trust
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import (
+    CertificateAmended,
     CertificateIssued,
     CertificatePresented,
     CertificateRevoked,
@@ -501,3 +502,28 @@ def test_the_ledger_view_shows_the_loop_to_its_parties_only(
         assert "verification_request" not in cert and "origin_data" not in cert
         assert "origin_findings" not in cert
         assert cert["status"] == "PRESENTED"
+
+
+def test_an_amended_certificate_is_transmitted_and_verified_on_its_own(
+    story: list[TradeEvent], presented: TradeState, presented_at: dt.datetime
+) -> None:
+    asked = apply(presented, request(story, _later(presented_at, 1)))
+    coo_issued: CertificateIssued = _first(story, CertificateIssued, certificate_number=COO)
+    amendment = _stamp(
+        CertificateAmended,
+        story,
+        _later(presented_at, 2),
+        TDAP,
+        certificate_number=COO + "-A1",
+        supersedes_certificate_number=COO,
+        issuer=TDAP,
+        reason="box 7 marks corrected",
+        goods=[g.model_dump() for g in coo_issued.goods],
+    )
+    amended = apply(asked, amendment)
+    old, new = coo(amended), amended.certificate(TDAP.party_id, COO + "-A1")
+    assert old.status == CertificateStatus.SUPERSEDED and old.verification_request is not None
+    assert new is not None and new.status == CertificateStatus.ISSUED
+    assert (new.origin_data, new.origin_findings, new.verification_request) == (None, (), None)
+    # its issuer transmits the new certificate's own origin data
+    assert apply(amended, origin_data(story, _later(presented_at, 3), certificate_number=COO + "-A1"))

@@ -259,6 +259,10 @@ def amended(trade: TradeState, e: CertificateAmended) -> TradeState:
             "superseded_by": None,
             "superseded_at": None,
             "amendment_reason": e.reason,
+            # the new certificate is transmitted and verified on its own (ADR 0038)
+            "origin_data": None,
+            "origin_findings": (),
+            "verification_request": None,
             "status": CertificateStatus.ISSUED,
         }
     )
