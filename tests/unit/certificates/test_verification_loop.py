@@ -527,3 +527,20 @@ def test_an_amended_certificate_is_transmitted_and_verified_on_its_own(
     assert (new.origin_data, new.origin_findings, new.verification_request) == (None, (), None)
     # its issuer transmits the new certificate's own origin data
     assert apply(amended, origin_data(story, _later(presented_at, 3), certificate_number=COO + "-A1"))
+
+
+def test_the_issuers_steps_are_signed_and_verified_like_its_certificates(
+    story: list[TradeEvent], presented_at: dt.datetime
+) -> None:
+    from corridor.core import signatures as sig
+
+    private = sig.generate_private_key()
+    ring = sig.keyring_of([sig.AuthorityKey(TDAP.party_id, "tdap-2026", sig.public_key_bytes(private))])
+    at = _later(presented_at, 1)
+    for step in (origin_data(story, at), answer(story, at)):
+        signed = sig.sign_event(step, private, "tdap-2026")
+        assert sig.verify_event(signed, ring).status.value == "valid", step.avro_name
+        forged = signed.model_copy(update={"customs": KARACHI_CUSTOMS})
+        assert sig.verify_event(forged, ring).status.value == "tampered", step.avro_name
+    # the customs' request is not an issuer's signed event
+    assert sig.verify_event(request(story, at), ring).status.value == "unsigned"
