@@ -544,3 +544,19 @@ def test_the_issuers_steps_are_signed_and_verified_like_its_certificates(
         assert sig.verify_event(forged, ring).status.value == "tampered", step.avro_name
     # the customs' request is not an issuer's signed event
     assert sig.verify_event(request(story, at), ring).status.value == "unsigned"
+
+
+def test_the_verification_story_goes_round_the_loop_to_a_denial() -> None:
+    from corridor.demo.story import STORIES
+
+    story = STORIES["verification"]()
+    state: TradeState | None = None
+    for event in story.events:
+        assert trust.check(state.trust if state else None, event) == [], event.avro_name
+        state = apply(state, event)
+    assert state is not None
+    cert = coo(state)
+    assert cert.status == CertificateStatus.PREFERENCE_DENIED
+    assert cert.origin_findings == ("goods[1].quantity: certificate 5512.4 TNE, transmitted 5500 TNE",)
+    assert cert.verification_request is not None and cert.verification_request.answer == "NOT_CONFIRMED"
+    assert len(story.events) <= 16  # a short story: the demo prints every event
