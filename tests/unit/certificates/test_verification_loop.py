@@ -560,3 +560,14 @@ def test_the_verification_story_goes_round_the_loop_to_a_denial() -> None:
     assert cert.origin_findings == ("goods[1].quantity: certificate 5512.4 TNE, transmitted 5500 TNE",)
     assert cert.verification_request is not None and cert.verification_request.answer == "NOT_CONFIRMED"
     assert len(story.events) <= 16  # a short story: the demo prints every event
+
+
+def test_presenting_again_does_not_lift_the_suspension(
+    story: list[TradeEvent], presented: TradeState, presented_at: dt.datetime
+) -> None:
+    asked = apply(presented, request(story, _later(presented_at, 1)))
+    again = _first(story, CertificatePresented).model_copy(
+        update={"event_id": uuid.uuid4(), "occurred_at": _later(presented_at, 2)}
+    )
+    with pytest.raises(LifecycleViolation, match="under verification"):
+        apply(asked, again)

@@ -322,6 +322,12 @@ def presented(trade: TradeState, e: CertificatePresented) -> TradeState:
             f"{what}: preference on certificate {cert.certificate_number} was already "
             f"{cert.preference.value.lower()}"
         )
+    if cert.verification_request is not None:
+        # presenting again would lift the suspension and could move the claim to another office
+        raise LifecycleViolation(
+            f"{what}: certificate {cert.certificate_number} is under verification requested by "
+            f"{cert.verification_request.customs}; the preference stays suspended until decided"
+        )
     return _with(
         trade,
         cert.evolve(
