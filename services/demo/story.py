@@ -902,7 +902,8 @@ def verification_story(
     its quantity is not the certified one (a finding at presentation); GACC asks TDAP to verify, which
     suspends the preference (security taken); TDAP does not confirm; GACC denies the preference."""
     chromite = chromite_story(trade_id, start, numbers_suffix=numbers_suffix)
-    kept = (OrderPlaced, OrderResponded, OrderAmended, PartyAdmitted)
+    kept = (OrderPlaced, OrderResponded, OrderAmended)
+    loop_parties = {TDAP.party_id, GACC_TIANJIN.party_id}  # admitted: the two authorities of the loop
     coo = next(
         e
         for e in chromite.events
@@ -910,7 +911,11 @@ def verification_story(
     )
     presented = next(e for e in chromite.events if isinstance(e, CertificatePresented))
     b = _Builder(chromite.trade_id)
-    b.events = [e for e in chromite.events if isinstance(e, kept) or e is coo]
+    b.events = [
+        e
+        for e in chromite.events
+        if isinstance(e, kept) or e is coo or (isinstance(e, PartyAdmitted) and e.party_id in loop_parties)
+    ]
     number, declaration = coo.certificate_number, presented.declaration_number
     b.add(
         OriginDataTransmitted,
