@@ -31,9 +31,12 @@ from corridor.core.domain.events import (  # noqa: E402
     CertificateRevoked,
     EquipmentEventRecorded,
     OrderCancelled,
+    OriginDataTransmitted,
     Party,
     PartyWithdrawn,
     TransportDocumentEventRecorded,
+    VerificationAnswered,
+    VerificationRequested,
 )
 from corridor.core.domain.validation import InvalidEvent, parse_event  # noqa: E402
 from corridor.core.envelope import CloudEvent  # noqa: E402
@@ -180,6 +183,51 @@ def _hand_made() -> dict[str, TradeEvent]:
                 "equipment": [],  # chromite ore in bulk: no containers
                 "vessel_imo_number": "9345673",
             }
+        ),
+        # the verification loop (ADR 0038) on the chromite trade's certificate of origin: TDAP transmits
+        # its origin data to GACC Tianjin ahead of the vessel; GACC doubts the origin and asks TDAP
+        "OriginDataTransmitted": OriginDataTransmitted(
+            event_id=uuid.uuid4(),
+            trade_id=CHROMITE_TRADE,
+            occurred_at=cpfta.occurred_at + dt.timedelta(hours=1),
+            sender=story.TDAP.party_id,
+            certificate_number=cpfta.certificate_number,  # type: ignore[attr-defined]
+            issuer=story.TDAP,
+            customs=story.GACC_TIANJIN,
+            exporter_id=cpfta.exporter.party_id,  # type: ignore[attr-defined]
+            consignee_id=cpfta.consignee.party_id,  # type: ignore[attr-defined]
+            goods=[
+                {
+                    "item_number": g.item_number,
+                    "hs_code": g.hs_code,
+                    "quantity": g.quantity,
+                    "gross_weight": g.gross_weight,
+                }
+                for g in cpfta.goods  # type: ignore[attr-defined]
+            ],
+        ),
+        "VerificationRequested": VerificationRequested(
+            event_id=uuid.uuid4(),
+            trade_id=CHROMITE_TRADE,
+            occurred_at=dt.datetime(2026, 3, 8, 11, 30, tzinfo=story.CST),
+            sender=story.GACC_TIANJIN.party_id,
+            certificate_number=cpfta.certificate_number,  # type: ignore[attr-defined]
+            certificate_issuer=story.TDAP.party_id,
+            declaration_number="020220260004417",
+            customs=story.GACC_TIANJIN,
+            reason="Cr2O3 content of the samples differs from the Muslim Bagh ore the certificate names",
+            reply_by=dt.date(2026, 6, 6),
+        ),
+        "VerificationAnswered": VerificationAnswered(
+            event_id=uuid.uuid4(),
+            trade_id=CHROMITE_TRADE,
+            occurred_at=dt.datetime(2026, 4, 2, 15, 0, tzinfo=story.PKT),
+            sender=story.TDAP.party_id,
+            certificate_number=cpfta.certificate_number,  # type: ignore[attr-defined]
+            issuer=story.TDAP,
+            customs=story.GACC_TIANJIN,
+            answer="CONFIRMED",
+            findings=["Mining lease 117 production records cover the 5,512.4 TNE shipped"],
         ),
         "CertificateRevoked": CertificateRevoked(
             event_id=uuid.uuid4(),
@@ -527,6 +575,24 @@ CASES: dict[str, tuple[str, list[str], str, Mutation]] = {
         ["invoicing_operator"],
         "Third-party invoicing ticked without naming the operator who invoices.",
         _set("third_party_invoicing", True),
+    ),
+    "verification-not-confirmed-without-findings": (
+        "VerificationAnswered",
+        ["findings"],
+        "The issuer does not confirm the certificate but says nothing of what it found.",
+        _all(_set("answer", "NOT_CONFIRMED"), _set("findings", [])),
+    ),
+    "origin-data-without-goods": (
+        "OriginDataTransmitted",
+        ["goods"],
+        "Origin data transmitted with no item of goods to match the presented certificate against.",
+        _set("goods", []),
+    ),
+    "verification-reply-by-before-request": (
+        "VerificationRequested",
+        ["reply_by"],
+        "A verification request whose deadline for the answer is before the request itself.",
+        _set("reply_by", "2026-03-01"),
     ),
     "not-matched-without-mismatches": (
         "CertificateVerified",

@@ -169,7 +169,7 @@ def route(
         deliveries += [
             Delivery(partner_id, earlier, backfill=True)
             for earlier, event_type in zip(current.events, current.types, strict=True)
-            if policy.receives_type(role, event_type)
+            if policy.backfills(role, event_type)
         ]
     deliveries += [Delivery(partner_id, ref) for partner_id in policy.recipients(after, event)]
     new = TradeRoute(

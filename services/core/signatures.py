@@ -34,7 +34,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from corridor.core.domain.base import TradeEvent
-from corridor.core.domain.events import CertificateAmended, CertificateIssued, CertificateRevoked, Signature
+from corridor.core.domain.events import (
+    CertificateAmended,
+    CertificateIssued,
+    CertificateRevoked,
+    OriginDataTransmitted,
+    Signature,
+    VerificationAnswered,
+)
 from corridor.core.domain.validators import check_party_id, check_reference
 
 if TYPE_CHECKING:  # the key registry works on the caller's pool; verifying needs no PostgreSQL driver,
@@ -74,7 +81,12 @@ ALGORITHM = "Ed25519"
 CERTIFICATE_TYPES: frozenset[str] = frozenset({CertificateIssued.avro_name, CertificateAmended.avro_name})
 #: Event types that carry an issuer's signature: the certificate's content, and its revocation (a signed
 #: certificate is amended or revoked only by a change signed with its issuer's key, ADR 0016).
-SIGNED_TYPES: frozenset[str] = CERTIFICATE_TYPES | {CertificateRevoked.avro_name}
+SIGNED_TYPES: frozenset[str] = CERTIFICATE_TYPES | {
+    CertificateRevoked.avro_name,
+    # the issuer's steps of the verification loop (docs/adr/0038-certificate-verification-loop.md)
+    OriginDataTransmitted.avro_name,
+    VerificationAnswered.avro_name,
+}
 DEFAULT_SCHEMA = "partners"  # the partners' schema (services/core/partners.py): keys belong to partners
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SIGNATURE_BYTES = 64

@@ -9,6 +9,10 @@ granted at import, both short landed within the order's tolerance, final invoice
 mining contractor by road over the Khunjerab Pass in three trucks, each under its own CMR, each
 crossing the border as its own milestone, with both explosives licences issued before departure.
 
+``verification_story`` — the chromite trade cut to its order, parties and certificate of origin, then
+the certificate verification loop: origin data ahead of the goods, presentation, verification requested
+(preference suspended), not confirmed by TDAP, preference denied (ADR 0038).
+
 ``signed(story, keys)`` has the issuers sign the story's certificates; the demo keeps its authorities'
 keys in the state dir (``demo_authority_keys``) and registers them (``register_authority_keys``).
 
@@ -33,6 +37,7 @@ from corridor.core import signatures
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import (
     CertificateIssued,
+    CertificateKind,
     CertificatePresented,
     CertificateVerified,
     CustomsEventRecorded,
@@ -41,6 +46,7 @@ from corridor.core.domain.events import (
     OrderAmended,
     OrderPlaced,
     OrderResponded,
+    OriginDataTransmitted,
     Party,
     PartyAdmitted,
     PreferenceDecided,
@@ -48,6 +54,8 @@ from corridor.core.domain.events import (
     ShipmentDelivered,
     TransportDocumentEventRecorded,
     TransportEventRecorded,
+    VerificationAnswered,
+    VerificationRequested,
 )
 from corridor.core.domain.validators import uscc_check_char
 
@@ -905,7 +913,92 @@ def explosives_story(
     return Story("emulsion explosives by road over Khunjerab", trade_id, b.events)
 
 
-STORIES: dict[str, Callable[..., Story]] = {"chromite": chromite_story, "explosives": explosives_story}
+def verification_story(
+    trade_id: uuid.UUID | None = None, start: dt.datetime | None = None, *, numbers_suffix: str | None = None
+) -> Story:
+    """The chromite trade cut to its order, its parties and TDAP's certificate of origin, then the
+    certificate verification loop ending in a preference denied (docs/adr/0038): TDAP transmits the
+    certificate's origin data to GACC Tianjin ahead of the goods, keyed before the final draft survey so
+    its quantity is not the certified one (a finding at presentation); GACC asks TDAP to verify, which
+    suspends the preference (security taken); TDAP does not confirm; GACC denies the preference."""
+    chromite = chromite_story(trade_id, start, numbers_suffix=numbers_suffix)
+    kept = (OrderPlaced, OrderResponded, OrderAmended)
+    loop_parties = {TDAP.party_id, GACC_TIANJIN.party_id}  # admitted: the two authorities of the loop
+    coo = next(
+        e
+        for e in chromite.events
+        if isinstance(e, CertificateIssued) and e.certificate_kind == CertificateKind.CPFTA_ORIGIN
+    )
+    presented = next(e for e in chromite.events if isinstance(e, CertificatePresented))
+    b = _Builder(chromite.trade_id)
+    b.events = [
+        e
+        for e in chromite.events
+        if isinstance(e, kept) or e is coo or (isinstance(e, PartyAdmitted) and e.party_id in loop_parties)
+    ]
+    number, declaration = coo.certificate_number, presented.declaration_number
+    b.add(
+        OriginDataTransmitted,
+        coo.occurred_at + dt.timedelta(hours=2),
+        TDAP,
+        certificate_number=number,
+        issuer=TDAP,
+        customs=GACC_TIANJIN,
+        exporter_id=coo.exporter.party_id,
+        consignee_id=coo.consignee.party_id,
+        goods=[
+            {
+                "item_number": g.item_number,
+                "hs_code": g.hs_code,
+                "quantity": {"value": Decimal("5500.000"), "unit": "TNE"},  # the order's, not as surveyed
+                "gross_weight": g.gross_weight,
+            }
+            for g in coo.goods
+        ],
+    )
+    b.events.append(presented)
+    asked = presented.occurred_at + dt.timedelta(hours=2)
+    b.add(
+        VerificationRequested,
+        asked,
+        GACC_TIANJIN,
+        certificate_number=number,
+        certificate_issuer=TDAP.party_id,
+        declaration_number=declaration,
+        customs=GACC_TIANJIN,
+        reason="the quantity transmitted ahead of the goods is not the quantity certified in box 9",
+        reply_by=(asked + dt.timedelta(days=60)).date(),
+    )
+    b.add(
+        VerificationAnswered,
+        (asked + dt.timedelta(days=18)).astimezone(PKT),
+        TDAP,
+        certificate_number=number,
+        issuer=TDAP,
+        customs=GACC_TIANJIN,
+        answer="NOT_CONFIRMED",
+        findings=["the exporter's mining records cover 5,100 TNE of the 5,512.4 TNE certified"],
+    )
+    b.add(
+        PreferenceDecided,
+        asked + dt.timedelta(days=19),
+        GACC_TIANJIN,
+        certificate_number=number,
+        declaration_number=declaration,
+        customs=GACC_TIANJIN,
+        decision="DENIED",
+        reason="origin not confirmed by the issuing authority on verification (CPFTA); duty at the MFN rate",
+    )
+    return Story(
+        "chromite certificate of origin verified and the preference denied", chromite.trade_id, b.events
+    )
+
+
+STORIES: dict[str, Callable[..., Story]] = {
+    "chromite": chromite_story,
+    "explosives": explosives_story,
+    "verification": verification_story,
+}
 
 
 # -- signed certificates (docs/adr/0013-signed-certificates.md) --------------------------------------------

@@ -92,6 +92,9 @@ _FACTS: dict[str, Callable[[Any], str]] = {
     "PreferenceDecided": lambda e: (
         f"{e.certificate_number}: preference {e.decision}" + (f" ({e.reason})" if e.reason else "")
     ),
+    "OriginDataTransmitted": lambda e: f"{e.certificate_number} to {e.customs.party_id}",
+    "VerificationRequested": lambda e: f"{e.certificate_number}: {e.reason}",
+    "VerificationAnswered": lambda e: f"{e.certificate_number}: {e.answer}",
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import uuid
 from typing import Annotated, Any
@@ -254,6 +255,17 @@ async def verify_certificate(
         trade = await store.trade(cert.trade_id)
         role = trade[0].trust.role_of(caller.partner_id) if trade else None
         if role is not None and trust.receives_type(role, CertificateIssued.avro_name):
+            state = trade[0].certificate(cert.issuer, cert.certificate_number) if trade else None
+            if (
+                cert.status == "PREFERENCE_SUSPENDED"
+                and state is not None
+                and role not in trust.PRINCIPAL_ROLES
+            ):
+                # a verification in progress is its parties' only (ADR 0038): others see it as presented
+                concerned = {state.issuer, state.presented_to}
+                if caller.partner_id not in concerned:
+                    shown = "VERIFIED" if state.verification is not None else "PRESENTED"
+                    cert = dataclasses.replace(cert, status=shown)
             kept.append(cert)
     found = kept
     if not found:

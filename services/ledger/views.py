@@ -6,7 +6,10 @@ ShipmentBooked, certificates for one that receives CertificateIssued, transport 
 receives TransportDocumentEventRecorded, the letter of credit and its presentations for one that
 receives LetterOfCreditEventRecorded (a bank), licences with what they have left (ADR 0034) for one that
 receives CertificateIssued, and timeline entries of the event
-types the role receives (plus the admission naming the reader). The buyer and supplier see everything.
+types the role receives (plus the admission naming the reader). An addressed event of a certificate's
+verification loop (``trust.ADDRESSED_TYPES``) and the loop's state on the certificate are shown besides
+the principals only to the certificate's issuer and the importing customs (ADR 0038). The buyer and
+supplier see everything.
 """
 
 from __future__ import annotations
@@ -78,10 +81,37 @@ def trade_view(
     if not sees("TransportDocumentEventRecorded"):
         view["documents"] = []
     own = f"party/{reader}"
-    view["timeline"] = [t for t in view["timeline"] if sees(t["type"]) or t["subject"] == own]
+    principal = role in trust.PRINCIPAL_ROLES
+
+    def addressed_to_reader(entry: dict[str, Any]) -> bool:
+        # an addressed event (ADR 0038) is the principals' and its addressees' only
+        return principal or not entry.get("audience") or reader in entry["audience"]
+
+    view["timeline"] = [
+        t for t in view["timeline"] if (sees(t["type"]) and addressed_to_reader(t)) or t["subject"] == own
+    ]
+    if not principal:
+        view["certificates"] = [_loop_cut(c, reader) for c in view["certificates"]]
     visible = set(state.trust.parties)
     view["parties"] = [p for p in view["parties"] if p["party_id"] in visible]
     return view
+
+
+#: A certificate's verification loop (ADR 0038): only its issuer and the importing customs it concerns
+#: (and the trade's buyer and supplier) see it; anyone else sees the certificate as presented.
+_LOOP_FIELDS = ("origin_data", "origin_findings", "verification_request")
+
+
+def _loop_cut(cert: dict[str, Any], reader: str) -> dict[str, Any]:
+    request = cert.get("verification_request") or {}
+    data = cert.get("origin_data") or {}
+    concerned = {cert.get("issuer"), cert.get("presented_to"), request.get("customs"), data.get("customs")}
+    if reader in concerned:
+        return cert
+    cut = {k: v for k, v in cert.items() if k not in _LOOP_FIELDS}
+    if cut.get("status") == "PREFERENCE_SUSPENDED":
+        cut["status"] = "VERIFIED" if cut.get("verification") else "PRESENTED"
+    return cut
 
 
 def _whole_view(state: TradeState, updated_at: dt.datetime | None, today: dt.date) -> dict[str, Any]:

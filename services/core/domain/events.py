@@ -332,6 +332,37 @@ class CertificateVerified(TradeEvent):
     certificate_issuer: Annotated[str | None, t.PARTY_ID] = Field(None, description="Partner id of the certificate's issuer: a certificate is known by issuer and number. Null: the number alone names it, which the ledger refuses when two issuers' certificates of this trade share the number.")
 
 
+class TransmittedGoods(AvroModel):
+    """One item of the certificate's goods as transmitted: what the importing customs matches."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.certificates.TransmittedGoods'
+
+    item_number: Annotated[Annotated[int, Field(ge=-(2**31), le=2**31 - 1)], t.POSITIVE] = Field(description='Item number on the certificate, from 1.')
+    hs_code: Annotated[str, t.HS6] = Field(description='6-digit HS subheading (box 6).')
+    quantity: Quantity = Field(description='Quantity of the item (box 9).')
+    gross_weight: Quantity | None = Field(None, description='Gross weight of the item (box 9), when the certificate gives it.')
+
+
+class OriginDataTransmitted(TradeEvent):
+    """The issuing authority transmitted a certificate's origin data to the importing customs ahead of the goods (the China–Pakistan electronic origin data exchange); the certificate presented with the declaration is matched against it (docs/adr/0038-certificate-verification-loop.md)."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.certificates.OriginDataTransmitted'
+    topic: ClassVar[str] = 'trade.certificates.v1'
+
+    event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
+    trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
+    occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the origin data was transmitted, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
+    sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
+    certificate_number: Annotated[str, t.REFERENCE] = Field(description='Certificate number as printed on it, unique per issuer.')
+    issuer: Party = Field(description="The certificate's issuing authority, which transmits its own certificate's data.")
+    customs: Party = Field(description="The importing customs office the data is addressed to; only it, the issuer and the trade's buyer and supplier receive this event.")
+    exporter_id: Annotated[str, t.PARTY_ID] = Field(description="Partner id of the certificate's exporter (box 1).")
+    consignee_id: Annotated[str, t.PARTY_ID] = Field(description="Partner id of the certificate's consignee (box 2).")
+    goods: list[TransmittedGoods] = Field(description="The certificate's goods, item by item; at least one.")
+    signature: Signature | None = Field(None, description="The issuer's Ed25519 signature over the canonical encoding of this event without this field (docs/adr/0013-signed-certificates.md); the transmission of a signed certificate must carry it (docs/adr/0038-certificate-verification-loop.md).")
+
+
 class PreferenceDecision(StrEnum):
     """GRANTED (preference given) or DENIED (preference not given)."""
     GRANTED = 'GRANTED'
@@ -355,6 +386,50 @@ class PreferenceDecided(TradeEvent):
     decision: PreferenceDecision = Field(description='The decision.')
     reason: Annotated[str | None, t.TEXT] = Field(None, description='Reason, required when DENIED (box 5).')
     certificate_issuer: Annotated[str | None, t.PARTY_ID] = Field(None, description="Partner id of the certificate's issuer: a certificate is known by issuer and number. Null: the number alone names it, which the ledger refuses when two issuers' certificates of this trade share the number.")
+
+
+class VerificationAnswer(StrEnum):
+    """CONFIRMED (the certificate is authentic and the goods originate as stated) or NOT_CONFIRMED."""
+    CONFIRMED = 'CONFIRMED'
+    NOT_CONFIRMED = 'NOT_CONFIRMED'
+
+
+class VerificationAnswered(TradeEvent):
+    """The certificate's issuer answered the importing customs' verification request (docs/adr/0038-certificate-verification-loop.md)."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.certificates.VerificationAnswered'
+    topic: ClassVar[str] = 'trade.certificates.v1'
+
+    event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
+    trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
+    occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the issuer answered, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
+    sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
+    certificate_number: Annotated[str, t.REFERENCE] = Field(description='Certificate number as printed on it, unique per issuer.')
+    issuer: Party = Field(description="The certificate's issuing authority, answering for its own certificate.")
+    customs: Party = Field(description='The importing customs office that asked.')
+    answer: VerificationAnswer = Field(description="The issuer's answer.")
+    findings: list[str] = Field(default_factory=list, description='What the issuer found; at least one when NOT_CONFIRMED.')
+    signature: Signature | None = Field(None, description="The issuer's Ed25519 signature over the canonical encoding of this event without this field (docs/adr/0013-signed-certificates.md); the answer of a signed certificate must carry it (docs/adr/0038-certificate-verification-loop.md).")
+
+
+class VerificationRequested(TradeEvent):
+    """The importing customs asked the certificate's issuer to verify it, with a reason and a reply deadline; the preference claimed with it is suspended (security taken) until the customs decides (docs/adr/0038-certificate-verification-loop.md)."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.certificates.VerificationRequested'
+    topic: ClassVar[str] = 'trade.certificates.v1'
+
+    event_id: uuid.UUID = Field(description='Unique id of this event (also the CloudEvents id); redelivery of the same id is harmless.')
+    trade_id: uuid.UUID = Field(description="Id of the trade this event belongs to; the Kafka record key, so one trade's events stay in order on one partition.")
+    occurred_at: Annotated[dt.datetime, t.UTC_MILLIS] = Field(description='Event time: when the verification was requested, as a UTC instant (milliseconds).')
+    created_at: Annotated[dt.datetime, t.UTC_MILLIS] | None = Field(None, description="When the sender's system created this event (DCSA eventCreatedDateTime), as a UTC instant (milliseconds); never in the future beyond a small clock skew. Successive planned or estimated times of one milestone are ordered by it, not by the time they estimate. Left out, the gateway sets it to when it received the event.")
+    sender: Annotated[str, t.PARTY_ID] = Field(description='Partner id of the party that published this event.')
+    certificate_number: Annotated[str, t.REFERENCE] = Field(description='Certificate number as printed on it, unique per issuer.')
+    certificate_issuer: Annotated[str, t.PARTY_ID] = Field(description="Partner id of the certificate's issuer, to whom the request is addressed.")
+    declaration_number: Annotated[str, t.REFERENCE] = Field(description='Import goods declaration number on which the certificate is claimed.')
+    customs: Party = Field(description='The importing customs office asking (the one the certificate was presented to).')
+    reason: Annotated[str, t.TEXT] = Field(description='Why verification is asked (reasonable doubt about authenticity, origin or accuracy).')
+    reply_by: dt.date | None = Field(None, description="Last day for the issuer's answer; null: the default period of docs/domain.md §5 from the day of the request. After it the customs may decide without an answer.")
 
 
 class InvoiceKind(StrEnum):
@@ -924,7 +999,10 @@ EVENT_TYPES: dict[str, type[TradeEvent]] = {
     'corridor.trade.certificates.CertificatePresented': CertificatePresented,
     'corridor.trade.certificates.CertificateRevoked': CertificateRevoked,
     'corridor.trade.certificates.CertificateVerified': CertificateVerified,
+    'corridor.trade.certificates.OriginDataTransmitted': OriginDataTransmitted,
     'corridor.trade.certificates.PreferenceDecided': PreferenceDecided,
+    'corridor.trade.certificates.VerificationAnswered': VerificationAnswered,
+    'corridor.trade.certificates.VerificationRequested': VerificationRequested,
     'corridor.trade.orders.InvoiceIssued': InvoiceIssued,
     'corridor.trade.orders.LetterOfCreditEventRecorded': LetterOfCreditEventRecorded,
     'corridor.trade.orders.OrderAmended': OrderAmended,

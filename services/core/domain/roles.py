@@ -17,6 +17,7 @@ _BUYER = frozenset({PartyRole.BUYER})
 _SUPPLIER = frozenset({PartyRole.SUPPLIER})
 _CARRIER = frozenset({PartyRole.CARRIER})
 _CUSTOMS = frozenset({PartyRole.CUSTOMS})
+_ISSUING_AUTHORITY = frozenset({PartyRole.ISSUING_AUTHORITY})
 _ISSUERS = frozenset({PartyRole.ISSUING_AUTHORITY, PartyRole.INSPECTION_BODY})
 _BANK = frozenset({PartyRole.BANK})
 
@@ -47,10 +48,15 @@ PUBLISHER_ROLES: dict[str, frozenset[str]] = {
     _CERTIFICATES + "CertificatePresented": _CUSTOMS,
     _CERTIFICATES + "CertificateVerified": _CUSTOMS,
     _CERTIFICATES + "PreferenceDecided": _CUSTOMS,
+    _CERTIFICATES + "VerificationRequested": _CUSTOMS,
     # issuing authorities (TDAP, CCPIT, MIIT …) and inspection bodies (SGS, CCIC)
     _CERTIFICATES + "CertificateIssued": _ISSUERS,
     _CERTIFICATES + "CertificateAmended": _ISSUERS,
     _CERTIFICATES + "CertificateRevoked": _ISSUERS,
+    # the issuing authority of a preferential certificate: origin data ahead of the goods and its answer
+    # to the importing customs' verification request (docs/adr/0038)
+    _CERTIFICATES + "OriginDataTransmitted": _ISSUING_AUTHORITY,
+    _CERTIFICATES + "VerificationAnswered": _ISSUING_AUTHORITY,
 }
 
 

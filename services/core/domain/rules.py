@@ -505,6 +505,35 @@ def _preference(e: Any) -> Iterable[Violation]:
         yield "reason", "a denial must give its reason (certificate box 5)"
 
 
+@rule("OriginDataTransmitted")
+def _origin_data(e: Any) -> Iterable[Violation]:
+    yield from _parties((e.issuer, "issuer"), (e.customs, "customs"))
+    yield from _role(e.customs, "customs", "CUSTOMS")
+    if not e.goods:
+        yield "goods", "at least one item of goods is required"
+    seen: set[int] = set()
+    for i, goods in enumerate(e.goods):
+        if goods.item_number in seen:
+            yield f"goods[{i}].item_number", f"item {goods.item_number} is given twice"
+        seen.add(goods.item_number)
+
+
+@rule("VerificationRequested")
+def _verification_requested(e: Any) -> Iterable[Violation]:
+    yield from _parties((e.customs, "customs"))
+    yield from _role(e.customs, "customs", "CUSTOMS")
+    if e.reply_by is not None and e.reply_by <= e.occurred_at.astimezone(dt.UTC).date():
+        yield "reply_by", "the deadline for the answer is after the day of the request"
+
+
+@rule("VerificationAnswered")
+def _verification_answered(e: Any) -> Iterable[Violation]:
+    yield from _parties((e.issuer, "issuer"), (e.customs, "customs"))
+    yield from _role(e.customs, "customs", "CUSTOMS")
+    if e.answer == "NOT_CONFIRMED" and not e.findings:
+        yield "findings", "say what the issuer found when it does not confirm the certificate"
+
+
 # -- rules of events taken in (ADR 0034) -----------------------------------------------------------------
 
 

@@ -44,6 +44,8 @@ SIGNED_EVENT_TYPES = frozenset(
         "corridor.trade.certificates.CertificateIssued",
         "corridor.trade.certificates.CertificateAmended",
         "corridor.trade.certificates.CertificateRevoked",
+        "corridor.trade.certificates.OriginDataTransmitted",
+        "corridor.trade.certificates.VerificationAnswered",
     }
 )
 

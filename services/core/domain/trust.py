@@ -18,9 +18,12 @@ so no reader can be more generous than another.
   preference (:data:`PREFERENCE_KINDS`). Under a letter of credit, documents are presented by the
   supplier or the credit's advising bank, and discrepancies and payments come only from a bank the
   order's credit names (issuing or advising; :data:`CREDIT_SENDERS`). A signed certificate is amended
-  or revoked only by an event signed with its issuer's key.
+  or revoked only by an event signed with its issuer's key. In the verification loop (ADR 0038) origin
+  data and answers come only from the certificate's issuing authority, signed like the certificate,
+  addressed to a customs office of the trade, and the request only from the customs it was presented to.
 * **Need to know.** :data:`RECEIVES` says, per role, which event types a party receives; a party also
-  receives the admission and the withdrawal that name it.
+  receives the admission and the withdrawal that name it. An addressed event (:data:`ADDRESSED_TYPES`, the
+  verification loop) goes besides the principals only to the parties it is between (:func:`addressees`).
 
 :func:`check` answers the rules an event breaks against a :class:`TrustState` (empty: it may be
 applied); :func:`admit` folds an accepted event into the state; :func:`recipients` and :func:`receives`
@@ -54,6 +57,7 @@ from corridor.core.domain.events import (
     InvoiceIssued,
     LetterOfCreditEventRecorded,
     OrderPlaced,
+    OriginDataTransmitted,
     Party,
     PartyAdmitted,
     PartyRole,
@@ -63,11 +67,14 @@ from corridor.core.domain.events import (
     ShipmentDelivered,
     TransportDocumentEventRecorded,
     TransportEventRecorded,
+    VerificationAnswered,
+    VerificationRequested,
 )
 from corridor.core.domain.roles import PUBLISHER_ROLES
 
 __all__ = [
     "ACTOR_FIELDS",
+    "ADDRESSED_TYPES",
     "ADMISSIBLE_ROLES",
     "CREDIT_SENDERS",
     "FACT_TYPES",
@@ -82,7 +89,9 @@ __all__ = [
     "Member",
     "TrustState",
     "Violation",
+    "addressees",
     "admit",
+    "backfills",
     "certificate_key",
     "certificates_numbered",
     "check",
@@ -110,6 +119,11 @@ _CERTIFICATE_CLAIM = frozenset(
     {CertificatePresented.avro_name, CertificateVerified.avro_name, PreferenceDecided.avro_name}
 )
 _CREDIT = LetterOfCreditEventRecorded.avro_name
+#: The verification loop between a certificate's issuer and the importing customs (ADR 0038).
+_VERIFICATION_LOOP = frozenset(
+    {OriginDataTransmitted.avro_name, VerificationRequested.avro_name, VerificationAnswered.avro_name}
+)
+_ISSUER_STEPS = frozenset({OriginDataTransmitted.avro_name, VerificationAnswered.avro_name})
 
 #: The two parties that own a trade: named by its OrderPlaced, never admitted or withdrawn.
 PRINCIPAL_ROLES: frozenset[str] = frozenset({PartyRole.BUYER, PartyRole.SUPPLIER})
@@ -138,15 +152,25 @@ RECEIVES: dict[str, frozenset[str]] = {
     PartyRole.BUYER: _ALL,
     PartyRole.SUPPLIER: _ALL,
     PartyRole.CARRIER: _SHIPMENT,
-    PartyRole.CUSTOMS: _SHIPMENT | {InvoiceIssued.avro_name} | _CERTIFICATE_CONTENT | _CERTIFICATE_CLAIM,
+    PartyRole.CUSTOMS: _SHIPMENT
+    | {InvoiceIssued.avro_name}
+    | _CERTIFICATE_CONTENT
+    | _CERTIFICATE_CLAIM
+    | _VERIFICATION_LOOP,
     PartyRole.ISSUING_AUTHORITY: frozenset({ShipmentBooked.avro_name})
     | _CERTIFICATE_CONTENT
-    | _CERTIFICATE_CLAIM,
+    | _CERTIFICATE_CLAIM
+    | _VERIFICATION_LOOP,
     PartyRole.INSPECTION_BODY: frozenset({ShipmentBooked.avro_name})
     | _CERTIFICATE_CONTENT
     | _CERTIFICATE_CLAIM,
     PartyRole.BANK: frozenset({_CREDIT, InvoiceIssued.avro_name, TransportDocumentEventRecorded.avro_name}),
 }
+
+#: Event types addressed between two parties (ADR 0038): besides the trade's buyer and supplier, only the
+#: parties :func:`addressees` names receive them (the certificate's issuer and the importing customs),
+#: never another customs office or issuer of the trade, even though its role receives the type.
+ADDRESSED_TYPES: frozenset[str] = _VERIFICATION_LOOP
 
 #: Credit event type → who of a trade's letter of credit may send it: the beneficiary (the supplier)
 #: or the advising bank presents the documents; only a bank the credit names — its issuing or its
@@ -169,12 +193,17 @@ ACTOR_FIELDS: dict[str, str] = {
     CertificatePresented.avro_name: "customs",
     CertificateVerified.avro_name: "customs",
     PreferenceDecided.avro_name: "customs",
+    OriginDataTransmitted.avro_name: "issuer",
+    VerificationRequested.avro_name: "customs",
+    VerificationAnswered.avro_name: "issuer",
 }
 
 #: Event type → the other Party fields it names; each must be a party of the trade already.
 NAMED_PARTIES: dict[str, tuple[str, ...]] = {
     CertificateIssued.avro_name: ("exporter", "consignee"),
     TransportDocumentEventRecorded.avro_name: ("shipper", "consignee", "notify_party"),
+    OriginDataTransmitted.avro_name: ("customs",),
+    VerificationAnswered.avro_name: ("customs",),
 }
 
 #: Certificate kinds a customs office can grant a tariff preference on (presentation, verification,
@@ -198,7 +227,10 @@ FACT_TYPES: frozenset[str] = frozenset(
 )
 
 #: Changes to a certificate that must be signed with its issuer's key when the certificate was signed.
-STATUS_CHANGE_TYPES: frozenset[str] = frozenset({CertificateAmended.avro_name, CertificateRevoked.avro_name})
+#: The issuer's steps of the verification loop are held to the same rule (ADR 0038).
+STATUS_CHANGE_TYPES: frozenset[str] = (
+    frozenset({CertificateAmended.avro_name, CertificateRevoked.avro_name}) | _ISSUER_STEPS
+)
 
 #: Rule name → what it says; problem+json answers and dead letters name the rule.
 RULES: dict[str, str] = {
@@ -220,6 +252,9 @@ RULES: dict[str, str] = {
     "advising bank; discrepancies and payments come only from a bank the order's credit names",
     "signed-status-change": "a signed certificate is amended or revoked only by an event signed with "
     "its issuer's registered key",
+    "verification-parties": "a certificate's origin data and verification answers come only from its "
+    "issuer, addressed to a customs office of the trade; verification is requested only by the customs "
+    "office it was presented to",
 }
 
 
@@ -442,6 +477,8 @@ def _check_admission(
 def _check_certificate(state: TrustState, event: TradeEvent, verdict: str | None) -> list[Violation]:
     if isinstance(event, CertificateIssued):
         return []
+    if event.avro_name in _ISSUER_STEPS:
+        return _check_issuer_step(state, event, verdict)
     if isinstance(event, CertificateAmended):
         number = event.supersedes_certificate_number
         field = "data.supersedes_certificate_number"
@@ -499,7 +536,7 @@ def _check_certificate(state: TrustState, event: TradeEvent, verdict: str | None
                 "certificates are presented for a preference",
             )
         ]
-    if isinstance(event, CertificateVerified | PreferenceDecided):
+    if isinstance(event, CertificateVerified | PreferenceDecided | VerificationRequested):
         if facts.presented_to is None:
             return [_v(field, "presented-customs", f"certificate {number} was not presented", pending=True)]
         if facts.presented_to != event.sender:
@@ -508,6 +545,80 @@ def _check_certificate(state: TrustState, event: TradeEvent, verdict: str | None
                     "data.customs.party_id",
                     "presented-customs",
                     f"certificate {number} was presented to {facts.presented_to!r}, not to {event.sender!r}",
+                )
+            ]
+    return []
+
+
+def _check_issuer_step(state: TrustState, event: TradeEvent, verdict: str | None) -> list[Violation]:
+    """OriginDataTransmitted / VerificationAnswered: the certificate's own issuer, signed as it signs its
+    certificate, addressed to a customs office of the trade (to the one it was presented to, once it was)."""
+    assert isinstance(event, OriginDataTransmitted | VerificationAnswered)
+    number = event.certificate_number
+    what = _short(event.avro_name)
+    own = certificates_numbered(state.certificates, number, event.sender)
+    found = own or certificates_numbered(state.certificates, number, None)[:1]
+    if not found:
+        return [
+            _v(
+                "data.certificate_number",
+                "certificate-issuer",
+                f"certificate {number} is not issued in this trade",
+                pending=True,
+            )
+        ]
+    facts = found[0]
+    if facts.issuer != event.sender:
+        return [
+            _v(
+                "data.issuer.party_id",
+                "verification-parties",
+                f"certificate {number} was issued by {facts.issuer!r}; only its issuer sends its {what}",
+            )
+        ]
+    if facts.kind not in PREFERENCE_KINDS:
+        return [
+            _v(
+                "data.certificate_number",
+                "preference-kind",
+                f"certificate {number} is {facts.kind}; origin data and verification concern only "
+                f"{', '.join(sorted(PREFERENCE_KINDS))} certificates",
+            )
+        ]
+    if facts.signed and verdict is not None and verdict != "valid":
+        return [
+            _v(
+                "data.signature",
+                "signed-status-change",
+                f"certificate {number} is signed; its {what} must be signed with a registered key of its "
+                f"issuer {facts.issuer!r} (signature: {verdict})",
+            )
+        ]
+    customs = event.customs.party_id
+    if state.role_of(customs) != PartyRole.CUSTOMS:
+        return [
+            _v(
+                "data.customs.party_id",
+                "verification-parties",
+                f"{customs!r} is not a customs office of trade {event.trade_id}",
+            )
+        ]
+    if isinstance(event, VerificationAnswered):
+        if facts.presented_to is None:
+            return [
+                _v(
+                    "data.certificate_number",
+                    "verification-parties",
+                    f"certificate {number} was not presented",
+                    pending=True,
+                )
+            ]
+        if facts.presented_to != customs:
+            return [
+                _v(
+                    "data.customs.party_id",
+                    "verification-parties",
+                    f"certificate {number} was presented to {facts.presented_to!r}, not to {customs!r}",
                 )
             ]
     return []
@@ -601,7 +712,7 @@ def check(state: TrustState | None, event: TradeEvent, *, verdict: str | None = 
         return _check_document(state, event)
     if isinstance(event, LetterOfCreditEventRecorded):
         return _check_credit(state, event, member.role)
-    if event_type in _CERTIFICATE_CONTENT | _CERTIFICATE_CLAIM:
+    if event_type in _CERTIFICATE_CONTENT | _CERTIFICATE_CLAIM | _VERIFICATION_LOOP:
         return _check_certificate(state, event, verdict)
     return []
 
@@ -763,6 +874,16 @@ def admit(state: TrustState | None, event: TradeEvent) -> TrustState:
     return state
 
 
+def addressees(event: TradeEvent) -> frozenset[str]:
+    """The parties an event of :data:`ADDRESSED_TYPES` is between: the certificate's issuer and the
+    importing customs office (empty for any other event)."""
+    if isinstance(event, OriginDataTransmitted | VerificationAnswered):
+        return frozenset({event.issuer.party_id, event.customs.party_id})
+    if isinstance(event, VerificationRequested):
+        return frozenset({event.certificate_issuer, event.customs.party_id})
+    return frozenset()
+
+
 def receives(state: TrustState, party_id: str, event: TradeEvent) -> bool:
     """Whether ``party_id`` gets a copy of ``event`` under ``state`` (the trust facts after it)."""
     member = state.active(party_id)
@@ -770,7 +891,22 @@ def receives(state: TrustState, party_id: str, event: TradeEvent) -> bool:
         return False
     if isinstance(event, PartyAdmitted | PartyWithdrawn) and event.party_id == party_id:
         return True
+    if (
+        event.avro_name in ADDRESSED_TYPES
+        and member.role not in PRINCIPAL_ROLES
+        and party_id not in addressees(event)
+    ):
+        return False
     return event.avro_name in RECEIVES.get(member.role, frozenset())
+
+
+def backfills(role: str, event_type: str) -> bool:
+    """Whether a party joining in ``role`` is sent an earlier event of ``event_type``: what its role
+    receives, but no addressed event (ADR 0038: it was addressed to others; the joiner reads its own
+    certificates' loop in the ledger)."""
+    if event_type in ADDRESSED_TYPES and role not in PRINCIPAL_ROLES:
+        return False
+    return receives_type(role, event_type)
 
 
 def receives_type(role: str, event_type: str) -> bool:

@@ -39,8 +39,15 @@ def test_domain_brief_mapping() -> None:
             "CertificatePresented",
             "CertificateVerified",
             "PreferenceDecided",
+            "VerificationRequested",
         },
-        "ISSUING_AUTHORITY": {"CertificateIssued", "CertificateAmended", "CertificateRevoked"},
+        "ISSUING_AUTHORITY": {
+            "CertificateIssued",
+            "CertificateAmended",
+            "CertificateRevoked",
+            "OriginDataTransmitted",
+            "VerificationAnswered",
+        },
         "INSPECTION_BODY": {"CertificateIssued", "CertificateAmended", "CertificateRevoked"},
         "BANK": {"LetterOfCreditEventRecorded"},
     }

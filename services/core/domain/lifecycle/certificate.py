@@ -6,6 +6,15 @@ declaration → verified (matched / not matched) → preference granted | denied
 any time; expired once ``valid_until`` has passed (computed for a date, see ``effective_status``). A
 revoked, superseded or expired certificate cannot be presented, verified or decided on.
 
+The verification loop (ADR 0038, docs/domain.md §5): the issuer transmits the certificate's origin data
+to the importing customs (``origin_data_transmitted``); the presentation is matched against it and a
+mismatch or a missing transmission is a finding on the certificate (``origin_findings``); the customs
+that was presented the certificate may request verification from the issuer with a reason and a reply
+deadline (``verification_requested``; one request per claim), which suspends the preference
+(PREFERENCE_SUSPENDED); the issuer answers CONFIRMED or NOT_CONFIRMED (``verification_answered``); the
+customs decides only after the answer or once the deadline passed, grants only on CONFIRMED, and denies
+on NOT_CONFIRMED or on no answer.
+
 A certificate is known by its issuer and its number (``trust.certificate_key``): numbers are unique per
 issuer only, so two issuers' equal numbers are two certificates. Amendment and revocation come from the
 issuer and find its own certificate; presentation, verification and decision name the issuer
@@ -28,8 +37,15 @@ from corridor.core.domain.events import (
     CertificatePresented,
     CertificateRevoked,
     CertificateVerified,
+    CertifiedGoods,
+    OriginDataTransmitted,
     PreferenceDecided,
     PreferenceDecision,
+    Quantity,
+    TransmittedGoods,
+    VerificationAnswer,
+    VerificationAnswered,
+    VerificationRequested,
     VerificationResult,
 )
 from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
@@ -37,11 +53,18 @@ from corridor.core.domain.lifecycle.state import (
     DEAD_CERTIFICATE_STATUSES,
     CertificateState,
     CertificateStatus,
+    CertifiedItem,
     OrderState,
+    OriginData,
     TradeState,
+    VerificationRequest,
 )
 from corridor.core.domain.reference import PREFERENTIAL_ORIGIN_KINDS
 from corridor.core.domain.trust import certificate_key, certificates_numbered
+
+#: Days the issuer has to answer a verification request that names no ``reply_by``: the project's
+#: default, not a period taken from the agreement (docs/domain.md §5, ADR 0038).
+DEFAULT_REPLY_DAYS = 90
 
 
 def _with(trade: TradeState, *certificates: CertificateState) -> TradeState:
@@ -179,8 +202,30 @@ def issued(trade: TradeState, e: CertificateIssued) -> TradeState:
         issued_at=e.occurred_at,
         valid_until=e.valid_until,
         hs_codes=tuple(sorted({g.hs_code for g in e.goods})),
+        goods=_items(e.goods),
     )
     return _with(trade, cert)
+
+
+def _amount(q: Quantity | None) -> str | None:
+    return None if q is None else f"{q.value.normalize():f} {q.unit}"
+
+
+def _items(goods: list[CertifiedGoods] | list[TransmittedGoods]) -> tuple[CertifiedItem, ...]:
+    return tuple(
+        sorted(
+            (
+                CertifiedItem(
+                    item_number=g.item_number,
+                    hs_code=g.hs_code,
+                    quantity=_amount(g.quantity) or "",
+                    gross_weight=_amount(g.gross_weight),
+                )
+                for g in goods
+            ),
+            key=lambda i: i.item_number,
+        )
+    )
 
 
 def amended(trade: TradeState, e: CertificateAmended) -> TradeState:
@@ -209,10 +254,15 @@ def amended(trade: TradeState, e: CertificateAmended) -> TradeState:
             "certificate_number": e.certificate_number,
             "issued_at": e.occurred_at,
             "hs_codes": tuple(sorted({g.hs_code for g in e.goods})),
+            "goods": _items(e.goods),
             "supersedes": old.certificate_number,
             "superseded_by": None,
             "superseded_at": None,
             "amendment_reason": e.reason,
+            # the new certificate is transmitted and verified on its own (ADR 0038)
+            "origin_data": None,
+            "origin_findings": (),
+            "verification_request": None,
             "status": CertificateStatus.ISSUED,
         }
     )
@@ -272,6 +322,12 @@ def presented(trade: TradeState, e: CertificatePresented) -> TradeState:
             f"{what}: preference on certificate {cert.certificate_number} was already "
             f"{cert.preference.value.lower()}"
         )
+    if cert.verification_request is not None:
+        # presenting again would lift the suspension and could move the claim to another office
+        raise LifecycleViolation(
+            f"{what}: certificate {cert.certificate_number} is under verification requested by "
+            f"{cert.verification_request.customs}; the preference stays suspended until decided"
+        )
     return _with(
         trade,
         cert.evolve(
@@ -279,6 +335,7 @@ def presented(trade: TradeState, e: CertificatePresented) -> TradeState:
                 "declaration_number": e.declaration_number,
                 "presented_at": e.occurred_at,
                 "presented_to": e.customs.party_id,
+                "origin_findings": origin_findings(cert, cert.origin_data, e.customs.party_id),
                 "status": CertificateStatus.PRESENTED,
             }
         ),
@@ -294,6 +351,11 @@ def verified(trade: TradeState, e: CertificateVerified) -> TradeState:
         raise LifecycleViolation(
             f"{what}: preference on certificate {cert.certificate_number} was already decided"
         )
+    status = (
+        CertificateStatus.PREFERENCE_SUSPENDED
+        if cert.verification_request is not None
+        else CertificateStatus.VERIFIED
+    )
     return _with(
         trade,
         cert.evolve(
@@ -301,7 +363,7 @@ def verified(trade: TradeState, e: CertificateVerified) -> TradeState:
                 "verification": e.result,
                 "verified_at": e.occurred_at,
                 "mismatches": tuple(e.mismatches),
-                "status": CertificateStatus.VERIFIED,
+                "status": status,
             }
         ),
     )
@@ -322,7 +384,10 @@ def preference_decided(trade: TradeState, e: PreferenceDecided) -> TradeState:
             f"{what}: certificate_number: certificate {cert.certificate_number} is {cert.kind.value}; a "
             f"preference is decided only on {', '.join(sorted(PREFERENTIAL_ORIGIN_KINDS))} certificates"
         )
-    if e.decision == PreferenceDecision.GRANTED and cert.verification != VerificationResult.MATCHED:
+    request = cert.verification_request
+    if request is not None:
+        request = _decide_after_request(cert, request, e, what)
+    elif e.decision == PreferenceDecision.GRANTED and cert.verification != VerificationResult.MATCHED:
         raise LifecycleViolation(
             f"{what}: preference granted on certificate {cert.certificate_number}, which "
             + ("did not match" if cert.verification else "was never verified")
@@ -339,7 +404,154 @@ def preference_decided(trade: TradeState, e: PreferenceDecided) -> TradeState:
                 "preference": e.decision,
                 "decided_at": e.occurred_at,
                 "decision_reason": e.reason,
+                "verification_request": request,
                 "status": status,
             }
         ),
     )
+
+
+# -- the verification loop (ADR 0038) -------------------------------------------------------------------
+
+
+def origin_findings(cert: CertificateState, data: OriginData | None, customs: str) -> tuple[str, ...]:
+    """What the certificate presented to ``customs`` shows against the origin data its issuer transmitted
+    (pure): a missing transmission, another addressee, or each box that differs. Empty: it matches."""
+    number = cert.certificate_number
+    if data is None:
+        return (f"origin data: {cert.issuer} transmitted no origin data of certificate {number}",)
+    found = []
+    if data.customs != customs:
+        found.append(f"origin data: transmitted to {data.customs}, not to {customs}")
+    if cert.exporter is not None and data.exporter != cert.exporter:
+        found.append(f"exporter: certificate {cert.exporter}, transmitted {data.exporter}")
+    if cert.consignee is not None and data.consignee != cert.consignee:
+        found.append(f"consignee: certificate {cert.consignee}, transmitted {data.consignee}")
+    sent = {i.item_number: i for i in data.goods}
+    held = {i.item_number: i for i in cert.goods}
+    for n in sorted(held.keys() | sent.keys()):
+        ours, theirs = held.get(n), sent.get(n)
+        if ours is None:
+            found.append(f"goods[{n}]: transmitted, not on the certificate")
+            continue
+        if theirs is None:
+            found.append(f"goods[{n}]: on the certificate, not transmitted")
+            continue
+        for box in ("hs_code", "quantity", "gross_weight"):
+            a, b = getattr(ours, box), getattr(theirs, box)
+            if a != b:
+                found.append(f"goods[{n}].{box}: certificate {a}, transmitted {b}")
+    return tuple(found)
+
+
+def _require_preferential(cert: CertificateState, what: str) -> None:
+    if cert.kind.value not in PREFERENTIAL_ORIGIN_KINDS:
+        raise LifecycleViolation(
+            f"{what}: certificate_number: certificate {cert.certificate_number} is {cert.kind.value}; "
+            f"origin data and verification concern only {', '.join(sorted(PREFERENTIAL_ORIGIN_KINDS))} "
+            "certificates"
+        )
+
+
+def origin_data_transmitted(trade: TradeState, e: OriginDataTransmitted) -> TradeState:
+    what = f"origin data of certificate {e.certificate_number}"
+    cert = _require_own(trade, e.certificate_number, e.issuer.party_id, what)
+    _require_usable(cert, what, e.occurred_at)
+    _require_preferential(cert, what)
+    if cert.origin_data is not None:
+        raise LifecycleViolation(
+            f"{what}: already transmitted at {cert.origin_data.transmitted_at.isoformat()}; a correction "
+            "is an amended certificate with its own transmission"
+        )
+    if cert.preference is not None:
+        raise LifecycleViolation(f"{what}: preference was already {cert.preference.value.lower()}")
+    data = OriginData(
+        transmitted_at=e.occurred_at,
+        customs=e.customs.party_id,
+        exporter=e.exporter_id,
+        consignee=e.consignee_id,
+        goods=_items(e.goods),
+    )
+    changes: dict[str, object] = {"origin_data": data}
+    if cert.presented_to is not None:
+        # transmitted after the presentation: matched now, and the lateness is itself a finding
+        at = cert.presented_at.isoformat() if cert.presented_at else "the certificate"
+        late = f"origin data: transmitted after the presentation at {at}"
+        changes["origin_findings"] = (late, *origin_findings(cert, data, cert.presented_to))
+    return _with(trade, cert.evolve(**changes))
+
+
+def verification_requested(trade: TradeState, e: VerificationRequested) -> TradeState:
+    what = f"verification request on declaration {e.declaration_number}"
+    cert = _require(trade, e.certificate_number, what, e.certificate_issuer)
+    _require_usable(cert, what, e.occurred_at)
+    _require_preferential(cert, what)
+    _require_claim(cert, e.declaration_number, what)
+    if cert.presented_to != e.customs.party_id:
+        raise LifecycleViolation(
+            f"{what}: customs: certificate {cert.certificate_number} was presented to {cert.presented_to}"
+        )
+    if cert.preference is not None:
+        raise LifecycleViolation(
+            f"{what}: preference on certificate {cert.certificate_number} was already "
+            f"{cert.preference.value.lower()}"
+        )
+    if cert.verification_request is not None:
+        raise LifecycleViolation(
+            f"{what}: verification of certificate {cert.certificate_number} was already requested at "
+            f"{cert.verification_request.requested_at.isoformat()}; one request per claim"
+        )
+    requested_on = e.occurred_at.astimezone(dt.UTC).date()
+    reply_by = e.reply_by or requested_on + dt.timedelta(days=DEFAULT_REPLY_DAYS)
+    if reply_by <= requested_on:
+        raise LifecycleViolation(f"{what}: reply_by: {reply_by} is not after the request ({requested_on})")
+    request = VerificationRequest(
+        customs=e.customs.party_id, requested_at=e.occurred_at, reason=e.reason, reply_by=reply_by
+    )
+    return _with(
+        trade,
+        cert.evolve(**{"verification_request": request, "status": CertificateStatus.PREFERENCE_SUSPENDED}),
+    )
+
+
+def verification_answered(trade: TradeState, e: VerificationAnswered) -> TradeState:
+    what = f"verification answer on certificate {e.certificate_number}"
+    cert = _require_own(trade, e.certificate_number, e.issuer.party_id, what)
+    request = cert.verification_request
+    if request is None:
+        raise LifecycleViolation(f"{what}: no verification of it was requested")
+    if request.customs != e.customs.party_id:
+        raise LifecycleViolation(f"{what}: customs: verification was requested by {request.customs}")
+    if request.answer is not None:
+        raise LifecycleViolation(
+            f"{what}: already answered {request.answer}"
+            + (f" at {request.answered_at.isoformat()}" if request.answered_at else "")
+        )
+    if cert.preference is not None:
+        raise LifecycleViolation(
+            f"{what}: preference was already {cert.preference.value.lower()} without the answer"
+        )
+    if e.answer == VerificationAnswer.NOT_CONFIRMED and not e.findings:
+        raise LifecycleViolation(f"{what}: findings: required when the answer is NOT_CONFIRMED")
+    answered = request.evolve(answer=e.answer.value, answered_at=e.occurred_at, findings=tuple(e.findings))
+    return _with(trade, cert.evolve(**{"verification_request": answered}))
+
+
+def _decide_after_request(
+    cert: CertificateState, request: VerificationRequest, e: PreferenceDecided, what: str
+) -> VerificationRequest:
+    """The decision after a verification request: only once answered or past ``reply_by``; granted only
+    on CONFIRMED. Returns the request as decided (NOT_ANSWERED recorded when there was no answer)."""
+    outcome = request.outcome(e.occurred_at.astimezone(dt.UTC).date())
+    number = cert.certificate_number
+    if outcome == "OPEN":
+        raise LifecycleViolation(
+            f"{what}: verification of certificate {number} requested at {request.requested_at.isoformat()} "
+            f"is unanswered and the issuer has until {request.reply_by}; the preference stays suspended"
+        )
+    if e.decision == PreferenceDecision.GRANTED and outcome != VerificationAnswer.CONFIRMED.value:
+        raise LifecycleViolation(
+            f"{what}: decision: preference granted on certificate {number}, whose verification was "
+            + ("not confirmed by its issuer" if outcome == "NOT_CONFIRMED" else "never answered")
+        )
+    return request if request.answer is not None else request.evolve(answer="NOT_ANSWERED")

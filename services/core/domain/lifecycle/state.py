@@ -448,6 +448,7 @@ class CertificateStatus(StrEnum):
     ISSUED = "ISSUED"
     PRESENTED = "PRESENTED"
     VERIFIED = "VERIFIED"  # see ``verification`` (MATCHED / NOT_MATCHED)
+    PREFERENCE_SUSPENDED = "PREFERENCE_SUSPENDED"  # verification requested, security taken (ADR 0038)
     PREFERENCE_GRANTED = "PREFERENCE_GRANTED"
     PREFERENCE_DENIED = "PREFERENCE_DENIED"
     SUPERSEDED = "SUPERSEDED"  # replaced by an amended certificate
@@ -457,6 +458,43 @@ class CertificateStatus(StrEnum):
 
 #: Statuses in which a certificate can no longer support a claim, whatever the date.
 DEAD_CERTIFICATE_STATUSES = frozenset({CertificateStatus.SUPERSEDED, CertificateStatus.REVOKED})
+
+
+class CertifiedItem(Frozen):
+    """One item of a certificate's goods as the origin data is matched on (boxes 6 and 9)."""
+
+    item_number: int
+    hs_code: str
+    quantity: str  # "<value> <Rec 20 unit>", exact as certified
+    gross_weight: str | None = None
+
+
+class OriginData(Frozen):
+    """The origin data the issuer transmitted to the importing customs ahead of the goods (ADR 0038)."""
+
+    transmitted_at: dt.datetime
+    customs: str
+    exporter: str
+    consignee: str
+    goods: tuple[CertifiedItem, ...]
+
+
+class VerificationRequest(Frozen):
+    """The importing customs' verification request to the issuer and where it stands (ADR 0038)."""
+
+    customs: str
+    requested_at: dt.datetime
+    reason: str
+    reply_by: dt.date
+    answer: str | None = None  # CONFIRMED / NOT_CONFIRMED; NOT_ANSWERED once decided without one
+    answered_at: dt.datetime | None = None
+    findings: tuple[str, ...] = ()
+
+    def outcome(self, on: dt.date) -> str:
+        """OPEN while the issuer may still answer; its answer; NOT_ANSWERED once ``reply_by`` passed."""
+        if self.answer is not None:
+            return self.answer
+        return "NOT_ANSWERED" if on > self.reply_by else "OPEN"
 
 
 class CertificateState(Frozen):
@@ -469,6 +507,7 @@ class CertificateState(Frozen):
     issued_at: dt.datetime
     valid_until: dt.date | None = None
     hs_codes: tuple[str, ...] = ()
+    goods: tuple[CertifiedItem, ...] = ()
     supersedes: str | None = None
     superseded_by: str | None = None
     superseded_at: dt.datetime | None = None
@@ -484,6 +523,9 @@ class CertificateState(Frozen):
     decision_reason: str | None = None
     revoked_at: dt.datetime | None = None
     revoke_reason: str | None = None
+    origin_data: OriginData | None = None
+    origin_findings: tuple[str, ...] = ()  # presentation against the transmitted origin data
+    verification_request: VerificationRequest | None = None
     status: CertificateStatus = CertificateStatus.ISSUED
 
     def expired(self, on: dt.date) -> bool:
@@ -578,6 +620,7 @@ class TimelineEntry(Frozen):
     sender: str
     subject: str  # order/<id>, shipment/<id>, certificate/<number>
     summary: str  # the key facts, one line
+    audience: tuple[str, ...] = ()  # an addressed event (trust.ADDRESSED_TYPES): who besides the principals
 
 
 class DocumentStatus(StrEnum):

@@ -157,6 +157,18 @@ _SUMMARIES: dict[str, Callable[[Any], str]] = {
     "PreferenceDecided": lambda e: (
         f"{e.certificate_number} preference {e.decision.value}" + (f" ({e.reason})" if e.reason else "")
     ),
+    "OriginDataTransmitted": lambda e: (
+        f"{e.certificate_number} origin data to {e.customs.party_id}: {len(e.goods)} item(s)"
+    ),
+    "VerificationRequested": lambda e: (
+        f"{e.certificate_number} verification requested of {e.certificate_issuer}"
+        + (f" by {e.reply_by.isoformat()}" if e.reply_by else "")
+        + f": {e.reason}"
+    ),
+    "VerificationAnswered": lambda e: (
+        f"{e.certificate_number} verification {e.answer.value}"
+        + (f": {'; '.join(e.findings)}" if e.findings else "")
+    ),
 }
 
 

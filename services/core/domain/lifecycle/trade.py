@@ -29,6 +29,7 @@ from corridor.core.domain.events import (
     OrderCancelled,
     OrderPlaced,
     OrderResponded,
+    OriginDataTransmitted,
     Party,
     PartyAdmitted,
     PartyWithdrawn,
@@ -37,6 +38,8 @@ from corridor.core.domain.events import (
     ShipmentDelivered,
     TransportDocumentEventRecorded,
     TransportEventRecorded,
+    VerificationAnswered,
+    VerificationRequested,
 )
 from corridor.core.domain.lifecycle import certificate, credit, document, licence, order, quantities, shipment
 from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
@@ -72,6 +75,9 @@ _STEPS: dict[type[TradeEvent], _Step] = {
     CertificatePresented: certificate.presented,
     CertificateVerified: certificate.verified,
     PreferenceDecided: certificate.preference_decided,
+    OriginDataTransmitted: certificate.origin_data_transmitted,
+    VerificationRequested: certificate.verification_requested,
+    VerificationAnswered: certificate.verification_answered,
 }
 
 #: Fields of event types that name a party (with its role in the trade).
@@ -129,6 +135,7 @@ def timeline_entry(event: TradeEvent) -> TimelineEntry:
         sender=event.sender,
         subject=subject_of(event),
         summary=summarize(event),
+        audience=tuple(sorted(trust.addressees(event))),
     )
 
 
