@@ -583,6 +583,47 @@ def generation_copy(
         )
 
 
+def _pair(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, str]:
+    source, sep, destination = value.partition("=")
+    if not sep or not source or not destination:
+        raise click.BadParameter(f"{value!r}: expected OLD=NEW (topic names)")
+    return source, destination
+
+
+@generation.command("relay-state", cls=JsonCommand)
+@click.option(
+    "--accepted",
+    required=True,
+    callback=_pair,
+    help="OLD=NEW accepted streams, NEW copied from OLD by `generation copy`.",
+)
+@click.option(
+    "--state", required=True, callback=_pair, help="OLD=NEW relay state topics (NEW is created, or empty)."
+)
+@click.option("--group", default="corridor-relay", show_default=True, help="The relay's consumer group.")
+@click.option("--json", "as_json", is_flag=True, help="The outcome as one JSON document.")
+def generation_relay_state(
+    accepted: tuple[str, str], state: tuple[str, str], group: str, as_json: bool
+) -> None:
+    """Carry the relay's state to a new generation of the accepted stream (the relay drained and
+    stopped): each trade's references become offsets of the same events in the new stream, and the
+    group's offsets on the new stream are committed at its end, so nothing is relayed twice."""
+    from corridor.ops.generation import GenerationError, translate_relay_state
+
+    try:
+        report = _run(
+            translate_relay_state(
+                get_settings().bootstrap_servers, accepted=accepted, state=state, group=group, say=_say
+            )
+        )
+    except GenerationError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        click.echo(f"{report.trades:,} trade(s), {report.refs:,} reference(s) moved to {state[1]}")
+
+
 def register(cli: click.Group) -> None:
     """Add the operations commands to the ``corridor`` group."""
     for command in (tail, dlq, trace, lag, backup, rebuild, generation):

@@ -26,6 +26,7 @@ partitions").
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,8 +43,11 @@ from corridor.core.topics import TRADE_TOPICS, TopicSpec, check_co_partitioned, 
 __all__ = [
     "CopyReport",
     "GenerationError",
+    "StateReport",
+    "commit_group_offsets",
     "copy_generation",
     "generation_name",
+    "translate_relay_state",
 ]
 
 _GENERATION = re.compile(r"^(?P<base>.+)\.g(?P<n>[0-9]{1,4})$")
@@ -280,3 +284,189 @@ async def _check_destination_counts(bootstrap_servers: str, report: CopyReport) 
                     f"{destination} holds {held} record(s), the copy wrote {report.copied[destination]}: "
                     "something else writes to it"
                 )
+
+
+# -- the relay's state -------------------------------------------------------------------------------------
+
+
+@dataclass
+class StateReport:
+    """What a relay-state translation did."""
+
+    trades: int = 0  # state records written to the new state topic
+    refs: int = 0  # event references translated
+    deleted: int = 0  # trades whose last state record was a tombstone (not carried over)
+    group_offsets: dict[int, int] = field(default_factory=dict)  # new accepted partition → committed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trades": self.trades,
+            "refs": self.refs,
+            "deleted": self.deleted,
+            "group_offsets": {str(p): o for p, o in sorted(self.group_offsets.items())},
+        }
+
+
+async def translate_relay_state(
+    bootstrap_servers: str,
+    *,
+    accepted: tuple[str, str],
+    state: tuple[str, str],
+    group: str,
+    say: Callable[[str], None] = lambda _message: None,
+) -> StateReport:
+    """Carry the relay's state from one generation of the accepted stream to the next (ADR 40).
+
+    ``accepted``: (old, new) accepted topics, the new one a :func:`copy_generation` of the old;
+    ``state``: (old, new) state topics, the new one created here with the new stream's count (or empty).
+    A reference ``(0, offset)`` of a trade's old state is the event with that offset in the old stream's
+    partition of the trade; it becomes the offset of the same ``ce_id`` in the new stream's partition of
+    the trade. The relay group ``group`` must have relayed the whole old stream (committed offsets at
+    its end, the relay stopped): its offsets on the new stream are then committed at the new stream's
+    end, so the relay started on the new generation relays nothing twice."""
+    from corridor.relay.state import decode_ids, decode_route, encode_route
+
+    report = StateReport()
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **client_security(), client_id="corridor-ops-generation"
+    )
+    await admin.start()
+    try:
+        counts = await _partition_counts(admin, [accepted[0], accepted[1], state[0]])
+        for topic in (accepted[0], accepted[1], state[0]):
+            if not counts.get(topic):
+                raise GenerationError(f"topic missing: {topic}")
+        old_n, new_n = counts[accepted[0]], counts[accepted[1]]
+        committed = await admin.list_consumer_group_offsets(
+            group, partitions=[TopicPartition(accepted[0], p) for p in range(old_n)]
+        )
+        await _prepare_destinations(
+            bootstrap_servers, admin, [(state[0], state[1])], new_n, {state[0]: _state_configs()}
+        )
+    finally:
+        await admin.close()
+    async with reader(bootstrap_servers) as consumer:
+        old_tps = [TopicPartition(accepted[0], p) for p in range(old_n)]
+        old_ends = await consumer.end_offsets(old_tps)
+        at = {tp: committed[tp].offset if tp in committed else -1 for tp in old_tps}
+        behind = [
+            f"{tp.topic}[{tp.partition}] at {at[tp]} of {old_ends[tp]}"
+            for tp in old_tps
+            if old_ends[tp] and at[tp] < old_ends[tp]
+        ]
+        if behind:
+            raise GenerationError(
+                f"relay group {group} has not relayed the old stream to its end: {', '.join(behind)} "
+                "(let the relay drain, then stop it)"
+            )
+        old_ids: dict[tuple[int, int], str] = {}
+        for record in await _every_record(consumer, accepted[0], old_n):
+            old_ids[(record.partition, record.offset)] = _ce_id(record)
+        new_refs: dict[str, tuple[int, int]] = {}
+        for record in await _every_record(consumer, accepted[1], new_n):
+            new_refs[_ce_id(record)] = (record.partition, record.offset)
+        latest: dict[bytes, tuple[int, bytes | None]] = {}
+        for record in await _every_record(consumer, state[0], counts[state[0]]):
+            if record.key is not None:
+                latest[record.key] = (record.partition, record.value)
+        new_ends = await consumer.end_offsets([TopicPartition(accepted[1], p) for p in range(new_n)])
+    producer = AIOKafkaProducer(**producer_config(bootstrap_servers, client_id="corridor-ops-generation"))
+    await producer.start()
+    try:
+        for key, (old_partition, value) in sorted(latest.items()):
+            if value is None:
+                report.deleted += 1
+                continue
+            route = decode_route(value)
+            target = int(_partition_of(key, new_n))
+            events = []
+            for index, offset in route.events:
+                event_id = old_ids.get((old_partition, offset))
+                if event_id is None:
+                    raise GenerationError(
+                        f"trade {key.decode()}: its state refers to offset {offset} of "
+                        f"{accepted[0]}[{old_partition}], which holds no committed record"
+                    )
+                found = new_refs.get(event_id)
+                if found is None or found[0] != target:
+                    raise GenerationError(
+                        f"trade {key.decode()}: event {event_id} is not in {accepted[1]}[{target}] "
+                        "(copy the accepted stream with `corridor generation copy` first)"
+                    )
+                events.append((index, found[1]))
+            translated = dataclasses.replace(route, events=tuple(events))
+            await producer.send(
+                state[1], key=key, value=encode_route(translated, decode_ids(value)), partition=target
+            )
+            report.trades += 1
+            report.refs += len(events)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    report.group_offsets = {tp.partition: n for tp, n in new_ends.items()}
+    await commit_group_offsets(bootstrap_servers, group, new_ends)
+    say(
+        f"relay state: {report.trades:,} trade(s), {report.refs:,} reference(s) moved to {state[1]}; group "
+        f"{group} committed at the end of {accepted[1]}"
+    )
+    return report
+
+
+def _state_configs() -> dict[str, str]:
+    from corridor.relay.state import STATE_TOPIC_CONFIGS
+
+    return dict(STATE_TOPIC_CONFIGS)
+
+
+def _ce_id(record: Any) -> str:
+    for name, value in record.headers:
+        if name == "ce_id":
+            return bytes(value).decode()
+    raise GenerationError(f"{record.topic}[{record.partition}]@{record.offset} has no ce_id header")
+
+
+def _partition_of(key: bytes, partitions: int) -> int:
+    from corridor.ops.kafka_io import partition_for_key
+
+    return partition_for_key(key, partitions)
+
+
+async def _every_record(consumer: Any, topic: str, partitions: int) -> list[Any]:
+    """Every committed record of ``topic`` up to its current end, partition by partition."""
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
+    ends = await consumer.end_offsets(tps)
+    todo = [tp for tp in tps if ends[tp] > 0]
+    if not todo:
+        return []
+    consumer.assign(todo)
+    await consumer.seek_to_beginning(*todo)
+    found: list[Any] = []
+    idle = 0
+    while True:
+        behind = [tp for tp in todo if await consumer.position(tp) < ends[tp]]
+        if not behind:
+            return found
+        batch = await consumer.getmany(*behind, timeout_ms=1000, max_records=_BATCH)
+        idle = 0 if batch else idle + 1
+        if idle >= _IDLE_POLLS:
+            raise GenerationError(f"{topic} not read to its end: no records for {_IDLE_POLLS} s")
+        for tp, records in batch.items():
+            found.extend(r for r in records if r.offset < ends[tp])
+
+
+async def commit_group_offsets(
+    bootstrap_servers: str, group: str, offsets: Mapping[TopicPartition, int]
+) -> None:
+    """Commit ``offsets`` for ``group`` (which must have no running member)."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import OffsetAndMetadata
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, **client_security(), group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit({tp: OffsetAndMetadata(n, "") for tp, n in offsets.items()})
+    finally:
+        await consumer.stop()

@@ -21,14 +21,18 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from corridor.core.codec import Codec
+from corridor.core.domain.trust import TrustState
 from corridor.core.kafka import client_security
 from corridor.core.kafka_read import reader
 from corridor.core.registry_client import RegistryClient
+from corridor.core.routing import TradeRoute
 from corridor.core.topics import PartitionCountError
 from corridor.ledger.topics import check_partitions
+from corridor.ops.generation import commit_group_offsets, copy_generation
 from corridor.ops.kafka_io import partition_for_key
 from corridor.relay.relay import Relay, RelayError
 from corridor.relay.settings import RelaySettings
+from corridor.relay.state import decode_ids, decode_route, encode_route
 from tests.integration.ops.ops_helpers import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -202,3 +206,94 @@ async def test_the_relay_refuses_a_state_topic_with_fewer_partitions_than_its_so
                 await relay.start()
         finally:
             await relay.stop()
+
+
+async def test_the_relays_state_follows_its_events_to_the_new_generation(ops_stack: Any) -> None:
+    """A relay's state on a 3-partition accepted stream (each trade's events by offset in its partition,
+    one trade deleted) is translated to the 6-partition copy: every reference names the same event at its
+    new offset, in the trade's new partition, and the group resumes at the new stream's end."""
+    bootstrap = ops_stack.bootstrap_servers
+    run = uuid.uuid4().hex[:10]
+    old_accepted, new_accepted = f"test.generation.{run}.accepted.v1", f"test.generation.{run}.accepted.v1.g2"
+    old_state, new_state = f"test.generation.{run}.state.v2", f"test.generation.{run}.state.v2.g2"
+    group = f"test-generation-relay-{run}"
+    await _create(bootstrap, {old_accepted: 3, old_state: 3})
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, **client_security(), acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    refs: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    ids: dict[str, list[str]] = defaultdict(list)
+    try:
+        for step in range(3):
+            for n in range(8):
+                trade, event = f"trade-{n}", f"trade-{n}/{step}"
+                sent = await producer.send_and_wait(
+                    old_accepted,
+                    key=trade.encode(),
+                    value=event.encode(),
+                    headers=[("ce_id", event.encode())],
+                )
+                assert sent.partition == partition_for_key(trade.encode(), 3)
+                refs[trade].append((0, sent.offset))
+                ids[trade].append(event)
+        for trade, events in refs.items():
+            route = TradeRoute(
+                ("PK-SUP", "CN-BUY"), tuple(events), ("OrderPlaced",) * len(events), TrustState()
+            )
+            await producer.send_and_wait(
+                old_state,
+                key=trade.encode(),
+                value=encode_route(route, ids[trade]),
+                partition=partition_for_key(trade.encode(), 3),
+            )
+        # a trade whose state was deleted (tombstone) is not carried over
+        await producer.send_and_wait(
+            old_state, key=b"trade-7", value=None, partition=partition_for_key(b"trade-7", 3)
+        )
+    finally:
+        await producer.stop()
+    await copy_generation(bootstrap, [(old_accepted, new_accepted)], 6)
+
+    args = ["--accepted", f"{old_accepted}={new_accepted}", "--state", f"{old_state}={new_state}", "--json"]
+    # the relay group has not relayed the old stream to its end: refused
+    code, out, err = await run_cli(ops_stack, "generation", "relay-state", *args, "--group", group)
+    assert code == 1 and "has not relayed the old stream to its end" in out + err, out + err  # --json: stdout
+
+    old_ends = await _ends(bootstrap, old_accepted, 3)
+    await commit_group_offsets(bootstrap, group, old_ends)  # as the drained relay left it
+    code, out, err = await run_cli(ops_stack, "generation", "relay-state", *args, "--group", group)
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["trades"], report["refs"], report["deleted"]) == (7, 21, 1)
+
+    new_events = {
+        (r.partition, r.offset): dict(r.headers)["ce_id"].decode()
+        for r in await _read_all(bootstrap, new_accepted, 6)
+    }
+    states = await _read_all(bootstrap, new_state, 6)
+    assert sorted(r.key.decode() for r in states) == [f"trade-{n}" for n in range(7)]
+    for record in states:
+        trade = record.key.decode()
+        assert record.partition == partition_for_key(record.key, 6)
+        route = decode_route(record.value)
+        assert [new_events[(record.partition, offset)] for _, offset in route.events] == ids[trade]
+        assert decode_ids(record.value) == frozenset(ids[trade])
+        assert route.parties == ("PK-SUP", "CN-BUY")
+    new_ends = await _ends(bootstrap, new_accepted, 6)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_security())
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group, partitions=list(new_ends))
+    finally:
+        await admin.close()
+    assert {tp: meta.offset for tp, meta in committed.items()} == new_ends
+    assert sum(new_ends.values()) == 24
+
+
+async def _ends(bootstrap: str, topic: str, partitions: int) -> dict[TopicPartition, int]:
+    async with reader(bootstrap) as consumer:
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(
+            [TopicPartition(topic, p) for p in range(partitions)]
+        )
+        return ends
