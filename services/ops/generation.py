@@ -1,4 +1,5 @@
-"""Copying topics to a new generation with more partitions (``corridor generation copy``, ADR 0040).
+"""Copying topics to a new generation with more partitions (``corridor generation copy`` and
+``relay-state``, ADR 0040).
 
 Kafka cannot add partitions to a keyed topic without moving keys: a trade whose records are in
 partition 2 of 6 would find its next ones in partition 14 of 24, read by another ledger, possibly
@@ -18,9 +19,12 @@ Invariants of :func:`copy_generation`:
   an idempotent producer keeps send order per partition).
 * **Only committed records.** Sources are read ``read_committed``: aborted transactions are not copied.
 
-Offsets are new in the destination: whatever refers to a source offset (the ledger's stored positions,
-the relay's state topic) is rebuilt from the copy, never carried over (docs/operations.md, "More
-partitions").
+Offsets are new in the destination: whatever refers to a source offset is rebuilt or translated, never
+copied (docs/operations.md, "More partitions"). :func:`translate_relay_state` translates the relay's
+state: a reference ``(0, offset)`` within the trade's old accepted partition becomes, through the
+event's ``ce_id``, the offset of the same event in the trade's new partition; it refuses a relay group
+that has not relayed the old stream to its end and commits the group at the new stream's end, so the
+relay relays nothing twice.
 """
 
 from __future__ import annotations
