@@ -57,3 +57,33 @@ def test_the_relay_creates_partner_topics_at_the_deployments_count(monkeypatch: 
     monkeypatch.setenv(PARTITIONS_ENV, "twelve")
     with pytest.raises(PartitionCountError, match=PARTITIONS_ENV):
         RelaySettings()
+
+
+def test_a_generations_names_keep_the_contract_version_and_never_stack() -> None:
+    from corridor.ops.generation import default_pairs, generation_name
+
+    assert generation_name("trade.orders.v1", 1) == "trade.orders.v1"
+    assert generation_name("trade.orders.v1", 2) == "trade.orders.v1.g2"
+    assert generation_name("trade.orders.v1.g2", 3) == "trade.orders.v1.g3"
+    assert generation_name("trade.orders.v1.g2", 1) == "trade.orders.v1"
+    assert default_pairs(2) == [
+        ("trade.orders.v1", "trade.orders.v1.g2"),
+        ("trade.shipments.v1", "trade.shipments.v1.g2"),
+        ("trade.certificates.v1", "trade.certificates.v1.g2"),
+    ]
+    with pytest.raises(ValueError, match="generation 0"):
+        generation_name("trade.orders.v1", 0)
+
+
+def test_the_copy_command_wants_one_way_of_naming_its_topics() -> None:
+    from click.testing import CliRunner
+
+    from corridor.cli import cli
+    from corridor.cli.ops import register
+
+    register(cli)
+    runner = CliRunner()
+    both = runner.invoke(cli, ["generation", "copy", "--partitions", "6", "--to", "2", "--topic", "a=b"])
+    assert both.exit_code == 2 and "either --to N or --topic" in both.output
+    bad = runner.invoke(cli, ["generation", "copy", "--partitions", "6", "--topic", "a"])
+    assert bad.exit_code == 2 and "expected SOURCE=DESTINATION" in bad.output
