@@ -1,4 +1,4 @@
-"""``corridor tail | dlq | trace | lag | backup | rebuild``: the operations commands (registered by
+"""``corridor tail | dlq | trace | lag | backup | rebuild | generation``: the operations commands
 services/cli/__init__.py).
 
 Servers come from the ``CORRIDOR_*`` settings (``CORRIDOR_BOOTSTRAP_SERVERS``,
@@ -505,7 +505,112 @@ def rebuild(
         sys.exit(1)
 
 
+# -- generation -------------------------------------------------------------------------------------------
+
+
+@click.group("generation", cls=JsonGroup)
+def generation() -> None:
+    """Topic generations: move the trade topics to more partitions (docs/operations.md, ADR 0040)."""
+
+
+def _pairs(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in value:
+        source, sep, destination = item.partition("=")
+        if not sep or not source or not destination:
+            raise click.BadParameter(f"{item!r}: expected SOURCE=DESTINATION (topic names)")
+        pairs.append((source, destination))
+    return pairs
+
+
+@generation.command("copy", cls=JsonCommand)
+@click.option(
+    "--partitions",
+    type=click.IntRange(1, 1000),
+    required=True,
+    help="Partitions of the new generation (the new CORRIDOR_TRADE_PARTITIONS).",
+)
+@click.option(
+    "--to",
+    "to_generation",
+    type=click.IntRange(2, 9999),
+    help="Copy the three trade topics to <topic>.g<N>.",
+)
+@click.option(
+    "--topic",
+    "pairs",
+    multiple=True,
+    callback=_pairs,
+    help="SOURCE=DESTINATION instead of --to (repeatable; every source must have one partition count).",
+)
+@click.option("--json", "as_json", is_flag=True, help="The outcome as one JSON document.")
+def generation_copy(
+    partitions: int, to_generation: int | None, pairs: list[tuple[str, str]], as_json: bool
+) -> None:
+    """Copy topics to a new generation with PARTITIONS partitions: every committed record once, keyed
+    and timestamped as before, per-trade order kept. Every producer must be stopped first; a destination
+    must be new or empty; the copy fails (exit 1) when a source grew meanwhile."""
+    from corridor.ops.generation import GenerationError, copy_generation, default_pairs
+
+    if bool(to_generation) == bool(pairs):
+        raise click.UsageError("give either --to N or --topic SOURCE=DESTINATION (one or more)")
+    chosen = pairs or default_pairs(to_generation or 2)
+    try:
+        report = _run(copy_generation(get_settings().bootstrap_servers, chosen, partitions, say=_say))
+    except GenerationError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        for source, destination in report.pairs:
+            click.echo(f"{source} → {destination}: {report.copied[destination]:,} record(s)")
+        click.echo(
+            f"{sum(report.copied.values()):,} record(s) in {report.seconds:.1f}s, {partitions} partitions"
+        )
+
+
+def _pair(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, str]:
+    source, sep, destination = value.partition("=")
+    if not sep or not source or not destination:
+        raise click.BadParameter(f"{value!r}: expected OLD=NEW (topic names)")
+    return source, destination
+
+
+@generation.command("relay-state", cls=JsonCommand)
+@click.option(
+    "--accepted",
+    required=True,
+    callback=_pair,
+    help="OLD=NEW accepted streams, NEW copied from OLD by `generation copy`.",
+)
+@click.option(
+    "--state", required=True, callback=_pair, help="OLD=NEW relay state topics (NEW is created, or empty)."
+)
+@click.option("--group", default="corridor-relay", show_default=True, help="The relay's consumer group.")
+@click.option("--json", "as_json", is_flag=True, help="The outcome as one JSON document.")
+def generation_relay_state(
+    accepted: tuple[str, str], state: tuple[str, str], group: str, as_json: bool
+) -> None:
+    """Carry the relay's state to a new generation of the accepted stream (the relay drained and
+    stopped): each trade's references become offsets of the same events in the new stream, and the
+    group's offsets on the new stream are committed at its end, so nothing is relayed twice."""
+    from corridor.ops.generation import GenerationError, translate_relay_state
+
+    try:
+        report = _run(
+            translate_relay_state(
+                get_settings().bootstrap_servers, accepted=accepted, state=state, group=group, say=_say
+            )
+        )
+    except GenerationError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        click.echo(f"{report.trades:,} trade(s), {report.refs:,} reference(s) moved to {state[1]}")
+
+
 def register(cli: click.Group) -> None:
     """Add the operations commands to the ``corridor`` group."""
-    for command in (tail, dlq, trace, lag, backup, rebuild):
+    for command in (tail, dlq, trace, lag, backup, rebuild, generation):
         cli.add_command(command)

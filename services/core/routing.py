@@ -29,7 +29,7 @@ from corridor.core.domain import trust as policy
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import Party
 from corridor.core.domain.validators import check_party_id
-from corridor.core.topics import TopicSpec
+from corridor.core.topics import TopicSpec, trade_partitions
 
 __all__ = [
     "PARTNER_TOPIC_CONFIGS",
@@ -49,9 +49,10 @@ __all__ = [
 
 PARTNER_TOPIC_PREFIX = "partner."
 PARTNER_TOPIC_SUFFIX = ".v1"
-#: Like the trade topics: key = trade id, so a trade's events stay in one partition, in order; six
-#: partitions let a partner spread its consumer group over up to six members.
-PARTNER_TOPIC_PARTITIONS = 6
+#: Like the trade topics: key = trade id, so a trade's events stay in one partition, in order; as many
+#: partitions as the deployment's trade topics (``CORRIDOR_TRADE_PARTITIONS``, ADR 0040) let a partner
+#: spread its consumer group over that many members.
+PARTNER_TOPIC_PARTITIONS = trade_partitions()
 #: A partner topic is the partner's copy of its trades: kept as long as the trade topics (forever).
 PARTNER_TOPIC_CONFIGS: dict[str, str] = {
     "cleanup.policy": "delete",

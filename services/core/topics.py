@@ -1,11 +1,72 @@
 """The trade topics: names, partitioning and configs, in one place for the stack, services and docs.
 
-Decisions are recorded in docs/adr/0002-topics-keys-subjects.md.
+**Partitions are chosen at deployment** (ADR 0040): ``CORRIDOR_TRADE_PARTITIONS`` (default 6, what the
+local stack and the test suite run; the production overlay renders 24) sizes the trade topics, the
+ledger's retry, dead-letter and accepted topics, the relay's state topic and new partner topics. It is
+read once, when this module is imported, so every spec of one process agrees.
+
+Invariant: the trade topics, the retry topics and the accepted stream have **one** partition count.
+Partition *i* of each holds the same trades (key = trade id, Kafka's default partitioner), so one ledger
+owns a trade's records and the relay's slot *i* is the trade's partition; a component that relies on it
+checks it at start with :func:`check_co_partitioned` and refuses to run when the counts differ. A count
+is never raised in place (Kafka would move keys to other partitions): more partitions means a new topic
+generation, copied in order (``corridor.ops.generation``, docs/operations.md).
+
+Decisions are recorded in docs/adr/0002-topics-keys-subjects.md and 0040.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+#: The deployment's setting: partitions of every trade-keyed topic (ADR 0040).
+PARTITIONS_ENV = "CORRIDOR_TRADE_PARTITIONS"
+#: The local stack's and test suite's count (hundreds of partner topics on one broker stay cheap).
+DEFAULT_TRADE_PARTITIONS = 6
+#: What ``deploy/k8s/overlays/production`` renders: room for 24 ledger and relay replicas.
+PRODUCTION_TRADE_PARTITIONS = 24
+#: A ceiling that catches a typo (``240`` for ``24``) before topics are created that cannot shrink.
+MAX_TRADE_PARTITIONS = 1000
+
+
+class PartitionCountError(ValueError):
+    """A partition setting that is not usable, or topics that must be co-partitioned and are not."""
+
+
+def trade_partitions(environ: Mapping[str, str] | None = None) -> int:
+    """``CORRIDOR_TRADE_PARTITIONS`` from ``environ`` (default: the process's), else the default.
+
+    Raises :class:`PartitionCountError` naming the variable and the reason for anything but a whole
+    number from 1 to :data:`MAX_TRADE_PARTITIONS`."""
+    env = os.environ if environ is None else environ
+    raw = env.get(PARTITIONS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TRADE_PARTITIONS
+    try:
+        value = int(raw)
+    except ValueError:
+        raise PartitionCountError(f"{PARTITIONS_ENV}={raw!r}: not a whole number of partitions") from None
+    if not 1 <= value <= MAX_TRADE_PARTITIONS:
+        raise PartitionCountError(f"{PARTITIONS_ENV}={value}: must be from 1 to {MAX_TRADE_PARTITIONS}")
+    return value
+
+
+def check_co_partitioned(counts: Mapping[str, int]) -> int:
+    """The one partition count of ``counts`` (topic → partitions); :class:`PartitionCountError` naming
+    every topic and its count when they differ or a topic has none (missing)."""
+    if not counts:
+        raise PartitionCountError("no topics to check")
+    if any(n <= 0 for n in counts.values()) or len(set(counts.values())) != 1:
+        listed = ", ".join(f"{t}={n}" for t, n in sorted(counts.items()))
+        raise PartitionCountError(
+            "these topics must have one partition count (key = trade id: partition i of each holds the "
+            f"same trades; a count of 0 is a missing topic): {listed}. A count cannot be raised in place: "
+            "migrate to a new topic generation (docs/operations.md, 'More partitions')"
+        )
+    return next(iter(counts.values()))
+
 
 ORDERS = "trade.orders.v1"
 SHIPMENTS = "trade.shipments.v1"
@@ -50,10 +111,22 @@ class TopicSpec:
 
 #: The accepted stream keeps what the trade topics keep; its records carry two headers more than the
 #: original, so it allows a little more than the trade topics' largest record.
-ACCEPTED_SPEC = TopicSpec(
-    name=ACCEPTED, partitions=6, configs={**_TRADE_TOPIC_CONFIGS, "max.message.bytes": str(1048588 + 65536)}
-)
+def accepted_spec(partitions: int) -> TopicSpec:
+    return TopicSpec(
+        name=ACCEPTED,
+        partitions=partitions,
+        configs={**_TRADE_TOPIC_CONFIGS, "max.message.bytes": str(1048588 + 65536)},
+    )
 
-TOPIC_SPECS: tuple[TopicSpec, ...] = tuple(
-    TopicSpec(name=name, partitions=6, configs=dict(_TRADE_TOPIC_CONFIGS)) for name in TRADE_TOPICS
-)
+
+def trade_topic_specs(partitions: int) -> tuple[TopicSpec, ...]:
+    """The three trade topics at ``partitions`` (a deployment's count, or a new generation's)."""
+    return tuple(
+        TopicSpec(name=name, partitions=partitions, configs=dict(_TRADE_TOPIC_CONFIGS))
+        for name in TRADE_TOPICS
+    )
+
+
+#: This process's deployment: ``CORRIDOR_TRADE_PARTITIONS`` as it was when the module was imported.
+ACCEPTED_SPEC = accepted_spec(trade_partitions())
+TOPIC_SPECS: tuple[TopicSpec, ...] = trade_topic_specs(trade_partitions())

@@ -9,6 +9,10 @@ Three renderings read this module and nothing else for topics and access:
   ``KafkaUser`` and ``KafkaTopic`` from ``corridor deploy partner`` with the same ``partner_acls``;
 * ``deploy/compose.yaml`` creates the same topics with the same partitions and configs.
 
+Partition counts come from the deployment (``CORRIDOR_TRADE_PARTITIONS``, ADR 0040): the base and
+compose render the default (6); the production overlay patches every topic labelled
+``corridor.io/partitions: trade`` (and the services' ConfigMap) to 24.
+
 Services: on the laptop stack (``corridor stack up``, ADR 24) and on a cluster each is
 ``User:corridor-<service>`` with exactly the bindings below (in compose they still share the internal
 listener's ``User:ANONYMOUS``), derived from what its code does: the topics it reads and writes, its
@@ -25,9 +29,16 @@ from dataclasses import dataclass
 
 from corridor.core.partners import AclBinding, partner_acls
 from corridor.core.routing import PARTNER_TOPIC_PREFIX, partner_topic_spec
-from corridor.core.topics import ACCEPTED, TOPIC_SPECS, TRADE_TOPICS, TopicSpec
+from corridor.core.topics import (
+    ACCEPTED,
+    TRADE_TOPICS,
+    TopicSpec,
+    check_co_partitioned,
+    trade_partitions,
+    trade_topic_specs,
+)
 from corridor.ledger.settings import DEFAULT_GROUP_ID as LEDGER_GROUP
-from corridor.ledger.topics import DLQ_TOPIC, LEDGER_TOPIC_SPECS, RETRY_TOPICS
+from corridor.ledger.topics import DLQ_TOPIC, RETRY_TOPICS, ledger_topic_specs
 from corridor.ops.dlq import MARKER_SPEC, MARKER_TOPIC, REPLAYER_TRANSACTIONAL_ID
 from corridor.relay.settings import DEFAULT_GROUP_ID as RELAY_GROUP
 from corridor.relay.state import STATE_TOPIC_CONFIGS
@@ -48,17 +59,22 @@ __all__ = [
 CLUSTER_BROKERS = 3
 
 
-def relay_state_topic_spec(partitions: int = 6) -> TopicSpec:
-    """The relay's compacted state topic (``<group>.state.v2``), one partition per trade-topic partition."""
-    return TopicSpec(f"{RELAY_GROUP}.state.v2", partitions, dict(STATE_TOPIC_CONFIGS))
+def relay_state_topic_spec(partitions: int | None = None) -> TopicSpec:
+    """The relay's compacted state topic (``<group>.state.v2``), one partition per trade-topic partition
+    (default: the deployment's ``CORRIDOR_TRADE_PARTITIONS``)."""
+    count = trade_partitions() if partitions is None else partitions
+    return TopicSpec(f"{RELAY_GROUP}.state.v2", count, dict(STATE_TOPIC_CONFIGS))
 
 
-def backbone_topics() -> tuple[TopicSpec, ...]:
-    """Every topic the backbone needs before its services start (partner topics come per partner)."""
-    partitions = {spec.partitions for spec in TOPIC_SPECS}
-    if len(partitions) != 1:  # the relay needs one slot per partition, equal on every trade topic
-        raise ValueError(f"the trade topics must have equal partition counts: {partitions}")
-    return (*TOPIC_SPECS, *LEDGER_TOPIC_SPECS, MARKER_SPEC, relay_state_topic_spec(partitions.pop()))
+def backbone_topics(partitions: int | None = None) -> tuple[TopicSpec, ...]:
+    """Every topic the backbone needs before its services start (partner topics come per partner), at
+    ``partitions`` (default: the deployment's ``CORRIDOR_TRADE_PARTITIONS``, ADR 0040). The
+    replay-marker topic keeps its one partition: it is not keyed by trade."""
+    count = trade_partitions() if partitions is None else partitions
+    specs = (*trade_topic_specs(count), *ledger_topic_specs(count))
+    # the relay needs one slot per partition, equal on every trade-keyed topic
+    check_co_partitioned({spec.name: spec.partitions for spec in specs})
+    return (*specs, MARKER_SPEC, relay_state_topic_spec(count))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@
 ``users.yaml``); ``--check`` fails when the files in the tree differ from a fresh rendering, and so does
 a unit test, so the manifests cannot drift from the code. ``corridor deploy partner <id>`` prints a
 partner's ``KafkaUser`` and ``KafkaTopic`` for an operator-managed cluster, where the operator (not
-``corridor partners add``) owns credentials and ACLs. Output is deterministic (sorted, no timestamps).
+``corridor partners add``) owns credentials and ACLs. Output is deterministic (sorted, no timestamps)
+and independent of the environment: the base renders the default partition count, an overlay patches
+it (ADR 0040).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import yaml
 
 from corridor.core.partners import AclBinding
 from corridor.core.settings import PROJECT_ROOT
-from corridor.core.topics import TopicSpec
+from corridor.core.topics import DEFAULT_TRADE_PARTITIONS, TopicSpec
 from corridor.deploy.access import (
     CLUSTER_BROKERS,
     SERVICE_PRINCIPALS,
@@ -26,10 +28,12 @@ from corridor.deploy.access import (
     partner_topic_spec,
     service_acls,
 )
+from corridor.ops.dlq import MARKER_TOPIC
 
 __all__ = [
     "GENERATED",
     "KAFKA_CLUSTER",
+    "PARTITIONS_LABEL",
     "acl_rules",
     "bindings_of_rules",
     "compose_topic_commands",
@@ -73,12 +77,20 @@ def _labels(component: str) -> dict[str, str]:
             "app.kubernetes.io/component": component}  # fmt: skip
 
 
-def kafka_topic(spec: TopicSpec, brokers: int = CLUSTER_BROKERS) -> dict[str, Any]:
-    """A ``KafkaTopic`` with the stack's partitions and configs at the cluster's replication."""
+#: Label of the topics keyed by trade id whose partitions are the deployment's trade partition count
+#: (ADR 0040): an overlay patches them all at once (production: 24), with the ConfigMap's
+#: ``CORRIDOR_TRADE_PARTITIONS``.
+PARTITIONS_LABEL = "corridor.io/partitions"
+
+
+def kafka_topic(spec: TopicSpec, brokers: int = CLUSTER_BROKERS, trade_keyed: bool = False) -> dict[str, Any]:
+    """A ``KafkaTopic`` with the stack's partitions and configs at the cluster's replication;
+    ``trade_keyed`` labels it for the overlays' partition patch."""
+    labels = _labels("topic") | ({PARTITIONS_LABEL: "trade"} if trade_keyed else {})
     return {
         "apiVersion": "kafka.strimzi.io/v1",
         "kind": "KafkaTopic",
-        "metadata": {"name": spec.name, "labels": _labels("topic")},
+        "metadata": {"name": spec.name, "labels": labels},
         "spec": {
             "topicName": spec.name,
             "partitions": spec.partitions,
@@ -152,7 +164,10 @@ def _dump(documents: list[dict[str, Any]]) -> str:
 
 def render_all() -> dict[Path, str]:
     """The generated files' contents, by path."""
-    topics = [kafka_topic(spec) for spec in backbone_topics()]
+    topics = [
+        kafka_topic(spec, trade_keyed=spec.name != MARKER_TOPIC)
+        for spec in backbone_topics(DEFAULT_TRADE_PARTITIONS)
+    ]
     users = [kafka_user(p.username, service_acls(p.service), p.service) for p in SERVICE_PRINCIPALS]
     return {GENERATED["topics"]: _dump(topics), GENERATED["users"]: _dump(users)}
 
@@ -176,7 +191,7 @@ def write_all() -> list[Path]:
 def compose_topic_commands(brokers: int = CLUSTER_BROKERS) -> list[str]:
     """The ``kafka-topics.sh --create`` lines of deploy/compose.yaml's kafka-init, in order."""
     lines = []
-    for spec in backbone_topics():
+    for spec in backbone_topics(DEFAULT_TRADE_PARTITIONS):
         configs = " ".join(f"--config {k}={v}" for k, v in spec.configs_for(brokers).items())
         lines.append(
             f"create --topic {spec.name} --partitions {spec.partitions} "

@@ -70,7 +70,14 @@ from corridor.ledger import planner
 from corridor.ledger.certificates import record_verdicts
 from corridor.ledger.publisher import encode_headers
 from corridor.ledger.store import LedgerStore, Receipt, StaleState, StoredEvent, TradeWrite
-from corridor.ledger.topics import CONSUMED_TOPICS, DLQ_TOPIC, RETRY_TOPICS, ensure_topics, partitions_of
+from corridor.ledger.topics import (
+    CONSUMED_TOPICS,
+    DLQ_TOPIC,
+    RETRY_TOPICS,
+    check_partitions,
+    ensure_topics,
+    partitions_of,
+)
 
 log = get_logger("corridor.ledger")
 
@@ -244,6 +251,9 @@ class Ledger:
 
     async def start(self) -> None:
         await ensure_topics(self.bootstrap_servers)
+        # refuse to consume topics whose partition counts differ: the co-partitioned assignor would
+        # then give a trade's order and its parked retries to different ledgers (ADR 0040)
+        await check_partitions(self.bootstrap_servers)
         if self.start_from == "latest":
             await self._pin_to_end()
         self._producer = AIOKafkaProducer(

@@ -2,7 +2,9 @@
 stream (``trade.accepted.v1``, ADR 0027) its publisher writes the accepted events to.
 
 They are created by the ledger at startup when missing (the stack creates only the trade topics). Like
-the trade topics they are keyed by trade id with 6 partitions, so a trade's parked events stay in order.
+the trade topics they are keyed by trade id with the deployment's partition count
+(``CORRIDOR_TRADE_PARTITIONS``, ADR 0040), so a trade's parked events stay in order and in partition *i*
+of every topic; :func:`check_partitions` refuses to start a ledger on topics whose counts differ.
 Retry topics keep records for 7 days (a parked record lives minutes); the dead-letter topic keeps them
 forever, for people to inspect and replay.
 """
@@ -16,7 +18,15 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from corridor.core.kafka import client_security
 from corridor.core.logging import get_logger
-from corridor.core.topics import ACCEPTED_SPEC, TRADE_TOPICS, TopicSpec
+from corridor.core.topics import (
+    ACCEPTED,
+    ACCEPTED_SPEC,
+    TRADE_TOPICS,
+    TopicSpec,
+    accepted_spec,
+    check_co_partitioned,
+    trade_partitions,
+)
 
 log = get_logger("corridor.ledger.topics")
 
@@ -31,14 +41,24 @@ _COMMON = {
 }
 _WEEK_MS = str(7 * 24 * 3600 * 1000)
 
-LEDGER_TOPIC_SPECS: tuple[TopicSpec, ...] = (
-    *(TopicSpec(name, 6, {**_COMMON, "retention.ms": _WEEK_MS}) for name in RETRY_TOPICS),
-    TopicSpec(DLQ_TOPIC, 6, {**_COMMON, "retention.ms": "-1", "retention.bytes": "-1"}),
-    ACCEPTED_SPEC,
-)
+
+def ledger_topic_specs(partitions: int) -> tuple[TopicSpec, ...]:
+    """The retry tiers, the dead-letter topic and the accepted stream at ``partitions``."""
+    return (
+        *(TopicSpec(name, partitions, {**_COMMON, "retention.ms": _WEEK_MS}) for name in RETRY_TOPICS),
+        TopicSpec(DLQ_TOPIC, partitions, {**_COMMON, "retention.ms": "-1", "retention.bytes": "-1"}),
+        accepted_spec(partitions) if partitions != ACCEPTED_SPEC.partitions else ACCEPTED_SPEC,
+    )
+
+
+#: At this process's deployment count (``CORRIDOR_TRADE_PARTITIONS``).
+LEDGER_TOPIC_SPECS: tuple[TopicSpec, ...] = ledger_topic_specs(trade_partitions())
 
 #: What the ledger consumes: the trade topics and its retry tiers.
 CONSUMED_TOPICS: tuple[str, ...] = (*TRADE_TOPICS, *RETRY_TOPICS)
+#: What must share one partition count for a trade to have one owner and one relay slot (the
+#: dead-letter topic need not: nothing consumes it by partition).
+CO_PARTITIONED_TOPICS: tuple[str, ...] = (*CONSUMED_TOPICS, ACCEPTED)
 
 _TOPIC_ALREADY_EXISTS = 36
 
@@ -99,6 +119,27 @@ async def partitions_of(bootstrap_servers: str, topics: tuple[str, ...]) -> list
             raise RuntimeError(f"cannot describe topic {topic['topic']}: error {topic['error_code']}")
         found.extend(TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"])
     return sorted(found)
+
+
+async def check_partitions(bootstrap_servers: str, topics: tuple[str, ...] = CO_PARTITIONED_TOPICS) -> int:
+    """The partition count ``topics`` share, from the cluster; ``PartitionCountError`` naming each
+    topic's count when they differ (a co-partitioning break would split trades between ledgers).
+    A topic the cluster does not show yet (missing, or just created and not in this broker's metadata)
+    is left out: the ledger creates its own, and the stack or operator the trade topics."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **client_security(), client_id="corridor-ledger-admin"
+    )
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    counts = {
+        topic["topic"]: len(topic["partitions"])
+        for topic in described
+        if not topic.get("error_code") and topic.get("partitions")
+    }
+    return check_co_partitioned(counts) if counts else 0
 
 
 def quiet_aiokafka() -> None:

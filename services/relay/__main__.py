@@ -24,7 +24,7 @@ FLAGS = (
     Flag(
         "--partner-partitions",
         "relay_partner_partitions",
-        "partitions of a new partner topic (default 6)",
+        "partitions of a new partner topic (default: CORRIDOR_TRADE_PARTITIONS, else 6)",
         type=int,
     ),
 )

@@ -391,7 +391,16 @@ class Relay:
         self.partitions = next(iter(counts.values()))
         brokers = max(1, len((await self._admin.describe_cluster())["brokers"]))
         existing = set(await self._admin.list_topics())
-        if self.state_topic not in existing:
+        if self.state_topic in existing:
+            described = await self._admin.describe_topics([self.state_topic])
+            have = len(described[0].get("partitions") or ()) if described else 0
+            if 0 < have < self.partitions:  # slot p keeps its routes in state partition p (ADR 0040)
+                raise RelayError(
+                    f"{self.state_topic} has {have} partitions, the source topics {self.partitions}: "
+                    "after a migration to more partitions the relay needs the new generation's state "
+                    "topic (docs/operations.md, 'More partitions')"
+                )
+        else:
             rf = min(3, brokers)
             configs = {**STATE_TOPIC_CONFIGS, "min.insync.replicas": str(2 if rf >= 3 else 1)}
             response = await self._admin.create_topics(

@@ -15,6 +15,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corridor.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_SCHEMA_REGISTRY_URL
+from corridor.core.topics import MAX_TRADE_PARTITIONS, trade_partitions
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8084
@@ -54,8 +55,9 @@ class RelaySettings(BaseSettings):
     #: Compacted topic of each trade's parties and relayed events (default ``<group>.state.v2``;
     #: v1 referred to the trade topics, ADR 0027).
     relay_state_topic: str | None = Field(default=None, pattern=_NAME)
-    #: Partitions of a partner topic created by the relay (key = trade id).
-    relay_partner_partitions: int = Field(default=6, ge=1, le=100)
+    #: Partitions of a partner topic created by the relay (key = trade id); default: the deployment's
+    #: ``CORRIDOR_TRADE_PARTITIONS`` (ADR 0040).
+    relay_partner_partitions: int = Field(default_factory=trade_partitions, ge=1, le=MAX_TRADE_PARTITIONS)
     #: Records per poll; one transaction per trade-topic partition number per poll.
     relay_batch_max_records: int = Field(default=500, ge=1)
     #: Raw records kept in memory for back-fills (older ones are fetched from the trade topics again).

@@ -16,7 +16,12 @@ import yaml
 from corridor.core.partners import partner_acls
 from corridor.core.routing import partner_topic_spec
 from corridor.core.settings import PROJECT_ROOT
-from corridor.core.topics import TOPIC_SPECS
+from corridor.core.topics import (
+    DEFAULT_TRADE_PARTITIONS,
+    PARTITIONS_ENV,
+    PRODUCTION_TRADE_PARTITIONS,
+    TOPIC_SPECS,
+)
 from corridor.deploy import access, render, validate
 from corridor.stack.services import SERVICES
 
@@ -111,7 +116,9 @@ def test_an_unknown_custom_kind_or_version_is_an_error_not_a_skip() -> None:
 @pytest.mark.parametrize("overlay", validate.OVERLAYS)
 def test_topics_are_the_local_stacks(overlay: str) -> None:
     topics = of_kind(overlay, "KafkaTopic")
-    expected = {spec.name: spec for spec in access.backbone_topics()}
+    # at the overlay's own count (ADR 0040): the base's default, production's 24
+    count = int(of_kind(overlay, "ConfigMap")["corridor-config"]["data"][PARTITIONS_ENV])
+    expected = {spec.name: spec for spec in access.backbone_topics(count)}
     assert set(topics) == set(expected)
     assert {s.name for s in TOPIC_SPECS} <= set(topics)  # the trade topics of the local stack
     for name, spec in expected.items():
@@ -121,6 +128,20 @@ def test_topics_are_the_local_stacks(overlay: str) -> None:
         assert got["replicas"] == 3
         assert {k: str(v) for k, v in got["config"].items()} == spec.configs_for(3)
         assert topics[name]["metadata"]["labels"]["strimzi.io/cluster"] == render.KAFKA_CLUSTER
+
+
+def test_partitions_are_the_overlays_choice_for_every_trade_keyed_topic_and_service() -> None:
+    """Local keeps the stack's 6, production renders 24 — topics and the services' setting together."""
+    for overlay, count in (("local", DEFAULT_TRADE_PARTITIONS), ("production", PRODUCTION_TRADE_PARTITIONS)):
+        config = of_kind(overlay, "ConfigMap")["corridor-config"]["data"]
+        assert config[PARTITIONS_ENV] == str(count), overlay
+        topics = of_kind(overlay, "KafkaTopic")
+        keyed = {
+            n for n, t in topics.items() if t["metadata"]["labels"].get(render.PARTITIONS_LABEL) == "trade"
+        }
+        assert keyed == {s.name for s in access.backbone_topics(count) if s.partitions == count}, overlay
+        assert {topics[n]["spec"]["partitions"] for n in keyed} == {count}, overlay
+        assert {s.name for s in TOPIC_SPECS} | {"trade.accepted.v1", "trade.retry.5s.v1"} <= keyed
 
 
 @pytest.mark.parametrize("overlay", validate.OVERLAYS)
