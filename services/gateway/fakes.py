@@ -34,6 +34,7 @@ from corridor.gateway.ports import (
     PartnerDirectory,
     PinnedProducer,
     ProducerLink,
+    claim_until_settled,
 )
 
 __all__ = [
@@ -125,15 +126,7 @@ class InMemoryGatewayStore:
         timeout_s: float,
         poll_s: float = 0.025,
     ) -> dict[str, Claim]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        hash_of = dict(zip(keys, hashes, strict=True))
-        claims = await self.claim(partner_id, keys, hashes, token)
-        while any(c.state is ClaimState.IN_PROGRESS for c in claims.values()) and loop.time() < deadline:
-            await asyncio.sleep(poll_s)
-            waiting = [k for k, c in claims.items() if c.state is ClaimState.IN_PROGRESS]
-            claims.update(await self.claim(partner_id, waiting, [hash_of[k] for k in waiting], token))
-        return claims
+        return await claim_until_settled(self, partner_id, keys, hashes, token, timeout_s, poll_s)
 
     async def complete(
         self, partner_id: str, token: uuid.UUID, done: Sequence[Completion], failed: Sequence[str]

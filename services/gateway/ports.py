@@ -106,6 +106,28 @@ class IdempotencyStore(Protocol):
         ...
 
 
+async def claim_until_settled(
+    store: IdempotencyStore,
+    partner_id: str,
+    keys: Sequence[str],
+    hashes: Sequence[bytes],
+    token: uuid.UUID,
+    timeout_s: float,
+    poll_s: float,
+) -> dict[str, Claim]:
+    """``store.wait_for_others`` for every implementation: claim, then claim the keys still in progress
+    elsewhere again every ``poll_s`` until none is (or ``timeout_s`` passed)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    hash_of = dict(zip(keys, hashes, strict=True))
+    claims = await store.claim(partner_id, keys, hashes, token)
+    while any(c.state is ClaimState.IN_PROGRESS for c in claims.values()) and loop.time() < deadline:
+        await asyncio.sleep(poll_s)
+        waiting = [k for k, c in claims.items() if c.state is ClaimState.IN_PROGRESS]
+        claims.update(await store.claim(partner_id, waiting, [hash_of[k] for k in waiting], token))
+    return claims
+
+
 class PartnerDirectory(Protocol):
     """Who the partners are: lookups by id (active or not) and API-key authentication."""
 

@@ -19,7 +19,6 @@ claimable again after ``stale_after_s``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
@@ -33,7 +32,14 @@ from corridor.core.domain import trust
 from corridor.core.domain.events import EVENT_TYPES
 from corridor.core.domain.trust import TrustState
 from corridor.core.partners import Partner, authenticate, get_partners
-from corridor.gateway.ports import Claim, ClaimState, Completion, IdempotencyStore, PartnerDirectory
+from corridor.gateway.ports import (
+    Claim,
+    ClaimState,
+    Completion,
+    IdempotencyStore,
+    PartnerDirectory,
+    claim_until_settled,
+)
 
 __all__ = ["Claim", "ClaimState", "Completion", "GatewayStore", "PartnerTables"]
 
@@ -205,15 +211,7 @@ class GatewayStore:
         poll_s: float = 0.025,
     ) -> dict[str, Claim]:
         """Claim again until no key is in progress elsewhere (or ``timeout_s`` passed)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        hash_of = dict(zip(keys, hashes, strict=True))
-        claims = await self.claim(partner_id, keys, hashes, token)
-        while any(c.state is ClaimState.IN_PROGRESS for c in claims.values()) and loop.time() < deadline:
-            await asyncio.sleep(poll_s)
-            waiting = [k for k, c in claims.items() if c.state is ClaimState.IN_PROGRESS]
-            claims.update(await self.claim(partner_id, waiting, [hash_of[k] for k in waiting], token))
-        return claims
+        return await claim_until_settled(self, partner_id, keys, hashes, token, timeout_s, poll_s)
 
     async def complete(
         self, partner_id: str, token: uuid.UUID, done: Sequence[Completion], failed: Sequence[str]

@@ -12,6 +12,7 @@ forever, for people to inspect and replay.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -103,16 +104,21 @@ async def ensure_topics(
         await admin.close()
 
 
-async def partitions_of(bootstrap_servers: str, topics: tuple[str, ...]) -> list[TopicPartition]:
-    """Every partition of ``topics`` (from the cluster's metadata; a missing topic is an error)."""
+async def _describe(bootstrap_servers: str, topics: tuple[str, ...]) -> list[dict[str, Any]]:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers, **client_security(), client_id="corridor-ledger-admin"
     )
     await admin.start()
     try:
-        described = await admin.describe_topics(list(topics))
+        described: list[dict[str, Any]] = await admin.describe_topics(list(topics))
+        return described
     finally:
         await admin.close()
+
+
+async def partitions_of(bootstrap_servers: str, topics: tuple[str, ...]) -> list[TopicPartition]:
+    """Every partition of ``topics`` (from the cluster's metadata; a missing topic is an error)."""
+    described = await _describe(bootstrap_servers, topics)
     found: list[TopicPartition] = []
     for topic in described:
         if topic.get("error_code"):
@@ -126,14 +132,7 @@ async def check_partitions(bootstrap_servers: str, topics: tuple[str, ...] = CO_
     topic's count when they differ (a co-partitioning break would split trades between ledgers).
     A topic the cluster does not show yet (missing, or just created and not in this broker's metadata)
     is left out: the ledger creates its own, and the stack or operator the trade topics."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, **client_security(), client_id="corridor-ledger-admin"
-    )
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
+    described = await _describe(bootstrap_servers, topics)
     counts = {
         topic["topic"]: len(topic["partitions"])
         for topic in described

@@ -308,6 +308,14 @@ def revoked(trade: TradeState, e: CertificateRevoked) -> TradeState:
     )
 
 
+def _require_undecided(cert: CertificateState, what: str) -> None:
+    if cert.preference is not None:
+        raise LifecycleViolation(
+            f"{what}: preference on certificate {cert.certificate_number} was already "
+            f"{cert.preference.value.lower()}"
+        )
+
+
 def presented(trade: TradeState, e: CertificatePresented) -> TradeState:
     what = f"presentation on declaration {e.declaration_number}"
     cert = _require(trade, e.certificate_number, what, e.certificate_issuer)
@@ -317,11 +325,7 @@ def presented(trade: TradeState, e: CertificatePresented) -> TradeState:
             f"{what}: certificate {cert.certificate_number} is already claimed on declaration "
             f"{cert.declaration_number}"
         )
-    if cert.preference is not None:
-        raise LifecycleViolation(
-            f"{what}: preference on certificate {cert.certificate_number} was already "
-            f"{cert.preference.value.lower()}"
-        )
+    _require_undecided(cert, what)
     if cert.verification_request is not None:
         # presenting again would lift the suspension and could move the claim to another office
         raise LifecycleViolation(
@@ -374,11 +378,7 @@ def preference_decided(trade: TradeState, e: PreferenceDecided) -> TradeState:
     cert = _require(trade, e.certificate_number, what, e.certificate_issuer)
     _require_usable(cert, what, e.occurred_at)
     _require_claim(cert, e.declaration_number, what)
-    if cert.preference is not None:
-        raise LifecycleViolation(
-            f"{what}: preference on certificate {cert.certificate_number} was already "
-            f"{cert.preference.value.lower()}"
-        )
+    _require_undecided(cert, what)
     if cert.kind.value not in PREFERENTIAL_ORIGIN_KINDS:
         raise LifecycleViolation(
             f"{what}: certificate_number: certificate {cert.certificate_number} is {cert.kind.value}; a "
@@ -491,11 +491,7 @@ def verification_requested(trade: TradeState, e: VerificationRequested) -> Trade
         raise LifecycleViolation(
             f"{what}: customs: certificate {cert.certificate_number} was presented to {cert.presented_to}"
         )
-    if cert.preference is not None:
-        raise LifecycleViolation(
-            f"{what}: preference on certificate {cert.certificate_number} was already "
-            f"{cert.preference.value.lower()}"
-        )
+    _require_undecided(cert, what)
     if cert.verification_request is not None:
         raise LifecycleViolation(
             f"{what}: verification of certificate {cert.certificate_number} was already requested at "
