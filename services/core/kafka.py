@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import NewTopic
 from aiokafka.errors import ProducerClosed
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 
@@ -33,6 +34,7 @@ from corridor.core.envelope import CloudEvent, Headers
 from corridor.core.logging import bound_contextvars, get_logger
 from corridor.core.paths import PROJECT_ROOT
 from corridor.core.produce_errors import ProducerReplacedError, Stage, classify
+from corridor.core.topics import TopicSpec
 
 log = get_logger("corridor.kafka")
 
@@ -60,6 +62,17 @@ SECURITY_ENV = (
 )
 _PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
+def new_topic(spec: TopicSpec, brokers: int) -> NewTopic:
+    """The admin request that creates ``spec`` on a cluster of ``brokers`` brokers (its replication and
+    ``min.insync.replicas`` from the cluster's size, ``TopicSpec``)."""
+    return NewTopic(
+        name=spec.name,
+        num_partitions=spec.partitions,
+        replication_factor=spec.replication_factor(brokers),
+        topic_configs=spec.configs_for(brokers),
+    )
 
 
 def client_security(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

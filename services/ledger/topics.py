@@ -15,9 +15,9 @@ import logging
 from typing import Any
 
 from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 
-from corridor.core.kafka import client_security
+from corridor.core.kafka import client_security, new_topic
 from corridor.core.logging import get_logger
 from corridor.core.topics import (
     ACCEPTED,
@@ -79,15 +79,7 @@ async def ensure_topics(
             return []
         cluster = await admin.describe_cluster()
         brokers = max(1, len(cluster["brokers"]))
-        new = [
-            NewTopic(
-                name=s.name,
-                num_partitions=s.partitions,
-                replication_factor=s.replication_factor(brokers),
-                topic_configs=s.configs_for(brokers),
-            )
-            for s in missing
-        ]
+        new = [new_topic(s, brokers) for s in missing]
         response = await admin.create_topics(new)
         created = []
         for topic_error in getattr(response, "topic_errors", ()):

@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 
-from corridor.core.kafka import client_security, producer_config
+from corridor.core.kafka import client_security, new_topic, producer_config
 from corridor.core.kafka_read import reader
 from corridor.core.topics import TRADE_TOPICS, TopicSpec, check_co_partitioned, trade_topic_specs
 
@@ -187,14 +187,8 @@ async def _prepare_destinations(
     for source, destination in pairs:
         if destination in existing:
             continue
-        spec = TopicSpec(destination, partitions, dict(configs.get(source, template)))
         new.append(
-            NewTopic(
-                destination,
-                partitions,
-                spec.replication_factor(brokers),
-                topic_configs=spec.configs_for(brokers),
-            )
+            new_topic(TopicSpec(destination, partitions, dict(configs.get(source, template))), brokers)
         )
     if new:
         response = await admin.create_topics(new)

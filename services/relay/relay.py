@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.offset import OffsetRequest
@@ -48,11 +48,12 @@ from aiokafka.structs import ConsumerRecord
 from corridor.core import inbound, metrics
 from corridor.core.codec import Codec
 from corridor.core.domain.base import TradeEvent
-from corridor.core.kafka import client_security
+from corridor.core.kafka import client_security, new_topic
 from corridor.core.logging import get_logger
 from corridor.core.partners import ensure_partner_topics
 from corridor.core.produce_errors import Stage, classify
 from corridor.core.routing import TradeRoute, partner_of_topic, partner_topic, route
+from corridor.core.topics import TopicSpec
 from corridor.relay.ports import PartnerTopics, SlotProducer, SlotStore
 from corridor.relay.settings import RelaySettings
 from corridor.relay.state import (
@@ -401,11 +402,8 @@ class Relay:
                     "topic (docs/operations.md, 'More partitions')"
                 )
         else:
-            rf = min(3, brokers)
-            configs = {**STATE_TOPIC_CONFIGS, "min.insync.replicas": str(2 if rf >= 3 else 1)}
-            response = await self._admin.create_topics(
-                [NewTopic(self.state_topic, self.partitions, rf, topic_configs=configs)]
-            )
+            spec = TopicSpec(self.state_topic, self.partitions, dict(STATE_TOPIC_CONFIGS))
+            response = await self._admin.create_topics([new_topic(spec, brokers)])
             for topic, code, message in response.topic_errors:
                 if code not in (0, _TOPIC_ALREADY_EXISTS):
                     raise RelayError(f"could not create {topic}: error {code} {message or ''}")

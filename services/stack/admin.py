@@ -9,12 +9,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.metadata import MetadataRequest
 
-from corridor.core.kafka import client_security
+from corridor.core.kafka import client_security, new_topic
 from corridor.core.topics import TopicSpec
 from corridor.stack.errors import StackError
 
@@ -140,15 +140,7 @@ async def ensure_topics(
         if missing:
             report(f"creating topics {', '.join(s.name for s in missing)}…")
             response = await client.create_topics(
-                [
-                    NewTopic(
-                        name=s.name,
-                        num_partitions=s.partitions,
-                        replication_factor=s.replication_factor(brokers),
-                        topic_configs=s.configs_for(brokers),
-                    )
-                    for s in missing
-                ],
+                [new_topic(s, brokers) for s in missing],
                 timeout_ms=int(wait_s * 1000),
             )
             for topic, code, message in response.topic_errors:

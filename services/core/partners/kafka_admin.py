@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from corridor.core.kafka import new_topic
 from corridor.core.partners.store import PartnerError, _check_partner_id
 
 SCRAM_MECHANISM = "SCRAM-SHA-512"
@@ -436,7 +437,6 @@ async def ensure_partner_topics(
 ) -> list[str]:
     """Create the missing ``partner.<id>.v1`` topics (RF and min ISR follow the cluster size) with an
     aiokafka admin client; returns the topics created. Safe against a concurrent creator."""
-    from aiokafka.admin import NewTopic
 
     from corridor.core.routing import PARTNER_TOPIC_PARTITIONS, partner_topic_spec
 
@@ -446,17 +446,7 @@ async def ensure_partner_topics(
     if not missing:
         return []
     brokers = max(1, len((await admin_client.describe_cluster())["brokers"]))
-    response = await admin_client.create_topics(
-        [
-            NewTopic(
-                name=s.name,
-                num_partitions=s.partitions,
-                replication_factor=s.replication_factor(brokers),
-                topic_configs=s.configs_for(brokers),
-            )
-            for s in missing
-        ]
-    )
+    response = await admin_client.create_topics([new_topic(s, brokers) for s in missing])
     created = []
     for topic, code, message in response.topic_errors:
         if code == 0:
