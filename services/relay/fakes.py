@@ -21,7 +21,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from corridor.core.routing import TradeRoute, partner_topic
 from corridor.relay.ports import PartnerTopics, SlotProducer, SlotStore
-from corridor.relay.state import SOURCE_TOPICS, Ref, decode_ids, decode_route
+from corridor.relay.state import SOURCE_TOPICS, Ref, fold_state_record
 
 __all__ = [
     "FakeSlotProducer",
@@ -176,15 +176,7 @@ class InMemorySlotStore:
         routes: dict[str, TradeRoute[Ref]] = {}
         ids: dict[str, frozenset[str]] = {}
         for record in self.kafka.log.get((self.state_topic, partition), ()):
-            if record.key is None:
-                continue
-            key = record.key.decode()
-            if record.value is None:
-                routes.pop(key, None)
-                ids.pop(key, None)
-            else:
-                routes[key] = decode_route(record.value)
-                ids[key] = decode_ids(record.value)
+            fold_state_record(routes, ids, record.key, record.value)
         return routes, ids
 
     async def source_record(self, tp: TopicPartition, offset: int) -> ConsumerRecord[bytes, bytes]:

@@ -63,9 +63,8 @@ from corridor.relay.state import (
     HistoryCache,
     Ref,
     RelayRecord,
-    decode_ids,
-    decode_route,
     encode_route,
+    fold_state_record,
     merge_by_timestamp,
     topic_of,
 )
@@ -175,15 +174,7 @@ class KafkaSlotStore:
                 raise RelayError(f"reading {self.state_topic}:{p} up to {end} took longer than 300 s")
             batch = await self.reader.getmany(tp, timeout_ms=1000)
             for record in batch.get(tp, []):
-                if record.key is None:
-                    continue
-                key = record.key.decode()
-                if record.value is None:
-                    routes.pop(key, None)
-                    ids.pop(key, None)
-                else:
-                    routes[key] = decode_route(record.value)
-                    ids[key] = decode_ids(record.value)
+                fold_state_record(routes, ids, record.key, record.value)
         return routes, ids
 
     async def source_record(self, tp: TopicPartition, offset: int) -> ConsumerRecord[bytes, bytes]:

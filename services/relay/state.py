@@ -157,3 +157,19 @@ def merge_by_timestamp(streams: Iterable[list[Any]]) -> Iterator[Any]:
             heads[best] = (records, position + 1)
         else:
             heads.pop(best)
+
+
+def fold_state_record(
+    routes: dict[str, TradeRoute[Ref]], ids: dict[str, frozenset[str]], key: bytes | None, value: bytes | None
+) -> None:
+    """Fold one record of the relay's state topic into ``routes`` and ``ids`` (a tombstone forgets the
+    trade; a record without a key is not ours): how a slot's state is restored, by the relay and its fake."""
+    if key is None:
+        return
+    trade = key.decode()
+    if value is None:
+        routes.pop(trade, None)
+        ids.pop(trade, None)
+    else:
+        routes[trade] = decode_route(value)
+        ids[trade] = decode_ids(value)
