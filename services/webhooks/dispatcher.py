@@ -36,7 +36,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -58,6 +58,7 @@ from corridor.webhooks.verification import verify_endpoint
 log = get_logger("corridor.webhooks")
 
 Job = Callable[[], Awaitable[None]]
+T = TypeVar("T")
 
 
 class _Stopping(Exception):
@@ -312,20 +313,34 @@ class Dispatcher:
         )
         return None
 
-    async def _claim(self, subscription: Subscription, event_id: str) -> bool:
-        """True once this dispatcher owns the delivery; False when it was done by another (or before a
-        rebalance). Waits while another dispatcher delivers it, and while PostgreSQL does not answer."""
+    async def _until_answered(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()`` (a statement on the delivery claims, safe to repeat) again until PostgreSQL answers:
+        a job that raised would leave its partition paused."""
         failures = 0
         while True:
             try:
-                claim = await self.store.claim_delivery(
-                    subscription.id, event_id, self.instance, self.stale_after_s
-                )
+                return await call()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 failures += 1
-                log.warning("delivery_claim_failed", error=f"{type(exc).__name__}: {exc}", attempt=failures)
+                log.warning(f"{what}_failed", error=f"{type(exc).__name__}: {exc}", attempt=failures)
                 await self._pause(min(5.0, 0.5 * 2**failures))
-                continue
+
+    async def _finish(self, subscription: Subscription, event_id: str, *, delivered: bool) -> None:
+        await self._until_answered(
+            "delivery_finish",
+            lambda: self.store.finish_delivery(subscription.id, event_id, self.instance, delivered=delivered),
+        )
+
+    async def _claim(self, subscription: Subscription, event_id: str) -> bool:
+        """True once this dispatcher owns the delivery; False when it was done by another (or before a
+        rebalance). Waits while another dispatcher delivers it, and while PostgreSQL does not answer."""
+        while True:
+            claim = await self._until_answered(
+                "delivery_claim",
+                lambda: self.store.claim_delivery(
+                    subscription.id, event_id, self.instance, self.stale_after_s
+                ),
+            )
             if claim is DeliveryClaim.OWNED:
                 return True
             if claim is DeliveryClaim.DONE:
@@ -343,7 +358,7 @@ class Dispatcher:
         if outcome is None:
             return  # the subscription is gone, and its claims with it
         if outcome.delivered:
-            await self.store.finish_delivery(subscription.id, event_id, self.instance, delivered=True)
+            await self._finish(subscription, event_id, delivered=True)
             return
         await self.store.add_dead_letter(
             subscription,
@@ -354,7 +369,7 @@ class Dispatcher:
             last_error=outcome.last_error,
             first_attempt_at=outcome.first_attempt_at,
         )
-        await self.store.finish_delivery(subscription.id, event_id, self.instance, delivered=False)
+        await self._finish(subscription, event_id, delivered=False)
         self.stats.dead_lettered += 1
         metrics.DEAD_LETTERS.labels("webhooks", origin[0], "delivery_failed").inc()
         log.warning(
@@ -378,7 +393,11 @@ class Dispatcher:
         error: str | None = None
         for attempt in range(1, limit + 1):
             if claim is not None and attempt > 1:
-                await self.store.touch_delivery(subscription.id, claim, self.instance)
+                try:
+                    await self.store.touch_delivery(subscription.id, claim, self.instance)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    # a missed sign of life only risks a takeover after stale_after_s: deliver on
+                    log.warning("delivery_touch_failed", error=f"{type(exc).__name__}: {exc}")
             started = time.perf_counter()
             status, error, retry_after = await self._post(subscription, payload, delivery_id, attempt)
             if error is None:

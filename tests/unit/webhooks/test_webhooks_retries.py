@@ -282,3 +282,20 @@ async def test_a_claim_whose_owner_died_is_taken_over(store: FakeStore) -> None:
     d.stale_after_s = 0.2
     await asyncio.wait_for(d._deliver_or_dead_letter(store.subs[0], DOC, ("t", 0, 0)), 10)
     assert len(endpoint.requests) == 1 and d.stats.delivered == 1
+
+
+async def test_postgresql_away_at_the_end_of_a_delivery_is_waited_out_not_raised(store: FakeStore) -> None:
+    """A job that raised would leave its partition paused for good: recording the end is retried."""
+    endpoint = Endpoint()
+    d = dispatcher(endpoint, store)
+    finish, failures = store.finish_delivery, [ConnectionRefusedError("PostgreSQL is restarting")]
+
+    async def flaky_finish(*args: Any, **kwargs: Any) -> None:
+        if failures:
+            raise failures.pop()
+        await finish(*args, **kwargs)
+
+    store.finish_delivery = flaky_finish  # type: ignore[method-assign]
+    await asyncio.wait_for(d._deliver_or_dead_letter(store.subs[0], DOC, ("t", 0, 0)), 10)
+    assert len(endpoint.requests) == 1 and not failures
+    assert store.claims[(store.subs[0].id, "ev-1")][0] == "delivered"
