@@ -21,6 +21,7 @@ import click
 from corridor.cli.database import database_url
 from corridor.cli.output import JsonCommand, JsonGroup
 from corridor.core.settings import get_settings
+from corridor.core.topics import ACCEPTED
 from corridor.ledger.topics import DLQ_TOPIC
 
 T = TypeVar("T")
@@ -426,7 +427,7 @@ def _delays(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[f
 )
 @click.option(
     "--accepted-topic",
-    default="trade.accepted.v1",
+    default=ACCEPTED,
     show_default=True,
     help="The ledger's accepted stream (read only when the live schema is gone).",
 )
@@ -608,6 +609,31 @@ def generation_relay_state(
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
         click.echo(f"{report.trades:,} trade(s), {report.refs:,} reference(s) moved to {state[1]}")
+
+
+@generation.command("acls", cls=JsonCommand)
+@click.option(
+    "--to", "to_generation", type=click.IntRange(2, 9999), required=True, help="The new generation N."
+)
+@click.option("--json", "as_json", is_flag=True, help="The bindings granted, as one JSON document.")
+def generation_acls(to_generation: int, as_json: bool) -> None:
+    """Grant every service's principal its rights on generation N's topics, as on today's (ADR 0024,
+    0040): the services started with CORRIDOR_TOPIC_GENERATION=N need them. Idempotent; the old
+    generation's rights stay until the old topics are deleted."""
+    from corridor.core.partners import add_acls
+    from corridor.deploy.access import SERVICE_PRINCIPALS, service_acls
+
+    bindings = [b for p in SERVICE_PRINCIPALS for b in service_acls(p.service, to_generation)]
+    _run(add_acls(get_settings().bootstrap_servers, bindings))
+    if as_json:
+        click.echo(
+            json.dumps({"generation": to_generation, "bindings": [b.to_dict() for b in bindings]}, indent=2)
+        )
+    else:
+        click.echo(
+            f"{len(bindings)} binding(s) of {len(SERVICE_PRINCIPALS)} service principals "
+            f"on generation {to_generation}"
+        )
 
 
 def register(cli: click.Group) -> None:

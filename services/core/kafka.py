@@ -34,7 +34,7 @@ from corridor.core.envelope import CloudEvent, Headers
 from corridor.core.logging import bound_contextvars, get_logger
 from corridor.core.paths import PROJECT_ROOT
 from corridor.core.produce_errors import ProducerReplacedError, Stage, classify
-from corridor.core.topics import TopicSpec
+from corridor.core.topics import TopicSpec, physical
 
 log = get_logger("corridor.kafka")
 
@@ -370,7 +370,7 @@ class TradeProducer:
         refuses to send with a producer other than that one."""
         value = await self.codec.encode_async(event, body)
         producer, generation = await self.ready(generation)
-        topic, kind = event.topic, type(event).__name__
+        topic, kind = physical(event.topic), type(event).__name__
         span = None
         if tracing.recording():
             span = tracing.start_producer_span(

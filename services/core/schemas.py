@@ -21,10 +21,15 @@ from fastavro.repository.base import AbstractSchemaRepository, SchemaRepositoryE
 from fastavro.schema import load_schema, parse_schema
 
 from corridor.core.paths import SCHEMAS_DIR
-from corridor.core.topics import CERTIFICATES, ORDERS, SHIPMENTS
+from corridor.core.topics import CONTRACT_CERTIFICATES, CONTRACT_ORDERS, CONTRACT_SHIPMENTS
 
-#: Which topic each schema folder's events are published on.
-AREA_TOPICS: dict[str, str] = {"orders": ORDERS, "shipments": SHIPMENTS, "certificates": CERTIFICATES}
+#: Which topic each schema folder's events are published on, by the contract's name (a topic
+#: generation, ADR 0040, renames where the records live, not the subjects).
+AREA_TOPICS: dict[str, str] = {
+    "orders": CONTRACT_ORDERS,
+    "shipments": CONTRACT_SHIPMENTS,
+    "certificates": CONTRACT_CERTIFICATES,
+}
 
 
 class SchemaCatalogError(ValueError):

@@ -12,12 +12,19 @@ checks it at start with :func:`check_co_partitioned` and refuses to run when the
 is never raised in place (Kafka would move keys to other partitions): more partitions means a new topic
 generation, copied in order (``corridor.ops.generation``, docs/operations.md).
 
+**A generation renames where records live, never what the contract calls them** (ADR 0040):
+``CORRIDOR_TOPIC_GENERATION`` (default 1) puts every trade-keyed topic of this process in generation
+*n* (``trade.orders.v1.g<n>`` for *n* > 1, :func:`generation_name`). The events' ``topic`` and their
+registry subjects keep the contract's name (``CONTRACT_*``); :func:`physical` maps a contract name to
+where its records live, and every producer, consumer and admin call goes through it.
+
 Decisions are recorded in docs/adr/0002-topics-keys-subjects.md and 0040.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -68,9 +75,62 @@ def check_co_partitioned(counts: Mapping[str, int]) -> int:
     return next(iter(counts.values()))
 
 
-ORDERS = "trade.orders.v1"
-SHIPMENTS = "trade.shipments.v1"
-CERTIFICATES = "trade.certificates.v1"
+#: Which generation of the trade-keyed topics this deployment reads and writes (ADR 0040).
+GENERATION_ENV = "CORRIDOR_TOPIC_GENERATION"
+MAX_GENERATION = 9999
+_GENERATION = re.compile(r"^(?P<base>.+)\.g(?P<n>[0-9]{1,4})$")
+
+
+def topic_generation(environ: Mapping[str, str] | None = None) -> int:
+    """``CORRIDOR_TOPIC_GENERATION`` from ``environ`` (default: the process's), else 1.
+
+    Raises :class:`PartitionCountError` naming the variable and the reason for anything but a whole
+    number from 1 to :data:`MAX_GENERATION`."""
+    env = os.environ if environ is None else environ
+    raw = env.get(GENERATION_ENV, "").strip()
+    if not raw:
+        return 1
+    try:
+        value = int(raw)
+    except ValueError:
+        raise PartitionCountError(f"{GENERATION_ENV}={raw!r}: not a whole number") from None
+    if not 1 <= value <= MAX_GENERATION:
+        raise PartitionCountError(f"{GENERATION_ENV}={value}: must be from 1 to {MAX_GENERATION}")
+    return value
+
+
+def generation_name(topic: str, generation: int) -> str:
+    """``trade.orders.v1`` in generation ``n``: itself for 1, ``trade.orders.v1.g<n>`` after (the
+    generation of a generation's name is replaced, not stacked)."""
+    if not 1 <= generation <= MAX_GENERATION:
+        raise ValueError(f"generation {generation}: must be from 1 to {MAX_GENERATION}")
+    return contract_name(topic) if generation == 1 else f"{contract_name(topic)}.g{generation}"
+
+
+def contract_name(topic: str) -> str:
+    """The contract's name of a topic of any generation (``trade.orders.v1.g2`` → ``trade.orders.v1``)."""
+    found = _GENERATION.match(topic)
+    return found["base"] if found else topic
+
+
+#: This process's generation, read once at import like the partition count.
+GENERATION = topic_generation()
+
+
+def physical(topic: str) -> str:
+    """Where the records of the contract's ``topic`` live in this process's generation."""
+    return generation_name(topic, GENERATION)
+
+
+#: The contract's names: the events' ``topic`` and their registry subjects (ADR 0002).
+CONTRACT_ORDERS = "trade.orders.v1"
+CONTRACT_SHIPMENTS = "trade.shipments.v1"
+CONTRACT_CERTIFICATES = "trade.certificates.v1"
+CONTRACT_ACCEPTED = "trade.accepted.v1"
+
+ORDERS = physical(CONTRACT_ORDERS)
+SHIPMENTS = physical(CONTRACT_SHIPMENTS)
+CERTIFICATES = physical(CONTRACT_CERTIFICATES)
 
 TRADE_TOPICS: tuple[str, ...] = (ORDERS, SHIPMENTS, CERTIFICATES)
 
@@ -79,7 +139,7 @@ TRADE_TOPICS: tuple[str, ...] = (ORDERS, SHIPMENTS, CERTIFICATES)
 #: relay, and through it the partner topics and webhooks, read only this topic: nothing the ledger
 #: refused reaches a partner. Each record is the original record (key, Avro value, CloudEvents headers)
 #: plus ``corridor_ledger_seq`` (the ledger's position) and ``corridor_ledger_source``.
-ACCEPTED = "trade.accepted.v1"
+ACCEPTED = physical(CONTRACT_ACCEPTED)
 
 # Trade events are contracts and customs decisions: keep them (no time-based deletion). Compaction
 # would lose history, so the policy is plain delete with infinite retention.

@@ -25,6 +25,7 @@ Decisions: docs/adr/0020-cluster-deployment.md.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from corridor.core.partners import AclBinding, partner_acls
@@ -34,6 +35,8 @@ from corridor.core.topics import (
     TRADE_TOPICS,
     TopicSpec,
     check_co_partitioned,
+    generation_name,
+    physical,
     trade_partitions,
     trade_topic_specs,
 )
@@ -63,7 +66,7 @@ def relay_state_topic_spec(partitions: int | None = None) -> TopicSpec:
     """The relay's compacted state topic (``<group>.state.v2``), one partition per trade-topic partition
     (default: the deployment's ``CORRIDOR_TRADE_PARTITIONS``)."""
     count = trade_partitions() if partitions is None else partitions
-    return TopicSpec(f"{RELAY_GROUP}.state.v2", count, dict(STATE_TOPIC_CONFIGS))
+    return TopicSpec(physical(f"{RELAY_GROUP}.state.v2"), count, dict(STATE_TOPIC_CONFIGS))
 
 
 def backbone_topics(partitions: int | None = None) -> tuple[TopicSpec, ...]:
@@ -112,8 +115,10 @@ def _cluster(principal: str, *operations: str) -> list[AclBinding]:
     return [AclBinding("CLUSTER", "kafka-cluster", "LITERAL", op, principal) for op in operations]
 
 
-def service_acls(service: str) -> list[AclBinding]:
-    """The bindings of one service's principal on a cluster (sorted; no duplicates)."""
+def service_acls(service: str, generation: int | None = None) -> list[AclBinding]:
+    """The bindings of one service's principal on a cluster (sorted; no duplicates); with
+    ``generation``, on that topic generation's trade-keyed topics instead of this process's (ADR 0040:
+    ``corridor generation acls`` grants them before the services move)."""
     by_service = {p.service: p for p in SERVICE_PRINCIPALS}
     if service not in by_service:
         raise ValueError(f"unknown service {service!r}; one of {', '.join(sorted(by_service))}")
@@ -172,4 +177,14 @@ def service_acls(service: str) -> list[AclBinding]:
             for op in ("WRITE", "DESCRIBE")
         ]
         bindings += _cluster(who, "IDEMPOTENT_WRITE", "DESCRIBE")
+    if generation is not None:
+        bindings = [_in_generation(b, generation) for b in bindings]
     return sorted(set(bindings))
+
+
+def _in_generation(binding: AclBinding, generation: int) -> AclBinding:
+    """Every literal topic a service is granted is trade-keyed and follows the generation; prefixes
+    (partner topics) and ``*`` do not."""
+    if binding.resource_type != "TOPIC" or binding.pattern_type != "LITERAL" or binding.resource_name == "*":
+        return binding
+    return dataclasses.replace(binding, resource_name=generation_name(binding.resource_name, generation))

@@ -49,7 +49,7 @@ from corridor.core.logging import bound_contextvars, get_logger
 from corridor.core.produce_errors import Stage, classify
 from corridor.core.registry_client import RegistryClient
 from corridor.core.topic_limits import RECORD_BATCH_OVERHEAD, TopicLimits, read_limits
-from corridor.core.topics import TRADE_TOPICS
+from corridor.core.topics import TRADE_TOPICS, physical
 from corridor.gateway import cloudevents, problems
 from corridor.gateway.cloudevents import IncomingEvent
 from corridor.gateway.parties import TradeView, registry_errors, role_errors
@@ -582,7 +582,7 @@ class Gateway:
         source = source_for(partner.partner_id)
         errors: list[dict[str, Any]] = []
         for i, (event, body) in enumerate(zip(events, bodies, strict=True)):
-            limit = limits.get(event.topic)
+            limit = limits.get(physical(event.topic))
             if limit is None:
                 continue
             reason = limit.refusal(record_size(event, body, source), RELAY_HEADROOM_BYTES)

@@ -26,13 +26,17 @@ from corridor.core.topics import (
     TopicSpec,
     accepted_spec,
     check_co_partitioned,
+    physical,
     trade_partitions,
 )
 
 log = get_logger("corridor.ledger.topics")
 
-RETRY_TOPICS: tuple[str, ...] = ("trade.retry.5s.v1", "trade.retry.30s.v1", "trade.retry.5m.v1")
-DLQ_TOPIC = "trade.dlq.v1"
+#: In this process's topic generation like the trade topics (ADR 0040).
+RETRY_TOPICS: tuple[str, ...] = tuple(
+    physical(t) for t in ("trade.retry.5s.v1", "trade.retry.30s.v1", "trade.retry.5m.v1")
+)
+DLQ_TOPIC = physical("trade.dlq.v1")
 
 _COMMON = {
     "cleanup.policy": "delete",

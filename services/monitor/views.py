@@ -10,11 +10,11 @@ from enum import Enum
 from typing import Any
 
 from corridor.core.routing import partner_of_topic
-from corridor.core.topics import TRADE_TOPICS
+from corridor.core.topics import TRADE_TOPICS, physical
 from corridor.monitor.kafka_source import GroupInfo
 from corridor.monitor.stats import group_lag, total_lag
 
-DLQ_TOPIC = "trade.dlq.v1"
+DLQ_TOPIC = physical("trade.dlq.v1")
 RETRY_PREFIX = "trade.retry."
 
 KIND_ORDER = {"trade": 0, "retry": 1, "dlq": 2, "partner": 3, "other": 4}

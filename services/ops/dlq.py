@@ -29,13 +29,13 @@ from aiokafka.structs import RecordMetadata
 from corridor.core.envelope import PUBLISHED_MS_HEADER
 from corridor.core.kafka import producer_config
 from corridor.core.metrics import now_ms
-from corridor.core.topics import TopicSpec
+from corridor.core.topics import TopicSpec, physical
 from corridor.ledger import deadletter as dl
 from corridor.ledger.topics import DLQ_TOPIC, ensure_topics
 from corridor.ops.kafka_io import Record, fetch_record, reader, scan, topic_partitions
 from corridor.ops.progress import Progress
 
-MARKER_TOPIC = "trade.dlq.replays.v1"
+MARKER_TOPIC = physical("trade.dlq.replays.v1")
 MARKER_SPEC = TopicSpec(
     MARKER_TOPIC,
     1,

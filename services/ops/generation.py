@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +41,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from corridor.core.kafka import client_security, new_topic, producer_config
 from corridor.core.kafka_read import reader
-from corridor.core.topics import TRADE_TOPICS, TopicSpec, check_co_partitioned, trade_topic_specs
+from corridor.core.topics import (
+    TRADE_TOPICS,
+    TopicSpec,
+    check_co_partitioned,
+    generation_name,
+    trade_topic_specs,
+)
 
 __all__ = [
     "CopyReport",
@@ -54,7 +59,6 @@ __all__ = [
     "translate_relay_state",
 ]
 
-_GENERATION = re.compile(r"^(?P<base>.+)\.g(?P<n>[0-9]{1,4})$")
 _TOPIC_ALREADY_EXISTS = 36
 _BATCH = 2000
 #: Empty one-second polls in a row before a copy gives up on a partition not read to its end.
@@ -64,15 +68,6 @@ _IDLE_POLLS = 30
 class GenerationError(RuntimeError):
     """The copy cannot start or did not complete; the message names the topic and the reason."""
 
-
-def generation_name(topic: str, generation: int) -> str:
-    """``trade.orders.v1`` in generation ``n``: itself for 1, ``trade.orders.v1.g<n>`` after (the
-    generation of a generation's name is replaced, not stacked)."""
-    if not 1 <= generation <= 9999:
-        raise ValueError(f"generation {generation}: must be from 1 to 9999")
-    found = _GENERATION.match(topic)
-    base = found["base"] if found else topic
-    return base if generation == 1 else f"{base}.g{generation}"
 
 
 @dataclass

@@ -48,8 +48,10 @@ def check_event_type(name: str, topic: str) -> str:
     import difflib
 
     from corridor.core.schemas import catalog
+    from corridor.core.topics import contract_name
 
     events = catalog().events.values()
+    topic = contract_name(topic)  # the catalog names the contract's topic, whatever the generation
     by_short = {e.name: e for e in events}
     by_full = {e.full_name: e for e in events}
     found = by_full.get(name) or by_short.get(name)

@@ -15,7 +15,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corridor.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_SCHEMA_REGISTRY_URL
-from corridor.core.topics import MAX_TRADE_PARTITIONS, trade_partitions
+from corridor.core.topics import MAX_TRADE_PARTITIONS, physical, trade_partitions
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8084
@@ -76,4 +76,4 @@ class RelaySettings(BaseSettings):
 
     @property
     def state_topic(self) -> str:
-        return self.relay_state_topic or f"{self.relay_group_id}.state.v2"
+        return self.relay_state_topic or physical(f"{self.relay_group_id}.state.v2")
