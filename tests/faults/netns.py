@@ -277,6 +277,7 @@ class Toxiproxy:
             self.process = subprocess.Popen(
                 [str(self.binary), "-host", "127.0.0.1", "-port", str(self.api_port)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env={**os.environ, "LOG_LEVEL": "info"},  # not a debug line per connection and direction
             )  # fmt: skip
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
