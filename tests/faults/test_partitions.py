@@ -46,6 +46,37 @@ def _connects(network: Network, service: str, address: str, port: int) -> bool:
     return done.returncode == 0
 
 
+#: A Kafka ApiVersions request (v0, correlation id 1, no client id): a broker answers it before any
+#: login, so its round trip from inside a namespace shows what the path to the broker adds.
+_API_VERSIONS = bytes.fromhex("0000000a" "0012" "0000" "00000001" "ffff")
+_ROUND_TRIP = """
+import socket, struct, sys, time
+sock = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5.0)
+started = time.monotonic()
+sock.sendall(bytes.fromhex(sys.argv[3]))
+head = b""
+while len(head) < 4:
+    chunk = sock.recv(4 - len(head))
+    if not chunk:
+        raise SystemExit("closed")
+    head += chunk
+print(round((time.monotonic() - started) * 1000))
+"""
+
+
+def _round_trip_ms(network: Network, service: str, address: str, port: int) -> int:
+    """Milliseconds from an ApiVersions request to the first bytes of its answer, sent from inside
+    ``service``'s namespace to ``address:port`` (up to three tries: a reset connection is tried again)."""
+    argv = [*network.of(service).prefix(), sys.executable, "-c", _ROUND_TRIP, address, str(port)]
+    last = b""
+    for _ in range(3):
+        done = subprocess.run([*argv, _API_VERSIONS.hex()], capture_output=True, timeout=30)
+        if done.returncode == 0:
+            return int(done.stdout)
+        last = done.stderr[-300:]
+    raise AssertionError(f"no ApiVersions answer from {address}:{port} in 3 tries: {last!r}")
+
+
 async def _cut(c: Corridor, service: str, port: int, seconds: float) -> str:
     network = c.network
     assert network is not None
@@ -83,20 +114,29 @@ async def test_latency_and_loss_between_services_and_kafka(partitioned: Corridor
     async def inject(c: Corridor) -> str:
         toxiproxy = c.toxiproxy
         assert toxiproxy is not None
+        network = c.network
+        assert toxiproxy is not None and network is not None
         brokers = [name for name in toxiproxy.proxies() if name.startswith("broker-")]
         assert len(brokers) == 3, brokers
+        probe = (network, "gateway", network.hub, c.config.port(1, FAULTS_LISTENER_NAME))
+        before = await asyncio.to_thread(_round_trip_ms, *probe)
         try:
             for proxy in brokers:
                 _slow(toxiproxy, proxy)
             toxics = {p: sorted(t["type"] for t in toxiproxy.proxies()[p]["toxics"]) for p in brokers}
+            during = await asyncio.to_thread(_round_trip_ms, *probe)
             await asyncio.sleep(SLOW_S)
         finally:
             for proxy in brokers:
                 toxiproxy.clear(proxy)
+        after = await asyncio.to_thread(_round_trip_ms, *probe)
         assert all(kinds == ["latency", "reset_peer"] for kinds in toxics.values()), toxics
+        assert during >= LATENCY_MS - 20, f"an ApiVersions round trip took {during} ms under the toxics"
         return (
             f"every service↔broker link: +{LATENCY_MS} ms on each answer, {RESET_SHARE:.0%} of "
-            f"connections reset (Toxiproxy latency + reset_peer) for {SLOW_S:g} s"
+            f"connections reset (Toxiproxy latency + reset_peer) for {SLOW_S:g} s; ApiVersions round "
+            f"trip from the gateway's namespace to broker 1: {before} ms before, {during} ms during, "
+            f"{after} ms after"
         )
 
     await run_case(partitioned, f"{LATENCY_MS} ms latency + {RESET_SHARE:.0%} resets to Kafka", inject)
