@@ -71,6 +71,9 @@ class Listener:
 
     ``properties`` are extra listener-scoped broker settings (``listener.name.<name>.…``); the
     partner SASL listener carries its SCRAM mechanism and JAAS login module there.
+    ``advertised_host`` is the address clients are told to connect to when it is not the stack's own
+    host: the listener still binds the stack's (loopback) host, and something else (the fault suite's
+    TCP proxy, docs/adr/0042-network-partitions.md) forwards that address to it.
     """
 
     name: str
@@ -78,6 +81,7 @@ class Listener:
     port_offset: int
     controller: bool = False
     advertised: bool = True
+    advertised_host: str | None = None
     properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property

@@ -50,7 +50,9 @@ def server_properties(config: StackConfig, node_id: int, brokers: int) -> dict[s
     voters = ",".join(f"{n}@{host}:{config.controller_port(n)}" for n in config.node_ids(brokers))
     listeners = ",".join(f"{lst.name}://{host}:{config.port(node_id, lst)}" for lst in config.listeners)
     advertised = ",".join(
-        f"{lst.name}://{host}:{config.port(node_id, lst)}" for lst in config.listeners if lst.advertised
+        f"{lst.name}://{lst.advertised_host or host}:{config.port(node_id, lst)}"
+        for lst in config.listeners
+        if lst.advertised
     )
     protocol_map = ",".join(f"{lst.name}:{lst.security_protocol}" for lst in config.listeners)
     props: dict[str, str] = {

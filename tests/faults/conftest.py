@@ -7,26 +7,36 @@ registry (through ``corridor.stack``), then the gateway, the ledger and the rela
 At the end everything is stopped and the state dir deleted; the table of the run is printed and written
 to ``tests/faults/last-run.md``.
 
+``partitioned`` is the same corridor with the gateway, the ledger and the relay each in a network
+namespace of its own, reaching Kafka, PostgreSQL and the registry through Toxiproxy on the namespaces'
+hub address (tests/faults/netns.py, docs/adr/0042-network-partitions.md): the partition cases
+(test_partitions.py) cut a service's link with iptables inside its namespace, or slow the services'
+links to Kafka with Toxiproxy's toxics.
+
 Run on its own: ``./corridor test tests/faults`` (or ``-m faults``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import shutil
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from corridor.stack import StackConfig, StackStatus, down, kill_broker, start_broker, status, up
+from corridor.stack.config import DEFAULT_LISTENERS, PARTNER_LISTENER, Listener
 from tests.faults.harness import (
     BROKER_OVERRIDES,
     Outcome,
@@ -43,6 +53,11 @@ from tests.faults.harness import (
     service_env,
     table,
 )
+from tests.faults.netns import Network, Toxiproxy, ensure_tools, ensure_toxiproxy
+
+#: The brokers' listener for the services in namespaces (partitioned corridor only): SCRAM like the
+#: internal one, bound to loopback, advertised on the namespaces' hub where Toxiproxy forwards it.
+FAULTS_LISTENER_NAME = "FAULTS"
 
 LAST_RUN = Path(__file__).with_name("last-run.md")
 #: Events per second the load generator offers (CORRIDOR_FAULTS_RATE overrides).
@@ -68,6 +83,8 @@ class Corridor:
     reader: PartnerTopicsReader | None
     rate: float = RATE
     outcomes: list[Outcome] = field(default_factory=lambda: OUTCOMES)
+    network: Network | None = None
+    toxiproxy: Toxiproxy | None = None
 
     @property
     def services(self) -> list[ServiceProcess]:
@@ -121,9 +138,49 @@ class Corridor:
 
 @pytest.fixture(scope="module")  # stopped with the module, not at the end of the whole suite
 async def corridor() -> AsyncIterator[Corridor]:
+    async with open_corridor(partitioned=False) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+async def partitioned() -> AsyncIterator[Corridor]:
+    async with open_corridor(partitioned=True) as opened:
+        yield opened
+
+
+def _via(url: str, host: str, port: int) -> str:
+    """``url`` with its host and port replaced (the credentials and path kept)."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{host}:{port}" if userinfo else f"{host}:{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@contextlib.asynccontextmanager
+async def open_corridor(*, partitioned: bool) -> AsyncIterator[Corridor]:
     started = time.monotonic()
     load_before = os.getloadavg()[0]
-    config, ports = fault_stack_config(brokers=3)
+    network: Network | None = None
+    toxiproxy: Toxiproxy | None = None
+    listeners: tuple[Listener, ...] = DEFAULT_LISTENERS
+    if partitioned:
+        ensure_tools()  # a missing tool fails the cases here, before anything starts
+        binary = await asyncio.to_thread(ensure_toxiproxy)
+        network = Network.create(("gateway", "ledger", "relay"))
+        faults_listener = Listener(
+            FAULTS_LISTENER_NAME,
+            "SASL_PLAINTEXT",
+            2,
+            properties=PARTNER_LISTENER.properties,  # SCRAM only: the services' logins
+            advertised_host=network.hub,
+        )
+        listeners = (*DEFAULT_LISTENERS, faults_listener)
+    try:
+        config, ports = fault_stack_config(brokers=3, listeners=listeners)
+    except BaseException:
+        if network is not None:
+            network.close()
+        raise
     services: list[ServiceProcess] = []
     reader: PartnerTopicsReader | None = None
     pool: asyncpg.Pool | None = None
@@ -132,20 +189,35 @@ async def corridor() -> AsyncIterator[Corridor]:
             stack = await asyncio.to_thread(up, config, lambda _message: None)
         assert stack.database_url, stack.problems
         keys = await register_partners(stack.database_url)
-
-        def env(service: str) -> dict[str, str]:
-            assert stack.database_url is not None
-            return service_env(
-                config, service, stack.database_url, stack.bootstrap_servers, stack.schema_registry_url
-            )
-
+        bootstrap, registry_url = stack.bootstrap_servers, stack.schema_registry_url
         logs = config.state_dir / "logs"
-        ledger = ServiceProcess("ledger", ports.ledger, env("ledger"), logs / "ledger.log")
-        gateway = ServiceProcess("gateway", ports.gateway, env("gateway"), logs / "gateway.log")
-        relay = None
-        if relay_available():
-            relay = ServiceProcess("relay", ports.relay, env("relay"), logs / "relay.log")
-        services += [s for s in (ledger, gateway, relay) if s is not None]
+        if network is not None:
+            hub = network.hub
+            toxiproxy = Toxiproxy(binary, _free_port(), logs / "toxiproxy.log")
+            toxiproxy.start()
+            brokers = [b.node_id for b in status(config).brokers]
+            for node in brokers:
+                port = config.port(node, FAULTS_LISTENER_NAME)
+                toxiproxy.proxy(f"broker-{node}", f"{hub}:{port}", f"127.0.0.1:{port}")
+            toxiproxy.proxy("postgres", f"{hub}:{ports.postgres}", f"127.0.0.1:{ports.postgres}")
+            toxiproxy.proxy("registry", f"{hub}:{ports.registry}", f"127.0.0.1:{ports.registry}")
+            bootstrap = ",".join(f"{hub}:{config.port(n, FAULTS_LISTENER_NAME)}" for n in brokers)
+            registry_url = _via(registry_url, hub, ports.registry)
+
+        def start(service: str, port: int) -> ServiceProcess:
+            assert stack.database_url is not None
+            env = service_env(config, service, stack.database_url, bootstrap, registry_url)
+            process = ServiceProcess(service, port, env, logs / f"{service}.log")
+            if network is not None:
+                ns = network.of(service)
+                env["CORRIDOR_DATABASE_URL"] = _via(env["CORRIDOR_DATABASE_URL"], network.hub, ports.postgres)
+                process.host, process.prefix = ns.address, ns.prefix()
+            services.append(process)
+            return process
+
+        ledger = start("ledger", ports.ledger)
+        gateway = start("gateway", ports.gateway)
+        relay = start("relay", ports.relay) if relay_available() else None
         for service in services:
             service.start()
         for service in services:
@@ -154,9 +226,13 @@ async def corridor() -> AsyncIterator[Corridor]:
             reader = PartnerTopicsReader(stack.bootstrap_servers)
             await reader.start()
         pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=4)
-        corridor = Corridor(config, ports, stack, keys, pool, gateway, ledger, relay, reader)
+        corridor = Corridor(
+            config, ports, stack, keys, pool, gateway, ledger, relay, reader,
+            network=network, toxiproxy=toxiproxy,
+        )  # fmt: skip
         await corridor.healthy()
-        print(f"\nfault corridor up in {time.monotonic() - started:.0f}s at {config.state_dir}")
+        kind = "partitioned fault corridor" if partitioned else "fault corridor"
+        print(f"\n{kind} up in {time.monotonic() - started:.0f}s at {config.state_dir}")
         yield corridor
     finally:
         if reader is not None:
@@ -165,6 +241,10 @@ async def corridor() -> AsyncIterator[Corridor]:
             await pool.close()
         for service in reversed(services):
             service.stop()
+        if toxiproxy is not None:
+            toxiproxy.stop()
+        if network is not None:
+            network.close()
         kept = os.environ.get("CORRIDOR_FAULTS_KEEP")  # keep the logs for a post-mortem
         try:
             await asyncio.to_thread(down, config, not kept, True, None, lambda _message: None)
@@ -183,6 +263,13 @@ async def corridor() -> AsyncIterator[Corridor]:
                 "loadavg": f"{load_before:.1f} / {os.getloadavg()[0]:.1f}",
             }
             LAST_RUN.write_text(report(OUTCOMES, meta), encoding="utf-8")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -46,6 +46,7 @@ from corridor.demo.story import Story, chromite_story, explosives_story
 from corridor.stack import StackConfig
 from corridor.stack import kafka as stack_kafka
 from corridor.stack import services as stack_services
+from corridor.stack.config import DEFAULT_LISTENERS, Listener
 from corridor.stack.kafka import jars_current
 from corridor.stack.postgres import EmbeddedPostgres
 from tests.support.kafka_login import share_operator_login
@@ -91,21 +92,26 @@ class Ports:
     relay: int
 
 
-def fault_stack_config(brokers: int = 3) -> tuple[StackConfig, Ports]:
+def fault_stack_config(
+    brokers: int = 3, listeners: tuple[Listener, ...] = DEFAULT_LISTENERS
+) -> tuple[StackConfig, Ports]:
     """A StackConfig in a fresh temporary state dir on a random free block of ports (below the
-    ephemeral range): brokers at +0/+1, +100/+101, +200/+201; PostgreSQL +50, registry +51, ledger +52,
-    gateway +53, relay +54. The jars of the default state dir are hard-linked when current (no Maven)."""
+    ephemeral range): brokers at +0/+1, +100/+101, +200/+201 (and +2, +102, +202 for a third listener);
+    PostgreSQL +50, registry +51, ledger +52, gateway +53, relay +54. The jars of the default state dir
+    are hard-linked when current (no Maven)."""
     state_dir = Path(tempfile.mkdtemp(prefix="corridor-faults-"))
     state_dir.chmod(0o755)  # the embedded PostgreSQL runs as an unprivileged user when we are root
     for _ in range(200):
         base = random.randrange(20_000, 32_000, 1_000) + 92
-        wanted = [base + (n - 1) * 100 + k for n in range(1, brokers + 1) for k in (0, 1)]
+        offsets = [listener.port_offset for listener in listeners]
+        wanted = [base + (n - 1) * 100 + k for n in range(1, brokers + 1) for k in offsets]
         wanted += [base + 50 + k for k in range(5)]
         if all(_free(p) for p in wanted):
             ports = Ports(base, base + 50, base + 51, base + 52, base + 53, base + 54)
             config = StackConfig(
                 state_dir=state_dir,
                 brokers=brokers,
+                listeners=listeners,
                 kafka_port=ports.kafka,
                 postgres_port=ports.postgres,
                 registry_port=ports.registry,
@@ -220,7 +226,10 @@ def relay_available() -> bool:
 
 @dataclass
 class ServiceProcess:
-    """``python -m corridor.<name>`` as our child: started, killed with SIGKILL, started again."""
+    """``python -m corridor.<name>`` as our child: started, killed with SIGKILL, started again.
+
+    ``prefix`` runs it inside a network namespace (``ip netns exec <name>``, which execs: the pid is
+    the service's own) and ``host`` is its address there (tests/faults/netns.py)."""
 
     name: str
     port: int
@@ -230,10 +239,12 @@ class ServiceProcess:
     ready_path: str = "/readyz"
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
+    host: str = "127.0.0.1"
+    prefix: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -241,8 +252,8 @@ class ServiceProcess:
             out.write(f"\n=== {time.strftime('%H:%M:%S')} starting {self.name}\n".encode())
             out.flush()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", f"corridor.{self.name}", "--host", "127.0.0.1", "--port",
-                 str(self.port), *self.extra_args],
+                [*self.prefix, sys.executable, "-m", f"corridor.{self.name}", "--host", self.host,
+                 "--port", str(self.port), *self.extra_args],
                 cwd=PROJECT_ROOT,
                 env=self.env,
                 stdin=subprocess.DEVNULL,

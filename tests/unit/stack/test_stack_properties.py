@@ -120,3 +120,21 @@ def test_cluster_id_looks_like_a_kafka_uuid() -> None:
     assert len(ids) == 50
     for cid in ids:
         assert len(cid) == 22 and not cid.startswith("-")
+
+
+def test_listener_advertised_elsewhere_still_binds_the_stack_host(tmp_path: Path) -> None:
+    """The fault suite's FAULTS listener (docs/adr/0042-network-partitions.md): bound on loopback,
+    advertised at the address its proxy listens on; the other listeners are unchanged."""
+    from corridor.stack.config import DEFAULT_LISTENERS, PARTNER_LISTENER
+
+    faults = Listener(
+        "FAULTS", "SASL_PLAINTEXT", 2, properties=PARTNER_LISTENER.properties, advertised_host="10.231.10.1"
+    )
+    config = StackConfig(state_dir=tmp_path, listeners=(*DEFAULT_LISTENERS, faults))
+    p = props(config, 2, 3)
+    assert p["listeners"] == (
+        "INTERNAL://127.0.0.1:9192,CONTROLLER://127.0.0.1:9193,FAULTS://127.0.0.1:9194"
+    )
+    assert p["advertised.listeners"] == "INTERNAL://127.0.0.1:9192,FAULTS://10.231.10.1:9194"
+    assert p["listener.security.protocol.map"].endswith("FAULTS:SASL_PLAINTEXT")
+    assert "listener.name.faults.scram-sha-512.sasl.jaas.config" in p
