@@ -199,8 +199,9 @@ def test_a_licence_revoked_in_its_trade_is_dead_in_every_trade(story: list[Trade
     licence = next(e for e in story if isinstance(e, CertificateIssued) and e.licence is not None)
     ledger.run(
         CertificateRevoked(
-            event_id=uuid.uuid4(), trade_id=licence.trade_id, occurred_at=template.occurred_at - dt.timedelta(hours=1),
-            sender=licence.sender, certificate_number=licence.certificate_number, issuer=licence.issuer,
+            event_id=uuid.uuid4(), trade_id=licence.trade_id,
+            occurred_at=template.occurred_at - dt.timedelta(hours=1), sender=licence.sender,
+            certificate_number=licence.certificate_number, issuer=licence.issuer,
             reason="magazine licence suspended",
         )
     )  # fmt: skip
