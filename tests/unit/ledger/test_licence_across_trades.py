@@ -21,6 +21,7 @@ from corridor.core.domain.lifecycle.state import LicenceState
 from corridor.demo.story import explosives_story
 from corridor.ledger import deadletter as dl
 from corridor.ledger import planner
+from corridor.ledger.views import trade_view
 
 EXPORT = "pk-department-of-explosives/EL-01-2026-0311"
 IMPORT = "cn-miit/MIIT-BP-2026-08817"
@@ -233,3 +234,29 @@ def test_a_licence_issued_again_keeps_one_total_and_its_terms(story: list[TradeE
     same = [again(e, trade_id=str(b), order_id=other[0].order_id) for e in licences]
     assert len(ledger.run(*same).applied) == 2
     assert "30,000 kg left" in refusal(ledger.run(booking(template, b, "S-B1", "80")))
+
+
+def test_only_the_holder_and_issuer_see_the_other_trades_draws(story: list[TradeEvent]) -> None:
+    """In trade B, the buyer sees the supplier's export licence drawn by trade B only, not what is left
+    (that would tell it what the supplier shipped to others); the supplier, its holder, sees it all."""
+    ledger = Ledger()
+    template = story[-1]
+    assert isinstance(template, ShipmentBooked)
+    ledger.run(*story[:-1], booking(template, template.trade_id, "S-A1", "120"))
+    other = second_trade(story)
+    b = other[0].trade_id
+    ledger.run(*other, booking(template, b, "S-B1", "30"))
+    state = ledger.states[b]
+    assert state is not None
+    today = dt.date(2026, 6, 1)
+
+    def export_licence(reader: str) -> dict[str, Any]:
+        return next(x for x in trade_view(state, None, today, reader)["licences"] if x["issuer"] in EXPORT)
+
+    seen = export_licence("mcc-kashgar-mining")
+    assert [d["shipment_id"] for d in seen["drawdowns"]] == ["S-B1"]
+    assert seen["remaining"] == []
+    assert seen["authorised"][0]["drawn_net_explosive_mass_kg"] == "30000"
+    whole = export_licence("wah-nobel")
+    assert [d["shipment_id"] for d in whole["drawdowns"]] == ["S-A1", "S-B1"]
+    assert whole["remaining"][0]["remaining_net_explosive_mass_kg"] == "0"
