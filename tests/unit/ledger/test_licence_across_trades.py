@@ -90,6 +90,10 @@ def refusal(plan: planner.Plan) -> str:
 
 @pytest.fixture
 def story() -> list[TradeEvent]:
+    return capped_story()
+
+
+def capped_story() -> list[TradeEvent]:
     """The explosives story up to its booking, its two licences authorising 150 t (150,000 kg NEM)."""
     events = explosives_story().events
     upto = next(i for i, e in enumerate(events) if isinstance(e, ShipmentBooked))

@@ -1,0 +1,88 @@
+"""One running total per licence across trades (docs/adr/0045-licences-across-trades.md), on real Kafka
+and PostgreSQL: two trades of the same supplier and buyer book on the licences issued into the first;
+the second trade's booking beyond what is left is rejected naming ``licences[0]``, the one within it is
+accepted, the ``licences`` row holds both trades' draws; and two writers of one licence row at the same
+version cannot both commit (the row, not Kafka, serialises ledgers)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from corridor.core.domain.events import ShipmentBooked
+from corridor.ledger.store import LedgerStore, LicenceWrite, StaleState
+from tests.integration.ledger.ledger_helpers import InProcessLedger, LedgerSetup, eventually
+from tests.unit.ledger.test_licence_across_trades import EXPORT, IMPORT, booking, capped_story, second_trade
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+
+async def _receipt(db: asyncpg.Pool, schema: str, event: Any) -> dict[str, Any] | None:
+    """The ledger's word on ``event``: accepted (stored) or its receipt (pending / rejected)."""
+    if await db.fetchval(f'SELECT 1 FROM "{schema}".events WHERE event_id = $1', event.event_id):
+        return {"status": "accepted"}
+    row = await db.fetchrow(
+        f'SELECT status, reason FROM "{schema}".receipts WHERE event_id = $1 AND status = $2',
+        event.event_id,
+        "rejected",
+    )
+    return dict(row) if row is not None else None
+
+
+async def test_two_trades_draw_one_licence(
+    ledger: InProcessLedger, ledger_setup: LedgerSetup, publish: Any, api_key: Any, db: asyncpg.Pool
+) -> None:
+    schema = ledger_setup.db_schema
+    story = capped_story()
+    template = story[-1]
+    assert isinstance(template, ShipmentBooked)
+    a_trade = uuid.uuid4()
+    # trade A: the story under a fresh trade id (the licences are issued into it), 120 t booked
+    first = [
+        type(e).model_validate({**json.loads(e.model_dump_json()), "trade_id": str(a_trade)}) for e in story
+    ]
+    first_booking = booking(template, a_trade, "S-A1", "120")
+    other = second_trade(story)
+    b_trade = other[0].trade_id
+    over, within = booking(template, b_trade, "S-B1", "80"), booking(template, b_trade, "S-B2", "30")
+    await publish(*first[:-1], first_booking, *other)
+    assert await eventually(lambda: _receipt(db, schema, first_booking), within=90) == {"status": "accepted"}
+    await publish(over)
+    refused = await eventually(lambda: _receipt(db, schema, over), within=90)
+    assert refused["status"] == "rejected", refused
+    assert refused["reason"].startswith("licences[0]: shipment S-B1 would draw 80,000 kg"), refused
+    assert "30,000 kg left of the 150,000 kg authorised" in refused["reason"]
+    await publish(within)
+    assert await eventually(lambda: _receipt(db, schema, within), within=90) == {"status": "accepted"}
+
+    rows = await db.fetch(
+        f'SELECT issuer, certificate_number, version, state::text AS state FROM "{schema}".licences'
+    )
+    by_key = {f"{r['issuer']}/{r['certificate_number']}": json.loads(r["state"]) for r in rows}
+    for key in (EXPORT, IMPORT):
+        drawn = [(d["trade_id"], d["shipment_id"]) for d in by_key[key]["drawdowns"]]
+        assert drawn == [(str(a_trade), "S-A1"), (str(b_trade), "S-B2")], drawn
+        assert by_key[key]["issued_in"] == str(a_trade)
+
+    # the ledger API of trade B: the supplier (the export licence's holder) sees it drawn to nothing
+    supplier = await api_key("wah-nobel", "SUPPLIER")
+    async with httpx.AsyncClient(base_url=ledger.url, timeout=10) as http:
+        response = await http.get(f"/v1/trades/{b_trade}", headers={"Authorization": f"Bearer {supplier}"})
+    assert response.status_code == 200, response.text
+    export = next(x for x in response.json()["licences"] if x["kind"] == "EXPLOSIVES_EXPORT_LICENCE")
+    assert export["remaining"][0]["remaining_net_explosive_mass_kg"] == "0.000", export
+    assert [d["shipment_id"] for d in export["drawdowns"]] == ["S-A1", "S-B2"]
+
+    # two writers of the export licence at the version read: the second's batch is stale, nothing written
+    store = LedgerStore(db, schema)
+    row = (await store.load_licences([EXPORT]))[EXPORT]
+    await store.write_batch([], [], licences=[LicenceWrite(row.state, row.version)])
+    with pytest.raises(StaleState) as info:
+        await store.write_batch([], [], licences=[LicenceWrite(row.state, row.version)])
+    assert info.value.licences == {EXPORT}
+    assert (await store.load_licences([EXPORT]))[EXPORT].version == row.version + 1
