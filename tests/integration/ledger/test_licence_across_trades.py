@@ -46,7 +46,7 @@ async def test_two_trades_draw_one_licence(
     first = [
         type(e).model_validate({**json.loads(e.model_dump_json()), "trade_id": str(a_trade)}) for e in story
     ]
-    first_booking = booking(template, a_trade, "S-A1", "120")
+    first_booking = booking(template, a_trade, "S-A1", "120", order_id=template.order_id)
     other = second_trade(story)
     b_trade = other[0].trade_id
     over, within = booking(template, b_trade, "S-B1", "80"), booking(template, b_trade, "S-B2", "30")

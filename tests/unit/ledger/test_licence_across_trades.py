@@ -37,8 +37,11 @@ def again(event: TradeEvent, **changes: Any) -> Any:
     return type(event).model_validate(data)
 
 
-def booking(template: ShipmentBooked, trade_id: uuid.UUID, shipment_id: str, tonnes: str) -> ShipmentBooked:
-    """``tonnes`` of line 1 booked in trade ``trade_id``, with their net explosive mass (1 t = 1,000 kg)."""
+def booking(
+    template: ShipmentBooked, trade_id: uuid.UUID, shipment_id: str, tonnes: str, order_id: str | None = None
+) -> ShipmentBooked:
+    """``tonnes`` of line 1 booked in trade ``trade_id`` (the story's order, or the second trade's), with
+    their net explosive mass (1 t = 1,000 kg)."""
     data = template.model_dump(mode="json")
     data["dangerous_goods"][0]["particulars"].update(
         net_explosive_mass_kg=str(Decimal(tonnes) * 1000),
@@ -47,7 +50,7 @@ def booking(template: ShipmentBooked, trade_id: uuid.UUID, shipment_id: str, ton
     return again(  # type: ignore[no-any-return]
         template,
         trade_id=str(trade_id),
-        order_id=ORDER if trade_id == template.trade_id else OTHER_ORDER,
+        order_id=order_id or (ORDER if trade_id == template.trade_id else OTHER_ORDER),
         shipment_id=shipment_id,
         allocations=[{"line_number": 1, "quantity": {"value": tonnes, "unit": "TNE"}}],
         dangerous_goods=data["dangerous_goods"],
