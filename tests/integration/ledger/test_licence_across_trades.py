@@ -1,11 +1,13 @@
 """One running total per licence across trades (docs/adr/0045-licences-across-trades.md), on real Kafka
 and PostgreSQL: two trades of the same supplier and buyer book on the licences issued into the first;
 the second trade's booking beyond what is left is rejected naming ``licences[0]``, the one within it is
-accepted, the ``licences`` row holds both trades' draws; and two writers of one licence row at the same
-version cannot both commit (the row, not Kafka, serialises ledgers)."""
+accepted, the ``licences`` row holds both trades' draws; two writers of one licence row at the same
+version cannot both commit; and two ledgers (one group, each owning one of the trades) booking the last
+of a licence at once draw it once (the row, not Kafka, serialises ledgers)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -13,10 +15,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from aiokafka.partitioner import murmur2
 
 from corridor.core.domain.events import ShipmentBooked
 from corridor.ledger.store import LedgerStore, LicenceWrite, StaleState
-from tests.integration.ledger.ledger_helpers import InProcessLedger, LedgerSetup, eventually
+from tests.integration.ledger.ledger_helpers import InProcessLedger, LedgerSetup, eventually, wait_ready
 from tests.unit.ledger.test_licence_across_trades import EXPORT, IMPORT, booking, capped_story, second_trade
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -86,3 +89,63 @@ async def test_two_trades_draw_one_licence(
         await store.write_batch([], [], licences=[LicenceWrite(row.state, row.version)])
     assert info.value.licences == {EXPORT}
     assert (await store.load_licences([EXPORT]))[EXPORT].version == row.version + 1
+
+
+def _partition(trade_id: uuid.UUID, partitions: int = 6) -> int:
+    """The trade topics' partition of a trade (Kafka's default partitioner on the trade id key)."""
+    return (murmur2(str(trade_id).encode()) & 0x7FFFFFFF) % partitions
+
+
+def _as_trade(events: list[Any], trade_id: uuid.UUID) -> list[Any]:
+    return [
+        type(e).model_validate(
+            {**json.loads(e.model_dump_json()), "trade_id": str(trade_id), "event_id": str(uuid.uuid4())}
+        )
+        for e in events
+    ]
+
+
+async def test_two_ledgers_booking_one_licence_at_once_draw_it_once(
+    stack: Any, ledger: InProcessLedger, ledger_setup: LedgerSetup, publish: Any, db: asyncpg.Pool
+) -> None:
+    """Trades A and B on partitions of two different ledgers each book 100 t of the 150 t licence at the
+    same moment: whichever commits first draws, the other's batch finds the licence row moved, plans
+    again and is rejected. Never both (Kafka orders neither against the other)."""
+    schema = ledger_setup.db_schema
+    other = InProcessLedger(ledger_setup.settings(stack))
+    await asyncio.to_thread(other.start)
+    try:
+        await wait_ready(other.url)
+        servers = [ledger, other]
+
+        async def split() -> list[set[int]] | None:
+            owned = [{tp.partition for tp in server.ledger.assigned} for server in servers]
+            return owned if all(owned) and not owned[0] & owned[1] and len(owned[0] | owned[1]) == 6 else None
+
+        owned = await eventually(split, within=90)
+        ids = [next(t for t in iter(uuid.uuid4, None) if _partition(t) in mine) for mine in owned]
+        story = capped_story()
+        template = story[-1]
+        assert isinstance(template, ShipmentBooked)
+        first = _as_trade(story[:-1], ids[0])
+        second = _as_trade(second_trade(story), ids[1])
+        await publish(*first, *second)
+        last = [first[-1], second[-1]]
+        for event in last:
+            assert await eventually(lambda e=event: _receipt(db, schema, e), within=90) == {
+                "status": "accepted"
+            }
+        bookings = [
+            booking(template, ids[0], "S-A1", "100", order_id=template.order_id),
+            booking(template, ids[1], "S-B1", "100"),
+        ]
+        await publish(*bookings)
+        decided = [await eventually(lambda b=b: _receipt(db, schema, b), within=90) for b in bookings]
+        statuses = sorted(d["status"] for d in decided)
+        assert statuses == ["accepted", "rejected"], decided
+        (refused,) = [d for d in decided if d["status"] == "rejected"]
+        assert "50,000 kg left of the 150,000 kg authorised" in refused["reason"], refused
+        drawn = (await LedgerStore(db, schema).load_licences([EXPORT]))[EXPORT].state.drawdowns
+        assert [d.net_explosive_mass_kg for d in drawn] == [100_000], drawn
+    finally:
+        await asyncio.to_thread(other.stop)
