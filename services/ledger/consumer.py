@@ -22,7 +22,8 @@ Per batch (``getmany``, the orders topic drained first):
    topic past the gateway can neither admit anyone nor speak for another party; one whose sender is
    not admitted *yet* (or whose certificate or shipment is not known yet) waits like any prerequisite.
 4. ONE transaction: new events appended (``ON CONFLICT (event_id) DO NOTHING``), trade states and
-   projections updated, with optimistic version checks per trade.
+   projections updated, with optimistic version checks per trade, and the licences the batch drew on
+   at the version read (another ledger drew meanwhile: the batch is planned again; ADR 0045).
 5. Parked and dead-lettered records are produced (acks=all) and awaited.
 6. Only then are the Kafka offsets committed (never past a held record). A crash anywhere before replays
    the batch, and replaying it changes nothing: applied events are in the states (and in ``events``).
