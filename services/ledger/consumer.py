@@ -22,7 +22,8 @@ Per batch (``getmany``, the orders topic drained first):
    topic past the gateway can neither admit anyone nor speak for another party; one whose sender is
    not admitted *yet* (or whose certificate or shipment is not known yet) waits like any prerequisite.
 4. ONE transaction: new events appended (``ON CONFLICT (event_id) DO NOTHING``), trade states and
-   projections updated, with optimistic version checks per trade.
+   projections updated, with optimistic version checks per trade, and the licences the batch drew on
+   at the version read (another ledger drew meanwhile: the batch is planned again; ADR 0045).
 5. Parked and dead-lettered records are produced (acks=all) and awaited.
 6. Only then are the Kafka offsets committed (never past a held record). A crash anywhere before replays
    the batch, and replaying it changes nothing: applied events are in the states (and in ``events``).
@@ -58,6 +59,7 @@ from corridor.core.codec import Codec
 from corridor.core.domain import trust
 from corridor.core.domain.base import TradeEvent, subject_of
 from corridor.core.domain.lifecycle import TradeState
+from corridor.core.domain.lifecycle import licence as licence_steps
 from corridor.core.envelope import trace_id as trace_id_of
 from corridor.core.kafka import client_security, producer_config
 from corridor.core.logging import bound_contextvars, get_logger
@@ -69,7 +71,15 @@ from corridor.ledger import deadletter as dl
 from corridor.ledger import planner
 from corridor.ledger.certificates import record_verdicts
 from corridor.ledger.publisher import encode_headers
-from corridor.ledger.store import LedgerStore, Receipt, StaleState, StoredEvent, TradeWrite
+from corridor.ledger.store import (
+    LedgerStore,
+    LicenceRow,
+    LicenceWrite,
+    Receipt,
+    StaleState,
+    StoredEvent,
+    TradeWrite,
+)
 from corridor.ledger.topics import (
     CONSUMED_TOPICS,
     DLQ_TOPIC,
@@ -750,6 +760,8 @@ class Ledger:
             h.record.origin.partition for h in held} if self._lagging(p)}  # fmt: skip
         policy = self._policy()
         for _ in range(_MAX_STALE_RETRIES):
+            # read afresh on every attempt: another ledger may have drawn on a licence meanwhile (ADR 0045)
+            licence_rows = await self._licences(events)
             plan = planner.plan(
                 held,
                 streams,
@@ -760,8 +772,13 @@ class Ledger:
                 positions=self.positions,
                 verdicts=verdicts,
                 lagging=lagging,
+                licences={key: row.state for key, row in licence_rows.items()},
             )
             writes = [TradeWrite(w.state, w.previous) for w in plan.writes]
+            licence_writes = [
+                LicenceWrite(c.state, licence_rows[c.key].version if c.key in licence_rows else None)
+                for c in plan.licence_writes
+            ]
             stored = [self._stored(r) for r in plan.applied]
             signed = (
                 await record_verdicts([r.decoded for r in plan.applied], self.keyring)
@@ -769,10 +786,10 @@ class Ledger:
                 else []
             )
             try:
-                inserted = await self.store.write_batch(stored, writes, signed)
+                inserted = await self.store.write_batch(stored, writes, signed, licence_writes)
             except StaleState as exc:
                 self.stats.stale_retries += 1
-                log.warning("stale_trade_states", trades=len(exc.trade_ids))
+                log.warning("stale_trade_states", trades=len(exc.trade_ids), licences=sorted(exc.licences))
                 self.cache.drop(exc.trade_ids)
                 for state in (await self.store.load_states(list(exc.trade_ids))).values():
                     self.cache.put(state)
@@ -796,6 +813,11 @@ class Ledger:
                         log.error("apply_failed", type=type(dead.record.event).__name__, exc_info=dead.error)
             return plan
         raise StaleState(trade_ids)
+
+    async def _licences(self, events: Iterable[TradeEvent]) -> dict[str, LicenceRow]:
+        """The stored rows of the licences the events name (``lifecycle.licence.keys_of``)."""
+        keys = {key for event in events for key in licence_steps.keys_of(event)}
+        return await self.store.load_licences(keys) if keys else {}
 
     def _committed_events(self, applied: Sequence[planner.Inbound]) -> None:
         """After the transaction: end-to-end latency of each event, and its ``event_stored`` line."""

@@ -26,6 +26,11 @@ The rules (docs/adr/0006-ledger.md, docs/adr/0035-ledger-planner.md):
   retry topic dead-lettered (``PrerequisiteMissing``, "gave up after N retries").
 * Per partition, the offset that may be committed is the next one to read, but never past a held
   record.
+* Licences are standing authorisations across trades (ADR 0045): before an event that names a licence
+  (``lifecycle.licence.keys_of``) is applied, the licence's current row (``licences``, from the ledger's
+  ``licences`` table, or as an earlier event of the batch left it) is laid over its trade's state; a
+  licence the event changed is written back (``Plan.licence_writes``). Two trades drawing on one licence
+  in one batch are applied one after the other; across ledgers, the row's version serialises them.
 
 Every record given ends in exactly one outcome: applied, duplicate, held, parked or dead-lettered.
 """
@@ -44,6 +49,8 @@ from corridor.core.domain import trust
 from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import OrderPlaced
 from corridor.core.domain.lifecycle import LifecycleViolation, PrerequisiteMissing, TradeState, apply
+from corridor.core.domain.lifecycle import licence as licence_steps
+from corridor.core.domain.lifecycle.state import LicenceState
 from corridor.ledger import deadletter as dl
 
 #: A topic partition as (topic, partition); aiokafka's ``TopicPartition`` is such a tuple.
@@ -131,6 +138,15 @@ class StateChange:
 
 
 @dataclass(frozen=True, slots=True)
+class LicenceChange:
+    """A licence's new row (by ``licence_key``) and the one it was computed from (None: a new row)."""
+
+    key: str
+    state: LicenceState
+    previous: LicenceState | None
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """The ledger's settings the plan depends on (``corridor.ledger.settings``)."""
 
@@ -158,6 +174,7 @@ class Plan:
     held: tuple[Held, ...]
     sent: tuple[Park | DeadLetter, ...]
     commits: Mapping[Partition, int]
+    licence_writes: tuple[LicenceChange, ...] = ()
 
     @property
     def parked(self) -> tuple[Park, ...]:
@@ -234,6 +251,7 @@ def plan(
     positions: Mapping[Partition, int],
     verdicts: Mapping[uuid.UUID, str] | None = None,
     lagging: Collection[int] = (),
+    licences: Mapping[str, LicenceState] | None = None,
 ) -> Plan:
     """The plan for one batch (see the module doc for the rules).
 
@@ -241,8 +259,11 @@ def plan(
     ``now``: the wall clock (retry due times); ``clock``: the monotonic clock (how long held);
     ``positions``: per partition read, the next offset to read; ``verdicts``: the signature verdicts of
     the batch's amendments and revocations by event id; ``lagging``: partition numbers whose trade
-    topics still have records to read."""
+    topics still have records to read; ``licences``: the current rows of the licences the batch's events
+    name (by ``licence_key``; absent: no row yet)."""
     verdicts = verdicts or {}
+    given_licences = dict(licences or {})
+    current_licences = dict(given_licences)
     dead: list[DeadLetter] = [
         DeadLetter(r, *r.failure) for stream in streams for r in stream if r.failure is not None
     ]
@@ -271,8 +292,18 @@ def plan(
                 return reason
             dead.append(DeadLetter(record, "TrustViolation", reason))
             return None
+        keys = licence_steps.keys_of(event) if state is not None else ()
+        if state is not None and keys:
+            # the licence's one running total, not the trade's copy of it (ADR 0045)
+            overlay = {
+                k: current_licences[k]
+                for k in keys
+                if k in current_licences and state.licences.get(k) is not current_licences[k]
+            }
+            if overlay:
+                state = state.evolve(licences={**state.licences, **overlay})
         try:
-            current[event.trade_id] = apply(state, event)
+            new = apply(state, event)
         except PrerequisiteMissing as exc:
             return exc.reason
         except LifecycleViolation as exc:
@@ -283,6 +314,11 @@ def plan(
                 DeadLetter(record, type(exc).__name__, f"unexpected error applying the event: {exc}", exc)
             )
             return None
+        current[event.trade_id] = new
+        for k in keys:
+            after = new.licences.get(k)
+            if after is not None and (state is None or after is not state.licences.get(k)):
+                current_licences[k] = after
         applied.append(record)
         return None
 
@@ -331,4 +367,9 @@ def plan(
         held=tuple(hold),
         sent=tuple(sent),
         commits=commit_targets(positions, hold),
+        licence_writes=tuple(
+            LicenceChange(k, v, given_licences.get(k))
+            for k, v in current_licences.items()
+            if v is not given_licences.get(k)
+        ),
     )

@@ -17,6 +17,12 @@ Tables:
   accepted, written in the same transaction as the event, numbered by ``seq`` (the ledger's position,
   in the order the ledger applied the events), holding the original record (key, Avro value, headers)
   until the publisher has put it on ``trade.accepted.v1`` (``published_at``; the bytes are then dropped).
+* ``licences`` — one row per explosives licence with terms, keyed by (issuer, certificate number): the
+  licence's ONE running total across every trade whose bookings draw on it (ADR 0045), the whole
+  ``LicenceState`` as JSON with a ``version``. ``write_batch`` updates a row only at the version the
+  batch read (the UPDATE holds the row lock until commit), so two ledgers applying bookings of two trades
+  on one licence are serialised by PostgreSQL, not by Kafka: the later one finds the version moved,
+  rolls back and plans its batch again on the new total.
 * ``receipts`` — the ledger's word on events it has not accepted (yet): ``pending`` (waiting for a
   prerequisite, with the reason and the next attempt) or ``rejected`` (the rule broken and why). An
   accepted event's receipt is its ``events`` and ``outbox`` rows.
@@ -40,6 +46,7 @@ import asyncpg
 
 from corridor.core.db import apply_ddl
 from corridor.core.domain.lifecycle import TradeState
+from corridor.core.domain.lifecycle.state import LicenceState, licence_key
 from corridor.core.signatures import CERTIFICATE_TYPES as CERTIFICATE_EVENT_TYPES
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -48,11 +55,13 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 class StaleState(Exception):
     """Another writer changed a trade since we read it: reload and apply again."""
 
-    def __init__(self, trade_ids: Iterable[uuid.UUID]) -> None:
+    def __init__(self, trade_ids: Iterable[uuid.UUID], *, licences: Iterable[str] = ()) -> None:
         self.trade_ids = set(trade_ids)
-        super().__init__(
-            f"{len(self.trade_ids)} trade(s) changed underneath: {sorted(map(str, self.trade_ids))[:5]}"
+        self.licences = set(licences)
+        what = f"{len(self.trade_ids)} trade(s)" + (
+            f", licences {sorted(self.licences)[:5]}" if self.licences else ""
         )
+        super().__init__(f"{what} changed underneath: {sorted(map(str, self.trade_ids))[:5]}")
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,22 @@ class TradeWrite:
 
     state: TradeState
     previous: TradeState | None
+
+
+@dataclass(frozen=True)
+class LicenceRow:
+    """A licence's stored running total and the version it was read at."""
+
+    state: LicenceState
+    version: int
+
+
+@dataclass(frozen=True)
+class LicenceWrite:
+    """A licence's new state; ``version``: the version read (None: the row is new)."""
+
+    state: LicenceState
+    version: int | None
 
 
 @dataclass(frozen=True)
@@ -263,6 +288,18 @@ def _ddl(s: str) -> list[str]:
                 updated_at  timestamptz NOT NULL DEFAULT now(),
                 -- per sender: a partner who reuses another's event id never reads or changes its receipt
                 PRIMARY KEY (event_id, sender)
+            )""",
+        f"""CREATE TABLE IF NOT EXISTS "{s}".licences (
+                issuer             text NOT NULL,
+                certificate_number text NOT NULL,
+                kind               text NOT NULL,
+                holder             text NOT NULL,
+                status             text NOT NULL,
+                issued_in          uuid,
+                version            integer NOT NULL,
+                state              jsonb NOT NULL,
+                updated_at         timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (issuer, certificate_number)
             )""",
         # the id of each topic the ledger read last (corridor.core.topic_ids): a topic deleted and
         # created again under its name has a new one, and is read again from its start
@@ -422,19 +459,73 @@ class LedgerStore:
         )
         return {row["trade_id"]: TradeState.model_validate_json(row["state"]) for row in rows}
 
+    async def load_licences(self, keys: Iterable[str]) -> dict[str, LicenceRow]:
+        """The stored licences among ``keys`` (``licence_key``: issuer/number), with their versions."""
+        pairs = [key.split("/", 1) for key in set(keys)]
+        if not pairs:
+            return {}
+        rows = await self.pool.fetch(
+            f"""SELECT l.state::text AS state, l.version FROM "{self.schema}".licences l
+                JOIN unnest($1::text[], $2::text[]) AS k(issuer, certificate_number)
+                  ON l.issuer = k.issuer AND l.certificate_number = k.certificate_number""",
+            [p[0] for p in pairs],
+            [p[1] if len(p) > 1 else "" for p in pairs],
+        )
+        found = {}
+        for row in rows:
+            state = LicenceState.model_validate_json(row["state"])
+            found[licence_key(state.issuer, state.certificate_number)] = LicenceRow(state, row["version"])
+        return found
+
+    async def _write_licences(self, conn: asyncpg.Connection, licences: Sequence[LicenceWrite]) -> None:
+        """Each licence at the version read, one row after the other in key order (two ledgers that
+        write the same two licences lock them in the same order: no deadlock)."""
+        s = f'"{self.schema}"'
+        stale = []
+        for w in sorted(licences, key=lambda w: (w.state.issuer, w.state.certificate_number)):
+            lic = w.state
+            values = (lic.issuer, lic.certificate_number, lic.kind.value, lic.holder, lic.status.value,
+                      lic.issued_in, lic.model_dump_json())  # fmt: skip
+            if w.version is None:
+                done = await conn.fetchval(
+                    f"""INSERT INTO {s}.licences (issuer, certificate_number, kind, holder, status, issued_in,
+                                                 state, version)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 1)
+                        ON CONFLICT (issuer, certificate_number) DO NOTHING RETURNING version""",
+                    *values,
+                )
+            else:
+                done = await conn.fetchval(
+                    f"""UPDATE {s}.licences SET kind = $3, holder = $4, status = $5, issued_in = $6,
+                               state = $7::jsonb, version = version + 1, updated_at = now()
+                        WHERE issuer = $1 AND certificate_number = $2 AND version = $8
+                        RETURNING version""",
+                    *values,
+                    w.version,
+                )
+            if done is None:
+                stale.append(licence_key(lic.issuer, lic.certificate_number))
+        if stale:
+            # another ledger drew on the licence since we read it: nothing of this batch is written
+            raise StaleState((), licences=stale)
+
     async def write_batch(
         self,
         events: Sequence[StoredEvent],
         trades: Sequence[TradeWrite],
         signatures: Sequence[SignatureRecord] = (),
+        licences: Sequence[LicenceWrite] = (),
     ) -> int:
         """Store a batch in one transaction; returns how many events were new.
 
         Raises ``StaleState`` (and writes nothing) when a trade's stored version is not the one its
-        previous state had, i.e. someone else applied events to it since we read it.
+        previous state had, i.e. someone else applied events to it since we read it, or a licence's
+        row is not at the version read (another ledger drew on it: ADR 0045).
         """
         async with self.pool.acquire() as conn, conn.transaction():
             await self._write_trades(conn, trades)
+            if licences:
+                await self._write_licences(conn, licences)
             inserted = 0
             if events:
                 new = await conn.fetch(

@@ -5,7 +5,8 @@ invoices only for a role that receives OrderPlaced / InvoiceIssued, shipments fo
 ShipmentBooked, certificates for one that receives CertificateIssued, transport documents for one that
 receives TransportDocumentEventRecorded, the letter of credit and its presentations for one that
 receives LetterOfCreditEventRecorded (a bank), licences with what they have left (ADR 0034) for one that
-receives CertificateIssued, and timeline entries of the event
+receives CertificateIssued (what a licence has left, and other trades' drawdowns on it, only for its holder
+and issuer: ADR 0045), and timeline entries of the event
 types the role receives (plus the admission naming the reader). An addressed event of a certificate's
 verification loop (``trust.ADDRESSED_TYPES``) and the loop's state on the certificate are shown besides
 the principals only to the certificate's issuer and the importing customs (ADR 0038). The buyer and
@@ -18,6 +19,7 @@ import base64
 import binascii
 import datetime as dt
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from corridor.core.domain import trust
@@ -78,6 +80,7 @@ def trade_view(
         view["certificates"] = []
     if not sees("CertificateIssued"):
         view["licences"] = []
+    view["licences"] = [_licence_cut(lic, reader, str(state.trade_id)) for lic in view["licences"]]
     if not sees("TransportDocumentEventRecorded"):
         view["documents"] = []
     own = f"party/{reader}"
@@ -95,6 +98,26 @@ def trade_view(
     visible = set(state.trust.parties)
     view["parties"] = [p for p in view["parties"] if p["party_id"] in visible]
     return view
+
+
+def _licence_cut(lic: dict[str, Any], reader: str, trade_id: str) -> dict[str, Any]:
+    """A licence is drawn by every trade booked on it (ADR 0045): its holder and issuer see all of it;
+    anyone else sees only this trade's drawdowns, the amounts drawn by them, and not what is left (which
+    would tell them how much the holder shipped in trades they are no party to)."""
+    if reader in (lic.get("holder"), lic.get("issuer")):
+        return lic
+    ours = [d for d in lic.get("drawdowns", []) if d.get("trade_id") in (None, trade_id)]
+    authorised = []
+    for amount in lic.get("authorised", []):
+        mine = [d for d in ours if d.get("un_number") == amount.get("un_number")]
+        authorised.append(
+            {
+                **amount,
+                "drawn_net_explosive_mass_kg": str(sum(Decimal(d["net_explosive_mass_kg"]) for d in mine)),
+                "drawn_quantity": str(sum(Decimal(d["quantity"]) for d in mine)),
+            }
+        )
+    return {**lic, "drawdowns": ours, "authorised": authorised, "remaining": []}
 
 
 #: A certificate's verification loop (ADR 0038): only its issuer and the importing customs it concerns

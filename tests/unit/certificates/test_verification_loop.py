@@ -571,3 +571,38 @@ def test_presenting_again_does_not_lift_the_suspension(
     )
     with pytest.raises(LifecycleViolation, match="under verification"):
         apply(asked, again)
+
+
+def test_an_answer_after_the_deadline_is_refused(
+    story: list[TradeEvent], presented: TradeState, presented_at: dt.datetime
+) -> None:
+    """Past ``reply_by`` the verification stands not answered: a late CONFIRMED cannot reopen the
+    preference (the customs may deny it, and only deny it)."""
+    asked = apply(presented, request(story, _later(presented_at, 1)))  # reply by day 31
+    on_the_day = answer(story, dt.datetime.combine(coo(asked).verification_request.reply_by,  # type: ignore[union-attr]
+                                                   dt.time(23, 0), dt.UTC))  # fmt: skip
+    assert coo(apply(asked, on_the_day)).verification_request.answer == "CONFIRMED"  # type: ignore[union-attr]
+    with pytest.raises(LifecycleViolation, match=r"occurred_at: answered on .* after .* not answered"):
+        apply(asked, answer(story, _later(presented_at, 32)))
+    with pytest.raises(LifecycleViolation, match="never answered"):
+        apply(asked, decision(story, _later(presented_at, 33), "GRANTED"))
+
+
+def test_only_a_customs_office_of_the_importing_country_takes_the_claim(
+    story: list[TradeEvent], before_presentation: TradeState
+) -> None:
+    """Pakistan Customs (admitted for the export declaration) cannot record the presentation of a
+    certificate whose consignee imports into China, and so cannot request its verification nor decide
+    its preference; nor can it pass itself off as a Chinese office once the trade knows it."""
+    shown: CertificatePresented = _first(story, CertificatePresented)
+    at_karachi = shown.model_copy(update={"event_id": uuid.uuid4(), "sender": KARACHI_CUSTOMS.party_id,
+                                          "customs": KARACHI_CUSTOMS})  # fmt: skip
+    with pytest.raises(LifecycleViolation, match=r"customs\.country: .* importing country CN .* of PK"):
+        apply(before_presentation, at_karachi)
+    known = before_presentation.evolve(
+        parties={**before_presentation.parties, KARACHI_CUSTOMS.party_id: before_presentation.parties[
+            GACC_TIANJIN.party_id].evolve(party_id=KARACHI_CUSTOMS.party_id, country="PK")}
+    )  # fmt: skip
+    posing = at_karachi.model_copy(update={"customs": KARACHI_CUSTOMS.model_copy(update={"country": "CN"})})
+    with pytest.raises(LifecycleViolation, match=r"known in this trade as a customs office of PK, not CN"):
+        apply(known, posing)

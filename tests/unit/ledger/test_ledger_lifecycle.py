@@ -537,7 +537,7 @@ def test_explosives_do_not_leave_before_their_licences(explosives: list[TradeEve
     booking = first(explosives, ShipmentBooked)
     before = [e for e in explosives[: explosives.index(booking)] if e not in licences]
     # a booking that draws on the licences waits for them (ADR 0034) ...
-    missing(replay(before), booking, "licences[0]", "EL-01-2026-0311", "not issued in this trade yet")
+    missing(replay(before), booking, "licences[0]", "EL-01-2026-0311", "which is not issued yet")
     # ... one recorded before bookings drew on licences does not, and its departure still waits for them
     legacy = again(booking, licences=[], dangerous_goods=[], dangerous_goods_declaration=None)
     without = [

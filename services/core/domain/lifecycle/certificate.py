@@ -316,6 +316,30 @@ def _require_undecided(cert: CertificateState, what: str) -> None:
         )
 
 
+def _require_importing_customs(
+    trade: TradeState, cert: CertificateState, e: CertificatePresented, what: str
+) -> None:
+    """A preference is claimed at the customs of the importing country, the consignee's: a customs office
+    of the exporting country (admitted to the trade for the export declaration) cannot take the claim
+    over, and with it the verification request and the decision. The office's country is the one the
+    trade knows it by when it appeared before, else the one its event states."""
+    office = e.customs.party_id
+    known = trade.parties.get(office)
+    country = known.country if known is not None and known.country else e.customs.country
+    if e.customs.country != country:
+        raise LifecycleViolation(
+            f"{what}: customs.country: {office} is known in this trade as a customs office of {country}, "
+            f"not {e.customs.country}"
+        )
+    consignee = trade.parties.get(cert.consignee) if cert.consignee else None
+    importing = consignee.country if consignee is not None else None
+    if importing is not None and country != importing:
+        raise LifecycleViolation(
+            f"{what}: customs.country: certificate {cert.certificate_number} is claimed in the importing "
+            f"country {importing} (its consignee's); {office} is a customs office of {country}"
+        )
+
+
 def presented(trade: TradeState, e: CertificatePresented) -> TradeState:
     what = f"presentation on declaration {e.declaration_number}"
     cert = _require(trade, e.certificate_number, what, e.certificate_issuer)
@@ -326,6 +350,7 @@ def presented(trade: TradeState, e: CertificatePresented) -> TradeState:
             f"{cert.declaration_number}"
         )
     _require_undecided(cert, what)
+    _require_importing_customs(trade, cert, e, what)
     if cert.verification_request is not None:
         # presenting again would lift the suspension and could move the claim to another office
         raise LifecycleViolation(
@@ -526,6 +551,14 @@ def verification_answered(trade: TradeState, e: VerificationAnswered) -> TradeSt
     if cert.preference is not None:
         raise LifecycleViolation(
             f"{what}: preference was already {cert.preference.value.lower()} without the answer"
+        )
+    answered_on = e.occurred_at.astimezone(dt.UTC).date()
+    if answered_on > request.reply_by:
+        # the deadline is the customs': past it the verification stands NOT_ANSWERED (ADR 0038), and a
+        # late CONFIRMED must not reopen a preference the customs may already deny
+        raise LifecycleViolation(
+            f"{what}: occurred_at: answered on {answered_on}, after {request.reply_by}, the deadline "
+            f"{request.customs} set; the verification stands not answered"
         )
     if e.answer == VerificationAnswer.NOT_CONFIRMED and not e.findings:
         raise LifecycleViolation(f"{what}: findings: required when the answer is NOT_CONFIRMED")

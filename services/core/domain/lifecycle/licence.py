@@ -1,4 +1,4 @@
-"""Explosives licences as standing authorisations, drawn down by shipments (ADR 0034).
+"""Explosives licences as standing authorisations, drawn down by shipments (ADR 0034, ADR 0045).
 
 A licence is a certificate (EXPLOSIVES_EXPORT_LICENCE, EXPLOSIVES_IMPORT_APPROVAL) issued with licence
 terms: its holder, valid from a day through its ``valid_until``, and the net explosive mass and/or
@@ -6,17 +6,24 @@ quantity it authorises per UN number. Each ShipmentBooked names the licences it 
 goods draw them down: the net explosive mass from its dangerous goods, the quantity from its allocations
 (without allocations, the order's lines, drawn once for all the order's bookings).
 
+A licence is issued once, into one trade, and is then a standing authorisation: a booking of ANY trade
+may name it, and every booking draws on the same running total (ADR 0045). The functions here see the
+licence in ``TradeState.licences``; the ledger lays the licence's current row (its ``licences`` table,
+keyed by :func:`~corridor.core.domain.lifecycle.state.licence_key`) over the trade's state before it
+applies an event that names the licence (:func:`keys_of`) and writes the licence back when the event
+changed it, in the same transaction as the trade (``corridor.ledger.planner``).
+
 Invariants (each refusal a ``LifecycleViolation`` naming the field of the booking):
-- a named licence is issued in this trade with terms, is not revoked or superseded, and the booking
-  falls within its validity;
+- a named licence is issued (in this trade or another) with terms, is not revoked or superseded, and
+  the booking falls within its validity;
 - its holder is the party of this trade it licenses: the supplier (export licence) or buyer (import
-  approval);
+  approval), so nobody draws on another company's licence;
 - every Class 1 UN number the shipment carries is authorised by a named licence of each licence kind the
   order requires, and no named licence is left drawing nothing;
-- nothing is drawn beyond what remains, in net explosive mass or in quantity (in the licence's unit).
-
-The running total lives in the trade state (``TradeState.licences``): one trade's events are applied in
-one order, so the bookings that draw on its licences are serialised, and a replay draws the same.
+- nothing is drawn beyond what remains, in net explosive mass or in quantity (in the licence's unit),
+  counting the draws of every trade;
+- a licence issued again (into another trade) with other terms is refused: the first issue's terms and
+  running total stand.
 """
 
 from __future__ import annotations
@@ -25,11 +32,19 @@ from collections import defaultdict
 from decimal import Decimal
 
 from corridor.core.domain import dangerous_goods
-from corridor.core.domain.events import CertificateAmended, CertificateIssued, CertificateKind, ShipmentBooked
+from corridor.core.domain.base import TradeEvent
+from corridor.core.domain.events import (
+    CertificateAmended,
+    CertificateIssued,
+    CertificateKind,
+    CertificateRevoked,
+    ShipmentBooked,
+)
 from corridor.core.domain.lifecycle import certificate, quantities
 from corridor.core.domain.lifecycle.errors import LifecycleViolation, PrerequisiteMissing
 from corridor.core.domain.lifecycle.state import (
     DEAD_CERTIFICATE_STATUSES,
+    CertificateStatus,
     Drawdown,
     LicenceState,
     LicensedAmount,
@@ -45,8 +60,30 @@ LICENCE_HOLDERS = {
 }
 
 
+def keys_of(e: TradeEvent) -> tuple[str, ...]:
+    """The licences (``licence_key``) an event reads or changes: those a booking draws on, the licence a
+    certificate event issues, amends (and supersedes) or revokes. The ledger lays their current rows over
+    the trade's state before applying the event (ADR 0045)."""
+    if isinstance(e, ShipmentBooked):
+        return tuple(licence_key(ref.issuer_party_id, ref.certificate_number) for ref in e.licences)
+    if isinstance(e, CertificateIssued):
+        return (licence_key(e.issuer.party_id, e.certificate_number),) if e.licence is not None else ()
+    if isinstance(e, CertificateAmended):
+        issuer = e.issuer.party_id
+        return (
+            licence_key(issuer, e.supersedes_certificate_number),
+            licence_key(issuer, e.certificate_number),
+        )
+    if isinstance(e, CertificateRevoked):
+        return (licence_key(e.issuer.party_id, e.certificate_number),)
+    return ()
+
+
 def issued(trade: TradeState, e: CertificateIssued) -> TradeState:
-    """The certificate as ``certificate.issued`` records it, and its licence terms when it has them."""
+    """The certificate as ``certificate.issued`` records it, and its licence terms when it has them.
+
+    A licence already known (issued into another trade, its row laid over this state) is the same
+    standing authorisation presented again: its running total is kept, and other terms are refused."""
     trade = certificate.issued(trade, e)
     terms = e.licence
     if terms is None:
@@ -67,8 +104,18 @@ def issued(trade: TradeState, e: CertificateIssued) -> TradeState:
             )
             for a in terms.authorised
         ),
+        issued_in=trade.trade_id,
     )
     key = licence_key(licence.issuer, licence.certificate_number)
+    known = trade.licences.get(key)
+    if known is not None:
+        if not known.same_terms(licence):
+            raise LifecycleViolation(
+                f"licence: licence {e.certificate_number} of {e.issuer.party_id} is already issued"
+                + (f" (into trade {known.issued_in})" if known.issued_in else "")
+                + " with other terms; a licence is issued once and amended, not issued again"
+            )
+        return trade  # the same licence: one running total across the trades it is issued into
     return trade.evolve(**{"licences": {**trade.licences, key: licence}})
 
 
@@ -78,9 +125,33 @@ def amended(trade: TradeState, e: CertificateAmended) -> TradeState:
     old = trade.licences.get(licence_key(e.issuer.party_id, e.supersedes_certificate_number))
     if old is None:
         return trade
-    new = old.evolve(**{"certificate_number": e.certificate_number})
-    key = licence_key(new.issuer, new.certificate_number)
-    return trade.evolve(**{"licences": {**trade.licences, key: new}})
+    if trade.licences.get(licence_key(e.issuer.party_id, e.certificate_number)) is not None:
+        raise LifecycleViolation(
+            f"certificate_number: licence {e.certificate_number} of {e.issuer.party_id} is already issued"
+        )
+    new = old.evolve(**{"certificate_number": e.certificate_number, "issued_in": trade.trade_id})
+    # the old number stays known, superseded: a booking of any trade that names it is refused
+    old = old.evolve(**{"status": CertificateStatus.SUPERSEDED, "superseded_by": e.certificate_number})
+    return trade.evolve(
+        **{
+            "licences": {
+                **trade.licences,
+                licence_key(old.issuer, old.certificate_number): old,
+                licence_key(new.issuer, new.certificate_number): new,
+            }
+        }
+    )
+
+
+def revoked(trade: TradeState, e: CertificateRevoked) -> TradeState:
+    """The revocation as ``certificate.revoked`` records it; a revoked licence is dead in every trade."""
+    trade = certificate.revoked(trade, e)
+    key = licence_key(e.issuer.party_id, e.certificate_number)
+    known = trade.licences.get(key)
+    if known is None:
+        return trade
+    revoked_licence = known.evolve(**{"status": CertificateStatus.REVOKED})
+    return trade.evolve(**{"licences": {**trade.licences, key: revoked_licence}})
 
 
 def _demand(order: OrderState, e: ShipmentBooked) -> dict[str, tuple[Decimal, dict[str, Decimal]]]:
@@ -124,17 +195,19 @@ def _require_licence(trade: TradeState, order: OrderState, e: ShipmentBooked, i:
             # the licence travels on the certificates topic and may arrive after the booking: held
             raise PrerequisiteMissing(
                 f"{field}: shipment {sid} draws on licence {ref.certificate_number} of "
-                f"{ref.issuer_party_id}, which is not issued in this trade yet"
+                f"{ref.issuer_party_id}, which is not issued yet"
             )
         raise LifecycleViolation(
             f"{field}: certificate {ref.certificate_number} of {ref.issuer_party_id} carries no licence "
             f"terms (holder, validity, quantities authorised), so shipment {sid} cannot draw on it"
         )
-    if cert is not None and cert.status in DEAD_CERTIFICATE_STATUSES:
+    # the licence's own status counts where it was issued into another trade (ADR 0045)
+    dead = next((x for x in (cert, licence) if x is not None and x.status in DEAD_CERTIFICATE_STATUSES), None)
+    if dead is not None:
         raise LifecycleViolation(
             f"{field}: licence {licence.certificate_number} of {licence.issuer} is "
-            f"{cert.status.value.lower()}"
-            + (f" (by {cert.superseded_by})" if cert.superseded_by else "")
+            f"{dead.status.value.lower()}"
+            + (f" (by {dead.superseded_by})" if dead.superseded_by else "")
             + f"; shipment {sid} cannot draw on it"
         )
     day = e.occurred_at.date()
@@ -159,7 +232,9 @@ def _draw(
     sid, number = e.shipment_id, licence.certificate_number
     amount = licence.amount(un)
     assert amount is not None
-    drawn = Drawdown(shipment_id=sid, at=e.occurred_at, un_number=un, net_explosive_mass_kg=mass)
+    drawn = Drawdown(
+        shipment_id=sid, trade_id=e.trade_id, at=e.occurred_at, un_number=un, net_explosive_mass_kg=mass
+    )
     left_mass = amount.remaining_net_explosive_mass_kg
     if left_mass is not None:
         if mass > left_mass:
@@ -181,7 +256,16 @@ def _draw(
         if not e.allocations:
             # a booking without allocations carries an unknown part of the whole order (ADR 0029): the
             # order's quantity is drawn once, by the first such booking, not once per booking
-            value = max(Decimal(0), value - amount.drawn_quantity)
+            # (this trade's order: the draws of the licence's other trades do not count here)
+            ours = sum(
+                (
+                    d.quantity
+                    for d in licence.drawdowns
+                    if d.un_number == un and d.trade_id in (None, e.trade_id)
+                ),
+                Decimal(0),
+            )
+            value = max(Decimal(0), value - ours)
         if value > left:
             raise LifecycleViolation(
                 f"{field}: shipment {sid} would draw {quantities.fmt(value)} {amount.unit} of {un} on "

@@ -570,9 +570,11 @@ class LicensedAmount(Frozen):
 
 
 class Drawdown(Frozen):
-    """One shipment's draw on a licence, for one UN number."""
+    """One shipment's draw on a licence, for one UN number (``trade_id``: the trade that booked it;
+    None on drawdowns recorded before licences were drawn across trades, ADR 0045)."""
 
     shipment_id: str
+    trade_id: uuid.UUID | None = None
     at: dt.datetime
     un_number: str
     net_explosive_mass_kg: Decimal = Decimal(0)
@@ -583,8 +585,11 @@ class Drawdown(Frozen):
 class LicenceState(Frozen):
     """A licence with terms (CertificateIssued.licence) and its running total (lifecycle.licence).
 
-    The running total lives in the trade that carries the licence: the trade's events are applied in
-    one order (one Kafka partition), so the drawdowns are serialised with its bookings (ADR 0034).
+    One licence, one running total across every trade that books on it (ADR 0045): the ledger keeps
+    the authoritative copy in its ``licences`` table, keyed by (issuer, number), and lays it over a
+    trade's state before applying an event that names the licence; a trade's ``licences`` hold the copy
+    as of its last such event. ``issued_in`` is the trade the licence was issued into; ``status`` is
+    ISSUED, or SUPERSEDED / REVOKED once its issuer amended or revoked it (in whatever trade).
     """
 
     issuer: str
@@ -595,6 +600,20 @@ class LicenceState(Frozen):
     valid_until: dt.date | None = None
     authorised: tuple[LicensedAmount, ...] = ()
     drawdowns: tuple[Drawdown, ...] = ()
+    issued_in: uuid.UUID | None = None
+    status: CertificateStatus = CertificateStatus.ISSUED
+    superseded_by: str | None = None
+
+    def same_terms(self, other: LicenceState) -> bool:
+        """Whether ``other`` states the same licence: kind, holder, validity and amounts authorised."""
+
+        def terms(lic: LicenceState) -> tuple[object, ...]:
+            amounts = tuple(
+                (a.un_number, a.net_explosive_mass_kg, a.quantity, a.unit) for a in lic.authorised
+            )
+            return (lic.kind, lic.holder, lic.valid_from, lic.valid_until, amounts)
+
+        return terms(self) == terms(other)
 
     def amount(self, un_number: str) -> LicensedAmount | None:
         return next((a for a in self.authorised if a.un_number == un_number), None)

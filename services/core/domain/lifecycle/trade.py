@@ -71,7 +71,7 @@ _STEPS: dict[type[TradeEvent], _Step] = {
     TransportDocumentEventRecorded: document.recorded,
     CertificateIssued: licence.issued,  # certificate.issued, and the licence terms (ADR 0034)
     CertificateAmended: licence.amended,
-    CertificateRevoked: certificate.revoked,
+    CertificateRevoked: licence.revoked,  # certificate.revoked, and a revoked licence (ADR 0045)
     CertificatePresented: certificate.presented,
     CertificateVerified: certificate.verified,
     PreferenceDecided: certificate.preference_decided,
