@@ -8,7 +8,9 @@ asyncpg under ``GatewayStore.claim``); samples with no Corridor frame on the sta
 Kafka client's sender, the event loop) go to the innermost library's package. The shares of all frames
 add up to the profiled thread's CPU time: samples are timed with its CPU clock (``time.thread_time``),
 so a wait (the event loop idle in ``select`` or in uvloop, a round trip to PostgreSQL) costs nothing,
-and a frame's share is its share of the CPU, which is what CPU per event measures.
+and a frame's share is its share of the CPU, which is what CPU per event measures. The clock is read
+on every Python call, which overstates call-heavy Python code: a share says where to look; a cut is
+judged by CPU per event before and after.
 
 Processes started by the bench profile on demand (``servers.py``: SIGUSR1 starts, SIGUSR2 stops and
 writes :func:`hot_frames` as JSON), so a measured repetition never runs under the profiler: an extra,
