@@ -47,6 +47,7 @@ STAGES: tuple[str, ...] = (
     "gateway",
     "e2e",
     "scaling",
+    "processes",
 )
 
 #: Stages run only when asked for (``--stage``): they need more than a bare stack.

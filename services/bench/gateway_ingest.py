@@ -5,7 +5,9 @@ bench topics, authenticated as a bench partner (``corridor.core.partners``) in a
 Each request opens a new trade with the chromite OrderPlaced from its buyer (fresh ids every request
 and every repetition: nothing is an idempotent replay). Bodies are serialised before the clock starts,
 so the load generator spends its CPU on HTTP only. Besides the rates, the gateway process's CPU time is
-read from /proc, which gives its cost per event whatever else ran on the machine.
+read from /proc, which gives its cost per event whatever else ran on the machine. After the measured
+repetitions of each mode, one more pass of half the size runs with the gateway under the profiler: its
+hot frames (``corridor.bench.hot``) say what the CPU per event went to.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from corridor.bench.common import BenchContext, latency_summary, rate_summary
+from corridor.bench.hot import profiled_process
 from corridor.bench.http import HttpError, RawClient, request_bytes
 from corridor.bench.payloads import BENCH_PARTNER, order_json_for_gateway
 from corridor.bench.procs import ServerProcess
@@ -62,8 +66,23 @@ def batch_bodies(events: int, size: int) -> list[tuple[list[str], bytes]]:
     return out
 
 
-async def start_gateway(ctx: BenchContext, stage: str, topics: dict[str, str]) -> tuple[ServerProcess, str]:
-    """A bench partner (BUYER) in a bench partners schema, and a gateway process serving it."""
+def mode_bodies(size: int, events: int) -> list[bytes]:
+    """Request bodies of ``events`` events: single-event requests (``size`` 1) or batches of ``size``."""
+    if size == 1:
+        return [b for _, b in single_bodies(events)]
+    return [b for _, b in batch_bodies(events, size)]
+
+
+@dataclass(frozen=True)
+class BenchPartner:
+    """A bench partner (BUYER, with the supplier its orders name) in bench schemas, and its API key."""
+
+    partners_schema: str
+    gateway_schema: str
+    api_key: str
+
+
+async def bench_partner(ctx: BenchContext, stage: str) -> BenchPartner:
     partners_schema = ctx.db_schema(stage, "partners")
     gateway_schema = ctx.db_schema(stage, "gateway")
     pool = await asyncpg.create_pool(ctx.database_url, min_size=1, max_size=2)
@@ -77,29 +96,46 @@ async def start_gateway(ctx: BenchContext, stage: str, topics: dict[str, str]) -
         await partners.add_partner(
             pool, supplier["party_id"], "SUPPLIER", supplier.get("name_en") or supplier["party_id"],
             schema=partners_schema,
-        )
+        )  # fmt: skip
     finally:
         await pool.close()
+    return BenchPartner(partners_schema, gateway_schema, api_key)
+
+
+async def gateway_process(
+    ctx: BenchContext, stage: str, topics: dict[str, str], partner: BenchPartner, name: str = "gateway"
+) -> ServerProcess:
+    """A gateway process serving ``partner``'s schemas on the stage's topics, once it is ready."""
     args = ["--topics", ",".join(topics[t] for t in TRADE_TOPICS)]
     if stage in ctx.profile:
         (ctx.out / "profiles").mkdir(parents=True, exist_ok=True)
-        args += ["--profile", str(ctx.out / "profiles" / f"{stage}-gateway-process.txt")]
+        args += ["--profile", str(ctx.out / "profiles" / f"{stage}-{name}-process.txt")]
     env = {
         "CORRIDOR_BOOTSTRAP_SERVERS": ctx.bootstrap_servers,
         "CORRIDOR_SCHEMA_REGISTRY_URL": ctx.registry_url,
         "CORRIDOR_DATABASE_URL": ctx.database_url,
-        "CORRIDOR_GATEWAY_DB_SCHEMA": gateway_schema,
-        "CORRIDOR_PARTNERS_DB_SCHEMA": partners_schema,
+        "CORRIDOR_GATEWAY_DB_SCHEMA": partner.gateway_schema,
+        "CORRIDOR_PARTNERS_DB_SCHEMA": partner.partners_schema,
         "CORRIDOR_LOG_LEVEL": "INFO",
         "CORRIDOR_LOG_FORMAT": "json",
         # the bench measures capacity, not the per-partner rate policy (2,000 events/s by default): with
         # it on, batches beyond the bucket were answered 429 cheaply and counted as throughput
         "CORRIDOR_GATEWAY_RATE_PER_S": "0",
     }
-    gateway = ServerProcess("gateway", args, env, ctx.out / "logs" / f"{stage}-gateway-{ctx.run_id}.log")
+    gateway = ServerProcess("gateway", args, env, ctx.out / "logs" / f"{stage}-{name}-{ctx.run_id}.log")
     gateway.start()
-    await gateway.wait_ready()
-    return gateway, api_key
+    try:
+        await gateway.wait_ready()
+    except BaseException:
+        gateway.stop()
+        raise
+    return gateway
+
+
+async def start_gateway(ctx: BenchContext, stage: str, topics: dict[str, str]) -> tuple[ServerProcess, str]:
+    """A bench partner (BUYER) in a bench partners schema, and a gateway process serving it."""
+    partner = await bench_partner(ctx, stage)
+    return await gateway_process(ctx, stage, topics, partner), partner.api_key
 
 
 async def closed_loop(
@@ -161,18 +197,13 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
                 rates, req_rates, cpu_per_event, client_cpu, lat_all = [], [], [], [], []
                 statuses: Counter[int | str] = Counter()
                 error_sample = None
+                if size == 1:
+                    url, ctype, conc = "/v1/events", STRUCTURED, SINGLE_CONCURRENCY
+                else:
+                    url, ctype, conc = "/v1/events/batch", BATCH, BATCH_CONCURRENCY
                 for rep in range(reps):
-                    if size == 1:
-                        bodies = [b for _, b in single_bodies(n_single)]
-                        url, ctype, conc, events = "/v1/events", STRUCTURED, SINGLE_CONCURRENCY, len(bodies)
-                    else:
-                        bodies = [b for _, b in batch_bodies(n_batch, size)]
-                        url, ctype, conc, events = (
-                            "/v1/events/batch",
-                            BATCH,
-                            BATCH_CONCURRENCY,
-                            len(bodies) * size,
-                        )
+                    bodies = mode_bodies(size, n_single if size == 1 else n_batch)
+                    events = len(bodies) * size
                     cpu0, client0 = proc_cpu_seconds(gateway.pid), time.process_time()
                     elapsed, lat, st, sample = await closed_loop(
                         http, url, {**auth, "Content-Type": ctype}, bodies, conc
@@ -191,6 +222,11 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
                         f"{len(bodies) / elapsed:,.0f} requests/s, "
                         f"gateway CPU {cpu / elapsed:.0%} of a core, {cpu / events * 1000:.2f} ms CPU/event"
                     )
+                # one more pass under the profiler (not measured): what the gateway's CPU went to
+                hot: dict[str, Any] = {}
+                bodies = mode_bodies(size, (n_single if size == 1 else n_batch) // 2)
+                async with profiled_process(gateway.pid, gateway.hot_frames, hot):
+                    await closed_loop(http, url, {**auth, "Content-Type": ctype}, bodies, conc)
                 ok = statuses.get(201, 0)
                 result[mode] = {
                     **rate_summary(rates),
@@ -203,6 +239,7 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
                     "load_generator_cpu_share": round(sorted(client_cpu)[len(client_cpu) // 2], 2),
                     "statuses": {str(k): v for k, v in statuses.items()},
                     "all_accepted": ok == sum(statuses.values()),
+                    "hot_frames": hot,
                     **({"error_sample": error_sample} if error_sample else {}),
                 }
                 if ok != sum(statuses.values()):

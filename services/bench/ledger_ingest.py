@@ -5,19 +5,22 @@ ONE transaction per batch (events, trade states, projections), Kafka offsets com
 The topic holds whole trades (both stories, fresh ids), every area on one bench topic so each trade's
 events are in order on one partition (nothing waits for a prerequisite on another topic). Each
 repetition is a fresh consumer group into a fresh PostgreSQL schema; the rate is events stored divided
-by the time from the first batch fetched to the last batch committed. Runs in the bench process: it
-is alone on the CPU meanwhile.
+by the time from the first batch fetched to the last batch committed; its CPU per event is the bench
+process's CPU time over the drain (it runs in the bench process, alone meanwhile). One more drain runs
+under the profiler, unmeasured, for its hot frames (``corridor.bench.hot``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
 from corridor.bench.common import BenchContext, rate_summary
+from corridor.bench.hot import profiled_here
 from corridor.bench.payloads import fresh_trades, wire_records
 from corridor.bench.raw_kafka import produce_raw
 from corridor.bench.servers import ledger_on
@@ -100,19 +103,27 @@ async def run(ctx: BenchContext) -> dict[str, Any]:
         await producer.stop()
     runs = []
     for rep in range(ctx.scale.reps):
+        cpu0 = time.process_time()
         result = await drain(ctx, topic, side, n, rep)
+        result["cpu_ms_per_event"] = round((time.process_time() - cpu0) / n * 1000, 4)
         runs.append(result)
         ctx.progress(
             f"  ledger rep {rep + 1}/{ctx.scale.reps}: {result['events_per_s']:,.0f} events/s "
-            f"({result['batches']} batches, {result['rows_in_postgres']:,} rows)"
+            f"({result['batches']} batches, {result['rows_in_postgres']:,} rows), "
+            f"{result['cpu_ms_per_event']:.3f} ms CPU/event"
         )
         if result["rows_in_postgres"] != n or result["dead_lettered"] or result["parked"]:
             raise RuntimeError(f"the ledger did not store every event exactly once: {result}")
+    hot: dict[str, Any] = {}
+    with profiled_here(hot):  # one more drain, not measured: what the ledger's time went to
+        await drain(ctx, topic, side, n, ctx.scale.reps)
     await ctx.delete_topics([topic, side])
     return {
         "events": n,
         **rate_summary([r["events_per_s"] for r in runs]),
+        "cpu_ms_per_event": statistics.median(r["cpu_ms_per_event"] for r in runs),
         "runs": runs,
+        "hot_frames": hot,
         "guarantees": "decode via registry, lifecycle apply, one PostgreSQL transaction per batch "
         "(events + trade states + projections), offsets committed after the transaction",
     }

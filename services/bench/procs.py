@@ -37,6 +37,11 @@ class ServerProcess:
     proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def hot_frames(self) -> Path:
+        """Where the process writes the hot frames of a profiled window (``corridor.bench.hot``)."""
+        return self.log.with_name(f"{self.log.stem}-{self.port}.hot.json")
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -49,6 +54,8 @@ class ServerProcess:
             self.service,
             "--port",
             str(self.port),
+            "--hot-frames",
+            str(self.hot_frames),
             *self.args,
         ]
         with self.log.open("ab") as out:

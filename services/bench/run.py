@@ -24,6 +24,7 @@ async def run_stages(ctx: BenchContext, stages: list[str]) -> dict[str, Any]:
         kafka_tools,
         ledger_ingest,
         partner_feed,
+        processes,
         produce,
         raw_kafka,
         scaling,
@@ -38,6 +39,7 @@ async def run_stages(ctx: BenchContext, stages: list[str]) -> dict[str, Any]:
         "gateway": gateway_ingest,
         "e2e": e2e,
         "scaling": scaling,
+        "processes": processes,
         "partner_feed": partner_feed,
     }
     results: dict[str, Any] = {}

@@ -8,7 +8,9 @@ one JSON line per stored batch to FILE: the wall-clock time ``write_batch`` retu
 transaction is committed) and the event ids it stored. That is the end of the end-to-end latency.
 
 Everything else (settings, schemas, consumer group) comes from the usual ``CORRIDOR_*`` variables and
-flags. ``--profile FILE`` writes a pyinstrument profile of the whole process when it exits.
+flags. ``--profile FILE`` writes a pyinstrument profile of the whole process when it exits;
+``--hot-frames FILE`` profiles between SIGUSR1 and SIGUSR2 and writes the hot frames to FILE
+(``corridor.bench.hot``).
 """
 
 from __future__ import annotations
@@ -98,12 +100,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--side-topic", help="ledger: retry and dead-letter topic")
     parser.add_argument("--commit-log", type=Path, help="ledger: JSON lines of committed batches")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument profile here at exit")
+    parser.add_argument("--hot-frames", type=Path, help="profile between SIGUSR1 and SIGUSR2 into this file")
     args, rest = parser.parse_known_args(argv)
     mapping = topic_mapping(args.topics)
 
     # uvicorn re-raises the SIGTERM it handled once it has shut down; with a handler of ours in place
     # (a no-op) that ends ``main`` normally, so the profile below is written.
     signal.signal(signal.SIGTERM, lambda *_: None)
+    if args.hot_frames:
+        from corridor.bench.hot import install_signal_profiler
+
+        install_signal_profiler(args.hot_frames)
     profiler = None
     if args.profile:
         from pyinstrument import Profiler

@@ -8,6 +8,7 @@ against our own (reader) schema, so old and new schema versions interoperate.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import struct
@@ -60,6 +61,71 @@ class _Reader:
     reader: dict[str, Any] | None
 
 
+#: The fields every trade event's schema starts with, in this order: ``with_created_at`` splices
+#: ``created_at`` into a body by skipping them (checked per schema; a schema that differs is re-encoded).
+_STAMP_LAYOUT: tuple[tuple[str, str], ...] = (
+    ("event_id", "string"),
+    ("trade_id", "string"),
+    ("occurred_at", "long"),
+)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _stampable(schema: Any) -> bool:
+    """Whether a record schema starts with ``_STAMP_LAYOUT`` followed by ``created_at``, a union of null
+    (first) and timestamp-millis."""
+    fields = schema.get("fields") if isinstance(schema, dict) else None
+    if not isinstance(fields, list) or len(fields) <= len(_STAMP_LAYOUT):
+        return False
+    for field, (name, avro_type) in zip(fields, _STAMP_LAYOUT, strict=False):
+        declared = field.get("type")
+        declared = declared.get("type") if isinstance(declared, dict) else declared
+        if field.get("name") != name or declared != avro_type:
+            return False
+    created = fields[len(_STAMP_LAYOUT)]
+    branches = created.get("type")
+    return (
+        created.get("name") == "created_at"
+        and isinstance(branches, list)
+        and len(branches) == 2
+        and branches[0] == "null"
+        and isinstance(branches[1], dict)
+        and branches[1].get("type") == "long"
+        and branches[1].get("logicalType") == "timestamp-millis"
+    )
+
+
+def _skip_varint(body: bytes, pos: int) -> tuple[int, int]:
+    """(zig-zag decoded value, position after it) of the Avro int/long at ``pos``."""
+    shift = value = 0
+    while True:
+        if pos >= len(body):
+            raise WireFormatError("Avro body ends inside a varint")
+        byte = body[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return (value >> 1) ^ -(value & 1), pos
+        shift += 7
+
+
+def _long_bytes(value: int) -> bytes:
+    """Avro's encoding of a long: zig-zag, then 7 bits a byte, least significant first."""
+    n = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def timestamp_millis(at: dt.datetime) -> int:
+    """Milliseconds since the epoch as Avro ``timestamp-millis`` (and fastavro) stores an aware time."""
+    delta = at - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
 def _canonical(schema: Any) -> str:
     return json.dumps(schema, sort_keys=True, separators=(",", ":"))
 
@@ -75,6 +141,7 @@ class Codec:
         self.auto_register = auto_register
         self._writers: dict[str, _Writer] = {}
         self._readers: dict[int, _Reader] = {}
+        self._stampable: dict[str, bool] = {}
 
     async def writer_id(self, event_schema: EventSchema) -> int:
         """Schema id of an event type, registering its schema if allowed (cached after the first call)."""
@@ -109,6 +176,29 @@ class Codec:
         buf = io.BytesIO()
         schemaless_writer(buf, self.schemas.event(event.avro_name).parsed, event.to_avro())
         return buf.getvalue()
+
+    def with_created_at(self, event: TradeEvent, body: bytes) -> bytes:
+        """The Avro encoding of ``event`` given ``body``, the encoding of the same event with
+        ``created_at`` null (all else equal): the gateway digests the body as sent and then stamps the
+        receive time (``timing.stamped``); splicing the one field in saves encoding the event twice.
+
+        Avro writes a record's fields back to back, so the stamped body is the unstamped one with the
+        union branch of ``created_at`` (null, one byte) replaced by branch 1 and the long. Schemas that
+        do not start with the fields of ``_STAMP_LAYOUT`` and ``created_at`` are encoded in full."""
+        name = event.avro_name
+        stampable = self._stampable.get(name)
+        if stampable is None:
+            stampable = self._stampable[name] = _stampable(self.schemas.event(name).schema)
+        if not stampable or event.created_at is None:
+            return self.encode_body(event)
+        pos = 0
+        for _name, avro_type in _STAMP_LAYOUT:
+            value, pos = _skip_varint(body, pos)
+            if avro_type == "string":
+                pos += value
+        if pos >= len(body) or body[pos] != 0:  # not the null branch: not the body of an unstamped event
+            raise ValueError(f"{name} body has created_at set already (or is not this event's body)")
+        return body[:pos] + b"\x02" + _long_bytes(timestamp_millis(event.created_at)) + body[pos + 1 :]
 
     @staticmethod
     def encode_record(writer: _Writer, record: dict[str, Any]) -> bytes:

@@ -433,7 +433,7 @@ class Gateway:
         # (and replays its stored result) although the gateway stamps a different time each time
         stamped = [timing.stamped(e, received_at) for e in events]
         bodies = [
-            b if s is e else self.codec.encode_body(s)
+            b if s is e else self.codec.with_created_at(s, b)  # one field spliced in, not a 2nd encoding
             for e, s, b in zip(events, stamped, bodies, strict=True)
         ]
         events = stamped
