@@ -11,7 +11,9 @@ to ``tests/faults/last-run.md``.
 namespace of its own, reaching Kafka, PostgreSQL and the registry through Toxiproxy on the namespaces'
 hub address (tests/faults/netns.py, docs/adr/0042-network-partitions.md): the partition cases
 (test_partitions.py) cut a service's link with iptables inside its namespace, or slow the services'
-links to Kafka with Toxiproxy's toxics.
+links to Kafka with Toxiproxy's toxics. Its brokers each run in a cgroup of their own
+(netns.BrokerGroups, joined as the stack spawns them), so that a case can cut one broker off from the
+other two with iptables on loopback.
 
 Run on its own: ``./corridor test tests/faults`` (or ``-m faults``).
 """

@@ -12,14 +12,18 @@ Each namespace has its loopback, one veth end and a default route to its host en
 for any of its own addresses, so every namespace reaches the hub ``10.231.X.1``. Toxiproxy (host
 namespace, API on loopback) listens on the hub, one proxy per broker (the brokers' ``FAULTS`` listener
 binds loopback and advertises the hub), one for PostgreSQL and one for the schema registry. The brokers
-among themselves, the test process and its checks stay on loopback: a fault injected here hits the
-services' links only.
+among themselves, the test process and its checks stay on loopback: a fault injected in a namespace
+hits the services' links only. To cut brokers off from each other on loopback, each broker runs in a
+cgroup v2 of its own (:class:`BrokerGroups`) and iptables in the host namespace matches the cgroup of the
+socket that sends a packet.
 
-Invariants: only addresses in 10.231.0.0/16 that this module assigns itself; only namespaces named
-``corridor-faults-<pid>-…``; every namespace (and with it its veth pair and its rules) is deleted by
-:meth:`Network.close`, and namespaces left by a test process that no longer runs are deleted before new
-ones are made. Nothing is routed beyond the host: the namespaces have no route but the one to their
-own host end, and the host does not forward for them (their addresses are not NATed anywhere).
+Invariants: only addresses in 10.231.0.0/16 that this module assigns itself; only namespaces and
+cgroups named ``corridor-faults-<pid>-…`` and the iptables chain ``CORRIDOR-FAULTS-<pid>``; every
+namespace (and with it its veth pair and its rules) is deleted by :meth:`Network.close`, the chain and
+the cgroups by :meth:`BrokerGroups.close`, and those left by a test process that no longer runs are
+deleted before new ones are made. Nothing is routed beyond the host: the namespaces have no route but
+the one to their own host end, and the host does not forward for them (their addresses are not NATed
+anywhere).
 """
 
 from __future__ import annotations

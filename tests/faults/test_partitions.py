@@ -4,7 +4,8 @@ The corridor of these cases (``partitioned`` in conftest.py) runs the gateway, t
 each in a network namespace of its own; they reach the brokers, PostgreSQL and the registry through
 Toxiproxy on the namespaces' hub address (tests/faults/netns.py). A case cuts a link with iptables
 rules inside one service's namespace (every segment dropped both ways, silently: a partition, not a
-refused connection), or slows every service↔Kafka link with Toxiproxy's toxics; then heals it.
+refused connection), or slows every service↔Kafka link with Toxiproxy's toxics, or cuts one broker
+off from the other two (iptables on loopback matching the brokers' cgroups); then heals it.
 
 Same load, same checks as the crash cases (test_faults.run_case): every acknowledged event stored
 once and relayed once to each entitled partner, each topic's order kept, the parties agreeing on one
