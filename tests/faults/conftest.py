@@ -11,7 +11,9 @@ to ``tests/faults/last-run.md``.
 namespace of its own, reaching Kafka, PostgreSQL and the registry through Toxiproxy on the namespaces'
 hub address (tests/faults/netns.py, docs/adr/0042-network-partitions.md): the partition cases
 (test_partitions.py) cut a service's link with iptables inside its namespace, or slow the services'
-links to Kafka with Toxiproxy's toxics.
+links to Kafka with Toxiproxy's toxics. Its brokers each run in a cgroup of their own
+(netns.BrokerGroups, joined as the stack spawns them), so that a case can cut one broker off from the
+other two with iptables on loopback.
 
 Run on its own: ``./corridor test tests/faults`` (or ``-m faults``).
 """
@@ -53,7 +55,7 @@ from tests.faults.harness import (
     service_env,
     table,
 )
-from tests.faults.netns import Network, Toxiproxy, ensure_tools, ensure_toxiproxy
+from tests.faults.netns import BrokerGroups, Network, Toxiproxy, brokers_in, ensure_tools, ensure_toxiproxy
 
 #: The brokers' listener for the services in namespaces (partitioned corridor only): SCRAM like the
 #: internal one, bound to loopback, advertised on the namespaces' hub where Toxiproxy forwards it.
@@ -85,6 +87,7 @@ class Corridor:
     outcomes: list[Outcome] = field(default_factory=lambda: OUTCOMES)
     network: Network | None = None
     toxiproxy: Toxiproxy | None = None
+    broker_groups: BrokerGroups | None = None
 
     @property
     def services(self) -> list[ServiceProcess]:
@@ -162,11 +165,19 @@ async def open_corridor(*, partitioned: bool) -> AsyncIterator[Corridor]:
     load_before = os.getloadavg()[0]
     network: Network | None = None
     toxiproxy: Toxiproxy | None = None
+    groups: BrokerGroups | None = None
     listeners: tuple[Listener, ...] = DEFAULT_LISTENERS
+    spawning = contextlib.ExitStack()  # the brokers join their groups whenever the stack spawns one
     if partitioned:
         ensure_tools()  # a missing tool fails the cases here, before anything starts
         binary = await asyncio.to_thread(ensure_toxiproxy)
         network = Network.create(("gateway", "ledger", "relay"))
+        try:
+            groups = BrokerGroups.create((1, 2, 3))
+        except BaseException:
+            network.close()
+            raise
+        spawning.enter_context(brokers_in(groups))
         faults_listener = Listener(
             FAULTS_LISTENER_NAME,
             "SASL_PLAINTEXT",
@@ -178,8 +189,11 @@ async def open_corridor(*, partitioned: bool) -> AsyncIterator[Corridor]:
     try:
         config, ports = fault_stack_config(brokers=3, listeners=listeners)
     except BaseException:
+        spawning.close()
         if network is not None:
             network.close()
+        if groups is not None:
+            groups.close()
         raise
     services: list[ServiceProcess] = []
     reader: PartnerTopicsReader | None = None
@@ -228,7 +242,7 @@ async def open_corridor(*, partitioned: bool) -> AsyncIterator[Corridor]:
         pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=4)
         corridor = Corridor(
             config, ports, stack, keys, pool, gateway, ledger, relay, reader,
-            network=network, toxiproxy=toxiproxy,
+            network=network, toxiproxy=toxiproxy, broker_groups=groups,
         )  # fmt: skip
         await corridor.healthy()
         kind = "partitioned fault corridor" if partitioned else "fault corridor"
@@ -245,10 +259,15 @@ async def open_corridor(*, partitioned: bool) -> AsyncIterator[Corridor]:
             toxiproxy.stop()
         if network is not None:
             network.close()
+        if groups is not None:
+            groups.heal()
+        spawning.close()
         kept = os.environ.get("CORRIDOR_FAULTS_KEEP")  # keep the logs for a post-mortem
         try:
             await asyncio.to_thread(down, config, not kept, True, None, lambda _message: None)
         finally:
+            if groups is not None:
+                groups.close()  # empty now: the brokers have exited
             if kept:
                 print(f"\nfault corridor logs kept in {config.state_dir}")
             else:

@@ -12,14 +12,18 @@ Each namespace has its loopback, one veth end and a default route to its host en
 for any of its own addresses, so every namespace reaches the hub ``10.231.X.1``. Toxiproxy (host
 namespace, API on loopback) listens on the hub, one proxy per broker (the brokers' ``FAULTS`` listener
 binds loopback and advertises the hub), one for PostgreSQL and one for the schema registry. The brokers
-among themselves, the test process and its checks stay on loopback: a fault injected here hits the
-services' links only.
+among themselves, the test process and its checks stay on loopback: a fault injected in a namespace
+hits the services' links only. To cut brokers off from each other on loopback, each broker runs in a
+cgroup v2 of its own (:class:`BrokerGroups`) and iptables in the host namespace matches the cgroup of the
+socket that sends a packet.
 
-Invariants: only addresses in 10.231.0.0/16 that this module assigns itself; only namespaces named
-``corridor-faults-<pid>-…``; every namespace (and with it its veth pair and its rules) is deleted by
-:meth:`Network.close`, and namespaces left by a test process that no longer runs are deleted before new
-ones are made. Nothing is routed beyond the host: the namespaces have no route but the one to their
-own host end, and the host does not forward for them (their addresses are not NATed anywhere).
+Invariants: only addresses in 10.231.0.0/16 that this module assigns itself; only namespaces and
+cgroups named ``corridor-faults-<pid>-…`` and the iptables chain ``CORRIDOR-FAULTS-<pid>``; every
+namespace (and with it its veth pair and its rules) is deleted by :meth:`Network.close`, the chain and
+the cgroups by :meth:`BrokerGroups.close`, and those left by a test process that no longer runs are
+deleted before new ones are made. Nothing is routed beyond the host: the namespaces have no route but
+the one to their own host end, and the host does not forward for them (their addresses are not NATed
+anywhere).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any
 import httpx
 
 from corridor.core.settings import get_settings
+from corridor.stack import processes as stack_processes
 
 #: Toxiproxy's Go module, and the release the suite builds (the newest the Go module proxy served when
 #: this was written). ``go install`` builds it once into the default state dir's tools/ (like the Kafka
@@ -332,3 +337,170 @@ class Toxiproxy:
     def clear(self, proxy: str) -> None:
         for toxic in self._call("GET", f"/proxies/{proxy}/toxics"):
             self._call("DELETE", f"/proxies/{proxy}/toxics/{toxic['name']}")
+
+
+# -- brokers cut off from each other (a minority partition) --------------------------------------------
+
+#: The connection mark of a cut broker↔broker connection (bits of our own: only our drop rule matches them).
+BROKER_CUT_MARK = 0x00230000
+
+
+def cgroup2_root() -> Path:
+    """Where the cgroup v2 hierarchy is mounted (``/sys/fs/cgroup`` or, on a hybrid host,
+    ``/sys/fs/cgroup/unified``): iptables' ``cgroup --path`` is relative to it."""
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[2] == "cgroup2":
+            return Path(fields[1])
+    raise NetworkError("no cgroup v2 hierarchy is mounted: the broker partition case needs one")
+
+
+@dataclass
+class BrokerGroups:
+    """The brokers of one test session, each in a cgroup v2 of its own, so iptables can tell which
+    broker a packet on loopback comes from (``-m cgroup --path``): every broker connection leaves from
+    127.0.0.1 (Kafka binds no local address), so no address or port says whose it is.
+
+    ``<cgroup2>/corridor-faults-<pid>-brokers/broker-<n>``: no controller is enabled in them (nothing is
+    limited or accounted), they only label the brokers' sockets. A broker joins its group right after
+    it is spawned (:func:`brokers_in`), long before its JVM opens a socket; a socket carries the group
+    of the process that opened it, for its whole life.
+
+    :meth:`isolate` cuts one broker off from the others with a chain ``CORRIDOR-FAULTS-<pid>`` jumped to
+    from ``OUTPUT`` on ``lo`` (on loopback every packet is sent by a local socket, so ``OUTPUT`` sees
+    both directions): a packet the isolated broker sends to another broker's internal or controller
+    port, or another broker sends to the isolated one's, marks its connection; every packet of a marked
+    connection is dropped (so the answers on those connections too). Clients (the test process,
+    Toxiproxy in front of the services) still reach every broker, the isolated one included.
+    """
+
+    root: Path
+    name: str
+    chain: str
+    nodes: tuple[int, ...]
+    isolated: int | None = None
+
+    @classmethod
+    def create(cls, nodes: tuple[int, ...]) -> BrokerGroups:
+        remove_stale_broker_groups()
+        pid = os.getpid()
+        groups = cls(cgroup2_root(), f"{NAMESPACE_PREFIX}{pid}-brokers", f"CORRIDOR-FAULTS-{pid}", nodes)
+        try:
+            for node in nodes:
+                groups.directory(node).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            groups.close()
+            raise NetworkError(f"cannot make the brokers' cgroups under {groups.root}: {exc}") from exc
+        return groups
+
+    def directory(self, node: int) -> Path:
+        return self.root / self.name / f"broker-{node}"
+
+    def path(self, node: int) -> str:
+        """The group as iptables names it (relative to the cgroup v2 root)."""
+        return f"{self.name}/broker-{node}"
+
+    def join(self, node: int, pid: int) -> None:
+        (self.directory(node) / "cgroup.procs").write_text(f"{pid}\n")
+
+    def members(self, node: int) -> list[int]:
+        return [int(p) for p in (self.directory(node) / "cgroup.procs").read_text().split()]
+
+    def prefix(self, node: int) -> tuple[str, ...]:
+        """The argv prefix that runs a command in broker ``node``'s group (a probe that speaks for it)."""
+        procs = str(self.directory(node) / "cgroup.procs")
+        return ("sh", "-c", 'echo $$ > "$0" && exec "$@"', procs)
+
+    def isolate(self, node: int, ports: dict[int, tuple[int, ...]]) -> None:
+        """Cut broker ``node`` off from the others: ``ports`` maps each broker to the ports the brokers
+        use among themselves (internal and controller listener)."""
+        mark = f"{BROKER_CUT_MARK:#x}/{BROKER_CUT_MARK:#x}"
+        others = [n for n in self.nodes if n != node]
+        _run(["iptables", "-w", "5", "-N", self.chain])
+        self.isolated = node  # from here on heal() removes the chain
+        towards_others = ",".join(str(p) for n in others for p in ports[n])
+        towards_node = ",".join(str(p) for p in ports[node])
+        rules = [
+            ["-m", "cgroup", "--path", self.path(node), "-m", "multiport", "--dports", towards_others],
+            *(
+                ["-m", "cgroup", "--path", self.path(n), "-m", "multiport", "--dports", towards_node]
+                for n in others
+            ),
+        ]
+        for match in rules:
+            _run(["iptables", "-w", "5", "-A", self.chain, "-p", "tcp", *match, "-j", "CONNMARK",
+                  "--set-xmark", mark])  # fmt: skip
+        _run(["iptables", "-w", "5", "-A", self.chain, "-m", "connmark", "--mark", mark, "-j", "DROP"])
+        _run(["iptables", "-w", "5", "-I", "OUTPUT", "1", "-o", "lo", "-j", self.chain])
+
+    def rules(self) -> str:
+        return _run(["iptables", "-S", self.chain], check=False).stdout
+
+    def heal(self) -> None:
+        """Remove the chain :meth:`isolate` made (the marks left on connections then match nothing)."""
+        if self.isolated is None:
+            return
+        _remove_chain(self.chain)
+        self.isolated = None
+
+    def close(self) -> None:
+        """Heal, and remove the groups (once the brokers in them have exited; a later run removes
+        groups it could not)."""
+        self.heal()
+        _remove_groups(self.root / self.name)
+
+
+def _remove_chain(chain: str) -> None:
+    while _run(["iptables", "-w", "5", "-D", "OUTPUT", "-o", "lo", "-j", chain], check=False).returncode == 0:
+        pass
+    _run(["iptables", "-w", "5", "-F", chain], check=False)
+    _run(["iptables", "-w", "5", "-X", chain], check=False)
+
+
+def _remove_groups(top: Path) -> None:
+    if not top.is_dir():
+        return
+    for child in sorted(top.glob("broker-*")):
+        with contextlib.suppress(OSError):
+            child.rmdir()  # refused while a process is in it
+    with contextlib.suppress(OSError):
+        top.rmdir()
+
+
+def remove_stale_broker_groups() -> None:
+    """Remove the groups and chains of test processes that no longer run."""
+    with contextlib.suppress(NetworkError):
+        root = cgroup2_root()
+        for top in root.glob(f"{NAMESPACE_PREFIX}*-brokers"):
+            pid = top.name[len(NAMESPACE_PREFIX) :].split("-", 1)[0]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                _remove_groups(top)
+    if shutil.which("iptables") is None:
+        return
+    for line in _run(["iptables", "-S"], check=False).stdout.splitlines():
+        if line.startswith("-N CORRIDOR-FAULTS-"):
+            chain = line.split()[1]
+            pid = chain.rsplit("-", 1)[1]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                _remove_chain(chain)
+
+
+@contextlib.contextmanager
+def brokers_in(groups: BrokerGroups) -> Iterator[None]:
+    """While open, every broker the stack spawns (``up``, ``start_broker``) joins its group at once:
+    ``corridor.stack.processes.spawn`` is wrapped (the stack has no hook for it; the recorded command
+    line stays the broker's own, so the stack still recognises its process)."""
+    original = stack_processes.spawn
+
+    def spawn(name: str, argv: Any, **kwargs: Any) -> Any:
+        record = original(name, argv, **kwargs)
+        prefix, _, node = name.partition("-")
+        if prefix == "broker" and node.isdigit() and int(node) in groups.nodes:
+            groups.join(int(node), record.pid)
+        return record
+
+    stack_processes.spawn = spawn  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        stack_processes.spawn = original  # type: ignore[assignment]
