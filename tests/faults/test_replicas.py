@@ -5,9 +5,10 @@ are replica 1 of each), this case adds two ledgers, two relays (their own instan
 gateway and two webhook dispatchers, subscribes one partner's webhook to a loopback receiver the test
 runs, and offers trades through both gateways. Mid-load, one gateway, one ledger, one relay and one
 dispatcher are SIGKILLed and a replacement of each is started (same port, same instance id, as a
-StatefulSet pod comes back). Then, as in every fault case: every acknowledged event is in the ledger
-once, in each entitled partner topic once in its trade's order; and every event of the subscribed
-partner's topic was processed once by the receiver, which counts the POSTs of each event id.
+StatefulSet pod comes back); then a fourth ledger and a fourth relay (a new instance id) are added,
+so the groups rebalance again under load. Then, as in every fault case: every acknowledged event is in
+the ledger once, in each entitled partner topic once in its trade's order; and every event of the
+subscribed partner's topic was processed once by the receiver, which counts the POSTs of each event id.
 
 The gateways run with a short claim stale window (26 s, above their 10 s delivery bound + 5 s request
 timeout + the margin; ADR 41) so the retries of requests the killed gateway left pending are taken
@@ -26,7 +27,9 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
+from corridor.core.kafka import client_security
 from corridor.demo.story import chromite_story
 from corridor.webhooks.receiver import Receiver
 from tests.faults.conftest import Corridor
@@ -49,6 +52,7 @@ AFTER_S = 10.0
 #: Load over both gateways together (events/s).
 RATE = 40.0
 SECRET = "whsec_faults-replicas-secret"
+FAULT = "3 ledgers, 3 relays, 2 gateways, 2 dispatchers: kill -9 one of each, replaced; +1 ledger, +1 relay"
 #: Gateways: a 10 s delivery bound and a stale window just above the floor it sets (ADR 41).
 GATEWAY_ENV = {
     "CORRIDOR_GATEWAY_DELIVERY_TIMEOUT_S": "10",
@@ -79,6 +83,8 @@ class Replicas:
     ledgers: list[ServiceProcess]
     relays: list[ServiceProcess]
     dispatchers: list[ServiceProcess]
+    #: started under load, after the kills: scaling out while the groups rebalance
+    scale_up: list[ServiceProcess]
 
     @property
     def added(self) -> list[ServiceProcess]:
@@ -115,6 +121,7 @@ async def replicas(corridor: Corridor) -> AsyncIterator[Replicas]:
             process("relay", 3, CORRIDOR_RELAY_INSTANCE_ID="faults-relay-3"),
         ],
         dispatchers=[process("webhooks", 1, **WEBHOOKS_ENV), process("webhooks", 2, **WEBHOOKS_ENV)],
+        scale_up=[process("ledger", 4), process("relay", 4, CORRIDOR_RELAY_INSTANCE_ID="faults-relay-4")],
     )
     try:
         for service in made.added:
@@ -122,7 +129,7 @@ async def replicas(corridor: Corridor) -> AsyncIterator[Replicas]:
         await asyncio.gather(*(s.wait_ready(180) for s in [corridor.gateway, *made.added]))
         yield made
     finally:
-        for service in made.added:
+        for service in made.added + made.scale_up:
             service.stop()
 
 
@@ -159,6 +166,42 @@ def merged(generators: list[LoadGenerator]) -> LoadGenerator:
     return out
 
 
+async def explain_undelivered(corridor: Corridor, partner: str, missing: set[str]) -> str:
+    """Where undelivered events are: their partner-topic positions, their delivery claims, and the
+    dispatchers' committed offsets against the end of each partition."""
+    assert corridor.reader is not None
+    topic = f"partner.{partner}.v1"
+    positions = sorted(
+        (c.partition, c.offset, c.event_id)
+        for e in missing
+        for c in corridor.reader.copies.get(e, ())
+        if c.partner == partner
+    )
+    rows = await corridor.pool.fetch(
+        "SELECT event_id, state, owner::text, claimed_at FROM webhooks.deliveries WHERE event_id = ANY($1)",
+        sorted(missing),
+    )
+    claims = {r["event_id"]: (r["state"], r["owner"][:8], r["claimed_at"].strftime("%H:%M:%S")) for r in rows}
+    admin = AIOKafkaAdminClient(bootstrap_servers=corridor.stack.bootstrap_servers, **client_security())
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets("corridor-webhooks")
+    finally:
+        await admin.close()
+    offsets = {tp.partition: meta.offset for tp, meta in committed.items() if tp.topic == topic}
+    lines = [f"  undelivered in {topic} (partition, offset, event, claim); committed offsets {offsets}:"]
+    lines += [f"    {p} {o} {e} {claims.get(e, 'no claim')}" for p, o, e in positions[:20]]
+    return "\n".join(lines)
+
+
+async def start(service: ServiceProcess) -> float:
+    """A new replica started; seconds to ready."""
+    started = time.monotonic()
+    service.start()
+    await service.wait_ready(180)
+    return time.monotonic() - started
+
+
 async def replace(service: ServiceProcess) -> float:
     """SIGKILL, then the replacement started at once (same port and environment); seconds to ready."""
     service.kill()
@@ -184,8 +227,13 @@ async def test_three_ledgers_three_relays_two_gateways_two_dispatchers_kill_and_
         fault_at = now()
         victims = [replicas.gateways[1], replicas.ledgers[1], replicas.relays[1], replicas.dispatchers[1]]
         ready = await asyncio.gather(*(replace(s) for s in victims))
-        note = "SIGKILL of gateway 2, ledger 2, relay 2 and dispatcher 2 under load; replacements ready " + (
-            ", ".join(f"{s.name} {r:.1f} s" for s, r in zip(victims, ready, strict=True))
+        # and a scale-up: a fourth ledger and a fourth relay (a new instance id) join their groups
+        added = await asyncio.gather(*(start(s) for s in replicas.scale_up))
+        note = (
+            "SIGKILL of gateway 2, ledger 2, relay 2 and dispatcher 2 under load; replacements ready "
+            + ", ".join(f"{s.name} {r:.1f} s" for s, r in zip(victims, ready, strict=True))
+            + "; then ledger 4 and relay 4 added, ready "
+            + ", ".join(f"{s.name} {r:.1f} s" for s, r in zip(replicas.scale_up, added, strict=True))
         )
         await asyncio.sleep(AFTER_S)
     finally:
@@ -195,7 +243,7 @@ async def test_three_ledgers_three_relays_two_gateways_two_dispatchers_kill_and_
     failed_stored = await retry_failed(corridor, generator)
     outcome = await check(
         Outcome(
-            "3 ledgers, 3 relays, 2 gateways, 2 dispatchers: kill -9 one of each + replacement",
+            FAULT,
             note=note,
             failed_stored=failed_stored,
         ),
@@ -214,7 +262,7 @@ async def test_three_ledgers_three_relays_two_gateways_two_dispatchers_kill_and_
     async def all_delivered() -> bool:
         return owed <= {d["id"] for d in front.receiver.events}
 
-    await eventually(all_delivered, 120)
+    await eventually(all_delivered, 240)  # a dead dispatcher's claim: 35 s; rebalances under load
     processed = Counter(d["id"] for d in front.receiver.events)
     posts = Counter(h.event_id for h in front.hits if h.status == 200 and h.event_id is not None)
     missing = owed - set(processed)
@@ -226,6 +274,7 @@ async def test_three_ledgers_three_relays_two_gateways_two_dispatchers_kill_and_
     if missing:
         outcome.problems.append(f"{len(missing)} webhook deliveries missing, e.g. {sorted(missing)[:3]}")
         outcome.lost += len(missing)
+        outcome.details.append(await explain_undelivered(corridor, buyer, missing))
     if any(n > 1 for n in processed.values()):
         outcome.problems.append("the receiver processed an event twice")
     if twice:
