@@ -33,7 +33,7 @@ from corridor.core.domain.base import TradeEvent
 from corridor.core.envelope import CloudEvent, Headers
 from corridor.core.logging import bound_contextvars, get_logger
 from corridor.core.paths import PROJECT_ROOT
-from corridor.core.produce_errors import ProducerReplacedError, Stage, classify
+from corridor.core.produce_errors import ProducerAbandonedError, ProducerReplacedError, Stage, classify
 from corridor.core.topics import TopicSpec, physical
 
 log = get_logger("corridor.kafka")
@@ -226,6 +226,7 @@ class TradeProducer:
         self._built_with = dict(self._config)
         self._replacing: asyncio.Task[None] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
+        self._retiring_by_generation: dict[int, Any] = {}  # replaced producers still flushing
         self._stopped = False
 
     async def start(self) -> None:
@@ -311,6 +312,31 @@ class TradeProducer:
             )
         return self._producer, self.generation
 
+    def abandon(self, generation: int, reason: str) -> bool:
+        """Give up the producer of ``generation`` for good (a caller's delivery bound passed with
+        acknowledgements still missing): every record it holds fails at once with
+        ``ProducerAbandonedError``, its sender task is cancelled so it sends and retries nothing more,
+        and its connections are closed; later sends wait for a replacement. aiokafka's idempotent
+        producer never expires a batch, so without this a record could still be written minutes later
+        (the gateway's claims rely on it ending: ADR 0041). Returns whether it was abandoned now (False:
+        an older generation, already replaced)."""
+        current = generation == self.generation
+        old = self._producer if current else self._retiring_by_generation.get(generation)
+        if old is None or self._stopped:
+            return False
+        metrics.ERRORS.labels(self.service, "producer_abandoned").inc()
+        log.warning("producer_abandoned", service=self.service, generation=generation, reason=reason)
+        accumulator = getattr(old, "_message_accumulator", None)
+        if accumulator is not None:
+            accumulator.fail_all(ProducerAbandonedError(reason))
+        sender = getattr(old, "_sender", None)
+        task = getattr(sender, "sender_task", None)
+        if task is not None and not task.done():
+            task.cancel()
+        if current and (self._replacing is None or self._replacing.done()):
+            self._replacing = asyncio.get_running_loop().create_task(self._replace(generation))
+        return True
+
     async def _replace(self, generation: int) -> None:
         if self._before_replace is not None:
             # e.g. the gateway reads the topics' limits again, so the new producer's batches fit them
@@ -334,16 +360,20 @@ class TradeProducer:
         self.generation = generation + 1
         self.replacements += 1
         log.info("producer_replaced", service=self.service, generation=self.generation)
-        task = asyncio.get_running_loop().create_task(self._retire(old))
+        self._retiring_by_generation[generation] = old
+        task = asyncio.get_running_loop().create_task(self._retire(old, generation))
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
 
-    async def _retire(self, old: Any) -> None:
-        """Flush and stop a replaced producer: what it holds is acknowledged or failed to its callers."""
+    async def _retire(self, old: Any, generation: int) -> None:
+        """Flush and stop a replaced producer: what it holds is acknowledged or failed to its callers
+        (or abandoned meanwhile: ``abandon`` with its generation)."""
         try:
             await old.stop()
         except Exception as exc:
             log.warning("retired_producer_stop_failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._retiring_by_generation.pop(generation, None)
 
     async def send(self, event: TradeEvent, **options: Any) -> asyncio.Future[RecordMetadata]:
         """Queue an event; the returned future resolves when the broker acknowledged it (acks=all).

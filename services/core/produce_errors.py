@@ -42,6 +42,14 @@ class ProducerReplacedError(kafka_errors.KafkaError):  # type: ignore[misc]
     retriable = True
 
 
+class ProducerAbandonedError(kafka_errors.KafkaError):  # type: ignore[misc]
+    """A record's acknowledgement did not come within its owner's delivery bound, so the producer that
+    held it was abandoned (``TradeProducer.abandon``): it sends and retries nothing more. The record may
+    or may not have been stored (a request already on the wire is still appended by the broker)."""
+
+    retriable = True
+
+
 class Scope(enum.StrEnum):
     RECORD = "record"  # this record is refused as it is: the same bytes would be refused again
     CLUSTER = "cluster"  # the cluster is away, busy or misconfigured for us: the same record fits later
@@ -128,6 +136,8 @@ def classify(exc: BaseException, stage: Stage = Stage.ACK, *, idempotent: bool =
     name = type(exc).__name__
     if isinstance(exc, ProducerReplacedError):
         return ProduceFailure(Scope.CLUSTER, False, 503, f"the record was not sent: {exc}", name)
+    if isinstance(exc, ProducerAbandonedError):  # its producer is being replaced already
+        return ProduceFailure(Scope.CLUSTER, False, 503, f"the record may not be stored: {exc}", name)
     text = f"{name}: {exc}" if str(exc) else name
     # from an ack, every failure of an idempotent producer leaves a sequence gap (module docstring); a
     # transaction that failed is aborted by a new epoch (a replacement) whatever the reason

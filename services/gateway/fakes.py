@@ -25,6 +25,7 @@ from corridor.core.domain.events import EVENT_TYPES
 from corridor.core.domain.trust import TrustState
 from corridor.core.envelope import Headers
 from corridor.core.partners.store import Partner, PartnerStatus, new_api_key
+from corridor.core.produce_errors import ProducerAbandonedError
 from corridor.core.topic_limits import TopicLimits
 from corridor.gateway.ports import (
     Claim,
@@ -203,7 +204,8 @@ class FakeTradeProducer:
 
     ``refuse_send``: raised by the next sends (the producer could not queue the record);
     ``refuse_ack``: the acknowledgement futures fail with it (the broker refused the record);
-    ``hold_acks``: the futures stay pending until ``release_acks`` (a broker that does not answer)."""
+    ``hold_acks``: the futures stay pending until ``release_acks`` (a broker that does not answer) or
+    ``abandon`` (which fails them, as ``TradeProducer.abandon`` does)."""
 
     partitions: int = 3
     sent: list[SentRecord] = field(default_factory=list)
@@ -211,6 +213,7 @@ class FakeTradeProducer:
     refuse_ack: BaseException | None = None
     hold_acks: bool = False
     generation: int = 1
+    abandoned: list[str] = field(default_factory=list)
     _offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     _held: list[tuple[asyncio.Future[Any], Ack]] = field(default_factory=list)
 
@@ -240,6 +243,19 @@ class FakeTradeProducer:
         else:
             future.set_result(ack)
         return future, self.generation
+
+    def abandon(self, generation: int, reason: str) -> bool:
+        """Fail the held acknowledgements (``ProducerAbandonedError``) and move to the next generation;
+        ``abandoned`` notes each call's reason."""
+        if generation != self.generation:
+            return False
+        self.abandoned.append(reason)
+        for future, _ack in self._held:
+            if not future.done():
+                future.set_exception(ProducerAbandonedError(reason))
+        self._held.clear()
+        self.generation += 1
+        return True
 
     def release_acks(self) -> None:
         """Answer the held acknowledgements."""

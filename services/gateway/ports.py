@@ -15,7 +15,8 @@ that the adapters and the fakes satisfy these Protocols (``fakes`` and ``service
 Invariants every implementation keeps (the shared contract test, tests/support/gateway_store_contract.py,
 runs against both): of two requests claiming one key exactly one owns it; a key is ``done`` only after
 ``complete``; ``release`` frees only this request's pending claims; a claim never completed becomes
-claimable again after the store's ``stale_after_s``.
+claimable again after the store's ``stale_after_s`` — which the gateway sets above its delivery bound,
+so a claim is never taken over while its first owner's records can still be written (ADR 0041).
 """
 
 from __future__ import annotations
@@ -172,6 +173,11 @@ class PinnedProducer(Protocol):
         body: bytes | None = None,
         generation: int | None = None,
     ) -> tuple[asyncio.Future[Any], int]: ...
+
+    def abandon(self, generation: int, reason: str) -> bool:
+        """Stop the producer of ``generation`` for good: what it holds fails at once and is never sent
+        or retried again; later sends go to a replacement (``TradeProducer.abandon``)."""
+        ...
 
 
 class ProducerLink(Protocol):

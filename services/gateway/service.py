@@ -59,6 +59,7 @@ from corridor.gateway.ports import (
     IdempotencyStore,
     Keyring,
     PartnerDirectory,
+    PinnedProducer,
     ProducerLink,
 )
 from corridor.gateway.problems import Problem
@@ -329,7 +330,7 @@ class Gateway:
             store = GatewayStore(
                 pool,
                 settings.gateway_db_schema,
-                stale_after_s=max(60.0, 3 * settings.gateway_produce_timeout_s),
+                stale_after_s=settings.claim_stale_s,
             )
             await partners.ensure_schema(pool, schema=settings.partners_db_schema)
             await store.ensure_schema()
@@ -665,6 +666,8 @@ class Gateway:
     ) -> list[tuple[int, ItemResult]]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.gateway_produce_timeout_s
+        # every record of this request has ended by then: acknowledged, failed, or its producer abandoned
+        delivered_by = loop.time() + self.settings.delivery_timeout_s
         source = source_for(partner.partner_id)
         out: list[tuple[int, ItemResult]] = []
 
@@ -718,7 +721,10 @@ class Gateway:
         if not sent:
             return out
 
-        finalizing = self._spawn(self._finalize(partner.partner_id, token, sent))
+        assert generation is not None
+        finalizing = self._spawn(
+            self._finalize(partner.partner_id, token, sent, producer, generation, delivered_by)
+        )
         try:
             acks = await asyncio.wait_for(asyncio.shield(finalizing), max(deadline - loop.time(), 0.1))
         except TimeoutError:
@@ -756,11 +762,30 @@ class Gateway:
         return out
 
     async def _finalize(
-        self, partner_id: str, token: uuid.UUID, sent: list[_Sent]
+        self,
+        partner_id: str,
+        token: uuid.UUID,
+        sent: list[_Sent],
+        producer: PinnedProducer,
+        generation: int,
+        delivered_by: float,
     ) -> list[RecordMetadata | BaseException]:
-        """Await the broker, then store results and new trade parties (runs on even if the request left)."""
+        """Await the broker, then store results and new trade parties (runs on even if the request left).
+
+        The acknowledgements are awaited until ``delivered_by`` (the delivery bound); any still missing
+        then abandons the producer that holds them, which fails them at once and sends nothing more, so
+        the claims end before they can go stale and be taken over by another gateway (ADR 0041)."""
+        futures = [s.future for s in sent]
+        loop = asyncio.get_running_loop()
+        _done, pending = await asyncio.wait(futures, timeout=max(delivered_by - loop.time(), 0.0))
+        if pending:
+            producer.abandon(
+                generation,
+                f"{len(pending)} record(s) not acknowledged within the delivery bound of "
+                f"{self.settings.delivery_timeout_s:g} s",
+            )
         acks: list[RecordMetadata | BaseException] = list(
-            await asyncio.gather(*(s.future for s in sent), return_exceptions=True)
+            await asyncio.gather(*futures, return_exceptions=True)
         )
         done, failed = [], []
         for s, ack in zip(sent, acks, strict=True):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corridor.core.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_LEDGER_URL, DEFAULT_SCHEMA_REGISTRY_URL
@@ -17,6 +17,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 MiB = 1024 * 1024
 _SCHEMA_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
+#: What a claim's stale window must leave beyond the delivery bound and the last request's life: the
+#: checks of a request between its claim and its first send (the topics' limits read again, ≤ 5 s) and
+#: the scheduling of a loaded process.
+CLAIM_MARGIN_S = 10.0
 
 
 class GatewaySettings(BaseSettings):
@@ -41,6 +45,14 @@ class GatewaySettings(BaseSettings):
     gateway_produce_timeout_s: float = Field(default=10.0, gt=0)
     #: aiokafka's request timeout (metadata, produce requests); below the produce timeout.
     gateway_kafka_request_timeout_ms: int = Field(default=5000, ge=500)
+    #: Longest the gateway waits for a produced record's acknowledgement, answered or not (default: the
+    #: larger of 30 s and the produce timeout). Past it the producer holding the record is abandoned:
+    #: aiokafka's idempotent producer would otherwise retry it for ever (ADR 0041).
+    gateway_delivery_timeout_s: float | None = Field(default=None, gt=0)
+    #: How long a pending idempotency claim stays its owner's before another gateway may take it over
+    #: (default: the larger of 60 s and the delivery bound plus a margin). Must exceed the delivery
+    #: timeout + the Kafka request timeout + ``CLAIM_MARGIN_S``: a start with less is refused.
+    gateway_claim_stale_s: float | None = Field(default=None, gt=0)
     gateway_max_event_bytes: int = Field(default=1 * MiB, ge=1024)
     gateway_max_batch_bytes: int = Field(default=8 * MiB, ge=1024)
     gateway_max_batch_items: int = Field(default=500, ge=1)
@@ -67,3 +79,39 @@ class GatewaySettings(BaseSettings):
     #: Tokens a process leases from the shared bucket at a time (default: a twentieth of the burst). The
     #: most one process can hold unspent; smaller is fairer between processes, larger asks PG less often.
     gateway_rate_lease: int | None = Field(default=None, ge=1)
+
+    @property
+    def delivery_timeout_s(self) -> float:
+        """The delivery bound: how long after a request starts producing its records have all ended."""
+        if self.gateway_delivery_timeout_s is not None:
+            return self.gateway_delivery_timeout_s
+        return max(30.0, self.gateway_produce_timeout_s)
+
+    @property
+    def claim_stale_s(self) -> float:
+        """When another gateway may take over a pending claim (after the delivery bound, ADR 0041)."""
+        if self.gateway_claim_stale_s is not None:
+            return self.gateway_claim_stale_s
+        return max(60.0, self._claim_floor_s + 1.0)
+
+    @property
+    def _claim_floor_s(self) -> float:
+        return self.delivery_timeout_s + self.gateway_kafka_request_timeout_ms / 1000 + CLAIM_MARGIN_S
+
+    @model_validator(mode="after")
+    def _claims_outlive_deliveries(self) -> GatewaySettings:
+        # A claim taken over while its first owner's record can still be written would be produced
+        # twice: the stale window must outlast the whole produce (ADR 0041).
+        if self.delivery_timeout_s < self.gateway_produce_timeout_s:
+            raise ValueError(
+                f"CORRIDOR_GATEWAY_DELIVERY_TIMEOUT_S ({self.delivery_timeout_s:g} s) must be at least "
+                f"CORRIDOR_GATEWAY_PRODUCE_TIMEOUT_S ({self.gateway_produce_timeout_s:g} s)"
+            )
+        if self.claim_stale_s <= self._claim_floor_s:
+            raise ValueError(
+                f"CORRIDOR_GATEWAY_CLAIM_STALE_S ({self.claim_stale_s:g} s) must exceed the delivery "
+                f"timeout ({self.delivery_timeout_s:g} s) + the Kafka request timeout "
+                f"({self.gateway_kafka_request_timeout_ms / 1000:g} s) + {CLAIM_MARGIN_S:g} s: a claim "
+                "taken over sooner could be produced twice while its first owner's record is still in flight"
+            )
+        return self

@@ -249,7 +249,9 @@ class Dispatcher:
                     await consumer.commit({tp: record.offset + 1})
                 except KafkaError as exc:  # a later commit carries it; after a rebalance the token says so
                     log.warning("commit_failed", topic=tp.topic, partition=tp.partition, error=str(exc))
-            if self.tokens.get(tp) is token:
+            # not assigned any more although not revoked yet: a new partner topic changed the pattern
+            # subscription, and the rebalance under way assigns afresh (aiokafka's resume would raise)
+            if self.tokens.get(tp) is token and tp in consumer.assignment():
                 consumer.resume(tp)
 
         return job

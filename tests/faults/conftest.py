@@ -70,6 +70,9 @@ OUTCOMES: list[Outcome] = []
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "faults: fault injection on an isolated 3-broker corridor (slow)")
+    config.addinivalue_line(
+        "markers", "replicas: N replicas of each service at once, killed and replaced (test_replicas.py)"
+    )
 
 
 @dataclass

@@ -17,7 +17,7 @@ from aiokafka import errors as ke
 from aiokafka.structs import RecordMetadata
 
 from corridor.core.kafka import TradeProducer
-from corridor.core.produce_errors import ProducerReplacedError, Scope, Stage, classify
+from corridor.core.produce_errors import ProducerAbandonedError, ProducerReplacedError, Scope, Stage, classify
 
 
 @pytest.mark.parametrize(
@@ -258,4 +258,46 @@ async def test_new_limits_replace_the_producer_with_them(envelope: None) -> None
     await pending
     assert [p.config["max_batch_size"] for p in made] == [262144, 6083]
     assert producer.generation == 1 and len(broker.stored) == 2
+    await producer.stop()
+
+
+async def test_an_abandoned_producer_fails_what_it_holds_and_sends_nothing_more(envelope: None) -> None:
+    """aiokafka's idempotent producer never expires a batch: ``abandon`` ends the records of a
+    producer at once (their futures fail), stops its sender task, and sends go to a replacement."""
+    broker = FakeBroker()
+    made: list[FakeProducer] = []
+    held: list[asyncio.Future[Any]] = []
+
+    class Accumulator:
+        def fail_all(self, exc: BaseException) -> None:
+            for future in held:
+                if not future.done():
+                    future.set_exception(exc)
+
+    def factory(**config: Any) -> FakeProducer:
+        made.append(FakeProducer(broker, **config))
+        return made[-1]
+
+    producer = TradeProducer("fake:9092", FakeCodec(), producer_factory=factory)  # type: ignore[arg-type]
+    await producer.start()
+    sender_task = asyncio.get_running_loop().create_future()
+
+    class Sender:
+        pass
+
+    Sender.sender_task = sender_task  # type: ignore[attr-defined]
+    made[0]._sender = Sender()  # type: ignore[attr-defined]
+    made[0]._message_accumulator = Accumulator()  # type: ignore[attr-defined]
+    stuck: asyncio.Future[Any] = asyncio.get_running_loop().create_future()  # a broker that never answers
+    held.append(stuck)
+    assert not producer.abandon(5, "not this generation")  # an unknown generation: nothing happens
+    assert producer.abandon(0, "no acknowledgement within the delivery bound")
+    assert sender_task.cancelled()  # it retries nothing more
+    with pytest.raises(ProducerAbandonedError):
+        await stuck
+    assert classify(ProducerAbandonedError("x")).status == 503
+    made[0]._sender = None  # type: ignore[attr-defined]  # (the fake's cancelled sender is gone)
+    await (await producer.send(Event(dt.datetime.now(dt.UTC))))  # type: ignore[arg-type]
+    assert len(made) == 2 and producer.generation == 1 and made[0].stopped
+    assert not producer.abandon(0, "again")  # retired and gone
     await producer.stop()

@@ -299,3 +299,36 @@ async def test_postgresql_away_at_the_end_of_a_delivery_is_waited_out_not_raised
     await asyncio.wait_for(d._deliver_or_dead_letter(store.subs[0], DOC, ("t", 0, 0)), 10)
     assert len(endpoint.requests) == 1 and not failures
     assert store.claims[(store.subs[0].id, "ev-1")][0] == "delivered"
+
+
+class PatternConsumer:
+    """The consumer calls a batch job makes: ``assignment()``, and ``resume`` that raises as aiokafka's
+    does for a partition of no current assignment."""
+
+    def __init__(self, assigned: set[Any]) -> None:
+        self.assigned = assigned
+        self.resumed: list[Any] = []
+
+    def assignment(self) -> set[Any]:
+        return self.assigned
+
+    def resume(self, tp: Any) -> None:
+        assert tp in self.assigned  # aiokafka: AssertionError / IllegalStateError
+        self.resumed.append(tp)
+
+
+async def test_a_batch_ending_while_the_subscription_changes_does_not_fail(store: FakeStore) -> None:
+    """A new partner topic changes the pattern subscription: until the rebalance runs, the consumer has
+    no assignment though nothing was revoked. The batch job ends without resuming (the rebalance assigns
+    the partition afresh) instead of raising; with its partition assigned it resumes it."""
+    from aiokafka import TopicPartition
+
+    d = dispatcher(Endpoint(200), store)
+    tp = TopicPartition("partner.tianjin-rongda-smelting.v1", 0)
+    d.tokens[tp] = object()
+    changed = PatternConsumer(set())
+    await d._batch_job(changed, tp, [])()  # type: ignore[arg-type]
+    assert changed.resumed == []
+    assigned = PatternConsumer({tp})
+    await d._batch_job(assigned, tp, [])()  # type: ignore[arg-type]
+    assert assigned.resumed == [tp]
