@@ -77,12 +77,18 @@ def _stored(event: TradeEvent, offset: int) -> StoredEvent:
     )
 
 
-async def _wal_lsn(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
+async def _wal_lsn(conn: asyncpg.Connection) -> tuple[int, str]:
+    row = await conn.fetchrow(
+        "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn AS n, pg_current_wal_lsn()::text AS lsn"
+    )
+    return int(row["n"]), row["lsn"]
 
 
-async def measure(database_url: str, *, trades: int = 20, db_schema: str | None = None) -> dict[str, Any]:
-    """Apply ``trades`` whole trades through the ledger's store; WAL and table bytes per event."""
+async def measure(
+    database_url: str, *, trades: int = 20, db_schema: str | None = None, keep: bool = False
+) -> dict[str, Any]:
+    """Apply ``trades`` whole trades through the ledger's store; WAL and table bytes per event (``keep``:
+    leave the schema for a look, e.g. with pg_walinspect)."""
     stories = _stories(trades)
     schema = db_schema or f"bench_bytes_{uuid.uuid4().hex[:8]}"
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
@@ -127,10 +133,13 @@ async def measure(database_url: str, *, trades: int = 20, db_schema: str | None 
                 f'SELECT coalesce(sum(pg_column_size(state)), 0) FROM "{schema}".trades'
             )
     finally:
-        await pool.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        if not keep:
+            await pool.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await pool.close()
-    wal = end - start
+    wal = end[0] - start[0]
     return {
+        "wal_from": start[1],
+        "wal_to": end[1],
         "trades": trades,
         "events": applied,
         "wal_bytes": wal,

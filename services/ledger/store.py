@@ -30,6 +30,7 @@ whatever its size.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -168,6 +169,44 @@ def _ddl(s: str) -> list[str]:
                 state       jsonb NOT NULL,
                 updated_at  timestamptz NOT NULL DEFAULT now()
             )""",
+        # the state is written compact (ADR 0044): ``state`` is a snapshot as of ``state_version`` (a row
+        # from before has no deltas: 0 is right for it), ``trade_deltas`` the changes since, one row per
+        # write; ``trade_states`` folds them, the one way to read a trade's whole state in SQL
+        f'ALTER TABLE "{s}".trades ADD COLUMN IF NOT EXISTS state_version integer NOT NULL DEFAULT 0',
+        f"""CREATE TABLE IF NOT EXISTS "{s}".trade_deltas (
+                trade_id uuid NOT NULL,
+                version  integer NOT NULL,
+                delta    jsonb NOT NULL,
+                PRIMARY KEY (trade_id, version)
+            )""",
+        # pure (it names no table, so a renamed schema keeps working, ADR 0031): the snapshot with each
+        # delta applied in order: its top-level keys replaced, its values set at their paths, its timeline
+        # entries inserted at their index (ascending), its event ids added to ``applied`` (state_delta)
+        f"""CREATE OR REPLACE FUNCTION "{s}".folded_state(snapshot jsonb, deltas jsonb[]) RETURNS jsonb
+            LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+            DECLARE st jsonb := snapshot; d jsonb; e jsonb;
+            BEGIN
+                FOREACH d IN ARRAY coalesce(deltas, '{{}}'::jsonb[]) LOOP
+                    st := st || coalesce(d->'set', '{{}}'::jsonb);
+                    FOR e IN SELECT value FROM jsonb_array_elements(coalesce(d->'put', '[]')) LOOP
+                        st := jsonb_set(st, ARRAY(SELECT jsonb_array_elements_text(e->0)), e->1);
+                    END LOOP;
+                    FOR e IN SELECT value FROM jsonb_array_elements(coalesce(d->'timeline', '[]')) LOOP
+                        st := jsonb_insert(st, ARRAY['timeline', e->>0], e->1);
+                    END LOOP;
+                    IF d ? 'applied' THEN
+                        st := jsonb_set(st, '{{applied}}', (st->'applied') || (d->'applied'));
+                    END IF;
+                END LOOP;
+                RETURN st;
+            END $$""",
+        f"""CREATE OR REPLACE VIEW "{s}".trade_states AS
+            SELECT t.trade_id, t.version, t.status, t.updated_at,
+                   "{s}".folded_state(t.state, ARRAY(
+                       SELECT d.delta FROM "{s}".trade_deltas d
+                       WHERE d.trade_id = t.trade_id AND d.version > t.state_version ORDER BY d.version
+                   )) AS state
+            FROM "{s}".trades t""",
         f'CREATE INDEX IF NOT EXISTS trades_parties ON "{s}".trades USING gin (parties)',
         f'CREATE INDEX IF NOT EXISTS trades_hs_codes ON "{s}".trades USING gin (hs_codes)',
         f'CREATE INDEX IF NOT EXISTS trades_placed ON "{s}".trades (placed_at DESC, trade_id DESC)',
@@ -284,6 +323,96 @@ def _ddl(s: str) -> list[str]:
     ]
 
 
+#: a trade's whole state is written when its version reaches a multiple of this, its changes in between
+#: (ADR 0044): a read folds at most this many deltas, a write costs its changes, not the whole state
+SNAPSHOT_EVERY = 16
+
+#: the state's fields that only grow by one item per event: a delta carries the new items
+_GROWING = ("timeline", "applied")
+
+
+def _inserted(old: Sequence[Any], new: Sequence[Any]) -> list[tuple[int, Any]] | None:
+    """The items of ``new`` that are not ``old``'s, with their index in ``new`` (ascending), when ``new``
+    is ``old`` with items inserted (inserting them in this order into ``old`` gives ``new``); else None."""
+    if len(new) < len(old):
+        return None
+    out: list[tuple[int, Any]] = []
+    i = 0
+    for j, item in enumerate(new):
+        if i < len(old) and (item is old[i] or item == old[i]):
+            i += 1
+        else:
+            out.append((j, item))
+    return out if i == len(old) else None
+
+
+def _paths(then: Any, now: Any, path: list[str], out: list[Any]) -> bool:
+    """Append to ``out`` the ``[path, value]`` pairs that turn JSON ``then`` into ``now`` by setting
+    values at paths whose parent exists (objects compared key by key, anything else replaced whole).
+    False when an object lost a key (a path cannot remove it)."""
+    if not (isinstance(then, dict) and isinstance(now, dict)):
+        out.append([path, now])
+        return True
+    if not then.keys() <= now.keys():
+        return False
+    for key, value in now.items():
+        if key not in then:
+            out.append([[*path, key], value])
+        elif then[key] != value and not _paths(then[key], value, [*path, key], out):
+            return False
+    return True
+
+
+def state_delta(previous: TradeState, state: TradeState) -> str:
+    """What changed from ``previous`` to ``state``, as the JSON ``folded_state`` applies: ``set`` (the
+    top-level fields replaced whole, and ``version``), ``put`` ([path, value] pairs: the values that
+    changed deep inside the other fields, e.g. one milestone of one shipment), ``timeline`` ([index,
+    entry] pairs to insert in order) and ``applied`` (the event ids added). A field in which an object
+    lost a key, a timeline or an ``applied`` set that did not only grow is set whole."""
+    fields = set(TradeState.model_fields) - {"trade_id", "version", *_GROWING}
+    changed = {
+        name
+        for name in fields
+        if (now := getattr(state, name)) is not (then := getattr(previous, name)) and now != then
+    }
+    put: list[Any] = []
+    whole = {"version"}
+    if changed:
+        before = previous.model_dump(mode="json", include=changed)
+        after = state.model_dump(mode="json", include=changed)
+        for name in sorted(changed):
+            paths: list[Any] = []
+            if isinstance(before[name], dict) and _paths(before[name], after[name], [name], paths):
+                put += paths
+            else:
+                whole.add(name)
+    inserted = _inserted(previous.timeline, state.timeline)
+    if inserted is None:
+        whole.add("timeline")
+    grew = previous.applied <= state.applied
+    if not grew:
+        whole.add("applied")
+    parts = [f'"set":{state.model_dump_json(include=whole)}']
+    if put:
+        parts.append(f'"put":{json.dumps(put, separators=(",", ":"))}')
+    if inserted:
+        parts.append('"timeline":[' + ",".join(f"[{j},{e.model_dump_json()}]" for j, e in inserted) + "]")
+    if grew and (added := state.applied - previous.applied):
+        parts.append('"applied":' + json.dumps(sorted(str(a) for a in added)))
+    return "{" + ",".join(parts) + "}"
+
+
+def compact_write(write: TradeWrite) -> str | None:
+    """The delta to store for ``write``, or None when its whole state is written (a new trade, a version
+    reaching a multiple of ``SNAPSHOT_EVERY``, or a write that applied nothing new)."""
+    before = write.previous
+    if before is None or write.state.version <= before.version:
+        return None
+    if write.state.version // SNAPSHOT_EVERY != before.version // SNAPSHOT_EVERY:
+        return None
+    return state_delta(before, write.state)
+
+
 def _joined(values: Iterable[str]) -> str:
     # party ids and HS codes are validated slugs and digits: a comma never occurs in them
     return ",".join(values)
@@ -323,24 +452,33 @@ class LedgerStore:
                            $11::timestamptz[], $12::int[], $13::text[]"""
         trade_names = """trade_id, prev_version, order_id, status, buyer, supplier, parties, hs_codes,
                          placed_at, first_at, last_at, version, state"""
+        # ``state`` NULL: the write is a delta (in trade_deltas), the snapshot stays as it is (its TOAST
+        # value is not written again: an unchanged column keeps its pointer)
         self._update_trades = f"""
             UPDATE {s}.trades AS t
             SET order_id = u.order_id, status = u.status, buyer = u.buyer, supplier = u.supplier,
                 parties = string_to_array(u.parties, ','), hs_codes = string_to_array(u.hs_codes, ','),
                 placed_at = u.placed_at, first_at = u.first_at, last_at = u.last_at, version = u.version,
-                state = u.state::jsonb, updated_at = now()
+                state = coalesce(u.state::jsonb, t.state),
+                state_version = CASE WHEN u.state IS NULL THEN t.state_version ELSE u.version END,
+                updated_at = now()
             FROM unnest({trade_columns}) AS u({trade_names})
             WHERE t.trade_id = u.trade_id AND t.version = u.prev_version
             RETURNING t.trade_id"""
         self._insert_trades = f"""
             INSERT INTO {s}.trades (trade_id, order_id, status, buyer, supplier, parties, hs_codes,
-                                    placed_at, first_at, last_at, version, state)
+                                    placed_at, first_at, last_at, version, state, state_version)
             SELECT u.trade_id, u.order_id, u.status, u.buyer, u.supplier, string_to_array(u.parties, ','),
                    string_to_array(u.hs_codes, ','), u.placed_at, u.first_at, u.last_at, u.version,
-                   u.state::jsonb
+                   u.state::jsonb, u.version
             FROM unnest({trade_columns}) AS u({trade_names})
             ON CONFLICT (trade_id) DO NOTHING
             RETURNING trade_id"""
+        self._insert_deltas = f"""
+            INSERT INTO {s}.trade_deltas (trade_id, version, delta)
+            SELECT * FROM unnest($1::uuid[], $2::int[], $3::jsonb[])"""
+        # a snapshot supersedes every delta before it (all of them: the update checked the version)
+        self._drop_deltas = f"DELETE FROM {s}.trade_deltas WHERE trade_id = ANY($1::uuid[])"
         self._upsert_orders = f"""
             INSERT INTO {s}.orders (trade_id, order_id, buyer, supplier, status, invoice_stage, revision,
                                     agreed_revision, incoterm, transport_mode, hs_codes, placed_at,
@@ -416,7 +554,7 @@ class LedgerStore:
         if not trade_ids:
             return {}
         rows = await self.pool.fetch(
-            f'SELECT trade_id, state::text AS state FROM "{self.schema}".trades '
+            f'SELECT trade_id, state::text AS state FROM "{self.schema}".trade_states '
             "WHERE trade_id = ANY($1::uuid[])",
             list(trade_ids),
         )
@@ -489,7 +627,7 @@ class LedgerStore:
         return inserted
 
     @staticmethod
-    def _trade_columns(writes: Sequence[TradeWrite]) -> list[list[Any]]:
+    def _trade_columns(writes: Sequence[TradeWrite], deltas: dict[uuid.UUID, str]) -> list[list[Any]]:
         columns: list[list[Any]] = [[] for _ in range(13)]
         for w in writes:
             state, order = w.state, w.state.order
@@ -506,7 +644,7 @@ class LedgerStore:
                 state.first_at,
                 state.last_at,
                 state.version,
-                state.model_dump_json(),
+                None if state.trade_id in deltas else state.model_dump_json(),
             )
             for column, value in zip(columns, row, strict=True):
                 column.append(value)
@@ -515,15 +653,24 @@ class LedgerStore:
     async def _write_trades(self, conn: asyncpg.Connection, trades: Sequence[TradeWrite]) -> None:
         known = [w for w in trades if w.previous is not None]
         new = [w for w in trades if w.previous is None]
+        deltas = {w.state.trade_id: d for w in known if (d := compact_write(w)) is not None}
         stale: set[uuid.UUID] = set()
         if known:
-            rows = await conn.fetch(self._update_trades, *self._trade_columns(known))
+            rows = await conn.fetch(self._update_trades, *self._trade_columns(known, deltas))
             stale |= {w.state.trade_id for w in known} - {r["trade_id"] for r in rows}
         if new:
-            rows = await conn.fetch(self._insert_trades, *self._trade_columns(new))
+            rows = await conn.fetch(self._insert_trades, *self._trade_columns(new, {}))
             stale |= {w.state.trade_id for w in new} - {r["trade_id"] for r in rows}
         if stale:
             raise StaleState(stale)
+        if deltas:
+            versions = {w.state.trade_id: w.state.version for w in known}
+            await conn.execute(
+                self._insert_deltas, list(deltas), [versions[t] for t in deltas], list(deltas.values())
+            )
+        snapshots = [w.state.trade_id for w in known if w.state.trade_id not in deltas]
+        if snapshots:
+            await conn.execute(self._drop_deltas, snapshots)
 
     async def _write_projections(self, conn: asyncpg.Connection, trades: Sequence[TradeWrite]) -> None:
         orders: list[tuple[Any, ...]] = []
@@ -709,7 +856,7 @@ class LedgerStore:
 
     async def trade(self, trade_id: uuid.UUID) -> tuple[TradeState, dt.datetime] | None:
         row = await self.pool.fetchrow(
-            f'SELECT state::text AS state, updated_at FROM "{self.schema}".trades WHERE trade_id = $1',
+            f'SELECT state::text AS state, updated_at FROM "{self.schema}".trade_states WHERE trade_id = $1',
             trade_id,
         )
         if row is None:
