@@ -23,6 +23,7 @@ import asyncio
 import datetime as dt
 import io
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -37,6 +38,8 @@ from corridor.core.schemas import catalog
 from corridor.demo.story import chromite_story, explosives_story
 from corridor.ledger.publisher import encode_headers
 from corridor.ledger.store import LedgerStore, StoredEvent, TradeWrite
+
+_BLOCK = re.compile(r"rel \d+/\d+/(\d+)")
 
 
 def _stories(trades: int) -> list[list[TradeEvent]]:
@@ -84,6 +87,40 @@ async def _wal_lsn(conn: asyncpg.Connection) -> tuple[int, str]:
     return int(row["n"]), row["lsn"]
 
 
+async def _wal_by_relation(
+    conn: asyncpg.Connection, schema: str, start: str, end: str
+) -> dict[str, int] | None:
+    """WAL bytes between ``start`` and ``end`` by relation of ``schema`` (a TOAST table as ``toast:<its
+    table>``); None when pg_walinspect is not available to this role."""
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+        rows = await conn.fetch(
+            "SELECT record_length, block_ref "
+            "FROM pg_get_wal_records_info($1::text::pg_lsn, $2::text::pg_lsn)",
+            start,
+            end,
+        )
+    except asyncpg.PostgresError:
+        return None
+    names: dict[str, str] = {}
+    for r in await conn.fetch(
+        """SELECT pg_relation_filenode(c.oid)::text AS node, c.relname AS name,
+                  pg_relation_filenode(nullif(c.reltoastrelid, 0))::text AS toast
+           FROM pg_class c WHERE c.relnamespace = $1::regnamespace""",
+        schema,
+    ):
+        if r["node"]:
+            names[r["node"]] = r["name"]
+        if r["toast"]:
+            names[r["toast"]] = f"toast:{r['name']}"
+    out: dict[str, int] = {}
+    for r in rows:
+        found = _BLOCK.search(r["block_ref"] or "")
+        if found and (name := names.get(found.group(1))):
+            out[name] = out.get(name, 0) + int(r["record_length"])
+    return out
+
+
 async def measure(
     database_url: str, *, trades: int = 20, db_schema: str | None = None, keep: bool = False
 ) -> dict[str, Any]:
@@ -129,6 +166,7 @@ async def measure(
                     schema,
                 )
             }
+            by_relation = await _wal_by_relation(conn, schema, start[1], end[1])
             state_bytes = await conn.fetchval(
                 f'SELECT coalesce(sum(pg_column_size(state)), 0) FROM "{schema}".trades'
             )
@@ -146,6 +184,16 @@ async def measure(
         "wal_bytes_per_event": round(wal / applied),
         "table_bytes_per_event": {k: round(v / applied) for k, v in sorted(sizes.items()) if v},
         "stored_state_bytes_per_trade": round(int(state_bytes) / trades),
+        # the WAL records of the schema's own tables, TOAST and indexes (pg_walinspect, when the role
+        # may use it): without what other sessions and autovacuum's catalog updates wrote meanwhile
+        "ledger_wal_bytes_per_event": (
+            round(sum(by_relation.values()) / applied) if by_relation is not None else None
+        ),
+        "ledger_wal_bytes_per_event_by_relation": (
+            {k: round(v / applied) for k, v in sorted(by_relation.items(), key=lambda kv: -kv[1])}
+            if by_relation is not None
+            else None
+        ),
         "seconds": round(seconds, 2),
     }
 

@@ -126,11 +126,52 @@ class SignatureRecord:
     reason: str
 
 
+#: months of ``events`` partitions made ahead of the current one (at every start, and by a running
+#: ledger once a day): a month's rows never wait for its partition
+MONTHS_AHEAD = 2
+
+
+def _partitions_ahead(s: str) -> str:
+    """DDL making ``events_YYYY_MM`` for this month (UTC) and the next ``MONTHS_AHEAD``, those missing.
+    A month already inside another partition (events_legacy) is skipped; one whose rows fell into
+    ``events_default`` is left there with a warning (the operator moves them: docs/operations.md)."""
+    return f"""DO $$ DECLARE lo timestamptz; hi timestamptz; month timestamp; BEGIN
+            FOR i IN 0..{MONTHS_AHEAD} LOOP
+                month := date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => i);
+                lo := month AT TIME ZONE 'UTC';
+                hi := (month + interval '1 month') AT TIME ZONE 'UTC';
+                BEGIN
+                    EXECUTE format('CREATE TABLE IF NOT EXISTS %I.%I PARTITION OF %I.events '
+                                   'FOR VALUES FROM (%L) TO (%L)',
+                                   '{s}', 'events_' || to_char(month, 'YYYY_MM'), '{s}', lo, hi);
+                EXCEPTION
+                    WHEN invalid_object_definition THEN NULL;  -- inside events_legacy's range
+                    WHEN check_violation THEN
+                        RAISE WARNING 'ledger events of % are in events_default: no partition made', lo;
+                END;
+            END LOOP;
+        END $$"""
+
+
 def _ddl(s: str) -> list[str]:
     return [
         f'CREATE SCHEMA IF NOT EXISTS "{s}"',
+        # an unpartitioned events table of an older version becomes the first partition (ADR 0044):
+        # renamed here (with its index, key and trigger, whose names the partitioned table takes), then
+        # attached below, in this same transaction: no moment in which its rows can be changed
+        f"""DO $$ BEGIN
+                IF EXISTS (SELECT FROM pg_class
+                           WHERE oid = to_regclass('"{s}".events') AND relkind = 'r') THEN
+                    ALTER TABLE "{s}".events RENAME TO events_legacy;
+                    DROP TRIGGER IF EXISTS events_append_only ON "{s}".events_legacy;
+                    ALTER INDEX IF EXISTS "{s}".events_trade_time RENAME TO events_legacy_trade_time;
+                    ALTER TABLE "{s}".events_legacy RENAME CONSTRAINT events_pkey TO events_legacy_pkey;
+                END IF;
+            END $$""",
+        # by month of ingestion: old months can be detached and archived whole, the current one is hot;
+        # a key must contain the partition key, so the event id's uniqueness is event_ids' (below)
         f"""CREATE TABLE IF NOT EXISTS "{s}".events (
-                event_id     uuid PRIMARY KEY,
+                event_id     uuid NOT NULL,
                 trade_id     uuid NOT NULL,
                 type         text NOT NULL,
                 topic        text NOT NULL,
@@ -145,15 +186,41 @@ def _ddl(s: str) -> list[str]:
                 attempts     integer NOT NULL DEFAULT 1,
                 payload      jsonb NOT NULL,
                 published_at timestamptz
-            )""",
-        f'ALTER TABLE "{s}".events ADD COLUMN IF NOT EXISTS published_at timestamptz',
+            ) PARTITION BY RANGE (ingested_at)""",
         f'CREATE INDEX IF NOT EXISTS events_trade_time ON "{s}".events (trade_id, occurred_at)',
+        f'CREATE INDEX IF NOT EXISTS events_event_id ON "{s}".events (event_id)',
         f"""CREATE OR REPLACE FUNCTION "{s}".append_only() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 RAISE EXCEPTION 'the ledger''s events are append-only (% refused)', TG_OP;
             END $$""",
+        # on the partitioned table: PostgreSQL puts it on every partition, present and future
         f"""CREATE OR REPLACE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON "{s}".events
             FOR EACH ROW EXECUTE FUNCTION "{s}".append_only()""",
+        # every event id the ledger stored, and when: the exact dedup (ON CONFLICT on its key) that a
+        # partitioned events table cannot hold; kept when a month of events is detached
+        f"""CREATE TABLE IF NOT EXISTS "{s}".event_ids (
+                event_id    uuid PRIMARY KEY,
+                ingested_at timestamptz NOT NULL DEFAULT now()
+            )""",
+        f"""CREATE OR REPLACE TRIGGER event_ids_append_only BEFORE UPDATE OR DELETE ON "{s}".event_ids
+            FOR EACH ROW EXECUTE FUNCTION "{s}".append_only()""",
+        f"""DO $$ DECLARE upto timestamptz; BEGIN
+                IF EXISTS (SELECT FROM pg_class WHERE oid = to_regclass('"{s}".events_legacy')
+                           AND NOT relispartition) THEN
+                    ALTER TABLE "{s}".events_legacy ADD COLUMN IF NOT EXISTS published_at timestamptz;
+                    INSERT INTO "{s}".event_ids (event_id, ingested_at)
+                        SELECT event_id, ingested_at FROM "{s}".events_legacy ON CONFLICT DO NOTHING;
+                    -- up to the month after its last row and after this one: the monthly ones follow
+                    SELECT (date_trunc('month', greatest(max(ingested_at), now()) AT TIME ZONE 'UTC')
+                            + interval '1 month') AT TIME ZONE 'UTC'
+                        INTO upto FROM "{s}".events_legacy;
+                    EXECUTE format('ALTER TABLE %I.events ATTACH PARTITION %I.events_legacy '
+                                   'FOR VALUES FROM (MINVALUE) TO (%L)', '{s}', '{s}', upto);
+                END IF;
+            END $$""",
+        # a row whose month has no partition (the clock jumped ahead) lands here rather than failing
+        f'CREATE TABLE IF NOT EXISTS "{s}".events_default PARTITION OF "{s}".events DEFAULT',
+        _partitions_ahead(s),
         f"""CREATE TABLE IF NOT EXISTS "{s}".trades (
                 trade_id    uuid PRIMARY KEY,
                 order_id    text,
@@ -425,18 +492,30 @@ class LedgerStore:
         self.pool = pool
         self.schema = db_schema
         s = f'"{db_schema}"'
+        # the dedup is event_ids' key (exact, as the events table's own key was before it was
+        # partitioned); an id twice in one batch is stored once, its first occurrence
         self._insert_events = f"""
+            WITH u AS (
+                SELECT DISTINCT ON (u.event_id) u.*
+                FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[],
+                            $7::timestamptz[], $8::text[], $9::text[], $10::int[], $11::text[], $12::int[],
+                            $13::text[], $14::timestamptz[])
+                     WITH ORDINALITY AS u(event_id, trade_id, type, topic, partition, off, occurred_at,
+                                          sender, subject, schema_id, trace_id, attempts, payload,
+                                          published_at, n)
+                ORDER BY u.event_id, u.n
+            ), fresh AS (
+                INSERT INTO {s}.event_ids (event_id) SELECT event_id FROM u
+                ON CONFLICT (event_id) DO NOTHING
+                RETURNING event_id, ingested_at
+            )
             INSERT INTO {s}.events (event_id, trade_id, type, topic, partition, "offset", occurred_at,
-                                    sender, subject, schema_id, trace_id, attempts, payload, published_at)
+                                    ingested_at, sender, subject, schema_id, trace_id, attempts, payload,
+                                    published_at)
             SELECT u.event_id, u.trade_id, u.type, u.topic, u.partition, u.off, u.occurred_at,
-                   u.sender, u.subject, u.schema_id, u.trace_id, u.attempts, u.payload::jsonb,
+                   f.ingested_at, u.sender, u.subject, u.schema_id, u.trace_id, u.attempts, u.payload::jsonb,
                    u.published_at
-            FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[],
-                        $7::timestamptz[], $8::text[], $9::text[], $10::int[], $11::text[], $12::int[],
-                        $13::text[], $14::timestamptz[])
-                 AS u(event_id, trade_id, type, topic, partition, off, occurred_at, sender, subject,
-                      schema_id, trace_id, attempts, payload, published_at)
-            ON CONFLICT (event_id) DO NOTHING
+            FROM u JOIN fresh f ON f.event_id = u.event_id
             RETURNING event_id"""
         # in the order of the batch (WITH ORDINALITY … ORDER BY): seq numbers follow the order applied
         self._insert_outbox = f"""
