@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -129,6 +130,7 @@ class SignatureRecord:
 #: months of ``events`` partitions made ahead of the current one (at every start, and by a running
 #: ledger once a day): a month's rows never wait for its partition
 MONTHS_AHEAD = 2
+PARTITIONS_CHECKED_EVERY_S = 86_400.0
 
 
 def _partitions_ahead(s: str) -> str:
@@ -491,6 +493,7 @@ class LedgerStore:
             raise ValueError(f"invalid PostgreSQL schema name {db_schema!r}")
         self.pool = pool
         self.schema = db_schema
+        self._partitions_checked = time.monotonic()  # migrate() makes them; a running ledger once a day
         s = f'"{db_schema}"'
         # the dedup is event_ids' key (exact, as the events table's own key was before it was
         # partitioned); an id twice in one batch is stored once, its first occurrence
@@ -622,6 +625,12 @@ class LedgerStore:
     async def migrate(self) -> None:
         """Create the schema and tables if missing (idempotent; safe from several processes at once)."""
         await apply_ddl(self.pool, self.schema, _ddl(self.schema))
+        self._partitions_checked = time.monotonic()
+
+    async def ensure_partitions(self) -> None:
+        """Make the ``events`` partitions of this month and the next ``MONTHS_AHEAD`` that are missing."""
+        await apply_ddl(self.pool, self.schema, [_partitions_ahead(self.schema)])
+        self._partitions_checked = time.monotonic()
 
     async def ping(self) -> None:
         await self.pool.fetchval("SELECT 1")
@@ -650,6 +659,8 @@ class LedgerStore:
         Raises ``StaleState`` (and writes nothing) when a trade's stored version is not the one its
         previous state had, i.e. someone else applied events to it since we read it.
         """
+        if time.monotonic() - self._partitions_checked > PARTITIONS_CHECKED_EVERY_S:
+            await self.ensure_partitions()
         async with self.pool.acquire() as conn, conn.transaction():
             await self._write_trades(conn, trades)
             inserted = 0

@@ -431,8 +431,12 @@ async def _copy_owner_and_grants(conn: asyncpg.Connection, old: str, new: str) -
                        CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS what
                 FROM pg_class c, aclexplode(c.relacl) a
                 WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
-                  AND a.grantee <> c.relowner""",
+                  AND a.grantee <> c.relowner
+                  -- a table only the old schema has (a month partition made before the rebuild, the
+                  -- events_legacy of a migrated ledger: ADR 0044) has nothing to carry over
+                  AND to_regclass(format('%I.%I', $2::text, c.relname)) IS NOT NULL""",
             old,
+            new,
         )
     ]
     kinds = {"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES"}

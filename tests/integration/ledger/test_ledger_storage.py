@@ -109,5 +109,113 @@ async def test_trade_states_view_is_the_whole_state_for_sql_readers(store: Ledge
     assert snapshot == 1
 
 
-def _utc(year: int, month: int, day: int = 1) -> dt.datetime:
-    return dt.datetime(year, month, day, tzinfo=dt.UTC)
+async def _partition_of(store: LedgerStore, event_id: uuid.UUID) -> str:
+    return str(
+        await store.pool.fetchval(
+            f'SELECT (SELECT relname FROM pg_class WHERE oid = e.tableoid) FROM "{store.schema}".events e '
+            "WHERE event_id = $1",
+            event_id,
+        )
+    )
+
+
+async def _refused(store: LedgerStore, statement: str) -> None:
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await store.pool.execute(statement.format(s=f'"{store.schema}"'))
+
+
+async def test_events_are_partitioned_by_month_and_an_event_is_stored_once(store: LedgerStore) -> None:
+    s = store.schema
+    now = dt.datetime.now(dt.UTC)
+    months = [(now.year + (now.month - 1 + i) // 12, (now.month - 1 + i) % 12 + 1) for i in range(3)]
+    partitions = {
+        r["name"]
+        for r in await store.pool.fetch(
+            "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = $1::regclass",
+            f'"{s}".events',
+        )
+    }
+    assert partitions == {f"events_{y}_{m:02d}" for y, m in months} | {"events_default"}
+
+    events = chromite_story(uuid.uuid4()).events[:2]
+    first, second = stored_event(events[0], 1), stored_event(events[1], 2)
+    # the same event twice in one batch, then again in a later one (a redelivery): stored once
+    assert await store.write_batch([first, first, second], []) == 2
+    assert await store.write_batch([first], []) == 0
+    assert await store.count_events() == 2
+    assert await store.pool.fetchval(f'SELECT count(*) FROM "{s}".event_ids') == 2
+    assert await store.pool.fetchval(f'SELECT count(*) FROM "{s}".outbox') == 2
+    assert await _partition_of(store, first.event_id) == f"events_{months[0][0]}_{months[0][1]:02d}"
+
+    for statement in (
+        "UPDATE {s}.events SET attempts = 2",
+        "DELETE FROM {s}.events",
+        f"DELETE FROM {{s}}.events_{months[0][0]}_{months[0][1]:02d}",
+        "UPDATE {s}.event_ids SET ingested_at = now()",
+        "DELETE FROM {s}.event_ids",
+    ):
+        await _refused(store, statement)
+
+    await store.ensure_partitions()  # idempotent
+    await store.migrate()
+    assert await store.count_events() == 2
+
+
+#: ``events`` as the ledger made it before ADR 0044 (unpartitioned, keyed by event id)
+_UNPARTITIONED = """
+    CREATE TABLE {s}.events (
+        event_id uuid PRIMARY KEY, trade_id uuid NOT NULL, type text NOT NULL, topic text NOT NULL,
+        partition integer NOT NULL, "offset" bigint NOT NULL, occurred_at timestamptz NOT NULL,
+        ingested_at timestamptz NOT NULL DEFAULT now(), sender text NOT NULL, subject text NOT NULL,
+        schema_id integer, trace_id text, attempts integer NOT NULL DEFAULT 1, payload jsonb NOT NULL,
+        published_at timestamptz);
+    CREATE INDEX events_trade_time ON {s}.events (trade_id, occurred_at);
+    CREATE FUNCTION {s}.append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'the ledger''s events are append-only (% refused)', TG_OP; END $$;
+    CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON {s}.events
+        FOR EACH ROW EXECUTE FUNCTION {s}.append_only();
+"""
+
+
+async def test_an_unpartitioned_events_table_is_attached_in_place_with_its_rows(database_url: str) -> None:
+    schema = f"ledger_legacy_{uuid.uuid4().hex[:8]}"
+    s = f'"{schema}"'
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        await pool.execute(f"CREATE SCHEMA {s}")
+        await pool.execute(_UNPARTITIONED.format(s=s))
+        events = chromite_story(uuid.uuid4()).events[:4]
+        old = [stored_event(e, n) for n, e in enumerate(events[:3])]
+        at = [dt.datetime(2025, 11, 3, tzinfo=dt.UTC), dt.datetime(2026, 6, 30, tzinfo=dt.UTC), None]
+        for event, ingested in zip(old, at, strict=True):
+            await pool.execute(
+                f"""INSERT INTO {s}.events (event_id, trade_id, type, topic, partition, "offset",
+                        occurred_at, ingested_at, sender, subject, payload)
+                    VALUES ($1, $2, $3, $4, 0, $5, $6, coalesce($7, now()), $8, $9, $10::jsonb)""",
+                event.event_id, event.trade_id, event.type, event.topic, event.offset, event.occurred_at,
+                ingested, event.sender, event.subject, event.payload,
+            )  # fmt: skip
+        before = await pool.fetch(f"SELECT * FROM {s}.events ORDER BY event_id")
+
+        store = LedgerStore(pool, schema)
+        await store.migrate()
+        await store.migrate()  # a second start (or a second ledger) changes nothing
+        assert (
+            await pool.fetchval("SELECT relkind::text FROM pg_class WHERE oid = $1::regclass", f"{s}.events")
+            == "p"
+        )
+        assert await pool.fetch(f"SELECT * FROM {s}.events ORDER BY event_id") == before
+        assert {await _partition_of(store, e.event_id) for e in old} == {"events_legacy"}
+        assert await pool.fetchval(f"SELECT count(*) FROM {s}.event_ids") == 3
+        # the old rows' ids still deduplicate; a new event is stored (the legacy partition runs to the
+        # end of this month, the monthly ones follow)
+        assert await store.write_batch([old[0], stored_event(events[3], 9)], []) == 1
+        assert await store.count_events() == 4
+        await _refused(store, "DELETE FROM {s}.events_legacy")
+        await _refused(store, "UPDATE {s}.events SET attempts = 3")
+        receipt = await store.receipt(old[1].event_id, old[1].sender)
+        assert receipt is not None and receipt["status"] == "accepted"
+    finally:
+        await pool.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE")
+        await pool.close()
