@@ -2,12 +2,19 @@
 
 Tables:
 
-* ``events`` — append-only (a trigger refuses UPDATE and DELETE): one row per applied trade event, unique
-  on ``event_id``, with where it was read (topic, partition, offset of its first delivery), its times,
-  sender, trace id and the event as JSON (``payload``).
-* ``trades`` — one row per trade: search columns (status, parties, HS codes, order time) and the whole
-  ``TradeState`` as JSON (``state``), with ``version`` = number of events applied. Writers check the
-  version they read (optimistic concurrency), so two ledger processes can never lose each other's updates.
+* ``events`` — append-only (a trigger refuses UPDATE and DELETE, on every partition): one row per
+  applied trade event, with where it was read (topic, partition, offset of its first delivery), its
+  times, sender, trace id and the event as JSON (``payload``). Partitioned by month of ``ingested_at``
+  (``events_YYYY_MM``, made ahead; ``events_default``; ``events_legacy``: the rows of an unpartitioned
+  table of an older version, attached in place), ADR 0044.
+* ``event_ids`` — append-only, every stored event's id: its key is the ledger's dedup (a partitioned
+  table cannot hold a key without its partition key), kept when a month of events is archived.
+* ``trades`` — one row per trade: search columns (status, parties, HS codes, order time), ``version``
+  = number of events applied, and the ``TradeState`` written compact: ``state`` is a snapshot as of
+  ``state_version`` (every ``SNAPSHOT_EVERY`` versions), ``trade_deltas`` the changes since (one row per
+  write, ``state_delta``). The view ``trade_states`` folds them (``folded_state``): the whole state, for
+  every reader. Writers check the version they read (optimistic concurrency), so two ledger processes
+  can never lose each other's updates.
 * ``orders``, ``shipments``, ``certificates`` — projections for SQL readers: current status columns and
   the object's state as JSON. A certificate's row also keeps the verdict on its issuer's signature as
   checked when the ledger took it in (``signature_verdict``, ``signature_key_id``, ``signature_reason``;
@@ -21,8 +28,9 @@ Tables:
   prerequisite, with the reason and the next attempt) or ``rejected`` (the rule broken and why). An
   accepted event's receipt is its ``events`` and ``outbox`` rows.
 
-``write_batch`` writes one consumed batch in ONE transaction: events (``ON CONFLICT (event_id) DO
-NOTHING``, so a redelivered batch adds nothing), their outbox rows, trade states, projections. Each
+``write_batch`` writes one consumed batch in ONE transaction: events (their ids into ``event_ids``
+``ON CONFLICT DO NOTHING`` first, so a redelivered batch adds nothing), their outbox rows, trade states
+(a delta or a snapshot), projections. Each
 table is written with one statement over arrays (``unnest``), so a batch costs a handful of round trips
 whatever its size.
 """
