@@ -167,7 +167,7 @@ def _ddl(s: str) -> list[str]:
     return [
         f'CREATE SCHEMA IF NOT EXISTS "{s}"',
         # an unpartitioned events table of an older version becomes the first partition (ADR 0044):
-        # renamed here (with its index, key and trigger, whose names the partitioned table takes), then
+        # renamed here (with its index and trigger, whose names the partitioned table takes), then
         # attached below, in this same transaction: no moment in which its rows can be changed
         f"""DO $$ BEGIN
                 IF EXISTS (SELECT FROM pg_class
@@ -175,7 +175,6 @@ def _ddl(s: str) -> list[str]:
                     ALTER TABLE "{s}".events RENAME TO events_legacy;
                     DROP TRIGGER IF EXISTS events_append_only ON "{s}".events_legacy;
                     ALTER INDEX IF EXISTS "{s}".events_trade_time RENAME TO events_legacy_trade_time;
-                    ALTER TABLE "{s}".events_legacy RENAME CONSTRAINT events_pkey TO events_legacy_pkey;
                 END IF;
             END $$""",
         # by month of ingestion: old months can be detached and archived whole, the current one is hot;
