@@ -50,7 +50,8 @@ def _stories() -> list[list[TradeEvent]]:
 
 async def test_compact_states_read_back_whole_after_every_write(store: LedgerStore) -> None:
     """One event per write (deltas, a snapshot every SNAPSHOT_EVERY versions) and then several events of
-    a trade per write (crossing a snapshot): every state read back equals the state written."""
+    a trade per write (crossing a snapshot): every state read back equals the state written, folded by
+    the store (fold_state) and by PostgreSQL (the trade_states view) alike."""
     offset = 0
     for events in _stories():
         state: TradeState | None = None
@@ -60,6 +61,11 @@ async def test_compact_states_read_back_whole_after_every_write(store: LedgerSto
             await store.write_batch([stored_event(event, offset)], [TradeWrite(state, previous)])
             loaded = await store.load_states([event.trade_id])
             assert loaded[event.trade_id] == state, f"event {n} ({event.avro_name})"
+            # the same fold in SQL (the trade_states view: SQL readers, the rebuild's comparison)
+            in_sql = await store.pool.fetchval(
+                f'SELECT state::text FROM "{store.schema}".trade_states WHERE trade_id = $1', state.trade_id
+            )
+            assert TradeState.model_validate_json(in_sql) == state, f"event {n} ({event.avro_name}) in SQL"
         assert state is not None
         deltas = await store.pool.fetchval(
             f'SELECT count(*) FROM "{store.schema}".trade_deltas WHERE trade_id = $1', state.trade_id

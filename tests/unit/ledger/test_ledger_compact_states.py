@@ -1,34 +1,25 @@
 """Trade states written compact (ADR 0044): what ``state_delta`` and ``compact_write`` produce.
 
-The SQL fold (``folded_state``) is exercised on PostgreSQL in tests/integration/ledger/
-test_ledger_storage.py; here a small reading of the same delta format in Python checks, event by event
-over both stories, that a delta holds exactly what changed, and that it is small.
+The SQL fold (``folded_state``, the ``trade_states`` view) is exercised on PostgreSQL in
+tests/integration/ledger/test_ledger_storage.py; here the ledger's own fold (``fold_state``) checks,
+event by event over both stories, that a delta holds exactly what changed, and that it is small.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import uuid
-from typing import Any
 
 from corridor.core.domain.lifecycle import TradeState, apply
 from corridor.demo.story import chromite_story, explosives_story
-from corridor.ledger.store import SNAPSHOT_EVERY, TradeWrite, _inserted, compact_write, state_delta
-
-
-def _fold(state: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
-    """The delta format as folded_state reads it (set, put by path, timeline inserts, applied ids)."""
-    out = copy.deepcopy(state) | delta.get("set", {})
-    for path, value in delta.get("put", []):
-        target = out
-        for key in path[:-1]:
-            target = target[key]
-        target[path[-1]] = value
-    for index, entry in delta.get("timeline", []):
-        out["timeline"].insert(index, entry)
-    out["applied"] = [*out["applied"], *delta.get("applied", [])]
-    return out
+from corridor.ledger.store import (
+    SNAPSHOT_EVERY,
+    TradeWrite,
+    _inserted,
+    compact_write,
+    fold_state,
+    state_delta,
+)
 
 
 def test_inserted_items_are_found_with_their_index_or_none_when_an_item_went() -> None:
@@ -49,8 +40,7 @@ def test_each_delta_of_both_stories_folds_into_the_next_state_and_is_small() -> 
             if previous is None:
                 continue
             delta = state_delta(previous, state)
-            folded = _fold(json.loads(previous.model_dump_json()), json.loads(delta))
-            assert TradeState.model_validate(folded) == state, event.avro_name
+            assert fold_state(previous.model_dump_json(), [delta]) == state, event.avro_name
             written, whole = written + len(delta), whole + len(state.model_dump_json())
         assert written < whole / 8, story.name  # chromite: 1/18 of the whole states, explosives 1/12
 
