@@ -12,9 +12,10 @@ Tables:
 * ``trades`` — one row per trade: search columns (status, parties, HS codes, order time), ``version``
   = number of events applied, and the ``TradeState`` written compact: ``state`` is a snapshot as of
   ``state_version`` (every ``SNAPSHOT_EVERY`` versions), ``trade_deltas`` the changes since (one row per
-  write, ``state_delta``). The view ``trade_states`` folds them (``folded_state``): the whole state, for
-  every reader. Writers check the version they read (optimistic concurrency), so two ledger processes
-  can never lose each other's updates.
+  write, ``state_delta``). The store's reads fold them in Python (``fold_state``); for SQL readers and
+  the rebuild's comparison the view ``trade_states`` (``folded_state``) is the whole state. Writers
+  check the version they read (optimistic concurrency), so two ledger processes can never lose each
+  other's updates.
 * ``orders``, ``shipments``, ``certificates`` — projections for SQL readers: current status columns and
   the object's state as JSON. A certificate's row also keeps the verdict on its issuer's signature as
   checked when the ledger took it in (``signature_verdict``, ``signature_key_id``, ``signature_reason``;
