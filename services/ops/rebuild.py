@@ -279,6 +279,9 @@ async def _read_to_the_end(
         last_stored = -1
         said = 0.0
         failing_since: float | None = None
+        # the ledger moves its positions when it reads a batch, and its held records when it has stored
+        # it: records read since the last batch was done are a batch in flight (it may hold some back)
+        batches_seen, records_seen = 0, 0
         while True:
             if running.done():
                 running.result()  # raises what stopped it
@@ -300,7 +303,17 @@ async def _read_to_the_end(
             unread = [tp for tp, end in trade_ends.items() if end > 0 and tp not in positions]
             retry_ends = await _end_offsets(probe, retry_tps)
             retries_left = sum(max(0, end - positions.get(tp, 0)) for tp, end in retry_ends.items())
-            done = not behind and not unread and not ledger.pending and not ledger.paused and not retries_left
+            if ledger.stats.batches != batches_seen:
+                batches_seen, records_seen = ledger.stats.batches, ledger.stats.records
+            in_flight = ledger.stats.records != records_seen
+            done = (
+                not behind
+                and not unread
+                and not in_flight
+                and not ledger.pending
+                and not ledger.paused
+                and not retries_left
+            )
             settled = settled + 1 if done and ledger.stats.stored == last_stored else 0
             last_stored = ledger.stats.stored
             if settled >= 2:
