@@ -2,12 +2,20 @@
 
 Tables:
 
-* ``events`` — append-only (a trigger refuses UPDATE and DELETE): one row per applied trade event, unique
-  on ``event_id``, with where it was read (topic, partition, offset of its first delivery), its times,
-  sender, trace id and the event as JSON (``payload``).
-* ``trades`` — one row per trade: search columns (status, parties, HS codes, order time) and the whole
-  ``TradeState`` as JSON (``state``), with ``version`` = number of events applied. Writers check the
-  version they read (optimistic concurrency), so two ledger processes can never lose each other's updates.
+* ``events`` — append-only (a trigger refuses UPDATE and DELETE, on every partition): one row per
+  applied trade event, with where it was read (topic, partition, offset of its first delivery), its
+  times, sender, trace id and the event as JSON (``payload``). Partitioned by month of ``ingested_at``
+  (``events_YYYY_MM``, made ahead; ``events_default``; ``events_legacy``: the rows of an unpartitioned
+  table of an older version, attached in place), ADR 0044.
+* ``event_ids`` — append-only, every stored event's id: its key is the ledger's dedup (a partitioned
+  table cannot hold a key without its partition key), kept when a month of events is archived.
+* ``trades`` — one row per trade: search columns (status, parties, HS codes, order time), ``version``
+  = number of events applied, and the ``TradeState`` written compact: ``state`` is a snapshot as of
+  ``state_version`` (every ``SNAPSHOT_EVERY`` versions), ``trade_deltas`` the changes since (one row per
+  write, ``state_delta``). The store's reads fold them in Python (``fold_state``); for SQL readers and
+  the rebuild's comparison the view ``trade_states`` (``folded_state``) is the whole state. Writers
+  check the version they read (optimistic concurrency), so two ledger processes can never lose each
+  other's updates.
 * ``orders``, ``shipments``, ``certificates`` — projections for SQL readers: current status columns and
   the object's state as JSON. A certificate's row also keeps the verdict on its issuer's signature as
   checked when the ledger took it in (``signature_verdict``, ``signature_key_id``, ``signature_reason``;
@@ -27,8 +35,9 @@ Tables:
   prerequisite, with the reason and the next attempt) or ``rejected`` (the rule broken and why). An
   accepted event's receipt is its ``events`` and ``outbox`` rows.
 
-``write_batch`` writes one consumed batch in ONE transaction: events (``ON CONFLICT (event_id) DO
-NOTHING``, so a redelivered batch adds nothing), their outbox rows, trade states, projections. Each
+``write_batch`` writes one consumed batch in ONE transaction: events (their ids into ``event_ids``
+``ON CONFLICT DO NOTHING`` first, so a redelivered batch adds nothing), their outbox rows, trade states
+(a delta or a snapshot), projections. Each
 table is written with one statement over arrays (``unnest``), so a batch costs a handful of round trips
 whatever its size.
 """
@@ -36,7 +45,9 @@ whatever its size.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -150,11 +161,52 @@ class SignatureRecord:
     reason: str
 
 
+#: months of ``events`` partitions made ahead of the current one (at every start, and by a running
+#: ledger once a day): a month's rows never wait for its partition
+MONTHS_AHEAD = 2
+PARTITIONS_CHECKED_EVERY_S = 86_400.0
+
+
+def _partitions_ahead(s: str) -> str:
+    """DDL making ``events_YYYY_MM`` for this month (UTC) and the next ``MONTHS_AHEAD``, those missing.
+    A month already inside another partition (events_legacy) is skipped; one whose rows fell into
+    ``events_default`` is left there with a warning (the operator moves them: docs/operations.md)."""
+    return f"""DO $$ DECLARE lo timestamptz; hi timestamptz; month timestamp; BEGIN
+            FOR i IN 0..{MONTHS_AHEAD} LOOP
+                month := date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => i);
+                lo := month AT TIME ZONE 'UTC';
+                hi := (month + interval '1 month') AT TIME ZONE 'UTC';
+                BEGIN
+                    EXECUTE format('CREATE TABLE IF NOT EXISTS %I.%I PARTITION OF %I.events '
+                                   'FOR VALUES FROM (%L) TO (%L)',
+                                   '{s}', 'events_' || to_char(month, 'YYYY_MM'), '{s}', lo, hi);
+                EXCEPTION
+                    WHEN invalid_object_definition THEN NULL;  -- inside events_legacy's range
+                    WHEN check_violation THEN
+                        RAISE WARNING 'ledger events of % are in events_default: no partition made', lo;
+                END;
+            END LOOP;
+        END $$"""
+
+
 def _ddl(s: str) -> list[str]:
     return [
         f'CREATE SCHEMA IF NOT EXISTS "{s}"',
+        # an unpartitioned events table of an older version becomes the first partition (ADR 0044):
+        # renamed here (with its index and trigger, whose names the partitioned table takes), then
+        # attached below, in this same transaction: no moment in which its rows can be changed
+        f"""DO $$ BEGIN
+                IF EXISTS (SELECT FROM pg_class
+                           WHERE oid = to_regclass('"{s}".events') AND relkind = 'r') THEN
+                    ALTER TABLE "{s}".events RENAME TO events_legacy;
+                    DROP TRIGGER IF EXISTS events_append_only ON "{s}".events_legacy;
+                    ALTER INDEX IF EXISTS "{s}".events_trade_time RENAME TO events_legacy_trade_time;
+                END IF;
+            END $$""",
+        # by month of ingestion: old months can be detached and archived whole, the current one is hot;
+        # a key must contain the partition key, so the event id's uniqueness is event_ids' (below)
         f"""CREATE TABLE IF NOT EXISTS "{s}".events (
-                event_id     uuid PRIMARY KEY,
+                event_id     uuid NOT NULL,
                 trade_id     uuid NOT NULL,
                 type         text NOT NULL,
                 topic        text NOT NULL,
@@ -169,15 +221,41 @@ def _ddl(s: str) -> list[str]:
                 attempts     integer NOT NULL DEFAULT 1,
                 payload      jsonb NOT NULL,
                 published_at timestamptz
-            )""",
-        f'ALTER TABLE "{s}".events ADD COLUMN IF NOT EXISTS published_at timestamptz',
+            ) PARTITION BY RANGE (ingested_at)""",
         f'CREATE INDEX IF NOT EXISTS events_trade_time ON "{s}".events (trade_id, occurred_at)',
+        f'CREATE INDEX IF NOT EXISTS events_event_id ON "{s}".events (event_id)',
         f"""CREATE OR REPLACE FUNCTION "{s}".append_only() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 RAISE EXCEPTION 'the ledger''s events are append-only (% refused)', TG_OP;
             END $$""",
+        # on the partitioned table: PostgreSQL puts it on every partition, present and future
         f"""CREATE OR REPLACE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON "{s}".events
             FOR EACH ROW EXECUTE FUNCTION "{s}".append_only()""",
+        # every event id the ledger stored, and when: the exact dedup (ON CONFLICT on its key) that a
+        # partitioned events table cannot hold; kept when a month of events is detached
+        f"""CREATE TABLE IF NOT EXISTS "{s}".event_ids (
+                event_id    uuid PRIMARY KEY,
+                ingested_at timestamptz NOT NULL DEFAULT now()
+            )""",
+        f"""CREATE OR REPLACE TRIGGER event_ids_append_only BEFORE UPDATE OR DELETE ON "{s}".event_ids
+            FOR EACH ROW EXECUTE FUNCTION "{s}".append_only()""",
+        f"""DO $$ DECLARE upto timestamptz; BEGIN
+                IF EXISTS (SELECT FROM pg_class WHERE oid = to_regclass('"{s}".events_legacy')
+                           AND NOT relispartition) THEN
+                    ALTER TABLE "{s}".events_legacy ADD COLUMN IF NOT EXISTS published_at timestamptz;
+                    INSERT INTO "{s}".event_ids (event_id, ingested_at)
+                        SELECT event_id, ingested_at FROM "{s}".events_legacy ON CONFLICT DO NOTHING;
+                    -- up to the month after its last row and after this one: the monthly ones follow
+                    SELECT (date_trunc('month', greatest(max(ingested_at), now()) AT TIME ZONE 'UTC')
+                            + interval '1 month') AT TIME ZONE 'UTC'
+                        INTO upto FROM "{s}".events_legacy;
+                    EXECUTE format('ALTER TABLE %I.events ATTACH PARTITION %I.events_legacy '
+                                   'FOR VALUES FROM (MINVALUE) TO (%L)', '{s}', '{s}', upto);
+                END IF;
+            END $$""",
+        # a row whose month has no partition (the clock jumped ahead) lands here rather than failing
+        f'CREATE TABLE IF NOT EXISTS "{s}".events_default PARTITION OF "{s}".events DEFAULT',
+        _partitions_ahead(s),
         f"""CREATE TABLE IF NOT EXISTS "{s}".trades (
                 trade_id    uuid PRIMARY KEY,
                 order_id    text,
@@ -193,6 +271,44 @@ def _ddl(s: str) -> list[str]:
                 state       jsonb NOT NULL,
                 updated_at  timestamptz NOT NULL DEFAULT now()
             )""",
+        # the state is written compact (ADR 0044): ``state`` is a snapshot as of ``state_version`` (a row
+        # from before has no deltas: 0 is right for it), ``trade_deltas`` the changes since, one row per
+        # write; ``trade_states`` folds them, the one way to read a trade's whole state in SQL
+        f'ALTER TABLE "{s}".trades ADD COLUMN IF NOT EXISTS state_version integer NOT NULL DEFAULT 0',
+        f"""CREATE TABLE IF NOT EXISTS "{s}".trade_deltas (
+                trade_id uuid NOT NULL,
+                version  integer NOT NULL,
+                delta    jsonb NOT NULL,
+                PRIMARY KEY (trade_id, version)
+            )""",
+        # pure (it names no table, so a renamed schema keeps working, ADR 0031): the snapshot with each
+        # delta applied in order: its top-level keys replaced, its values set at their paths, its timeline
+        # entries inserted at their index (ascending), its event ids added to ``applied`` (state_delta)
+        f"""CREATE OR REPLACE FUNCTION "{s}".folded_state(snapshot jsonb, deltas jsonb[]) RETURNS jsonb
+            LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+            DECLARE st jsonb := snapshot; d jsonb; e jsonb;
+            BEGIN
+                FOREACH d IN ARRAY coalesce(deltas, '{{}}'::jsonb[]) LOOP
+                    st := st || coalesce(d->'set', '{{}}'::jsonb);
+                    FOR e IN SELECT value FROM jsonb_array_elements(coalesce(d->'put', '[]')) LOOP
+                        st := jsonb_set(st, ARRAY(SELECT jsonb_array_elements_text(e->0)), e->1);
+                    END LOOP;
+                    FOR e IN SELECT value FROM jsonb_array_elements(coalesce(d->'timeline', '[]')) LOOP
+                        st := jsonb_insert(st, ARRAY['timeline', e->>0], e->1);
+                    END LOOP;
+                    IF d ? 'applied' THEN
+                        st := jsonb_set(st, '{{applied}}', (st->'applied') || (d->'applied'));
+                    END IF;
+                END LOOP;
+                RETURN st;
+            END $$""",
+        f"""CREATE OR REPLACE VIEW "{s}".trade_states AS
+            SELECT t.trade_id, t.version, t.status, t.updated_at,
+                   "{s}".folded_state(t.state, ARRAY(
+                       SELECT d.delta FROM "{s}".trade_deltas d
+                       WHERE d.trade_id = t.trade_id AND d.version > t.state_version ORDER BY d.version
+                   )) AS state
+            FROM "{s}".trades t""",
         f'CREATE INDEX IF NOT EXISTS trades_parties ON "{s}".trades USING gin (parties)',
         f'CREATE INDEX IF NOT EXISTS trades_hs_codes ON "{s}".trades USING gin (hs_codes)',
         f'CREATE INDEX IF NOT EXISTS trades_placed ON "{s}".trades (placed_at DESC, trade_id DESC)',
@@ -321,6 +437,118 @@ def _ddl(s: str) -> list[str]:
     ]
 
 
+#: a trade's whole state is written when its version reaches a multiple of this, its changes in between
+#: (ADR 0044): a read folds at most this many deltas, a write costs its changes, not the whole state
+SNAPSHOT_EVERY = 16
+
+#: the state's fields that only grow by one item per event: a delta carries the new items
+_GROWING = ("timeline", "applied")
+
+
+def _inserted(old: Sequence[Any], new: Sequence[Any]) -> list[tuple[int, Any]] | None:
+    """The items of ``new`` that are not ``old``'s, with their index in ``new`` (ascending), when ``new``
+    is ``old`` with items inserted (inserting them in this order into ``old`` gives ``new``); else None."""
+    if len(new) < len(old):
+        return None
+    out: list[tuple[int, Any]] = []
+    i = 0
+    for j, item in enumerate(new):
+        if i < len(old) and (item is old[i] or item == old[i]):
+            i += 1
+        else:
+            out.append((j, item))
+    return out if i == len(old) else None
+
+
+def _paths(then: Any, now: Any, path: list[str], out: list[Any]) -> bool:
+    """Append to ``out`` the ``[path, value]`` pairs that turn JSON ``then`` into ``now`` by setting
+    values at paths whose parent exists (objects compared key by key, anything else replaced whole).
+    False when an object lost a key (a path cannot remove it)."""
+    if not (isinstance(then, dict) and isinstance(now, dict)):
+        out.append([path, now])
+        return True
+    if not then.keys() <= now.keys():
+        return False
+    for key, value in now.items():
+        if key not in then:
+            out.append([[*path, key], value])
+        elif then[key] != value and not _paths(then[key], value, [*path, key], out):
+            return False
+    return True
+
+
+def state_delta(previous: TradeState, state: TradeState) -> str:
+    """What changed from ``previous`` to ``state``, as the JSON ``folded_state`` applies: ``set`` (the
+    top-level fields replaced whole, and ``version``), ``put`` ([path, value] pairs: the values that
+    changed deep inside the other fields, e.g. one milestone of one shipment), ``timeline`` ([index,
+    entry] pairs to insert in order) and ``applied`` (the event ids added). A field in which an object
+    lost a key, a timeline or an ``applied`` set that did not only grow is set whole."""
+    fields = set(TradeState.model_fields) - {"trade_id", "version", *_GROWING}
+    changed = {
+        name
+        for name in fields
+        if (now := getattr(state, name)) is not (then := getattr(previous, name)) and now != then
+    }
+    put: list[Any] = []
+    whole = {"version"}
+    if changed:
+        before = previous.model_dump(mode="json", include=changed)
+        after = state.model_dump(mode="json", include=changed)
+        for name in sorted(changed):
+            paths: list[Any] = []
+            if isinstance(before[name], dict) and _paths(before[name], after[name], [name], paths):
+                put += paths
+            else:
+                whole.add(name)
+    inserted = _inserted(previous.timeline, state.timeline)
+    if inserted is None:
+        whole.add("timeline")
+    grew = previous.applied <= state.applied
+    if not grew:
+        whole.add("applied")
+    parts = [f'"set":{state.model_dump_json(include=whole)}']
+    if put:
+        parts.append(f'"put":{json.dumps(put, separators=(",", ":"))}')
+    if inserted:
+        parts.append('"timeline":[' + ",".join(f"[{j},{e.model_dump_json()}]" for j, e in inserted) + "]")
+    if grew and (added := state.applied - previous.applied):
+        parts.append('"applied":' + json.dumps(sorted(str(a) for a in added)))
+    return "{" + ",".join(parts) + "}"
+
+
+def fold_state(snapshot: str, deltas: Sequence[str]) -> TradeState:
+    """The state a snapshot and its deltas (in order) stand for: what ``folded_state`` computes in
+    PostgreSQL, in Python for the ledger's own reads (tests hold the two equal)."""
+    if not deltas:
+        return TradeState.model_validate_json(snapshot)
+    state = json.loads(snapshot)
+    for text in deltas:
+        delta = json.loads(text)
+        state.update(delta.get("set", {}))
+        for path, value in delta.get("put", ()):
+            target = state
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+        for index, entry in delta.get("timeline", ()):
+            state["timeline"].insert(index, entry)
+        if "applied" in delta:
+            state["applied"] = [*state["applied"], *delta["applied"]]
+    # from the parsed JSON (lax mode parses the same strings as JSON mode; faster than a second dump)
+    return TradeState.model_validate(state)
+
+
+def compact_write(write: TradeWrite) -> str | None:
+    """The delta to store for ``write``, or None when its whole state is written (a new trade, a version
+    reaching a multiple of ``SNAPSHOT_EVERY``, or a write that applied nothing new)."""
+    before = write.previous
+    if before is None or write.state.version <= before.version:
+        return None
+    if write.state.version // SNAPSHOT_EVERY != before.version // SNAPSHOT_EVERY:
+        return None
+    return state_delta(before, write.state)
+
+
 def _joined(values: Iterable[str]) -> str:
     # party ids and HS codes are validated slugs and digits: a comma never occurs in them
     return ",".join(values)
@@ -332,19 +560,38 @@ class LedgerStore:
             raise ValueError(f"invalid PostgreSQL schema name {db_schema!r}")
         self.pool = pool
         self.schema = db_schema
+        self._partitions_checked = time.monotonic()  # migrate() makes them; a running ledger once a day
         s = f'"{db_schema}"'
+        # a trade's snapshot and its deltas since, folded here (fold_state): folding in PostgreSQL
+        # (the trade_states view) costs a pass over the whole document per change, ~40 times more
+        self._state_columns = f"""t.state::text AS state, ARRAY(
+                SELECT d.delta::text FROM {s}.trade_deltas d
+                WHERE d.trade_id = t.trade_id AND d.version > t.state_version ORDER BY d.version
+            ) AS deltas"""
+        # the dedup is event_ids' key (exact, as the events table's own key was before it was
+        # partitioned); an id twice in one batch is stored once, its first occurrence
         self._insert_events = f"""
+            WITH u AS (
+                SELECT DISTINCT ON (u.event_id) u.*
+                FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[],
+                            $7::timestamptz[], $8::text[], $9::text[], $10::int[], $11::text[], $12::int[],
+                            $13::text[], $14::timestamptz[])
+                     WITH ORDINALITY AS u(event_id, trade_id, type, topic, partition, off, occurred_at,
+                                          sender, subject, schema_id, trace_id, attempts, payload,
+                                          published_at, n)
+                ORDER BY u.event_id, u.n
+            ), fresh AS (
+                INSERT INTO {s}.event_ids (event_id) SELECT event_id FROM u
+                ON CONFLICT (event_id) DO NOTHING
+                RETURNING event_id, ingested_at
+            )
             INSERT INTO {s}.events (event_id, trade_id, type, topic, partition, "offset", occurred_at,
-                                    sender, subject, schema_id, trace_id, attempts, payload, published_at)
+                                    ingested_at, sender, subject, schema_id, trace_id, attempts, payload,
+                                    published_at)
             SELECT u.event_id, u.trade_id, u.type, u.topic, u.partition, u.off, u.occurred_at,
-                   u.sender, u.subject, u.schema_id, u.trace_id, u.attempts, u.payload::jsonb,
+                   f.ingested_at, u.sender, u.subject, u.schema_id, u.trace_id, u.attempts, u.payload::jsonb,
                    u.published_at
-            FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[],
-                        $7::timestamptz[], $8::text[], $9::text[], $10::int[], $11::text[], $12::int[],
-                        $13::text[], $14::timestamptz[])
-                 AS u(event_id, trade_id, type, topic, partition, off, occurred_at, sender, subject,
-                      schema_id, trace_id, attempts, payload, published_at)
-            ON CONFLICT (event_id) DO NOTHING
+            FROM u JOIN fresh f ON f.event_id = u.event_id
             RETURNING event_id"""
         # in the order of the batch (WITH ORDINALITY … ORDER BY): seq numbers follow the order applied
         self._insert_outbox = f"""
@@ -360,24 +607,33 @@ class LedgerStore:
                            $11::timestamptz[], $12::int[], $13::text[]"""
         trade_names = """trade_id, prev_version, order_id, status, buyer, supplier, parties, hs_codes,
                          placed_at, first_at, last_at, version, state"""
+        # ``state`` NULL: the write is a delta (in trade_deltas), the snapshot stays as it is (its TOAST
+        # value is not written again: an unchanged column keeps its pointer)
         self._update_trades = f"""
             UPDATE {s}.trades AS t
             SET order_id = u.order_id, status = u.status, buyer = u.buyer, supplier = u.supplier,
                 parties = string_to_array(u.parties, ','), hs_codes = string_to_array(u.hs_codes, ','),
                 placed_at = u.placed_at, first_at = u.first_at, last_at = u.last_at, version = u.version,
-                state = u.state::jsonb, updated_at = now()
+                state = coalesce(u.state::jsonb, t.state),
+                state_version = CASE WHEN u.state IS NULL THEN t.state_version ELSE u.version END,
+                updated_at = now()
             FROM unnest({trade_columns}) AS u({trade_names})
             WHERE t.trade_id = u.trade_id AND t.version = u.prev_version
             RETURNING t.trade_id"""
         self._insert_trades = f"""
             INSERT INTO {s}.trades (trade_id, order_id, status, buyer, supplier, parties, hs_codes,
-                                    placed_at, first_at, last_at, version, state)
+                                    placed_at, first_at, last_at, version, state, state_version)
             SELECT u.trade_id, u.order_id, u.status, u.buyer, u.supplier, string_to_array(u.parties, ','),
                    string_to_array(u.hs_codes, ','), u.placed_at, u.first_at, u.last_at, u.version,
-                   u.state::jsonb
+                   u.state::jsonb, u.version
             FROM unnest({trade_columns}) AS u({trade_names})
             ON CONFLICT (trade_id) DO NOTHING
             RETURNING trade_id"""
+        self._insert_deltas = f"""
+            INSERT INTO {s}.trade_deltas (trade_id, version, delta)
+            SELECT * FROM unnest($1::uuid[], $2::int[], $3::jsonb[])"""
+        # a snapshot supersedes every delta before it (all of them: the update checked the version)
+        self._drop_deltas = f"DELETE FROM {s}.trade_deltas WHERE trade_id = ANY($1::uuid[])"
         self._upsert_orders = f"""
             INSERT INTO {s}.orders (trade_id, order_id, buyer, supplier, status, invoice_stage, revision,
                                     agreed_revision, incoterm, transport_mode, hs_codes, placed_at,
@@ -442,6 +698,12 @@ class LedgerStore:
     async def migrate(self) -> None:
         """Create the schema and tables if missing (idempotent; safe from several processes at once)."""
         await apply_ddl(self.pool, self.schema, _ddl(self.schema))
+        self._partitions_checked = time.monotonic()
+
+    async def ensure_partitions(self) -> None:
+        """Make the ``events`` partitions of this month and the next ``MONTHS_AHEAD`` that are missing."""
+        await apply_ddl(self.pool, self.schema, [_partitions_ahead(self.schema)])
+        self._partitions_checked = time.monotonic()
 
     async def ping(self) -> None:
         await self.pool.fetchval("SELECT 1")
@@ -453,11 +715,11 @@ class LedgerStore:
         if not trade_ids:
             return {}
         rows = await self.pool.fetch(
-            f'SELECT trade_id, state::text AS state FROM "{self.schema}".trades '
-            "WHERE trade_id = ANY($1::uuid[])",
+            f'SELECT t.trade_id, {self._state_columns} FROM "{self.schema}".trades t '
+            "WHERE t.trade_id = ANY($1::uuid[])",
             list(trade_ids),
         )
-        return {row["trade_id"]: TradeState.model_validate_json(row["state"]) for row in rows}
+        return {row["trade_id"]: fold_state(row["state"], row["deltas"]) for row in rows}
 
     async def load_licences(self, keys: Iterable[str]) -> dict[str, LicenceRow]:
         """The stored licences among ``keys`` (``licence_key``: issuer/number), with their versions."""
@@ -522,6 +784,8 @@ class LedgerStore:
         previous state had, i.e. someone else applied events to it since we read it, or a licence's
         row is not at the version read (another ledger drew on it: ADR 0045).
         """
+        if time.monotonic() - self._partitions_checked > PARTITIONS_CHECKED_EVERY_S:
+            await self.ensure_partitions()
         async with self.pool.acquire() as conn, conn.transaction():
             await self._write_trades(conn, trades)
             if licences:
@@ -580,7 +844,7 @@ class LedgerStore:
         return inserted
 
     @staticmethod
-    def _trade_columns(writes: Sequence[TradeWrite]) -> list[list[Any]]:
+    def _trade_columns(writes: Sequence[TradeWrite], deltas: dict[uuid.UUID, str]) -> list[list[Any]]:
         columns: list[list[Any]] = [[] for _ in range(13)]
         for w in writes:
             state, order = w.state, w.state.order
@@ -597,7 +861,7 @@ class LedgerStore:
                 state.first_at,
                 state.last_at,
                 state.version,
-                state.model_dump_json(),
+                None if state.trade_id in deltas else state.model_dump_json(),
             )
             for column, value in zip(columns, row, strict=True):
                 column.append(value)
@@ -606,15 +870,24 @@ class LedgerStore:
     async def _write_trades(self, conn: asyncpg.Connection, trades: Sequence[TradeWrite]) -> None:
         known = [w for w in trades if w.previous is not None]
         new = [w for w in trades if w.previous is None]
+        deltas = {w.state.trade_id: d for w in known if (d := compact_write(w)) is not None}
         stale: set[uuid.UUID] = set()
         if known:
-            rows = await conn.fetch(self._update_trades, *self._trade_columns(known))
+            rows = await conn.fetch(self._update_trades, *self._trade_columns(known, deltas))
             stale |= {w.state.trade_id for w in known} - {r["trade_id"] for r in rows}
         if new:
-            rows = await conn.fetch(self._insert_trades, *self._trade_columns(new))
+            rows = await conn.fetch(self._insert_trades, *self._trade_columns(new, {}))
             stale |= {w.state.trade_id for w in new} - {r["trade_id"] for r in rows}
         if stale:
             raise StaleState(stale)
+        if deltas:
+            versions = {w.state.trade_id: w.state.version for w in known}
+            await conn.execute(
+                self._insert_deltas, list(deltas), [versions[t] for t in deltas], list(deltas.values())
+            )
+        snapshots = [w.state.trade_id for w in known if w.state.trade_id not in deltas]
+        if snapshots:
+            await conn.execute(self._drop_deltas, snapshots)
 
     async def _write_projections(self, conn: asyncpg.Connection, trades: Sequence[TradeWrite]) -> None:
         orders: list[tuple[Any, ...]] = []
@@ -800,12 +1073,12 @@ class LedgerStore:
 
     async def trade(self, trade_id: uuid.UUID) -> tuple[TradeState, dt.datetime] | None:
         row = await self.pool.fetchrow(
-            f'SELECT state::text AS state, updated_at FROM "{self.schema}".trades WHERE trade_id = $1',
+            f'SELECT {self._state_columns}, t.updated_at FROM "{self.schema}".trades t WHERE t.trade_id = $1',
             trade_id,
         )
         if row is None:
             return None
-        return TradeState.model_validate_json(row["state"]), row["updated_at"]
+        return fold_state(row["state"], row["deltas"]), row["updated_at"]
 
     async def search(
         self,

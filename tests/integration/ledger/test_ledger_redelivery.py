@@ -54,7 +54,8 @@ async def snapshot(db: asyncpg.Pool, schema: str, trade_id: Any) -> dict[str, An
     queries = {
         "events": f'SELECT event_id, ingested_at, topic, partition, "offset", attempts, payload::text '
         f"FROM {s}.events WHERE trade_id = $1 ORDER BY event_id",
-        "trades": f"SELECT version, status, state::text, updated_at FROM {s}.trades WHERE trade_id = $1",
+        "trades": f"SELECT version, status, state::text, updated_at FROM {s}.trade_states "
+        "WHERE trade_id = $1",
         "orders": f"SELECT status, state::text, updated_at FROM {s}.orders WHERE trade_id = $1",
         "shipments": f"SELECT shipment_id, status, state::text, updated_at FROM {s}.shipments "
         "WHERE trade_id = $1 ORDER BY 1",

@@ -33,7 +33,7 @@ async def _trades(db: asyncpg.Pool, schema: str) -> dict[str, tuple[Any, ...]]:
     rows = await db.fetch(
         f"""SELECT trade_id::text, version, status, (state - 'applied')::text AS state,
                    (SELECT array_agg(a ORDER BY a) FROM jsonb_array_elements_text(state->'applied') a)
-            FROM "{schema}".trades"""
+            FROM "{schema}".trade_states"""
     )
     return {r["trade_id"]: tuple(r)[1:] for r in rows}
 

@@ -73,7 +73,8 @@ def test_names_of_the_workspace_and_the_kept_schema_fit_postgresql() -> None:
 def test_the_comparison_takes_a_trades_applied_events_as_a_set_and_names_the_columns() -> None:
     kind, table, keys, columns = _COMPARED[0]
     sql = _comparison_sql("ledger", "ledger_rebuild", table, keys, columns)
-    assert kind == "trade" and 'FROM "ledger".trades' in sql and 'FROM "ledger_rebuild".trades' in sql
+    assert kind == "trade" and 'FROM "ledger".trade_states' in sql
+    assert 'FROM "ledger_rebuild".trade_states' in sql
     assert "x.state - 'applied'" in sql and "array_agg(a ORDER BY a)" in sql
     assert "FULL JOIN" in sql and "IS DISTINCT FROM" in sql
     assert {k for k, *_ in _COMPARED} == {"trade", "event", "receipt", "order", "shipment", "certificate"}
