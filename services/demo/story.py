@@ -87,7 +87,8 @@ def party(
         legal_id=legal_id,
         name_en=name_en,
         name_local=name_local,
-        registrations=[PartyRegistration(scheme=k, value=v) for k, v in registrations.items()],
+        # None, not []: a party without registrations signs as before the field existed (ADR 0013)
+        registrations=[PartyRegistration(scheme=k, value=v) for k, v in registrations.items()] or None,
     )
 
 

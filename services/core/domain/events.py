@@ -67,7 +67,7 @@ class Party(AvroModel):
     legal_id: str = Field(description="Legal identifier under id_scheme: NTN 'NNNNNNN-C' (or unhyphenated, or a 13-digit CNIC), an 18-character USCC whose last character is its mod-31 check character, a 20-character LEI, a 13-digit GLN, or a Corridor id.")
     name_en: Annotated[str, t.TEXT] = Field(description='Registered name in English.')
     name_local: Annotated[str | None, t.TEXT] = Field(None, description="Registered name in the party's own script (Chinese for CN parties, Urdu for PK parties), UTF-8.")
-    registrations: list[PartyRegistration] = Field(default_factory=list, description="Registrations a customs declaration needs besides legal_id, each checked for its published format: a Pakistani party's sales-tax registration (STRN), a Chinese party's customs registration code (CN_CUSTOMS_CODE). Empty when none is given.")
+    registrations: list[PartyRegistration] | None = Field(None, description="Registrations a customs declaration needs besides legal_id, each checked for its published format: a Pakistani party's sales-tax registration (STRN), a Chinese party's customs registration code (CN_CUSTOMS_CODE). Null when none is given (null, not an empty list, so that certificates signed before this field verify after it: ADR 0013).")
 
 
 class Quantity(AvroModel):

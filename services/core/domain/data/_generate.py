@@ -124,7 +124,7 @@ FUNCTION_FIELD = re.compile(r"[-0-9AB]{8}")
 
 
 def _functions(field: str) -> str | None:
-    """"1-3----B" → "13B"; None when the field is not the published 8-character layout."""
+    """ "1-3----B" → "13B"; None when the field is not the published 8-character layout."""
     field = field.strip()
     if not FUNCTION_FIELD.fullmatch(field):
         return None
@@ -168,7 +168,11 @@ def locodes_by_country(files: Sequence[Path]) -> dict[str, tuple[str, str, str]]
                 functions = _functions(r.get("function") or "")
                 if functions is None or not r.get("location"):
                     continue
-                out[r["country"] + r["location"]] = (r["nameWoDiacritics"] or r["name"], functions, r["status"])
+                out[r["country"] + r["location"]] = (
+                    r["nameWoDiacritics"] or r["name"],
+                    functions,
+                    r["status"],
+                )
     return out
 
 
