@@ -320,6 +320,20 @@ CASES: dict[str, tuple[str, list[str], str, Mutation]] = {
         "sole proprietor's 13-digit CNIC.",
         _set("supplier.legal_id", "427193-1"),
     ),
+    "strn-format": (
+        "OrderPlaced",
+        ["supplier.registrations[0].value"],
+        "The supplier's sales-tax registration (STRN) written as its NTN: an STRN has 13 digits "
+        "(17-00-3736-045-91).",
+        _set("supplier.registrations[0].value", "4271931-6"),
+    ),
+    "cn-customs-code-format": (
+        "OrderPlaced",
+        ["buyer.registrations[0].value"],
+        "The buyer's Chinese customs registration code given as its 18-character USCC: the customs code "
+        "has 10 characters.",
+        _set("buyer.registrations[0].value", "91120116MA05K7QX33"),
+    ),
     "unlocode-not-in-list": (
         "ShipmentBooked",
         ["place_of_loading.unlocode"],

@@ -49,6 +49,7 @@ from corridor.core.domain.events import (
     OriginDataTransmitted,
     Party,
     PartyAdmitted,
+    PartyRegistration,
     PreferenceDecided,
     ShipmentBooked,
     ShipmentDelivered,
@@ -68,8 +69,16 @@ def _uscc(first17: str) -> str:
 
 
 def party(
-    party_id: str, role: str, country: str, scheme: str, legal_id: str, name_en: str, name_local: str
+    party_id: str,
+    role: str,
+    country: str,
+    scheme: str,
+    legal_id: str,
+    name_en: str,
+    name_local: str,
+    **registrations: str,
 ) -> Party:
+    """A party of the stories; ``registrations`` by scheme (``STRN="…"``), as its declarations quote them."""
     return Party(
         party_id=party_id,
         role=role,
@@ -78,6 +87,8 @@ def party(
         legal_id=legal_id,
         name_en=name_en,
         name_local=name_local,
+        # None, not []: a party without registrations signs as before the field existed (ADR 0013)
+        registrations=[PartyRegistration(scheme=k, value=v) for k, v in registrations.items()] or None,
     )
 
 
@@ -89,6 +100,7 @@ BUYER = party(
     _uscc("91120116MA05K7QX3"),
     "Tianjin Rongda Ferroalloy Smelting Co., Ltd.",
     "天津荣达铁合金冶炼有限公司",
+    CN_CUSTOMS_CODE="1201961234",  # Tianjin (1201), no special zone (9), private enterprise (6)
 )
 SUPPLIER = party(
     "zhob-valley-chromite",
@@ -98,6 +110,7 @@ SUPPLIER = party(
     "4271931-6",
     "Zhob Valley Chromite (Pvt) Ltd.",
     "ژوب ویلی کرومائٹ (پرائیویٹ) لمیٹڈ",
+    STRN="24-00-4271-931-56",
 )
 SGS = party(
     "sgs-pakistan",
@@ -143,6 +156,7 @@ WAH_NOBEL = party(
     "0658126-3",
     "Wah Nobel (Pvt) Ltd.",
     "واہ نوبل (پرائیویٹ) لمیٹڈ",
+    STRN="07-01-2700-041-19",
 )
 MINING_CONTRACTOR = party(
     "mcc-kashgar-mining",
@@ -152,6 +166,7 @@ MINING_CONTRACTOR = party(
     _uscc("91653101MA77R2LP0"),
     "MCC Kashgar Mining Engineering Co., Ltd.",
     "中冶喀什矿业工程有限公司",
+    CN_CUSTOMS_CODE="6531960017",  # Kashgar prefecture (6531), no special zone (9), private (6)
 )
 PK_EXPLOSIVES_DEPT = party(
     "pk-department-of-explosives",

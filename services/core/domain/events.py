@@ -40,6 +40,21 @@ class PartyIdScheme(StrEnum):
     GLN = 'GLN'
 
 
+class PartyRegistrationScheme(StrEnum):
+    """Scheme of a registration a customs declaration needs besides the party's legal identifier: STRN, Pakistan's sales-tax registration number issued by FBR (13 digits, written NN-NN-NNNN-NNN-NN, as a CNIC NNNNN-NNNNNNN-N, or without hyphens); CN_CUSTOMS_CODE, the 10-character customs registration code (海关注册编码) GACC gives an importer or exporter (4-digit administrative division, economic-zone digit, enterprise-type digit, 4-character serial)."""
+    STRN = 'STRN'
+    CN_CUSTOMS_CODE = 'CN_CUSTOMS_CODE'
+
+
+class PartyRegistration(AvroModel):
+    """One registration of a party beyond its legal identifier, as a customs declaration quotes it."""
+
+    avro_name: ClassVar[str] = 'corridor.trade.common.PartyRegistration'
+
+    scheme: PartyRegistrationScheme = Field(description='Which registration value is.')
+    value: Annotated[str, t.REFERENCE] = Field(description="The registration as its issuer writes it: an STRN '17-00-3736-045-91' or '1700373604591'; a Chinese customs registration code '1201960123'.")
+
+
 class Party(AvroModel):
     """A legal party to a trade: supplier, buyer, authority, inspection body, customs office or carrier."""
 
@@ -52,6 +67,7 @@ class Party(AvroModel):
     legal_id: str = Field(description="Legal identifier under id_scheme: NTN 'NNNNNNN-C' (or unhyphenated, or a 13-digit CNIC), an 18-character USCC whose last character is its mod-31 check character, a 20-character LEI, a 13-digit GLN, or a Corridor id.")
     name_en: Annotated[str, t.TEXT] = Field(description='Registered name in English.')
     name_local: Annotated[str | None, t.TEXT] = Field(None, description="Registered name in the party's own script (Chinese for CN parties, Urdu for PK parties), UTF-8.")
+    registrations: list[PartyRegistration] | None = Field(None, description="Registrations a customs declaration needs besides legal_id, each checked for its published format: a Pakistani party's sales-tax registration (STRN), a Chinese party's customs registration code (CN_CUSTOMS_CODE). Null when none is given (null, not an empty list, so that certificates signed before this field verify after it: ADR 0013).")
 
 
 class Quantity(AvroModel):

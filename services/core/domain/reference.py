@@ -40,18 +40,20 @@ def _code_list(name: str) -> tuple[dict[str, str], list[list[str]]]:
 class LocodeEntry:
     """One UN/LOCODE of the shipped list. ``functions`` holds the UN/LOCODE function codes (1 sea port,
     2 rail, 3 road, 4 airport, 6 inland clearance depot, B border crossing …); empty when the source
-    gives none (then nothing is known against any use)."""
+    gives none (then nothing is known against any use). ``source`` names which of the list's sources
+    the line came from (``unece``, ``extract``, ``by-country``: the file's ``# source:`` lines)."""
 
     code: str
     name: str
     functions: str
     status: str
+    source: str = ""
 
 
 @lru_cache(maxsize=1)
 def _locodes() -> tuple[str, Mapping[str, LocodeEntry]]:
     header, rows = _code_list("unlocode.csv")
-    entries = {code: LocodeEntry(code, name, functions, status) for code, name, functions, status in rows}
+    entries = {row[0]: LocodeEntry(*row[:5]) for row in rows}
     return header.get("edition", "?"), MappingProxyType(entries)
 
 

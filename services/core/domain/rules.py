@@ -107,6 +107,27 @@ def _parties(*pairs: tuple[Any, str]) -> Iterable[Violation]:
                 f"{field}.country",
                 f"a party identified by {party.id_scheme} is registered in {expected_country}",
             )
+        yield from _registrations(party, field)
+
+
+def _registrations(party: Any, field: str) -> Iterable[Violation]:
+    """Each registration in its scheme's format, issued by the party's country, and given once."""
+    from corridor.core.domain.validators import REGISTRATION_SCHEMES
+
+    seen: set[tuple[str, str]] = set()
+    for i, registration in enumerate(getattr(party, "registrations", None) or []):
+        at = f"{field}.registrations[{i}]"
+        check, country = REGISTRATION_SCHEMES[registration.scheme]
+        if reason := check(registration.value):
+            yield f"{at}.value", reason
+        if party.country != country:
+            yield (
+                f"{at}.scheme",
+                f"{registration.scheme} is issued in {country}; the party is registered in {party.country}",
+            )
+        if (registration.scheme, registration.value) in seen:
+            yield f"{at}.value", f"{registration.scheme} {registration.value} is given twice"
+        seen.add((registration.scheme, registration.value))
 
 
 def _lines(lines: list[Any], field: str, *, required: bool = True) -> Iterable[Violation]:

@@ -3,9 +3,10 @@
 Reasons are phrased for the person who sent the value: they say what is wrong and what is expected.
 Identifiers with a published algorithm are checked by python-stdnum (USCC, LEI, GLN, ISO 6346, IMO),
 codes against the published lists shipped in ``data/`` (UN/LOCODE, HS, Rec 20, Rec 21; the
-``*_format`` variants check only what does not change between editions); only the
-Pakistani NTN, whose check algorithm is unpublished, is checked here by hand, for its format
-(docs/adr/0032-code-lists-and-identifiers.md).
+``*_format`` variants check only what does not change between editions); only what no library knows
+is checked here by hand, for its format: the Pakistani NTN and STRN, whose check algorithms are
+unpublished, and China's customs registration code, which has none
+(docs/adr/0032-code-lists-and-identifiers.md, 0046-party-registrations.md).
 """
 
 from __future__ import annotations
@@ -305,6 +306,55 @@ def check_imo_number(value: str) -> str | None:
     except StdnumError as exc:
         return f"not a valid IMO number: {_stdnum_reason(exc)}"
     return None
+
+
+# STRN: 13 digits. FBR prints it grouped 2-2-4-3-2 (17-00-3736-045-91); a sole proprietor registered by
+# CNIC has the CNIC's 13 digits, grouped 5-7-1; FBR's online services take it without hyphens.
+_STRN = re.compile(r"\d{13}|\d{2}-\d{2}-\d{4}-\d{3}-\d{2}|\d{5}-\d{7}-\d", re.ASCII)
+# The customs registration code (海关注册编码): 4-digit administrative division of the registering
+# customs (the first 4 digits of the GB/T 2260 code), one digit for the kind of economic zone, one for
+# the enterprise type, a 4-character serial (digits or capital letters).
+_CN_CUSTOMS_CODE = re.compile(r"\d{6}[0-9A-Z]{4}", re.ASCII)
+#: GB/T 2260 province-level codes of mainland China (the first two digits of every division code);
+#: Hong Kong (81), Macao (82) and Taiwan (71) have their own customs and no GACC registration.
+CN_PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65".split()
+)
+
+
+def check_strn(value: str) -> str | None:
+    """Pakistan's sales-tax registration number. No library knows it (python-stdnum has the NTN's
+    neighbours, not the STRN) and FBR publishes no check algorithm: the format only."""
+    if not _STRN.fullmatch(value):
+        return (
+            "a Pakistan STRN is 13 digits: 17-00-3736-045-91, 1700373604591, or a sole proprietor's "
+            "CNIC 35202-1234567-1"
+        )
+    return None
+
+
+def check_cn_customs_code(value: str) -> str | None:
+    """China's 10-character customs registration code. No library knows it and it has no check
+    character: its layout and the province of its division code are checked."""
+    if not _CN_CUSTOMS_CODE.fullmatch(value):
+        return (
+            "a Chinese customs registration code is 10 characters: 4-digit administrative division, "
+            "economic-zone digit, enterprise-type digit, 4 digits or capital letters, e.g. 1201960123"
+        )
+    if value[:2] not in CN_PROVINCES:
+        return f"{value[:2]!r} is not a mainland province code (GB/T 2260), the first 2 digits of the code"
+    return None
+
+
+#: Each registration scheme (``PartyRegistrationScheme``), its check and the country that issues it.
+REGISTRATION_SCHEMES = MappingProxyType(
+    {"STRN": (check_strn, "PK"), "CN_CUSTOMS_CODE": (check_cn_customs_code, "CN")}
+)
+
+
+def check_registration(scheme: str, value: str) -> str | None:
+    check, _country = REGISTRATION_SCHEMES[scheme]
+    return check(value)
 
 
 @lru_cache(maxsize=4096)  # the same few legal entities trade again and again; the USCC check costs most

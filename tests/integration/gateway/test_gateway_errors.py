@@ -79,6 +79,19 @@ def test_invalid_event_lists_every_bad_field(http, trade, buyer, kafka) -> None:
     assert ok.status_code == 201 and "idempotent-replayed" not in ok.headers
 
 
+def test_a_malformed_registration_is_422_naming_it(http, trade, buyer) -> None:
+    """STRN and the Chinese customs code are checked at the gateway for their format (ADR 0046)."""
+    data = trade.cast.first("OrderPlaced")
+    data["supplier"]["registrations"] = [{"scheme": "STRN", "value": "4271931-6"}]  # an NTN
+    data["buyer"]["registrations"] = [{"scheme": "CN_CUSTOMS_CODE", "value": "1201961234"}]  # fine
+    response = http.post(
+        "/v1/events", content=json.dumps(cloudevent(ORDER_PLACED, data)), headers={**CE_JSON, **buyer}
+    )
+    fields = {e["field"]: e["reason"] for e in _problem(response, 422)["errors"]}
+    assert list(fields) == ["data.supplier.registrations[0].value"], fields
+    assert "STRN is 13 digits" in fields["data.supplier.registrations[0].value"]
+
+
 def test_cloudevents_attribute_errors_are_422(http, trade, buyer) -> None:
     data = trade.cast.first("OrderPlaced")
     doc = cloudevent(ORDER_PLACED, data)

@@ -96,7 +96,17 @@ def test_canonical_bytes_are_sorted_compact_utf8_without_nulls() -> None:
 
 def test_canonical_bytes_pinned() -> None:
     """The encoding is a contract (docs/adr/0013): every verifier rebuilds these exact bytes."""
+    # Parties as they were before Party.registrations existed: the bytes signed then are unchanged, as
+    # the field defaults to null (ADR 0046).
+    before = certificate(
+        exporter=story.SUPPLIER.model_copy(update={"registrations": None}),
+        consignee=story.BUYER.model_copy(update={"registrations": None}),
+    )
+    assert hashlib.sha256(sig.canonical_bytes(before)).hexdigest() == (
+        "6e88bd75ee805293926442695ec1bff98a005f9a56c9c7740d31ed3652f579e0"
+    )
     encoded = sig.canonical_bytes(certificate())
+    assert b'"registrations":[{"scheme":"CN_CUSTOMS_CODE","value":"1201961234"}]' in encoded
     assert encoded.startswith(
         b'{"data":{"certificate_kind":"CPFTA_ORIGIN","certificate_number":"CPFTA-PK-2026-118734",'
         b'"consignee":{"country":"CN","id_scheme":"USCC","legal_id":"91120116MA05K7QX33",'
@@ -109,7 +119,7 @@ def test_canonical_bytes_pinned() -> None:
         b'"type":"corridor.trade.certificates.CertificateIssued"}'
     )
     assert hashlib.sha256(encoded).hexdigest() == (
-        "6e88bd75ee805293926442695ec1bff98a005f9a56c9c7740d31ed3652f579e0"
+        "9ce627a37f942805028e858dfbc4be410e427dae23ca136e2c14160bcda30779"
     )
 
 

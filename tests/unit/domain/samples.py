@@ -105,6 +105,8 @@ def value_for(schema: Any, field_name: str, fmt: str | None) -> Any:
             record.update(
                 role=ROLE_BY_FIELD.get(field_name, "SUPPLIER"), id_scheme="CORRIDOR", legal_id="acme-trading"
             )
+            if "registrations" in record:  # a registration its country issues, in its format
+                record["registrations"] = [{"scheme": "STRN", "value": "1700373604591"}]
         return record
     return value_for(kind, field_name, fmt)
 

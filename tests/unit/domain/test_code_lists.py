@@ -120,17 +120,103 @@ def test_the_generator_reads_a_unece_release_and_writes_what_the_loader_reads(tm
     part = tmp_path / "part.csv"
     part.write_text(
         ',"PK",,".PAKISTAN",,,,,,,,\n'  # a country header row: skipped
-        ',"PK","KHI","Karachi","Karachi","SD","AI","12345---","9601","","2451N 06700E",""\n'
-        ',"CN","KSS","Kashi","Kashi","XJ","AS","--3-----","1207","","",""\n'
-        'X,"CN","OLD","Gone","Gone","","XX","1-------","","","",""\n'  # marked for removal: skipped
-        ',"US","NYC","New York","New York","NY","AI","12345---","","","",""\n',  # not a shipped country
+        ',"PK","KHI","Karachi","Karachi","SD","12345---","AI","9601","","2451N 06700E",""\n'
+        ',"CN","KSS","Kashi","Kashi","XJ","--3-----","AS","1207","","",""\n'
+        'X,"CN","OLD","Gone","Gone","","1-------","XX","","","",""\n'  # marked for removal: skipped
+        ',"US","NYC","New York","New York","NY","12345---","AI","","","",""\n',  # not a shipped country
         encoding="latin-1",
     )
     entries = gen.locodes_from_unece([part])
     assert entries["PKKHI"] == ("Karachi", "12345", "AI") and "CNOLD" not in entries
-    assert gen.generate_locodes(entries, "2099-1", "test release", out=tmp_path) == 2
+    assert gen.generate_locodes(entries, "2099-1", ["test release"], out=tmp_path) == 2
     text = (tmp_path / "unlocode.csv").read_text()
-    assert "# edition: 2099-1" in text and "PKKHI,Karachi,12345,AI" in text and "USNYC" not in text
+    assert "# edition: 2099-1" in text and "PKKHI,Karachi,12345,AI,unece" in text and "USNYC" not in text
+
+
+def test_the_generator_merges_release_extract_and_per_country_files(tmp_path: Path) -> None:
+    """Release first for the countries it holds, then the extract where it details a code, then the
+    per-country files; a badly quoted name is rejoined; nothing outside the edition's index is added."""
+    gen = _generator()
+    by_country = tmp_path / "CN.csv"
+    by_country.write_text(
+        "country,location,name,nameWoDiacritics,subdivision,status,function,iata,lat,lon,geocoded\n"
+        "CN,KSS,Kashi,Kashi,XJ,AS,--3-----,,,,\n"
+        "CN,KHG,Kashi Apt,Kashi Apt,XJ,AS,--3-----,,,,\n"  # the extract's 4 wins
+        'CN,ANX,"""Anxi","Quanzhou""","""Anxi","Quanzhou""",FJ,-23--6--,25.0,118.1,true\n'
+        "CN,BAD,Shifted,Shifted,XJ,FJ,RL,,,,\n"  # no function layout: left out
+        "CN,NEW,Not in the index,Not in the index,XJ,RL,1-------,,,,\n"
+    )
+    assert gen.locodes_by_country([by_country])["CNANX"] == ("Anxi,Quanzhou", "236", "")
+    extract = {
+        "CNKSS": ("", "", ""),
+        "CNKHG": ("Kashi Apt", "4", "AS"),
+        "CNANX": ("", "", ""),
+        "CNBAD": ("", "", ""),
+        "PKKHI": ("Karachi", "1", "AI"),
+        "PKOLD": ("", "", ""),
+    }
+    unece = {"PKKHI": ("Karachi", "12345", "AI")}
+    merged = gen.merge_locodes(extract, unece, gen.locodes_by_country([by_country]))
+    assert merged == {
+        "CNANX": ("Anxi,Quanzhou", "236", "", "by-country"),
+        "CNBAD": ("", "", "", ""),
+        "CNKHG": ("Kashi Apt", "4", "AS", "extract"),
+        "CNKSS": ("Kashi", "3", "AS", "by-country"),
+        "PKKHI": ("Karachi", "12345", "AI", "unece"),  # PKOLD: not in PK's release, so not in the edition
+    }
+
+
+#: Shipped entries with no function: the source gives "0" (function not known) for the first nine;
+#: the last three are 2024-2 additions that only the edition's index names.
+WITHOUT_FUNCTIONS = {
+    "AEARZ", "AEDUY", "AEFMZ", "AEMAS", "CNCHO", "CNKAI", "CNQHW", "CNXXN", "SGWDL",
+    "CNHEI", "CNJCE", "CNJZN",
+}  # fmt: skip
+
+
+def test_every_shipped_entry_has_its_functions() -> None:
+    entries = reference._locodes()[1]
+    bare = {code for code, entry in entries.items() if not entry.functions}
+    assert bare == WITHOUT_FUNCTIONS
+    assert {entry.source for entry in entries.values()} == {"unece", "extract", "by-country", ""}
+    assert all(entries[code].source == "unece" for code in entries if code[:2] in {"PK", "HK", "SG"})
+
+
+#: Codes carriers write for a port though UN/LOCODE lists only the city's airport (ADR 0026, 0032).
+PORTS_BY_TRADE_USAGE = {"CNSHA", "CNTAO"}
+
+
+def test_the_stories_load_and_discharge_where_their_mode_is_served() -> None:
+    """A sea leg loads and discharges at ports (function 1 or 8), the road leg at road terminals,
+    border crossings or inland clearance depots (3, B, 6): every place of loading and discharge the
+    stories write, on bookings and certificates alike, has a recorded function serving its mode."""
+    checked: list[tuple[str, str]] = []
+
+    def code_of(place: object) -> str | None:
+        if isinstance(place, dict):
+            return place.get("unlocode")
+        return place if isinstance(place, str) else None
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            mode = value.get("transport_mode")
+            for key in ("place_of_loading", "place_of_discharge"):
+                code = code_of(value.get(key))
+                if isinstance(mode, str) and code and code not in PORTS_BY_TRADE_USAGE:
+                    checked.append((code, mode))
+                    assert validators.check_locode_function(code, mode) is None, (code, mode)
+                    entry = reference.locode_entry(code)
+                    assert entry is None or entry.functions, f"{code} has no recorded function"
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    for story in (chromite_story(), explosives_story()):
+        for event in story.events:
+            walk(event.model_dump(mode="json"))
+    assert {mode for _, mode in checked} >= {"SEA", "ROAD"}
 
 
 def test_the_generator_reads_the_hs_and_rec_sources(tmp_path: Path) -> None:

@@ -130,3 +130,37 @@ def test_unknown_fields_are_refused() -> None:
     with pytest.raises(ValidationError) as exc:
         OrderPlaced.model_validate(_data(order, colour="red"))
     assert "colour: Extra inputs are not permitted" in _errors(exc)
+
+
+def test_the_stories_traders_carry_their_customs_registrations() -> None:
+    order = chromite_story().events[0]
+    assert isinstance(order, OrderPlaced)
+    assert [(r.scheme, r.value) for r in order.supplier.registrations] == [("STRN", "24-00-4271-931-56")]
+    assert [(r.scheme, r.value) for r in order.buyer.registrations] == [("CN_CUSTOMS_CODE", "1201961234")]
+
+
+def test_registrations_are_checked_by_scheme_and_country() -> None:
+    order = chromite_story().events[0]
+    data = _data(order)
+    data["supplier"]["registrations"] = [
+        {"scheme": "STRN", "value": "4271931-6"},  # an NTN written where the STRN belongs
+        {"scheme": "CN_CUSTOMS_CODE", "value": "1201961234"},  # a Chinese registration on a PK party
+    ]
+    data["buyer"]["registrations"] = [
+        {"scheme": "CN_CUSTOMS_CODE", "value": "1201961234"},
+        {"scheme": "CN_CUSTOMS_CODE", "value": "1201961234"},
+    ]
+    with pytest.raises(ValidationError) as exc:
+        OrderPlaced.model_validate(data)
+    text = _errors(exc)
+    assert "supplier.registrations[0].value: a Pakistan STRN is 13 digits" in text
+    assert "supplier.registrations[1].scheme: CN_CUSTOMS_CODE is issued in CN" in text
+    assert "buyer.registrations[1].value: CN_CUSTOMS_CODE 1201961234 is given twice" in text
+    assert "buyer.registrations[0]" not in text
+
+
+def test_a_party_without_registrations_is_still_valid() -> None:
+    order = chromite_story().events[0]
+    data = _data(order)
+    del data["supplier"]["registrations"]
+    assert OrderPlaced.model_validate(data).supplier.registrations is None

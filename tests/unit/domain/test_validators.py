@@ -182,7 +182,10 @@ def test_unknown_locode_names_the_edition() -> None:
         ("CNKHG", "ROAD", False),  # Kashi Apt: 4 only
         ("CNSHA", "SEA", False),  # Hongqiao airport in UN/LOCODE, though carriers write it for the port
         ("CNTXG", "ROAD", False),
-        ("PKBQM", "SEA", True),  # no functions in the shipped extract: nothing to object to
+        ("PKBQM", "SEA", True),  # Muhammad Bin Qasim: 1 (UNECE 2024-2 release)
+        ("PKLHE", "SEA", False),  # Lahore: 2, 3, 4, 5, 6 (inland)
+        ("PKPZK", "ROAD", True),  # Karachi Freight Terminal: 6, an inland clearance depot (RQ)
+        ("CNCHO", "ROAD", True),  # the source gives no function ("0"): nothing to object to
         ("PKZSD", "ROAD", True),  # a private code: not in UN/LOCODE at all
         ("CNURM", "MULTIMODAL", True),
     ],
@@ -253,3 +256,50 @@ def test_text_accepts_chinese_and_urdu_but_not_control_characters() -> None:
 )
 def test_rec21_package_types(value: str, ok: bool) -> None:
     assert (v.check_rec21(value) is None) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("17-00-3736-045-91", True),  # FBR's printed grouping, 2-2-4-3-2
+        ("1700373604591", True),  # as FBR's online services take it
+        ("35202-1234567-1", True),  # a sole proprietor registered by CNIC
+        ("3520212345671", True),
+        ("4271931-6", False),  # an NTN is not an STRN
+        ("17-00-3736-045-9", False),  # 12 digits
+        ("17003736045911", False),  # 14 digits
+        ("17 00 3736 045 91", False),  # spaces: write it with hyphens or without
+        ("17-003736-045-91", False),  # hyphens out of place
+        ("١٧٠٠٣٧٣٦٠٤٥٩١", False),  # Arabic-Indic digits: a different string
+    ],
+)
+def test_strn_format(value: str, ok: bool) -> None:
+    assert (v.check_strn(value) is None) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("1201961234", None),  # Tianjin, no special zone, private enterprise
+        ("6531960017", None),  # Kashgar
+        ("3105914A2B", None),  # serial with capital letters
+        ("120196123", "10 characters"),
+        ("12019612345", "10 characters"),
+        ("1201961a34", "10 characters"),  # lower case
+        ("120A961234", "10 characters"),  # the division is digits
+        ("9901961234", "'99' is not a mainland province"),
+        ("8101961234", "'81' is not a mainland province"),  # Hong Kong has its own customs
+        ("91120116MA05K7QX3W", "10 characters"),  # a USCC is not the customs code
+    ],
+)
+def test_cn_customs_code(value: str, fragment: str | None) -> None:
+    reason = v.check_cn_customs_code(value)
+    assert (reason is None) is (fragment is None)
+    if fragment:
+        assert reason is not None and fragment in reason
+
+
+def test_registration_by_scheme() -> None:
+    assert v.check_registration("STRN", "1700373604591") is None
+    assert v.check_registration("CN_CUSTOMS_CODE", "1700373604591") is not None
+    assert set(v.REGISTRATION_SCHEMES) == {"STRN", "CN_CUSTOMS_CODE"}
