@@ -90,12 +90,13 @@ async def _behind(bootstrap: str, group: str, topics: list[str]) -> int:
     )
 
 
-async def _drained(corridor: Corridor, within: float = 240.0) -> str:
+async def _drained(corridor: Corridor, within: float = 420.0) -> str:
     """The ledger has applied everything (trade and retry topics, its outbox published) and the relay
     has relayed the accepted stream to its end."""
     bootstrap = corridor.stack.bootstrap_servers
     deadline = time.monotonic() + within
     last: Any = None
+    said = time.monotonic()
     while time.monotonic() < deadline:
         await asyncio.sleep(1.0)
         try:
@@ -110,6 +111,9 @@ async def _drained(corridor: Corridor, within: float = 240.0) -> str:
         last = f"ledger {ledger} behind, {unpublished} unpublished, relay {relay} behind"
         if ledger == unpublished == relay == 0:
             return last
+        if time.monotonic() >= said + 10:  # what the move waits for, in the case's output
+            said = time.monotonic()
+            print(f"draining: {last}")
     raise AssertionError(f"not drained within {within:.0f} s: {last}")
 
 
