@@ -47,16 +47,22 @@ def trade_partitions(environ: Mapping[str, str] | None = None) -> int:
 
     Raises :class:`PartitionCountError` naming the variable and the reason for anything but a whole
     number from 1 to :data:`MAX_TRADE_PARTITIONS`."""
+    return _whole_number(environ, PARTITIONS_ENV, DEFAULT_TRADE_PARTITIONS, MAX_TRADE_PARTITIONS)
+
+
+def _whole_number(environ: Mapping[str, str] | None, name: str, default: int, maximum: int) -> int:
+    """The setting ``name`` of ``environ`` (default: the process's) as a whole number from 1 to
+    ``maximum``, ``default`` when unset; :class:`PartitionCountError` naming it and the reason."""
     env = os.environ if environ is None else environ
-    raw = env.get(PARTITIONS_ENV, "").strip()
+    raw = env.get(name, "").strip()
     if not raw:
-        return DEFAULT_TRADE_PARTITIONS
+        return default
     try:
         value = int(raw)
     except ValueError:
-        raise PartitionCountError(f"{PARTITIONS_ENV}={raw!r}: not a whole number of partitions") from None
-    if not 1 <= value <= MAX_TRADE_PARTITIONS:
-        raise PartitionCountError(f"{PARTITIONS_ENV}={value}: must be from 1 to {MAX_TRADE_PARTITIONS}")
+        raise PartitionCountError(f"{name}={raw!r}: not a whole number") from None
+    if not 1 <= value <= maximum:
+        raise PartitionCountError(f"{name}={value}: must be from 1 to {maximum}")
     return value
 
 
@@ -86,17 +92,7 @@ def topic_generation(environ: Mapping[str, str] | None = None) -> int:
 
     Raises :class:`PartitionCountError` naming the variable and the reason for anything but a whole
     number from 1 to :data:`MAX_GENERATION`."""
-    env = os.environ if environ is None else environ
-    raw = env.get(GENERATION_ENV, "").strip()
-    if not raw:
-        return 1
-    try:
-        value = int(raw)
-    except ValueError:
-        raise PartitionCountError(f"{GENERATION_ENV}={raw!r}: not a whole number") from None
-    if not 1 <= value <= MAX_GENERATION:
-        raise PartitionCountError(f"{GENERATION_ENV}={value}: must be from 1 to {MAX_GENERATION}")
-    return value
+    return _whole_number(environ, GENERATION_ENV, 1, MAX_GENERATION)
 
 
 def generation_name(topic: str, generation: int) -> str:
