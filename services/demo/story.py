@@ -305,6 +305,15 @@ def run_suffix(trade_id: uuid.UUID) -> str:
     return trade_id.hex[:6].upper()
 
 
+def with_own_numbers(story: Callable[..., Story], trade_id: uuid.UUID | None = None) -> Story:
+    """``story`` for a new trade whose certificate and licence numbers are its own (``run_suffix``):
+    what anything needs that runs a story many times on one ledger. A licence is one running total
+    across trades (ADR 0045), so a second explosives trade reusing the story's licence numbers would be
+    refused for the quantity the first one drew."""
+    trade_id = trade_id or uuid.uuid4()
+    return story(trade_id, numbers_suffix=run_suffix(trade_id))
+
+
 def _numbered(number: str, suffix: str | None) -> str:
     return f"{number}-{suffix}" if suffix else number
 

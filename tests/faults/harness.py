@@ -42,7 +42,7 @@ from corridor.core.kafka import client_security
 from corridor.core.routing import TradeRoute, partner_of_topic, route
 from corridor.core.settings import PROJECT_ROOT, get_settings
 from corridor.core.topics import TRADE_TOPICS
-from corridor.demo.story import Story, chromite_story, explosives_story
+from corridor.demo.story import Story, chromite_story, explosives_story, with_own_numbers
 from corridor.stack import StackConfig
 from corridor.stack import kafka as stack_kafka
 from corridor.stack import services as stack_services
@@ -434,7 +434,7 @@ class _Trade:
 
 def new_story() -> Story:
     """A fresh trade (new trade id and event ids): four chromite trades for one explosives trade."""
-    return explosives_story() if random.random() < 0.2 else chromite_story()
+    return with_own_numbers(explosives_story) if random.random() < 0.2 else chromite_story()
 
 
 class LoadGenerator:

@@ -31,7 +31,7 @@ from corridor.core.domain.base import TradeEvent
 from corridor.core.kafka import client_security
 from corridor.core.partners import add_acls, remove_acls
 from corridor.core.topics import CERTIFICATES, ORDERS, TOPIC_SPECS
-from corridor.demo.story import chromite_story, explosives_story
+from corridor.demo.story import chromite_story, explosives_story, with_own_numbers
 from corridor.deploy.access import service_acls
 from corridor.stack import kill_broker, start_broker
 from tests.faults.conftest import Corridor
@@ -231,7 +231,8 @@ def _order_on(partition: int, partitions: int = 6, buyer: str | None = None) -> 
     while True:
         trade_id = uuid.uuid4()
         if DefaultPartitioner()(str(trade_id).encode(), parts, parts) == partition:
-            story = explosives_story(trade_id) if buyer == explosives_story().events[0].sender else None
+            explosives = buyer == explosives_story().events[0].sender
+            story = with_own_numbers(explosives_story, trade_id) if explosives else None
             return (story or chromite_story(trade_id)).events[0]
 
 
@@ -396,7 +397,7 @@ async def _run_trades(
     answers: list[tuple[str, str, int, str]] = []
 
     async def run_trade() -> None:
-        story = chromite_story(uuid.uuid4()) if random.random() < 0.8 else explosives_story(uuid.uuid4())
+        story = chromite_story(uuid.uuid4()) if random.random() < 0.8 else with_own_numbers(explosives_story)
         for event in story.events:
             answer = await http.post(
                 "/v1/events",
@@ -743,7 +744,7 @@ async def test_trade_topic_deleted_and_recreated_under_load(corridor: Corridor) 
             for event in (
                 chromite_story(uuid.uuid4()).events
                 if random.random() < 0.8
-                else explosives_story(uuid.uuid4()).events
+                else with_own_numbers(explosives_story).events
             ):
                 answer = await http.post(
                     "/v1/events", content=json.dumps(_cloudevent(event)).encode(), headers=auth(event.sender)

@@ -25,7 +25,7 @@ import pytest
 from corridor.core.codec import Codec
 from corridor.core.kafka import TradeProducer
 from corridor.core.registry_client import RegistryClient
-from corridor.demo.story import chromite_story, explosives_story
+from corridor.demo.story import chromite_story, explosives_story, with_own_numbers
 from corridor.monitor.settings import MonitorSettings
 from tests.integration.ledger.ledger_helpers import (
     InProcessLedger,
@@ -133,7 +133,7 @@ async def produced(
             noise.append(f"attempt {attempt}: end offsets moved between the commit and the first sample")
             continue
 
-        stories = [chromite_story(), chromite_story(), explosives_story()]
+        stories = [chromite_story(), chromite_story(), with_own_numbers(explosives_story)]
         acks = await trade_producer.publish_many([e for s in stories for e in s.events])
         expected_ends = dict(before)
         for ack in acks:
