@@ -38,7 +38,7 @@ from corridor.core.kafka import TradeProducer, client_security
 from corridor.core.registry_client import RegistryClient
 from corridor.core.routing import TradeRoute, parties_of, partner_topic
 from corridor.core.routing import route as route_event
-from corridor.demo.story import chromite_story, explosives_story
+from corridor.demo.story import chromite_story, explosives_story, with_own_numbers
 from corridor.sdk import tls_context
 from corridor.stack import StackConfig, StackStatus, down, up
 from corridor.stack.config import PARTNER_LISTENERS
@@ -321,8 +321,10 @@ class Trade:
 
 
 def story_trade(kind: str, suffix: str) -> Trade:
-    """A new trade of the chromite or explosives story whose parties are ``<story party>-<suffix>``."""
-    story = (chromite_story if kind == "chromite" else explosives_story)()
+    """A new trade of the chromite or explosives story whose parties are ``<story party>-<suffix>``,
+    with certificate and licence numbers of its own (several trades of one suffix share their issuers,
+    and a licence is one running total across trades, ADR 0045)."""
+    story = with_own_numbers(chromite_story if kind == "chromite" else explosives_story)
     parties = set().union(*(parties_of(e) for e in story.events))
     names = {p: f"{p}-{suffix}"[:63] for p in parties}
     events = []
