@@ -25,7 +25,7 @@ from corridor.core.domain.base import TradeEvent
 from corridor.core.domain.events import OrderPlaced
 from corridor.core.envelope import CloudEvent
 from corridor.core.schemas import catalog
-from corridor.demo.story import BUYER, chromite_story, explosives_story
+from corridor.demo.story import BUYER, chromite_story, explosives_story, with_own_numbers
 
 Headers = list[tuple[str, bytes]]
 
@@ -35,16 +35,17 @@ def story_templates() -> list[list[TradeEvent]]:
 
 
 def fresh_trades(n_events: int) -> Iterator[TradeEvent]:
-    """``n_events`` events, whole stories one after the other, each story with new trade and event ids."""
-    stories = story_templates()
+    """``n_events`` events, whole stories one after the other, each story a new trade: new trade and
+    event ids, and certificate and licence numbers of its own (a licence is one running total across
+    trades, ADR 0045: a copy that reused them would have every booking after the first refused)."""
     made = 0
     cycle = 0
     while made < n_events:
-        trade_id = uuid.uuid4()
-        for template in stories[cycle % len(stories)]:
+        story = with_own_numbers((chromite_story, explosives_story)[cycle % 2])
+        for event in story.events:
             if made >= n_events:
                 return
-            yield template.model_copy(update={"trade_id": trade_id, "event_id": uuid.uuid4()})
+            yield event.model_copy(update={"event_id": uuid.uuid4()})
             made += 1
         cycle += 1
 
